@@ -1,0 +1,1197 @@
+/*
+ * http.c - request parsing, path resolution and responses for mtlsd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/openat2.h>
+#endif
+
+#include "http.h"
+
+#define MAX_PATH_BYTES 8192
+
+static const struct {
+	enum status status;
+	const char *reason;
+} reasons[] = {
+	{ S_OK, "OK" },
+	{ S_PARTIAL_CONTENT, "Partial Content" },
+	{ S_MOVED_PERMANENTLY, "Moved Permanently" },
+	{ S_NOT_MODIFIED, "Not Modified" },
+	{ S_BAD_REQUEST, "Bad Request" },
+	{ S_FORBIDDEN, "Forbidden" },
+	{ S_NOT_FOUND, "Not Found" },
+	{ S_METHOD_NOT_ALLOWED, "Not Allowed" },
+	{ S_REQUEST_TIMEOUT, "Request Time-out" },
+	{ S_PAYLOAD_TOO_LARGE, "Request Entity Too Large" },
+	{ S_URI_TOO_LONG, "Request-URI Too Large" },
+	{ S_RANGE_NOT_SATISFIABLE, "Requested Range Not Satisfiable" },
+	{ S_INTERNAL_SERVER_ERROR, "Internal Server Error" },
+	{ S_NOT_IMPLEMENTED, "Not Implemented" },
+	{ S_VERSION_NOT_SUPPORTED, "HTTP Version Not Supported" },
+};
+
+static const struct {
+	const char *ext;
+	const char *type;
+} mime_types[] = {
+	{ "html", "text/html" }, { "htm", "text/html" }, { "shtml", "text/html" },
+	{ "css", "text/css" }, { "xml", "text/xml" }, { "txt", "text/plain" },
+	{ "js", "application/javascript" }, { "mjs", "application/javascript" },
+	{ "json", "application/json" }, { "map", "application/json" },
+	{ "svg", "image/svg+xml" }, { "svgz", "image/svg+xml" },
+	{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
+	{ "gif", "image/gif" }, { "webp", "image/webp" }, { "avif", "image/avif" },
+	{ "ico", "image/x-icon" }, { "bmp", "image/x-ms-bmp" }, { "tif", "image/tiff" },
+	{ "tiff", "image/tiff" }, { "woff", "font/woff" }, { "woff2", "font/woff2" },
+	{ "ttf", "font/ttf" }, { "otf", "font/otf" }, { "pdf", "application/pdf" },
+	{ "wasm", "application/wasm" }, { "mp4", "video/mp4" }, { "webm", "video/webm" },
+	{ "mpeg", "video/mpeg" }, { "mpg", "video/mpeg" }, { "mov", "video/quicktime" },
+	{ "mp3", "audio/mpeg" }, { "ogg", "audio/ogg" }, { "m4a", "audio/x-m4a" },
+	{ "wav", "audio/wav" }, { "zip", "application/zip" }, { "gz", "application/gzip" },
+	{ "tgz", "application/gzip" }, { "tar", "application/x-tar" },
+	{ "7z", "application/x-7z-compressed" }, { "rtf", "application/rtf" },
+	{ "atom", "application/atom+xml" }, { "rss", "application/rss+xml" },
+	{ "csv", "text/csv" }, { "md", "text/markdown" }, { "crt", "application/x-x509-ca-cert" },
+	{ "pem", "application/x-x509-ca-cert" }, { "der", "application/x-x509-ca-cert" },
+};
+
+const char *
+http_reason(enum status status)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Unknown";
+}
+
+const char *
+http_content_type(const char *name, size_t len)
+{
+	const char *dot = NULL;
+	size_t i, ext_len;
+
+	for (i = len; i > 0; i--) {
+		if (name[i - 1] == '/')
+			break;
+		if (name[i - 1] == '.') {
+			dot = name + i;
+			break;
+		}
+	}
+	if (dot) {
+		ext_len = (size_t)(name + len - dot);
+		for (i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
+			if (strlen(mime_types[i].ext) == ext_len
+			    && strncasecmp(mime_types[i].ext, dot, ext_len) == 0)
+				return mime_types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* ---- dates ---- */
+
+static const char day_names[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+void
+http_format_date(time_t t, char *out)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, HTTP_DATE_SIZE, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static int
+month_index(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 12; i++)
+		if (strncmp(s, month_names[i], 3) == 0)
+			return i;
+	return -1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 0-11). */
+static long long
+days_from_civil(long long y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	m += 1;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+time_t
+http_parse_date(const char *s, size_t len)
+{
+	char buf[64];
+	char wday[16], mon[4];
+	int day, year, hour, min, sec, m, n = 0;
+
+	if (len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	/* RFC 1123, RFC 850, then asctime, as HTTP/1.1 requires. */
+	if (sscanf(buf, "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d GMT%n",
+	        wday, &day, mon, &year, &hour, &min, &sec, &n) == 7 && n == (int)len) {
+	} else if (n = 0, sscanf(buf, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n",
+	        wday, &day, mon, &year, &hour, &min, &sec, &n) == 7 && n == (int)len) {
+		year += year < 70 ? 2000 : 1900;
+	} else if (n = 0, sscanf(buf, "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n",
+	        wday, mon, &day, &hour, &min, &sec, &year, &n) == 7 && n == (int)len) {
+	} else {
+		return -1;
+	}
+	if ((m = month_index(mon)) < 0 || day < 1 || day > 31 || hour > 23
+	    || min > 59 || sec > 60 || year < 1970)
+		return -1;
+	return (time_t)(days_from_civil(year, m, day) * 86400LL
+	    + hour * 3600 + min * 60 + sec);
+}
+
+/* ---- request heads ---- */
+
+size_t
+http_head_end(const char *buf, size_t len, size_t scanned)
+{
+	size_t i = scanned > 2 ? scanned - 2 : 0;
+	const char *nl;
+
+	while (i < len && (nl = memchr(buf + i, '\n', len - i))) {
+		size_t after = (size_t)(nl - buf) + 1;
+
+		if (after < len && buf[after] == '\n')
+			return after + 1;
+		if (after + 1 < len && buf[after] == '\r' && buf[after + 1] == '\n')
+			return after + 2;
+		i = after;
+	}
+	return 0;
+}
+
+static bool
+is_token_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+
+static bool
+text_is(struct text t, const char *s)
+{
+	return t.len == strlen(s) && strncasecmp(t.p, s, t.len) == 0;
+}
+
+/* Reads one line; returns its content length, sets *next past its end. */
+static bool
+next_line(const char *buf, size_t len, size_t *pos, struct text *line)
+{
+	const char *nl = memchr(buf + *pos, '\n', len - *pos);
+	size_t end;
+
+	if (!nl)
+		return false;
+	end = (size_t)(nl - buf);
+	line->p = buf + *pos;
+	line->len = end - *pos;
+	if (line->len > 0 && line->p[line->len - 1] == '\r')
+		line->len--;
+	*pos = end + 1;
+	return true;
+}
+
+static void
+set_error(struct http_request *req, enum status status, const char *detail)
+{
+	if (req->error == S_NONE) {
+		req->error = status;
+		req->error_detail = detail;
+	}
+}
+
+static bool
+parse_number(const char *p, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 18)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static void
+parse_version(struct http_request *req, struct text v)
+{
+	uint64_t major, minor;
+	const char *dot;
+
+	if (v.len < 8 || strncmp(v.p, "HTTP/", 5) != 0
+	    || !(dot = memchr(v.p + 5, '.', v.len - 5))
+	    || !parse_number(v.p + 5, (size_t)(dot - v.p - 5), &major)
+	    || !parse_number(dot + 1, (size_t)(v.p + v.len - dot - 1), &minor)
+	    || major > 999 || minor > 999) {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	req->version_major = (int)major;
+	req->version_minor = (int)minor;
+	if (major > 1)
+		set_error(req, S_VERSION_NOT_SUPPORTED, NULL);
+	else if (major < 1)
+		set_error(req, S_BAD_REQUEST, NULL);
+}
+
+/* Splits an origin-form or absolute-form target into host, path and query. */
+static void
+parse_target(struct http_request *req)
+{
+	struct text t = req->target;
+	const char *q, *slash;
+
+	if (t.len > 7 && (strncasecmp(t.p, "http://", 7) == 0
+	    || (t.len > 8 && strncasecmp(t.p, "https://", 8) == 0))) {
+		size_t skip = t.p[4] == ':' ? 7 : 8;
+
+		t.p += skip;
+		t.len -= skip;
+		slash = memchr(t.p, '/', t.len);
+		req->host.p = t.p;
+		req->host.len = slash ? (size_t)(slash - t.p) : t.len;
+		if (req->host.len == 0) {
+			set_error(req, S_BAD_REQUEST, NULL);
+			return;
+		}
+		if (!slash) {
+			req->path.p = "/";
+			req->path.len = 1;
+			return;
+		}
+		t.len -= (size_t)(slash - t.p);
+		t.p = slash;
+	}
+	if (t.len == 0 || t.p[0] != '/') {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	req->path = t;
+	if ((q = memchr(t.p, '?', t.len))) {
+		req->path.len = (size_t)(q - t.p);
+		req->query.p = q + 1;
+		req->query.len = t.len - req->path.len - 1;
+	}
+}
+
+static void
+parse_request_line(struct http_request *req, struct text line)
+{
+	const char *p = line.p, *end = line.p + line.len, *sp;
+	struct text method, version;
+	size_t i;
+
+	req->line = line;
+	if (!(sp = memchr(p, ' ', line.len))) {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	method.p = p;
+	method.len = (size_t)(sp - p);
+	for (i = 0; i < method.len; i++)
+		if (!((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' || p[i] == '-'))
+			break;
+	if (method.len == 0 || i != method.len) {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	if (method.len == 3 && memcmp(method.p, "GET", 3) == 0)
+		req->method = M_GET;
+	else if (method.len == 4 && memcmp(method.p, "HEAD", 4) == 0)
+		req->method = M_HEAD;
+	else
+		req->method = M_OTHER;
+	for (p = sp; p < end && *p == ' '; p++)
+		;
+	req->target.p = p;
+	while (p < end && *p != ' ') {
+		if ((unsigned char)*p < 0x21 || *p == 0x7f) {
+			set_error(req, S_BAD_REQUEST, NULL);
+			return;
+		}
+		p++;
+	}
+	req->target.len = (size_t)(p - req->target.p);
+	while (p < end && *p == ' ')
+		p++;
+	version.p = p;
+	version.len = (size_t)(end - p);
+	while (version.len > 0 && version.p[version.len - 1] == ' ')
+		version.len--;
+	if (req->target.len == 0 || version.len == 0) {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	parse_version(req, version);
+	if (req->error == S_NONE)
+		parse_target(req);
+}
+
+static bool
+valid_host(struct text h)
+{
+	size_t i;
+
+	if (h.len == 0)
+		return false;
+	for (i = 0; i < h.len; i++) {
+		unsigned char c = (unsigned char)h.p[i];
+
+		if (c <= 0x20 || c == 0x7f || c == '/' || c == '\\')
+			return false;
+		if (c == '.' && i + 1 < h.len && h.p[i + 1] == '.')
+			return false;
+	}
+	return h.p[0] != '.';
+}
+
+/* Connection: a comma-separated list of tokens. */
+static void
+parse_connection(struct text v, bool *close, bool *keep)
+{
+	size_t i = 0;
+
+	while (i < v.len) {
+		struct text tok;
+
+		while (i < v.len && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == ','))
+			i++;
+		tok.p = v.p + i;
+		while (i < v.len && v.p[i] != ',' && v.p[i] != ' ' && v.p[i] != '\t')
+			i++;
+		tok.len = (size_t)(v.p + i - tok.p);
+		if (text_is(tok, "close"))
+			*close = true;
+		else if (text_is(tok, "keep-alive"))
+			*keep = true;
+	}
+}
+
+struct header_state {
+	bool seen_host, seen_length, seen_te;
+	bool conn_close, conn_keep;
+};
+
+static void
+parse_header(struct http_request *req, struct header_state *hs, struct text line)
+{
+	const char *colon;
+	struct text name, value;
+	size_t i;
+	uint64_t length;
+
+	if (line.p[0] == ' ' || line.p[0] == '\t') {
+		set_error(req, S_BAD_REQUEST, NULL);   /* obsolete folding */
+		return;
+	}
+	if (!(colon = memchr(line.p, ':', line.len))) {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	name.p = line.p;
+	name.len = (size_t)(colon - line.p);
+	for (i = 0; i < name.len; i++)
+		if (!is_token_char((unsigned char)name.p[i]))
+			break;
+	if (name.len == 0 || i != name.len) {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	value.p = colon + 1;
+	value.len = line.len - name.len - 1;
+	for (i = 0; i < value.len; i++) {
+		unsigned char c = (unsigned char)value.p[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			set_error(req, S_BAD_REQUEST, NULL);
+			return;
+		}
+	}
+	while (value.len > 0 && (value.p[0] == ' ' || value.p[0] == '\t')) {
+		value.p++;
+		value.len--;
+	}
+	while (value.len > 0 && (value.p[value.len - 1] == ' '
+	    || value.p[value.len - 1] == '\t'))
+		value.len--;
+
+	if (text_is(name, "Host")) {
+		if (hs->seen_host || !valid_host(value))
+			set_error(req, S_BAD_REQUEST, NULL);
+		hs->seen_host = true;
+		if (req->host.len == 0)
+			req->host = value;
+	} else if (text_is(name, "Connection")) {
+		parse_connection(value, &hs->conn_close, &hs->conn_keep);
+	} else if (text_is(name, "User-Agent")) {
+		req->user_agent = value;
+	} else if (text_is(name, "Referer")) {
+		req->referer = value;
+	} else if (text_is(name, "Range")) {
+		req->range = value;
+	} else if (text_is(name, "If-Range")) {
+		req->if_range = value;
+	} else if (text_is(name, "If-None-Match")) {
+		req->if_none_match = value;
+	} else if (text_is(name, "If-Modified-Since")) {
+		req->if_modified_since = value;
+	} else if (text_is(name, "Content-Length")) {
+		if (hs->seen_length || !parse_number(value.p, value.len, &length))
+			set_error(req, S_BAD_REQUEST, NULL);
+		else if (length > 0)
+			req->has_body = true;
+		hs->seen_length = true;
+	} else if (text_is(name, "Transfer-Encoding")) {
+		hs->seen_te = true;
+		req->has_body = true;
+		if (!text_is(value, "chunked"))
+			set_error(req, S_NOT_IMPLEMENTED, NULL);
+	}
+}
+
+void
+http_parse_head(const char *buf, size_t len, struct http_request *req)
+{
+	struct header_state hs = { 0 };
+	struct text line;
+	size_t pos = 0;
+
+	memset(req, 0, sizeof *req);
+	/* Empty lines before a request are tolerated, as nginx does. */
+	while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n'))
+		pos++;
+	if (!next_line(buf, len, &pos, &line) || line.len == 0) {
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	if (memchr(line.p, '\r', line.len) || memchr(line.p, '\0', line.len)) {
+		req->line = line;
+		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	parse_request_line(req, line);
+	while (next_line(buf, len, &pos, &line) && line.len > 0) {
+		if (memchr(line.p, '\0', line.len) || memchr(line.p, '\r', line.len))
+			set_error(req, S_BAD_REQUEST, NULL);
+		else if (req->error == S_NONE)
+			parse_header(req, &hs, line);
+	}
+	if (req->error != S_NONE)
+		return;
+	if (hs.seen_te && hs.seen_length)
+		set_error(req, S_BAD_REQUEST, NULL);   /* request smuggling */
+	if (req->version_minor >= 1 && !hs.seen_host)
+		set_error(req, S_BAD_REQUEST, NULL);
+	if (req->version_minor >= 1)
+		req->keep_alive = !hs.conn_close;
+	else
+		req->keep_alive = hs.conn_keep && !hs.conn_close;
+}
+
+void
+http_head_too_large(const char *buf, size_t len, struct http_request *req)
+{
+	size_t pos = 0;
+
+	memset(req, 0, sizeof *req);
+	while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n'))
+		pos++;
+	if (!memchr(buf + pos, '\n', len - pos)) {
+		req->line.p = buf + pos;
+		req->line.len = 0;
+		set_error(req, S_URI_TOO_LONG, NULL);
+	} else {
+		struct text line;
+
+		next_line(buf, len, &pos, &line);
+		req->line = line;
+		set_error(req, S_BAD_REQUEST, DETAIL_HEADER_TOO_LARGE);
+	}
+}
+
+/* ---- paths ---- */
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long
+http_normalize_path(const char *in, size_t len, char *out, size_t cap)
+{
+	size_t i, n = 0, o;
+
+	if (len == 0 || in[0] != '/' || len + 1 > cap)
+		return -1;
+	/* Decode first: "%2e%2e" must climb exactly like "..". */
+	for (i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (c == '%') {
+			int hi = i + 2 < len ? hex_value(in[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_value(in[i + 2]) : -1;
+
+			if (lo < 0)
+				return -1;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (c == '\0')
+			return -1;
+		out[n++] = c;
+	}
+	/* Then resolve segments in place: output never outruns input. */
+	o = 1;
+	i = 0;
+	while (i < n) {
+		size_t start, seg_len;
+
+		while (i < n && out[i] == '/')
+			i++;
+		start = i;
+		while (i < n && out[i] != '/')
+			i++;
+		seg_len = i - start;
+		if (seg_len == 0 || (seg_len == 1 && out[start] == '.'))
+			continue;
+		if (seg_len == 2 && out[start] == '.' && out[start + 1] == '.') {
+			if (o == 1)
+				return -1;
+			o--;
+			while (out[o - 1] != '/')
+				o--;
+			continue;
+		}
+		memmove(out + o, out + start, seg_len);
+		o += seg_len;
+		if (i < n)
+			out[o++] = '/';
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+/* ---- opening files beneath the root ---- */
+
+/*
+ * Opens `rel` (normalised, no "." or ".." segments) under root_fd without
+ * ever leaving it. openat2(RESOLVE_BENEATH) lets symlinks inside the root
+ * work; where the kernel lacks it, every symlink is refused instead.
+ */
+static int
+open_walk(int root_fd, const char *rel, int flags)
+{
+	char buf[MAX_PATH_BYTES + 256];
+	char *comp, *slash;
+	int dir = root_fd, fd;
+	size_t len = strlen(rel);
+
+	if (len >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, rel, len + 1);
+	if (len > 1 && buf[len - 1] == '/') {
+		buf[len - 1] = '\0';
+		flags |= O_DIRECTORY;
+	}
+	comp = buf;
+	while ((slash = strchr(comp, '/'))) {
+		*slash = '\0';
+		fd = openat(dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dir != root_fd)
+			close(dir);
+		if (fd < 0)
+			return -1;
+		dir = fd;
+		comp = slash + 1;
+	}
+	fd = openat(dir, comp, flags | O_NOFOLLOW);
+	if (dir != root_fd) {
+		int saved = errno;
+
+		close(dir);
+		errno = saved;
+	}
+	return fd;
+}
+
+static int
+open_beneath(int root_fd, const char *rel, int flags)
+{
+#if defined(__linux__) && defined(SYS_openat2)
+	static bool openat2_missing;
+
+	if (!openat2_missing) {
+		struct open_how how;
+		int fd;
+
+		memset(&how, 0, sizeof how);
+		how.flags = (uint64_t)flags;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+		fd = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
+		if (fd >= 0 || errno != ENOSYS)
+			return fd;
+		openat2_missing = true;
+	}
+#endif
+	return open_walk(root_fd, rel, flags);
+}
+
+static enum status
+status_for_errno(int err)
+{
+	switch (err) {
+	case EACCES:
+	case EPERM:
+		return S_FORBIDDEN;
+	case ENOENT:
+	case ENOTDIR:
+	case ENAMETOOLONG:
+	case ELOOP:     /* a symlink where none may be */
+	case EXDEV:     /* a path that would leave the root */
+		return S_NOT_FOUND;
+	default:
+		return S_INTERNAL_SERVER_ERROR;
+	}
+}
+
+/* ---- conditional requests and ranges ---- */
+
+static size_t
+format_etag(const struct http_response *r, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "\"%" PRIx64 "-%" PRIx64 "\"",
+	    (uint64_t)r->mtime, r->size);
+
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* If-None-Match: "*" or a list of (possibly weak) tags; weak comparison. */
+static bool
+etag_list_matches(struct text list, const char *etag, size_t etag_len)
+{
+	size_t i = 0;
+
+	while (i < list.len) {
+		size_t start;
+
+		while (i < list.len && (list.p[i] == ' ' || list.p[i] == ',' || list.p[i] == '\t'))
+			i++;
+		if (i >= list.len)
+			break;
+		if (list.p[i] == '*')
+			return true;
+		if (list.len - i >= 2 && list.p[i] == 'W' && list.p[i + 1] == '/')
+			i += 2;
+		start = i;
+		if (i < list.len && list.p[i] == '"') {
+			const char *close = memchr(list.p + i + 1, '"', list.len - i - 1);
+
+			if (!close)
+				return false;
+			i = (size_t)(close - list.p) + 1;
+		} else {
+			while (i < list.len && list.p[i] != ',')
+				i++;
+		}
+		if (i - start == etag_len && memcmp(list.p + start, etag, etag_len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+not_modified(const struct http_response *r, const struct http_request *req)
+{
+	char etag[48];
+	size_t etag_len = format_etag(r, etag, sizeof etag);
+
+	if (req->if_none_match.len == 0 && req->if_modified_since.len == 0)
+		return false;
+	if (req->if_modified_since.len > 0 && http_parse_date(req->if_modified_since.p,
+	    req->if_modified_since.len) != r->mtime)
+		return false;
+	if (req->if_none_match.len > 0 && !etag_list_matches(req->if_none_match,
+	    etag, etag_len))
+		return false;
+	return true;
+}
+
+/* If-Range: the range applies only to the representation the client has. */
+static bool
+if_range_holds(const struct http_response *r, const struct http_request *req)
+{
+	char etag[48];
+	size_t etag_len;
+
+	if (req->if_range.len == 0)
+		return true;
+	if (req->if_range.p[0] == '"') {
+		etag_len = format_etag(r, etag, sizeof etag);
+		return req->if_range.len == etag_len
+		    && memcmp(req->if_range.p, etag, etag_len) == 0;
+	}
+	return http_parse_date(req->if_range.p, req->if_range.len) == r->mtime;
+}
+
+/*
+ * Applies a Range header to a 200 answer, as nginx does for one range.
+ * Several satisfiable ranges get the whole file (no multipart answers).
+ */
+static void
+apply_range(struct http_response *r, struct text range)
+{
+	const char *p = range.p + 6, *end = range.p + range.len;
+	uint64_t first = 0, last = 0;
+	int satisfiable = 0;
+
+	if (range.len < 6 || strncmp(range.p, "bytes=", 6) != 0)
+		return;
+	while (p < end) {
+		uint64_t start = 0, stop = 0;
+		bool suffix = false, have_start = false, have_stop = false;
+
+		while (p < end && (*p == ' ' || *p == ','))
+			p++;
+		if (p == end)
+			break;
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (start > (UINT64_MAX - 9) / 10)
+				goto unsatisfiable;
+			start = start * 10 + (uint64_t)(*p++ - '0');
+			have_start = true;
+		}
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end || *p++ != '-')
+			goto unsatisfiable;
+		while (p < end && *p == ' ')
+			p++;
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (stop > (UINT64_MAX - 9) / 10)
+				goto unsatisfiable;
+			stop = stop * 10 + (uint64_t)(*p++ - '0');
+			have_stop = true;
+		}
+		while (p < end && *p == ' ')
+			p++;
+		if (p < end && *p != ',')
+			goto unsatisfiable;
+		if (!have_start) {
+			if (!have_stop)
+				goto unsatisfiable;
+			suffix = true;
+		}
+		if (suffix) {
+			start = stop < r->size ? r->size - stop : 0;
+			stop = r->size ? r->size - 1 : 0;
+			if (r->size == 0 || start > stop)
+				continue;
+		} else {
+			if (have_stop && stop < start)
+				goto unsatisfiable;
+			if (!have_stop || stop >= r->size)
+				stop = r->size ? r->size - 1 : 0;
+			if (start >= r->size) {
+				if (start == 0)
+					return;     /* "0-" of an empty file: 200 */
+				continue;
+			}
+		}
+		if (satisfiable++ == 0) {
+			first = start;
+			last = stop;
+		}
+	}
+	if (satisfiable == 0)
+		goto unsatisfiable;
+	if (satisfiable > 1)
+		return;
+	r->status = S_PARTIAL_CONTENT;
+	r->has_range = true;
+	r->first = first;
+	r->last = last;
+	return;
+unsatisfiable:
+	r->status = S_RANGE_NOT_SATISFIABLE;
+	r->has_range = true;
+}
+
+/* ---- deciding a response ---- */
+
+static void
+set_status(struct http_response *r, enum status status, const char *detail)
+{
+	r->status = status;
+	r->detail = detail;
+	/* nginx closes after these; the stream may be out of step. */
+	switch (status) {
+	case S_BAD_REQUEST:
+	case S_REQUEST_TIMEOUT:
+	case S_PAYLOAD_TOO_LARGE:
+	case S_URI_TOO_LONG:
+	case S_INTERNAL_SERVER_ERROR:
+	case S_NOT_IMPLEMENTED:
+	case S_VERSION_NOT_SUPPORTED:
+		r->keep_alive = false;
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+reset_response(struct http_response *r, const struct http_request *req,
+    bool keep_alive_allowed)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+	r->keep_alive = req && req->keep_alive && !req->has_body && keep_alive_allowed;
+	r->head_only = req && req->method == M_HEAD;
+}
+
+void
+http_prepare_error(struct http_response *resp, const struct http_request *req,
+    enum status status, const char *detail, bool keep_alive_allowed)
+{
+	reset_response(resp, req, keep_alive_allowed);
+	set_status(resp, status, detail);
+}
+
+/* Opens the file a normalised path names; sets resp->status on failure. */
+static bool
+open_target(struct http_response *resp, const struct http_site *site,
+    char *path, size_t path_len, size_t path_cap)
+{
+	const char *rel = path_len > 1 ? path + 1 : ".";
+	int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	size_t index_len = strlen(site->index);
+	struct stat st;
+	int fd;
+
+	if ((fd = open_beneath(site->root_fd, rel, flags)) < 0) {
+		set_status(resp, status_for_errno(errno), NULL);
+		return false;
+	}
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		set_status(resp, S_INTERNAL_SERVER_ERROR, NULL);
+		return false;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		if (path[path_len - 1] != '/') {
+			set_status(resp, S_MOVED_PERMANENTLY, NULL);
+			return false;
+		}
+		if (path_len + index_len + 1 > path_cap) {
+			set_status(resp, S_NOT_FOUND, NULL);
+			return false;
+		}
+		memcpy(path + path_len, site->index, index_len + 1);
+		path_len += index_len;
+		rel = path + 1;
+		if ((fd = open_beneath(site->root_fd, rel, flags)) < 0) {
+			/* A directory without its index is forbidden, as in nginx. */
+			set_status(resp, errno == ENOENT ? S_FORBIDDEN
+			    : status_for_errno(errno), NULL);
+			return false;
+		}
+		if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+			close(fd);
+			set_status(resp, S_FORBIDDEN, NULL);
+			return false;
+		}
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* fifos, devices, sockets: never read. */
+		close(fd);
+		set_status(resp, S_NOT_FOUND, NULL);
+		return false;
+	}
+	resp->fd = fd;
+	resp->size = (uint64_t)st.st_size;
+	resp->mtime = st.st_mtime;
+	resp->content_type = http_content_type(path, path_len);
+	return true;
+}
+
+void
+http_prepare(struct http_response *resp, const struct http_request *req,
+    const struct http_site *site, bool keep_alive_allowed)
+{
+	char path[MAX_PATH_BYTES + 256];
+	long path_len;
+
+	reset_response(resp, req, keep_alive_allowed);
+	if (req->method == M_OTHER) {
+		set_status(resp, S_METHOD_NOT_ALLOWED, NULL);
+		return;
+	}
+	if (req->path.len > MAX_PATH_BYTES) {
+		set_status(resp, S_URI_TOO_LONG, NULL);
+		return;
+	}
+	path_len = http_normalize_path(req->path.p, req->path.len, path, sizeof path);
+	if (path_len < 0) {
+		set_status(resp, S_BAD_REQUEST, NULL);
+		return;
+	}
+	if (!open_target(resp, site, path, (size_t)path_len, sizeof path))
+		return;
+	resp->status = S_OK;
+	if (not_modified(resp, req)) {
+		set_status(resp, S_NOT_MODIFIED, NULL);
+	} else if (req->range.len > 0 && if_range_holds(resp, req)) {
+		apply_range(resp, req->range);
+	}
+	if (resp->status == S_PARTIAL_CONTENT) {
+		resp->offset = resp->first;
+		resp->remaining = resp->last - resp->first + 1;
+	} else if (resp->status == S_OK) {
+		resp->offset = 0;
+		resp->remaining = resp->size;
+	}
+	if (resp->head_only || (resp->status != S_OK
+	    && resp->status != S_PARTIAL_CONTENT))
+		resp->remaining = 0;
+	if (resp->remaining == 0 && resp->fd >= 0) {
+		close(resp->fd);
+		resp->fd = -1;
+	}
+}
+
+void
+http_response_end(struct http_response *resp)
+{
+	if (resp->fd >= 0) {
+		close(resp->fd);
+		resp->fd = -1;
+	}
+	resp->remaining = 0;
+}
+
+/* ---- writing the head ---- */
+
+struct writer {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void
+put(struct writer *w, const char *s, size_t len)
+{
+	if (w->overflow || len > w->cap - w->len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p + w->len, s, len);
+	w->len += len;
+}
+
+static void
+puts_(struct writer *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void
+putf(struct writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+putf(struct writer *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (w->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(w->p + w->len, w->cap - w->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= w->cap - w->len)
+		w->overflow = true;
+	else
+		w->len += (size_t)n;
+}
+
+/* Bytes safe in a Location header as they are; others are %-escaped. */
+static void
+put_escaped_path(struct writer *w, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '%' || c == '?' || c == '#')
+			putf(w, "%%%02X", c);
+		else
+			put(w, (const char *)&c, 1);
+	}
+}
+
+static void
+put_location(struct writer *w, const struct http_request *req,
+    const struct http_endpoint *endpoint)
+{
+	char path[MAX_PATH_BYTES + 256];
+	long path_len = http_normalize_path(req->path.p, req->path.len, path,
+	    sizeof path);
+	struct text host = req->host;
+	size_t i;
+
+	if (path_len < 0)
+		path_len = 0;
+	if (host.len > 0) {
+		/* Drop the port; keep an IPv6 literal's brackets. */
+		for (i = host.len; i > 0; i--) {
+			if (host.p[i - 1] == ']')
+				break;
+			if (host.p[i - 1] == ':') {
+				host.len = i - 1;
+				break;
+			}
+		}
+	} else {
+		host.p = endpoint->host;
+		host.len = strlen(endpoint->host);
+	}
+	puts_(w, "Location: https://");
+	put_escaped_path(w, host.p, host.len);
+	if (endpoint->port != 443)
+		putf(w, ":%u", endpoint->port);
+	put_escaped_path(w, path, (size_t)path_len);
+	puts_(w, "/");
+	if (req->query.len > 0) {
+		puts_(w, "?");
+		for (i = 0; i < req->query.len; i++) {
+			unsigned char c = (unsigned char)req->query.p[i];
+
+			if (c <= 0x20 || c >= 0x7f)
+				putf(w, "%%%02X", c);
+			else
+				put(w, (const char *)&c, 1);
+		}
+	}
+	puts_(w, "\r\n");
+}
+
+/* nginx's error page; returns its length when `w` is NULL. */
+static size_t
+put_error_page(struct writer *w, const struct http_response *r)
+{
+	char page[512];
+	const char *reason = http_reason(r->status);
+	int n;
+
+	if (r->detail)
+		n = snprintf(page, sizeof page, "<html>\r\n<head><title>%d %s</title></head>\r\n"
+		    "<body>\r\n<center><h1>%d %s</h1></center>\r\n<center>%s</center>\r\n"
+		    "<hr><center>" SERVER_TOKEN "</center>\r\n</body>\r\n</html>\r\n",
+		    r->status, r->detail, r->status, reason, r->detail);
+	else
+		n = snprintf(page, sizeof page, "<html>\r\n<head><title>%d %s</title></head>\r\n"
+		    "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
+		    "<hr><center>" SERVER_TOKEN "</center>\r\n</body>\r\n</html>\r\n",
+		    r->status, reason, r->status, reason);
+	if (w)
+		put(w, page, (size_t)n);
+	return (size_t)n;
+}
+
+static bool
+has_error_page(enum status status)
+{
+	return status >= 300 && status != S_NOT_MODIFIED;
+}
+
+size_t
+http_write_head(struct http_response *r, const struct http_request *req,
+    const struct http_endpoint *endpoint, time_t now, char *out, size_t cap)
+{
+	struct writer w = { out, 0, cap, false };
+	char date[HTTP_DATE_SIZE], etag[48];
+	bool is_file = r->status == S_OK || r->status == S_PARTIAL_CONTENT
+	    || r->status == S_NOT_MODIFIED;
+
+	http_format_date(now, date);
+	putf(&w, "HTTP/1.1 %d %s\r\nServer: " SERVER_TOKEN "\r\nDate: %s\r\n",
+	    r->status, http_reason(r->status), date);
+	if (r->status == S_OK || r->status == S_PARTIAL_CONTENT) {
+		putf(&w, "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
+		    r->content_type, r->status == S_OK ? r->size
+		    : r->last - r->first + 1);
+	} else if (has_error_page(r->status)) {
+		putf(&w, "Content-Type: text/html\r\nContent-Length: %zu\r\n",
+		    put_error_page(NULL, r));
+	}
+	if (is_file) {
+		http_format_date(r->mtime, date);
+		putf(&w, "Last-Modified: %s\r\n", date);
+	}
+	if (r->status == S_MOVED_PERMANENTLY && req)
+		put_location(&w, req, endpoint);
+	puts_(&w, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+	if (is_file && format_etag(r, etag, sizeof etag))
+		putf(&w, "ETag: %s\r\n", etag);
+	if (r->status == S_OK)
+		puts_(&w, "Accept-Ranges: bytes\r\n");
+	if (r->status == S_PARTIAL_CONTENT)
+		putf(&w, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
+		    r->first, r->last, r->size);
+	if (r->status == S_RANGE_NOT_SATISFIABLE && r->has_range)
+		putf(&w, "Content-Range: bytes */%" PRIu64 "\r\n", r->size);
+	if (r->status == S_METHOD_NOT_ALLOWED)
+		puts_(&w, "Allow: GET, HEAD\r\n");
+	puts_(&w, "\r\n");
+	if (has_error_page(r->status) && !r->head_only)
+		r->body_bytes = put_error_page(&w, r);
+	return w.overflow ? 0 : w.len;
+}

@@ -1,0 +1,160 @@
+/*
+ * http.h - HTTP/1.x requests and responses for a static file server.
+ *
+ * The parser works on the connection's head buffer and leaves views into
+ * it; nothing is copied or allocated. A response is decided once
+ * (http_prepare*) and its head written by one function (http_write_head).
+ */
+#ifndef MTLSD_HTTP_H
+#define MTLSD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MTLSD_VERSION "0.1.0"
+#define SERVER_TOKEN "mtlsd/" MTLSD_VERSION
+
+/* Status codes are values; S_NONE means "no status decided yet". */
+enum status {
+	S_NONE = 0,
+	S_OK = 200,
+	S_PARTIAL_CONTENT = 206,
+	S_MOVED_PERMANENTLY = 301,
+	S_NOT_MODIFIED = 304,
+	S_BAD_REQUEST = 400,
+	S_FORBIDDEN = 403,
+	S_NOT_FOUND = 404,
+	S_METHOD_NOT_ALLOWED = 405,
+	S_REQUEST_TIMEOUT = 408,
+	S_PAYLOAD_TOO_LARGE = 413,
+	S_URI_TOO_LONG = 414,
+	S_RANGE_NOT_SATISFIABLE = 416,
+	S_INTERNAL_SERVER_ERROR = 500,
+	S_NOT_IMPLEMENTED = 501,
+	S_VERSION_NOT_SUPPORTED = 505,
+};
+
+/* nginx's second line on its special 400 pages. */
+#define DETAIL_NO_CERT "No required SSL certificate was sent"
+#define DETAIL_CERT_ERROR "The SSL certificate error"
+#define DETAIL_HEADER_TOO_LARGE "Request Header Or Cookie Too Large"
+
+enum method { M_GET, M_HEAD, M_OTHER };
+
+struct text {
+	const char *p;
+	size_t len;
+};
+
+/* A parsed request head. Every text points into the parsed buffer. */
+struct http_request {
+	enum status error;        /* S_NONE, or why the head is unusable */
+	const char *error_detail; /* NULL or a DETAIL_* line */
+	struct text line;         /* the request line as received, for logs */
+	enum method method;
+	struct text target;       /* as received */
+	struct text path;         /* target without scheme, host and query */
+	struct text query;        /* after '?', empty if none */
+	int version_major, version_minor;
+	struct text host;         /* Host, or the absolute-form authority */
+	struct text user_agent, referer;
+	struct text range, if_range, if_none_match, if_modified_since;
+	bool keep_alive;          /* what the client asked for */
+	bool has_body;            /* Content-Length > 0 or Transfer-Encoding */
+};
+
+/* Settings shared by every response. */
+struct http_site {
+	int root_fd;              /* the document root, opened at start-up */
+	const char *index;        /* file served for a directory */
+};
+
+/* Where the client reached us, for the Location of redirects. */
+struct http_endpoint {
+	const char *host;         /* used when the request has no Host */
+	unsigned port;
+};
+
+struct http_response {
+	enum status status;
+	const char *detail;
+	bool keep_alive;
+	bool head_only;           /* HEAD: headers, no body */
+	bool has_range;           /* 206 or 416: Content-Range is sent */
+	int fd;                   /* file to send, -1 if none */
+	uint64_t size;            /* of the whole file */
+	time_t mtime;
+	const char *content_type;
+	uint64_t first, last;     /* byte range of the file to send */
+	uint64_t offset;          /* next file byte to send */
+	uint64_t remaining;       /* file bytes still to send */
+	uint64_t body_bytes;      /* body bytes sent, for the log */
+};
+
+/*
+ * Looks for the end of a request head in buf[0..len). `scanned` is how far
+ * a previous call already looked (0 at first). Returns the head's length
+ * including its blank line, or 0 if it is not complete yet.
+ */
+size_t http_head_end(const char *buf, size_t len, size_t scanned);
+
+/*
+ * Parses a complete head of `len` bytes (from http_head_end). Never fails:
+ * a malformed head is reported in req->error.
+ */
+void http_parse_head(const char *buf, size_t len, struct http_request *req);
+
+/*
+ * The error for a head that reached `max` bytes without ending: 414 while
+ * still in the request line, nginx's 400 "too large" page after it.
+ */
+void http_head_too_large(const char *buf, size_t len, struct http_request *req);
+
+/*
+ * Decides the answer to a well-formed request from an authorised client,
+ * opening the file when there is one to send. `keep_alive_allowed` is the
+ * server's consent (request limits, shutdown).
+ */
+void http_prepare(struct http_response *resp, const struct http_request *req,
+    const struct http_site *site, bool keep_alive_allowed);
+
+/* Prepares an error page; `req` may be NULL when no head was parsed. */
+void http_prepare_error(struct http_response *resp, const struct http_request *req,
+    enum status status, const char *detail, bool keep_alive_allowed);
+
+/*
+ * Writes the status line, headers and, for error pages, the body into
+ * out[0..cap), counting an error page's body in resp->body_bytes.
+ * Returns the length, or 0 if it does not fit.
+ */
+size_t http_write_head(struct http_response *resp,
+    const struct http_request *req, const struct http_endpoint *endpoint,
+    time_t now, char *out, size_t cap);
+
+/* Releases what the response holds (its file). Safe to call twice. */
+void http_response_end(struct http_response *resp);
+
+/* The reason phrase nginx uses for a status. */
+const char *http_reason(enum status status);
+
+/* Content-Type for a file name, by extension. */
+const char *http_content_type(const char *name, size_t len);
+
+/*
+ * Decodes %XX escapes in a path, merges "//" and resolves "." and "..".
+ * Returns the length written to out (always starting with '/'), or -1 for
+ * a bad escape, an encoded NUL, or a path climbing above the root.
+ */
+long http_normalize_path(const char *in, size_t len, char *out, size_t cap);
+
+#define HTTP_DATE_SIZE 80
+
+/* Formats an HTTP date (RFC 1123, GMT) into out[HTTP_DATE_SIZE]. */
+void http_format_date(time_t t, char *out);
+
+/* Parses an HTTP date; returns -1 when it is not one. */
+time_t http_parse_date(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,1182 @@
+/*
+ * server.c - mtlsd's main: options, listeners, the poll loop, connection
+ * slots, signals and logs.
+ *
+ * One process, one thread. Every connection lives in a slot allocated at
+ * start-up; nothing is allocated while serving.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "tls.h"
+
+#define MAX_LISTENERS 16
+#define ACCEPTS_PER_WAKEUP 64
+#define STEPS_PER_WAKEUP 64        /* records one client may move per round */
+#define LINGER_MS 2000              /* reading after our close, as nginx does */
+#define CLOSE_NOTIFY_MS 5000
+#define ACCEPT_BACKOFF_MS 100
+#define LOG_BUFFER_BYTES 65536
+
+struct options {
+	const char *listen[MAX_LISTENERS];
+	int listen_count;
+	const char *root;
+	const char *cert, *key, *client_ca;
+	enum verify_mode verify;
+	const char *index;
+	const char *access_log;
+	long max_conns;
+	long max_requests;
+	long head_max;
+	long handshake_timeout, header_timeout, keepalive_timeout, send_timeout;
+	long shutdown_grace;
+};
+
+enum conn_state {
+	C_FREE,
+	C_HANDSHAKE,   /* TLS handshake in progress */
+	C_READING,     /* waiting for a request head */
+	C_SENDING,     /* writing a response */
+	C_CLOSING,     /* close_notify queued, flushing it */
+	C_LINGERING,   /* write side shut; draining what the client still sends */
+};
+
+struct conn {
+	enum conn_state state;
+	int fd;
+	int64_t deadline;           /* ms, monotonic; when this state gives up */
+	int64_t accepted_at;        /* ms, for choosing whom to evict */
+	unsigned requests;          /* responses begun on this connection */
+	bool head_sent;
+	bool unflushed;             /* plaintext given to the engine, not flushed */
+	bool runnable;              /* has work that needs no I/O event */
+	char peer[INET6_ADDRSTRLEN];
+	unsigned peer_port;
+	char local[INET6_ADDRSTRLEN + 2];
+	unsigned local_port;
+	char *in;                   /* request head buffer, head_max bytes */
+	size_t in_len, scanned;
+	size_t head_len;            /* of the request being answered */
+	struct http_request req;
+	struct http_response resp;
+	struct tls_session tls;
+};
+
+struct listener {
+	int fd;
+	char name[INET6_ADDRSTRLEN + 10];
+};
+
+static struct options opt = {
+	.root = "./www",
+	.cert = "certs/server.crt",
+	.key = "certs/server.key",
+	.client_ca = "certs/ca.crt",
+	.verify = VERIFY_ON,
+	.index = "index.html",
+	.access_log = "-",
+	.max_conns = 1024,
+	.max_requests = 1000,
+	.head_max = 8192,
+	.handshake_timeout = 10,
+	.header_timeout = 60,
+	.keepalive_timeout = 75,
+	.send_timeout = 60,
+	.shutdown_grace = 10,
+};
+
+static struct tls_credentials credentials;
+static struct http_site site;
+static struct listener listeners[MAX_LISTENERS];
+static int listener_count;
+static struct conn *conns;
+static size_t conn_count;
+static size_t *free_slots;
+static size_t free_count;
+static struct pollfd *pollfds;
+static struct conn **poll_owner;
+static int signal_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stop_requested;
+static int64_t now_ms;
+static time_t wall_now;
+static int64_t accept_paused_until;
+static int64_t shutdown_deadline;
+static bool shutting_down;
+
+/* ---- logs ---- */
+
+static int access_fd = -1;
+static char access_buf[LOG_BUFFER_BYTES];
+static size_t access_len;
+static unsigned long access_dropped;
+
+static void
+die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mtlsd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void
+log_error(const char *level, const struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Error log on stderr, nginx-like: date, level, client, message. */
+static void
+log_error(const char *level, const struct conn *c, const char *fmt, ...)
+{
+	char stamp[32], msg[512];
+	struct tm tm;
+	va_list ap;
+
+	localtime_r(&wall_now, &tm);
+	strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c)
+		fprintf(stderr, "%s [%s] client %s:%u: %s\n", stamp, level,
+		    c->peer, c->peer_port, msg);
+	else
+		fprintf(stderr, "%s [%s] %s\n", stamp, level, msg);
+}
+
+/* Copies text into a log line, escaping what could forge or break lines. */
+static size_t
+log_escape(char *out, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0, i;
+
+	for (i = 0; i < len && o + 4 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void
+access_log_flush(void)
+{
+	ssize_t n;
+
+	while (access_len > 0) {
+		n = write(access_fd, access_buf, access_len);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			/* A full pipe: keep the lines for the next round. */
+			return;
+		}
+		memmove(access_buf, access_buf + n, access_len - (size_t)n);
+		access_len -= (size_t)n;
+	}
+}
+
+/* One line per response, combined format, client certificate CN as user. */
+static void
+access_log_write(const struct conn *c)
+{
+	char line[2048], stamp[40], request[700], user[200], referer[400], agent[500];
+	const char *cn = tls_session_client_cn(&c->tls);
+	struct tm tm;
+	int n;
+
+	if (access_fd < 0)
+		return;
+	gmtime_r(&wall_now, &tm);
+	strftime(stamp, sizeof stamp, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	log_escape(request, sizeof request, c->req.line.p, c->req.line.len);
+	log_escape(user, sizeof user, cn && *cn ? cn : "-", cn && *cn ? strlen(cn) : 1);
+	log_escape(referer, sizeof referer, c->req.referer.len ? c->req.referer.p : "-",
+	    c->req.referer.len ? c->req.referer.len : 1);
+	log_escape(agent, sizeof agent, c->req.user_agent.len ? c->req.user_agent.p : "-",
+	    c->req.user_agent.len ? c->req.user_agent.len : 1);
+	n = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d %" PRIu64 " \"%s\" \"%s\"\n",
+	    c->peer, user, stamp, request, c->resp.status, c->resp.body_bytes,
+	    referer, agent);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line)
+		n = sizeof line - 1;
+	if (access_len + (size_t)n > sizeof access_buf) {
+		access_log_flush();
+		if (access_len + (size_t)n > sizeof access_buf) {
+			access_dropped++;
+			return;
+		}
+	}
+	memcpy(access_buf + access_len, line, (size_t)n);
+	access_len += (size_t)n;
+}
+
+/* ---- time ---- */
+
+static void
+update_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	wall_now = time(NULL);
+}
+
+/* ---- connections ---- */
+
+static void
+conn_free(struct conn *c)
+{
+	http_response_end(&c->resp);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->state = C_FREE;
+	c->runnable = false;
+	free_slots[free_count++] = (size_t)(c - conns);
+}
+
+/* Ends a response in the middle: the client sees a short body, as with nginx. */
+static void
+conn_abort(struct conn *c, const char *why)
+{
+	if (c->state == C_SENDING) {
+		log_error("info", c, "%s while sending response", why);
+		access_log_write(c);
+	} else if (why) {
+		log_error("info", c, "%s", why);
+	}
+	conn_free(c);
+}
+
+static void
+conn_start_close(struct conn *c)
+{
+	tls_session_close(&c->tls);
+	c->state = C_CLOSING;
+	c->deadline = now_ms + CLOSE_NOTIFY_MS;
+}
+
+static void
+conn_start_linger(struct conn *c)
+{
+	if (shutdown(c->fd, SHUT_WR) < 0) {
+		conn_free(c);
+		return;
+	}
+	c->state = C_LINGERING;
+	c->deadline = now_ms + LINGER_MS;
+}
+
+static void
+linger_read(struct conn *c)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = recv(c->fd, sink, sizeof sink, 0)) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		conn_free(c);
+}
+
+/* Logs why, and closes without a reset so the client can read any alert. */
+static void
+handshake_failed(struct conn *c)
+{
+	int err = tls_session_error(&c->tls);
+	enum client_auth auth = tls_session_auth(&c->tls);
+
+	if (credentials.mode == VERIFY_STRICT && auth != AUTH_VERIFIED
+	    && (auth == AUTH_REJECTED || err == BR_ERR_NO_CLIENT_AUTH)) {
+		log_error("info", c, "%s, handshake refused",
+		    tls_session_auth_failure(&c->tls));
+		tls_session_send_refusal(&c->tls, c->fd);
+	} else if (err == 0) {
+		log_error("info", c, "client closed connection while SSL handshaking");
+	} else {
+		log_error("info", c, "SSL handshake failed: %s", tls_error_text(err));
+	}
+	conn_start_linger(c);
+}
+
+static void
+begin_response(struct conn *c)
+{
+	bool keep_alive = !shutting_down
+	    && c->requests + 1 < (unsigned long)opt.max_requests;
+
+	if (c->req.error != S_NONE) {
+		http_prepare_error(&c->resp, &c->req, c->req.error,
+		    c->req.error_detail, keep_alive);
+	} else if (tls_session_auth(&c->tls) != AUTH_VERIFIED) {
+		/* nginx's "on": the head is read, then 400 and close. */
+		log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
+		http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
+		    tls_session_auth(&c->tls) == AUTH_NOT_SENT ? DETAIL_NO_CERT
+		    : DETAIL_CERT_ERROR, false);
+		c->resp.keep_alive = false;
+	} else {
+		http_prepare(&c->resp, &c->req, &site, keep_alive);
+	}
+	c->requests++;
+	c->head_sent = false;
+	c->state = C_SENDING;
+	c->deadline = now_ms + opt.send_timeout * 1000;
+}
+
+static void
+drop_leading_blank_lines(struct conn *c)
+{
+	size_t skip = 0;
+
+	while (skip < c->in_len && (c->in[skip] == '\r' || c->in[skip] == '\n'))
+		skip++;
+	if (skip > 0) {
+		memmove(c->in, c->in + skip, c->in_len - skip);
+		c->in_len -= skip;
+		c->scanned = 0;
+	}
+}
+
+/* Returns true when something changed. */
+static bool
+read_request(struct conn *c)
+{
+	size_t got = 0, head_len;
+	bool was_idle = c->in_len == 0;
+
+	if (c->in_len < (size_t)opt.head_max)
+		got = tls_session_read(&c->tls, c->in + c->in_len,
+		    (size_t)opt.head_max - c->in_len);
+	c->in_len += got;
+	drop_leading_blank_lines(c);
+	head_len = http_head_end(c->in, c->in_len, c->scanned);
+	c->scanned = c->in_len;
+	if (head_len == 0) {
+		if (c->in_len >= (size_t)opt.head_max) {
+			http_head_too_large(c->in, c->in_len, &c->req);
+			c->head_len = c->in_len;
+			begin_response(c);
+			return true;
+		}
+		/* The first byte of a request starts the header timeout. */
+		if (was_idle && c->in_len > 0)
+			c->deadline = now_ms + opt.header_timeout * 1000;
+		return got > 0;
+	}
+	c->head_len = head_len;
+	http_parse_head(c->in, head_len, &c->req);
+	begin_response(c);
+	return true;
+}
+
+static void
+finish_response(struct conn *c)
+{
+	access_log_write(c);
+	http_response_end(&c->resp);
+	if (!c->resp.keep_alive) {
+		conn_start_close(c);
+		return;
+	}
+	memmove(c->in, c->in + c->head_len, c->in_len - c->head_len);
+	c->in_len -= c->head_len;
+	c->head_len = 0;
+	c->scanned = 0;
+	memset(&c->req, 0, sizeof c->req);
+	/* A pipelined request already here is answered in the same record. */
+	if (c->unflushed && http_head_end(c->in, c->in_len, 0) == 0) {
+		tls_session_flush(&c->tls);
+		c->unflushed = false;
+	}
+	c->state = C_READING;
+	c->deadline = now_ms + (c->in_len > 0 ? opt.header_timeout
+	    : opt.keepalive_timeout) * 1000;
+}
+
+static bool
+send_head(struct conn *c)
+{
+	struct http_endpoint endpoint = { c->local, c->local_port };
+	unsigned char *space;
+	size_t len, n;
+
+	if (!(space = tls_session_write_space(&c->tls, &len)))
+		return false;
+	n = http_write_head(&c->resp, &c->req, &endpoint, wall_now, (char *)space, len);
+	if (n == 0) {
+		if (c->unflushed) {
+			/* Room comes back once the pending record is out. */
+			tls_session_flush(&c->tls);
+			c->unflushed = false;
+			return true;
+		}
+		log_error("error", c, "response head larger than a TLS record");
+		conn_free(c);
+		return false;
+	}
+	tls_session_write_done(&c->tls, n);
+	c->unflushed = true;
+	c->head_sent = true;
+	return true;
+}
+
+static bool
+send_file_data(struct conn *c)
+{
+	unsigned char *space;
+	size_t len;
+	ssize_t n;
+
+	if (!(space = tls_session_write_space(&c->tls, &len)))
+		return false;
+	if (len > c->resp.remaining)
+		len = (size_t)c->resp.remaining;
+	n = pread(c->resp.fd, space, len, (off_t)c->resp.offset);
+	if (n <= 0) {
+		/* The file shrank or failed: the promised length cannot be kept. */
+		conn_abort(c, n == 0 ? "file shrank" : "file read failed");
+		return false;
+	}
+	tls_session_write_done(&c->tls, (size_t)n);
+	c->unflushed = true;
+	c->resp.offset += (uint64_t)n;
+	c->resp.remaining -= (uint64_t)n;
+	c->resp.body_bytes += (uint64_t)n;
+	c->deadline = now_ms + opt.send_timeout * 1000;
+	return true;
+}
+
+static bool
+send_response(struct conn *c)
+{
+	if (!c->head_sent) {
+		return send_head(c);
+	}
+	if (c->resp.remaining > 0)
+		return send_file_data(c);
+	finish_response(c);
+	return true;
+}
+
+static void
+engine_closed(struct conn *c)
+{
+	switch (c->state) {
+	case C_HANDSHAKE:
+		handshake_failed(c);
+		break;
+	case C_SENDING:
+		conn_abort(c, "client closed connection");
+		break;
+	default:
+		conn_free(c);
+		break;
+	}
+}
+
+/* Moves the connection as far as it can go without waiting. */
+static void
+conn_step(struct conn *c)
+{
+	int steps;
+
+	c->runnable = false;
+	for (steps = 0; steps < STEPS_PER_WAKEUP; steps++) {
+		bool progress = false;
+
+		if (c->state == C_LINGERING) {
+			linger_read(c);
+			return;
+		}
+		if (tls_session_pump(&c->tls, c->fd) == TLS_IO_CLOSED) {
+			engine_closed(c);
+			return;
+		}
+		switch (c->state) {
+		case C_HANDSHAKE:
+			if (tls_session_handshake_done(&c->tls)) {
+				c->state = C_READING;
+				c->deadline = now_ms + opt.header_timeout * 1000;
+				progress = true;
+			}
+			break;
+		case C_READING:
+			progress = read_request(c);
+			break;
+		case C_SENDING:
+			progress = send_response(c);
+			break;
+		case C_CLOSING:
+			if (!tls_session_sending(&c->tls)) {
+				conn_start_linger(c);
+				return;
+			}
+			break;
+		default:
+			return;
+		}
+		if (c->state == C_FREE || !progress)
+			return;
+	}
+	c->runnable = true;
+}
+
+static void
+conn_timed_out(struct conn *c)
+{
+	switch (c->state) {
+	case C_HANDSHAKE:
+		log_error("info", c, "client timed out while SSL handshaking");
+		break;
+	case C_READING:
+		if (c->in_len > 0 || c->requests == 0)
+			log_error("info", c, "client timed out while reading "
+			    "client request headers");
+		break;
+	case C_SENDING:
+		conn_abort(c, "client timed out");
+		return;
+	default:
+		break;
+	}
+	conn_free(c);
+}
+
+/* The oldest connection that has not yet been answered once. */
+static struct conn *
+eviction_candidate(void)
+{
+	struct conn *best = NULL;
+	size_t i;
+
+	for (i = 0; i < conn_count; i++) {
+		struct conn *c = &conns[i];
+
+		if (c->state == C_HANDSHAKE || c->state == C_LINGERING
+		    || c->state == C_CLOSING
+		    || (c->state == C_READING && c->requests == 0))
+			if (!best || c->accepted_at < best->accepted_at)
+				best = c;
+	}
+	return best;
+}
+
+static void
+describe_address(const struct sockaddr_storage *ss, char *host, size_t host_len,
+    unsigned *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], host, host_len);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, host_len);
+		*port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, host_len);
+		*port = ntohs(s4->sin_port);
+	}
+}
+
+static void
+conn_open(int fd, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage local;
+	socklen_t local_len = sizeof local;
+	struct conn *c;
+	char host[INET6_ADDRSTRLEN];
+	int one = 1;
+
+	if (free_count == 0) {
+		struct conn *victim = eviction_candidate();
+
+		if (!victim) {
+			close(fd);
+			log_error("warn", NULL, "%zu connections are busy; "
+			    "a new one was refused", conn_count);
+			return;
+		}
+		log_error("info", victim, "evicted: all slots in use");
+		conn_free(victim);
+	}
+	c = &conns[free_slots[--free_count]];
+	c->fd = fd;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	describe_address(peer, c->peer, sizeof c->peer, &c->peer_port);
+	if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) {
+		describe_address(&local, host, sizeof host, &c->local_port);
+		snprintf(c->local, sizeof c->local,
+		    strchr(host, ':') ? "[%s]" : "%s", host);
+	} else {
+		snprintf(c->local, sizeof c->local, "localhost");
+		c->local_port = 443;
+	}
+	c->state = C_HANDSHAKE;
+	c->accepted_at = now_ms;
+	c->deadline = now_ms + opt.handshake_timeout * 1000;
+	c->requests = 0;
+	c->in_len = c->scanned = c->head_len = 0;
+	c->head_sent = c->unflushed = c->runnable = false;
+	memset(&c->req, 0, sizeof c->req);
+	memset(&c->resp, 0, sizeof c->resp);
+	c->resp.fd = -1;
+	tls_session_start(&c->tls);
+}
+
+static void
+accept_clients(int lfd)
+{
+	int i;
+
+	for (i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof peer;
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+			    || errno == ENOMEM) {
+				log_error("error", NULL, "accept: %s; pausing accepts",
+				    strerror(errno));
+				accept_paused_until = now_ms + ACCEPT_BACKOFF_MS;
+			}
+			/* EAGAIN, or aborted connections: try again at the next event. */
+			return;
+		}
+		conn_open(fd, &peer);
+	}
+}
+
+/* ---- listeners ---- */
+
+static void
+open_listener(const char *spec)
+{
+	char host[256], port[16];
+	const char *colon;
+	struct addrinfo hints, *ai;
+	struct listener *l;
+	int fd, one = 1, rc;
+
+	if (listener_count == MAX_LISTENERS)
+		die("--listen %s: at most %d listeners", spec, MAX_LISTENERS);
+	if (spec[0] == '[') {
+		const char *close_bracket = strchr(spec, ']');
+
+		if (!close_bracket || close_bracket[1] != ':'
+		    || (size_t)(close_bracket - spec - 1) >= sizeof host)
+			die("--listen %s: expected [IPV6]:PORT", spec);
+		snprintf(host, sizeof host, "%.*s", (int)(close_bracket - spec - 1), spec + 1);
+		snprintf(port, sizeof port, "%s", close_bracket + 2);
+	} else if ((colon = strrchr(spec, ':'))) {
+		if ((size_t)(colon - spec) >= sizeof host)
+			die("--listen %s: address too long", spec);
+		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
+		snprintf(port, sizeof port, "%s", colon + 1);
+	} else {
+		snprintf(host, sizeof host, "0.0.0.0");
+		snprintf(port, sizeof port, "%s", spec);
+	}
+	if (strcmp(host, "*") == 0 || host[0] == '\0')
+		snprintf(host, sizeof host, "0.0.0.0");
+	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port)
+	    || atol(port) < 1 || atol(port) > 65535)
+		die("--listen %s: bad port", spec);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0)
+		die("--listen %s: %s", spec, gai_strerror(rc));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("--listen %s: socket: %s", spec, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		die("--listen %s: %s", spec, strerror(errno));
+	if (listen(fd, 511) < 0)
+		die("--listen %s: %s", spec, strerror(errno));
+	freeaddrinfo(ai);
+	l = &listeners[listener_count++];
+	l->fd = fd;
+	snprintf(l->name, sizeof l->name, "%s", spec);
+}
+
+/* ---- signals ---- */
+
+static void
+on_stop_signal(int sig)
+{
+	int saved = errno;
+	char byte = (char)sig;
+
+	stop_requested = 1;
+	if (write(signal_pipe[1], &byte, 1) < 0) {
+		/* The pipe is full: a wake-up is already pending. */
+	}
+	errno = saved;
+}
+
+static void
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		die("pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* Reloading is not implemented yet: SIGHUP must not kill the server. */
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+static void
+begin_shutdown(void)
+{
+	int i;
+	size_t k;
+
+	shutting_down = true;
+	shutdown_deadline = now_ms + opt.shutdown_grace * 1000;
+	for (i = 0; i < listener_count; i++)
+		close(listeners[i].fd);
+	listener_count = 0;
+	log_error("notice", NULL, "shutting down: finishing responses in flight "
+	    "(at most %lds)", opt.shutdown_grace);
+	/* Idle keep-alive connections have nothing in flight. */
+	for (k = 0; k < conn_count; k++)
+		if (conns[k].state == C_READING && conns[k].in_len == 0)
+			conn_free(&conns[k]);
+}
+
+/* ---- the loop ---- */
+
+static int
+poll_timeout(void)
+{
+	int64_t nearest = now_ms + 60000;
+	size_t i;
+
+	for (i = 0; i < conn_count; i++) {
+		if (conns[i].state == C_FREE)
+			continue;
+		if (conns[i].runnable)
+			return 0;
+		if (conns[i].deadline < nearest)
+			nearest = conns[i].deadline;
+	}
+	if (accept_paused_until > now_ms && accept_paused_until < nearest)
+		nearest = accept_paused_until;
+	if (shutting_down && shutdown_deadline < nearest)
+		nearest = shutdown_deadline;
+	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
+}
+
+static size_t
+build_pollfds(void)
+{
+	size_t n = 0, i;
+	int k;
+
+	pollfds[n].fd = signal_pipe[0];
+	pollfds[n].events = POLLIN;
+	poll_owner[n++] = NULL;
+	if (accept_paused_until <= now_ms) {
+		for (k = 0; k < listener_count; k++) {
+			pollfds[n].fd = listeners[k].fd;
+			pollfds[n].events = POLLIN;
+			poll_owner[n++] = NULL;
+		}
+	}
+	for (i = 0; i < conn_count; i++) {
+		struct conn *c = &conns[i];
+
+		if (c->state == C_FREE)
+			continue;
+		pollfds[n].fd = c->fd;
+		pollfds[n].events = c->state == C_LINGERING ? POLLIN
+		    : tls_session_poll_events(&c->tls);
+		poll_owner[n++] = c;
+	}
+	return n;
+}
+
+static size_t
+busy_connections(void)
+{
+	return conn_count - free_count;
+}
+
+static void
+run(void)
+{
+	for (;;) {
+		size_t n, i;
+		int ready;
+
+		update_clock();
+		if (stop_requested && !shutting_down)
+			begin_shutdown();
+		if (shutting_down && (busy_connections() == 0
+		    || now_ms >= shutdown_deadline))
+			return;
+		n = build_pollfds();
+		ready = poll(pollfds, (nfds_t)n, poll_timeout());
+		if (ready < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		update_clock();
+		for (i = 0; ready > 0 && i < n; i++) {
+			struct conn *c = poll_owner[i];
+
+			if (pollfds[i].revents == 0)
+				continue;
+			if (pollfds[i].fd == signal_pipe[0]) {
+				char sink[16];
+
+				while (read(signal_pipe[0], sink, sizeof sink) > 0)
+					;
+			} else if (!c) {
+				accept_clients(pollfds[i].fd);
+			} else if (c->state != C_FREE && c->fd == pollfds[i].fd) {
+				conn_step(c);
+			}
+		}
+		for (i = 0; i < conn_count; i++) {
+			struct conn *c = &conns[i];
+
+			if (c->state == C_FREE)
+				continue;
+			if (c->runnable)
+				conn_step(c);
+			if (c->state != C_FREE && c->deadline <= now_ms)
+				conn_timed_out(c);
+		}
+		access_log_flush();
+	}
+}
+
+/* ---- options ---- */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: mtlsd [options]\n"
+	    "  -l, --listen ADDR:PORT     default 0.0.0.0:8443; IPv6 as [::]:8443; may be repeated\n"
+	    "  -r, --root DIR             document root, default ./www\n"
+	    "  -c, --cert FILE            server certificate chain, PEM, leaf first (default certs/server.crt)\n"
+	    "  -k, --key FILE             server private key, PEM: RSA or EC; PKCS#1, SEC1 or PKCS#8\n"
+	    "                             (default certs/server.key)\n"
+	    "  -C, --client-ca FILE       pinned CA certificate(s), PEM; client certificates must\n"
+	    "                             chain to one (default certs/ca.crt)\n"
+	    "      --verify-client MODE   on (default; nginx's behaviour) | strict (refuse in the TLS handshake)\n"
+	    "      --index NAME           default index.html\n"
+	    "      --access-log FILE      default - (stdout); off disables\n"
+	    "      --max-conns N          connection slots, allocated at start-up (default 1024)\n"
+	    "      --max-requests N       requests per keep-alive connection (default 1000)\n"
+	    "      --max-head BYTES       request line + headers (default 8192)\n"
+	    "      --handshake-timeout S  default 10\n"
+	    "      --header-timeout S     request head timeout (default 60)\n"
+	    "      --keepalive-timeout S  idle keep-alive timeout (default 75)\n"
+	    "      --send-timeout S       between two successful writes (default 60)\n"
+	    "      --shutdown-grace S     on SIGTERM, time to finish responses (default 10)\n"
+	    "  -h, --help                 this text\n"
+	    "  -V, --version              print the version\n");
+}
+
+enum {
+	OPT_VERIFY = 256, OPT_INDEX, OPT_ACCESS_LOG, OPT_MAX_CONNS, OPT_MAX_REQUESTS,
+	OPT_MAX_HEAD, OPT_HANDSHAKE_TIMEOUT, OPT_HEADER_TIMEOUT,
+	OPT_KEEPALIVE_TIMEOUT, OPT_SEND_TIMEOUT, OPT_SHUTDOWN_GRACE,
+};
+
+static const struct option long_options[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "root", required_argument, NULL, 'r' },
+	{ "cert", required_argument, NULL, 'c' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "client-ca", required_argument, NULL, 'C' },
+	{ "verify-client", required_argument, NULL, OPT_VERIFY },
+	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-requests", required_argument, NULL, OPT_MAX_REQUESTS },
+	{ "max-head", required_argument, NULL, OPT_MAX_HEAD },
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+	{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+	{ "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
+	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
+	{ "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mtlsd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see mtlsd --help)\n", stderr);
+	exit(2);
+}
+
+static long
+number_option(const char *name, const char *value, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end || v < min || v > max)
+		usage_error("%s %s: expected a number from %ld to %ld", name, value,
+		    min, max);
+	return v;
+}
+
+static void
+parse_options(int argc, char **argv)
+{
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":l:r:c:k:C:hV", long_options, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (opt.listen_count == MAX_LISTENERS)
+				usage_error("--listen: at most %d listeners", MAX_LISTENERS);
+			opt.listen[opt.listen_count++] = optarg;
+			break;
+		case 'r': opt.root = optarg; break;
+		case 'c': opt.cert = optarg; break;
+		case 'k': opt.key = optarg; break;
+		case 'C': opt.client_ca = optarg; break;
+		case OPT_VERIFY:
+			if (strcmp(optarg, "on") == 0)
+				opt.verify = VERIFY_ON;
+			else if (strcmp(optarg, "strict") == 0)
+				opt.verify = VERIFY_STRICT;
+			else
+				usage_error("--verify-client %s: expected on or strict", optarg);
+			break;
+		case OPT_INDEX:
+			if (!*optarg || strchr(optarg, '/') || strcmp(optarg, "..") == 0
+			    || strcmp(optarg, ".") == 0)
+				usage_error("--index %s: expected a file name", optarg);
+			opt.index = optarg;
+			break;
+		case OPT_ACCESS_LOG: opt.access_log = optarg; break;
+		case OPT_MAX_CONNS:
+			opt.max_conns = number_option("--max-conns", optarg, 1, 1000000);
+			break;
+		case OPT_MAX_REQUESTS:
+			opt.max_requests = number_option("--max-requests", optarg, 1, 100000000);
+			break;
+		case OPT_MAX_HEAD:
+			opt.head_max = number_option("--max-head", optarg, 256, 65536);
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			opt.handshake_timeout = number_option("--handshake-timeout", optarg, 1, 86400);
+			break;
+		case OPT_HEADER_TIMEOUT:
+			opt.header_timeout = number_option("--header-timeout", optarg, 1, 86400);
+			break;
+		case OPT_KEEPALIVE_TIMEOUT:
+			opt.keepalive_timeout = number_option("--keepalive-timeout", optarg, 1, 86400);
+			break;
+		case OPT_SEND_TIMEOUT:
+			opt.send_timeout = number_option("--send-timeout", optarg, 1, 86400);
+			break;
+		case OPT_SHUTDOWN_GRACE:
+			opt.shutdown_grace = number_option("--shutdown-grace", optarg, 0, 86400);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("mtlsd %s\n", MTLSD_VERSION);
+			exit(0);
+		case ':':
+			usage_error("%s needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				usage_error("unknown option '-%c'", optopt);
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (opt.listen_count == 0)
+		opt.listen[opt.listen_count++] = "0.0.0.0:8443";
+}
+
+/* ---- start-up ---- */
+
+static void
+open_access_log(void)
+{
+	struct stat st;
+	int flags;
+
+	if (strcmp(opt.access_log, "off") == 0)
+		return;
+	if (strcmp(opt.access_log, "-") == 0)
+		access_fd = STDOUT_FILENO;
+	else if ((access_fd = open(opt.access_log, O_WRONLY | O_APPEND | O_CREAT
+	    | O_CLOEXEC, 0644)) < 0)
+		die("--access-log %s: %s", opt.access_log, strerror(errno));
+	/* A pipe or socket must never stall the loop; files cannot. */
+	if (fstat(access_fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+	    && (flags = fcntl(access_fd, F_GETFL)) >= 0)
+		fcntl(access_fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static void
+open_root(void)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(opt.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (errno == ENOTDIR)
+			die("--root %s: not a directory", opt.root);
+		die("--root %s: %s", opt.root, strerror(errno));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+		die("--root %s: not a directory", opt.root);
+	site.root_fd = fd;
+	site.index = opt.index;
+}
+
+/* Slots for the connections, sized by --max-conns and the fd limit. */
+static void
+allocate_slots(void)
+{
+	struct rlimit rl;
+	size_t i, per_slot;
+	long limit;
+	char *heads;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		/* Listeners, logs, the signal pipe and one open file per response. */
+		limit = ((long)rl.rlim_cur - 16 - listener_count) / 2;
+		if (limit < 1)
+			limit = 1;
+		if (opt.max_conns > limit) {
+			fprintf(stderr, "mtlsd: --max-conns %ld lowered to %ld "
+			    "(open file limit %ld)\n", opt.max_conns, limit,
+			    (long)rl.rlim_cur);
+			opt.max_conns = limit;
+		}
+	}
+	conn_count = (size_t)opt.max_conns;
+	conns = calloc(conn_count, sizeof *conns);
+	heads = calloc(conn_count, (size_t)opt.head_max);
+	free_slots = calloc(conn_count, sizeof *free_slots);
+	pollfds = calloc(conn_count + MAX_LISTENERS + 1, sizeof *pollfds);
+	poll_owner = calloc(conn_count + MAX_LISTENERS + 1, sizeof *poll_owner);
+	if (!conns || !heads || !free_slots || !pollfds || !poll_owner)
+		die("cannot allocate %zu connection slots", conn_count);
+	for (i = 0; i < conn_count; i++) {
+		conns[i].fd = -1;
+		conns[i].state = C_FREE;
+		conns[i].in = heads + i * (size_t)opt.head_max;
+		conns[i].resp.fd = -1;
+		tls_session_init(&conns[i].tls, &credentials);
+		free_slots[conn_count - 1 - i] = i;
+	}
+	free_count = conn_count;
+	per_slot = sizeof(struct conn) + (size_t)opt.head_max
+	    + sizeof(size_t) + sizeof(struct pollfd) + sizeof(struct conn *);
+	fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = %.1f MiB, "
+	    "allocated once\n", MTLSD_VERSION, conn_count, per_slot,
+	    (double)(per_slot * conn_count) / (1024.0 * 1024.0));
+}
+
+int
+main(int argc, char **argv)
+{
+	char why[512];
+	int i;
+
+	parse_options(argc, argv);
+	update_clock();
+	credentials.mode = opt.verify;
+	if (tls_load_credentials(&credentials, opt.cert, opt.key, opt.client_ca,
+	    why, sizeof why) < 0)
+		die("%s", why);
+	open_root();
+	open_access_log();
+	setup_signals();
+	for (i = 0; i < opt.listen_count; i++)
+		open_listener(opt.listen[i]);
+	allocate_slots();
+	for (i = 0; i < listener_count; i++)
+		fprintf(stderr, "mtlsd/%s: listening on %s\n", MTLSD_VERSION,
+		    listeners[i].name);
+	run();
+	access_log_flush();
+	if (access_dropped)
+		log_error("warn", NULL, "%lu access log lines were dropped "
+		    "(log output blocked)", access_dropped);
+	log_error("notice", NULL, "exiting");
+	return 0;
+}

@@ -1,0 +1,47 @@
+#!/bin/sh
+# tests/run.sh - what `make test` runs: the unit tests, then the integration
+# suite against ./mtlsd. Each suite's own summary is prefixed with its name;
+# the last line is the total, "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mtlsd-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+total_passed=0
+total_failed=0
+
+# run_suite NAME COMMAND...: runs it, shows its lines, adds up its summary.
+run_suite() {
+	name=$1
+	shift
+	"$@" > "$work/$name.out" 2>&1
+	rc=$?
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name.out" | tail -n 1)
+	grep -v -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name.out"
+	if [ -z "$summary" ]; then
+		echo "FAIL - $name: no summary line (exit status $rc)"
+		total_failed=$((total_failed + 1))
+		return
+	fi
+	echo "$name: $summary"
+	p=${summary%% passed*}
+	f=${summary#*passed, }
+	f=${f%% failed*}
+	total_passed=$((total_passed + p))
+	total_failed=$((total_failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL - $name exited with status $rc"
+		total_failed=$((total_failed + 1))
+	fi
+}
+
+if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
+	cat "$work/mkpki.log"
+	echo "FAIL - tests/mkpki.sh could not make the test certificates"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+run_suite unit ./tests/unit "$work/pki"
+run_suite integration bash tests/integration.sh
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]
