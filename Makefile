@@ -47,18 +47,23 @@ certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
 
-run: mtlsd certs
+# Installs what is missing first, so a fresh machine needs only this.
+run:
+	sh tests/install-deps.sh build
+	$(MAKE) mtlsd certs
 	@echo
 	@echo "Try, from another terminal:"
 	@echo "  curl --cacert certs/ca.crt --cert certs/client.crt --key certs/client.key https://localhost:8443/"
 	@echo
 	./mtlsd -l 0.0.0.0:8443 -r www -c certs/server.crt -k certs/server.key -C certs/ca.crt
 
-test: mtlsd tests/unit
+test:
+	sh tests/install-deps.sh test
+	$(MAKE) mtlsd tests/unit
 	sh tests/run.sh
 
 deps:
-	sh tests/install-deps.sh
+	sh tests/install-deps.sh test
 
 install: mtlsd
 	mkdir -p $(DESTDIR)$(PREFIX)/bin

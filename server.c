@@ -413,7 +413,7 @@ finish_response(struct conn *c)
 {
 	access_log_write(c);
 	http_response_end(&c->resp);
-	if (!c->resp.keep_alive) {
+	if (!c->resp.keep_alive || shutting_down) {
 		conn_start_close(c);
 		return;
 	}
@@ -558,6 +558,20 @@ conn_step(struct conn *c)
 			return;
 	}
 	c->runnable = true;
+}
+
+/*
+ * poll() reports errors and hang-ups even for events nobody asked for: a
+ * connection that can neither send nor receive any more would spin.
+ */
+static void
+hang_up_if_stuck(struct conn *c, short revents)
+{
+	if (c->state == C_FREE || c->runnable
+	    || !(revents & (POLLERR | POLLHUP | POLLNVAL)))
+		return;
+	if (c->state == C_LINGERING || tls_session_poll_events(&c->tls) == 0)
+		conn_abort(c, "client closed connection");
 }
 
 static void
@@ -889,6 +903,7 @@ run(void)
 				accept_clients(pollfds[i].fd);
 			} else if (c->state != C_FREE && c->fd == pollfds[i].fd) {
 				conn_step(c);
+				hang_up_if_stuck(c, pollfds[i].revents);
 			}
 		}
 		for (i = 0; i < conn_count; i++) {
@@ -1158,6 +1173,7 @@ main(int argc, char **argv)
 	int i;
 
 	parse_options(argc, argv);
+	tzset();    /* now, not at the first log line while serving */
 	update_clock();
 	credentials.mode = opt.verify;
 	if (tls_load_credentials(&credentials, opt.cert, opt.key, opt.client_ca,

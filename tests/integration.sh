@@ -1,0 +1,783 @@
+#!/usr/bin/env bash
+# tests/integration.sh -- end-to-end tests of mtlsd with real TLS clients.
+#
+#   sh tests/integration.sh               # against ./mtlsd (build it first)
+#   MTLSD='valgrind -q --error-exitcode=99 ./mtlsd' sh tests/integration.sh
+#   TARGET=nginx sh tests/integration.sh  # the same HTTP checks against nginx
+#   KEEP_TMP=1 ...                        # keep the temp dir (logs, PKI)
+#
+# Prints one line per check and "N passed, N failed" last; exits non-zero if
+# any check failed.  Needs openssl, curl, gnutls-cli, python3 (and nginx for
+# TARGET=nginx).  Traffic goes to 127.0.0.1 and ::1 only.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+
+case $TARGET in
+nginx) TOKEN=$(nginx -v 2>&1 | sed -n 's,^nginx version: ,,p') ;;
+mtlsd) TOKEN=mtlsd/0.1.0 ;;
+*) echo "TARGET must be mtlsd or nginx" >&2; exit 2 ;;
+esac
+
+if [ "$TARGET" = mtlsd ] && ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1 &&
+	[ ! -x "${MTLSD_CMD[0]}" ]; then
+	fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
+	summary
+	exit
+fi
+
+# mtlsd_only NAME -- true for TARGET=mtlsd; otherwise reports a skip
+mtlsd_only() {
+	[ "$TARGET" = mtlsd ] && return 0
+	skip "$1" "mtlsd only"
+	return 1
+}
+
+# ---- fixtures ---------------------------------------------------------------
+
+PKI=$TMPD/pki
+if ! sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
+	fail "test PKI" "tests/mkpki.sh failed: $(cat "$TMPD/mkpki.log")"
+	summary
+	exit
+fi
+
+WWW=$TMPD/www
+SECRET="top-secret-$$-$RANDOM"
+echo "$SECRET" >"$TMPD/secret.txt"          # outside the document root
+echo "$SECRET" >"$TMPD/www-secret.txt"      # shares the root's name prefix
+mkdir -p "$WWW/sub" "$WWW/noindex" "$WWW/dir.d"
+printf '<!doctype html>\n<html><head><title>mtlsd test</title></head>\n<body><p>index page</p></body></html>\n' >"$WWW/index.html"
+touch -d '2024-01-02 03:04:05 UTC' "$WWW/index.html"
+printf 'body { color: #333; }\n' >"$WWW/style.css"
+printf 'console.log("mtlsd");\n' >"$WWW/app.js"
+{ printf '\211PNG\r\n\032\n'; head -c 3000 /dev/urandom; } >"$WWW/logo.png"
+printf 'plain text notes\n' >"$WWW/notes.txt"
+head -c 1000 /dev/urandom >"$WWW/blob.xyz"
+printf 'no extension\n' >"$WWW/README"
+printf 'spaced name\n' >"$WWW/a b.txt"
+printf '<p>home page</p>\n' >"$WWW/home.html"
+printf '<p>sub index</p>\n' >"$WWW/sub/index.html"
+printf 'inside noindex\n' >"$WWW/noindex/file.txt"
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$WWW/big.bin"
+
+# expected_page TITLE [H1 MESSAGE] -- nginx-style error page, CRLF line ends
+expected_page() {
+	printf '<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n<center><h1>%s</h1></center>\r\n' "$1" "${2:-$1}"
+	[ $# -ge 3 ] && printf '<center>%s</center>\r\n' "$3"
+	printf '<hr><center>%s</center>\r\n</body>\r\n</html>\r\n' "$TOKEN"
+}
+expected_page "400 No required SSL certificate was sent" "400 Bad Request" \
+	"No required SSL certificate was sent" >"$TMPD/page-nocert"
+expected_page "400 The SSL certificate error" "400 Bad Request" \
+	"The SSL certificate error" >"$TMPD/page-certerr"
+expected_page "404 Not Found" >"$TMPD/page-404"
+expected_page "403 Forbidden" >"$TMPD/page-403"
+
+H=$TMPD/h     # response headers of the last fetch
+B=$TMPD/b     # response body of the last fetch
+PORT=
+
+# fetch WHO PATH [curl args...] -- GET https://server2:$PORT/PATH with curl.
+# WHO is a PKI name (server1, selfsigned, ...) or - for no client certificate.
+# Sets CODE (HTTP status, 000 if none) and CRC (curl's exit status).
+fetch() {
+	local who=$1 path=$2 certs=()
+	shift 2
+	[ "$who" = - ] || certs=(--cert "$PKI/$who.crt" --key "$PKI/$who.key")
+	rm -f "$H" "$B"
+	: >"$H"
+	: >"$B"
+	CODE=$(curl -sS --max-time $((10 * TF)) --resolve "server2:$PORT:127.0.0.1" \
+		--cacert "$PKI/ca.crt" "${certs[@]}" --path-as-is \
+		-D "$H" -o "$B" -w '%{http_code}' "$@" "https://server2:$PORT$path" \
+		2>"$TMPD/curl.err") && CRC=0 || CRC=$?
+}
+curl_err() { _oneline "$(cat "$TMPD/curl.err")"; }
+
+# expect_get NAME WHO PATH STATUS [FILE] [curl args...] -- status and, if
+# FILE is given (and not -), the exact body
+expect_get() {
+	local name=$1 who=$2 path=$3 status=$4 file=${5:--}
+	shift 4
+	[ $# -gt 0 ] && shift
+	fetch "$who" "$path" "$@"
+	if [ "$CODE" != "$status" ]; then
+		fail "$name" "status $CODE (curl exit $CRC $(curl_err)), expected $status"
+	elif [ "$file" != - ] && ! cmp -s "$file" "$B"; then
+		fail "$name" "body differs from $file ($(wc -c <"$B") bytes: $(head -c 120 "$B"))"
+	else
+		ok "$name"
+	fi
+}
+
+# expect_header NAME HEADER VALUE -- header of the last fetch
+expect_header() {
+	local v
+	v=$(hdr "$H" "$2")
+	if [ "$v" = "$3" ]; then ok "$1"; else fail "$1" "$2 is '$v', expected '$3'"; fi
+}
+
+# raw WHO [tls_raw options] -- tls_raw with WHO's certificate (or -)
+raw() {
+	local who=$1
+	shift
+	if [ "$who" = - ]; then
+		tls_raw --cafile "$PKI/ca.crt" "$@"
+	else
+		tls_raw --cafile "$PKI/ca.crt" --cert "$PKI/$who.crt" --key "$PKI/$who.key" "$@"
+	fi
+}
+
+# log_mark FILE -- remember FILE's size; log_new FILE ERE -- wait up to 3 s
+# for a line matching ERE (case-insensitive) written after the mark
+log_mark() { MARK=$(wc -c <"$1"); }
+log_new() {
+	local i
+	for ((i = 0; i < 60 * TF; i++)); do
+		tail -c +$((MARK + 1)) "$1" | grep -a -i -E -q -- "$2" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+SRV=(-r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt")
+LOGTIME='\[[0-3][0-9]/[A-Z][a-z][a-z]/[0-9]{4}:[0-2][0-9]:[0-5][0-9]:[0-6][0-9] [+-][0-9]{4}\]'
+
+# ==== 1. command line and start-up errors (mtlsd only) =========================
+
+startup_group() {
+	local p bad k
+
+	run_mtlsd -V
+	if [ "$RUN_RC" = 0 ] && [ "$(head -n1 "$RUN_OUT")" = "mtlsd 0.1.0" ]; then
+		ok "cli: -V prints 'mtlsd 0.1.0', exit 0"
+	else
+		fail "cli: -V prints 'mtlsd 0.1.0', exit 0" "exit $RUN_RC, stdout '$(cat "$RUN_OUT")'"
+	fi
+	run_mtlsd --version
+	if [ "$RUN_RC" = 0 ] && [ "$(head -n1 "$RUN_OUT")" = "mtlsd 0.1.0" ]; then
+		ok "cli: --version"
+	else
+		fail "cli: --version" "exit $RUN_RC, stdout '$(cat "$RUN_OUT")'"
+	fi
+	run_mtlsd -h
+	if [ "$RUN_RC" = 0 ] && grep -q -- '--listen' "$RUN_OUT" && grep -q -- '--verify-client' "$RUN_OUT"; then
+		ok "cli: -h prints usage on stdout, exit 0"
+	else
+		fail "cli: -h prints usage on stdout, exit 0" "exit $RUN_RC, stdout '$(head -c 200 "$RUN_OUT")'"
+	fi
+
+	p=$(free_port)
+	run_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" --bogus-option
+	if [ "$RUN_RC" = 2 ] && grep -q -- 'bogus-option' "$RUN_ERR"; then
+		ok "cli: unknown option -> exit 2, named on stderr"
+	else
+		fail "cli: unknown option -> exit 2, named on stderr" "exit $RUN_RC, stderr '$(cat "$RUN_ERR")'"
+	fi
+	run_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" --verify-client bogus
+	if { [ "$RUN_RC" = 1 ] || [ "$RUN_RC" = 2 ]; } && grep -q -- 'verify-client' "$RUN_ERR"; then
+		ok "cli: --verify-client bogus -> exit 1/2, names --verify-client"
+	else
+		fail "cli: --verify-client bogus -> exit 1/2, names --verify-client" "exit $RUN_RC, stderr '$(cat "$RUN_ERR")'"
+	fi
+	run_mtlsd "${SRV[@]}" -l "127.0.0.1:99999"
+	if { [ "$RUN_RC" = 1 ] || [ "$RUN_RC" = 2 ]; } && grep -q -- '99999' "$RUN_ERR"; then
+		ok "cli: -l 127.0.0.1:99999 -> exit 1/2, names the address"
+	else
+		fail "cli: -l 127.0.0.1:99999 -> exit 1/2, names the address" "exit $RUN_RC, stderr '$(cat "$RUN_ERR")'"
+	fi
+	run_mtlsd "${SRV[@]}" -l
+	if [ "$RUN_RC" = 1 ] || [ "$RUN_RC" = 2 ]; then
+		ok "cli: -l without its argument -> exit 1/2"
+	else
+		fail "cli: -l without its argument -> exit 1/2" "exit $RUN_RC, stderr '$(cat "$RUN_ERR")'"
+	fi
+
+	# startup_fails NAME PATTERN [options] -- exit 1, one stderr line
+	# containing PATTERN, never "listening"
+	startup_fails() {
+		local name=$1 pat=$2
+		shift 2
+		run_mtlsd -l "127.0.0.1:$p" "$@"
+		if [ "$RUN_RC" != 1 ]; then
+			fail "$name" "exit $RUN_RC, expected 1; stderr '$(cat "$RUN_ERR")'"
+		elif ! grep -q -F -- "$pat" "$RUN_ERR"; then
+			fail "$name" "stderr does not mention '$pat': '$(cat "$RUN_ERR")'"
+		elif grep -q 'listening' "$RUN_ERR"; then
+			fail "$name" "printed 'listening' before failing: '$(cat "$RUN_ERR")'"
+		elif [ "$(grep -c . "$RUN_ERR")" != 1 ]; then
+			fail "$name" "expected one line on stderr, got: '$(cat "$RUN_ERR")'"
+		else
+			ok "$name"
+		fi
+	}
+	k=(-r "$WWW" -C "$PKI/ca.crt")
+	startup_fails "start: cert file missing" "$PKI/missing.crt" "${k[@]}" -c "$PKI/missing.crt" -k "$PKI/server2.key"
+	startup_fails "start: cert file is a directory" "$PKI" "${k[@]}" -c "$PKI" -k "$PKI/server2.key"
+	startup_fails "start: cert file without a certificate" "notacert.pem" "${k[@]}" -c "$PKI/notacert.pem" -k "$PKI/server2.key"
+	startup_fails "start: cert file empty" "empty.pem" "${k[@]}" -c "$PKI/empty.pem" -k "$PKI/server2.key"
+	startup_fails "start: key file missing" "missing.key" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/missing.key"
+	startup_fails "start: key file without a key" "notacert.pem" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/notacert.pem"
+	startup_fails "start: key file empty" "empty.pem" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/empty.pem"
+	# named so that "encrypted" can only come from the message
+	cp "$PKI/encrypted.key" "$PKI/locked.key"
+	startup_fails "start: encrypted key -> 'encrypted'" "encrypted" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/locked.key"
+	startup_fails "start: encrypted key names the file" "locked.key" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/locked.key"
+	cp "$PKI/encrypted-pkcs1.key" "$PKI/locked-pkcs1.key"
+	startup_fails "start: encrypted PKCS#1 key (Proc-Type) -> 'encrypted'" "encrypted" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/locked-pkcs1.key"
+	startup_fails "start: key not matching cert -> 'does not match'" "does not match" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/mismatch.key"
+	startup_fails "start: EC key with RSA cert -> 'does not match'" "does not match" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/ec-server.key"
+	startup_fails "start: unsupported key type (Ed25519)" "ed25519.key" "${k[@]}" -c "$PKI/server2.crt" -k "$PKI/ed25519.key"
+	k=(-r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key")
+	startup_fails "start: CA file missing" "missing-ca.crt" "${k[@]}" -C "$PKI/missing-ca.crt"
+	startup_fails "start: CA file without a certificate" "notacert.pem" "${k[@]}" -C "$PKI/notacert.pem"
+	startup_fails "start: CA file empty" "empty.pem" "${k[@]}" -C "$PKI/empty.pem"
+	k=(-c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt")
+	startup_fails "start: root is a file" "$WWW/index.html" "${k[@]}" -r "$WWW/index.html"
+	startup_fails "start: root missing" "$TMPD/no-such-root" "${k[@]}" -r "$TMPD/no-such-root"
+
+	# port already bound by another program
+	p=$(free_port)
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5); time.sleep(30)' "$p" &
+	bad=$!
+	for _ in $(seq 50); do port_open 127.0.0.1 "$p" && break; sleep 0.05; done
+	startup_fails "start: port in use (other program)" "$p" "${SRV[@]}"
+	kill "$bad" 2>/dev/null
+	wait "$bad" 2>/dev/null
+
+	# port already bound by a first mtlsd; the first must keep serving
+	p=$(free_port)
+	if start_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" --access-log off; then
+		startup_fails "start: port in use (first mtlsd)" "$p" "${SRV[@]}"
+		PORT=$p
+		expect_get "start: first mtlsd still serves" server1 /index.html 200 "$WWW/index.html"
+		stop_mtlsd
+	else
+		fail "start: port in use (first mtlsd)" "first mtlsd did not start"
+	fi
+}
+
+# ==== 2. the reference scenario, verify-client on ==============================
+
+main_group() {
+	local t v now p out ext ctype
+
+	PORT=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$PORT" "${SRV[@]}"; then
+		fail "main: server starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	local MAIN_OUT=$SERVER_OUT MAIN_ERR=$SERVER_ERR MAIN_PID=$SERVER_PID
+
+	if mtlsd_only "start: prints 'listening on' banner"; then
+		# the listener can accept before the banner is written: poll
+		if wait_for_match "$MAIN_ERR" "^mtlsd/0\\.1\\.0: listening on 127\\.0\\.0\\.1:$PORT\$"; then
+			ok "start: prints 'listening on' banner"
+		else
+			fail "start: prints 'listening on' banner" "stderr: $(cat "$MAIN_ERR")"
+		fi
+	fi
+
+	# --- a valid client certificate: files
+	expect_get "get: / with valid cert -> 200 index.html" server1 / 200 "$WWW/index.html"
+	expect_get "get: /index.html -> 200, exact body" server1 /index.html 200 "$WWW/index.html"
+	expect_header "hdr: Server token" Server "$TOKEN"
+	expect_header "hdr: Content-Type text/html" Content-Type text/html
+	expect_header "hdr: Content-Length" Content-Length "$(stat -c %s "$WWW/index.html")"
+	expect_header "hdr: Last-Modified" Last-Modified "Tue, 02 Jan 2024 03:04:05 GMT"
+	expect_header "hdr: ETag \"<mtime hex>-<size hex>\"" ETag \
+		"$(printf '"%x-%x"' "$(stat -c %Y "$WWW/index.html")" "$(stat -c %s "$WWW/index.html")")"
+	expect_header "hdr: Accept-Ranges bytes" Accept-Ranges bytes
+	v=$(hdr "$H" Date)
+	now=$(date +%s)
+	t=$(LC_ALL=C date -u -d "$v" +%s 2>/dev/null || echo 0)
+	if [[ $v =~ ^(Mon|Tue|Wed|Thu|Fri|Sat|Sun),\ [0-3][0-9]\ (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\ [0-9]{4}\ [0-2][0-9]:[0-5][0-9]:[0-6][0-9]\ GMT$ ]] &&
+		[ $((now - t)) -le 60 ] && [ $((t - now)) -le 60 ]; then
+		ok "hdr: Date is RFC 1123 GMT and current"
+	else
+		fail "hdr: Date is RFC 1123 GMT and current" "Date '$v'"
+	fi
+
+	for t in "style.css text/css" "app.js application/javascript" "logo.png image/png" \
+		"notes.txt text/plain" "blob.xyz application/octet-stream" \
+		"README application/octet-stream"; do
+		read -r ext ctype <<<"$t"
+		fetch server1 "/$ext"
+		if [ "$CODE" = 200 ] && cmp -s "$WWW/$ext" "$B" && [ "$(hdr "$H" Content-Type)" = "$ctype" ]; then
+			ok "type: /$ext -> $ctype"
+		else
+			fail "type: /$ext -> $ctype" "status $CODE, Content-Type '$(hdr "$H" Content-Type)'"
+		fi
+	done
+
+	# HEAD: same headers, no body bytes on the wire
+	fetch server1 /index.html -I
+	if [ "$CODE" = 200 ] && [ "$(hdr "$H" Content-Length)" = "$(stat -c %s "$WWW/index.html")" ] &&
+		[ "$(hdr "$H" ETag)" = "$(printf '"%x-%x"' "$(stat -c %Y "$WWW/index.html")" "$(stat -c %s "$WWW/index.html")")" ] &&
+		[ "$(hdr "$H" Content-Type)" = text/html ] && [ -n "$(hdr "$H" Last-Modified)" ]; then
+		ok "head: 200 with GET's headers"
+	else
+		fail "head: 200 with GET's headers" "status $CODE, headers: $(cat "$H")"
+	fi
+	printf 'HEAD /index.html HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		raw server1 --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err"
+	out=$(responses "$TMPD/raw" head | tr '\n' ' ')
+	if [ "$out" = "200 0 rest 0 " ]; then
+		ok "head: no body sent"
+	else
+		fail "head: no body sent" "parsed: $out ($(head -c 300 "$TMPD/raw"))"
+	fi
+
+	# raw response framing
+	printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		raw server1 --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err"
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	if [ "$out" = "200 $(stat -c %s "$WWW/notes.txt") rest 0 " ] &&
+		[ "$(head -n1 "$TMPD/raw")" = $'HTTP/1.1 200 OK\r' ]; then
+		ok "http: status line 'HTTP/1.1 200 OK', CRLF headers, exact length"
+	else
+		fail "http: status line 'HTTP/1.1 200 OK', CRLF headers, exact length" "parsed: $out; $(head -c 200 "$TMPD/raw")"
+	fi
+
+	# errors and directories
+	expect_get "get: missing file -> 404 page" server1 /no-such-file.html 404 "$TMPD/page-404"
+	expect_header "get: 404 Content-Type text/html" Content-Type text/html
+	expect_get "dir: /sub/ -> its index.html" server1 /sub/ 200 "$WWW/sub/index.html"
+	expect_get "dir: without index -> 403" server1 /noindex/ 403
+	expect_get "dir: file inside it -> 200" server1 /noindex/file.txt 200 "$WWW/noindex/file.txt"
+	expect_get "uri: %20 decoded" server1 /a%20b.txt 200 "$WWW/a b.txt"
+	expect_get "uri: %69ndex.html decoded" server1 /%69ndex.html 200 "$WWW/index.html"
+	expect_get "uri: query string ignored" server1 '/index.html?x=1&y=/../2' 200 "$WWW/index.html"
+
+	# climbing out of the root: 400 (nginx) or 404, never the file
+	for p in /../secret.txt /%2e%2e/secret.txt /%2E%2E/secret.txt /a/../../secret.txt \
+		/sub/../../secret.txt /./../secret.txt /..%2fsecret.txt /%2e%2e%2fsecret.txt \
+		/sub/..%2f..%2fsecret.txt /../www-secret.txt /../../../../../../../etc/passwd \
+		/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd //etc/passwd \
+		/index.html%00 /index.html%00.txt /%00; do
+		fetch server1 "$p"
+		if { [ "$CODE" = 400 ] || [ "$CODE" = 404 ]; } &&
+			! grep -a -q -e "$SECRET" -e 'root:x:0:0' "$B" "$H"; then
+			ok "escape: $p -> $CODE"
+		else
+			fail "escape: $p" "status $CODE, body $(head -c 100 "$B")"
+		fi
+	done
+	printf 'GET ../secret.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		raw server1 --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err"
+	if head -n1 "$TMPD/raw" | grep -q -E '^HTTP/1\.1 (400|404) ' && ! grep -a -q "$SECRET" "$TMPD/raw"; then
+		ok "escape: request target without leading / -> 400/404"
+	else
+		fail "escape: request target without leading /" "$(head -c 200 "$TMPD/raw")"
+	fi
+
+	# connections
+	out=$(curl -sS --max-time $((10 * TF)) --resolve "server2:$PORT:127.0.0.1" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/server1.crt" --key "$PKI/server1.key" -w '%{http_code}:%{num_connects} ' \
+		-o /dev/null -o /dev/null "https://server2:$PORT/index.html" "https://server2:$PORT/style.css" 2>&1)
+	expect_eq "conn: keep-alive, 2 requests on 1 connection" "200:1 200:0 " "$out"
+	printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\n\r\nGET /style.css HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		raw server1 --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err"
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	expect_eq "conn: pipelined GETs -> 2 responses in order, then close" \
+		"200 $(stat -c %s "$WWW/notes.txt") 200 $(stat -c %s "$WWW/style.css") rest 0 " "$out"
+	printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		raw server1 --timeout 3 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err" && t=0 || t=$?
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	expect_eq "conn: 'Connection: close' -> response then EOF" "0 200 17 rest 0 " "$t $out"
+	printf 'GET /notes.txt HTTP/1.0\r\n\r\n' |
+		raw server1 --timeout 3 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err" && t=0 || t=$?
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	expect_eq "conn: HTTP/1.0 -> response then EOF" "0 200 17 rest 0 " "$t $out"
+
+	# a 20 MiB file
+	fetch server1 /big.bin
+	if [ "$CODE" = 200 ] && [ "$(sha256sum <"$B" | cut -d' ' -f1)" = "$(sha256sum <"$WWW/big.bin" | cut -d' ' -f1)" ] &&
+		[ "$(hdr "$H" Content-Length)" = 20971520 ]; then
+		ok "big: 20 MiB file intact (sha256)"
+	else
+		fail "big: 20 MiB file intact (sha256)" "status $CODE, $(wc -c <"$B") bytes, curl exit $CRC $(curl_err)"
+	fi
+
+	# --- clients without a valid certificate: nginx's 400 pages
+	log_mark "$MAIN_ERR"
+	expect_get "nocert: no cert -> 400 page" - /nocert-probe 400 "$TMPD/page-nocert" -A nocert-agent
+	expect_header "nocert: Connection: close" Connection close
+	expect_header "nocert: Content-Type text/html" Content-Type text/html
+	expect_header "nocert: Content-Length" Content-Length "$(wc -c <"$TMPD/page-nocert")"
+	expect_header "nocert: Server token" Server "$TOKEN"
+	if log_new "$MAIN_ERR" 'no required SSL certificate'; then
+		ok "nocert: stderr says 'no required SSL certificate'"
+	else
+		fail "nocert: stderr says 'no required SSL certificate'" "$(tail -c +$((MARK + 1)) "$MAIN_ERR" | tail -n 3)"
+	fi
+	expect_get "nocert: missing file still -> 400, not 404" - /no-such-file 400 "$TMPD/page-nocert"
+	expect_get "nocert: HTTP/1.1 request for a directory -> 400" - /noindex/ 400 "$TMPD/page-nocert"
+	printf 'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\nGET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n' |
+		raw - --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err" && t=0 || t=$?
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	expect_eq "nocert: 2 pipelined GETs -> exactly one 400, then EOF" \
+		"0 400 $(wc -c <"$TMPD/page-nocert") rest 0 " "$t $out"
+	if grep -a -q 'index page' "$TMPD/raw"; then fail "nocert: pipelined GETs never get the file"; else ok "nocert: pipelined GETs never get the file"; fi
+
+	for who in selfsigned other-client expired notyet; do
+		log_mark "$MAIN_ERR"
+		expect_get "badcert: $who -> 400 'The SSL certificate error'" "$who" /index.html 400 "$TMPD/page-certerr"
+		expect_header "badcert: $who Connection: close" Connection close
+		if log_new "$MAIN_ERR" 'certificate'; then
+			ok "badcert: $who logged with 'certificate' on stderr"
+		else
+			fail "badcert: $who logged with 'certificate' on stderr" "$(tail -c +$((MARK + 1)) "$MAIN_ERR" | tail -n 3)"
+		fi
+	done
+	printf 'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\nGET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n' |
+		raw selfsigned --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err" && t=0 || t=$?
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	expect_eq "badcert: 2 pipelined GETs -> exactly one 400, then EOF" \
+		"0 400 $(wc -c <"$TMPD/page-certerr") rest 0 " "$t $out"
+
+	# --- access log on stdout (combined, CN as user)
+	fetch server1 /notes.txt -A 'mtlsd-test/1.0' -e 'https://ref.example/x'
+	if wait_for_match "$MAIN_OUT" "^127\\.0\\.0\\.1 - server1 $LOGTIME \"GET /notes\\.txt HTTP/1\\.1\" 200 17 \"https://ref\\.example/x\" \"mtlsd-test/1\\.0\"\$"; then
+		ok "log: combined line with CN, referer, agent"
+	else
+		fail "log: combined line with CN, referer, agent" "stdout: $(tail -n 3 "$MAIN_OUT")"
+	fi
+	if grep -a -q -E "^127\\.0\\.0\\.1 - server1 $LOGTIME \"GET / HTTP/1\\.1\" 200 $(stat -c %s "$WWW/index.html") \"-\" \"curl/[0-9.]+\"\$" "$MAIN_OUT"; then
+		ok "log: GET / line as in the nginx log"
+	else
+		fail "log: GET / line as in the nginx log" "stdout: $(head -n 2 "$MAIN_OUT")"
+	fi
+	if grep -a -q -E "^127\\.0\\.0\\.1 - server1 $LOGTIME \"GET /no-such-file\\.html HTTP/1\\.1\" 404 [0-9]+ " "$MAIN_OUT"; then
+		ok "log: 404 logged"
+	else
+		fail "log: 404 logged" "stdout: $(grep -a no-such-file "$MAIN_OUT" | head -n 2)"
+	fi
+	if grep -a -q -E "^127\\.0\\.0\\.1 - - $LOGTIME \"GET /nocert-probe HTTP/1\\.1\" 400 $(wc -c <"$TMPD/page-nocert") \"-\" \"nocert-agent\"\$" "$MAIN_OUT"; then
+		ok "log: no-cert request has user '-'"
+	else
+		fail "log: no-cert request has user '-'" "stdout: $(grep -a nocert-probe "$MAIN_OUT" | head -n 2)"
+	fi
+
+	# --- other clients
+	printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		timeout $((10 * TF)) openssl s_client -quiet -connect "127.0.0.1:$PORT" -servername server2 \
+			-verify_return_error -verify_hostname server2 -CAfile "$PKI/ca.crt" \
+			-cert "$PKI/server1.crt" -key "$PKI/server1.key" >"$TMPD/raw" 2>"$TMPD/raw.err"
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	if [ "$out" = "200 17 rest 0 " ] && grep -a -q 'plain text notes' "$TMPD/raw"; then
+		ok "client: openssl s_client GET -> 200"
+	else
+		fail "client: openssl s_client GET -> 200" "parsed '$out'; $(tail -n 2 "$TMPD/raw.err")"
+	fi
+	printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		timeout $((10 * TF)) gnutls-cli --logfile="$TMPD/gnutls.log" --x509cafile "$PKI/ca.crt" \
+			--x509certfile "$PKI/server1.crt" --x509keyfile "$PKI/server1.key" \
+			--verify-hostname server2 -p "$PORT" 127.0.0.1 \
+			>"$TMPD/raw" 2>"$TMPD/raw.err" && t=0 || t=$?
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	if [ "$t" = 0 ] && [ "$out" = "200 17 rest 0 " ] && grep -q 'TLS1.2' "$TMPD/gnutls.log"; then
+		ok "client: gnutls-cli GET -> 200 over TLS1.2"
+	else
+		fail "client: gnutls-cli GET -> 200 over TLS1.2" "exit $t, parsed '$out'; $(cat "$TMPD/raw.err" "$TMPD/gnutls.log" 2>/dev/null | grep -E 'Description|rror' | head -n 3)"
+	fi
+	printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		raw server1 --info --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err" && t=0 || t=$?
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	if [ "$t" = 0 ] && [ "$out" = "200 17 rest 0 " ] &&
+		grep -q -E '^TLSv1\.2 ECDHE-RSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$' "$TMPD/raw.err"; then
+		ok "client: python ssl GET -> 200, TLSv1.2 ECDHE AEAD ($(cat "$TMPD/raw.err"))"
+	else
+		fail "client: python ssl GET -> 200, TLSv1.2 ECDHE AEAD" "exit $t, parsed '$out'; $(cat "$TMPD/raw.err")"
+	fi
+	printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		tls_raw --cafile "$PKI/ca.crt" --cert "$PKI/server1.pem" --timeout 5 "$PORT" \
+			>"$TMPD/raw" 2>"$TMPD/raw.err"
+	out=$(responses "$TMPD/raw" | tr '\n' ' ')
+	expect_eq "client: python ssl with cert+key in one PEM -> 200" "200 17 rest 0 " "$out"
+	out=$(curl -sS --max-time $((10 * TF)) --resolve "server2:$PORT:127.0.0.1" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/server1.pem" -w ' %{http_code}' "https://server2:$PORT/notes.txt" 2>&1)
+	expect_eq "client: curl with cert+key in one PEM -> 200" "plain text notes
+ 200" "$out"
+	expect_get "client: EC (P-256) client cert -> 200" ec-client /notes.txt 200 "$WWW/notes.txt"
+	if wait_for_match "$MAIN_OUT" "^127\\.0\\.0\\.1 - ec-client $LOGTIME \"GET /notes\\.txt HTTP/1\\.1\" 200 17 "; then
+		ok "log: EC client's CN as user"
+	else
+		fail "log: EC client's CN as user" "$(tail -n 2 "$MAIN_OUT")"
+	fi
+
+	# --- protocol versions and cipher suites
+	fetch server1 /index.html --tlsv1.3
+	if [ "$CODE" = 000 ] && [ "$CRC" != 0 ]; then
+		ok "tls: TLS 1.3-only curl refused (curl exit $CRC)"
+	else
+		fail "tls: TLS 1.3-only curl refused" "status $CODE, curl exit $CRC"
+	fi
+	timeout $((10 * TF)) openssl s_client -tls1_3 -connect "127.0.0.1:$PORT" -cert "$PKI/server1.crt" -key "$PKI/server1.key" \
+		</dev/null >"$TMPD/raw" 2>&1 && t=0 || t=$?
+	if [ "$t" != 0 ] && ! grep -q 'Protocol *: *TLSv1.3' "$TMPD/raw"; then
+		ok "tls: TLS 1.3-only s_client refused"
+	else
+		fail "tls: TLS 1.3-only s_client refused" "exit $t; $(grep -E 'Protocol|Cipher' "$TMPD/raw" | head -n 2)"
+	fi
+	timeout $((10 * TF)) openssl s_client -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -connect "127.0.0.1:$PORT" \
+		-cert "$PKI/server1.crt" -key "$PKI/server1.key" </dev/null >"$TMPD/raw" 2>&1 && t=0 || t=$?
+	if [ "$t" != 0 ] && ! grep -q 'no protocols available' "$TMPD/raw" && ! grep -q 'Cipher is [A-Z]' "$TMPD/raw"; then
+		ok "tls: TLS 1.1 s_client refused"
+	else
+		fail "tls: TLS 1.1 s_client refused" "exit $t; $(grep -E 'rror|Cipher is' "$TMPD/raw" | head -n 2)"
+	fi
+	for c in AES128-SHA256 ECDHE-RSA-AES128-SHA256 ECDHE-RSA-AES128-SHA AES128-GCM-SHA256 AES256-GCM-SHA384; do
+		timeout $((10 * TF)) openssl s_client -tls1_2 -cipher "$c" -connect "127.0.0.1:$PORT" \
+			-cert "$PKI/server1.crt" -key "$PKI/server1.key" </dev/null >"$TMPD/raw" 2>&1 && t=0 || t=$?
+		if [ "$t" != 0 ] && ! grep -q 'Cipher is [A-Z]' "$TMPD/raw"; then
+			ok "tls: $c-only client refused"
+		else
+			fail "tls: $c-only client refused" "exit $t; $(grep 'Cipher is' "$TMPD/raw")"
+		fi
+	done
+	for c in ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-AES256-GCM-SHA384 ECDHE-RSA-CHACHA20-POLY1305; do
+		printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+			timeout $((10 * TF)) openssl s_client -tls1_2 -cipher "$c" -ign_eof -connect "127.0.0.1:$PORT" \
+				-servername server2 -CAfile "$PKI/ca.crt" -verify_return_error \
+				-cert "$PKI/server1.crt" -key "$PKI/server1.key" >"$TMPD/raw" 2>&1
+		if grep -q "Cipher is $c\$" "$TMPD/raw" && grep -a -q $'^HTTP/1.1 200 OK\r$' "$TMPD/raw" &&
+			grep -a -q 'plain text notes' "$TMPD/raw"; then
+			ok "tls: $c works"
+		else
+			fail "tls: $c works" "$(grep -a -E 'Cipher is|rror|^HTTP' "$TMPD/raw" | head -n 3)"
+		fi
+	done
+
+	# --- a single-threaded server must not be blocked by slow clients
+	python3 - "$PORT" "$PKI" "$TMPD/stall.ready" <<'EOF' &
+import socket, ssl, sys, time
+port, pki, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+socks = []
+s = socket.create_connection(('127.0.0.1', port)); socks.append(s)           # idle TCP
+s = socket.create_connection(('127.0.0.1', port)); s.sendall(b'\x16\x03\x01\x02'); socks.append(s)  # partial record
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
+t = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port)), server_hostname='server2')
+t.sendall(b'GET /index.html HTTP/1.1\r\nHost: server2\r\n'); socks.append(t)    # unfinished head
+t = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port)), server_hostname='server2')
+t.sendall(b'GET /big.bin HTTP/1.1\r\nHost: server2\r\n\r\n'); socks.append(t)   # never reads
+time.sleep(0.5)
+open(ready, 'w').close()
+time.sleep(20)
+EOF
+	local stall=$!
+	for _ in $(seq 100); do [ -e "$TMPD/stall.ready" ] && break; sleep 0.05; done
+	expect_get "slow: served while 4 clients stall (idle, half hello, half head, not reading)" \
+		server1 /index.html 200 "$WWW/index.html" --max-time $((5 * TF))
+	fetch server1 /big.bin --max-time $((8 * TF))
+	if [ "$CODE" = 200 ] && cmp -s "$B" "$WWW/big.bin"; then
+		ok "slow: 20 MiB download while another download stalls"
+	else
+		fail "slow: 20 MiB download while another download stalls" "status $CODE, curl exit $CRC"
+	fi
+	kill "$stall" 2>/dev/null
+	wait "$stall" 2>/dev/null
+
+	# --- nginx behaviour beyond the brief, kept for drop-in compatibility
+	fetch server1 /sub
+	v=$(hdr "$H" Location)
+	if [ "$CODE" = 301 ] && [[ $v == */sub/ ]]; then
+		ok "compat: /sub (directory, no slash) -> 301 to /sub/"
+	else
+		fail "compat: /sub (directory, no slash) -> 301 to /sub/" "status $CODE, Location '$v'"
+	fi
+	expect_get "compat: /sub/../index.html (stays inside root) -> 200" server1 /sub/../index.html 200 "$WWW/index.html"
+	for t in "GARBAGE" "GET / HTTP/1.1" "GET / HTTP/9.9"; do
+		printf '%s\r\n\r\n' "$t" | raw server1 --timeout 3 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err"
+		v=$(head -n1 "$TMPD/raw" | tr -d '\r')
+		case $v in
+		'HTTP/1.1 400 '* | 'HTTP/1.1 505 '*) ok "compat: '$t' (no Host) -> ${v#HTTP/1.1 }" ;;
+		*) fail "compat: '$t' (no Host) -> 400" "got '$v'" ;;
+		esac
+	done
+	printf 'POST /index.html HTTP/1.1\r\nHost: server2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' |
+		raw server1 --timeout 3 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err"
+	v=$(head -n1 "$TMPD/raw" | tr -d '\r')
+	if [ "$v" = "HTTP/1.1 405 Not Allowed" ]; then ok "compat: POST -> 405"; else fail "compat: POST -> 405" "got '$v'"; fi
+
+	if kill -0 "$MAIN_PID" 2>/dev/null; then ok "main: server still running"; else fail "main: server still running" "$(tail -n 3 "$MAIN_ERR")"; fi
+	stop_mtlsd "$MAIN_PID"
+	if kill -0 "$MAIN_PID" 2>/dev/null; then fail "main: stops on SIGTERM"; else ok "main: stops on SIGTERM"; fi
+}
+
+# ==== 3. access log options, --index ===========================================
+
+log_group() {
+	PORT=$(free_port)
+	if start_mtlsd -l "127.0.0.1:$PORT" "${SRV[@]}" --access-log "$TMPD/access.log" --index home.html; then
+		expect_get "index: --index home.html serves /home.html for /" server1 / 200 "$WWW/home.html"
+		fetch server1 /notes.txt
+		if wait_for_match "$TMPD/access.log" "^127\\.0\\.0\\.1 - server1 $LOGTIME \"GET /notes\\.txt HTTP/1\\.1\" 200 17 \"-\" \"curl/[0-9.]+\"\$"; then
+			ok "log: --access-log FILE gets the line"
+		else
+			fail "log: --access-log FILE gets the line" "$(tail -n 2 "$TMPD/access.log" 2>&1)"
+		fi
+		if grep -a -q 'GET ' "$SERVER_OUT"; then fail "log: nothing on stdout with --access-log FILE" "$(head -n 2 "$SERVER_OUT")"; else ok "log: nothing on stdout with --access-log FILE"; fi
+		stop_mtlsd
+	else
+		fail "log: server with --access-log FILE starts" "$(cat "$SERVER_ERR")"
+	fi
+
+	PORT=$(free_port)
+	if start_mtlsd -l "127.0.0.1:$PORT" "${SRV[@]}" --access-log off; then
+		expect_get "log: --access-log off still serves" server1 /notes.txt 200 "$WWW/notes.txt"
+		fetch - /notes.txt
+		sleep 0.3
+		if [ -s "$SERVER_OUT" ] || [ -e off ]; then
+			fail "log: --access-log off writes nothing" "stdout: $(head -n 2 "$SERVER_OUT")"
+		else
+			ok "log: --access-log off writes nothing"
+		fi
+		stop_mtlsd
+	else
+		fail "log: server with --access-log off starts" "$(cat "$SERVER_ERR")"
+	fi
+}
+
+# ==== 4. server key and certificate forms ======================================
+
+keys_group() {
+	local name crt key cipher t out
+	for t in "EC P-256 SEC1 key|ec-server.crt|ec-server.key|ECDHE-ECDSA" \
+		"EC P-256 PKCS#8 key|ec-server.crt|ec-server.p8.key|ECDHE-ECDSA" \
+		"RSA PKCS#1 key|server2.crt|rsa-pkcs1.key|ECDHE-RSA" \
+		"chain file leaf+CA|server2-chain.crt|server2.key|ECDHE-RSA"; do
+		IFS='|' read -r name crt key cipher <<<"$t"
+		PORT=$(free_port)
+		if ! start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/$crt" -k "$PKI/$key" -C "$PKI/ca.crt" --access-log off; then
+			fail "key: $name: server starts" "$(cat "$SERVER_ERR")"
+			continue
+		fi
+		expect_get "key: $name: curl -> 200" server1 /notes.txt 200 "$WWW/notes.txt"
+		printf 'GET /notes.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+			raw server1 --info --timeout 5 "$PORT" >"$TMPD/raw" 2>"$TMPD/raw.err"
+		out=$(responses "$TMPD/raw" | tr '\n' ' ')
+		if [ "$out" = "200 17 rest 0 " ] && grep -q "^TLSv1\\.2 $cipher-" "$TMPD/raw.err"; then
+			ok "key: $name: python ssl -> 200 with $cipher ($(cut -d' ' -f2 "$TMPD/raw.err"))"
+		else
+			fail "key: $name: python ssl -> 200 with $cipher" "parsed '$out'; $(cat "$TMPD/raw.err")"
+		fi
+		if [ "$cipher" = ECDHE-ECDSA ]; then
+			expect_get "key: $name: EC client cert -> 200" ec-client /notes.txt 200 "$WWW/notes.txt"
+			expect_get "key: $name: no client cert -> 400 page" - /notes.txt 400 "$TMPD/page-nocert"
+			for c in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-CHACHA20-POLY1305; do
+				timeout $((10 * TF)) openssl s_client -tls1_2 -cipher "$c" -connect "127.0.0.1:$PORT" -CAfile "$PKI/ca.crt" \
+					-verify_return_error -cert "$PKI/server1.crt" -key "$PKI/server1.key" \
+					</dev/null >"$TMPD/raw" 2>&1
+				if grep -q "Cipher is $c\$" "$TMPD/raw"; then
+					ok "key: $name: $c works"
+				else
+					fail "key: $name: $c works" "$(grep -a -E 'Cipher is|rror' "$TMPD/raw" | head -n 2)"
+				fi
+			done
+		fi
+		stop_mtlsd
+	done
+}
+
+# ==== 5. --verify-client strict (mtlsd only) ===================================
+
+strict_group() {
+	local who
+	mtlsd_only "strict: handshake refusals" || return
+	PORT=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$PORT" "${SRV[@]}" --verify-client strict; then
+		fail "strict: server starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	expect_get "strict: valid cert -> 200" server1 /index.html 200 "$WWW/index.html"
+	expect_get "strict: EC client cert -> 200" ec-client /index.html 200 "$WWW/index.html"
+	for who in - selfsigned other-client expired notyet; do
+		log_mark "$SERVER_ERR"
+		fetch "$who" /index.html
+		# 35/56: handshake or receive failure.  curl also reports the
+		# certificate_expired alert (sent for expired and not-yet-valid
+		# certificates) as 60, CURLE_PEER_FAILED_VERIFICATION; the valid-cert
+		# check above shows the server certificate itself verifies.
+		if [ "$CODE" = 000 ] && [[ $CRC =~ ^(35|56|60)$ ]] && [ ! -s "$B" ]; then
+			ok "strict: ${who/#-/no cert} refused in handshake (curl exit $CRC)"
+		else
+			fail "strict: ${who/#-/no cert} refused in handshake" "status $CODE, curl exit $CRC, body $(head -c 80 "$B")"
+		fi
+		if [ "$who" = - ]; then
+			if log_new "$SERVER_ERR" 'no required SSL certificate'; then ok "strict: no cert logged"; else fail "strict: no cert logged" "$(tail -c +$((MARK + 1)) "$SERVER_ERR" | tail -n 2)"; fi
+		else
+			if log_new "$SERVER_ERR" 'certificate'; then ok "strict: $who logged"; else fail "strict: $who logged" "$(tail -c +$((MARK + 1)) "$SERVER_ERR" | tail -n 2)"; fi
+		fi
+	done
+	if grep -a -q -E ' - - .* 400 ' "$SERVER_OUT"; then
+		fail "strict: no HTTP 400 responses logged" "$(grep -a ' 400 ' "$SERVER_OUT" | head -n 1)"
+	else
+		ok "strict: no HTTP 400 responses logged"
+	fi
+	expect_get "strict: still serves valid clients afterwards" server1 /notes.txt 200 "$WWW/notes.txt"
+	stop_mtlsd
+}
+
+# ==== 6. listeners ================================================================
+
+listen_group() {
+	local p1 p2 p6=
+	p1=$(free_port)
+	p2=$(free_port)
+	local ls=(-l "127.0.0.1:$p1" -l "127.0.0.1:$p2")
+	if have_ipv6; then
+		p6=$(free_port ::1)
+		ls+=(-l "[::1]:$p6")
+	fi
+	if ! start_mtlsd "${ls[@]}" "${SRV[@]}" --access-log off; then
+		fail "listen: server with $((${#ls[@]} / 2)) listeners starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	PORT=$p1
+	expect_get "listen: first of two -l" server1 /notes.txt 200 "$WWW/notes.txt"
+	PORT=$p2
+	expect_get "listen: second of two -l" server1 /notes.txt 200 "$WWW/notes.txt"
+	if mtlsd_only "listen: one banner per listener"; then
+		wait_for_match "$SERVER_ERR" "listening on 127\\.0\\.0\\.1:$p2" 1
+		if grep -q -F "listening on 127.0.0.1:$p1" "$SERVER_ERR" && grep -q -F "listening on 127.0.0.1:$p2" "$SERVER_ERR" &&
+			{ [ -z "$p6" ] || grep -q -F "listening on [::1]:$p6" "$SERVER_ERR"; }; then
+			ok "listen: one banner per listener"
+		else
+			fail "listen: one banner per listener" "$(cat "$SERVER_ERR")"
+		fi
+	fi
+	if [ -n "$p6" ]; then
+		out=$(curl -sS --max-time $((10 * TF)) --resolve "server2:$p6:[::1]" --cacert "$PKI/ca.crt" \
+			--cert "$PKI/server1.crt" --key "$PKI/server1.key" \
+			-w ' %{http_code} %{remote_ip}' "https://server2:$p6/notes.txt" 2>&1)
+		expect_eq "listen: -l [::1]:PORT serves over IPv6" "plain text notes
+ 200 ::1" "$out"
+	else
+		skip "listen: -l [::1]:PORT" "no ::1 on this machine"
+	fi
+	stop_mtlsd
+}
+
+if [ "$TARGET" = mtlsd ]; then startup_group; else skip "cli and start-up errors" "mtlsd only"; fi
+main_group
+log_group
+keys_group
+strict_group
+listen_group
+
+# valgrind (MTLSD='valgrind -q ...') and ASan/UBSan (make SANITIZE=1) write
+# their reports to the server's stderr, which the checks above may not read
+if grep -l -a -E '^==[0-9]+== |runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' \
+	"$TMPD"/server.*.err "$TMPD"/run.*.err >"$TMPD/reports" 2>/dev/null; then
+	fail "no valgrind/sanitizer reports on the server's stderr" \
+		"$(head -n 1 "$TMPD/reports"): $(xargs -d '\n' grep -a -h -m 2 -E '^==[0-9]+== |runtime error:|Sanitizer' <"$TMPD/reports" | head -n 2)"
+else
+	ok "no valgrind/sanitizer reports on the server's stderr"
+fi
+summary
