@@ -29,7 +29,7 @@ LDFLAGS += -static
 endif
 
 OBJS = server.o tls.o http.o
-HEADERS = tls.h http.h
+HEADERS = tls.h http.h server.h
 
 all: mtlsd
 

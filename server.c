@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "server.h"
 #include "tls.h"
 
-#define MAX_LISTENERS 16
 #define ACCEPTS_PER_WAKEUP 64
 #define STEPS_PER_WAKEUP 64        /* records one client may move per round */
 #define LINGER_MS 2000              /* reading after our close, as nginx does */
@@ -36,20 +36,6 @@
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_BUFFER_BYTES 65536
 
-struct options {
-	const char *listen[MAX_LISTENERS];
-	int listen_count;
-	const char *root;
-	const char *cert, *key, *client_ca;
-	enum verify_mode verify;
-	const char *index;
-	const char *access_log;
-	long max_conns;
-	long max_requests;
-	long head_max;
-	long handshake_timeout, header_timeout, keepalive_timeout, send_timeout;
-	long shutdown_grace;
-};
 
 enum conn_state {
 	C_FREE,

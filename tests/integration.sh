@@ -346,7 +346,7 @@ main_group() {
 	expect_get "get: missing file -> 404 page" server1 /no-such-file.html 404 "$TMPD/page-404"
 	expect_header "get: 404 Content-Type text/html" Content-Type text/html
 	expect_get "dir: /sub/ -> its index.html" server1 /sub/ 200 "$WWW/sub/index.html"
-	expect_get "dir: without index -> 403" server1 /noindex/ 403
+	expect_get "dir: without index -> 403 page" server1 /noindex/ 403 "$TMPD/page-403"
 	expect_get "dir: file inside it -> 200" server1 /noindex/file.txt 200 "$WWW/noindex/file.txt"
 	expect_get "uri: %20 decoded" server1 /a%20b.txt 200 "$WWW/a b.txt"
 	expect_get "uri: %69ndex.html decoded" server1 /%69ndex.html 200 "$WWW/index.html"
