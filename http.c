@@ -415,7 +415,7 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 	const char *colon;
 	struct text name, value;
 	size_t i;
-	uint64_t length;
+	uint64_t length = 0;
 
 	if (line.p[0] == ' ' || line.p[0] == '\t') {
 		set_error(req, S_BAD_REQUEST, NULL);   /* obsolete folding */
@@ -477,12 +477,16 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 			set_error(req, S_BAD_REQUEST, NULL);
 		else if (length > 0)
 			req->has_body = true;
+		req->content_length = length;
 		hs->seen_length = true;
 	} else if (text_is(name, "Transfer-Encoding")) {
 		hs->seen_te = true;
 		req->has_body = true;
+		req->chunked = true;
 		if (!text_is(value, "chunked"))
 			set_error(req, S_NOT_IMPLEMENTED, NULL);
+	} else if (text_is(name, "Expect")) {
+		req->expects_continue = text_is(value, "100-continue");
 	}
 }
 
@@ -891,7 +895,12 @@ reset_response(struct http_response *r, const struct http_request *req,
 {
 	memset(r, 0, sizeof *r);
 	r->fd = -1;
-	r->keep_alive = req && req->keep_alive && !req->has_body && keep_alive_allowed;
+	/*
+	 * A body is skipped after the answer so the next request can follow,
+	 * unless the client waits for "100 Continue" before sending it.
+	 */
+	r->keep_alive = req && req->keep_alive && keep_alive_allowed
+	    && !(req->has_body && req->expects_continue);
 	r->head_only = req && req->method == M_HEAD;
 }
 
@@ -969,6 +978,10 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 	long path_len;
 
 	reset_response(resp, req, keep_alive_allowed);
+	if (req->content_length > HTTP_MAX_BODY) {
+		set_status(resp, S_PAYLOAD_TOO_LARGE, NULL);
+		return;
+	}
 	if (req->method == M_OTHER) {
 		set_status(resp, S_METHOD_NOT_ALLOWED, NULL);
 		return;
@@ -1194,4 +1207,104 @@ http_write_head(struct http_response *r, const struct http_request *req,
 	if (has_error_page(r->status) && !r->head_only)
 		r->body_bytes = put_error_page(&w, r);
 	return w.overflow ? 0 : w.len;
+}
+
+/* ---- request bodies, skipped ---- */
+
+enum {
+	K_SIZE, K_EXTENSION, K_SIZE_LF, K_DATA, K_DATA_CR, K_DATA_LF,
+	K_TRAILER, K_TRAILER_LINE, K_END_LF, K_DONE,
+};
+
+/* A size line ended: the chunk's data follows, or the trailers. */
+static bool
+begin_chunk(struct chunked_skipper *k)
+{
+	k->total += k->chunk_left;
+	k->state = k->chunk_left ? K_DATA : K_TRAILER;
+	k->have_digit = false;
+	return k->total <= HTTP_MAX_BODY;
+}
+
+enum skip_result
+http_chunked_skip(struct chunked_skipper *k, const char *p, size_t len, size_t *used)
+{
+	size_t i = 0;
+
+	*used = 0;
+	while (i < len && k->state != K_DONE) {
+		char c = p[i++];
+		int digit;
+		size_t n;
+
+		switch (k->state) {
+		case K_SIZE:
+			if ((digit = hex_value(c)) >= 0) {
+				if (k->chunk_left > HTTP_MAX_BODY)
+					return SKIP_TOO_LARGE;
+				k->chunk_left = k->chunk_left * 16 + (uint64_t)digit;
+				k->have_digit = true;
+			} else if (!k->have_digit) {
+				return SKIP_BAD;
+			} else if (c == ';' || c == ' ' || c == '\t') {
+				k->state = K_EXTENSION;
+			} else if (c == '\r') {
+				k->state = K_SIZE_LF;
+			} else if (c != '\n') {
+				return SKIP_BAD;
+			} else if (!begin_chunk(k)) {
+				return SKIP_TOO_LARGE;
+			}
+			break;
+		case K_EXTENSION:
+			if (c == '\n' && !begin_chunk(k))
+				return SKIP_TOO_LARGE;
+			break;
+		case K_SIZE_LF:
+			if (c != '\n')
+				return SKIP_BAD;
+			if (!begin_chunk(k))
+				return SKIP_TOO_LARGE;
+			break;
+		case K_DATA:
+			n = len - i + 1;
+			if ((uint64_t)n > k->chunk_left)
+				n = (size_t)k->chunk_left;
+			k->chunk_left -= n;
+			i += n - 1;
+			if (k->chunk_left == 0)
+				k->state = K_DATA_CR;
+			break;
+		case K_DATA_CR:
+			if (c == '\r')
+				k->state = K_DATA_LF;
+			else if (c == '\n')
+				k->state = K_SIZE;
+			else
+				return SKIP_BAD;
+			break;
+		case K_DATA_LF:
+			if (c != '\n')
+				return SKIP_BAD;
+			k->state = K_SIZE;
+			break;
+		case K_TRAILER:
+			if (c == '\n')
+				k->state = K_DONE;
+			else
+				k->state = c == '\r' ? K_END_LF : K_TRAILER_LINE;
+			break;
+		case K_TRAILER_LINE:
+			if (c == '\n')
+				k->state = K_TRAILER;
+			break;
+		case K_END_LF:
+			if (c != '\n')
+				return SKIP_BAD;
+			k->state = K_DONE;
+			break;
+		}
+	}
+	*used = i;
+	return k->state == K_DONE ? SKIP_DONE : SKIP_MORE;
 }

@@ -63,7 +63,23 @@ struct http_request {
 	struct text range, if_range, if_none_match, if_modified_since;
 	bool keep_alive;          /* what the client asked for */
 	bool has_body;            /* Content-Length > 0 or Transfer-Encoding */
+	bool chunked;             /* Transfer-Encoding: chunked */
+	bool expects_continue;    /* Expect: 100-continue */
+	uint64_t content_length;
 };
+
+/* Largest request body mtlsd reads (and throws away), as nginx's default. */
+#define HTTP_MAX_BODY (1024 * 1024)
+
+/* Skips a chunked request body as it arrives; see http_chunked_skip(). */
+struct chunked_skipper {
+	int state;
+	uint64_t chunk_left;      /* data bytes left in the current chunk */
+	uint64_t total;           /* data bytes so far */
+	bool have_digit;
+};
+
+enum skip_result { SKIP_MORE, SKIP_DONE, SKIP_BAD, SKIP_TOO_LARGE };
 
 /* Settings shared by every response. */
 struct http_site {
@@ -132,6 +148,13 @@ void http_prepare_error(struct http_response *resp, const struct http_request *r
 size_t http_write_head(struct http_response *resp,
     const struct http_request *req, const struct http_endpoint *endpoint,
     time_t now, char *out, size_t cap);
+
+/*
+ * Consumes up to `len` bytes of a chunked body (sizes, extensions, data,
+ * trailers), storing how many in *used. The skipper starts zeroed.
+ */
+enum skip_result http_chunked_skip(struct chunked_skipper *k, const char *p,
+    size_t len, size_t *used);
 
 /* Releases what the response holds (its file). Safe to call twice. */
 void http_response_end(struct http_response *resp);

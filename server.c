@@ -62,6 +62,9 @@ struct conn {
 	char *in;                   /* request head buffer, head_max bytes */
 	size_t in_len, scanned;
 	size_t head_len;            /* of the request being answered */
+	uint64_t body_left;         /* Content-Length bytes still to skip */
+	bool body_chunked;          /* a chunked body is still to skip */
+	struct chunked_skipper skipper;
 	struct http_request req;
 	struct http_response resp;
 	struct tls_session tls;
@@ -342,6 +345,11 @@ begin_response(struct conn *c)
 	} else {
 		http_prepare(&c->resp, &c->req, &site, keep_alive);
 	}
+	if (c->req.error == S_NONE && c->resp.keep_alive) {
+		c->body_left = c->req.chunked ? 0 : c->req.content_length;
+		c->body_chunked = c->req.chunked;
+		memset(&c->skipper, 0, sizeof c->skipper);
+	}
 	c->requests++;
 	c->head_sent = false;
 	c->state = C_SENDING;
@@ -362,6 +370,36 @@ drop_leading_blank_lines(struct conn *c)
 	}
 }
 
+/*
+ * Drops the body of the request just answered from the head buffer.
+ * Returns false when the body is malformed or too large: the connection
+ * cannot find the next request and must close.
+ */
+static bool
+skip_body(struct conn *c)
+{
+	size_t used;
+
+	if (c->body_chunked) {
+		switch (http_chunked_skip(&c->skipper, c->in, c->in_len, &used)) {
+		case SKIP_DONE:
+			c->body_chunked = false;
+			break;
+		case SKIP_MORE:
+			break;
+		default:
+			return false;
+		}
+	} else {
+		used = c->body_left < c->in_len ? (size_t)c->body_left : c->in_len;
+		c->body_left -= used;
+	}
+	memmove(c->in, c->in + used, c->in_len - used);
+	c->in_len -= used;
+	c->scanned = 0;
+	return true;
+}
+
 /* Returns true when something changed. */
 static bool
 read_request(struct conn *c)
@@ -373,10 +411,26 @@ read_request(struct conn *c)
 		got = tls_session_read(&c->tls, c->in + c->in_len,
 		    (size_t)opt.head_max - c->in_len);
 	c->in_len += got;
+	if (c->body_left > 0 || c->body_chunked) {
+		if (!skip_body(c)) {
+			log_error("info", c, "bad or too large request body; closing");
+			conn_start_close(c);
+			return true;
+		}
+		if (c->body_left > 0 || c->body_chunked) {
+			c->deadline = now_ms + opt.header_timeout * 1000;
+			return got > 0;
+		}
+	}
 	drop_leading_blank_lines(c);
 	head_len = http_head_end(c->in, c->in_len, c->scanned);
 	c->scanned = c->in_len;
 	if (head_len == 0) {
+		if (c->unflushed) {
+			/* No next request to batch with: send what is pending. */
+			tls_session_flush(&c->tls);
+			c->unflushed = false;
+		}
 		if (c->in_len >= (size_t)opt.head_max) {
 			http_head_too_large(c->in, c->in_len, &c->req);
 			c->head_len = c->in_len;
@@ -408,11 +462,7 @@ finish_response(struct conn *c)
 	c->head_len = 0;
 	c->scanned = 0;
 	memset(&c->req, 0, sizeof c->req);
-	/* A pipelined request already here is answered in the same record. */
-	if (c->unflushed && http_head_end(c->in, c->in_len, 0) == 0) {
-		tls_session_flush(&c->tls);
-		c->unflushed = false;
-	}
+	/* Not flushed yet: a pipelined request may share the record. */
 	c->state = C_READING;
 	c->deadline = now_ms + (c->in_len > 0 ? opt.header_timeout
 	    : opt.keepalive_timeout) * 1000;
@@ -658,7 +708,8 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	c->deadline = now_ms + opt.handshake_timeout * 1000;
 	c->requests = 0;
 	c->in_len = c->scanned = c->head_len = 0;
-	c->head_sent = c->unflushed = c->runnable = false;
+	c->body_left = 0;
+	c->head_sent = c->unflushed = c->runnable = c->body_chunked = false;
 	memset(&c->req, 0, sizeof c->req);
 	memset(&c->resp, 0, sizeof c->resp);
 	c->resp.fd = -1;

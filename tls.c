@@ -157,7 +157,7 @@ pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_
 	memset(objs, 0, sizeof *objs);
 	if (read_whole_file(path, &text, why, why_len) < 0)
 		return -1;
-	if (memmem(text.data, text.len, "Proc-Type: 4,ENCRYPTED", 22)) {
+	if (text.len > 0 && memmem(text.data, text.len, "Proc-Type: 4,ENCRYPTED", 22)) {
 		free(text.data);
 		return fail(why, why_len, "%s: the key is encrypted; mtlsd "
 		    "needs an unencrypted key (openssl pkey -in KEY -out PLAIN)", path);

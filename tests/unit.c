@@ -141,6 +141,42 @@ test_head_too_large(void)
 	CHECK(text_eq(r.line, "GET / HTTP/1.1"));
 }
 
+static enum skip_result
+skip_all(const char *body, size_t step, size_t *consumed)
+{
+	struct chunked_skipper k;
+	enum skip_result r = SKIP_MORE;
+	size_t pos = 0, len = strlen(body), used;
+
+	memset(&k, 0, sizeof k);
+	while (pos < len && r == SKIP_MORE) {
+		size_t n = len - pos < step ? len - pos : step;
+
+		r = http_chunked_skip(&k, body + pos, n, &used);
+		pos += used;
+	}
+	*consumed = pos;
+	return r;
+}
+
+static void
+test_chunked(void)
+{
+	const char *good = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\nGET";
+	size_t used, step;
+
+	for (step = 1; step <= 8; step++) {
+		CHECK(skip_all(good, step, &used) == SKIP_DONE);
+		CHECK(used == strlen(good) - 3);
+	}
+	CHECK(skip_all("0\n\nX", 100, &used) == SKIP_DONE && used == 3);
+	CHECK(skip_all("5\r\nhel", 100, &used) == SKIP_MORE);
+	CHECK(skip_all("zz\r\n", 100, &used) == SKIP_BAD);
+	CHECK(skip_all("5\r\nhelloX\r\n", 100, &used) == SKIP_BAD);
+	CHECK(skip_all("100001\r\n", 100, &used) == SKIP_TOO_LARGE);
+	CHECK(skip_all("ffffffffffffffffffff\r\n", 100, &used) == SKIP_TOO_LARGE);
+}
+
 /* ---- paths ---- */
 
 static const char *
@@ -367,6 +403,8 @@ test_resolve(void)
 	CHECK(serve(root_fd, "GET /fifo HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
 	CHECK(serve(root_fd, "GET /../secret HTTP/1.1\r\nHost: a\r\n\r\n") == S_BAD_REQUEST);
 	CHECK(serve(root_fd, "POST / HTTP/1.1\r\nHost: a\r\n\r\n") == S_METHOD_NOT_ALLOWED);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n")
+	    == S_PAYLOAD_TOO_LARGE);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n")
 	    == S_NOT_MODIFIED);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\n\r\n")
@@ -439,6 +477,7 @@ main(int argc, char **argv)
 	test_parse_good();
 	test_parse_bad();
 	test_head_too_large();
+	test_chunked();
 	test_normalize();
 	test_mime_and_dates();
 	test_ranges();
