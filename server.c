@@ -59,7 +59,8 @@ struct conn {
 	unsigned peer_port;
 	char local[INET6_ADDRSTRLEN + 2];
 	unsigned local_port;
-	char *in;                   /* request head buffer, head_max bytes */
+	char *in;                   /* request head buffer, in_capacity() bytes;
+	                               during the handshake, the client certificate */
 	size_t in_len, scanned;
 	size_t head_len;            /* of the request being answered */
 	uint64_t body_left;         /* Content-Length bytes still to skip */
@@ -77,10 +78,15 @@ struct listener {
 
 static struct options opt = {
 	.root = "./www",
-	.cert = "certs/server.crt",
-	.key = "certs/server.key",
-	.client_ca = "certs/ca.crt",
-	.verify = VERIFY_ON,
+	.tls = {
+		.cert_file = "certs/server.crt",
+		.key_file = "certs/server.key",
+		.ca_file = "certs/ca.crt",
+		.mode = VERIFY_ON,
+		.verify_depth = 1,
+		.session_cache_size = 1024,
+		.session_timeout = 300,
+	},
 	.index = "index.html",
 	.access_log = "-",
 	.max_conns = 1024,
@@ -93,7 +99,7 @@ static struct options opt = {
 	.shutdown_grace = 10,
 };
 
-static struct tls_credentials credentials;
+static volatile sig_atomic_t reload_requested;
 static struct http_site site;
 static struct listener listeners[MAX_LISTENERS];
 static int listener_count;
@@ -236,6 +242,16 @@ access_log_write(const struct conn *c)
 	access_len += (size_t)n;
 }
 
+/*
+ * The head buffer also holds the client's certificate during the handshake,
+ * so it is never smaller than the largest certificate mtlsd inspects.
+ */
+static size_t
+in_capacity(void)
+{
+	return opt.head_max > 8192 ? (size_t)opt.head_max : 8192;
+}
+
 /* ---- time ---- */
 
 static void
@@ -253,6 +269,7 @@ update_clock(void)
 static void
 conn_free(struct conn *c)
 {
+	tls_session_end(&c->tls);
 	http_response_end(&c->resp);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -311,9 +328,9 @@ static void
 handshake_failed(struct conn *c)
 {
 	int err = tls_session_error(&c->tls);
-	enum client_auth auth = tls_session_auth(&c->tls);
+	enum client_auth auth = tls_session_identity(&c->tls)->auth;
 
-	if (credentials.mode == VERIFY_STRICT && auth != AUTH_VERIFIED
+	if (opt.tls.mode == VERIFY_STRICT && auth != AUTH_VERIFIED
 	    && (auth == AUTH_REJECTED || err == BR_ERR_NO_CLIENT_AUTH)) {
 		log_error("info", c, "%s, handshake refused",
 		    tls_session_auth_failure(&c->tls));
@@ -329,19 +346,28 @@ handshake_failed(struct conn *c)
 static void
 begin_response(struct conn *c)
 {
+	const struct client_identity *id = tls_session_identity(&c->tls);
+	int refusal;
 	bool keep_alive = !shutting_down
 	    && c->requests + 1 < (unsigned long)opt.max_requests;
 
 	if (c->req.error != S_NONE) {
 		http_prepare_error(&c->resp, &c->req, c->req.error,
 		    c->req.error_detail, keep_alive);
-	} else if (tls_session_auth(&c->tls) != AUTH_VERIFIED) {
+	} else if (id->auth != AUTH_VERIFIED) {
 		/* nginx's "on": the head is read, then 400 and close. */
 		log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
 		http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
-		    tls_session_auth(&c->tls) == AUTH_NOT_SENT ? DETAIL_NO_CERT
-		    : DETAIL_CERT_ERROR, false);
-		c->resp.keep_alive = false;
+		    id->auth == AUTH_NOT_SENT ? DETAIL_NO_CERT : DETAIL_CERT_ERROR, false);
+	} else if ((refusal = tls_identity_recheck(id)) != 0) {
+		/* Checked on every request: a reload can revoke an open connection. */
+		log_error("info", c, "%s (subject \"%s\"), closing",
+		    tls_error_text(refusal), id->subject);
+		if (refusal == TLS_ERR_NOT_ALLOWED)
+			http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, false);
+		else
+			http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
+			    DETAIL_CERT_ERROR, false);
 	} else {
 		http_prepare(&c->resp, &c->req, &site, keep_alive);
 	}
@@ -570,6 +596,7 @@ conn_step(struct conn *c)
 		switch (c->state) {
 		case C_HANDSHAKE:
 			if (tls_session_handshake_done(&c->tls)) {
+				tls_session_handshake_finished(&c->tls);
 				c->state = C_READING;
 				c->deadline = now_ms + opt.header_timeout * 1000;
 				progress = true;
@@ -713,7 +740,7 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	memset(&c->req, 0, sizeof c->req);
 	memset(&c->resp, 0, sizeof c->resp);
 	c->resp.fd = -1;
-	tls_session_start(&c->tls);
+	tls_session_start(&c->tls, (unsigned char *)c->in, in_capacity());
 }
 
 static void
@@ -814,6 +841,19 @@ on_stop_signal(int sig)
 }
 
 static void
+on_reload_signal(int sig)
+{
+	int saved = errno;
+	char byte = (char)sig;
+
+	reload_requested = 1;
+	if (write(signal_pipe[1], &byte, 1) < 0) {
+		/* The pipe is full: a wake-up is already pending. */
+	}
+	errno = saved;
+}
+
+static void
 setup_signals(void)
 {
 	struct sigaction sa;
@@ -823,7 +863,7 @@ setup_signals(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	/* Reloading is not implemented yet: SIGHUP must not kill the server. */
+	sa.sa_handler = on_reload_signal;
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);
@@ -848,6 +888,31 @@ begin_shutdown(void)
 	for (k = 0; k < conn_count; k++)
 		if (conns[k].state == C_READING && conns[k].in_len == 0)
 			conn_free(&conns[k]);
+}
+
+static void
+warn_line(const char *message)
+{
+	log_error("warn", NULL, "%s", message);
+}
+
+/* SIGHUP: a new generation, or the old one kept with the reason logged. */
+static void
+reload(void)
+{
+	struct tls_credentials *creds;
+	char why[512];
+
+	reload_requested = 0;
+	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
+		log_error("error", NULL, "reload failed, keeping the current "
+		    "certificates, CAs, CRLs and allowlists: %s", why);
+		return;
+	}
+	tls_use(creds);
+	log_error("notice", NULL, "reloaded certificates, CAs, CRLs and "
+	    "allowlists; session cache emptied");
+	tls_warn_expiring(creds, 7, warn_line);
 }
 
 /* ---- the loop ---- */
@@ -916,6 +981,8 @@ run(void)
 		int ready;
 
 		update_clock();
+		if (reload_requested)
+			reload();
 		if (stop_requested && !shutting_down)
 			begin_shutdown();
 		if (shutting_down && (busy_connections() == 0
@@ -972,6 +1039,15 @@ usage(FILE *out)
 	    "  -C, --client-ca FILE       pinned CA certificate(s), PEM; client certificates must\n"
 	    "                             chain to one (default certs/ca.crt)\n"
 	    "      --verify-client MODE   on (default; nginx's behaviour) | strict (refuse in the TLS handshake)\n"
+	    "      --verify-depth N       intermediate CAs allowed between a client certificate and\n"
+	    "                             a pinned CA (default 1, as nginx's ssl_verify_depth)\n"
+	    "      --crl FILE             CRLs (PEM or DER) issued by pinned CAs; may be repeated\n"
+	    "      --allow-cn NAME        only clients with this certificate CN; may be repeated\n"
+	    "      --allow-fingerprint H  only this client certificate (SHA-256, hex); may be repeated\n"
+	    "      --session-cache N      resumable sessions kept, with their identity (default 1024; 0: off)\n"
+	    "      --session-timeout S    default 300, as nginx\n"
+	    "      --check-cert FILE      run the client-certificate checks on FILE (PEM chain, leaf\n"
+	    "                             first) with -C, --crl, --verify-depth, --allow-*, and exit\n"
 	    "      --index NAME           default index.html\n"
 	    "      --access-log FILE      default - (stdout); off disables\n"
 	    "      --max-conns N          connection slots, allocated at start-up (default 1024)\n"
@@ -990,6 +1066,8 @@ enum {
 	OPT_VERIFY = 256, OPT_INDEX, OPT_ACCESS_LOG, OPT_MAX_CONNS, OPT_MAX_REQUESTS,
 	OPT_MAX_HEAD, OPT_HANDSHAKE_TIMEOUT, OPT_HEADER_TIMEOUT,
 	OPT_KEEPALIVE_TIMEOUT, OPT_SEND_TIMEOUT, OPT_SHUTDOWN_GRACE,
+	OPT_CRL, OPT_ALLOW_CN, OPT_ALLOW_FINGERPRINT, OPT_VERIFY_DEPTH,
+	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT,
 };
 
 static const struct option long_options[] = {
@@ -1009,6 +1087,13 @@ static const struct option long_options[] = {
 	{ "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
 	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
 	{ "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
+	{ "crl", required_argument, NULL, OPT_CRL },
+	{ "allow-cn", required_argument, NULL, OPT_ALLOW_CN },
+	{ "allow-fingerprint", required_argument, NULL, OPT_ALLOW_FINGERPRINT },
+	{ "verify-depth", required_argument, NULL, OPT_VERIFY_DEPTH },
+	{ "session-cache", required_argument, NULL, OPT_SESSION_CACHE },
+	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
+	{ "check-cert", required_argument, NULL, OPT_CHECK_CERT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -1058,14 +1143,14 @@ parse_options(int argc, char **argv)
 			opt.listen[opt.listen_count++] = optarg;
 			break;
 		case 'r': opt.root = optarg; break;
-		case 'c': opt.cert = optarg; break;
-		case 'k': opt.key = optarg; break;
-		case 'C': opt.client_ca = optarg; break;
+		case 'c': opt.tls.cert_file = optarg; break;
+		case 'k': opt.tls.key_file = optarg; break;
+		case 'C': opt.tls.ca_file = optarg; break;
 		case OPT_VERIFY:
 			if (strcmp(optarg, "on") == 0)
-				opt.verify = VERIFY_ON;
+				opt.tls.mode = VERIFY_ON;
 			else if (strcmp(optarg, "strict") == 0)
-				opt.verify = VERIFY_STRICT;
+				opt.tls.mode = VERIFY_STRICT;
 			else
 				usage_error("--verify-client %s: expected on or strict", optarg);
 			break;
@@ -1096,6 +1181,36 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_SEND_TIMEOUT:
 			opt.send_timeout = number_option("--send-timeout", optarg, 1, 86400);
+			break;
+		case OPT_CRL:
+			if (opt.tls.crl_file_count == TLS_MAX_CRL_FILES)
+				usage_error("--crl: at most %d files", TLS_MAX_CRL_FILES);
+			opt.tls.crl_files[opt.tls.crl_file_count++] = optarg;
+			break;
+		case OPT_ALLOW_CN:
+			if (opt.tls.allow_cn_count == TLS_MAX_ALLOW)
+				usage_error("--allow-cn: at most %d names", TLS_MAX_ALLOW);
+			opt.tls.allow_cn[opt.tls.allow_cn_count++] = optarg;
+			break;
+		case OPT_ALLOW_FINGERPRINT:
+			if (opt.tls.allow_fingerprint_count == TLS_MAX_ALLOW)
+				usage_error("--allow-fingerprint: at most %d", TLS_MAX_ALLOW);
+			opt.tls.allow_fingerprint[opt.tls.allow_fingerprint_count++] = optarg;
+			break;
+		case OPT_VERIFY_DEPTH:
+			opt.tls.verify_depth = (int)number_option("--verify-depth", optarg,
+			    0, TLS_MAX_CLIENT_CHAIN - 1);
+			break;
+		case OPT_SESSION_CACHE:
+			opt.tls.session_cache_size = (size_t)number_option("--session-cache",
+			    optarg, 0, 1000000);
+			break;
+		case OPT_SESSION_TIMEOUT:
+			opt.tls.session_timeout = number_option("--session-timeout", optarg,
+			    1, 86400);
+			break;
+		case OPT_CHECK_CERT:
+			opt.check_cert = optarg;
 			break;
 		case OPT_SHUTDOWN_GRACE:
 			opt.shutdown_grace = number_option("--shutdown-grace", optarg, 0, 86400);
@@ -1181,7 +1296,7 @@ allocate_slots(void)
 	}
 	conn_count = (size_t)opt.max_conns;
 	conns = calloc(conn_count, sizeof *conns);
-	heads = calloc(conn_count, (size_t)opt.head_max);
+	heads = calloc(conn_count, in_capacity());
 	free_slots = calloc(conn_count, sizeof *free_slots);
 	pollfds = calloc(conn_count + MAX_LISTENERS + 1, sizeof *pollfds);
 	poll_owner = calloc(conn_count + MAX_LISTENERS + 1, sizeof *poll_owner);
@@ -1190,32 +1305,49 @@ allocate_slots(void)
 	for (i = 0; i < conn_count; i++) {
 		conns[i].fd = -1;
 		conns[i].state = C_FREE;
-		conns[i].in = heads + i * (size_t)opt.head_max;
+		conns[i].in = heads + i * in_capacity();
 		conns[i].resp.fd = -1;
-		tls_session_init(&conns[i].tls, &credentials);
+		tls_session_init(&conns[i].tls);
 		free_slots[conn_count - 1 - i] = i;
 	}
 	free_count = conn_count;
-	per_slot = sizeof(struct conn) + (size_t)opt.head_max
+	per_slot = sizeof(struct conn) + in_capacity()
 	    + sizeof(size_t) + sizeof(struct pollfd) + sizeof(struct conn *);
 	fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = %.1f MiB, "
 	    "allocated once\n", MTLSD_VERSION, conn_count, per_slot,
 	    (double)(per_slot * conn_count) / (1024.0 * 1024.0));
 }
 
+/* --check-cert: the server's checks on one chain, offline. */
+static int
+check_cert_main(void)
+{
+	struct tls_credentials *creds;
+	char why[512];
+
+	opt.tls.cert_file = NULL;       /* no server key needed to check a client */
+	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
+		die("%s", why);
+	return tls_check_chain(creds, opt.check_cert, stdout);
+}
+
 int
 main(int argc, char **argv)
 {
+	struct tls_credentials *creds;
 	char why[512];
 	int i;
 
 	parse_options(argc, argv);
 	tzset();    /* now, not at the first log line while serving */
 	update_clock();
-	credentials.mode = opt.verify;
-	if (tls_load_credentials(&credentials, opt.cert, opt.key, opt.client_ca,
-	    why, sizeof why) < 0)
+	if (opt.check_cert)
+		return check_cert_main();
+	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
 		die("%s", why);
+	tls_use(creds);
+	tls_warn_expiring(creds, 7, warn_line);
+	tls_cache_init(&opt.tls);
 	open_root();
 	open_access_log();
 	setup_signals();

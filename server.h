@@ -15,8 +15,8 @@ struct options {
 	const char *listen[MAX_LISTENERS];
 	int listen_count;
 	const char *root;
-	const char *cert, *key, *client_ca;
-	enum verify_mode verify;
+	struct tls_config tls;          /* certificates, CAs, CRLs, allowlists */
+	const char *check_cert;         /* --check-cert: check offline and exit */
 	const char *index;
 	const char *access_log;
 	long max_conns;

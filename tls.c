@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tls.h"
@@ -29,9 +30,6 @@ static const uint16_t cipher_suites[] = {
 };
 
 static const char *alpn_names[] = { "http/1.1" };
-
-/* OID 2.5.4.3, commonName, in BearSSL's length-prefixed form. */
-static const unsigned char oid_common_name[] = { 3, 0x55, 0x04, 0x03 };
 
 static const struct {
 	int id;
@@ -214,6 +212,598 @@ is_certificate(const struct pem_object *obj)
 {
 	return strcmp(obj->name, "CERTIFICATE") == 0
 	    || strcmp(obj->name, "X509 CERTIFICATE") == 0;
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* ---- DER: just enough to read certificates and CRLs ---- */
+
+struct der {
+	const unsigned char *p;
+	size_t len;
+};
+
+/*
+ * Reads one element from `in`: its tag, its contents and (if `whole` is not
+ * NULL) the element with its header. Single-byte tags, definite lengths.
+ */
+static bool
+der_next(struct der *in, unsigned *tag, struct der *value, struct der *whole)
+{
+	size_t i = 2, len;
+
+	if (in->len < 2 || (in->p[0] & 0x1f) == 0x1f)
+		return false;
+	len = in->p[1];
+	if (len & 0x80) {
+		size_t n = len & 0x7f, k;
+
+		if (n == 0 || n > 4 || in->len < 2 + n)
+			return false;
+		for (len = 0, k = 0; k < n; k++)
+			len = (len << 8) | in->p[2 + k];
+		i += n;
+	}
+	if (len > in->len - i)
+		return false;
+	*tag = in->p[0];
+	value->p = in->p + i;
+	value->len = len;
+	if (whole) {
+		whole->p = in->p;
+		whole->len = i + len;
+	}
+	in->p += i + len;
+	in->len -= i + len;
+	return true;
+}
+
+static bool
+der_expect(struct der *in, unsigned want, struct der *value, struct der *whole)
+{
+	unsigned tag;
+
+	return der_next(in, &tag, value, whole) && tag == want;
+}
+
+static bool
+der_oid_is(struct der oid, const unsigned char *want, size_t want_len)
+{
+	return oid.len == want_len && memcmp(oid.p, want, want_len) == 0;
+}
+
+static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
+static const unsigned char oid_key_usage[] = { 0x55, 0x1d, 0x0f };
+static const unsigned char oid_client_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
+static const unsigned char oid_server_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 1 };
+static const unsigned char oid_email[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 1 };
+
+/* Days since 1970 for a proleptic Gregorian date (month 1-12). */
+static int64_t
+days_since_epoch(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static bool
+digits(const unsigned char *p, int n, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* UTCTime or GeneralizedTime, "Z" form, to Unix time. */
+static bool
+der_time(unsigned tag, struct der v, int64_t *out)
+{
+	int y, mo, d, h, mi, s = 0, at = 0;
+
+	if (tag == 0x17 && (v.len == 13 || v.len == 11)) {
+		if (!digits(v.p, 2, &y))
+			return false;
+		y += y < 50 ? 2000 : 1900;
+		at = 2;
+	} else if (tag == 0x18 && v.len == 15) {
+		if (!digits(v.p, 4, &y))
+			return false;
+		at = 4;
+	} else {
+		return false;
+	}
+	if (v.p[v.len - 1] != 'Z' || !digits(v.p + at, 2, &mo)
+	    || !digits(v.p + at + 2, 2, &d) || !digits(v.p + at + 4, 2, &h)
+	    || !digits(v.p + at + 6, 2, &mi)
+	    || (v.len - (size_t)at > 11 && !digits(v.p + at + 8, 2, &s))
+	    || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+		return false;
+	*out = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	return true;
+}
+
+static const struct {
+	unsigned char oid[3];
+	const char *name;
+} dn_names[] = {
+	{ { 0x55, 0x04, 0x03 }, "CN" }, { { 0x55, 0x04, 0x0b }, "OU" },
+	{ { 0x55, 0x04, 0x0a }, "O" }, { { 0x55, 0x04, 0x07 }, "L" },
+	{ { 0x55, 0x04, 0x08 }, "ST" }, { { 0x55, 0x04, 0x06 }, "C" },
+	{ { 0x55, 0x04, 0x05 }, "serialNumber" }, { { 0x55, 0x04, 0x09 }, "street" },
+	{ { 0x55, 0x04, 0x2a }, "GN" }, { { 0x55, 0x04, 0x04 }, "SN" },
+	{ { 0x55, 0x04, 0x0c }, "title" },
+};
+
+struct text_out {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+text_add(struct text_out *t, const char *s, size_t n)
+{
+	while (n-- > 0 && t->len + 1 < t->cap)
+		t->p[t->len++] = *s++;
+	t->p[t->len] = '\0';
+}
+
+/* An attribute value as RFC 4514 text: specials escaped, controls as \XX. */
+static void
+text_add_value(struct text_out *t, struct der v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < v.len; i++) {
+		unsigned char c = v.p[i];
+		char esc[3];
+
+		if (c < 0x20 || c == 0x7f) {
+			esc[0] = '\\';
+			esc[1] = hex[c >> 4];
+			esc[2] = hex[c & 15];
+			text_add(t, esc, 3);
+			continue;
+		}
+		if (strchr(",+\"\\<>;=", c) || (i == 0 && (c == ' ' || c == '#'))
+		    || (i + 1 == v.len && c == ' '))
+			text_add(t, "\\", 1);
+		text_add(t, (const char *)&c, 1);
+	}
+}
+
+/* An OID in dotted form, for attribute types without a short name. */
+static void
+text_add_oid(struct text_out *t, struct der oid)
+{
+	char arc[24];
+	uint64_t v = 0;
+	size_t i;
+	bool first = true;
+
+	for (i = 0; i < oid.len; i++) {
+		v = (v << 7) | (oid.p[i] & 0x7f);
+		if (oid.p[i] & 0x80) {
+			if (v > (UINT64_MAX >> 8))
+				return;
+			continue;
+		}
+		if (first) {
+			unsigned top = v < 80 ? (unsigned)(v / 40) : 2;
+
+			snprintf(arc, sizeof arc, "%u.%llu", top,
+			    (unsigned long long)(v - top * 40));
+			first = false;
+		} else {
+			snprintf(arc, sizeof arc, ".%llu", (unsigned long long)v);
+		}
+		text_add(t, arc, strlen(arc));
+		v = 0;
+	}
+}
+
+/*
+ * Formats a Name as RFC 4514 (last RDN first, as nginx's $ssl_client_s_dn)
+ * and copies its CN, if any, to `cn`.
+ */
+static bool
+format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap)
+{
+	struct der rdns[32], rdn, atv, oid, value;
+	struct text_out t = { out, 0, out_cap };
+	unsigned tag;
+	size_t count = 0, i, k;
+
+	out[0] = '\0';
+	if (cn)
+		cn[0] = '\0';
+	while (name.len > 0) {
+		if (!der_expect(&name, 0x31, &rdn, NULL) || count == 32)
+			return false;
+		rdns[count++] = rdn;
+	}
+	for (i = count; i-- > 0; ) {
+		rdn = rdns[i];
+		while (rdn.len > 0) {
+			if (!der_expect(&rdn, 0x30, &atv, NULL)
+			    || !der_expect(&atv, 0x06, &oid, NULL)
+			    || !der_next(&atv, &tag, &value, NULL))
+				return false;
+			if (t.len > 0)
+				text_add(&t, ",", 1);
+			for (k = 0; k < sizeof dn_names / sizeof dn_names[0]; k++)
+				if (der_oid_is(oid, dn_names[k].oid, 3))
+					break;
+			if (k < sizeof dn_names / sizeof dn_names[0])
+				text_add(&t, dn_names[k].name, strlen(dn_names[k].name));
+			else if (der_oid_is(oid, oid_email, sizeof oid_email))
+				text_add(&t, "emailAddress", 12);
+			else
+				text_add_oid(&t, oid);
+			text_add(&t, "=", 1);
+			text_add_value(&t, value);
+			if (cn && k == 0 && cn[0] == '\0') {
+				struct text_out c = { cn, 0, cn_cap };
+
+				text_add(&c, (const char *)value.p, value.len);
+			}
+		}
+	}
+	return true;
+}
+
+static void
+set_serial(struct serial *s, struct der v)
+{
+	while (v.len > 1 && v.p[0] == 0) {
+		v.p++;
+		v.len--;
+	}
+	s->len = (unsigned char)(v.len > sizeof s->bytes ? sizeof s->bytes : v.len);
+	memcpy(s->bytes, v.p, s->len);
+}
+
+static void
+sha256_of(const void *data, size_t len, unsigned char out[32])
+{
+	br_sha256_context ctx;
+
+	br_sha256_init(&ctx);
+	br_sha256_update(&ctx, data, len);
+	br_sha256_out(&ctx, out);
+}
+
+/* What the extensions of a client certificate allow. */
+struct usage_verdict {
+	bool has_eku, eku_client_auth, eku_server_auth;
+	bool has_key_usage, key_usage_signature;
+};
+
+static bool
+parse_extensions(struct der exts, struct usage_verdict *u)
+{
+	struct der seq, ext, oid, value, inner, item;
+	unsigned tag;
+
+	if (!der_expect(&exts, 0x30, &seq, NULL))
+		return false;
+	while (seq.len > 0) {
+		if (!der_expect(&seq, 0x30, &ext, NULL)
+		    || !der_expect(&ext, 0x06, &oid, NULL)
+		    || !der_next(&ext, &tag, &value, NULL))
+			return false;
+		if (tag == 0x01 && !der_expect(&ext, 0x04, &value, NULL))
+			return false;           /* skip "critical", take the value */
+		else if (tag != 0x01 && tag != 0x04)
+			return false;
+		if (der_oid_is(oid, oid_eku, sizeof oid_eku)) {
+			u->has_eku = true;
+			if (!der_expect(&value, 0x30, &inner, NULL))
+				return false;
+			while (inner.len > 0) {
+				if (!der_expect(&inner, 0x06, &item, NULL))
+					return false;
+				if (der_oid_is(item, oid_client_auth, sizeof oid_client_auth))
+					u->eku_client_auth = true;
+				if (der_oid_is(item, oid_server_auth, sizeof oid_server_auth))
+					u->eku_server_auth = true;
+			}
+		} else if (der_oid_is(oid, oid_key_usage, sizeof oid_key_usage)) {
+			u->has_key_usage = true;
+			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1)
+				return false;
+			u->key_usage_signature = inner.len >= 2 && (inner.p[1] & 0x80);
+		}
+	}
+	return true;
+}
+
+/*
+ * Reads what mtlsd needs from a certificate: names, serial, validity and
+ * the usage extensions. Returns false if it is not a certificate.
+ */
+static bool
+parse_certificate(const unsigned char *der, size_t len, struct client_identity *id,
+    struct usage_verdict *usage)
+{
+	struct der in = { der, len }, cert, tbs, v, issuer, validity, subject;
+	unsigned tag;
+	int64_t t;
+
+	memset(usage, 0, sizeof *usage);
+	if (!der_expect(&in, 0x30, &cert, NULL) || !der_expect(&cert, 0x30, &tbs, NULL))
+		return false;
+	if (tbs.len > 0 && tbs.p[0] == 0xa0 && !der_next(&tbs, &tag, &v, NULL))
+		return false;
+	if (!der_expect(&tbs, 0x02, &v, NULL))
+		return false;
+	set_serial(&id->serial, v);
+	if (!der_expect(&tbs, 0x30, &v, NULL)
+	    || !der_expect(&tbs, 0x30, &v, &issuer)
+	    || !format_name(v, id->issuer, sizeof id->issuer, NULL, 0))
+		return false;
+	sha256_of(issuer.p, issuer.len, id->issuer_hash);
+	if (!der_expect(&tbs, 0x30, &validity, NULL)
+	    || !der_next(&validity, &tag, &v, NULL) || !der_time(tag, v, &t))
+		return false;
+	id->not_before = t;
+	if (!der_next(&validity, &tag, &v, NULL) || !der_time(tag, v, &t))
+		return false;
+	id->not_after = t;
+	if (!der_expect(&tbs, 0x30, &subject, NULL)
+	    || !format_name(subject, id->subject, sizeof id->subject, id->cn, sizeof id->cn)
+	    || !der_expect(&tbs, 0x30, &v, NULL))
+		return false;
+	while (tbs.len > 0) {
+		if (!der_next(&tbs, &tag, &v, NULL))
+			return false;
+		if (tag == 0xa3 && !parse_extensions(v, usage))
+			return false;
+	}
+	return true;
+}
+
+/* ---- CRLs ---- */
+
+static const struct {
+	unsigned char oid[9];
+	unsigned char len;
+	bool ecdsa;
+	int hash_id;
+	const br_hash_class *hash;
+	const unsigned char *rsa_oid;   /* BearSSL's hash OID for PKCS#1 */
+} signature_algorithms[] = {
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11 }, 9, false, br_sha256_ID, &br_sha256_vtable, BR_HASH_OID_SHA256 },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 12 }, 9, false, br_sha384_ID, &br_sha384_vtable, BR_HASH_OID_SHA384 },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 13 }, 9, false, br_sha512_ID, &br_sha512_vtable, BR_HASH_OID_SHA512 },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 5 }, 9, false, br_sha1_ID, &br_sha1_vtable, BR_HASH_OID_SHA1 },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 2 }, 8, true, br_sha256_ID, &br_sha256_vtable, NULL },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 3 }, 8, true, br_sha384_ID, &br_sha384_vtable, NULL },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 4 }, 8, true, br_sha512_ID, &br_sha512_vtable, NULL },
+};
+
+/* Verifies `signature` over `data` with a pinned CA's key. */
+static bool
+signature_valid(struct der alg, struct der data, struct der signature,
+    const br_x509_pkey *pk)
+{
+	br_hash_compat_context hc;
+	unsigned char hash[64], expected[64];
+	struct der oid;
+	size_t i, hash_len;
+
+	if (!der_expect(&alg, 0x06, &oid, NULL) || signature.len < 2 || signature.p[0] != 0)
+		return false;
+	signature.p++;          /* BIT STRING: skip the unused-bits count */
+	signature.len--;
+	for (i = 0; i < sizeof signature_algorithms / sizeof signature_algorithms[0]; i++)
+		if (der_oid_is(oid, signature_algorithms[i].oid, signature_algorithms[i].len))
+			break;
+	if (i == sizeof signature_algorithms / sizeof signature_algorithms[0])
+		return false;
+	signature_algorithms[i].hash->init(&hc.vtable);
+	signature_algorithms[i].hash->update(&hc.vtable, data.p, data.len);
+	signature_algorithms[i].hash->out(&hc.vtable, hash);
+	hash_len = (signature_algorithms[i].hash->desc >> BR_HASHDESC_OUT_OFF)
+	    & BR_HASHDESC_OUT_MASK;
+	if (signature_algorithms[i].ecdsa) {
+		if (pk->key_type != BR_KEYTYPE_EC)
+			return false;
+		return br_ecdsa_vrfy_asn1_get_default()(br_ec_get_default(), hash,
+		    hash_len, &pk->key.ec, signature.p, signature.len) == 1;
+	}
+	if (pk->key_type != BR_KEYTYPE_RSA)
+		return false;
+	return br_rsa_pkcs1_vrfy_get_default()(signature.p, signature.len,
+	    signature_algorithms[i].rsa_oid, hash_len, &pk->key.rsa, expected) == 1
+	    && memcmp(expected, hash, hash_len) == 0;
+}
+
+/* Parses and verifies one DER CRL against the pinned CAs. */
+static int
+load_crl_der(struct tls_credentials *creds, const char *path, const unsigned char *data,
+    size_t len, char *why, size_t why_len)
+{
+	struct der in = { data, len }, list, tbs, tbs_whole, v, issuer, alg, sig, entries;
+	struct crl *crl;
+	unsigned tag;
+	size_t i, cap = 0;
+	const br_x509_trust_anchor *ca = NULL;
+
+	if (!der_expect(&in, 0x30, &list, NULL) || !der_expect(&list, 0x30, &tbs, &tbs_whole)
+	    || !der_expect(&list, 0x30, &alg, NULL) || !der_expect(&list, 0x03, &sig, NULL))
+		return fail(why, why_len, "%s: not a CRL", path);
+	creds->crls = realloc(creds->crls, (creds->crl_count + 1) * sizeof *creds->crls);
+	if (!creds->crls) {
+		perror("mtlsd: realloc");
+		exit(1);
+	}
+	crl = &creds->crls[creds->crl_count];
+	memset(crl, 0, sizeof *crl);
+	if (tbs.len > 0 && tbs.p[0] == 0x02 && !der_next(&tbs, &tag, &v, NULL))
+		return fail(why, why_len, "%s: not a CRL", path);
+	if (!der_expect(&tbs, 0x30, &v, NULL) || !der_expect(&tbs, 0x30, &v, &issuer)
+	    || !format_name(v, crl->issuer, sizeof crl->issuer, NULL, 0)
+	    || !der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl->this_update))
+		return fail(why, why_len, "%s: not a CRL", path);
+	if (tbs.len > 0 && (tbs.p[0] == 0x17 || tbs.p[0] == 0x18)
+	    && (!der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl->next_update)))
+		return fail(why, why_len, "%s: bad nextUpdate", path);
+	for (i = 0; i < creds->anchor_count && !ca; i++)
+		if (creds->anchors[i].dn.len == issuer.len
+		    && memcmp(creds->anchors[i].dn.data, issuer.p, issuer.len) == 0)
+			ca = &creds->anchors[i];
+	if (!ca)
+		return fail(why, why_len, "%s: issuer %s is not a pinned CA (-C)",
+		    path, crl->issuer);
+	if (!signature_valid(alg, tbs_whole, sig, &ca->pkey))
+		return fail(why, why_len, "%s: signature does not verify with the "
+		    "pinned CA %s", path, crl->issuer);
+	sha256_of(issuer.p, issuer.len, crl->issuer_hash);
+	if (tbs.len > 0 && tbs.p[0] == 0x30) {
+		if (!der_expect(&tbs, 0x30, &entries, NULL))
+			return fail(why, why_len, "%s: bad revoked list", path);
+		while (entries.len > 0) {
+			struct der entry, serial;
+
+			if (!der_expect(&entries, 0x30, &entry, NULL)
+			    || !der_expect(&entry, 0x02, &serial, NULL))
+				return fail(why, why_len, "%s: bad revoked entry", path);
+			if (crl->revoked_count == cap) {
+				cap = cap ? cap * 2 : 16;
+				crl->revoked = realloc(crl->revoked, cap * sizeof *crl->revoked);
+				if (!crl->revoked) {
+					perror("mtlsd: realloc");
+					exit(1);
+				}
+			}
+			set_serial(&crl->revoked[crl->revoked_count++], serial);
+		}
+	}
+	creds->crl_count++;
+	return 0;
+}
+
+/* One file: PEM "X509 CRL" objects, or a single DER CRL. */
+static int
+load_crl_file(struct tls_credentials *creds, const char *path, char *why, size_t why_len)
+{
+	struct bytes raw = { 0 };
+	struct pem_objects objs;
+	size_t i, found = 0;
+	int err = 0;
+
+	if (read_whole_file(path, &raw, why, why_len) < 0)
+		return -1;
+	if (raw.len == 0 || raw.data[0] == 0x30) {
+		err = raw.len == 0 ? fail(why, why_len, "%s: empty file", path)
+		    : load_crl_der(creds, path, raw.data, raw.len, why, why_len);
+		free(raw.data);
+		return err;
+	}
+	free(raw.data);
+	if (pem_read_file(path, &objs, why, why_len) < 0)
+		return -1;
+	for (i = 0; i < objs.count; i++) {
+		if (!err && strcmp(objs.items[i].name, "X509 CRL") == 0) {
+			found++;
+			err = load_crl_der(creds, path, objs.items[i].der.data,
+			    objs.items[i].der.len, why, why_len);
+		}
+		free(objs.items[i].der.data);
+	}
+	free(objs.items);
+	if (!err && found == 0)
+		err = fail(why, why_len, "%s: no CRL found (expected X509 CRL)", path);
+	return err;
+}
+
+static bool
+serial_equal(const struct serial *a, const struct serial *b)
+{
+	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* TLS_ERR_REVOKED or TLS_ERR_CRL_EXPIRED if a CRL of `creds` says so, else 0. */
+static int
+revocation_status(const struct tls_credentials *creds, const struct client_identity *id,
+    int64_t now)
+{
+	size_t i, k;
+
+	for (i = 0; i < creds->crl_count; i++) {
+		const struct crl *crl = &creds->crls[i];
+
+		if (memcmp(crl->issuer_hash, id->issuer_hash, 32) != 0)
+			continue;
+		if (crl->next_update != 0 && now > crl->next_update)
+			return TLS_ERR_CRL_EXPIRED;
+		for (k = 0; k < crl->revoked_count; k++)
+			if (serial_equal(&crl->revoked[k], &id->serial))
+				return TLS_ERR_REVOKED;
+	}
+	return 0;
+}
+
+static bool
+allowed_by_lists(const struct tls_credentials *creds, const struct client_identity *id)
+{
+	const struct tls_config *cfg = creds->config;
+	size_t i;
+
+	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
+		return true;
+	for (i = 0; i < cfg->allow_cn_count; i++)
+		if (strcmp(cfg->allow_cn[i], id->cn) == 0)
+			return true;
+	for (i = 0; i < creds->allow_fingerprint_count; i++)
+		if (memcmp(creds->allow_fingerprints[i], id->fingerprint, 32) == 0)
+			return true;
+	return false;
+}
+
+static int
+parse_fingerprint(const char *text, unsigned char out[32])
+{
+	size_t n = 0;
+	const char *p;
+
+	for (p = text; *p; p++) {
+		int v;
+
+		if (*p == ':')
+			continue;
+		if ((v = hex_digit(*p)) < 0 || n == 64)
+			return -1;
+		if (n % 2 == 0)
+			out[n / 2] = (unsigned char)(v << 4);
+		else
+			out[n / 2] |= (unsigned char)v;
+		n++;
+	}
+	return n == 64 ? 0 : -1;
 }
 
 /* ---- certificates and keys ---- */
@@ -400,7 +990,10 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 	if (pem_read_file(path, &objs, why, why_len) < 0)
 		return -1;
 	creds->anchors = calloc(objs.count ? objs.count : 1, sizeof *creds->anchors);
-	if (!creds->anchors) {
+	creds->anchor_names = calloc(objs.count ? objs.count : 1, sizeof *creds->anchor_names);
+	creds->anchor_not_after = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->anchor_not_after);
+	if (!creds->anchors || !creds->anchor_names || !creds->anchor_not_after) {
 		perror("mtlsd: calloc");
 		exit(1);
 	}
@@ -409,6 +1002,8 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 		struct bytes dn = { 0 };
 		const br_x509_pkey *pk;
 		br_x509_trust_anchor *ta;
+		struct client_identity id;
+		struct usage_verdict usage;
 
 		if (!is_certificate(&objs.items[i]))
 			continue;
@@ -418,6 +1013,12 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 			    br_x509_decoder_last_error(&dc));
 			free(dn.data);
 			break;
+		}
+		if (parse_certificate(objs.items[i].der.data, objs.items[i].der.len,
+		    &id, &usage)) {
+			snprintf(creds->anchor_names[creds->anchor_count],
+			    sizeof creds->anchor_names[0], "%s", id.subject);
+			creds->anchor_not_after[creds->anchor_count] = id.not_after;
 		}
 		ta = &creds->anchors[creds->anchor_count++];
 		ta->dn.data = dn.data;
@@ -434,23 +1035,174 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 	return err;
 }
 
-int
-tls_load_credentials(struct tls_credentials *creds, const char *cert_file,
-    const char *key_file, const char *ca_file, char *why, size_t why_len)
-{
-	enum verify_mode mode = creds->mode;
+/* ---- generations ---- */
 
-	memset(creds, 0, sizeof *creds);
-	creds->mode = mode;
-	if (load_chain(creds, cert_file, why, why_len) < 0
-	    || load_key(creds, key_file, why, why_len) < 0
-	    || check_key_matches_leaf(creds, cert_file, key_file, why, why_len) < 0
-	    || load_anchors(creds, ca_file, why, why_len) < 0)
-		return -1;
-	return 0;
+static struct tls_credentials *current_creds;
+static struct tls_credentials *retired_creds[16];
+static size_t retired_count;
+
+static void
+free_credentials(struct tls_credentials *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->chain_len; i++)
+		free(c->chain[i].data);
+	free(c->chain);
+	for (i = 0; i < c->anchor_count; i++) {
+		free(c->anchors[i].dn.data);
+		if (c->anchors[i].pkey.key_type == BR_KEYTYPE_RSA) {
+			free(c->anchors[i].pkey.key.rsa.n);
+			free(c->anchors[i].pkey.key.rsa.e);
+		} else {
+			free(c->anchors[i].pkey.key.ec.q);
+		}
+	}
+	free(c->anchors);
+	free(c->anchor_names);
+	free(c->anchor_not_after);
+	for (i = 0; i < c->crl_count; i++)
+		free(c->crls[i].revoked);
+	free(c->crls);
+	free(c->allow_fingerprints);
+	explicit_bzero(&c->key, sizeof c->key);
+	free(c);
+}
+
+struct tls_credentials *
+tls_load(const struct tls_config *config, char *why, size_t why_len)
+{
+	struct tls_credentials *c = calloc(1, sizeof *c);
+	size_t i;
+
+	if (!c) {
+		perror("mtlsd: calloc");
+		exit(1);
+	}
+	c->config = config;
+	if (config->cert_file && (load_chain(c, config->cert_file, why, why_len) < 0
+	    || load_key(c, config->key_file, why, why_len) < 0
+	    || check_key_matches_leaf(c, config->cert_file, config->key_file,
+	    why, why_len) < 0))
+		goto failed;
+	if (load_anchors(c, config->ca_file, why, why_len) < 0)
+		goto failed;
+	for (i = 0; i < config->crl_file_count; i++)
+		if (load_crl_file(c, config->crl_files[i], why, why_len) < 0)
+			goto failed;
+	c->allow_fingerprints = calloc(config->allow_fingerprint_count + 1, 32);
+	if (!c->allow_fingerprints) {
+		perror("mtlsd: calloc");
+		exit(1);
+	}
+	for (i = 0; i < config->allow_fingerprint_count; i++) {
+		if (parse_fingerprint(config->allow_fingerprint[i],
+		    c->allow_fingerprints[i]) < 0) {
+			fail(why, why_len, "--allow-fingerprint %s: expected 64 hex "
+			    "digits (SHA-256, colons allowed)", config->allow_fingerprint[i]);
+			goto failed;
+		}
+	}
+	c->allow_fingerprint_count = config->allow_fingerprint_count;
+	return c;
+failed:
+	free_credentials(c);
+	return NULL;
+}
+
+static void
+release_retired(void)
+{
+	size_t i = 0;
+
+	while (i < retired_count) {
+		if (retired_creds[i]->refs == 0) {
+			free_credentials(retired_creds[i]);
+			retired_creds[i] = retired_creds[--retired_count];
+		} else {
+			i++;
+		}
+	}
+}
+
+static void cache_clear(void);
+
+void
+tls_use(struct tls_credentials *creds)
+{
+	if (current_creds) {
+		if (retired_count == sizeof retired_creds / sizeof retired_creds[0]) {
+			/* Never expected: sixteen reloads within one handshake timeout. */
+			fprintf(stderr, "mtlsd: too many reloads in flight; keeping "
+			    "an old generation allocated\n");
+		} else {
+			retired_creds[retired_count++] = current_creds;
+		}
+	}
+	current_creds = creds;
+	cache_clear();
+	release_retired();
+}
+
+const struct tls_credentials *
+tls_current(void)
+{
+	return current_creds;
+}
+
+static void
+warn_if_expiring(const char *what, int64_t when, int64_t now, int days,
+    void (*warn)(const char *))
+{
+	char msg[400], date[32];
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (when == 0 || when - now > (int64_t)days * 86400)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(msg, sizeof msg, "%s %s %s", what, when < now ? "expired on"
+	    : "expires on", date);
+	warn(msg);
+}
+
+void
+tls_warn_expiring(const struct tls_credentials *creds, int days,
+    void (*warn)(const char *message))
+{
+	int64_t now = (int64_t)time(NULL);
+	struct client_identity id;
+	struct usage_verdict usage;
+	char what[300];
+	size_t i;
+
+	if (creds->chain_len > 0 && parse_certificate(creds->chain[0].data,
+	    creds->chain[0].data_len, &id, &usage)) {
+		snprintf(what, sizeof what, "server certificate %s (%s)",
+		    creds->config->cert_file, id.subject);
+		warn_if_expiring(what, id.not_after, now, days, warn);
+	}
+	for (i = 0; i < creds->crl_count; i++) {
+		snprintf(what, sizeof what, "CRL of %s: nextUpdate", creds->crls[i].issuer);
+		warn_if_expiring(what, creds->crls[i].next_update, now, days, warn);
+	}
+	for (i = 0; i < creds->anchor_count; i++) {
+		snprintf(what, sizeof what, "pinned CA %s", creds->anchor_names[i]);
+		warn_if_expiring(what, creds->anchor_not_after[i], now, days, warn);
+	}
 }
 
 /* ---- the client verifier: br_x509_minimal plus a per-connection verdict ---- */
+
+static int64_t
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
 
 static struct client_verifier *
 verifier_of(const br_x509_class **ctx)
@@ -463,10 +1215,12 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 {
 	struct client_verifier *v = verifier_of(ctx);
 
-	v->auth = AUTH_REJECTED;
-	v->x509_error = BR_ERR_X509_NOT_TRUSTED;
+	memset(&v->identity, 0, sizeof v->identity);
+	v->identity.auth = AUTH_REJECTED;
+	v->identity.error = BR_ERR_X509_NOT_TRUSTED;
 	v->cert_count = 0;
-	v->cn[0] = '\0';
+	v->ee_len = 0;
+	br_sha256_init(&v->ee_hash);
 	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
 }
 
@@ -485,8 +1239,16 @@ verifier_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
 	struct client_verifier *v = verifier_of(ctx);
 
-	if (v->cert_count <= TLS_MAX_CLIENT_CHAIN)
-		v->minimal.vtable->append(&v->minimal.vtable, buf, len);
+	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
+		return;
+	if (v->cert_count == 1) {
+		/* The client's own certificate is kept whole for inspection. */
+		br_sha256_update(&v->ee_hash, buf, len);
+		if (v->ee_len + len <= v->ee_cap)
+			memcpy(v->ee_der + v->ee_len, buf, len);
+		v->ee_len += len;
+	}
+	v->minimal.vtable->append(&v->minimal.vtable, buf, len);
 }
 
 static void
@@ -494,25 +1256,65 @@ verifier_end_cert(const br_x509_class **ctx)
 {
 	struct client_verifier *v = verifier_of(ctx);
 
-	if (v->cert_count <= TLS_MAX_CLIENT_CHAIN)
-		v->minimal.vtable->end_cert(&v->minimal.vtable);
+	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
+		return;
+	v->minimal.vtable->end_cert(&v->minimal.vtable);
+	/*
+	 * br_x509_minimal ends its work on the first certificate a pinned CA
+	 * signed, and says so by setting its error to BR_ERR_X509_OK: that
+	 * certificate's position is the chain length nginx's depth counts.
+	 */
+	if (v->identity.trusted_at == 0 && v->minimal.err == BR_ERR_X509_OK)
+		v->identity.trusted_at = (int)v->cert_count;
+}
+
+/* mtlsd's checks on top of a chain BearSSL validated. */
+static int
+policy_error(const struct client_verifier *v, const struct usage_verdict *usage)
+{
+	const struct tls_config *cfg = v->creds->config;
+	int err;
+
+	if (usage->has_eku && !usage->eku_client_auth)
+		return TLS_ERR_EKU;
+	if (usage->has_key_usage && !usage->key_usage_signature)
+		return TLS_ERR_KEY_USAGE;
+	if (v->identity.trusted_at - 1 > cfg->verify_depth)
+		return TLS_ERR_DEPTH;
+	if ((err = revocation_status(v->creds, &v->identity, (int64_t)time(NULL))) != 0)
+		return err;
+	/* In "on" mode the allowlists answer 403 per request instead. */
+	if (cfg->mode == VERIFY_STRICT && !allowed_by_lists(v->creds, &v->identity))
+		return TLS_ERR_NOT_ALLOWED;
+	return 0;
 }
 
 static unsigned
 verifier_end_chain(const br_x509_class **ctx)
 {
 	struct client_verifier *v = verifier_of(ctx);
-	unsigned err;
+	struct client_identity *id = &v->identity;
+	struct usage_verdict usage;
+	bool parsed = false;
+	int err;
 
+	id->certs_sent = (int)v->cert_count;
+	br_sha256_out(&v->ee_hash, id->fingerprint);
+	if (v->ee_len <= v->ee_cap)
+		parsed = parse_certificate(v->ee_der, v->ee_len, id, &usage);
 	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
-		err = BR_ERR_X509_LIMIT_EXCEEDED;
+		err = TLS_ERR_CHAIN_LENGTH;
+	else if ((err = (int)v->minimal.vtable->end_chain(&v->minimal.vtable)) != 0)
+		;
+	else if (v->ee_len > v->ee_cap)
+		err = TLS_ERR_TOO_LARGE;
+	else if (!parsed)
+		err = TLS_ERR_MALFORMED;
 	else
-		err = v->minimal.vtable->end_chain(&v->minimal.vtable);
-	v->x509_error = (int)err;
-	v->auth = err == 0 ? AUTH_VERIFIED : AUTH_REJECTED;
-	if (err != 0 || v->cn_element.status != 1)
-		v->cn[0] = '\0';
-	return err;
+		err = policy_error(v, &usage);
+	id->error = err;
+	id->auth = err == 0 ? AUTH_VERIFIED : AUTH_REJECTED;
+	return (unsigned)err;
 }
 
 static const br_x509_pkey *
@@ -520,7 +1322,7 @@ verifier_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 {
 	struct client_verifier *v = verifier_of((const br_x509_class **)ctx);
 
-	if (v->auth != AUTH_VERIFIED)
+	if (v->identity.auth != AUTH_VERIFIED)
 		return NULL;
 	return v->minimal.vtable->get_pkey(&v->minimal.vtable, usages);
 }
@@ -535,13 +1337,14 @@ static const br_x509_class verifier_class = {
 	verifier_get_pkey,
 };
 
+/* Points the verifier at a generation's CAs, for one handshake. */
 static void
-verifier_init(struct client_verifier *v, const struct tls_credentials *creds)
+verifier_bind(struct client_verifier *v, struct tls_credentials *creds)
 {
 	size_t i;
 
-	memset(v, 0, sizeof *v);
 	v->vtable = &verifier_class;
+	v->creds = creds;
 	br_x509_minimal_init(&v->minimal, &br_sha256_vtable,
 	    creds->anchors, creds->anchor_count);
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
@@ -549,19 +1352,117 @@ verifier_init(struct client_verifier *v, const struct tls_credentials *creds)
 	br_x509_minimal_set_rsa(&v->minimal, br_rsa_pkcs1_vrfy_get_default());
 	br_x509_minimal_set_ecdsa(&v->minimal, br_ec_get_default(),
 	    br_ecdsa_vrfy_asn1_get_default());
-	v->cn_element.oid = oid_common_name;
-	v->cn_element.buf = v->cn;
-	v->cn_element.len = sizeof v->cn;
-	br_x509_minimal_set_name_elements(&v->minimal, &v->cn_element, 1);
+}
+
+/* ---- the session cache: resumption carries the identity it was made with ---- */
+
+struct cache_entry {
+	br_ssl_session_parameters params;
+	int64_t expires;                /* monotonic seconds; 0 = free */
+	struct client_identity identity;
+};
+
+static struct {
+	const br_ssl_session_cache_class *vtable;
+	struct cache_entry *entries;
+	size_t size, next;
+	long timeout;
+} session_cache;
+
+static void
+cache_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < session_cache.size; i++) {
+		explicit_bzero(&session_cache.entries[i].params,
+		    sizeof session_cache.entries[i].params);
+		session_cache.entries[i].expires = 0;
+	}
+}
+
+static struct tls_session *
+session_of(const br_ssl_server_context *server)
+{
+	return (struct tls_session *)(void *)(uintptr_t)server;
+}
+
+/* Only a verified client's session is kept, and with its identity. */
+static void
+cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server,
+    const br_ssl_session_parameters *params)
+{
+	const struct client_verifier *v = &session_of(server)->verifier;
+	struct cache_entry *e;
+
+	(void)ctx;
+	if (v->identity.auth != AUTH_VERIFIED || session_cache.size == 0)
+		return;
+	e = &session_cache.entries[session_cache.next];
+	session_cache.next = (session_cache.next + 1) % session_cache.size;
+	e->params = *params;
+	e->identity = v->identity;
+	e->expires = monotonic_seconds() + session_cache.timeout;
+}
+
+static int
+cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server,
+    br_ssl_session_parameters *params)
+{
+	struct client_verifier *v = &session_of(server)->verifier;
+	int64_t now = monotonic_seconds();
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < session_cache.size; i++) {
+		struct cache_entry *e = &session_cache.entries[i];
+
+		if (e->expires == 0 || e->params.session_id_len != params->session_id_len
+		    || memcmp(e->params.session_id, params->session_id,
+		    params->session_id_len) != 0)
+			continue;
+		if (now >= e->expires) {
+			e->expires = 0;
+			return 0;
+		}
+		*params = e->params;
+		/* Not trusted yet: BearSSL may still decline and do a full handshake. */
+		v->resume_offered = true;
+		memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
+		v->resume_identity = e->identity;
+		return 1;
+	}
+	return 0;
+}
+
+static const br_ssl_session_cache_class cache_class = {
+	sizeof session_cache,
+	cache_save,
+	cache_load,
+};
+
+void
+tls_cache_init(const struct tls_config *config)
+{
+	session_cache.vtable = &cache_class;
+	session_cache.size = config->session_cache_size;
+	session_cache.timeout = config->session_timeout;
+	if (session_cache.size > 0) {
+		session_cache.entries = calloc(session_cache.size,
+		    sizeof *session_cache.entries);
+		if (!session_cache.entries) {
+			perror("mtlsd: calloc");
+			exit(1);
+		}
+	}
 }
 
 /* ---- sessions ---- */
 
 void
-tls_session_init(struct tls_session *s, const struct tls_credentials *creds)
+tls_session_init(struct tls_session *s)
 {
 	br_ssl_engine_context *eng = &s->server.eng;
-	uint32_t flags;
 	size_t i;
 
 	br_ssl_server_zero(&s->server);
@@ -578,6 +1479,19 @@ tls_session_init(struct tls_session *s, const struct tls_credentials *creds)
 	/* Verifying the client's CertificateVerify signature. */
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
+	br_ssl_engine_set_protocol_names(eng, alpn_names, 1);
+	if (session_cache.size > 0)
+		br_ssl_server_set_cache(&s->server, &session_cache.vtable);
+	br_ssl_engine_set_buffers_bidi(eng, s->iobuf, BR_SSL_BUFSIZE_INPUT,
+	    s->iobuf + BR_SSL_BUFSIZE_INPUT, BR_SSL_BUFSIZE_OUTPUT);
+}
+
+/* Points the engine at a generation's key, chain and CA names. */
+static void
+session_bind(struct tls_session *s, struct tls_credentials *creds)
+{
+	br_ssl_engine_context *eng = &s->server.eng;
+	uint32_t flags;
 
 	if (creds->key_type == BR_KEYTYPE_RSA)
 		br_ssl_server_set_single_rsa(&s->server, creds->chain,
@@ -589,32 +1503,33 @@ tls_session_init(struct tls_session *s, const struct tls_credentials *creds)
 		    creds->chain_len, br_skey_decoder_get_ec(&creds->key),
 		    BR_KEYTYPE_SIGN, creds->issuer_key_type,
 		    br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
-
 	/* Naming the CAs is what makes BearSSL ask for a certificate. */
 	br_ssl_server_set_trust_anchor_names_alt(&s->server,
 	    creds->anchors, creds->anchor_count);
-	verifier_init(&s->verifier, creds);
+	verifier_bind(&s->verifier, creds);
 	br_ssl_engine_set_x509(eng, &s->verifier.vtable);
-
-	br_ssl_engine_set_protocol_names(eng, alpn_names, 1);
 	flags = BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION;
-	if (creds->mode == VERIFY_ON)
+	if (creds->config->mode == VERIFY_ON)
 		flags |= BR_OPT_TOLERATE_NO_CLIENT_AUTH;
 	br_ssl_engine_set_all_flags(eng, flags);
-	br_ssl_engine_set_buffers_bidi(eng, s->iobuf, BR_SSL_BUFSIZE_INPUT,
-	    s->iobuf + BR_SSL_BUFSIZE_INPUT, BR_SSL_BUFSIZE_OUTPUT);
 }
 
 void
-tls_session_start(struct tls_session *s)
+tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_len)
 {
+	struct client_verifier *v = &s->verifier;
 	unsigned char seed[32];
 	ssize_t got;
 
-	s->verifier.auth = AUTH_NOT_SENT;
-	s->verifier.x509_error = 0;
-	s->verifier.cert_count = 0;
-	s->verifier.cn[0] = '\0';
+	session_bind(s, current_creds);
+	current_creds->refs++;
+	memset(&v->identity, 0, sizeof v->identity);
+	v->identity.auth = AUTH_NOT_SENT;
+	v->ee_der = scratch;
+	v->ee_cap = scratch_len;
+	v->ee_len = 0;
+	v->cert_count = 0;
+	v->resume_offered = false;
 	do
 		got = getrandom(seed, sizeof seed, 0);
 	while (got < 0 && errno == EINTR);
@@ -622,6 +1537,46 @@ tls_session_start(struct tls_session *s)
 	if (got == (ssize_t)sizeof seed)
 		br_ssl_engine_inject_entropy(&s->server.eng, seed, sizeof seed);
 	br_ssl_server_reset(&s->server);
+}
+
+static void
+release_generation(struct client_verifier *v)
+{
+	if (v->creds) {
+		v->creds->refs--;
+		v->creds = NULL;
+		release_retired();
+	}
+	v->ee_der = NULL;
+	v->ee_cap = 0;
+}
+
+void
+tls_session_handshake_finished(struct tls_session *s)
+{
+	struct client_verifier *v = &s->verifier;
+	br_ssl_session_parameters params;
+
+	/*
+	 * A session the cache offered counts only if the handshake really
+	 * resumed it: then the final session ID is the one loaded. Otherwise
+	 * the full handshake's own verdict stands.
+	 */
+	if (v->resume_offered) {
+		br_ssl_engine_get_session_parameters(&s->server.eng, &params);
+		if (params.session_id_len == sizeof v->resume_id
+		    && memcmp(params.session_id, v->resume_id, sizeof v->resume_id) == 0
+		    && v->cert_count == 0)
+			v->identity = v->resume_identity;
+		v->resume_offered = false;
+	}
+	release_generation(v);
+}
+
+void
+tls_session_end(struct tls_session *s)
+{
+	release_generation(&s->verifier);
 }
 
 static bool
@@ -747,42 +1702,93 @@ void
 tls_session_send_refusal(const struct tls_session *s, int fd)
 {
 	enum { HANDSHAKE_FAILURE = 40, BAD_CERTIFICATE = 42,
-		CERTIFICATE_EXPIRED = 45, UNKNOWN_CA = 48 };
+		UNSUPPORTED_CERTIFICATE = 43, CERTIFICATE_REVOKED = 44,
+		CERTIFICATE_EXPIRED = 45, UNKNOWN_CA = 48, ACCESS_DENIED = 49 };
 	unsigned char alert[7] = { 21, 3, 3, 0, 2, 2, BAD_CERTIFICATE };
 
-	if (s->verifier.auth == AUTH_VERIFIED)
+	const struct client_identity *id = &s->verifier.identity;
+
+	if (id->auth == AUTH_VERIFIED)
 		return;
-	if (s->verifier.auth == AUTH_NOT_SENT)
+	if (id->auth == AUTH_NOT_SENT)
 		alert[6] = HANDSHAKE_FAILURE;
-	else if (s->verifier.x509_error == BR_ERR_X509_EXPIRED)
+	else if (id->error == BR_ERR_X509_EXPIRED)
 		alert[6] = CERTIFICATE_EXPIRED;
-	else if (s->verifier.x509_error == BR_ERR_X509_NOT_TRUSTED)
+	else if (id->error == BR_ERR_X509_NOT_TRUSTED)
 		alert[6] = UNKNOWN_CA;
+	else if (id->error == TLS_ERR_REVOKED)
+		alert[6] = CERTIFICATE_REVOKED;
+	else if (id->error == TLS_ERR_NOT_ALLOWED)
+		alert[6] = ACCESS_DENIED;
+	else if (id->error == TLS_ERR_EKU || id->error == TLS_ERR_KEY_USAGE)
+		alert[6] = UNSUPPORTED_CERTIFICATE;
 	if (send(fd, alert, sizeof alert, MSG_NOSIGNAL) < 0) {
 		/* The client is gone; nothing to tell. */
 	}
 }
 
-enum client_auth
-tls_session_auth(const struct tls_session *s)
+const struct client_identity *
+tls_session_identity(const struct tls_session *s)
 {
-	return s->verifier.auth;
+	return &s->verifier.identity;
 }
 
 const char *
 tls_session_client_cn(const struct tls_session *s)
 {
-	if (s->verifier.auth != AUTH_VERIFIED)
+	if (s->verifier.identity.auth != AUTH_VERIFIED)
 		return NULL;
-	return s->verifier.cn;
+	return s->verifier.identity.cn;
+}
+
+static const char *
+policy_error_text(int err)
+{
+	switch (err) {
+	case TLS_ERR_EKU:
+		return "extended key usage does not include clientAuth";
+	case TLS_ERR_KEY_USAGE:
+		return "key usage does not include digitalSignature";
+	case TLS_ERR_DEPTH:
+		return "certificate chain too long for --verify-depth";
+	case TLS_ERR_CHAIN_LENGTH:
+		return "client sent more than 8 certificates";
+	case TLS_ERR_TOO_LARGE:
+		return "client certificate too large to inspect";
+	case TLS_ERR_MALFORMED:
+		return "client certificate cannot be parsed";
+	case TLS_ERR_REVOKED:
+		return "certificate revoked";
+	case TLS_ERR_CRL_EXPIRED:
+		return "CRL has expired (nextUpdate passed)";
+	case TLS_ERR_NOT_ALLOWED:
+		return "certificate not in --allow-cn / --allow-fingerprint";
+	default:
+		return NULL;
+	}
+}
+
+void
+tls_serial_hex(const struct serial *serial, char *out, size_t out_len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < serial->len && o + 2 < out_len; i++) {
+		out[o++] = hex[serial->bytes[i] >> 4];
+		out[o++] = hex[serial->bytes[i] & 15];
+	}
+	out[o] = '\0';
 }
 
 const char *
 tls_session_auth_failure(const struct tls_session *s)
 {
-	static char text[160];
+	static char text[512];
+	const struct client_identity *id = &s->verifier.identity;
+	char serial[48];
 
-	switch (s->verifier.auth) {
+	switch (id->auth) {
 	case AUTH_VERIFIED:
 		return "client certificate verified";
 	case AUTH_NOT_SENT:
@@ -790,9 +1796,126 @@ tls_session_auth_failure(const struct tls_session *s)
 	case AUTH_REJECTED:
 		break;
 	}
-	snprintf(text, sizeof text, "client SSL certificate verify error: %s",
-	    tls_error_text(s->verifier.x509_error));
+	tls_serial_hex(&id->serial, serial, sizeof serial);
+	snprintf(text, sizeof text, "client SSL certificate verify error: %s "
+	    "(subject \"%s\", serial %s)", tls_error_text(id->error),
+	    id->subject[0] ? id->subject : "?", serial[0] ? serial : "?");
 	return text;
+}
+
+int
+tls_identity_recheck(const struct client_identity *id)
+{
+	int err;
+
+	if ((err = revocation_status(current_creds, id, (int64_t)time(NULL))) != 0)
+		return err;
+	if (!allowed_by_lists(current_creds, id))
+		return TLS_ERR_NOT_ALLOWED;
+	return 0;
+}
+
+/* ---- --check-cert: the same checks, offline, step by step ---- */
+
+static void
+print_time(FILE *out, const char *label, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char date[40];
+
+	gmtime_r(&tt, &tm);
+	strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(out, "%s%s", label, date);
+}
+
+int
+tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FILE *out)
+{
+	static unsigned char scratch[16384];
+	struct client_verifier v;
+	const br_x509_class **xc = &v.vtable;
+	struct pem_objects objs;
+	struct client_identity *id = &v.identity;
+	struct usage_verdict usage;
+	const struct tls_config *cfg = creds->config;
+	char why[512], serial[48];
+	int64_t now = (int64_t)time(NULL);
+	size_t i, certs = 0;
+	unsigned err;
+
+	if (pem_read_file(chain_file, &objs, why, sizeof why) < 0) {
+		fprintf(out, "error: %s\n", why);
+		return 2;
+	}
+	memset(&v, 0, sizeof v);
+	verifier_bind(&v, (struct tls_credentials *)(uintptr_t)creds);
+	v.ee_der = scratch;
+	v.ee_cap = sizeof scratch;
+	(*xc)->start_chain(xc, NULL);
+	for (i = 0; i < objs.count; i++) {
+		if (!is_certificate(&objs.items[i]))
+			continue;
+		certs++;
+		(*xc)->start_cert(xc, (uint32_t)objs.items[i].der.len);
+		(*xc)->append(xc, objs.items[i].der.data, objs.items[i].der.len);
+		(*xc)->end_cert(xc);
+	}
+	if (certs == 0) {
+		fprintf(out, "error: %s: no certificate found\n", chain_file);
+		return 2;
+	}
+	err = (*xc)->end_chain(xc);
+	tls_serial_hex(&id->serial, serial, sizeof serial);
+	fprintf(out, "certificate: %s\n", id->subject);
+	fprintf(out, "  issuer:      %s\n", id->issuer);
+	fprintf(out, "  serial:      %s\n", serial);
+	print_time(out, "  not before:  ", id->not_before);
+	print_time(out, "\n  not after:   ", id->not_after);
+	fprintf(out, "\n  sha256:      ");
+	for (i = 0; i < 32; i++)
+		fprintf(out, "%02X%s", id->fingerprint[i], i < 31 ? ":" : "\n");
+	fprintf(out, "chain: %zu certificate(s) sent (at most %d)\n", certs,
+	    TLS_MAX_CLIENT_CHAIN);
+	if (parse_certificate(scratch, v.ee_len < sizeof scratch ? v.ee_len : 0,
+	    id, &usage)) {
+		fprintf(out, "extended key usage: %s\n", !usage.has_eku ? "none (any use)"
+		    : usage.eku_client_auth ? "includes clientAuth"
+		    : usage.eku_server_auth ? "serverAuth only, no clientAuth"
+		    : "no clientAuth");
+		fprintf(out, "key usage: %s\n", !usage.has_key_usage ? "none (any use)"
+		    : usage.key_usage_signature ? "includes digitalSignature"
+		    : "no digitalSignature");
+	}
+	if (id->trusted_at > 0) {
+		fprintf(out, "trust: issued by a pinned CA, %d intermediate(s) "
+		    "(--verify-depth %d)\n", id->trusted_at > 0 ? id->trusted_at - 1 : 0,
+		    cfg->verify_depth);
+	} else if (err == BR_ERR_X509_NOT_TRUSTED) {
+		fprintf(out, "trust: not trusted: issuer %s is not a pinned CA\n", id->issuer);
+	} else if (err == BR_ERR_X509_EXPIRED) {
+		if (now < id->not_before)
+			print_time(out, "validity: not yet valid: valid from ", id->not_before);
+		else
+			print_time(out, "validity: expired on ", id->not_after);
+		fprintf(out, "\n");
+	} else {
+		fprintf(out, "trust: %s\n", tls_error_text((int)err));
+	}
+	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_by_lists(creds, id))
+		err = TLS_ERR_NOT_ALLOWED;
+	fprintf(out, "revocation: %s\n", creds->crl_count == 0 ? "no CRL given"
+	    : err == TLS_ERR_REVOKED ? "revoked"
+	    : err == TLS_ERR_CRL_EXPIRED ? "the issuer's CRL has expired"
+	    : "not revoked");
+	if (err == 0)
+		fprintf(out, "result: accepted\n");
+	else
+		fprintf(out, "result: refused: %s\n", tls_error_text((int)err));
+	for (i = 0; i < objs.count; i++)
+		free(objs.items[i].der.data);
+	free(objs.items);
+	return err == 0 ? 0 : 1;
 }
 
 const char *
@@ -863,8 +1986,11 @@ tls_error_text(int err)
 		{ BR_ERR_X509_NOT_TRUSTED, "certificate not trusted: no pinned CA issued it" },
 	};
 	static char other[48];
+	const char *policy = policy_error_text(err);
 	size_t i;
 
+	if (policy)
+		return policy;
 	if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT) {
 		snprintf(other, sizeof other, "client sent fatal alert %d",
 		    err - BR_ERR_RECV_FATAL_ALERT);

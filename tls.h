@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <bearssl.h>
 
 enum verify_mode {
@@ -19,11 +21,55 @@ enum verify_mode {
 
 /* Most certificates a client may send in its chain. */
 #define TLS_MAX_CLIENT_CHAIN 8
+#define TLS_MAX_CRL_FILES 16
+#define TLS_MAX_ALLOW 64
+
+/* mtlsd's own reasons to refuse a chain BearSSL accepted (BR_ERR_X509_* otherwise). */
+enum {
+	TLS_ERR_EKU = 1024,        /* EKU present without clientAuth */
+	TLS_ERR_KEY_USAGE,         /* KeyUsage present without digitalSignature */
+	TLS_ERR_DEPTH,             /* more intermediates than --verify-depth */
+	TLS_ERR_CHAIN_LENGTH,      /* more than TLS_MAX_CLIENT_CHAIN certificates */
+	TLS_ERR_TOO_LARGE,         /* end-entity certificate too large to inspect */
+	TLS_ERR_MALFORMED,         /* end-entity certificate not parsable */
+	TLS_ERR_REVOKED,           /* serial listed in the issuer's CRL */
+	TLS_ERR_CRL_EXPIRED,       /* the issuer's CRL is past its nextUpdate */
+	TLS_ERR_NOT_ALLOWED,       /* outside --allow-cn / --allow-fingerprint */
+};
+
+/* What is named on the command line; read again on every reload. */
+struct tls_config {
+	const char *cert_file, *key_file, *ca_file;
+	const char *crl_files[TLS_MAX_CRL_FILES];
+	size_t crl_file_count;
+	const char *allow_cn[TLS_MAX_ALLOW];
+	size_t allow_cn_count;
+	const char *allow_fingerprint[TLS_MAX_ALLOW];   /* SHA-256, hex */
+	size_t allow_fingerprint_count;
+	enum verify_mode mode;
+	int verify_depth;              /* intermediates allowed, as nginx */
+	size_t session_cache_size;     /* entries; 0 disables resumption */
+	long session_timeout;          /* seconds */
+};
+
+struct serial {
+	unsigned char len;
+	unsigned char bytes[20];       /* big-endian, no leading zero */
+};
+
+/* One CRL, verified against the pinned CA that issued it. */
+struct crl {
+	unsigned char issuer_hash[32]; /* SHA-256 of the issuer Name's DER */
+	char issuer[160];
+	int64_t this_update, next_update;   /* Unix time; next_update 0 if absent */
+	struct serial *revoked;
+	size_t revoked_count;
+};
 
 /*
- * Everything loaded from the files named on the command line. Filled once
- * by tls_load_credentials(); the sessions keep pointers into it, so it must
- * outlive them and must not move.
+ * One generation of everything loaded from files. tls_load() makes a new
+ * one at start-up and on each reload; handshakes in progress keep the one
+ * they started with (refs), requests are checked against the current one.
  */
 struct tls_credentials {
 	br_x509_certificate *chain;     /* server chain, leaf first */
@@ -33,7 +79,14 @@ struct tls_credentials {
 	unsigned issuer_key_type;       /* key type that signed the leaf */
 	br_x509_trust_anchor *anchors;  /* the pinned client CAs */
 	size_t anchor_count;
-	enum verify_mode mode;
+	char (*anchor_names)[160];      /* their subjects, for messages */
+	int64_t *anchor_not_after;
+	struct crl *crls;
+	size_t crl_count;
+	unsigned char (*allow_fingerprints)[32];
+	size_t allow_fingerprint_count;
+	const struct tls_config *config;
+	unsigned refs;                  /* handshakes using this generation */
 };
 
 /* What the client's certificate showed during the handshake. */
@@ -44,23 +97,48 @@ enum client_auth {
 };
 
 /*
+ * Who the client is. Filled during the handshake (or restored from the
+ * session cache), reset for every connection. The certificate fields are
+ * filled whenever a chain was sent, so that refusals can be logged; they
+ * mean something only when auth is AUTH_VERIFIED.
+ */
+struct client_identity {
+	enum client_auth auth;
+	int error;                      /* BR_ERR_X509_* or TLS_ERR_* when rejected */
+	char subject[160];              /* RFC 4514, as nginx's $ssl_client_s_dn */
+	char issuer[160];
+	char cn[65];
+	struct serial serial;
+	unsigned char issuer_hash[32];
+	unsigned char fingerprint[32];  /* SHA-256 of the certificate's DER */
+	int64_t not_before, not_after;
+	int certs_sent;
+	int trusted_at;                 /* certificates up to the one a pinned CA signed */
+};
+
+/*
  * Wraps br_x509_minimal so that the validation outcome is recorded for the
  * connection that produced it. The minimal engine's own fields (names, key)
  * are filled before validation ends and are not evidence of anything; only
- * `auth` is, and it is reset for every connection.
+ * `identity.auth` is.
  */
 struct client_verifier {
 	const br_x509_class *vtable;
 	br_x509_minimal_context minimal;
-	br_name_element cn_element;
-	char cn[65];                    /* subject CN, meaningful if verified */
+	struct tls_credentials *creds;  /* the generation this handshake uses */
+	unsigned char *ee_der;          /* scratch for the client certificate */
+	size_t ee_cap, ee_len;
+	br_sha256_context ee_hash;
 	unsigned cert_count;
-	int x509_error;                 /* BR_ERR_X509_* when rejected */
-	enum client_auth auth;
+	struct client_identity identity;
+	/* A session the cache offered; it counts only if the handshake resumed it. */
+	bool resume_offered;
+	unsigned char resume_id[32];
+	struct client_identity resume_identity;
 };
 
 struct tls_session {
-	br_ssl_server_context server;
+	br_ssl_server_context server;   /* first: the cache finds the session from it */
 	struct client_verifier verifier;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
@@ -72,18 +150,48 @@ enum tls_io {
 };
 
 /*
- * Loads the server chain, its private key and the pinned CAs. On failure
- * returns -1 with one line in `why` naming the file and the problem. Memory
- * is allocated here, once, and never freed.
+ * Loads a generation: the server chain and key (which must match), the
+ * pinned CAs, the CRLs (each verified against its CA) and the allowlists.
+ * Returns NULL with one line in `why` naming the file and the problem.
+ * Allocates; called at start-up and on reload only.
  */
-int tls_load_credentials(struct tls_credentials *creds, const char *cert_file,
-    const char *key_file, const char *ca_file, char *why, size_t why_len);
+struct tls_credentials *tls_load(const struct tls_config *config, char *why,
+    size_t why_len);
 
-/* Configures a slot's engine once; `creds` must outlive the session. */
-void tls_session_init(struct tls_session *s, const struct tls_credentials *creds);
+/*
+ * Makes `creds` the generation new handshakes use, and empties the session
+ * cache (its identities were checked against the previous one). The old
+ * generation is freed once no handshake uses it.
+ */
+void tls_use(struct tls_credentials *creds);
 
-/* Prepares the slot for a new connection: fresh handshake, fresh identity. */
-void tls_session_start(struct tls_session *s);
+/* The generation in use. */
+const struct tls_credentials *tls_current(void);
+
+/* Allocates the session cache (config->session_cache_size entries). */
+void tls_cache_init(const struct tls_config *config);
+
+/* Writes warnings for certificates and CRLs expiring within `days`. */
+void tls_warn_expiring(const struct tls_credentials *creds, int days,
+    void (*warn)(const char *message));
+
+/* Configures a slot's engine once, at start-up. */
+void tls_session_init(struct tls_session *s);
+
+/*
+ * Prepares the slot for a new connection: the current generation, a fresh
+ * handshake, a fresh identity. `scratch` (at least 4 KiB, unused until the
+ * handshake ends) holds the client certificate while it is inspected.
+ */
+void tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_len);
+
+/*
+ * Called once when the handshake has completed: settles a resumed session's
+ * identity and releases the generation. Also call tls_session_end() when a
+ * connection ends, whatever its state.
+ */
+void tls_session_handshake_finished(struct tls_session *s);
+void tls_session_end(struct tls_session *s);
 
 /* Sends and receives records on the non-blocking socket `fd` until it would block. */
 enum tls_io tls_session_pump(struct tls_session *s, int fd);
@@ -123,13 +231,30 @@ bool tls_session_sending(const struct tls_session *s);
  */
 void tls_session_send_refusal(const struct tls_session *s, int fd);
 
-enum client_auth tls_session_auth(const struct tls_session *s);
+const struct client_identity *tls_session_identity(const struct tls_session *s);
 
 /* The verified client's CN, or NULL when the client is not verified. */
 const char *tls_session_client_cn(const struct tls_session *s);
 
 /* Why the client is not verified, in nginx's words where nginx has some. */
 const char *tls_session_auth_failure(const struct tls_session *s);
+
+/*
+ * Checks a verified identity against the current generation's CRLs and
+ * allowlists, as done for every request. Returns 0, TLS_ERR_REVOKED,
+ * TLS_ERR_CRL_EXPIRED or TLS_ERR_NOT_ALLOWED.
+ */
+int tls_identity_recheck(const struct client_identity *id);
+
+/* Formats the serial as upper-case hex, as nginx's $ssl_client_serial. */
+void tls_serial_hex(const struct serial *serial, char *out, size_t out_len);
+
+/*
+ * Runs the server's checks offline on the chain in `chain_file` (PEM, leaf
+ * first) and prints each step to `out`. Returns 0 if it would be accepted.
+ */
+int tls_check_chain(const struct tls_credentials *creds, const char *chain_file,
+    FILE *out);
 
 /* A short text for a BearSSL error code. */
 const char *tls_error_text(int err);

@@ -432,15 +432,22 @@ test_resolve(void)
 static int
 load(const char *dir, const char *cert, const char *key, const char *ca, char *why)
 {
-	char c[512], k[512], a[512];
-	struct tls_credentials creds;
+	static char c[512], k[512], a[512];
+	static struct tls_config config;
+	struct tls_credentials *creds;
 
 	snprintf(c, sizeof c, "%s/%s", dir, cert);
 	snprintf(k, sizeof k, "%s/%s", dir, key);
 	snprintf(a, sizeof a, "%s/%s", dir, ca);
-	memset(&creds, 0, sizeof creds);
+	memset(&config, 0, sizeof config);
+	config.cert_file = c;
+	config.key_file = k;
+	config.ca_file = a;
 	why[0] = '\0';
-	return tls_load_credentials(&creds, c, k, a, why, 512);
+	if (!(creds = tls_load(&config, why, 512)))
+		return -1;
+	free_credentials(creds);
+	return 0;
 }
 
 static void
