@@ -1174,9 +1174,16 @@ http_write_head(struct http_response *r, const struct http_request *req,
 	bool is_file = r->status == S_OK || r->status == S_PARTIAL_CONTENT
 	    || r->status == S_NOT_MODIFIED;
 
-	http_format_date(now, date);
+	static time_t date_of;
+	static char now_text[HTTP_DATE_SIZE];
+
+	/* One Date text per second, whatever the request rate. */
+	if (now != date_of || now_text[0] == '\0') {
+		http_format_date(now, now_text);
+		date_of = now;
+	}
 	putf(&w, "HTTP/1.1 %d %s\r\nServer: " SERVER_TOKEN "\r\nDate: %s\r\n",
-	    r->status, http_reason(r->status), date);
+	    r->status, http_reason(r->status), now_text);
 	if (r->status == S_OK || r->status == S_PARTIAL_CONTENT) {
 		putf(&w, "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
 		    r->content_type, r->status == S_OK ? r->size

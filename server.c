@@ -55,6 +55,7 @@ struct conn {
 	bool head_sent;
 	bool unflushed;             /* plaintext given to the engine, not flushed */
 	bool runnable;              /* has work that needs no I/O event */
+	size_t active_index;        /* position in active[] while busy */
 	char peer[INET6_ADDRSTRLEN];
 	unsigned peer_port;
 	char local[INET6_ADDRSTRLEN + 2];
@@ -107,6 +108,8 @@ static struct conn *conns;
 static size_t conn_count;
 static size_t *free_slots;
 static size_t free_count;
+static struct conn **active;        /* the busy slots, densely */
+static size_t active_count;
 static struct pollfd *pollfds;
 static struct conn **poll_owner;
 static int signal_pipe[2] = { -1, -1 };
@@ -277,6 +280,8 @@ conn_free(struct conn *c)
 	c->state = C_FREE;
 	c->runnable = false;
 	free_slots[free_count++] = (size_t)(c - conns);
+	active[c->active_index] = active[--active_count];
+	active[c->active_index]->active_index = c->active_index;
 }
 
 /* Ends a response in the middle: the client sees a short body, as with nginx. */
@@ -665,8 +670,8 @@ eviction_candidate(void)
 	struct conn *best = NULL;
 	size_t i;
 
-	for (i = 0; i < conn_count; i++) {
-		struct conn *c = &conns[i];
+	for (i = 0; i < active_count; i++) {
+		struct conn *c = active[i];
 
 		if (c->state == C_HANDSHAKE || c->state == C_LINGERING
 		    || c->state == C_CLOSING
@@ -719,6 +724,8 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 		conn_free(victim);
 	}
 	c = &conns[free_slots[--free_count]];
+	c->active_index = active_count;
+	active[active_count++] = c;
 	c->fd = fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	describe_address(peer, c->peer, sizeof c->peer, &c->peer_port);
@@ -885,9 +892,9 @@ begin_shutdown(void)
 	log_error("notice", NULL, "shutting down: finishing responses in flight "
 	    "(at most %lds)", opt.shutdown_grace);
 	/* Idle keep-alive connections have nothing in flight. */
-	for (k = 0; k < conn_count; k++)
-		if (conns[k].state == C_READING && conns[k].in_len == 0)
-			conn_free(&conns[k]);
+	for (k = active_count; k-- > 0; )
+		if (active[k]->state == C_READING && active[k]->in_len == 0)
+			conn_free(active[k]);
 }
 
 static void
@@ -923,13 +930,11 @@ poll_timeout(void)
 	int64_t nearest = now_ms + 60000;
 	size_t i;
 
-	for (i = 0; i < conn_count; i++) {
-		if (conns[i].state == C_FREE)
-			continue;
-		if (conns[i].runnable)
+	for (i = 0; i < active_count; i++) {
+		if (active[i]->runnable)
 			return 0;
-		if (conns[i].deadline < nearest)
-			nearest = conns[i].deadline;
+		if (active[i]->deadline < nearest)
+			nearest = active[i]->deadline;
 	}
 	if (accept_paused_until > now_ms && accept_paused_until < nearest)
 		nearest = accept_paused_until;
@@ -954,11 +959,9 @@ build_pollfds(void)
 			poll_owner[n++] = NULL;
 		}
 	}
-	for (i = 0; i < conn_count; i++) {
-		struct conn *c = &conns[i];
+	for (i = 0; i < active_count; i++) {
+		struct conn *c = active[i];
 
-		if (c->state == C_FREE)
-			continue;
 		pollfds[n].fd = c->fd;
 		pollfds[n].events = c->state == C_LINGERING ? POLLIN
 		    : tls_session_poll_events(&c->tls);
@@ -970,7 +973,7 @@ build_pollfds(void)
 static size_t
 busy_connections(void)
 {
-	return conn_count - free_count;
+	return active_count;
 }
 
 static void
@@ -1010,11 +1013,10 @@ run(void)
 				hang_up_if_stuck(c, pollfds[i].revents);
 			}
 		}
-		for (i = 0; i < conn_count; i++) {
-			struct conn *c = &conns[i];
+		/* Backwards: freeing moves the last busy slot into this place. */
+		for (i = active_count; i-- > 0; ) {
+			struct conn *c = active[i];
 
-			if (c->state == C_FREE)
-				continue;
 			if (c->runnable)
 				conn_step(c);
 			if (c->state != C_FREE && c->deadline <= now_ms)
@@ -1298,9 +1300,10 @@ allocate_slots(void)
 	conns = calloc(conn_count, sizeof *conns);
 	heads = calloc(conn_count, in_capacity());
 	free_slots = calloc(conn_count, sizeof *free_slots);
+	active = calloc(conn_count, sizeof *active);
 	pollfds = calloc(conn_count + MAX_LISTENERS + 1, sizeof *pollfds);
 	poll_owner = calloc(conn_count + MAX_LISTENERS + 1, sizeof *poll_owner);
-	if (!conns || !heads || !free_slots || !pollfds || !poll_owner)
+	if (!conns || !heads || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
 	for (i = 0; i < conn_count; i++) {
 		conns[i].fd = -1;
@@ -1311,8 +1314,8 @@ allocate_slots(void)
 		free_slots[conn_count - 1 - i] = i;
 	}
 	free_count = conn_count;
-	per_slot = sizeof(struct conn) + in_capacity()
-	    + sizeof(size_t) + sizeof(struct pollfd) + sizeof(struct conn *);
+	per_slot = sizeof(struct conn) + in_capacity() + sizeof(size_t)
+	    + sizeof(struct pollfd) + 2 * sizeof(struct conn *);
 	fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = %.1f MiB, "
 	    "allocated once\n", MTLSD_VERSION, conn_count, per_slot,
 	    (double)(per_slot * conn_count) / (1024.0 * 1024.0));
