@@ -109,6 +109,7 @@ static size_t conn_count;
 static size_t *free_slots;
 static size_t free_count;
 static struct conn **active;        /* the busy slots, densely */
+static char *slot_heads;            /* conn_count head buffers */
 static size_t active_count;
 static struct pollfd *pollfds;
 static struct conn **poll_owner;
@@ -724,6 +725,11 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 		conn_free(victim);
 	}
 	c = &conns[free_slots[--free_count]];
+	if (!c->in) {
+		/* First use of this slot. */
+		c->in = slot_heads + (size_t)(c - conns) * in_capacity();
+		tls_session_init(&c->tls);
+	}
 	c->active_index = active_count;
 	active[active_count++] = c;
 	c->fd = fd;
@@ -782,9 +788,10 @@ open_listener(const char *spec)
 {
 	char host[256], port[16];
 	const char *colon;
-	struct addrinfo hints, *ai;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
 	struct listener *l;
-	int fd, one = 1, rc;
+	int fd, one = 1;
 
 	if (listener_count == MAX_LISTENERS)
 		die("--listen %s: at most %d listeners", spec, MAX_LISTENERS);
@@ -810,23 +817,29 @@ open_listener(const char *spec)
 	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port)
 	    || atol(port) < 1 || atol(port) > 65535)
 		die("--listen %s: bad port", spec);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0)
-		die("--listen %s: %s", spec, gai_strerror(rc));
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* Numeric addresses only: no resolver, nothing for a static build to load. */
+	memset(&addr, 0, sizeof addr);
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&addr)->sin_addr) == 1) {
+		addr.ss_family = AF_INET;
+		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)atol(port));
+		addr_len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&addr)->sin6_addr) == 1) {
+		addr.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)atol(port));
+		addr_len = sizeof(struct sockaddr_in6);
+	} else {
+		die("--listen %s: %s is not a numeric IPv4 or IPv6 address", spec, host);
+	}
+	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("--listen %s: socket: %s", spec, strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (ai->ai_family == AF_INET6)
+	if (addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+	if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0)
 		die("--listen %s: %s", spec, strerror(errno));
 	if (listen(fd, 511) < 0)
 		die("--listen %s: %s", spec, strerror(errno));
-	freeaddrinfo(ai);
 	l = &listeners[listener_count++];
 	l->fd = fd;
 	snprintf(l->name, sizeof l->name, "%s", spec);
@@ -1305,14 +1318,13 @@ allocate_slots(void)
 	poll_owner = calloc(conn_count + MAX_LISTENERS + 1, sizeof *poll_owner);
 	if (!conns || !heads || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
-	for (i = 0; i < conn_count; i++) {
-		conns[i].fd = -1;
-		conns[i].state = C_FREE;
-		conns[i].in = heads + i * in_capacity();
-		conns[i].resp.fd = -1;
-		tls_session_init(&conns[i].tls);
+	/*
+	 * Slots are left as calloc() made them (C_FREE is 0), so their pages
+	 * stay untouched, and unresident, until a connection first uses them.
+	 */
+	slot_heads = heads;
+	for (i = 0; i < conn_count; i++)
 		free_slots[conn_count - 1 - i] = i;
-	}
 	free_count = conn_count;
 	per_slot = sizeof(struct conn) + in_capacity() + sizeof(size_t)
 	    + sizeof(struct pollfd) + 2 * sizeof(struct conn *);
