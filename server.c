@@ -1022,6 +1022,7 @@ run(void)
 			} else if (!c) {
 				accept_clients(pollfds[i].fd);
 			} else if (c->state != C_FREE && c->fd == pollfds[i].fd) {
+				tls_session_ready(&c->tls, pollfds[i].revents);
 				conn_step(c);
 				hang_up_if_stuck(c, pollfds[i].revents);
 			}

@@ -1530,6 +1530,7 @@ tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_
 	v->ee_len = 0;
 	v->cert_count = 0;
 	v->resume_offered = false;
+	s->read_blocked = s->write_blocked = false;
 	do
 		got = getrandom(seed, sizeof seed, 0);
 	while (got < 0 && errno == EINTR);
@@ -1598,7 +1599,7 @@ tls_session_pump(struct tls_session *s, int fd)
 
 		if (state & BR_SSL_CLOSED)
 			return TLS_IO_CLOSED;
-		if (state & BR_SSL_SENDREC) {
+		if ((state & BR_SSL_SENDREC) && !s->write_blocked) {
 			buf = br_ssl_engine_sendrec_buf(eng, &len);
 			n = send(fd, buf, len, MSG_NOSIGNAL);
 			if (n > 0) {
@@ -1607,8 +1608,10 @@ tls_session_pump(struct tls_session *s, int fd)
 			}
 			if (n < 0 && !would_block())
 				return TLS_IO_CLOSED;
+			s->write_blocked = true;
 		}
-		if (state & BR_SSL_RECVREC) {
+		/* A failed recv() costs a system call: only after POLLIN says so. */
+		if ((state & BR_SSL_RECVREC) && !s->read_blocked) {
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
 			n = recv(fd, buf, len, 0);
 			if (n > 0) {
@@ -1617,9 +1620,19 @@ tls_session_pump(struct tls_session *s, int fd)
 			}
 			if (n == 0 || !would_block())
 				return TLS_IO_CLOSED;
+			s->read_blocked = true;
 		}
 		return TLS_IO_OPEN;
 	}
+}
+
+void
+tls_session_ready(struct tls_session *s, short revents)
+{
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		s->read_blocked = false;
+	if (revents & (POLLOUT | POLLHUP | POLLERR))
+		s->write_blocked = false;
 }
 
 short

@@ -139,6 +139,8 @@ struct client_verifier {
 
 struct tls_session {
 	br_ssl_server_context server;   /* first: the cache finds the session from it */
+	bool read_blocked;              /* recv() said EAGAIN since the last POLLIN */
+	bool write_blocked;             /* send() said EAGAIN since the last POLLOUT */
 	struct client_verifier verifier;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
@@ -195,6 +197,9 @@ void tls_session_end(struct tls_session *s);
 
 /* Sends and receives records on the non-blocking socket `fd` until it would block. */
 enum tls_io tls_session_pump(struct tls_session *s, int fd);
+
+/* Tells the session what poll() reported, so the pump tries only what can work. */
+void tls_session_ready(struct tls_session *s, short revents);
 
 /* POLLIN and/or POLLOUT, as the engine's state asks. */
 short tls_session_poll_events(const struct tls_session *s);
