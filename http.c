@@ -706,13 +706,48 @@ status_for_errno(int err)
 
 /* ---- conditional requests and ranges ---- */
 
+struct writer {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void
+put(struct writer *w, const char *s, size_t len)
+{
+	if (w->overflow || len > w->cap - w->len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p + w->len, s, len);
+	w->len += len;
+}
+
+/* A number in base 10 or 16, without printf. */
+static void
+put_number(struct writer *w, uint64_t v, unsigned base)
+{
+	char digits[24];
+	size_t i = sizeof digits;
+
+	do {
+		digits[--i] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v > 0);
+	put(w, digits + i, sizeof digits - i);
+}
+
 static size_t
 format_etag(const struct http_response *r, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "\"%" PRIx64 "-%" PRIx64 "\"",
-	    (uint64_t)r->mtime, r->size);
+	struct writer w = { out, 0, cap, false };
 
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	put(&w, "\"", 1);
+	put_number(&w, (uint64_t)r->mtime, 16);
+	put(&w, "-", 1);
+	put_number(&w, r->size, 16);
+	put(&w, "\"", 1);
+	return w.overflow ? 0 : w.len;
 }
 
 /* If-None-Match: "*" or a list of (possibly weak) tags; weak comparison. */
@@ -1031,23 +1066,6 @@ http_response_end(struct http_response *resp)
 
 /* ---- writing the head ---- */
 
-struct writer {
-	char *p;
-	size_t len, cap;
-	bool overflow;
-};
-
-static void
-put(struct writer *w, const char *s, size_t len)
-{
-	if (w->overflow || len > w->cap - w->len) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->p + w->len, s, len);
-	w->len += len;
-}
-
 static void
 puts_(struct writer *w, const char *s)
 {
@@ -1170,44 +1188,67 @@ http_write_head(struct http_response *r, const struct http_request *req,
     const struct http_endpoint *endpoint, time_t now, char *out, size_t cap)
 {
 	struct writer w = { out, 0, cap, false };
-	char date[HTTP_DATE_SIZE], etag[48];
+	char etag[48];
+	size_t etag_len;
 	bool is_file = r->status == S_OK || r->status == S_PARTIAL_CONTENT
 	    || r->status == S_NOT_MODIFIED;
 
-	static time_t date_of;
-	static char now_text[HTTP_DATE_SIZE];
+	static time_t now_of, mtime_of;
+	static char now_text[HTTP_DATE_SIZE], mtime_text[HTTP_DATE_SIZE];
 
-	/* One Date text per second, whatever the request rate. */
-	if (now != date_of || now_text[0] == '\0') {
+	/* Dates are formatted once per second (and per file date), not per request. */
+	if (now != now_of || now_text[0] == '\0') {
 		http_format_date(now, now_text);
-		date_of = now;
+		now_of = now;
 	}
-	putf(&w, "HTTP/1.1 %d %s\r\nServer: " SERVER_TOKEN "\r\nDate: %s\r\n",
-	    r->status, http_reason(r->status), now_text);
+	puts_(&w, "HTTP/1.1 ");
+	put_number(&w, (uint64_t)r->status, 10);
+	puts_(&w, " ");
+	puts_(&w, http_reason(r->status));
+	puts_(&w, "\r\nServer: " SERVER_TOKEN "\r\nDate: ");
+	puts_(&w, now_text);
 	if (r->status == S_OK || r->status == S_PARTIAL_CONTENT) {
-		putf(&w, "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
-		    r->content_type, r->status == S_OK ? r->size
-		    : r->last - r->first + 1);
+		puts_(&w, "\r\nContent-Type: ");
+		puts_(&w, r->content_type);
+		puts_(&w, "\r\nContent-Length: ");
+		put_number(&w, r->status == S_OK ? r->size : r->last - r->first + 1, 10);
 	} else if (has_error_page(r->status)) {
-		putf(&w, "Content-Type: text/html\r\nContent-Length: %zu\r\n",
-		    put_error_page(NULL, r));
+		puts_(&w, "\r\nContent-Type: text/html\r\nContent-Length: ");
+		put_number(&w, put_error_page(NULL, r), 10);
 	}
 	if (is_file) {
-		http_format_date(r->mtime, date);
-		putf(&w, "Last-Modified: %s\r\n", date);
+		if (r->mtime != mtime_of || mtime_text[0] == '\0') {
+			http_format_date(r->mtime, mtime_text);
+			mtime_of = r->mtime;
+		}
+		puts_(&w, "\r\nLast-Modified: ");
+		puts_(&w, mtime_text);
 	}
+	puts_(&w, "\r\n");
 	if (r->status == S_MOVED_PERMANENTLY && req)
 		put_location(&w, req, endpoint);
 	puts_(&w, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
-	if (is_file && format_etag(r, etag, sizeof etag))
-		putf(&w, "ETag: %s\r\n", etag);
+	if (is_file && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
+		puts_(&w, "ETag: ");
+		put(&w, etag, etag_len);
+		puts_(&w, "\r\n");
+	}
 	if (r->status == S_OK)
 		puts_(&w, "Accept-Ranges: bytes\r\n");
-	if (r->status == S_PARTIAL_CONTENT)
-		putf(&w, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
-		    r->first, r->last, r->size);
-	if (r->status == S_RANGE_NOT_SATISFIABLE && r->has_range)
-		putf(&w, "Content-Range: bytes */%" PRIu64 "\r\n", r->size);
+	if (r->status == S_PARTIAL_CONTENT) {
+		puts_(&w, "Content-Range: bytes ");
+		put_number(&w, r->first, 10);
+		puts_(&w, "-");
+		put_number(&w, r->last, 10);
+		puts_(&w, "/");
+		put_number(&w, r->size, 10);
+		puts_(&w, "\r\n");
+	}
+	if (r->status == S_RANGE_NOT_SATISFIABLE && r->has_range) {
+		puts_(&w, "Content-Range: bytes */");
+		put_number(&w, r->size, 10);
+		puts_(&w, "\r\n");
+	}
 	if (r->status == S_METHOD_NOT_ALLOWED)
 		puts_(&w, "Allow: GET, HEAD\r\n");
 	puts_(&w, "\r\n");
