@@ -6,11 +6,19 @@
 #   make test       unit and integration tests
 #   make deps       install the Debian packages needed to build and test
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make CROSS=aarch64-linux-gnu-    build/arm64/mtlsd (arm-linux-gnueabihf-: armhf)
+#   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
 
 CC ?= cc
 PREFIX ?= /usr/local
 CROSS ?=
-MULTIARCH ?= $(shell $(CROSS)$(CC) -print-multiarch 2>/dev/null)
+# A cross prefix names the compiler (there is no aarch64-linux-gnu-cc).
+ifneq ($(CROSS),)
+ifeq ($(origin CC),default)
+CC = $(CROSS)gcc
+endif
+endif
+MULTIARCH ?= $(shell $(CC) -print-multiarch 2>/dev/null)
 BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/$(MULTIARCH)/libbearssl.a /usr/lib/libbearssl.a /usr/local/lib/libbearssl.a) -lbearssl)
 
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
@@ -28,20 +36,37 @@ ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
 
-OBJS = server.o tls.o http.o
+# The native build stays in place (./mtlsd); a cross build goes to its own
+# directory, build/arm64, build/armhf (or the triplet), with -static added
+# under STATIC=1, so objects of different targets never mix. BUILDDIR=DIR
+# chooses another directory.
+CROSS_NAME = $(patsubst aarch64-linux-gnu,arm64,$(patsubst arm-linux-gnueabihf,armhf,$(CROSS:-=)))
+ifneq ($(CROSS),)
+BUILDDIR ?= build/$(CROSS_NAME)$(if $(filter 1,$(STATIC)),-static)
+endif
+O = $(if $(BUILDDIR),$(BUILDDIR)/)
+
+OBJS = $(O)server.o $(O)tls.o $(O)http.o
 HEADERS = tls.h http.h server.h
+UNIT = $(if $(O),$(O)unit,tests/unit)
 
-all: mtlsd
+all: $(O)mtlsd
 
-mtlsd: $(OBJS)
-	$(CROSS)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+$(O)mtlsd: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
-%.o: %.c $(HEADERS)
-	$(CROSS)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
+$(O)%.o: %.c $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-tests/unit: tests/unit.c tls.c http.c $(HEADERS)
-	$(CROSS)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
+$(UNIT): tests/unit.c tls.c http.c $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit.c $(LIBS)
+
+ifneq ($(O),)
+$(OBJS) $(UNIT): | $(BUILDDIR)
+$(BUILDDIR):
+	mkdir -p $@
+endif
 
 certs: certs/ca.crt
 certs/ca.crt:
@@ -65,12 +90,13 @@ test:
 deps:
 	sh tests/install-deps.sh test
 
-install: mtlsd
+install: $(O)mtlsd
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
-	cp mtlsd $(DESTDIR)$(PREFIX)/bin/mtlsd
+	cp $(O)mtlsd $(DESTDIR)$(PREFIX)/bin/mtlsd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/mtlsd
 
 clean:
 	rm -f mtlsd $(OBJS) tests/unit
+	rm -rf build
 
 .PHONY: all certs run test deps install clean
