@@ -1210,11 +1210,25 @@ verifier_of(const br_x509_class **ctx)
 	return (struct client_verifier *)(void *)ctx;
 }
 
+/*
+ * Validity dates are checked against `now`. Left alone, BearSSL calls time()
+ * itself with the library's own time_t, 32 bits on armhf, which fails after
+ * January 2038; ours is 64 bits everywhere (_TIME_BITS=64).
+ */
+static void
+verifier_set_time(struct client_verifier *v, time_t now)
+{
+	/* BearSSL counts days from 1 January of year 0: 719528 before 1970. */
+	br_x509_minimal_set_time(&v->minimal, (uint32_t)(now / 86400 + 719528),
+	    (uint32_t)(now % 86400));
+}
+
 static void
 verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 {
 	struct client_verifier *v = verifier_of(ctx);
 
+	verifier_set_time(v, time(NULL));
 	memset(&v->identity, 0, sizeof v->identity);
 	v->identity.auth = AUTH_REJECTED;
 	v->identity.error = BR_ERR_X509_NOT_TRUSTED;

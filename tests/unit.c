@@ -427,6 +427,28 @@ test_resolve(void)
 		CHECK(!"cleanup");
 }
 
+/* ---- 32-bit targets: off_t, time_t ---- */
+
+static void
+test_wide_types(void)
+{
+	char date[HTTP_DATE_SIZE];
+	struct http_response r;
+	long long secs = 3786912000LL;      /* 2090-01-01, past 2038 */
+	time_t t = (time_t)secs;
+
+	CHECK(sizeof(off_t) == 8);
+	CHECK(sizeof(time_t) == 8);
+	if (sizeof(time_t) < 8)
+		return;
+	http_format_date(t, date);
+	CHECK(strcmp(date, "Sun, 01 Jan 2090 00:00:00 GMT") == 0);
+	CHECK(http_parse_date(date, strlen(date)) == t);
+	r = range_of(5368709120ULL, "bytes=5368709114-");   /* 5 GiB */
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 5368709114ULL
+	    && r.last == 5368709119ULL);
+}
+
 /* ---- PEM, keys, certificates ---- */
 
 static int
@@ -477,6 +499,71 @@ test_credentials(const char *dir)
 	    && strstr(why, "missing.crt") && strstr(why, "No such file"));
 }
 
+/* The verdict of the client verifier on one certificate at `when` (0: now). */
+static unsigned
+verify_at(const struct tls_credentials *creds, const char *dir, const char *name,
+    long long when)
+{
+	static unsigned char scratch[16384];
+	static struct client_verifier v;
+	const br_x509_class **xc = &v.vtable;
+	struct pem_objects objs;
+	char path[512], why[512];
+	unsigned err;
+	size_t i;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (pem_read_file(path, &objs, why, sizeof why) < 0 || objs.count == 0)
+		return ~0u;
+	memset(&v, 0, sizeof v);
+	verifier_bind(&v, (struct tls_credentials *)(uintptr_t)creds);
+	v.ee_der = scratch;
+	v.ee_cap = sizeof scratch;
+	(*xc)->start_chain(xc, NULL);
+	if (when)
+		verifier_set_time(&v, (time_t)when);
+	(*xc)->start_cert(xc, (uint32_t)objs.items[0].der.len);
+	(*xc)->append(xc, objs.items[0].der.data, objs.items[0].der.len);
+	(*xc)->end_cert(xc);
+	err = (*xc)->end_chain(xc);
+	for (i = 0; i < objs.count; i++)
+		free(objs.items[i].der.data);
+	free(objs.items);
+	return err;
+}
+
+static void
+test_validity_dates(const char *dir)
+{
+	static char c[512], k[512], a[512];
+	static struct tls_config config;
+	struct tls_credentials *creds;
+	char why[512];
+	long long y2090 = 3799958400LL;     /* 2090-06-01 */
+
+	snprintf(c, sizeof c, "%s/server2.crt", dir);
+	snprintf(k, sizeof k, "%s/server2.key", dir);
+	snprintf(a, sizeof a, "%s/ca.crt", dir);
+	memset(&config, 0, sizeof config);
+	config.cert_file = c;
+	config.key_file = k;
+	config.ca_file = a;
+	if (!(creds = tls_load(&config, why, sizeof why))) {
+		CHECK(!"credentials for the validity checks");
+		return;
+	}
+	CHECK(verify_at(creds, dir, "server1.crt", 0) == 0);
+	CHECK(verify_at(creds, dir, "notyet.crt", 0) == BR_ERR_X509_EXPIRED);
+	CHECK(verify_at(creds, dir, "expired.crt", 0) == BR_ERR_X509_EXPIRED);
+	CHECK(verify_at(creds, dir, "other-client.crt", 0) == BR_ERR_X509_NOT_TRUSTED);
+	/* notyet.crt is valid in 2090: past 2038, on armhf too. */
+	if (sizeof(time_t) >= 8) {
+		CHECK(verify_at(creds, dir, "notyet.crt", y2090) == 0);
+		CHECK(verify_at(creds, dir, "server1.crt", y2090) == BR_ERR_X509_EXPIRED);
+	}
+	free_credentials(creds);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -491,10 +578,14 @@ main(int argc, char **argv)
 	test_etags();
 	test_error_pages();
 	test_resolve();
-	if (argc > 1)
+	test_wide_types();
+	if (argc > 1) {
 		test_credentials(argv[1]);
-	else
-		printf("FAIL - no PKI directory given: key loading not tested\n"), failed++;
+		test_validity_dates(argv[1]);
+	} else {
+		printf("FAIL - no PKI directory given: key loading not tested\n");
+		failed++;
+	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
