@@ -358,11 +358,35 @@ serve(int root_fd, const char *head)
 	return resp.status;
 }
 
+/*
+ * Without openat2 (kernels before 5.6, qemu-user before 9.0) http.c refuses
+ * every symlink, even one that stays inside the root.
+ */
+static bool
+have_openat2(int dir_fd)
+{
+#if defined(__linux__) && defined(SYS_openat2)
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof how);
+	how.flags = O_RDONLY | O_DIRECTORY;
+	fd = (int)syscall(SYS_openat2, dir_fd, ".", &how, sizeof how);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || errno != ENOSYS;
+#else
+	(void)dir_fd;
+	return false;
+#endif
+}
+
 static void
 test_resolve(void)
 {
 	char dir[] = "/tmp/mtlsd-unit-XXXXXX", path[256];
 	int root_fd;
+	bool beneath;
 
 	if (!mkdtemp(dir)) {
 		CHECK(!"mkdtemp");
@@ -390,6 +414,9 @@ test_resolve(void)
 	mkfifo(path, 0644);
 	snprintf(path, sizeof path, "%s/www", dir);
 	root_fd = open(path, O_RDONLY | O_DIRECTORY);
+	beneath = have_openat2(root_fd);
+	if (!beneath)
+		printf("# no openat2 here: a symlink inside the root must be refused too\n");
 
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n") == S_OK);
 	CHECK(serve(root_fd, "GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n") == S_OK);
@@ -399,7 +426,8 @@ test_resolve(void)
 	CHECK(serve(root_fd, "GET /missing HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
 	CHECK(serve(root_fd, "GET /index.html/x HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
 	CHECK(serve(root_fd, "GET /out HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
-	CHECK(serve(root_fd, "GET /in HTTP/1.1\r\nHost: a\r\n\r\n") == S_OK);
+	CHECK(serve(root_fd, "GET /in HTTP/1.1\r\nHost: a\r\n\r\n")
+	    == (beneath ? S_OK : S_NOT_FOUND));
 	CHECK(serve(root_fd, "GET /fifo HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
 	CHECK(serve(root_fd, "GET /../secret HTTP/1.1\r\nHost: a\r\n\r\n") == S_BAD_REQUEST);
 	CHECK(serve(root_fd, "POST / HTTP/1.1\r\nHost: a\r\n\r\n") == S_METHOD_NOT_ALLOWED);
@@ -447,6 +475,124 @@ test_wide_types(void)
 	r = range_of(5368709120ULL, "bytes=5368709114-");   /* 5 GiB */
 	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 5368709114ULL
 	    && r.last == 5368709119ULL);
+}
+
+/* ---- which BearSSL implementations the engine ends up with ---- */
+
+static const char *
+aes_ctr_name(const br_block_ctr_class *c)
+{
+	if (!c)
+		return "none";
+	if (c == br_aes_x86ni_ctr_get_vtable())
+		return "aes_x86ni";
+	if (c == br_aes_pwr8_ctr_get_vtable())
+		return "aes_pwr8";
+	if (c == &br_aes_ct64_ctr_vtable)
+		return "aes_ct64";
+	if (c == &br_aes_ct_ctr_vtable)
+		return "aes_ct";
+	if (c == &br_aes_big_ctr_vtable)
+		return "aes_big";
+	if (c == &br_aes_small_ctr_vtable)
+		return "aes_small";
+	return "unknown";
+}
+
+static const char *
+ghash_name(br_ghash g)
+{
+	if (!g)
+		return "none";
+	if (g == br_ghash_pclmul_get())
+		return "ghash_pclmul";
+	if (g == br_ghash_pwr8_get())
+		return "ghash_pwr8";
+	if (g == &br_ghash_ctmul64)
+		return "ghash_ctmul64";
+	if (g == &br_ghash_ctmul32)
+		return "ghash_ctmul32";
+	if (g == &br_ghash_ctmul)
+		return "ghash_ctmul";
+	return "unknown";
+}
+
+static const char *
+chacha_name(br_chacha20_run c)
+{
+	if (!c)
+		return "none";
+	if (c == br_chacha20_sse2_get())
+		return "chacha20_sse2";
+	if (c == &br_chacha20_ct_run)
+		return "chacha20_ct";
+	return "unknown";
+}
+
+static const char *
+poly_name(br_poly1305_run p)
+{
+	if (!p)
+		return "none";
+	if (p == br_poly1305_ctmulq_get())
+		return "poly1305_ctmulq";
+	if (p == &br_poly1305_ctmul_run)
+		return "poly1305_ctmul";
+	if (p == &br_poly1305_ctmul32_run)
+		return "poly1305_ctmul32";
+	if (p == &br_poly1305_i15_run)
+		return "poly1305_i15";
+	return "unknown";
+}
+
+static const char *
+rsa_name(br_rsa_private r)
+{
+	if (r && r == br_rsa_i62_private_get())
+		return "rsa_i62";
+	if (r == &br_rsa_i31_private)
+		return "rsa_i31";
+	if (r == &br_rsa_i32_private)
+		return "rsa_i32";
+	if (r == &br_rsa_i15_private)
+		return "rsa_i15";
+	return r ? "unknown" : "none";
+}
+
+static const char *
+ec_name(const br_ec_impl *e)
+{
+	if (e == &br_ec_all_m31)
+		return "ec_all_m31";
+	if (e == &br_ec_all_m15)
+		return "ec_all_m15";
+	return e ? "unknown" : "none";
+}
+
+/*
+ * Prints what a session set up by tls_session_init() uses: on x86 the
+ * AES-NI/PCLMUL code when the CPU has it, elsewhere BearSSL's portable
+ * constant-time code. Every AEAD suite must have an implementation.
+ */
+static void
+test_implementations(void)
+{
+	static struct tls_session s;
+	const br_ssl_engine_context *eng = &s.server.eng;
+	const char *aes, *ghash, *chacha, *poly;
+
+	tls_session_init(&s);
+	aes = aes_ctr_name(eng->iaes_ctr);
+	ghash = ghash_name(eng->ighash);
+	chacha = chacha_name(eng->ichacha);
+	poly = poly_name(eng->ipoly);
+	printf("# BearSSL implementations: AES-GCM %s + %s, ChaCha20-Poly1305 "
+	    "%s + %s, RSA %s, EC %s\n", aes, ghash, chacha, poly,
+	    rsa_name(br_rsa_private_get_default()), ec_name(eng->iec));
+	CHECK(strcmp(aes, "none") != 0 && strcmp(aes, "unknown") != 0);
+	CHECK(strcmp(ghash, "none") != 0 && strcmp(ghash, "unknown") != 0);
+	CHECK(strcmp(chacha, "none") != 0 && strcmp(chacha, "unknown") != 0);
+	CHECK(strcmp(poly, "none") != 0 && strcmp(poly, "unknown") != 0);
 }
 
 /* ---- PEM, keys, certificates ---- */
@@ -567,6 +713,10 @@ test_validity_dates(const char *dir)
 int
 main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--implementations") == 0) {
+		test_implementations();
+		return failed != 0;
+	}
 	test_head_end();
 	test_parse_good();
 	test_parse_bad();
@@ -579,6 +729,7 @@ main(int argc, char **argv)
 	test_error_pages();
 	test_resolve();
 	test_wide_types();
+	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
 		test_validity_dates(argv[1]);
