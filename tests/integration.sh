@@ -610,6 +610,83 @@ EOF
 	if kill -0 "$MAIN_PID" 2>/dev/null; then fail "main: stops on SIGTERM"; else ok "main: stops on SIGTERM"; fi
 }
 
+# ==== 2b. ranges; a file past 4 GiB and one dated past 2038 =====================
+
+# Offsets past 4 GiB need a 64-bit off_t and dates past January 2038 a
+# 64-bit time_t: both are 32 bits by default on armhf (make test-cross).
+ranges_group() {
+	local v etag five=$((5 * 1024 * 1024 * 1024)) sparse=1
+
+	# sparse: a few KiB on disk
+	truncate -s "$five" "$WWW/huge.bin" &&
+		printf 'END-OF-5GiB' | dd of="$WWW/huge.bin" bs=1 seek=$((five - 11)) conv=notrunc 2>/dev/null &&
+		[ "$(du -k "$WWW/huge.bin" | cut -f1)" -lt 1024 ] || sparse=0
+	printf 'from the future\n' >"$WWW/future.txt"
+	touch -d '2090-01-01 00:00:00 UTC' "$WWW/future.txt"
+	PORT=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$PORT" "${SRV[@]}" --access-log off; then
+		fail "range: server starts" "$(cat "$SERVER_ERR")"
+		rm -f "$WWW/huge.bin" "$WWW/future.txt"
+		return
+	fi
+
+	head -c 10 "$WWW/notes.txt" >"$TMPD/expect"
+	expect_get "range: bytes=0-9 -> 206, first 10 bytes" server1 /notes.txt 206 "$TMPD/expect" -r 0-9
+	expect_header "range: Content-Range bytes 0-9/17" Content-Range "bytes 0-9/17"
+	expect_header "range: Content-Length 10" Content-Length 10
+	tail -c 5 "$WWW/notes.txt" >"$TMPD/expect"
+	expect_get "range: bytes=-5 -> 206, last 5 bytes" server1 /notes.txt 206 "$TMPD/expect" -r -5
+	fetch server1 /big.bin -r 1000000-
+	if [ "$CODE" = 206 ] && [ "$(hdr "$H" Content-Range)" = "bytes 1000000-20971519/20971520" ] &&
+		[ "$(sha256sum <"$B" | cut -d' ' -f1)" = "$(tail -c +1000001 "$WWW/big.bin" | sha256sum | cut -d' ' -f1)" ]; then
+		ok "range: bytes=1000000- of 20 MiB intact (sha256)"
+	else
+		fail "range: bytes=1000000- of 20 MiB intact (sha256)" "status $CODE, $(wc -c <"$B") bytes, Content-Range '$(hdr "$H" Content-Range)'"
+	fi
+	fetch server1 /notes.txt -r 100-
+	v=$(hdr "$H" Content-Range)
+	if [ "$CODE" = 416 ] && [ "$v" = "bytes */17" ]; then
+		ok "range: bytes=100- of 17 -> 416, Content-Range bytes */17"
+	else
+		fail "range: bytes=100- of 17 -> 416, Content-Range bytes */17" "status $CODE, Content-Range '$v'"
+	fi
+	if mtlsd_only "range: two ranges -> 200, whole file"; then
+		expect_get "range: two ranges -> 200, whole file" server1 /notes.txt 200 "$WWW/notes.txt" -r 0-1,5-6
+	fi
+	fetch server1 /notes.txt
+	etag=$(hdr "$H" ETag)
+	head -c 4 "$WWW/notes.txt" >"$TMPD/expect"
+	expect_get "range: If-Range with the current ETag -> 206" server1 /notes.txt 206 "$TMPD/expect" \
+		-r 0-3 -H "If-Range: $etag"
+	expect_get "range: If-Range with another ETag -> 200, whole file" server1 /notes.txt 200 "$WWW/notes.txt" \
+		-r 0-3 -H 'If-Range: "0-0"'
+
+	if [ $sparse = 1 ]; then
+		fetch server1 /huge.bin -I
+		if [ "$CODE" = 200 ] && [ "$(hdr "$H" Content-Length)" = "$five" ] &&
+			[ "$(hdr "$H" ETag)" = "$(printf '"%x-%x"' "$(stat -c %Y "$WWW/huge.bin")" "$five")" ]; then
+			ok "large: 5 GiB file: Content-Length $five, ETag size 140000000"
+		else
+			fail "large: 5 GiB file: Content-Length $five, ETag size 140000000" "status $CODE, $(tr -d '\r' <"$H" | grep -i -E '^(content-length|etag):' | tr '\n' ' ')"
+		fi
+		printf 'END-OF-5GiB' >"$TMPD/expect"
+		expect_get "large: range past 4 GiB -> 206, the last 11 bytes" server1 /huge.bin 206 "$TMPD/expect" \
+			-r "$((five - 11))-"
+		expect_header "large: Content-Range past 4 GiB" Content-Range "bytes $((five - 11))-$((five - 1))/$five"
+	else
+		skip "large: 5 GiB file" "no sparse files on $(df -P "$WWW" | awk 'NR == 2 { print $1 }')"
+	fi
+
+	expect_get "date: file dated 2090 -> 200" server1 /future.txt 200 "$WWW/future.txt"
+	expect_header "date: Last-Modified in 2090" Last-Modified "Sun, 01 Jan 2090 00:00:00 GMT"
+	expect_header "date: ETag with the 2090 mtime" ETag "$(printf '"%x-%x"' "$(stat -c %Y "$WWW/future.txt")" "$(stat -c %s "$WWW/future.txt")")"
+	fetch server1 /future.txt -H 'If-Modified-Since: Sun, 01 Jan 2090 00:00:00 GMT'
+	expect_eq "date: If-Modified-Since in 2090 -> 304" 304 "$CODE"
+
+	stop_mtlsd
+	rm -f "$WWW/huge.bin" "$WWW/future.txt"
+}
+
 # ==== 3. access log options, --index ===========================================
 
 log_group() {
@@ -766,6 +843,7 @@ listen_group() {
 
 if [ "$TARGET" = mtlsd ]; then startup_group; else skip "cli and start-up errors" "mtlsd only"; fi
 main_group
+ranges_group
 log_group
 keys_group
 strict_group
