@@ -6,22 +6,31 @@
 # Environment:
 #   MTLSD   command that runs the server, a word list, so a wrapper prefix
 #           works: MTLSD='valgrind -q --error-exitcode=99 ./mtlsd'
+#           or an emulator: MTLSD='qemu-arm-static build/armhf-static/mtlsd'
 #           (default ./mtlsd)
 #   TARGET  mtlsd (default) or nginx: with nginx, start_mtlsd maps its
 #           options onto an nginx configuration, so the HTTP-visible checks
 #           can be run against the server mtlsd replaces.
 #   START_TIMEOUT  seconds to wait for the listeners (default 5, 30 under
-#           valgrind)
-#   TF      factor applied to client time limits (default 1, 6 under valgrind)
+#           valgrind or qemu)
+#   TF      factor applied to client time limits (default 1, 6 under
+#           valgrind, 4 under qemu)
 
 TARGET=${TARGET:-mtlsd}
 read -r -a MTLSD_CMD <<< "${MTLSD:-./mtlsd}"
 # TF: factor for client time limits (wrappers like valgrind are slow)
 case "${MTLSD:-}" in
 *valgrind*) START_TIMEOUT=${START_TIMEOUT:-30}; TF=${TF:-6} ;;
+*qemu-*) START_TIMEOUT=${START_TIMEOUT:-30}; TF=${TF:-4} ;;
 *) START_TIMEOUT=${START_TIMEOUT:-5}; TF=${TF:-1} ;;
 esac
 export TF
+# Under qemu-user the server's pid is the emulator's: its /proc entries
+# (fds, memory) are qemu's, and some syscalls (openat2) are missing.
+case ${MTLSD_CMD[0]##*/} in
+qemu-*) EMULATOR=${MTLSD_CMD[0]##*/} ;;
+*) EMULATOR= ;;
+esac
 
 PASSED=0
 FAILED=0
@@ -47,6 +56,15 @@ fail() {
 }
 
 skip() { SKIPPED=$((SKIPPED + 1)); echo "skip - $1: $(_oneline "${*:2}")"; }
+
+# native_only NAME -- true unless the server runs under an emulator; then
+# reports a skip.  For checks that read the server's /proc or need syscalls
+# qemu-user lacks; they still run natively.
+native_only() {
+	[ -z "$EMULATOR" ] && return 0
+	skip "$1" "not portable under $EMULATOR"
+	return 1
+}
 
 # check NAME CMD... -- ok when CMD exits 0
 check() {
