@@ -8,6 +8,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make CROSS=aarch64-linux-gnu-    build/arm64/mtlsd (arm-linux-gnueabihf-: armhf)
 #   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
+#   make test-cross static arm64 and armhf builds, tested under qemu-user
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -92,6 +93,12 @@ test:
 deps:
 	sh tests/install-deps.sh test
 
+# Builds for arm64 and armhf, then the unit and integration tests against
+# the static binaries under qemu-user (tests/cross.sh).
+test-cross:
+	sh tests/install-deps.sh cross
+	sh tests/cross.sh
+
 install: $(O)mtlsd
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
 	cp $(O)mtlsd $(DESTDIR)$(PREFIX)/bin/mtlsd
@@ -101,4 +108,4 @@ clean:
 	rm -f mtlsd $(OBJS) tests/unit
 	rm -rf build
 
-.PHONY: all certs run test deps install clean
+.PHONY: all certs run test deps install clean test-cross

@@ -2,6 +2,11 @@
 # tests/run.sh - what `make test` runs: the unit tests, then the integration
 # suite against ./mtlsd. Each suite's own summary is prefixed with its name;
 # the last line is the total, "N passed, N failed".
+#
+# UNIT and MTLSD are the commands for the unit tests and the server, word
+# lists so that a wrapper works (tests/cross.sh runs both under qemu-user):
+#   UNIT='qemu-arm-static build/armhf-static/unit' \
+#   MTLSD='qemu-arm-static build/armhf-static/mtlsd' sh tests/run.sh
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -41,7 +46,8 @@ if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-run_suite unit ./tests/unit "$work/pki"
+# shellcheck disable=SC2086 # UNIT is a word list
+run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 run_suite integration bash tests/integration.sh
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
