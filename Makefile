@@ -9,6 +9,7 @@
 #   make CROSS=aarch64-linux-gnu-    build/arm64/mtlsd (arm-linux-gnueabihf-: armhf)
 #   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
 #   make test-cross static arm64 and armhf builds, tested under qemu-user
+#   make size       footprint per target: sizes, bytes per slot, RSS
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -99,6 +100,11 @@ test-cross:
 	sh tests/install-deps.sh cross
 	sh tests/cross.sh
 
+# Footprint of the native, arm64 and armhf builds (tests/footprint.py).
+size:
+	sh tests/install-deps.sh cross
+	python3 tests/footprint.py
+
 install: $(O)mtlsd
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
 	cp $(O)mtlsd $(DESTDIR)$(PREFIX)/bin/mtlsd
@@ -108,4 +114,4 @@ clean:
 	rm -f mtlsd $(OBJS) tests/unit
 	rm -rf build
 
-.PHONY: all certs run test deps install clean test-cross
+.PHONY: all certs run test deps install clean test-cross size
