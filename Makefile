@@ -6,6 +6,7 @@
 #   make test       unit and integration tests
 #   make deps       install the Debian packages needed to build and test
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make bench      mtlsd against nginx and lighttpd (minutes; not part of test)
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -43,6 +44,14 @@ tests/unit: tests/unit.c tls.c http.c $(HEADERS)
 	$(CROSS)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit.c $(LIBS)
 
+# BearSSL's floor for one handshake, built like mtlsd.
+bench/floor: bench/floor.c
+	$(CROSS)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) $(LDFLAGS) -o $@ bench/floor.c $(LIBS)
+
+# Installs nginx, lighttpd, ab and gnuplot if missing; writes bench/results.*.
+bench: mtlsd bench/floor
+	bash bench/run.sh
+
 certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
@@ -71,6 +80,6 @@ install: mtlsd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/mtlsd
 
 clean:
-	rm -f mtlsd $(OBJS) tests/unit
+	rm -f mtlsd $(OBJS) tests/unit bench/floor
 
-.PHONY: all certs run test deps install clean
+.PHONY: all certs run test deps install clean bench
