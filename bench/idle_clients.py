@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """idle_clients.py - holds N authenticated, idle keep-alive connections open.
 
-    idle_clients.py HOST PORT CERT KEY CIPHER COUNT PATH
+    idle_clients.py HOST PORT CERT KEY CIPHER COUNT PATH [REQUESTS]
 
 Opens COUNT TLS 1.2 connections one after the other, presenting CERT/KEY;
 on each it sends one keep-alive GET for PATH and reads the whole 200
 response, so the server has verified the client and answered it. Then it
 prints "ready COUNT" and waits (at most 120 s) for a line on stdin before
 closing them all. bench/run.sh reads the server's memory in between.
+
+With REQUESTS, the line read after "ready" starts that many more requests
+on the open connections (one on each, then the answers, like ab -k -c
+COUNT), then it prints "done REQUESTS" and waits for another line before
+closing: bench/profile.sh counts the server's instructions for just those.
 Exits 1, with the reason on stderr, if any connection fails.
 """
 import select
@@ -44,10 +49,11 @@ def read_response(conn):
 
 
 def main():
-    if len(sys.argv) != 8:
+    if len(sys.argv) not in (8, 9):
         sys.exit(__doc__)
-    host, port, cert, key, cipher, count, path = sys.argv[1:]
+    host, port, cert, key, cipher, count, path = sys.argv[1:8]
     port, count = int(port), int(count)
+    requests = int(sys.argv[8]) if len(sys.argv) == 9 else 0
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -73,6 +79,23 @@ def main():
         sys.exit(1)
     print("ready %d" % len(conns), flush=True)
     select.select([sys.stdin], [], [], HOLD_LIMIT)
+    if requests > 0:
+        sys.stdin.readline()
+        done = 0
+        try:
+            while done < requests:
+                batch = conns[:min(len(conns), requests - done)]
+                for conn in batch:
+                    conn.sendall(request)
+                for conn in batch:
+                    if read_response(conn) != 200:
+                        raise OSError("a request was not answered with 200")
+                done += len(batch)
+        except (OSError, ValueError, IndexError) as e:
+            print("idle_clients: after %d requests: %s" % (done, e), file=sys.stderr)
+            sys.exit(1)
+        print("done %d" % done, flush=True)
+        select.select([sys.stdin], [], [], HOLD_LIMIT)
     for conn in conns:
         conn.close()
 

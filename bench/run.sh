@@ -108,27 +108,6 @@ trap 'exit 130' INT TERM
 
 # ---- certificates and documents -------------------------------------------
 
-# The ECDSA P-256 set, made as tests/mkpki.sh makes the reference set:
-# a CA from `req -x509`, v1 leaf certificates without SAN.
-make_ec_set() {
-	local d=$1 subj="/C=ES/ST=Spain/L=Spain/O=ORG/OU=TEST/CN"
-	mkdir -p "$d"
-	(
-		cd "$d"
-		for k in ca server client; do
-			openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null \
-				| openssl pkey -out "$k.key"
-		done
-		openssl req -x509 -new -key ca.key -out ca.crt -nodes -days 30 -subj "$subj=ec-ca.com"
-		for k in server client; do
-			openssl req -new -key "$k.key" -out "$k.csr" -nodes -subj "$subj=ec-$k"
-			openssl x509 -req -in "$k.csr" -CA ca.crt -CAkey ca.key -out "$k.crt" \
-				-days 30 2>/dev/null
-		done
-		rm -f ./*.csr
-	)
-}
-
 say "bench: making certificates and the document root in $work"
 sh tests/mkpki.sh "$work/pki" >/dev/null 2>&1 || die "tests/mkpki.sh failed"
 mkdir -p "$work/keys-rsa"
@@ -137,7 +116,7 @@ cp "$work/pki/server2.crt" "$work/keys-rsa/server.crt"
 cp "$work/pki/server2.key" "$work/keys-rsa/server.key"
 cp "$work/pki/server1.crt" "$work/keys-rsa/client.crt"
 cp "$work/pki/server1.key" "$work/keys-rsa/client.key"
-make_ec_set "$work/keys-ec" >/dev/null 2>&1 || die "could not make the ECDSA set"
+sh bench/mkpki-ec.sh "$work/keys-ec" >/dev/null 2>&1 || die "could not make the ECDSA set"
 for ks in rsa ec; do
 	cat "$work/keys-$ks/client.crt" "$work/keys-$ks/client.key" > "$work/keys-$ks/client.pem"
 done
