@@ -8,7 +8,8 @@
 #
 # Environment: PROFILE_HS (40 handshakes), PROFILE_KA (4000 requests over
 # 8 connections), PROFILE_TOP (25 functions), PROFILE_OUT (directory to
-# keep the callgrind files in; default: a temporary one, removed).
+# keep the callgrind files in; default: a temporary one, removed),
+# PROFILE_MTLSD (./mtlsd: another build to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,12 +18,13 @@ HS_N=${PROFILE_HS:-40}
 KA_N=${PROFILE_KA:-4000}
 TOP=${PROFILE_TOP:-25}
 CONNS=8
+MTLSD=${PROFILE_MTLSD:-./mtlsd}
 
 die() { echo "profile: $*" >&2; exit 1; }
 for tool in valgrind callgrind_control callgrind_annotate ab python3 curl; do
 	command -v "$tool" >/dev/null || die "needs $tool (apt-get install valgrind apache2-utils python3 curl)"
 done
-[ -x ./mtlsd ] && [ -x bench/floor ] || die "make mtlsd bench/floor first"
+[ -x "$MTLSD" ] && [ -x bench/floor ] || die "make mtlsd bench/floor first"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mtlsd-profile.XXXXXX")
 out=${PROFILE_OUT:-$work}
@@ -65,7 +67,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 # One mtlsd under callgrind for both phases; counters are zeroed before
 # and dumped after each, so start-up and warm-up are not counted.
 valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
-	./mtlsd -l "127.0.0.1:$port" -r "$work/www" -c "$k/server.crt" -k "$k/server.key" \
+	"$MTLSD" -l "127.0.0.1:$port" -r "$work/www" -c "$k/server.crt" -k "$k/server.key" \
 	-C "$k/ca.crt" --access-log off --max-requests 65535 2> "$work/valgrind.log" &
 vg_pid=$!
 for _ in $(seq 100); do
@@ -125,7 +127,7 @@ ka=$(total_ir "$out/keepalive.out")
 fl=$(total_ir "$out/floor.out")
 per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }
 hs_per=$(per "$hs" "$HS_N")
-echo "mtlsd $(./mtlsd -V | cut -d' ' -f2), $KEYSET key set, $cipher, $(grep 'Server Temp Key' "$work/ab.txt" | sed 's/.*: *//')"
+echo "$MTLSD $("$MTLSD" -V | cut -d' ' -f2), $KEYSET key set, $cipher, $(grep 'Server Temp Key' "$work/ab.txt" | sed 's/.*: *//')"
 echo "instructions per full handshake (ab -c 1, $HS_N): $(printf "%'d" "$hs_per")"
 echo "instructions per keep-alive request ($KA_N over $CONNS connections): $(printf "%'d" "$(per "$ka" "$KA_N")")"
 echo "BearSSL floor, instructions for one handshake's public-key operations: $(printf "%'d" "$fl")"

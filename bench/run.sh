@@ -21,7 +21,8 @@
 # Environment: BENCH_ROUNDS (3), BENCH_KEYSETS ("rsa ec"), BENCH_HS (800
 # handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
 # BENCH_BULK (5 downloads), BENCH_IDLE (500 connections), BENCH_SERVERS
-# ("mtlsd nginx lighttpd"), BENCH_OUT (bench), BENCH_KEEP=1 keeps the
+# ("mtlsd nginx lighttpd"), BENCH_OUT (bench), BENCH_MTLSD (./mtlsd: another
+# build to compare, e.g. before and after a change), BENCH_KEEP=1 keeps the
 # working directory (configurations, logs, every client's output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,7 @@ RESUME_SECONDS=${BENCH_RESUME_SECONDS:-3}
 BULK_N=${BENCH_BULK:-5}
 IDLE_N=${BENCH_IDLE:-500}
 SERVERS=${BENCH_SERVERS:-"mtlsd nginx lighttpd"}
+MTLSD=${BENCH_MTLSD:-./mtlsd}
 OUT=${BENCH_OUT:-bench}
 AB_SECONDS=60           # hard cap for one ab run
 KA_LIMIT=65535          # requests per keep-alive connection, all servers
@@ -74,7 +76,7 @@ install_missing() {
 
 install_missing nginx lighttpd lighttpd-mod-openssl apache2-utils openssl curl \
 	python3 gnuplot-nox procps binutils
-[ -x ./mtlsd ] || die "build ./mtlsd first (make bench does)"
+[ -x "$MTLSD" ] || die "build $MTLSD first (make bench does)"
 [ -x bench/floor ] || die "build bench/floor first (make bench does)"
 
 # Every server gets the same, generous descriptor limit.
@@ -205,7 +207,7 @@ start() {
 	mkdir -p "$dir"
 	case $s in
 	mtlsd)
-		./mtlsd -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
+		"$MTLSD" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
 			-C "$k/ca.crt" --access-log off --max-requests "$KA_LIMIT" \
 			2> "$dir/error.log" &
 		;;
@@ -437,16 +439,16 @@ note machine_os "$(. /etc/os-release && echo "$PRETTY_NAME")"
 note machine_mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 note machine_load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note date "$(date -u '+%Y-%m-%d %H:%M UTC')"
-note version_mtlsd "$(./mtlsd -V) ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+note version_mtlsd "$("$MTLSD" -V) ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$([ "$MTLSD" = ./mtlsd ] || echo ", $MTLSD"))"
 note version_nginx "$(nginx -v 2>&1 | sed 's/.*: //')"
 note version_lighttpd "$(lighttpd -v 2>&1 | head -1 | sed 's/ - .*//')"
-note version_openssl "$(openssl version)"
-note version_bearssl "$(dpkg-query -W -f='${Version}' libbearssl-dev 2>/dev/null)"
+note version_openssl "$(openssl version | sed 's/ *(.*//')"
+note version_bearssl "$(dpkg-query -W -f='${Version}\n' libbearssl-dev 2>/dev/null | head -1)"
 note settings "rounds=$ROUNDS handshakes=$HS_N keepalive_requests=$KA_N resume_seconds=$RESUME_SECONDS bulk_downloads=$BULK_N idle_conns=$IDLE_N"
 
-strip -o "$work/mtlsd.stripped" mtlsd
+strip -o "$work/mtlsd.stripped" "$MTLSD"
 note size_mtlsd "$(stat -c %s "$work/mtlsd.stripped")"
-note links_mtlsd "$(ldd mtlsd | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
+note links_mtlsd "$( (ldd "$MTLSD" 2>/dev/null || echo nothing) | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
 note size_nginx "$(stat -c %s "$(command -v nginx)")"
 note links_nginx "$(ldd "$(command -v nginx)" | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
 note size_lighttpd "$(( $(stat -c %s "$(command -v lighttpd)") + $(stat -c %s /usr/lib/lighttpd/mod_openssl.so) ))"
