@@ -62,6 +62,8 @@ struct work {
 	size_t peer_point_len;
 };
 
+static void die(const char *what) __attribute__((noreturn));
+
 static void
 die(const char *what)
 {
