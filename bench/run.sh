@@ -22,7 +22,8 @@
 # handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
 # BENCH_BULK (5 downloads), BENCH_IDLE (500 connections), BENCH_SERVERS
 # ("mtlsd nginx lighttpd"), BENCH_OUT (bench), BENCH_MTLSD (./mtlsd: another
-# build to compare, e.g. before and after a change), BENCH_KEEP=1 keeps the
+# build to compare, e.g. before and after a change), BENCH_LABEL (says which
+# build that is, in results.md), BENCH_KEEP=1 keeps the
 # working directory (configurations, logs, every client's output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -439,7 +440,13 @@ note machine_os "$(. /etc/os-release && echo "$PRETTY_NAME")"
 note machine_mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 note machine_load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note date "$(date -u '+%Y-%m-%d %H:%M UTC')"
-note version_mtlsd "$("$MTLSD" -V) ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$([ "$MTLSD" = ./mtlsd ] || echo ", $MTLSD"))"
+if [ -n "${BENCH_LABEL:-}" ]; then
+	note version_mtlsd "$("$MTLSD" -V) ($BENCH_LABEL)"
+elif [ "$MTLSD" = ./mtlsd ]; then
+	note version_mtlsd "$("$MTLSD" -V) ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+else
+	note version_mtlsd "$("$MTLSD" -V) ($MTLSD)"
+fi
 note version_nginx "$(nginx -v 2>&1 | sed 's/.*: //')"
 note version_lighttpd "$(lighttpd -v 2>&1 | head -1 | sed 's/ - .*//')"
 note version_openssl "$(openssl version | sed 's/ *(.*//')"
