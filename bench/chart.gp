@@ -23,12 +23,16 @@ set ylabel "ratio to nginx"
 # With 4 columns and a gap of 1.5 a column is 1/5.5 wide and cluster i is
 # centred on x = i: mtlsd's two columns span i-0.36 .. i.
 tgt(col) = column(col)
+# Bars grow from the bottom of a log axis: keep it well below the smallest
+# ratio, or a 0.13x bar disappears.
+set yrange [0.03125:*]
 set title "costs: CPU and memory (lower is better)"
 plot datafile index 0 using 2:xtic(1) title "mtlsd RSA" lc rgb "#1f5fa8", \
      '' index 0 using 3 title "mtlsd ECDSA" lc rgb "#6fa8dc", \
      '' index 0 using 4 title "lighttpd RSA" lc rgb "#c0504d", \
      '' index 0 using 5 title "lighttpd ECDSA" lc rgb "#e6a09e", \
      '' index 0 using ($0-0.40):(tgt(6)):(0.44):(0) with vectors nohead lw 4 lc rgb "black" title "mtlsd target"
+set yrange [0.125:*]
 set title "rates (higher is better)"
 plot datafile index 1 using 2:xtic(1) title "mtlsd RSA" lc rgb "#1f5fa8", \
      '' index 1 using 3 title "mtlsd ECDSA" lc rgb "#6fa8dc", \

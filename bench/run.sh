@@ -16,7 +16,9 @@
 # then, on fresh servers, RSS idle and with 500 idle authenticated keep-alive
 # connections. Server CPU is utime+stime from /proc of all the server's
 # processes (nginx: master and worker). Writes bench/results.md, the raw
-# samples in bench/results.tsv and the chart bench/results.png.
+# samples in bench/results.tsv (with bench/results-meta.tsv: the machine,
+# versions, sizes) and the chart bench/results.png; bench/render.sh makes
+# the last two again from the first two.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_KEYSETS ("rsa ec"), BENCH_HS (800
 # handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
@@ -495,9 +497,7 @@ done
 note duration_s "$(awk -v a="$start_time" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')"
 
 cp "$raw" "$OUT/results.tsv"
-python3 bench/report.py "$raw" "$meta" "$OUT/results.md" "$OUT/results.dat"
-gnuplot -e "datafile='$OUT/results.dat'; outfile='$OUT/results.png'; charttitle='$(tr -d "'" < "$OUT/results.dat.title")'" \
-	bench/chart.gp
-rm -f "$OUT/results.dat" "$OUT/results.dat.title"
-say "bench: wrote $OUT/results.md, $OUT/results.png and $OUT/results.tsv"
+cp "$meta" "$OUT/results-meta.tsv"
+bash bench/render.sh "$OUT"
+say "bench: wrote $OUT/results.md, $OUT/results.png, $OUT/results.tsv and $OUT/results-meta.tsv"
 cat "$OUT/results.md"
