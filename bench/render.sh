@@ -9,7 +9,5 @@ out=${1:-bench}
 	|| { echo "render: no $out/results.tsv and results-meta.tsv" >&2; exit 1; }
 python3 bench/report.py "$out/results.tsv" "$out/results-meta.tsv" \
 	"$out/results.md" "$out/results.dat"
-title=$(tr -d "'" < "$out/results.dat.title")
-gnuplot -e "datafile='$out/results.dat'; outfile='$out/results.png'; charttitle='$title'" \
-	bench/chart.gp
-rm -f "$out/results.dat" "$out/results.dat.title"
+gnuplot -e "datafile='$out/results.dat'; outfile='$out/results.png'" bench/chart.gp
+rm -f "$out/results.dat" "$out/results.dat.gp"

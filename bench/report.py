@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """report.py - turns bench/run.sh's samples into bench/results.md and the
-data file bench/chart.gp plots.
+data file bench/chart.gp plots (CHART.DAT, and CHART.DAT.gp: the settings
+chart.gp loads).
 
     report.py RESULTS.TSV META.TSV RESULTS.MD CHART.DAT
 
@@ -275,21 +276,29 @@ def main():
                  ("resumed_cps", "resumed\\nconns/s", None),
                  ("ka_rps", "keep-alive\\nreq/s", None),
                  ("bulk_mbps", "bulk MB/s", 0.9)]
+    # Only the series this run measured: gnuplot refuses a column of NaN.
+    colors = {("mtlsd", "rsa"): "#1f5fa8", ("mtlsd", "ec"): "#6fa8dc",
+              ("lighttpd", "rsa"): "#c0504d", ("lighttpd", "ec"): "#e6a09e"}
+    series = [(server, keyset) for server in ("mtlsd", "lighttpd") for keyset in keysets
+              if server in samples[keyset] and "nginx" in samples[keyset]]
     with open(dat_path, "w") as f:
-        f.write("# label mtlsd-rsa mtlsd-ec lighttpd-rsa lighttpd-ec target\n")
         for block in (cost_rows, rate_rows):
+            f.write("label %s target\n" % " ".join(
+                '"%s %s"' % (server, KEYSET_NAMES[keyset].split("-")[0].split()[0])
+                for server, keyset in series))
             for metric, label, tgt in block:
                 cols = []
-                for server in ("mtlsd", "lighttpd"):
-                    for keyset in ("rsa", "ec"):
-                        r = (ratio(samples, keyset, server, metric)
-                             if keyset in samples and server in samples[keyset] else None)
-                        cols.append("%.4f" % r if r else "NaN")
+                for server, keyset in series:
+                    r = ratio(samples, keyset, server, metric)
+                    cols.append("%.4f" % r if r else "NaN")
                 f.write('"%s" %s %s\n' % (label, " ".join(cols),
                                            "%.2f" % tgt if tgt else "NaN"))
             f.write("\n\n")
-    with open(dat_path + ".title", "w") as f:
-        f.write("%s, %s cores, %s, %s"
+    with open(dat_path + ".gp", "w") as f:
+        f.write('series = %d\n' % len(series))
+        f.write('mtlsd_series = %d\n' % sum(1 for s, _ in series if s == "mtlsd"))
+        f.write('colors = "%s"\n' % " ".join(colors[s] for s in series))
+        f.write('charttitle = "%s, %s cores, %s, %s"\n'
                 % (meta.get("machine_cpu"), meta.get("machine_nproc"),
                    meta.get("machine_kernel"), meta.get("date")))
 
