@@ -10,6 +10,7 @@
 #   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
 #   make test-cross static arm64 and armhf builds, tested under qemu-user
 #   make size       footprint per target: sizes, bytes per slot, RSS
+#   make bench      mtlsd against nginx and lighttpd (minutes; not part of test)
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -72,6 +73,14 @@ $(BUILDDIR):
 	mkdir -p $@
 endif
 
+# BearSSL's floor for one handshake, built like mtlsd.
+bench/floor: bench/floor.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) $(LDFLAGS) -o $@ bench/floor.c $(LIBS)
+
+# Installs nginx, lighttpd, ab and gnuplot if missing; writes bench/results.*.
+bench: mtlsd bench/floor
+	bash bench/run.sh
+
 certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
@@ -111,7 +120,7 @@ install: $(O)mtlsd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/mtlsd
 
 clean:
-	rm -f mtlsd $(OBJS) tests/unit
+	rm -f mtlsd $(OBJS) tests/unit bench/floor
 	rm -rf build
 
-.PHONY: all certs run test deps install clean test-cross size
+.PHONY: all certs run test deps install clean test-cross size bench

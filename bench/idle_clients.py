@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""idle_clients.py - holds N authenticated, idle keep-alive connections open.
+
+    idle_clients.py HOST PORT CERT KEY CIPHER COUNT PATH [REQUESTS]
+
+Opens COUNT TLS 1.2 connections one after the other, presenting CERT/KEY;
+on each it sends one keep-alive GET for PATH and reads the whole 200
+response, so the server has verified the client and answered it. Then it
+prints "ready COUNT" and waits (at most 120 s) for a line on stdin before
+closing them all. bench/run.sh reads the server's memory in between.
+
+With REQUESTS, the line read after "ready" starts that many more requests
+on the open connections (one on each, then the answers, like ab -k -c
+COUNT), then it prints "done REQUESTS" and waits for another line before
+closing: bench/profile.sh counts the server's instructions for just those.
+Exits 1, with the reason on stderr, if any connection fails.
+"""
+import select
+import socket
+import ssl
+import sys
+
+TIMEOUT = 10
+HOLD_LIMIT = 120
+
+
+def read_response(conn):
+    """Reads one response's head and Content-Length body; returns the status."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(16384)
+        if not chunk:
+            raise OSError("connection closed before the response head")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(16384)
+        if not chunk:
+            raise OSError("connection closed inside the response body")
+        body += chunk
+    return status
+
+
+def main():
+    if len(sys.argv) not in (8, 9):
+        sys.exit(__doc__)
+    host, port, cert, key, cipher, count, path = sys.argv[1:8]
+    port, count = int(port), int(count)
+    requests = int(sys.argv[8]) if len(sys.argv) == 9 else 0
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(cipher)
+    ctx.load_cert_chain(cert, key)
+    request = ("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\n\r\n"
+               % (path, host)).encode()
+    conns = []
+    try:
+        for i in range(count):
+            raw = socket.create_connection((host, port), timeout=TIMEOUT)
+            conn = ctx.wrap_socket(raw, server_hostname=host)
+            conns.append(conn)
+            conn.sendall(request)
+            status = read_response(conn)
+            if status != 200:
+                raise OSError("connection %d: status %d" % (i + 1, status))
+    except (OSError, ValueError, IndexError) as e:
+        print("idle_clients: after %d connections: %s" % (len(conns), e),
+              file=sys.stderr)
+        sys.exit(1)
+    print("ready %d" % len(conns), flush=True)
+    select.select([sys.stdin], [], [], HOLD_LIMIT)
+    if requests > 0:
+        sys.stdin.readline()
+        done = 0
+        try:
+            while done < requests:
+                batch = conns[:min(len(conns), requests - done)]
+                for conn in batch:
+                    conn.sendall(request)
+                for conn in batch:
+                    if read_response(conn) != 200:
+                        raise OSError("a request was not answered with 200")
+                done += len(batch)
+        except (OSError, ValueError, IndexError) as e:
+            print("idle_clients: after %d requests: %s" % (done, e), file=sys.stderr)
+            sys.exit(1)
+        print("done %d" % done, flush=True)
+        select.select([sys.stdin], [], [], HOLD_LIMIT)
+    for conn in conns:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""report.py - turns bench/run.sh's samples into bench/results.md and the
+data file bench/chart.gp plots (CHART.DAT, and CHART.DAT.gp: the settings
+chart.gp loads).
+
+    report.py RESULTS.TSV META.TSV RESULTS.MD CHART.DAT
+
+Values are medians over the rounds. A ratio is the median of the per-round
+ratios (each round measures the servers back to back, so a ratio within a
+round is less disturbed by whatever else the machine is doing than a ratio
+of two medians).
+"""
+import collections
+import statistics
+import sys
+
+SERVERS = ["mtlsd", "nginx", "lighttpd"]
+KEYSET_NAMES = {"rsa": "RSA-2048", "ec": "ECDSA P-256"}
+
+# metric, label, unit, better ("low"/"high"), digits
+ROWS = [
+    ("full_rps", "full handshakes", "req/s", "high", 0),
+    ("full_cpu_us", "server CPU per full handshake", "µs", "low", 0),
+    ("resumed_cps", "resumed handshakes (s_time -reuse)", "conn/s", "high", 0),
+    ("resumed_cpu_us", "server CPU per resumed connection", "µs", "low", 0),
+    ("resumed_share", "connections really resumed", "%", "high", 0),
+    ("ka_rps", "keep-alive, 8 connections, 1 KiB", "req/s", "high", 0),
+    ("ka_cpu_us", "server CPU per keep-alive request", "µs", "low", 2),
+    ("bulk_mbps", "bulk, 64 MiB over one connection", "MB/s", "high", 0),
+    ("bulk_cpu_ms", "server CPU per 64 MiB", "ms", "low", 0),
+    ("rss_idle_kb", "RSS idle", "KiB", "low", 0),
+    ("rss_conns_kb", "RSS, the idle authenticated connections open", "KiB", "low", 0),
+    ("conn_kb", "RSS added per idle connection", "KiB", "low", 1),
+    ("pss_idle_kb", "PSS idle", "KiB", "low", 0),
+    ("pss_conns_kb", "PSS, idle authenticated connections open", "KiB", "low", 0),
+]
+
+FLOOR_OPS = [
+    ("floor_sign", "server signature (ServerKeyExchange)"),
+    ("floor_ecdhe_gen", "ECDHE key share (mulgen)"),
+    ("floor_ca_verify", "client certificate's signature, by the CA key"),
+    ("floor_cv_verify", "client's CertificateVerify"),
+    ("floor_ecdhe_mul", "ECDHE shared secret (mul)"),
+    ("floor_total", "total"),
+]
+
+
+def load(path):
+    """samples[keyset][server][metric] = {round: value}"""
+    samples = collections.defaultdict(
+        lambda: collections.defaultdict(lambda: collections.defaultdict(dict)))
+    with open(path) as f:
+        next(f)
+        for line in f:
+            keyset, rnd, server, metric, value = line.rstrip("\n").split("\t")
+            samples[keyset][server][metric][int(rnd)] = float(value)
+    for keyset in samples:
+        for server in samples[keyset]:
+            m = samples[keyset][server]
+            if "rss_conns_kb" in m and "rss_idle_kb" in m:
+                for r in m["rss_conns_kb"]:
+                    if r in m["rss_idle_kb"]:
+                        m["conn_kb"][r] = (m["rss_conns_kb"][r]
+                                           - m["rss_idle_kb"][r]) / IDLE_CONNS
+            if "resumed_share" in m:
+                m["resumed_share"] = {r: v * 100 for r, v in m["resumed_share"].items()}
+    return samples
+
+
+def median(values):
+    values = list(values)
+    return statistics.median(values) if values else None
+
+
+def value(samples, keyset, server, metric):
+    return median(samples[keyset][server].get(metric, {}).values())
+
+
+def ratio(samples, keyset, server, metric, base_server="nginx", base_metric=None):
+    """Median over rounds of server's metric / the base's in the same round."""
+    a = samples[keyset][server].get(metric, {})
+    b = samples[keyset][base_server].get(base_metric or metric, {})
+    per_round = [a[r] / b[r] for r in a if r in b and b[r]]
+    return median(per_round)
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    if digits == 0:
+        return "{:,.0f}".format(v).replace(",", " ")
+    return "{:.{d}f}".format(v, d=digits)
+
+
+def fmt_ratio(v):
+    return "–" if v is None else "{:.2f}×".format(v)
+
+
+def main():
+    global IDLE_CONNS
+    tsv, meta_path, md_path, dat_path = sys.argv[1:5]
+    meta = {}
+    with open(meta_path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            meta[k] = v
+    settings = dict(kv.split("=") for kv in meta.get("settings", "").split())
+    IDLE_CONNS = int(settings.get("idle_conns", "500"))
+    samples = load(tsv)
+    keysets = [k for k in ("rsa", "ec") if k in samples]
+    servers = [s for s in SERVERS if any(s in samples[k] for k in keysets)]
+    rounds = settings.get("rounds", "?")
+
+    out = []
+    w = out.append
+    w("# mtlsd benchmark results")
+    w("")
+    w("Written by `make bench` (bench/run.sh); do not edit by hand. "
+      "The raw samples are in `bench/results.tsv`.")
+    w("")
+    w("![mtlsd against nginx and lighttpd](results.png)")
+    w("")
+    w("## Machine")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w("| CPU | %s, %s cores (nproc) |" % (meta.get("machine_cpu"), meta.get("machine_nproc")))
+    w("| memory | %s |" % meta.get("machine_mem"))
+    w("| system | %s, %s |" % (meta.get("machine_os"), meta.get("machine_kernel")))
+    w("| date | %s (load average at start: %s; run took %s s) |"
+      % (meta.get("date"), meta.get("machine_load"), meta.get("duration_s")))
+    w("| servers | %s, %s, %s |" % (meta.get("version_mtlsd"), meta.get("version_nginx"),
+                                   meta.get("version_lighttpd")))
+    w("| TLS | mtlsd: BearSSL %s (static); nginx and lighttpd: %s |"
+      % (meta.get("version_bearssl"), meta.get("version_openssl")))
+    w("| settings | %s |" % meta.get("settings"))
+    w("")
+    w("Every server: loopback only, 1 process serving (nginx: master + 1 worker), "
+      "TLS 1.2 with ECDHE-{RSA,ECDSA}-AES128-GCM-SHA256 (forced by the clients), "
+      "client certificates required and verified against the same CA, access logs "
+      "off, %s requests per keep-alive connection, the same document root. The "
+      "servers share the machine's cores with the load generators (ab, openssl, "
+      "curl, python) and with whatever else runs on it, so absolute numbers move "
+      "from run to run; the servers are measured in alternation, %s rounds, and "
+      "the ratios are medians of per-round ratios." % ("65535", rounds))
+    w("")
+    kex = ", ".join("%s: %s" % (k.split("-", 1)[1], v) for k, v in sorted(meta.items())
+                    if k.startswith("kex-"))
+    if kex:
+        w("Key exchange negotiated (ab's report): %s." % kex)
+        w("")
+
+    for keyset in keysets:
+        w("## %s" % KEYSET_NAMES.get(keyset, keyset))
+        w("")
+        head = "| | " + " | ".join(servers) + " | " + " | ".join(
+            "%s / nginx" % s for s in servers if s != "nginx") + " |"
+        w(head)
+        w("|---|" + "---:|" * (len(servers) * 2 - 1))
+        for metric, label, unit, better, digits in ROWS:
+            vals = [value(samples, keyset, s, metric) for s in servers]
+            if all(v is None for v in vals):
+                continue
+            ratios = [ratio(samples, keyset, s, metric) if metric != "resumed_share" else None
+                      for s in servers if s != "nginx"]
+            w("| %s (%s, %s is better) | %s | %s |" % (
+                label, unit, "lower" if better == "low" else "higher",
+                " | ".join(fmt(v, digits) for v in vals),
+                " | ".join(fmt_ratio(r) for r in ratios)))
+        w("")
+        floor = samples[keyset].get("floor", {})
+        if floor:
+            w("BearSSL's floor for one full handshake with these keys (bench/floor, "
+              "median CPU µs over 200 runs of each operation, default implementations):")
+            w("")
+            w("| operation | µs |")
+            w("|---|---:|")
+            for metric, label in FLOOR_OPS:
+                if metric in floor:
+                    w("| %s | %s |" % (label, fmt(median(floor[metric].values()), 1)))
+            r = ratio(samples, keyset, "mtlsd", "full_cpu_us", "floor", "floor_total")
+            w("")
+            w("mtlsd's server CPU per full handshake is **%s** BearSSL's floor "
+              "(kernel time for the connection included)." % fmt_ratio(r))
+            w("")
+
+    # ---- targets ----
+    w("## Targets")
+    w("")
+    w("| target | key set | measured | met? |")
+    w("|---|---|---:|---|")
+
+    def target(label, keyset, measured, ok, note=""):
+        w("| %s | %s | %s | %s%s |" % (label, KEYSET_NAMES.get(keyset, keyset), measured,
+                                       "yes" if ok else "**no**", note))
+
+    for keyset in keysets:
+        if "mtlsd" not in samples[keyset] or "nginx" not in samples[keyset]:
+            continue
+        r = ratio(samples, keyset, "mtlsd", "ka_cpu_us")
+        if r is not None:
+            target("keep-alive server CPU per request ≤ 0.4× nginx", keyset,
+                   fmt_ratio(r), r <= 0.4)
+        r = ratio(samples, keyset, "mtlsd", "full_cpu_us", "floor", "floor_total")
+        if r is not None:
+            target("full-handshake server CPU ≤ 1.15× BearSSL's floor", keyset,
+                   fmt_ratio(r), r <= 1.15)
+        r = ratio(samples, keyset, "mtlsd", "resumed_cpu_us")
+        share = value(samples, keyset, "mtlsd", "resumed_share")
+        if r is not None:
+            note = ""
+            if share is not None and share < 1:
+                note = " (no resumption yet: every connection was a full handshake)"
+            target("resumed-handshake server CPU ≤ nginx", keyset, fmt_ratio(r), r <= 1.0, note)
+        r = ratio(samples, keyset, "mtlsd", "bulk_mbps")
+        if r is not None:
+            target("bulk throughput ≥ 0.9× nginx", keyset, fmt_ratio(r), r >= 0.9)
+        v = value(samples, keyset, "mtlsd", "rss_idle_kb")
+        if v is not None:
+            target("idle RSS ≤ 1 MiB", keyset, "%s KiB" % fmt(v), v <= 1024)
+        r = ratio(samples, keyset, "mtlsd", "rss_conns_kb")
+        if r is not None:
+            target("RSS with %d idle connections ≤ 0.8× nginx" % IDLE_CONNS, keyset,
+                   fmt_ratio(r), r <= 0.8)
+    size = int(meta.get("size_mtlsd", "0"))
+    w("| stripped binary ≤ 256 KiB with BearSSL | – | %s KiB | %s |"
+      % (fmt(size / 1024, 1), "yes" if size <= 256 * 1024 else "**no**"))
+    w("")
+    w("## Size")
+    w("")
+    w("| | on disk | links dynamically |")
+    w("|---|---:|---|")
+    w("| mtlsd (stripped, BearSSL inside) | %s KiB | %s |"
+      % (fmt(size / 1024, 1), meta.get("links_mtlsd", "").strip()))
+    w("| nginx (Debian's, without its libraries) | %s KiB | %s |"
+      % (fmt(int(meta.get("size_nginx", "0")) / 1024, 1), meta.get("links_nginx", "").strip()))
+    w("| lighttpd + mod_openssl (Debian's) | %s KiB | %s |"
+      % (fmt(int(meta.get("size_lighttpd", "0")) / 1024, 1),
+         meta.get("links_lighttpd", "").strip()))
+    w("")
+    w("## How each number is taken")
+    w("")
+    w("- **full handshakes**: `ab -E client.pem -f TLS1.2 -Z CIPHER -c 4`, a new connection "
+      "per request for `/small.html` (1 KiB); server CPU is the change in utime+stime "
+      "(from /proc/PID/stat, all the server's processes) divided by the requests.")
+    w("- **resumed**: `openssl s_time -reuse -tls1_2 -cert -key -www /small.html`, one "
+      "connection after the other; the rate is connections over wall time, and the share "
+      "of connections that really resumed is counted from s_time's marks (`r`).")
+    w("- **keep-alive**: `ab -k -c 8` for `/small.html`; the server CPU of the 8 "
+      "handshakes (8 × that server's full-handshake CPU of the same round) is taken out "
+      "before dividing by the requests.")
+    w("- **bulk**: `curl` fetches a 64 MiB file of random bytes; MB/s = 10^6 bytes per "
+      "second of transfer after the handshake; server CPU per file alongside.")
+    w("- **memory**: a freshly started server, after the start-up check (one verified "
+      "request, one refused): VmRSS summed over its processes, then again with %d TLS "
+      "connections that each completed one authenticated keep-alive request and then "
+      "stayed idle (bench/idle_clients.py). PSS (proportional set size, shared pages "
+      "divided among the processes that share them) is shown too because nginx's two "
+      "processes share their libraries." % IDLE_CONNS)
+    w("- **floor**: bench/floor times exactly the public-key operations one full "
+      "handshake needs (server signature, the CA's signature on the client certificate, "
+      "the client's CertificateVerify, ECDHE key share and shared secret on the curve "
+      "negotiated) with the same keys and BearSSL's default implementations.")
+    w("")
+    with open(md_path, "w") as f:
+        f.write("\n".join(out))
+
+    # ---- chart data: two blocks, costs then rates; ratios to nginx ----
+    cost_rows = [("full_cpu_us", "CPU per\\nfull handshake", None),
+                 ("resumed_cpu_us", "CPU per\\nresumed conn", 1.0),
+                 ("ka_cpu_us", "CPU per\\nkeep-alive req", 0.4),
+                 ("bulk_cpu_ms", "CPU per\\n64 MiB", None),
+                 ("rss_idle_kb", "RSS idle", None),
+                 ("rss_conns_kb", "RSS with %d\\nidle conns" % IDLE_CONNS, 0.8)]
+    rate_rows = [("full_rps", "full\\nhandshakes/s", None),
+                 ("resumed_cps", "resumed\\nconns/s", None),
+                 ("ka_rps", "keep-alive\\nreq/s", None),
+                 ("bulk_mbps", "bulk MB/s", 0.9)]
+    # Only the series this run measured: gnuplot refuses a column of NaN.
+    colors = {("mtlsd", "rsa"): "#1f5fa8", ("mtlsd", "ec"): "#6fa8dc",
+              ("lighttpd", "rsa"): "#c0504d", ("lighttpd", "ec"): "#e6a09e"}
+    series = [(server, keyset) for server in ("mtlsd", "lighttpd") for keyset in keysets
+              if server in samples[keyset] and "nginx" in samples[keyset]]
+    with open(dat_path, "w") as f:
+        for block in (cost_rows, rate_rows):
+            f.write("label %s target\n" % " ".join(
+                '"%s %s"' % (server, KEYSET_NAMES[keyset].split("-")[0].split()[0])
+                for server, keyset in series))
+            for metric, label, tgt in block:
+                cols = []
+                for server, keyset in series:
+                    r = ratio(samples, keyset, server, metric)
+                    cols.append("%.4f" % r if r else "NaN")
+                f.write('"%s" %s %s\n' % (label, " ".join(cols),
+                                           "%.2f" % tgt if tgt else "NaN"))
+            f.write("\n\n")
+    with open(dat_path + ".gp", "w") as f:
+        f.write('series = %d\n' % len(series))
+        f.write('mtlsd_series = %d\n' % sum(1 for s, _ in series if s == "mtlsd"))
+        f.write('colors = "%s"\n' % " ".join(colors[s] for s in series))
+        f.write('charttitle = "%s, %s cores, %s, %s"\n'
+                % (meta.get("machine_cpu"), meta.get("machine_nproc"),
+                   meta.get("machine_kernel"), meta.get("date")))
+
+
+if __name__ == "__main__":
+    main()

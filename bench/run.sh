@@ -1,0 +1,503 @@
+#!/usr/bin/env bash
+# bench/run.sh - what `make bench` runs: mtlsd against nginx and lighttpd on
+# this machine, in one run, with the same certificates, document root and
+# client verification. Never part of `make test`.
+#
+# For each key set (RSA-2048: the reference set of tests/mkpki.sh; ECDSA
+# P-256: a set made the same way) it starts the three servers on loopback
+# and measures them in alternation (the order rotates every round):
+#   full       new connection per request (ab -E), req/s, server CPU per handshake
+#   resumed    openssl s_time -reuse, conn/s, server CPU per connection, and
+#              how many connections really resumed
+#   keepalive  ab -k, 8 connections, 1 KiB file: req/s, server CPU per request
+#              (less the 8 handshakes, at this round's full-handshake cost)
+#   bulk       64 MiB over one connection (curl): MB/s, server CPU per file
+#   floor      bench/floor: BearSSL's public-key operations for one handshake
+# then, on fresh servers, RSS idle and with 500 idle authenticated keep-alive
+# connections. Server CPU is utime+stime from /proc of all the server's
+# processes (nginx: master and worker). Writes bench/results.md, the raw
+# samples in bench/results.tsv (with bench/results-meta.tsv: the machine,
+# versions, sizes) and the chart bench/results.png; bench/render.sh makes
+# the last two again from the first two.
+#
+# Environment: BENCH_ROUNDS (3), BENCH_KEYSETS ("rsa ec"), BENCH_HS (800
+# handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
+# BENCH_BULK (5 downloads), BENCH_IDLE (500 connections), BENCH_SERVERS
+# ("mtlsd nginx lighttpd"), BENCH_OUT (bench), BENCH_MTLSD (./mtlsd: another
+# build to compare, e.g. before and after a change), BENCH_LABEL (says which
+# build that is, in results.md), BENCH_KEEP=1 keeps the
+# working directory (configurations, logs, every client's output).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+ROUNDS=${BENCH_ROUNDS:-3}
+KEYSETS=${BENCH_KEYSETS:-"rsa ec"}
+HS_N=${BENCH_HS:-800}
+KA_N=${BENCH_KA:-150000}
+RESUME_SECONDS=${BENCH_RESUME_SECONDS:-3}
+BULK_N=${BENCH_BULK:-5}
+IDLE_N=${BENCH_IDLE:-500}
+SERVERS=${BENCH_SERVERS:-"mtlsd nginx lighttpd"}
+MTLSD=${BENCH_MTLSD:-./mtlsd}
+OUT=${BENCH_OUT:-bench}
+AB_SECONDS=60           # hard cap for one ab run
+KA_LIMIT=65535          # requests per keep-alive connection, all servers
+                        # (lighttpd's setting is 16-bit)
+BULK_BYTES=$((64 * 1024 * 1024))
+HZ=$(getconf CLK_TCK)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+# ---- what the benchmark needs ----------------------------------------------
+
+install_missing() {
+	local missing="" p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' \
+			|| missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	command -v apt-get >/dev/null || die "needs:$missing (no apt-get here)"
+	[ "$(id -u)" -eq 0 ] || die "needs:$missing; as root: apt-get install$missing"
+	say "installing:$missing"
+	# Installing nginx or lighttpd must not leave a system service running.
+	local policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' > "$policy"
+		chmod 755 "$policy"
+	fi
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		$missing >/dev/null || { [ -n "$policy" ] && rm -f "$policy"; die "apt-get failed"; }
+	[ -n "$policy" ] && rm -f "$policy"
+	return 0
+}
+
+install_missing nginx lighttpd lighttpd-mod-openssl apache2-utils openssl curl \
+	python3 gnuplot-nox procps binutils
+[ -x "$MTLSD" ] || die "build $MTLSD first (make bench does)"
+[ -x bench/floor ] || die "build bench/floor first (make bench does)"
+
+# Every server gets the same, generous descriptor limit.
+ulimit -n 4096 2>/dev/null || say "bench: could not raise the open file limit to 4096; the 500-connection test may fail"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mtlsd-bench.XXXXXX")
+chmod 755 "$work"
+declare -A PID PORT
+started=()
+
+stop_all() {
+	local p
+	for p in "${started[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${started[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	started=()
+}
+cleanup() {
+	stop_all
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		say "bench: kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- certificates and documents -------------------------------------------
+
+say "bench: making certificates and the document root in $work"
+sh tests/mkpki.sh "$work/pki" >/dev/null 2>&1 || die "tests/mkpki.sh failed"
+mkdir -p "$work/keys-rsa"
+cp "$work/pki/ca.crt" "$work/keys-rsa/ca.crt"
+cp "$work/pki/server2.crt" "$work/keys-rsa/server.crt"
+cp "$work/pki/server2.key" "$work/keys-rsa/server.key"
+cp "$work/pki/server1.crt" "$work/keys-rsa/client.crt"
+cp "$work/pki/server1.key" "$work/keys-rsa/client.key"
+sh bench/mkpki-ec.sh "$work/keys-ec" >/dev/null 2>&1 || die "could not make the ECDSA set"
+for ks in rsa ec; do
+	cat "$work/keys-$ks/client.crt" "$work/keys-$ks/client.key" > "$work/keys-$ks/client.pem"
+done
+
+www=$work/www
+mkdir -p "$www"
+{
+	printf '<!DOCTYPE html>\n<html><head><title>mtlsd bench</title></head><body>\n'
+	head -c 700 /dev/zero | tr '\0' 'x' | fold -w 70
+	printf '\n'
+} > "$www/small.html"
+truncate -s 1024 "$www/small.html"
+cp "$www/small.html" "$www/index.html"
+head -c "$BULK_BYTES" /dev/urandom > "$www/big.bin"
+
+cipher_of() { [ "$1" = rsa ] && echo ECDHE-RSA-AES128-GCM-SHA256 || echo ECDHE-ECDSA-AES128-GCM-SHA256; }
+
+# ---- the servers -------------------------------------------------------------
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+write_nginx_conf() { # KEYSET PORT DIR
+	local k=$work/keys-$1
+	mkdir -p "$3/tmp"
+	cat > "$3/nginx.conf" <<EOF
+worker_processes 1;
+user root;
+pid $3/nginx.pid;
+error_log $3/error.log;
+worker_rlimit_nofile 4096;
+events { worker_connections 2048; }
+http {
+	include /etc/nginx/mime.types;
+	access_log off;
+	keepalive_requests $KA_LIMIT;
+	client_body_temp_path $3/tmp/body;
+	proxy_temp_path $3/tmp/proxy;
+	fastcgi_temp_path $3/tmp/fastcgi;
+	uwsgi_temp_path $3/tmp/uwsgi;
+	scgi_temp_path $3/tmp/scgi;
+	server {
+		listen 127.0.0.1:$2 ssl;
+		server_name server2;
+		ssl_certificate $k/server.crt;
+		ssl_certificate_key $k/server.key;
+		ssl_client_certificate $k/ca.crt;
+		ssl_verify_client on;
+		location / { root $www; index index.html; }
+	}
+}
+EOF
+}
+
+write_lighttpd_conf() { # KEYSET PORT DIR
+	local k=$work/keys-$1
+	cat > "$3/lighttpd.conf" <<EOF
+server.modules = ( "mod_openssl" )
+server.document-root = "$www"
+server.bind = "127.0.0.1"
+server.port = $2
+server.errorlog = "$3/error.log"
+server.max-fds = 4096
+server.max-connections = 2048
+server.max-keep-alive-requests = $KA_LIMIT
+server.max-keep-alive-idle = 75
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html", ".bin" => "application/octet-stream" )
+ssl.engine = "enable"
+ssl.pemfile = "$k/server.crt"
+ssl.privkey = "$k/server.key"
+ssl.ca-file = "$k/ca.crt"
+ssl.verifyclient.activate = "enable"
+ssl.verifyclient.enforce = "enable"
+EOF
+}
+
+# start SERVER KEYSET: starts it on a free port; sets PID[S-K] and PORT[S-K].
+start() {
+	local s=$1 ks=$2 port dir k
+	port=$(free_port)
+	dir=$work/run-$s-$ks
+	k=$work/keys-$ks
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	case $s in
+	mtlsd)
+		"$MTLSD" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
+			-C "$k/ca.crt" --access-log off --max-requests "$KA_LIMIT" \
+			2> "$dir/error.log" &
+		;;
+	nginx)
+		write_nginx_conf "$ks" "$port" "$dir"
+		nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log" -g 'daemon off;' &
+		;;
+	lighttpd)
+		write_lighttpd_conf "$ks" "$port" "$dir"
+		lighttpd -D -f "$dir/lighttpd.conf" 2> "$dir/stderr.log" &
+		;;
+	esac
+	PID[$s-$ks]=$!
+	PORT[$s-$ks]=$port
+	started+=("$!")
+	check_server "$s" "$ks"
+}
+
+stop() { # SERVER KEYSET
+	local p=${PID[$1-$2]} keep=() q
+	kill "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	for q in "${started[@]}"; do
+		[ "$q" = "$p" ] || keep+=("$q")
+	done
+	started=("${keep[@]}")
+}
+
+curl_to() { # KEYSET PORT PATH [curl options]
+	local ks=$1 port=$2 path=$3
+	shift 3
+	curl -sS -k --tlsv1.2 --tls-max 1.2 --ciphers "$(cipher_of "$ks")" \
+		--max-time 30 "$@" "https://127.0.0.1:$port$path"
+}
+
+# Waits for the server, then checks that it serves a verified client and
+# refuses one without a certificate.
+check_server() {
+	local s=$1 ks=$2 port=${PORT[$1-$2]} k=$work/keys-$2 i code
+	for i in $(seq 50); do
+		code=$(curl_to "$ks" "$port" /small.html --cert "$k/client.crt" --key "$k/client.key" \
+			-o /dev/null -w '%{http_code}' 2>/dev/null) && [ "$code" = 200 ] && break
+		kill -0 "${PID[$s-$ks]}" 2>/dev/null || die "$s ($ks) did not start: $(cat "$work/run-$s-$ks"/*.log)"
+		sleep 0.1
+	done
+	[ "$code" = 200 ] || die "$s ($ks) does not answer a verified client"
+	code=$(curl_to "$ks" "$port" /small.html -o /dev/null -w '%{http_code}' 2>/dev/null) || true
+	case $code in
+	200) die "$s ($ks) served a client without a certificate" ;;
+	esac
+}
+
+# The server's processes: the one started and its children (nginx's worker).
+pids_of() {
+	local p=${PID[$1-$2]}
+	echo "$p"
+	pgrep -P "$p" || true
+}
+
+cpu_ticks() { # SERVER KEYSET -> utime+stime of all its processes, in ticks
+	local t=0 p v
+	for p in $(pids_of "$1" "$2"); do
+		v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || continue
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+mem_kb() { # SERVER KEYSET FIELD(VmRSS|Pss) -> summed over its processes, KiB
+	local t=0 p v
+	for p in $(pids_of "$1" "$2"); do
+		if [ "$3" = Pss ]; then
+			v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
+		else
+			v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
+		fi
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# ---- measurements ------------------------------------------------------------
+
+raw=$work/results.tsv
+printf 'keyset\tround\tserver\tmetric\tvalue\n' > "$raw"
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$raw"; }
+meta=$work/meta.tsv
+: > "$meta"
+note() { printf '%s\t%s\n' "$1" "$2" >> "$meta"; }
+
+now_s() { date +%s.%N; }
+us_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
+field() { awk -F: -v k="$1" '$1 == k { sub(/^[ \t]+/, "", $2); print $2; exit }' "$2"; }
+
+run_ab() { # OUTFILE SERVER KEYSET REQUESTS CONCURRENCY [-k]
+	local out=$1 s=$2 ks=$3 n=$4 c=$5
+	shift 5
+	ab "$@" -t "$AB_SECONDS" -n "$n" -c "$c" -E "$work/keys-$ks/client.pem" -f TLS1.2 \
+		-Z "$(cipher_of "$ks")" "https://127.0.0.1:${PORT[$s-$ks]}/small.html" \
+		> "$out" 2>&1 || { cat "$out" >&2; die "ab failed against $s ($ks)"; }
+	local failed non2xx
+	failed=$(field "Failed requests" "$out")
+	non2xx=$(field "Non-2xx responses" "$out")
+	[ "${failed:-0}" = 0 ] && [ -z "$non2xx" ] \
+		|| die "ab against $s ($ks): $failed failed, ${non2xx:-0} non-2xx (see $out)"
+	grep -q "^SSL/TLS Protocol: *TLSv1.2,$(cipher_of "$ks")," "$out" \
+		|| die "ab against $s ($ks) did not negotiate TLS 1.2 $(cipher_of "$ks")"
+}
+
+measure_full() { # SERVER KEYSET ROUND
+	local s=$1 ks=$2 r=$3 out=$work/ab-full-$1-$2-$3.txt c0 c1 n
+	c0=$(cpu_ticks "$s" "$ks")
+	run_ab "$out" "$s" "$ks" "$HS_N" 4
+	c1=$(cpu_ticks "$s" "$ks")
+	n=$(field "Complete requests" "$out")
+	record "$ks" "$r" "$s" full_rps "$(field "Requests per second" "$out" | awk '{print $1}')"
+	record "$ks" "$r" "$s" full_cpu_us "$(us_per $((c1 - c0)) "$n")"
+	note "kex-$s-$ks" "$(field "Server Temp Key" "$out")"
+}
+
+measure_resumed() { # SERVER KEYSET ROUND
+	local s=$1 ks=$2 r=$3 out=$work/stime-$1-$2-$3.txt k=$work/keys-$2 c0 c1 t0 t1 marks n reused
+	c0=$(cpu_ticks "$s" "$ks")
+	t0=$(now_s)
+	timeout $((RESUME_SECONDS + 30)) openssl s_time -connect "127.0.0.1:${PORT[$s-$ks]}" \
+		-reuse -tls1_2 -cipher "$(cipher_of "$ks")" -cert "$k/client.crt" -key "$k/client.key" \
+		-www /small.html -time "$RESUME_SECONDS" > "$out" 2>&1 \
+		|| { cat "$out" >&2; die "openssl s_time failed against $s ($ks)"; }
+	t1=$(now_s)
+	c1=$(cpu_ticks "$s" "$ks")
+	# One mark per timed connection: 'r' reused, anything else a full handshake.
+	marks=$(sed -n '/^starting$/,/connections in/p' "$out" \
+		| { grep -v -e '^starting$' -e 'connections in' || true; } | tr -d '\n')
+	n=$(( ${#marks} + 1 ))    # plus the untimed first connection
+	reused=$(printf '%s' "$marks" | tr -cd 'r' | wc -c)
+	record "$ks" "$r" "$s" resumed_cps "$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')"
+	record "$ks" "$r" "$s" resumed_cpu_us "$(us_per $((c1 - c0)) "$n")"
+	record "$ks" "$r" "$s" resumed_share "$(awk -v a="$reused" -v n="$n" 'BEGIN { printf "%.3f", a / n }')"
+}
+
+measure_keepalive() { # SERVER KEYSET ROUND
+	local s=$1 ks=$2 r=$3 out=$work/ab-ka-$1-$2-$3.txt c0 c1 n hs
+	c0=$(cpu_ticks "$s" "$ks")
+	run_ab "$out" "$s" "$ks" "$KA_N" 8 -k
+	c1=$(cpu_ticks "$s" "$ks")
+	n=$(field "Complete requests" "$out")
+	[ "$(field "Keep-Alive requests" "$out")" = "$n" ] || die "$s ($ks) did not keep connections alive"
+	record "$ks" "$r" "$s" ka_rps "$(field "Requests per second" "$out" | awk '{print $1}')"
+	# ab opened 8 connections: take their handshakes out at the cost the
+	# full-handshake test measured for this server in this round.
+	hs=$(awk -F'\t' -v k="$ks" -v r="$r" -v s="$s" \
+		'$1 == k && $2 == r && $3 == s && $4 == "full_cpu_us" { print $5 }' "$raw")
+	record "$ks" "$r" "$s" ka_cpu_us "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" -v hs="${hs:-0}" \
+		'BEGIN { printf "%.2f", (t / hz * 1e6 - 8 * hs) / n }')"
+}
+
+measure_bulk() { # SERVER KEYSET ROUND
+	local s=$1 ks=$2 r=$3 k=$work/keys-$2 c0 c1 i line bytes=0 secs=0
+	c0=$(cpu_ticks "$s" "$ks")
+	for i in $(seq "$BULK_N"); do
+		line=$(curl_to "$ks" "${PORT[$s-$ks]}" /big.bin --cert "$k/client.crt" --key "$k/client.key" \
+			-o /dev/null -w '%{http_code} %{size_download} %{time_appconnect} %{time_total}') \
+			|| die "bulk download from $s ($ks) failed"
+		set -- $line
+		[ "$1" = 200 ] && [ "$2" = "$BULK_BYTES" ] || die "bulk download from $s ($ks): $line"
+		bytes=$((bytes + $2))
+		secs=$(awk -v a="$secs" -v t="$4" -v h="$3" 'BEGIN { printf "%.6f", a + t - h }')
+	done
+	c1=$(cpu_ticks "$s" "$ks")
+	record "$ks" "$r" "$s" bulk_mbps "$(awk -v b="$bytes" -v t="$secs" 'BEGIN { printf "%.1f", b / t / 1e6 }')"
+	record "$ks" "$r" "$s" bulk_cpu_ms "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$BULK_N" 'BEGIN { printf "%.1f", t / hz * 1e3 / n }')"
+}
+
+measure_floor() { # KEYSET ROUND
+	local ks=$1 r=$2 k=$work/keys-$1 curve line kv
+	case ${KEX[$ks]:-X25519} in
+	X25519*) curve=x25519 ;;
+	*P-256* | *prime256v1*) curve=p256 ;;
+	*) die "no floor for the curve mtlsd negotiated: ${KEX[$ks]}" ;;
+	esac
+	line=$(bench/floor -n 200 -g "$curve" "$k/server.key" "$k/ca.crt" "$k/client.crt" "$k/client.key") \
+		|| die "bench/floor failed"
+	for kv in $line; do
+		case $kv in
+		curve=* | server_key=*) ;;
+		*=*) record "$ks" "$r" floor "floor_${kv%%=*}" "${kv#*=}" ;;
+		esac
+	done
+}
+
+# Fresh server: RSS idle, then with IDLE_N authenticated idle connections.
+measure_memory() { # SERVER KEYSET ROUND
+	local s=$1 ks=$2 r=$3 k=$work/keys-$2 line
+	start "$s" "$ks"
+	sleep 1
+	record "$ks" "$r" "$s" rss_idle_kb "$(mem_kb "$s" "$ks" VmRSS)"
+	record "$ks" "$r" "$s" pss_idle_kb "$(mem_kb "$s" "$ks" Pss)"
+	coproc IDLE { exec python3 bench/idle_clients.py 127.0.0.1 "${PORT[$s-$ks]}" \
+		"$k/client.crt" "$k/client.key" "$(cipher_of "$ks")" "$IDLE_N" /small.html; }
+	local idle_pid=$IDLE_PID
+	if ! read -r -t 180 line <&"${IDLE[0]}" || [ "$line" != "ready $IDLE_N" ]; then
+		kill "$idle_pid" 2>/dev/null || true
+		wait "$idle_pid" 2>/dev/null || true
+		die "could not hold $IDLE_N connections to $s ($ks)"
+	fi
+	sleep 0.5
+	record "$ks" "$r" "$s" rss_conns_kb "$(mem_kb "$s" "$ks" VmRSS)"
+	record "$ks" "$r" "$s" pss_conns_kb "$(mem_kb "$s" "$ks" Pss)"
+	echo done >&"${IDLE[1]}"
+	wait "$idle_pid" || true
+	stop "$s" "$ks"
+}
+
+rotate() { # N WORDS... -> the words rotated left N times
+	local n=$1
+	shift
+	local a=("$@") i
+	for i in "${!a[@]}"; do
+		printf '%s ' "${a[$(((i + n) % ${#a[@]}))]}"
+	done
+}
+
+# ---- the run -------------------------------------------------------------------
+
+note machine_cpu "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+note machine_nproc "$(nproc)"
+note machine_kernel "$(uname -sr)"
+note machine_os "$(. /etc/os-release && echo "$PRETTY_NAME")"
+note machine_mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+note machine_load "$(cut -d' ' -f1-3 /proc/loadavg)"
+note date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+if [ -n "${BENCH_LABEL:-}" ]; then
+	note version_mtlsd "$("$MTLSD" -V) ($BENCH_LABEL)"
+elif [ "$MTLSD" = ./mtlsd ]; then
+	note version_mtlsd "$("$MTLSD" -V) ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+else
+	note version_mtlsd "$("$MTLSD" -V) ($MTLSD)"
+fi
+note version_nginx "$(nginx -v 2>&1 | sed 's/.*: //')"
+note version_lighttpd "$(lighttpd -v 2>&1 | head -1 | sed 's/ - .*//')"
+note version_openssl "$(openssl version | sed 's/ *(.*//')"
+note version_bearssl "$(dpkg-query -W -f='${Version}\n' libbearssl-dev 2>/dev/null | head -1)"
+note settings "rounds=$ROUNDS handshakes=$HS_N keepalive_requests=$KA_N resume_seconds=$RESUME_SECONDS bulk_downloads=$BULK_N idle_conns=$IDLE_N"
+
+strip -o "$work/mtlsd.stripped" "$MTLSD"
+note size_mtlsd "$(stat -c %s "$work/mtlsd.stripped")"
+note links_mtlsd "$( (ldd "$MTLSD" 2>/dev/null || echo nothing) | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
+note size_nginx "$(stat -c %s "$(command -v nginx)")"
+note links_nginx "$(ldd "$(command -v nginx)" | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
+note size_lighttpd "$(( $(stat -c %s "$(command -v lighttpd)") + $(stat -c %s /usr/lib/lighttpd/mod_openssl.so) ))"
+note links_lighttpd "$(ldd "$(command -v lighttpd)" /usr/lib/lighttpd/mod_openssl.so | awk '$1 !~ /vdso|:$/ {print $1}' | sort -u | tr '\n' ' ')"
+
+read -r -a server_list <<< "$SERVERS"
+declare -A KEX
+start_time=$(now_s)
+for ks in $KEYSETS; do
+	say "bench: $ks key set: starting ${server_list[*]}"
+	for s in "${server_list[@]}"; do
+		start "$s" "$ks"
+	done
+	for r in $(seq "$ROUNDS"); do
+		order=$(rotate $((r - 1)) "${server_list[@]}")
+		say "bench: $ks round $r/$ROUNDS, order: $order"
+		for test in full resumed keepalive bulk; do
+			for s in $order; do
+				"measure_$test" "$s" "$ks" "$r"
+			done
+			if [ "$test" = full ]; then
+				KEX[$ks]=$(field "Server Temp Key" "$work/ab-full-mtlsd-$ks-$r.txt" 2>/dev/null || echo X25519)
+				measure_floor "$ks" "$r"
+			fi
+		done
+	done
+	for s in "${server_list[@]}"; do
+		stop "$s" "$ks"
+	done
+	for r in $(seq "$ROUNDS"); do
+		say "bench: $ks memory, round $r/$ROUNDS"
+		for s in $(rotate $((r - 1)) "${server_list[@]}"); do
+			measure_memory "$s" "$ks" "$r"
+		done
+	done
+done
+note duration_s "$(awk -v a="$start_time" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')"
+
+cp "$raw" "$OUT/results.tsv"
+cp "$meta" "$OUT/results-meta.tsv"
+bash bench/render.sh "$OUT"
+say "bench: wrote $OUT/results.md, $OUT/results.png, $OUT/results.tsv and $OUT/results-meta.tsv"
+cat "$OUT/results.md"
