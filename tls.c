@@ -1545,6 +1545,7 @@ tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_
 	v->cert_count = 0;
 	v->resume_offered = false;
 	s->read_blocked = s->write_blocked = false;
+	s->stage_off = s->stage_len = 0;
 	do
 		got = getrandom(seed, sizeof seed, 0);
 	while (got < 0 && errno == EINTR);
@@ -1618,23 +1619,51 @@ tls_session_pump(struct tls_session *s, int fd)
 			n = send(fd, buf, len, MSG_NOSIGNAL);
 			if (n > 0) {
 				br_ssl_engine_sendrec_ack(eng, (size_t)n);
+				/* A short write filled the socket: wait for POLLOUT. */
+				if ((size_t)n < len)
+					s->write_blocked = true;
 				continue;
 			}
 			if (n < 0 && !would_block())
 				return TLS_IO_CLOSED;
 			s->write_blocked = true;
 		}
+		if ((state & BR_SSL_RECVREC) && s->stage_len > 0) {
+			buf = br_ssl_engine_recvrec_buf(eng, &len);
+			if (len > s->stage_len)
+				len = s->stage_len;
+			memcpy(buf, s->stage + s->stage_off, len);
+			s->stage_off += (unsigned short)len;
+			s->stage_len -= (unsigned short)len;
+			br_ssl_engine_recvrec_ack(eng, len);
+			continue;
+		}
 		/* A failed recv() costs a system call: only after POLLIN says so. */
 		if ((state & BR_SSL_RECVREC) && !s->read_blocked) {
+			bool direct;
+			size_t want;
+
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
-			n = recv(fd, buf, len, 0);
-			if (n > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)n);
-				continue;
-			}
-			if (n == 0 || !would_block())
+			/* Large records go straight in; small ones through the stage. */
+			direct = len >= sizeof s->stage;
+			want = direct ? len : sizeof s->stage;
+			n = recv(fd, direct ? buf : s->stage, want, 0);
+			if (n == 0 || (n < 0 && !would_block()))
 				return TLS_IO_CLOSED;
-			s->read_blocked = true;
+			if (n < 0) {
+				s->read_blocked = true;
+				return TLS_IO_OPEN;
+			}
+			/* A short read drained the socket: wait for POLLIN. */
+			if ((size_t)n < want)
+				s->read_blocked = true;
+			if (direct) {
+				br_ssl_engine_recvrec_ack(eng, (size_t)n);
+			} else {
+				s->stage_off = 0;
+				s->stage_len = (unsigned short)n;
+			}
+			continue;
 		}
 		return TLS_IO_OPEN;
 	}

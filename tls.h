@@ -139,8 +139,15 @@ struct client_verifier {
 
 struct tls_session {
 	br_ssl_server_context server;   /* first: the cache finds the session from it */
-	bool read_blocked;              /* recv() said EAGAIN since the last POLLIN */
+	bool read_blocked;              /* the socket was drained since the last POLLIN */
 	bool write_blocked;             /* send() said EAGAIN since the last POLLOUT */
+	/*
+	 * BearSSL asks for a record's 5-byte header and its body separately;
+	 * reading into this stage first takes a whole small record, or several,
+	 * in one recv().
+	 */
+	unsigned short stage_off, stage_len;
+	unsigned char stage[512];
 	struct client_verifier verifier;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
