@@ -51,7 +51,7 @@ BUILDDIR ?= build/$(CROSS_NAME)$(if $(filter 1,$(STATIC)),-static)
 endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
-OBJS = $(O)server.o $(O)tls.o $(O)http.o
+OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)nginx_conf.o
 HEADERS = tls.h http.h server.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 
@@ -59,6 +59,11 @@ all: $(O)mtlsd
 
 $(O)mtlsd: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+# BearSSL 0.6 cannot report its version at run time: mtlsd --version shows
+# the one it was built with, as the package manager knows it.
+BEARSSL_VERSION ?= $(or $(shell dpkg-query -W -f='$${Version}\n' libbearssl-dev 2>/dev/null | head -n 1),unknown)
+$(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
@@ -81,6 +86,10 @@ bench/floor: bench/floor.c
 bench: mtlsd bench/floor
 	bash bench/run.sh
 
+tests/unit-nginx: tests/unit-nginx.c nginx_conf.c $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
+		$(LDFLAGS) -o $@ tests/unit-nginx.c
+
 certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
@@ -97,7 +106,7 @@ run:
 
 test:
 	sh tests/install-deps.sh test
-	$(MAKE) mtlsd tests/unit
+	$(MAKE) mtlsd tests/unit tests/unit-nginx
 	sh tests/run.sh
 
 deps:
@@ -120,7 +129,7 @@ install: $(O)mtlsd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/mtlsd
 
 clean:
-	rm -f mtlsd $(OBJS) tests/unit bench/floor
+	rm -f mtlsd $(OBJS) tests/unit bench/floor tests/unit-nginx
 	rm -rf build
 
 .PHONY: all certs run test deps install clean test-cross size bench

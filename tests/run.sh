@@ -49,5 +49,6 @@ fi
 # shellcheck disable=SC2086 # UNIT is a word list
 run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 run_suite integration bash tests/integration.sh
+run_suite unit-nginx ./tests/unit-nginx
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
