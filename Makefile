@@ -5,7 +5,8 @@
 #   make run        build, make the demo certificates, serve ./www on :8443
 #   make test       unit and integration tests
 #   make deps       install the Debian packages needed to build and test
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man page, example
+#                   config, systemd unit)
 #   make CROSS=aarch64-linux-gnu-    build/arm64/mtlsd (arm-linux-gnueabihf-: armhf)
 #   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
 #   make test-cross static arm64 and armhf builds, tested under qemu-user
@@ -123,10 +124,31 @@ size:
 	sh tests/install-deps.sh cross
 	python3 tests/footprint.py
 
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+
+# The example configuration goes to $(SYSCONFDIR)/mtlsd/nginx.conf only
+# when there is none, so that reinstalling never overwrites a real one.
 install: $(O)mtlsd
-	mkdir -p $(DESTDIR)$(PREFIX)/bin
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples $(DESTDIR)$(SYSCONFDIR)/mtlsd \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	cp $(O)mtlsd $(DESTDIR)$(PREFIX)/bin/mtlsd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/mtlsd
+	sed 's,@BINDIR@,$(PREFIX)/bin,g; s,@SYSCONFDIR@,$(SYSCONFDIR),g' mtlsd.8 \
+		>$(DESTDIR)$(MANDIR)/man8/mtlsd.8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/mtlsd.8
+	cp deploy/nginx.conf $(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples/nginx.conf
+	chmod 644 $(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples/nginx.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/mtlsd/nginx.conf ] || \
+		cp deploy/nginx.conf $(DESTDIR)$(SYSCONFDIR)/mtlsd/nginx.conf
+	sed 's,@BINDIR@,$(PREFIX)/bin,g; s,@SYSCONFDIR@,$(SYSCONFDIR),g' \
+		deploy/mtlsd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/mtlsd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/mtlsd.service
+	cp deploy/mtlsd.sysusers $(DESTDIR)$(SYSUSERSDIR)/mtlsd.conf
+	chmod 644 $(DESTDIR)$(SYSUSERSDIR)/mtlsd.conf
 
 clean:
 	rm -f mtlsd $(OBJS) tests/unit bench/floor tests/unit-nginx
