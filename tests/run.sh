@@ -50,5 +50,6 @@ fi
 run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 run_suite integration bash tests/integration.sh
 run_suite unit-nginx ./tests/unit-nginx
+run_suite deploy bash tests/deploy.sh
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
