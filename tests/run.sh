@@ -52,5 +52,6 @@ run_suite integration bash tests/integration.sh
 run_suite unit-nginx ./tests/unit-nginx
 run_suite deploy bash tests/deploy.sh
 run_suite netns bash tests/netns.sh
+run_suite browser bash tests/browser.sh
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
