@@ -174,6 +174,11 @@ store_word(struct parser *ps, const char *s, size_t len)
 	char *out = ps->store_next, *o = out;
 	size_t i;
 
+	/* Cannot happen (see the sizing in nginx_conf_parse), but never write past. */
+	if ((size_t)(ps->store_end - out) < len + 1) {
+		fail(ps, ps->line, "out of room for words");
+		return NULL;
+	}
 	for (i = 0; i < len; i++) {
 		if (s[i] == '\\' && i + 1 < len) {
 			char next = s[i + 1];
@@ -242,7 +247,8 @@ next_token(struct parser *ps, char **word, unsigned *line)
 			fail(ps, *line, "unexpected end of file in a quoted string");
 			return TOK_ERROR;
 		}
-		*word = store_word(ps, start, (size_t)(ps->p - start));
+		if (!(*word = store_word(ps, start, (size_t)(ps->p - start))))
+			return TOK_ERROR;
 		ps->p++;
 		if (ps->p < ps->end && !is_space(*ps->p) && *ps->p != ';'
 		    && *ps->p != '{') {
@@ -269,7 +275,8 @@ next_token(struct parser *ps, char **word, unsigned *line)
 			ps->p++;
 		ps->p++;
 	}
-	*word = store_word(ps, start, (size_t)(ps->p - start));
+	if (!(*word = store_word(ps, start, (size_t)(ps->p - start))))
+		return TOK_ERROR;
 	return TOK_WORD;
 }
 
