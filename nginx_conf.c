@@ -520,8 +520,8 @@ r_block(struct parser *ps, const struct directive *d, const struct rule *r)
 	}
 	if (inner == CTX_LOCATION) {
 		if (d->argc != 2 || strcmp(d->argv[1], "/") != 0)
-			return unsupported(ps, d, "only \"location / { root ...; index ...; }\" "
-			    "is, since mtlsd serves one directory");
+			return unsupported(ps, d, "mtlsd serves one directory, "
+			    "so only \"location / { root ...; index ...; }\"");
 		if (ps->locations++ > 0)
 			return fail(ps, d->line, "duplicate location \"/\"");
 	}
