@@ -5,7 +5,8 @@
 #   make run        build, make the demo certificates, serve ./www on :8443
 #   make test       unit and integration tests
 #   make deps       install the Debian packages needed to build and test
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man page, example
+#                   config, systemd unit)
 #   make CROSS=aarch64-linux-gnu-    build/arm64/mtlsd (arm-linux-gnueabihf-: armhf)
 #   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
 #   make test-cross static arm64 and armhf builds, tested under qemu-user
@@ -51,7 +52,7 @@ BUILDDIR ?= build/$(CROSS_NAME)$(if $(filter 1,$(STATIC)),-static)
 endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
-OBJS = $(O)server.o $(O)tls.o $(O)http.o
+OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)nginx_conf.o
 HEADERS = tls.h http.h server.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 
@@ -59,6 +60,11 @@ all: $(O)mtlsd
 
 $(O)mtlsd: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+# BearSSL 0.6 cannot report its version at run time: mtlsd --version shows
+# the one it was built with, as the package manager knows it.
+BEARSSL_VERSION ?= $(or $(shell dpkg-query -W -f='$${Version}\n' libbearssl-dev 2>/dev/null | head -n 1),unknown)
+$(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
@@ -81,6 +87,10 @@ bench/floor: bench/floor.c
 bench: mtlsd bench/floor
 	bash bench/run.sh
 
+tests/unit-nginx: tests/unit-nginx.c nginx_conf.c $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
+		$(LDFLAGS) -o $@ tests/unit-nginx.c
+
 certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
@@ -97,7 +107,7 @@ run:
 
 test:
 	sh tests/install-deps.sh test
-	$(MAKE) mtlsd tests/unit
+	$(MAKE) mtlsd tests/unit tests/unit-nginx
 	sh tests/run.sh
 
 deps:
@@ -114,13 +124,34 @@ size:
 	sh tests/install-deps.sh cross
 	python3 tests/footprint.py
 
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+
+# The example configuration goes to $(SYSCONFDIR)/mtlsd/nginx.conf only
+# when there is none, so that reinstalling never overwrites a real one.
 install: $(O)mtlsd
-	mkdir -p $(DESTDIR)$(PREFIX)/bin
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples $(DESTDIR)$(SYSCONFDIR)/mtlsd \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	cp $(O)mtlsd $(DESTDIR)$(PREFIX)/bin/mtlsd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/mtlsd
+	sed 's,@BINDIR@,$(PREFIX)/bin,g; s,@SYSCONFDIR@,$(SYSCONFDIR),g' mtlsd.8 \
+		>$(DESTDIR)$(MANDIR)/man8/mtlsd.8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/mtlsd.8
+	cp deploy/nginx.conf $(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples/nginx.conf
+	chmod 644 $(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples/nginx.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/mtlsd/nginx.conf ] || \
+		cp deploy/nginx.conf $(DESTDIR)$(SYSCONFDIR)/mtlsd/nginx.conf
+	sed 's,@BINDIR@,$(PREFIX)/bin,g; s,@SYSCONFDIR@,$(SYSCONFDIR),g' \
+		deploy/mtlsd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/mtlsd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/mtlsd.service
+	cp deploy/mtlsd.sysusers $(DESTDIR)$(SYSUSERSDIR)/mtlsd.conf
+	chmod 644 $(DESTDIR)$(SYSUSERSDIR)/mtlsd.conf
 
 clean:
-	rm -f mtlsd $(OBJS) tests/unit bench/floor
+	rm -f mtlsd $(OBJS) tests/unit bench/floor tests/unit-nginx
 	rm -rf build
 
 .PHONY: all certs run test deps install clean test-cross size bench

@@ -36,6 +36,11 @@
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_BUFFER_BYTES 65536
 
+/* Debian's libbearssl-dev version, from the Makefile: BearSSL 0.6 has no runtime query. */
+#ifndef BEARSSL_VERSION
+#define BEARSSL_VERSION "unknown"
+#endif
+
 
 enum conn_state {
 	C_FREE,
@@ -1064,6 +1069,9 @@ usage(FILE *out)
 	    "      --session-timeout S    default 300, as nginx\n"
 	    "      --check-cert FILE      run the client-certificate checks on FILE (PEM chain, leaf\n"
 	    "                             first) with -C, --crl, --verify-depth, --allow-*, and exit\n"
+	    "      --nginx-conf FILE      read the settings from an nginx server block or nginx.conf;\n"
+	    "                             other options override it\n"
+	    "  -t                         check the configuration and exit (as nginx -t)\n"
 	    "      --index NAME           default index.html\n"
 	    "      --access-log FILE      default - (stdout); off disables\n"
 	    "      --max-conns N          connection slots, allocated at start-up (default 1024)\n"
@@ -1083,7 +1091,7 @@ enum {
 	OPT_MAX_HEAD, OPT_HANDSHAKE_TIMEOUT, OPT_HEADER_TIMEOUT,
 	OPT_KEEPALIVE_TIMEOUT, OPT_SEND_TIMEOUT, OPT_SHUTDOWN_GRACE,
 	OPT_CRL, OPT_ALLOW_CN, OPT_ALLOW_FINGERPRINT, OPT_VERIFY_DEPTH,
-	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT,
+	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT, OPT_NGINX_CONF,
 };
 
 static const struct option long_options[] = {
@@ -1110,10 +1118,16 @@ static const struct option long_options[] = {
 	{ "session-cache", required_argument, NULL, OPT_SESSION_CACHE },
 	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
 	{ "check-cert", required_argument, NULL, OPT_CHECK_CERT },
+	{ "nginx-conf", required_argument, NULL, OPT_NGINX_CONF },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static const char short_options[] = ":l:r:c:k:C:hVt";
+
+/* The listeners came from --nginx-conf: a -l replaces them. */
+static bool listen_from_file;
 
 static void
 usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -1151,9 +1165,13 @@ parse_options(int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":l:r:c:k:C:hV", long_options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
+			if (listen_from_file) {
+				opt.listen_count = 0;
+				listen_from_file = false;
+			}
 			if (opt.listen_count == MAX_LISTENERS)
 				usage_error("--listen: at most %d listeners", MAX_LISTENERS);
 			opt.listen[opt.listen_count++] = optarg;
@@ -1228,6 +1246,9 @@ parse_options(int argc, char **argv)
 		case OPT_CHECK_CERT:
 			opt.check_cert = optarg;
 			break;
+		case OPT_NGINX_CONF:
+		case 't':
+			break;          /* taken by read_nginx_conf() before */
 		case OPT_SHUTDOWN_GRACE:
 			opt.shutdown_grace = number_option("--shutdown-grace", optarg, 0, 86400);
 			break;
@@ -1235,7 +1256,8 @@ parse_options(int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("mtlsd %s\n", MTLSD_VERSION);
+			printf("mtlsd %s\nbuilt with BearSSL %s\n", MTLSD_VERSION,
+			    BEARSSL_VERSION);
 			exit(0);
 		case ':':
 			usage_error("%s needs a value", argv[optind - 1]);
@@ -1347,6 +1369,124 @@ check_cert_main(void)
 	return tls_check_chain(creds, opt.check_cert, stdout);
 }
 
+/* ---- --nginx-conf, -t and error_log ---- */
+
+static const char *nginx_conf_path;
+static char *nginx_conf_strings;        /* what opt's strings from the file point into */
+static bool config_test;
+static int error_log_fd = -1;
+
+static void
+nginx_conf_warning(const char *message)
+{
+	fprintf(stderr, "mtlsd: warning: %s\n", message);
+}
+
+static void
+load_nginx_conf(const char *path)
+{
+	struct stat st;
+	char why[512], *text;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		die("--nginx-conf %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		die("--nginx-conf %s: not a regular file", path);
+	if (st.st_size > NGINX_CONF_MAX_BYTES)
+		die("--nginx-conf %s: larger than %d bytes", path, NGINX_CONF_MAX_BYTES);
+	if (!(text = malloc((size_t)st.st_size + 1)))
+		die("--nginx-conf %s: out of memory", path);
+	while (len < (size_t)st.st_size + 1
+	    && (n = read(fd, text + len, (size_t)st.st_size + 1 - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("--nginx-conf %s: %s", path, strerror(errno));
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > (size_t)st.st_size)
+		die("--nginx-conf %s: the file grew while it was read", path);
+	if (nginx_conf_parse(text, len, path, &opt, &nginx_conf_strings,
+	    nginx_conf_warning, why, sizeof why) < 0)
+		die("%s", why);
+	free(text);
+	listen_from_file = true;
+}
+
+/*
+ * Takes --nginx-conf and -t before parse_options() reads the command line,
+ * so that the other options override the file wherever they stand.
+ */
+static void
+read_nginx_conf(int argc, char **argv)
+{
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+		if (ch == 't')
+			config_test = true;
+		if (ch != OPT_NGINX_CONF)
+			continue;
+		if (nginx_conf_path)
+			usage_error("--nginx-conf given twice");
+		nginx_conf_path = optarg;
+	}
+	optind = 0;     /* glibc: parse_options() starts over */
+	if (nginx_conf_path)
+		load_nginx_conf(nginx_conf_path);
+}
+
+/* The error log is stderr; error_log FILE sends it to FILE once listening. */
+static void
+open_error_log(void)
+{
+	if (!opt.error_log || strcmp(opt.error_log, "stderr") == 0)
+		return;
+	if ((error_log_fd = open(opt.error_log, O_WRONLY | O_APPEND | O_CREAT
+	    | O_CLOEXEC, 0644)) < 0)
+		die("error_log %s: %s", opt.error_log, strerror(errno));
+}
+
+static void
+use_error_log(void)
+{
+	if (error_log_fd < 0)
+		return;
+	fflush(stderr);
+	if (dup2(error_log_fd, STDERR_FILENO) < 0)
+		die("error_log %s: %s", opt.error_log, strerror(errno));
+	close(error_log_fd);
+	error_log_fd = -1;
+}
+
+/* -t: everything start-up reads is read, nothing listens (as nginx -t). */
+static int
+test_config_main(void)
+{
+	char why[512];
+
+	if (!tls_load(&opt.tls, why, sizeof why))
+		die("%s", why);
+	open_root();
+	open_access_log();
+	open_error_log();
+	if (nginx_conf_path) {
+		fprintf(stderr, "mtlsd: the configuration file %s syntax is ok\n",
+		    nginx_conf_path);
+		fprintf(stderr, "mtlsd: configuration file %s test is successful\n",
+		    nginx_conf_path);
+	} else {
+		fprintf(stderr, "mtlsd: configuration test is successful\n");
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1354,11 +1494,14 @@ main(int argc, char **argv)
 	char why[512];
 	int i;
 
+	read_nginx_conf(argc, argv);
 	parse_options(argc, argv);
 	tzset();    /* now, not at the first log line while serving */
 	update_clock();
 	if (opt.check_cert)
 		return check_cert_main();
+	if (config_test)
+		return test_config_main();
 	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
 		die("%s", why);
 	tls_use(creds);
@@ -1366,6 +1509,7 @@ main(int argc, char **argv)
 	tls_cache_init(&opt.tls);
 	open_root();
 	open_access_log();
+	open_error_log();
 	setup_signals();
 	for (i = 0; i < opt.listen_count; i++)
 		open_listener(opt.listen[i]);
@@ -1373,6 +1517,7 @@ main(int argc, char **argv)
 	for (i = 0; i < listener_count; i++)
 		fprintf(stderr, "mtlsd/%s: listening on %s\n", MTLSD_VERSION,
 		    listeners[i].name);
+	use_error_log();
 	run();
 	access_log_flush();
 	if (access_dropped)

@@ -24,6 +24,29 @@ struct options {
 	long head_max;
 	long handshake_timeout, header_timeout, keepalive_timeout, send_timeout;
 	long shutdown_grace;
+	const char *error_log;          /* --nginx-conf's error_log: a file for stderr */
 };
+
+/* ---- nginx configuration reader (nginx_conf.c) ---- */
+
+#define NGINX_CONF_MAX_BYTES (1024 * 1024)
+
+/*
+ * Reads an nginx configuration, a bare server { } block or a whole
+ * nginx.conf with events { } and http { }, from text[0..len) into opt.
+ * Settings the file does not make keep the value they had in opt; on
+ * failure opt is untouched. Opens no file, prints nothing.
+ *
+ * file_name is used in messages and to resolve relative certificate paths
+ * against its directory, as nginx does. Directives accepted but not honoured
+ * are reported to warn (when not NULL), one "FILE:LINE: ..." line each.
+ *
+ * Returns 0 and sets *strings to the one allocation that the strings now in
+ * opt point into: free it only when opt is no longer used. Returns -1 with
+ * "FILE:LINE: ..." in why, and *strings NULL.
+ */
+int nginx_conf_parse(const char *text, size_t len, const char *file_name,
+    struct options *opt, char **strings, void (*warn)(const char *message),
+    char *why, size_t why_len);
 
 #endif

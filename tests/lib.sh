@@ -140,7 +140,8 @@ start_mtlsd() {
 		--listen=*) listens+=("${args[i]#--listen=}") ;;
 		esac
 	done
-	[ ${#listens[@]} -gt 0 ] || listens=(0.0.0.0:8443)
+	# With --nginx-conf the listeners are in the file: PROBE names them.
+	[ ${#listens[@]} -gt 0 ] || read -r -a listens <<< "${PROBE:-0.0.0.0:8443}"
 
 	SERVER_N=$((SERVER_N + 1))
 	SERVER_OUT=$TMPD/server.$SERVER_N.out

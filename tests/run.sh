@@ -49,5 +49,15 @@ fi
 # shellcheck disable=SC2086 # UNIT is a word list
 run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 run_suite integration bash tests/integration.sh
+# Deployment: the native build, its installation, containers and browsers.
+# Not under a wrapper such as make test-cross's qemu: they test the host.
+if [ -z "${MTLSD:-}" ]; then
+	run_suite unit-nginx ./tests/unit-nginx
+	run_suite deploy bash tests/deploy.sh
+	run_suite netns bash tests/netns.sh
+	run_suite browser bash tests/browser.sh
+else
+	echo "skip - unit-nginx, deploy, netns, browser: not run with MTLSD=$MTLSD"
+fi
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
