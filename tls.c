@@ -1379,7 +1379,7 @@ struct cache_entry {
 static struct {
 	const br_ssl_session_cache_class *vtable;
 	struct cache_entry *entries;
-	size_t size, next;
+	size_t size;
 	long timeout;
 } session_cache;
 
@@ -1401,6 +1401,22 @@ session_of(const br_ssl_server_context *server)
 	return (struct tls_session *)(void *)(uintptr_t)server;
 }
 
+/*
+ * Where a session ID lives: IDs are random, so their first bytes spread
+ * them evenly. A newer session takes the place of an older one that
+ * shares it, so a lookup is one comparison whatever the cache size.
+ */
+static struct cache_entry *
+cache_slot(const unsigned char *id, size_t id_len)
+{
+	uint32_t h = 0;
+	size_t i;
+
+	for (i = 0; i < id_len && i < 4; i++)
+		h = (h << 8) | id[i];
+	return &session_cache.entries[h % session_cache.size];
+}
+
 /* Only a verified client's session is kept, and with its identity. */
 static void
 cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server,
@@ -1412,8 +1428,7 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 	(void)ctx;
 	if (v->identity.auth != AUTH_VERIFIED || session_cache.size == 0)
 		return;
-	e = &session_cache.entries[session_cache.next];
-	session_cache.next = (session_cache.next + 1) % session_cache.size;
+	e = cache_slot(params->session_id, params->session_id_len);
 	e->params = *params;
 	e->identity = v->identity;
 	e->expires = monotonic_seconds() + session_cache.timeout;
@@ -1424,29 +1439,26 @@ cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
     br_ssl_session_parameters *params)
 {
 	struct client_verifier *v = &session_of(server)->verifier;
-	int64_t now = monotonic_seconds();
-	size_t i;
+	struct cache_entry *e;
 
 	(void)ctx;
-	for (i = 0; i < session_cache.size; i++) {
-		struct cache_entry *e = &session_cache.entries[i];
-
-		if (e->expires == 0 || e->params.session_id_len != params->session_id_len
-		    || memcmp(e->params.session_id, params->session_id,
-		    params->session_id_len) != 0)
-			continue;
-		if (now >= e->expires) {
-			e->expires = 0;
-			return 0;
-		}
-		*params = e->params;
-		/* Not trusted yet: BearSSL may still decline and do a full handshake. */
-		v->resume_offered = true;
-		memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
-		v->resume_identity = e->identity;
-		return 1;
+	if (session_cache.size == 0)
+		return 0;
+	e = cache_slot(params->session_id, params->session_id_len);
+	if (e->expires == 0 || e->params.session_id_len != params->session_id_len
+	    || memcmp(e->params.session_id, params->session_id,
+	    params->session_id_len) != 0)
+		return 0;
+	if (monotonic_seconds() >= e->expires) {
+		e->expires = 0;
+		return 0;
 	}
-	return 0;
+	*params = e->params;
+	/* Not trusted yet: BearSSL may still decline and do a full handshake. */
+	v->resume_offered = true;
+	memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
+	v->resume_identity = e->identity;
+	return 1;
 }
 
 static const br_ssl_session_cache_class cache_class = {
