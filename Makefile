@@ -52,8 +52,8 @@ BUILDDIR ?= build/$(CROSS_NAME)$(if $(filter 1,$(STATIC)),-static)
 endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
-OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)nginx_conf.o
-HEADERS = tls.h http.h server.h
+OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)nginx_conf.o $(O)proxy.o
+HEADERS = tls.h http.h server.h proxy.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 
 all: $(O)mtlsd
@@ -91,6 +91,10 @@ tests/unit-nginx: tests/unit-nginx.c nginx_conf.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-nginx.c
 
+tests/unit-proxy: tests/unit-proxy.c proxy.c proxy.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
+		$(LDFLAGS) -o $@ tests/unit-proxy.c
+
 certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
@@ -107,7 +111,7 @@ run:
 
 test:
 	sh tests/install-deps.sh test
-	$(MAKE) mtlsd tests/unit tests/unit-nginx
+	$(MAKE) mtlsd tests/unit tests/unit-nginx tests/unit-proxy
 	sh tests/run.sh
 
 deps:
@@ -151,7 +155,7 @@ install: $(O)mtlsd
 	chmod 644 $(DESTDIR)$(SYSUSERSDIR)/mtlsd.conf
 
 clean:
-	rm -f mtlsd $(OBJS) tests/unit bench/floor tests/unit-nginx
+	rm -f mtlsd $(OBJS) tests/unit bench/floor tests/unit-nginx tests/unit-proxy
 	rm -rf build
 
 .PHONY: all certs run test deps install clean test-cross size bench
