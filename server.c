@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "proxy.h"
 #include "server.h"
 #include "tls.h"
 
@@ -44,6 +45,7 @@
 
 enum conn_state {
 	C_FREE,
+	C_PROXY,       /* reading the PROXY protocol header (--proxy-protocol) */
 	C_HANDSHAKE,   /* TLS handshake in progress */
 	C_READING,     /* waiting for a request head */
 	C_SENDING,     /* writing a response */
@@ -81,6 +83,8 @@ struct listener {
 	int fd;
 	char name[INET6_ADDRSTRLEN + 10];
 };
+
+static bool proxy_read(struct conn *c);
 
 static struct options opt = {
 	.root = "./www",
@@ -596,6 +600,8 @@ conn_step(struct conn *c)
 	for (steps = 0; steps < STEPS_PER_WAKEUP; steps++) {
 		bool progress = false;
 
+		if (c->state == C_PROXY && !proxy_read(c))
+			return;
 		if (c->state == C_LINGERING) {
 			linger_read(c);
 			return;
@@ -652,6 +658,10 @@ static void
 conn_timed_out(struct conn *c)
 {
 	switch (c->state) {
+	case C_PROXY:
+		log_error("info", c, "client timed out while sending the PROXY "
+		    "protocol header");
+		break;
 	case C_HANDSHAKE:
 		log_error("info", c, "client timed out while SSL handshaking");
 		break;
@@ -679,7 +689,8 @@ eviction_candidate(void)
 	for (i = 0; i < active_count; i++) {
 		struct conn *c = active[i];
 
-		if (c->state == C_HANDSHAKE || c->state == C_LINGERING
+		if (c->state == C_PROXY || c->state == C_HANDSHAKE
+		    || c->state == C_LINGERING
 		    || c->state == C_CLOSING
 		    || (c->state == C_READING && c->requests == 0))
 			if (!best || c->accepted_at < best->accepted_at)
@@ -748,7 +759,8 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 		snprintf(c->local, sizeof c->local, "localhost");
 		c->local_port = 443;
 	}
-	c->state = C_HANDSHAKE;
+	/* The handshake timeout covers the PROXY header too. */
+	c->state = opt.proxy_protocol ? C_PROXY : C_HANDSHAKE;
 	c->accepted_at = now_ms;
 	c->deadline = now_ms + opt.handshake_timeout * 1000;
 	c->requests = 0;
@@ -784,6 +796,82 @@ accept_clients(int lfd)
 		}
 		conn_open(fd, &peer);
 	}
+}
+
+/* ---- PROXY protocol (--proxy-protocol) ---- */
+
+static void
+proxy_address(int family, const unsigned char *addr, uint16_t port,
+    char *host, size_t host_len, unsigned *port_out)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof ss);
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET6) {
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	} else {
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, addr, 4);
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	}
+	describe_address(&ss, host, host_len, port_out);
+}
+
+/*
+ * Reads the header a load balancer sends before the client's first byte.
+ * Bytes are peeked and only those that belong to the header are taken, so
+ * the ClientHello stays in the socket for BearSSL; a header arriving in
+ * pieces is gathered in the head buffer, which the handshake uses only
+ * later. Returns true once the header is read: the client's address (for
+ * logs) and the address it connected to (for redirects) are then the ones
+ * the header gives, and the connection goes on to the handshake.
+ */
+static bool
+proxy_read(struct conn *c)
+{
+	struct proxy_header h;
+	char host[INET6_ADDRSTRLEN];
+	size_t take;
+	ssize_t n;
+	long r;
+
+	n = recv(c->fd, c->in + c->in_len, PROXY_HEADER_MAX - c->in_len, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return false;
+	if (n <= 0) {
+		log_error("info", c, "client closed connection while sending the "
+		    "PROXY protocol header");
+		conn_free(c);
+		return false;
+	}
+	r = proxy_parse((const unsigned char *)c->in, c->in_len + (size_t)n, &h);
+	if (r < 0) {
+		log_error("info", c, "%s, closing", proxy_error_text(r));
+		conn_free(c);
+		return false;
+	}
+	/* Until the header is complete, every byte peeked belongs to it. */
+	take = r > 0 ? (size_t)r - c->in_len : (size_t)n;
+	if (recv(c->fd, c->in + c->in_len, take, 0) != (ssize_t)take) {
+		log_error("info", c, "PROXY protocol header: %s", strerror(errno));
+		conn_free(c);
+		return false;
+	}
+	c->in_len += take;
+	if (r == PROXY_INCOMPLETE)
+		return false;
+	if (!h.local) {
+		proxy_address(h.family, h.src, h.src_port, c->peer, sizeof c->peer,
+		    &c->peer_port);
+		proxy_address(h.family, h.dst, h.dst_port, host, sizeof host,
+		    &c->local_port);
+		snprintf(c->local, sizeof c->local, strchr(host, ':') ? "[%s]" : "%s",
+		    host);
+	}
+	c->in_len = 0;
+	c->state = C_HANDSHAKE;
+	return true;
 }
 
 /* ---- listeners ---- */
@@ -981,8 +1069,8 @@ build_pollfds(void)
 		struct conn *c = active[i];
 
 		pollfds[n].fd = c->fd;
-		pollfds[n].events = c->state == C_LINGERING ? POLLIN
-		    : tls_session_poll_events(&c->tls);
+		pollfds[n].events = c->state == C_LINGERING || c->state == C_PROXY
+		    ? POLLIN : tls_session_poll_events(&c->tls);
 		poll_owner[n++] = c;
 	}
 	return n;
@@ -1082,6 +1170,8 @@ usage(FILE *out)
 	    "      --keepalive-timeout S  idle keep-alive timeout (default 75)\n"
 	    "      --send-timeout S       between two successful writes (default 60)\n"
 	    "      --shutdown-grace S     on SIGTERM, time to finish responses (default 10)\n"
+	    "      --proxy-protocol       every connection starts with a PROXY protocol header\n"
+	    "                             (v1 or v2) from a load balancer; others are refused"
 	    "  -h, --help                 this text\n"
 	    "  -V, --version              print the version\n");
 }
@@ -1092,6 +1182,7 @@ enum {
 	OPT_KEEPALIVE_TIMEOUT, OPT_SEND_TIMEOUT, OPT_SHUTDOWN_GRACE,
 	OPT_CRL, OPT_ALLOW_CN, OPT_ALLOW_FINGERPRINT, OPT_VERIFY_DEPTH,
 	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT, OPT_NGINX_CONF,
+	OPT_WORKERS, OPT_PROXY_PROTOCOL,
 };
 
 static const struct option long_options[] = {
@@ -1119,6 +1210,8 @@ static const struct option long_options[] = {
 	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
 	{ "check-cert", required_argument, NULL, OPT_CHECK_CERT },
 	{ "nginx-conf", required_argument, NULL, OPT_NGINX_CONF },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -1251,6 +1344,9 @@ parse_options(int argc, char **argv)
 			break;          /* taken by read_nginx_conf() before */
 		case OPT_SHUTDOWN_GRACE:
 			opt.shutdown_grace = number_option("--shutdown-grace", optarg, 0, 86400);
+			break;
+		case OPT_PROXY_PROTOCOL:
+			opt.proxy_protocol = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -25,6 +25,8 @@ struct options {
 	long handshake_timeout, header_timeout, keepalive_timeout, send_timeout;
 	long shutdown_grace;
 	const char *error_log;          /* --nginx-conf's error_log: a file for stderr */
+	long workers;                   /* --workers: processes sharing the port */
+	bool proxy_protocol;            /* --proxy-protocol: a PROXY header first */
 };
 
 /* ---- nginx configuration reader (nginx_conf.c) ---- */
