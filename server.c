@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,9 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +39,7 @@
 #define CLOSE_NOTIFY_MS 5000
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_BUFFER_BYTES 65536
+#define MAX_WORKERS 64
 
 /* Debian's libbearssl-dev version, from the Makefile: BearSSL 0.6 has no runtime query. */
 #ifndef BEARSSL_VERSION
@@ -85,6 +89,8 @@ struct listener {
 };
 
 static bool proxy_read(struct conn *c);
+static void share_port(int fd, const struct sockaddr *addr, socklen_t addr_len,
+    const char *spec);
 
 static struct options opt = {
 	.root = "./www",
@@ -107,6 +113,7 @@ static struct options opt = {
 	.keepalive_timeout = 75,
 	.send_timeout = 60,
 	.shutdown_grace = 10,
+	.workers = 1,
 };
 
 static volatile sig_atomic_t reload_requested;
@@ -132,7 +139,9 @@ static bool shutting_down;
 
 /* ---- logs ---- */
 
+static char log_tag[24];            /* "worker N: " in a worker */
 static int access_fd = -1;
+static size_t access_write_max = SIZE_MAX;  /* PIPE_BUF when workers share a pipe */
 static char access_buf[LOG_BUFFER_BYTES];
 static size_t access_len;
 static unsigned long access_dropped;
@@ -171,10 +180,10 @@ log_error(const char *level, const struct conn *c, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (c)
-		fprintf(stderr, "%s [%s] client %s:%u: %s\n", stamp, level,
-		    c->peer, c->peer_port, msg);
+		fprintf(stderr, "%s [%s] %sclient %s:%u: %s\n", stamp, level,
+		    log_tag, c->peer, c->peer_port, msg);
 	else
-		fprintf(stderr, "%s [%s] %s\n", stamp, level, msg);
+		fprintf(stderr, "%s [%s] %s%s\n", stamp, level, log_tag, msg);
 }
 
 /* Copies text into a log line, escaping what could forge or break lines. */
@@ -204,9 +213,17 @@ static void
 access_log_flush(void)
 {
 	ssize_t n;
+	size_t len;
+	const char *end;
 
 	while (access_len > 0) {
-		n = write(access_fd, access_buf, access_len);
+		len = access_len;
+		if (len > access_write_max) {
+			/* Whole lines only: a pipe keeps such a write in one piece. */
+			end = memrchr(access_buf, '\n', access_write_max);
+			len = end ? (size_t)(end - access_buf) + 1 : access_write_max;
+		}
+		n = write(access_fd, access_buf, len);
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -929,6 +946,8 @@ open_listener(const char *spec)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (opt.workers > 1)
+		share_port(fd, (struct sockaddr *)&addr, addr_len, spec);
 	if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0)
 		die("--listen %s: %s", spec, strerror(errno));
 	if (listen(fd, 511) < 0)
@@ -1170,6 +1189,8 @@ usage(FILE *out)
 	    "      --keepalive-timeout S  idle keep-alive timeout (default 75)\n"
 	    "      --send-timeout S       between two successful writes (default 60)\n"
 	    "      --shutdown-grace S     on SIGTERM, time to finish responses (default 10)\n"
+	    "      --workers N            worker processes sharing the port (SO_REUSEPORT), under\n"
+	    "                             a supervisor that restarts them (default 1: no supervisor)\n"
 	    "      --proxy-protocol       every connection starts with a PROXY protocol header\n"
 	    "                             (v1 or v2) from a load balancer; others are refused"
 	    "  -h, --help                 this text\n"
@@ -1345,6 +1366,9 @@ parse_options(int argc, char **argv)
 		case OPT_SHUTDOWN_GRACE:
 			opt.shutdown_grace = number_option("--shutdown-grace", optarg, 0, 86400);
 			break;
+		case OPT_WORKERS:
+			opt.workers = number_option("--workers", optarg, 1, MAX_WORKERS);
+			break;
 		case OPT_PROXY_PROTOCOL:
 			opt.proxy_protocol = true;
 			break;
@@ -1447,9 +1471,17 @@ allocate_slots(void)
 	free_count = conn_count;
 	per_slot = sizeof(struct conn) + in_capacity() + sizeof(size_t)
 	    + sizeof(struct pollfd) + 2 * sizeof(struct conn *);
-	fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = %.1f MiB, "
-	    "allocated once\n", MTLSD_VERSION, conn_count, per_slot,
-	    (double)(per_slot * conn_count) / (1024.0 * 1024.0));
+	if (opt.workers > 1)
+		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = "
+		    "%.1f MiB per worker, allocated once; %ld workers: %.1f MiB\n",
+		    MTLSD_VERSION, conn_count, per_slot,
+		    (double)(per_slot * conn_count) / (1024.0 * 1024.0), opt.workers,
+		    (double)(per_slot * conn_count) * (double)opt.workers
+		    / (1024.0 * 1024.0));
+	else
+		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = %.1f MiB, "
+		    "allocated once\n", MTLSD_VERSION, conn_count, per_slot,
+		    (double)(per_slot * conn_count) / (1024.0 * 1024.0));
 }
 
 /* --check-cert: the server's checks on one chain, offline. */
@@ -1583,6 +1615,341 @@ test_config_main(void)
 	return 0;
 }
 
+/* ---- workers (--workers N): the supervisor ---- */
+
+/*
+ * With --workers N the first process becomes a supervisor. It does every
+ * start-up check once (files, keys, ports, slots), opens one SO_REUSEPORT
+ * listening socket per worker and address, so that the kernel spreads new
+ * connections over the workers, and forks them. Each worker is the ordinary
+ * one-thread server on its own sockets, with its own slots.
+ *
+ * The supervisor keeps every socket open: a worker that dies is started
+ * again on the same sockets, and connections the kernel queued on them in
+ * the meantime wait for it instead of being reset. It forwards SIGHUP, and
+ * SIGTERM/SIGINT; it never accepts a connection itself.
+ */
+
+#define RESTART_DELAY_MIN_MS 100
+#define RESTART_DELAY_MAX_MS 10000
+#define WORKER_STABLE_MS 10000      /* alive this long: the next restart is quick */
+#define STOP_MARGIN_MS 3000         /* after --shutdown-grace, then SIGKILL */
+
+struct worker {
+	pid_t pid;                  /* 0 while not running */
+	int fds[MAX_LISTENERS];     /* its listening sockets, one per --listen */
+	int64_t started_at;         /* ms, monotonic */
+	int64_t restart_at;         /* when to start it again; 0: not waiting */
+	int64_t delay_ms;           /* the wait before its last restart */
+};
+
+static struct worker workers[MAX_WORKERS];
+static int sockets_opened;          /* workers whose sockets are open */
+static pid_t supervisor_pid;
+static volatile sig_atomic_t child_exited;
+
+/*
+ * Called by open_listener() before bind(). SO_REUSEPORT would let a second
+ * mtlsd run by the same user bind the same port and silently take half the
+ * connections, so before the first worker's socket the port is tried with
+ * a socket that does not share it: "address in use" then comes at start-up,
+ * as without workers.
+ */
+static void
+share_port(int fd, const struct sockaddr *addr, socklen_t addr_len,
+    const char *spec)
+{
+	int probe, one = 1;
+
+	if (sockets_opened == 0) {
+		probe = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe < 0)
+			die("--listen %s: socket: %s", spec, strerror(errno));
+		setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (addr->sa_family == AF_INET6)
+			setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		if (bind(probe, addr, addr_len) < 0)
+			die("--listen %s: %s", spec, strerror(errno));
+		close(probe);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+		die("--listen %s: SO_REUSEPORT: %s", spec, strerror(errno));
+}
+
+/* Every worker's sockets; listeners[] is left holding the first worker's. */
+static void
+open_worker_listeners(void)
+{
+	int w, k;
+
+	for (w = 0; w < opt.workers; w++) {
+		listener_count = 0;
+		for (k = 0; k < opt.listen_count; k++) {
+			open_listener(opt.listen[k]);
+			workers[w].fds[k] = listeners[k].fd;
+		}
+		sockets_opened++;
+	}
+}
+
+static void
+on_child_signal(int sig)
+{
+	int saved = errno;
+	char byte = (char)sig;
+
+	child_exited = 1;
+	if (write(signal_pipe[1], &byte, 1) < 0) {
+		/* The pipe is full: a wake-up is already pending. */
+	}
+	errno = saved;
+}
+
+/* In the new worker: its own signals, its own sockets, nothing else. */
+static void
+become_worker(int w)
+{
+	struct sigaction sa;
+	int v, k;
+
+	/* A supervisor killed outright must not leave workers serving. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != supervisor_pid)
+		_exit(0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	close(signal_pipe[0]);
+	close(signal_pipe[1]);
+	stop_requested = reload_requested = child_exited = 0;
+	setup_signals();
+	for (v = 0; v < opt.workers; v++)
+		for (k = 0; k < opt.listen_count && v != w; k++)
+			close(workers[v].fds[k]);
+	for (k = 0; k < opt.listen_count; k++)
+		listeners[k].fd = workers[w].fds[k];
+	listener_count = opt.listen_count;
+	snprintf(log_tag, sizeof log_tag, "worker %d: ", w + 1);
+}
+
+/*
+ * Forks worker w. Returns true in the new worker, which goes on to serve;
+ * false in the supervisor. Signals are held during the fork so that one
+ * meant for the new worker reaches its own handlers, not inherited ones.
+ */
+static bool
+start_worker(int w)
+{
+	sigset_t hold, saved;
+	pid_t pid;
+
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &hold, &saved);
+	pid = fork();
+	if (pid == 0) {
+		become_worker(w);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		return true;
+	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	if (pid < 0) {
+		workers[w].restart_at = now_ms + RESTART_DELAY_MAX_MS;
+		log_error("alert", NULL, "worker %d: fork: %s; trying again in %ds",
+		    w + 1, strerror(errno), RESTART_DELAY_MAX_MS / 1000);
+		return false;
+	}
+	workers[w].pid = pid;
+	workers[w].started_at = now_ms;
+	workers[w].restart_at = 0;
+	log_error("notice", NULL, "worker %d started, pid %ld", w + 1, (long)pid);
+	return false;
+}
+
+static void
+describe_exit(int status, char *out, size_t out_len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, out_len, "killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, out_len, "exited with status %d", WEXITSTATUS(status));
+}
+
+/*
+ * Collects the workers that exited. While serving, each is scheduled to
+ * start again: soon if it had run a while, later and later if it keeps
+ * dying young, so a worker that crashes at once does not spin. Returns how
+ * many did not exit with status 0.
+ */
+static int
+reap_workers(bool restart)
+{
+	char how[96];
+	int status, w, failures = 0;
+	struct worker *wk;
+	pid_t pid;
+
+	child_exited = 0;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (w = 0; w < opt.workers && workers[w].pid != pid; w++)
+			;
+		if (w == opt.workers)
+			continue;
+		wk = &workers[w];
+		wk->pid = 0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failures++;
+		describe_exit(status, how, sizeof how);
+		if (!restart) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				log_error("alert", NULL, "worker %d (pid %ld) %s", w + 1,
+				    (long)pid, how);
+			continue;
+		}
+		if (wk->delay_ms == 0 || now_ms - wk->started_at >= WORKER_STABLE_MS)
+			wk->delay_ms = RESTART_DELAY_MIN_MS;
+		else if (wk->delay_ms * 2 <= RESTART_DELAY_MAX_MS)
+			wk->delay_ms *= 2;
+		else
+			wk->delay_ms = RESTART_DELAY_MAX_MS;
+		wk->restart_at = now_ms + wk->delay_ms;
+		log_error("alert", NULL, "worker %d (pid %ld) %s; restarting it in "
+		    "%.1fs", w + 1, (long)pid, how, (double)wk->delay_ms / 1000.0);
+	}
+	return failures;
+}
+
+static int
+workers_running(void)
+{
+	int w, n = 0;
+
+	for (w = 0; w < opt.workers; w++)
+		if (workers[w].pid > 0)
+			n++;
+	return n;
+}
+
+static void
+signal_workers(int sig)
+{
+	int w;
+
+	for (w = 0; w < opt.workers; w++)
+		if (workers[w].pid > 0)
+			kill(workers[w].pid, sig);
+}
+
+/* SIGHUP: the workers reload; so does the supervisor, for later restarts. */
+static void
+forward_reload(void)
+{
+	struct tls_credentials *creds;
+	char why[512];
+
+	reload_requested = 0;
+	signal_workers(SIGHUP);
+	/* The workers log the outcome; this copy only seeds new workers. */
+	if ((creds = tls_load(&opt.tls, why, sizeof why)))
+		tls_use(creds);
+}
+
+/*
+ * Starts the workers and looks after them. Returns only in a worker, which
+ * then serves; the supervisor itself exits, 0 once every worker has
+ * stopped by itself after SIGTERM or SIGINT, 1 if one had to be killed or
+ * failed.
+ */
+static void
+supervise(void)
+{
+	struct sigaction sa;
+	struct pollfd pfd;
+	struct stat st;
+	int64_t kill_at = 0, wake;
+	int w, k, failures = 0;
+	bool stopping = false, killed = false;
+	char sink[64];
+
+	supervisor_pid = getpid();
+	/* Workers share the access log: on a pipe, lines must not be torn. */
+	if (access_fd >= 0 && fstat(access_fd, &st) == 0
+	    && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		access_write_max = PIPE_BUF;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_child_signal;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	/* True already: the sockets queue connections until a worker takes them. */
+	for (k = 0; k < opt.listen_count; k++)
+		fprintf(stderr, "mtlsd/%s: listening on %s\n", MTLSD_VERSION,
+		    opt.listen[k]);
+	use_error_log();
+	for (w = 0; w < opt.workers; w++)
+		if (start_worker(w))
+			return;
+	for (;;) {
+		update_clock();
+		if (child_exited) {
+			k = reap_workers(!stopping);
+			if (stopping)
+				failures += k;
+		}
+		if (stop_requested && !stopping) {
+			stopping = true;
+			kill_at = now_ms + opt.shutdown_grace * 1000 + STOP_MARGIN_MS;
+			log_error("notice", NULL, "shutting down: stopping %d workers",
+			    workers_running());
+			/* The workers close theirs: then the ports are closed. */
+			for (w = 0; w < opt.workers; w++)
+				for (k = 0; k < opt.listen_count; k++)
+					close(workers[w].fds[k]);
+			signal_workers(SIGTERM);
+		}
+		if (reload_requested && !stopping)
+			forward_reload();
+		wake = now_ms + 1000;
+		if (stopping) {
+			if (workers_running() == 0)
+				break;
+			if (!killed && now_ms >= kill_at) {
+				for (w = 0; w < opt.workers; w++)
+					if (workers[w].pid > 0)
+						log_error("alert", NULL, "worker %d (pid %ld) still "
+						    "running %lds after SIGTERM; killing it", w + 1,
+						    (long)workers[w].pid, opt.shutdown_grace
+						    + STOP_MARGIN_MS / 1000);
+				signal_workers(SIGKILL);
+				killed = true;
+			}
+			if (!killed && kill_at < wake)
+				wake = kill_at;
+		} else {
+			for (w = 0; w < opt.workers; w++) {
+				if (workers[w].pid > 0 || workers[w].restart_at == 0)
+					continue;
+				if (workers[w].restart_at <= now_ms) {
+					if (start_worker(w))
+						return;
+				} else if (workers[w].restart_at < wake) {
+					wake = workers[w].restart_at;
+				}
+			}
+		}
+		pfd.fd = signal_pipe[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, wake > now_ms ? (int)(wake - now_ms) : 0) > 0)
+			while (read(signal_pipe[0], sink, sizeof sink) > 0)
+				;
+	}
+	log_error("notice", NULL, "exiting");
+	exit(failures || killed ? 1 : 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1607,13 +1974,20 @@ main(int argc, char **argv)
 	open_access_log();
 	open_error_log();
 	setup_signals();
-	for (i = 0; i < opt.listen_count; i++)
-		open_listener(opt.listen[i]);
+	if (opt.workers > 1)
+		open_worker_listeners();
+	else
+		for (i = 0; i < opt.listen_count; i++)
+			open_listener(opt.listen[i]);
 	allocate_slots();
-	for (i = 0; i < listener_count; i++)
-		fprintf(stderr, "mtlsd/%s: listening on %s\n", MTLSD_VERSION,
-		    listeners[i].name);
-	use_error_log();
+	if (opt.workers > 1) {
+		supervise();        /* returns in each worker */
+	} else {
+		for (i = 0; i < listener_count; i++)
+			fprintf(stderr, "mtlsd/%s: listening on %s\n", MTLSD_VERSION,
+			    listeners[i].name);
+		use_error_log();
+	}
 	run();
 	access_log_flush();
 	if (access_dropped)
