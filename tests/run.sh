@@ -3,8 +3,9 @@
 # suite against ./mtlsd. Each suite's own summary is prefixed with its name;
 # the last line is the total, "N passed, N failed".
 #
-# UNIT and MTLSD are the commands for the unit tests and the server, word
-# lists so that a wrapper works (tests/cross.sh runs both under qemu-user):
+# UNIT, UNIT_PROXY and MTLSD are the commands for the unit tests and the
+# server, word lists so that a wrapper works (tests/cross.sh runs them under
+# qemu-user):
 #   UNIT='qemu-arm-static build/armhf-static/unit' \
 #   MTLSD='qemu-arm-static build/armhf-static/mtlsd' sh tests/run.sh
 set -u
@@ -48,7 +49,10 @@ if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
 fi
 # shellcheck disable=SC2086 # UNIT is a word list
 run_suite unit ${UNIT:-./tests/unit} "$work/pki"
+# shellcheck disable=SC2086 # so is UNIT_PROXY
+run_suite unit-proxy ${UNIT_PROXY:-./tests/unit-proxy}
 run_suite integration bash tests/integration.sh
+run_suite scale bash tests/scale.sh
 # Deployment: the native build, its installation, containers and browsers.
 # Not under a wrapper such as make test-cross's qemu: they test the host.
 if [ -z "${MTLSD:-}" ]; then
