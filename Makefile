@@ -55,6 +55,7 @@ O = $(if $(BUILDDIR),$(BUILDDIR)/)
 OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)nginx_conf.o $(O)proxy.o
 HEADERS = tls.h http.h server.h proxy.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
+UNIT_PROXY = $(if $(O),$(O)unit-proxy,tests/unit-proxy)
 
 all: $(O)mtlsd
 
@@ -74,7 +75,7 @@ $(UNIT): tests/unit.c tls.c http.c $(HEADERS)
 		$(LDFLAGS) -o $@ tests/unit.c $(LIBS)
 
 ifneq ($(O),)
-$(OBJS) $(UNIT): | $(BUILDDIR)
+$(OBJS) $(UNIT) $(UNIT_PROXY): | $(BUILDDIR)
 $(BUILDDIR):
 	mkdir -p $@
 endif
@@ -91,7 +92,7 @@ tests/unit-nginx: tests/unit-nginx.c nginx_conf.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-nginx.c
 
-tests/unit-proxy: tests/unit-proxy.c proxy.c proxy.h
+$(UNIT_PROXY): tests/unit-proxy.c proxy.c proxy.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-proxy.c
 

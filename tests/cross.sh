@@ -120,7 +120,7 @@ for t in ${TARGETS:-arm64 armhf}; do
 	else
 		fail "$t: make CROSS=$triplet- builds $dyn/mtlsd" "$(tail -n 5 "$work/build.log" | oneline)"
 	fi
-	if make CROSS="$triplet-" STATIC=1 all "$static/unit" >"$work/build.log" 2>&1; then
+	if make CROSS="$triplet-" STATIC=1 all "$static/unit" "$static/unit-proxy" >"$work/build.log" 2>&1; then
 		ok "$t: make CROSS=$triplet- STATIC=1 builds $static/mtlsd"
 	else
 		fail "$t: make CROSS=$triplet- STATIC=1 builds $static/mtlsd" "$(tail -n 5 "$work/build.log" | oneline)"
@@ -153,7 +153,8 @@ for t in ${TARGETS:-arm64 armhf}; do
 	fi
 	check_no_runtime_files "$t" "$static"
 
-	UNIT="$qemu $static/unit" MTLSD="$qemu $static/mtlsd" sh tests/run.sh >"$work/run.$t" 2>&1
+	UNIT="$qemu $static/unit" UNIT_PROXY="$qemu $static/unit-proxy" MTLSD="$qemu $static/mtlsd" \
+		sh tests/run.sh >"$work/run.$t" 2>&1
 	rc=$?
 	# Each line once, marked with the target; the run's total is counted.
 	sed -e "s/^\(ok\|FAIL\|skip\) - /\1 - $t: /" -e t -e "s/^/# $t: /" "$work/run.$t"
