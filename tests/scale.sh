@@ -645,9 +645,10 @@ EOF
 	fi
 	# Not applied to a cluster here: parsed, and its parts checked against
 	# each other and against mtlsd's option parser.
-	out=$(python3 - deploy/kubernetes.yaml <<'EOF' 2>&1
-import sys, yaml
+	out=$(python3 - deploy/kubernetes.yaml Dockerfile <<'EOF' 2>&1
+import re, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+dockerfile = open(sys.argv[2]).read()
 kinds = {d['kind']: d for d in docs}
 assert sorted(kinds) == ['Deployment', 'Secret', 'Service'], sorted(kinds)
 sec, dep, svc = kinds['Secret'], kinds['Deployment'], kinds['Service']
@@ -665,17 +666,22 @@ ports = {p['name']: p['containerPort'] for p in c['ports']}
 (sp,) = svc['spec']['ports']
 assert sp['targetPort'] in ports and sp['protocol'] == 'TCP' and sp['port'] == 443
 assert any(a == '--listen=0.0.0.0:%d' % ports[sp['targetPort']] for a in c['args'])
+# the image the Deployment runs: its user and where it keeps www/
+user = re.findall(r'^USER (\d+)', dockerfile, re.M)[-1]
+assert str(pod['spec']['securityContext']['runAsUser']) == user, 'runAsUser is not the image USER'
+www = re.findall(r'^COPY www/ (\S+?)/?$', dockerfile, re.M)[-1]
+assert '--root=' + www in c['args'], '--root is not where the Dockerfile puts www/'
 print('\n'.join(c['args']))
 EOF
 	) && rc=0 || rc=$?
 	if [ "$rc" = 0 ]; then
-		ok "deploy: kubernetes.yaml parses; Secret, Deployment and Service fit together"
+		ok "deploy: kubernetes.yaml parses; Secret, Deployment, Service and Dockerfile fit together"
 		mapfile -t args <<<"$out"
 		# -V comes last: it exits 0 only if every option before it parsed
 		run_mtlsd "${args[@]}" -V
-		expect_eq "deploy: mtlsd accepts the Deployment's arguments" "0 mtlsd 0.1.0" "$RUN_RC $(cat "$RUN_OUT")"
+		expect_eq "deploy: mtlsd accepts the Deployment's arguments" "0 mtlsd 0.1.0" "$RUN_RC $(head -n 1 "$RUN_OUT")"
 	else
-		fail "deploy: kubernetes.yaml parses; Secret, Deployment and Service fit together" "$out"
+		fail "deploy: kubernetes.yaml parses; Secret, Deployment, Service and Dockerfile fit together" "$out"
 	fi
 }
 
