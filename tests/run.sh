@@ -43,5 +43,6 @@ if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
 fi
 run_suite unit ./tests/unit "$work/pki"
 run_suite integration bash tests/integration.sh
+run_suite identity bash tests/identity.sh
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
