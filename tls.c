@@ -746,23 +746,29 @@ serial_equal(const struct serial *a, const struct serial *b)
 	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-/* TLS_ERR_REVOKED or TLS_ERR_CRL_EXPIRED if a CRL of `creds` says so, else 0. */
+/*
+ * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED or TLS_ERR_CRL_EXPIRED if a CRL of
+ * `creds` says so, else 0. CRLs come from pinned CAs only, so the one
+ * certificate they can cover is the one a pinned CA signed.
+ */
 static int
 revocation_status(const struct tls_credentials *creds, const struct client_identity *id,
     int64_t now)
 {
 	size_t i, k;
 
+	if (!id->top_known)
+		return 0;
 	for (i = 0; i < creds->crl_count; i++) {
 		const struct crl *crl = &creds->crls[i];
 
-		if (memcmp(crl->issuer_hash, id->issuer_hash, 32) != 0)
+		if (memcmp(crl->issuer_hash, id->top_issuer_hash, 32) != 0)
 			continue;
 		if (crl->next_update != 0 && now > crl->next_update)
 			return TLS_ERR_CRL_EXPIRED;
 		for (k = 0; k < crl->revoked_count; k++)
-			if (serial_equal(&crl->revoked[k], &id->serial))
-				return TLS_ERR_REVOKED;
+			if (serial_equal(&crl->revoked[k], &id->top_serial))
+				return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
 	}
 	return 0;
 }
@@ -1229,6 +1235,7 @@ verifier_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct client_verifier *v = verifier_of(ctx);
 
+	v->cur_len = 0;
 	/* Past the cap, stop feeding the validator: no CPU for long chains. */
 	if (++v->cert_count <= TLS_MAX_CLIENT_CHAIN)
 		v->minimal.vtable->start_cert(&v->minimal.vtable, length);
@@ -1247,8 +1254,30 @@ verifier_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 		if (v->ee_len + len <= v->ee_cap)
 			memcpy(v->ee_der + v->ee_len, buf, len);
 		v->ee_len += len;
+	} else if (v->identity.trusted_at == 0) {
+		/* An intermediate: kept until it is known whether a pinned CA signed it. */
+		if (v->ee_len <= v->ee_cap && v->cur_len + len <= v->ee_cap - v->ee_len)
+			memcpy(v->ee_der + v->ee_len + v->cur_len, buf, len);
+		v->cur_len += len;
 	}
 	v->minimal.vtable->append(&v->minimal.vtable, buf, len);
+}
+
+/* Records the serial and issuer of the intermediate a pinned CA signed. */
+static void
+note_top_certificate(struct client_verifier *v)
+{
+	struct client_identity top;
+	struct usage_verdict usage;
+
+	if (v->ee_len > v->ee_cap || v->cur_len > v->ee_cap - v->ee_len)
+		return;
+	memset(&top, 0, sizeof top);
+	if (!parse_certificate(v->ee_der + v->ee_len, v->cur_len, &top, &usage))
+		return;
+	v->identity.top_known = true;
+	v->identity.top_serial = top.serial;
+	memcpy(v->identity.top_issuer_hash, top.issuer_hash, 32);
 }
 
 static void
@@ -1264,8 +1293,11 @@ verifier_end_cert(const br_x509_class **ctx)
 	 * signed, and says so by setting its error to BR_ERR_X509_OK: that
 	 * certificate's position is the chain length nginx's depth counts.
 	 */
-	if (v->identity.trusted_at == 0 && v->minimal.err == BR_ERR_X509_OK)
+	if (v->identity.trusted_at == 0 && v->minimal.err == BR_ERR_X509_OK) {
 		v->identity.trusted_at = (int)v->cert_count;
+		if (v->cert_count > 1)
+			note_top_certificate(v);
+	}
 }
 
 /* mtlsd's checks on top of a chain BearSSL validated. */
@@ -1302,6 +1334,11 @@ verifier_end_chain(const br_x509_class **ctx)
 	br_sha256_out(&v->ee_hash, id->fingerprint);
 	if (v->ee_len <= v->ee_cap)
 		parsed = parse_certificate(v->ee_der, v->ee_len, id, &usage);
+	if (parsed && id->trusted_at == 1) {
+		id->top_known = true;
+		id->top_serial = id->serial;
+		memcpy(id->top_issuer_hash, id->issuer_hash, 32);
+	}
 	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
 		err = TLS_ERR_CHAIN_LENGTH;
 	else if ((err = (int)v->minimal.vtable->end_chain(&v->minimal.vtable)) != 0)
@@ -1716,7 +1753,7 @@ tls_session_send_refusal(const struct tls_session *s, int fd)
 		alert[6] = CERTIFICATE_EXPIRED;
 	else if (id->error == BR_ERR_X509_NOT_TRUSTED)
 		alert[6] = UNKNOWN_CA;
-	else if (id->error == TLS_ERR_REVOKED)
+	else if (id->error == TLS_ERR_REVOKED || id->error == TLS_ERR_CA_REVOKED)
 		alert[6] = CERTIFICATE_REVOKED;
 	else if (id->error == TLS_ERR_NOT_ALLOWED)
 		alert[6] = ACCESS_DENIED;
@@ -1759,6 +1796,8 @@ policy_error_text(int err)
 		return "client certificate cannot be parsed";
 	case TLS_ERR_REVOKED:
 		return "certificate revoked";
+	case TLS_ERR_CA_REVOKED:
+		return "an intermediate CA of the chain is revoked";
 	case TLS_ERR_CRL_EXPIRED:
 		return "CRL has expired (nextUpdate passed)";
 	case TLS_ERR_NOT_ALLOWED:
@@ -1906,6 +1945,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 		err = TLS_ERR_NOT_ALLOWED;
 	fprintf(out, "revocation: %s\n", creds->crl_count == 0 ? "no CRL given"
 	    : err == TLS_ERR_REVOKED ? "revoked"
+	    : err == TLS_ERR_CA_REVOKED ? "an intermediate CA is revoked"
 	    : err == TLS_ERR_CRL_EXPIRED ? "the issuer's CRL has expired"
 	    : "not revoked");
 	if (err == 0)

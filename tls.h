@@ -35,6 +35,7 @@ enum {
 	TLS_ERR_REVOKED,           /* serial listed in the issuer's CRL */
 	TLS_ERR_CRL_EXPIRED,       /* the issuer's CRL is past its nextUpdate */
 	TLS_ERR_NOT_ALLOWED,       /* outside --allow-cn / --allow-fingerprint */
+	TLS_ERR_CA_REVOKED,        /* an intermediate CA listed in its issuer's CRL */
 };
 
 /* What is named on the command line; read again on every reload. */
@@ -114,6 +115,14 @@ struct client_identity {
 	int64_t not_before, not_after;
 	int certs_sent;
 	int trusted_at;                 /* certificates up to the one a pinned CA signed */
+	/*
+	 * The certificate a pinned CA signed: the client's own when trusted_at
+	 * is 1, else the topmost intermediate. A CRL (always from a pinned CA)
+	 * can only cover this one. top_known is false if it could not be read.
+	 */
+	bool top_known;
+	struct serial top_serial;
+	unsigned char top_issuer_hash[32];
 };
 
 /*
@@ -128,6 +137,7 @@ struct client_verifier {
 	struct tls_credentials *creds;  /* the generation this handshake uses */
 	unsigned char *ee_der;          /* scratch for the client certificate */
 	size_t ee_cap, ee_len;
+	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
 	br_sha256_context ee_hash;
 	unsigned cert_count;
 	struct client_identity identity;
