@@ -747,29 +747,38 @@ serial_equal(const struct serial *a, const struct serial *b)
 }
 
 /*
- * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED or TLS_ERR_CRL_EXPIRED if a CRL of
- * `creds` says so, else 0. CRLs come from pinned CAs only, so the one
- * certificate they can cover is the one a pinned CA signed.
+ * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED, TLS_ERR_CRL_EXPIRED or
+ * TLS_ERR_CRL_MISSING if the CRLs of `creds` say so, else 0.
+ *
+ * Once CRLs are given, every certificate of the chain must be covered by
+ * its issuer's CRL, or the chain is refused, as nginx does (OpenSSL's
+ * CRL_CHECK_ALL). CRLs come from pinned CAs only, so the one certificate
+ * they can cover is the one a pinned CA signed: a chain with intermediates
+ * has certificates no CRL can cover.
  */
 static int
 revocation_status(const struct tls_credentials *creds, const struct client_identity *id,
     int64_t now)
 {
+	const struct crl *crl = NULL;
 	size_t i, k;
 
-	if (!id->top_known)
+	if (creds->crl_count == 0)
 		return 0;
-	for (i = 0; i < creds->crl_count; i++) {
-		const struct crl *crl = &creds->crls[i];
-
-		if (memcmp(crl->issuer_hash, id->top_issuer_hash, 32) != 0)
-			continue;
-		if (crl->next_update != 0 && now > crl->next_update)
-			return TLS_ERR_CRL_EXPIRED;
-		for (k = 0; k < crl->revoked_count; k++)
-			if (serial_equal(&crl->revoked[k], &id->top_serial))
-				return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
-	}
+	if (!id->top_known)
+		return TLS_ERR_CRL_MISSING;
+	for (i = 0; i < creds->crl_count && !crl; i++)
+		if (memcmp(creds->crls[i].issuer_hash, id->top_issuer_hash, 32) == 0)
+			crl = &creds->crls[i];
+	if (!crl)
+		return TLS_ERR_CRL_MISSING;
+	if (crl->next_update != 0 && now > crl->next_update)
+		return TLS_ERR_CRL_EXPIRED;
+	for (k = 0; k < crl->revoked_count; k++)
+		if (serial_equal(&crl->revoked[k], &id->top_serial))
+			return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
+	if (id->trusted_at > 1)
+		return TLS_ERR_CRL_MISSING;
 	return 0;
 }
 
@@ -1798,6 +1807,9 @@ policy_error_text(int err)
 		return "certificate revoked";
 	case TLS_ERR_CA_REVOKED:
 		return "an intermediate CA of the chain is revoked";
+	case TLS_ERR_CRL_MISSING:
+		return "no CRL from the certificate's issuer (with --crl, every "
+		    "certificate of the chain needs one)";
 	case TLS_ERR_CRL_EXPIRED:
 		return "CRL has expired (nextUpdate passed)";
 	case TLS_ERR_NOT_ALLOWED:
@@ -1946,6 +1958,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	fprintf(out, "revocation: %s\n", creds->crl_count == 0 ? "no CRL given"
 	    : err == TLS_ERR_REVOKED ? "revoked"
 	    : err == TLS_ERR_CA_REVOKED ? "an intermediate CA is revoked"
+	    : err == TLS_ERR_CRL_MISSING ? "no CRL from the issuer"
 	    : err == TLS_ERR_CRL_EXPIRED ? "the issuer's CRL has expired"
 	    : "not revoked");
 	if (err == 0)

@@ -283,6 +283,13 @@ else
 	fail "strict: the refusal is logged with the reason, subject and serial" "$(grep -a revoked "$MATRIX_LOG" | head -n 2)"
 fi
 
+# A CRL for one of the two pinned CAs: the other's clients are refused, as
+# nginx does once ssl_crl is set (every certificate needs its issuer's CRL)
+matrix "crl of one CA" "-C $PKI/bundle.crt --crl $PKI/ca.crl" "$PKI/bundle.crt $PKI/ca.crl 1" <<'EOF'
+good           200        200       =
+ec-client      400-cert   alert-42  =
+EOF
+
 # No CRL: intermediates, depth 1
 matrix "depth 1" "-C $PKI/bundle.crt" "$PKI/bundle.crt - 1" <<'EOF'
 good           200        200       =
