@@ -746,9 +746,15 @@ serial_equal(const struct serial *a, const struct serial *b)
 	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
+static bool
+crl_in_force(const struct crl *crl, int64_t now)
+{
+	return now >= crl->this_update && (crl->next_update == 0 || now <= crl->next_update);
+}
+
 /*
- * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED, TLS_ERR_CRL_EXPIRED or
- * TLS_ERR_CRL_MISSING if the CRLs of `creds` say so, else 0.
+ * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED, TLS_ERR_CRL_EXPIRED,
+ * TLS_ERR_CRL_NOT_YET_VALID or TLS_ERR_CRL_MISSING if the CRLs of `creds` say so, else 0.
  *
  * Once CRLs are given, every certificate of the chain must be covered by
  * its issuer's CRL, or the chain is refused, as nginx does (OpenSSL's
@@ -767,11 +773,21 @@ revocation_status(const struct tls_credentials *creds, const struct client_ident
 		return 0;
 	if (!id->top_known)
 		return TLS_ERR_CRL_MISSING;
-	for (i = 0; i < creds->crl_count && !crl; i++)
-		if (memcmp(creds->crls[i].issuer_hash, id->top_issuer_hash, 32) == 0)
-			crl = &creds->crls[i];
+	/* Of several CRLs from one CA, the newest one in force, as OpenSSL. */
+	for (i = 0; i < creds->crl_count; i++) {
+		const struct crl *c = &creds->crls[i];
+
+		if (memcmp(c->issuer_hash, id->top_issuer_hash, 32) != 0)
+			continue;
+		if (!crl || crl_in_force(c, now) > crl_in_force(crl, now)
+		    || (crl_in_force(c, now) == crl_in_force(crl, now)
+		    && c->this_update > crl->this_update))
+			crl = c;
+	}
 	if (!crl)
 		return TLS_ERR_CRL_MISSING;
+	if (now < crl->this_update)
+		return TLS_ERR_CRL_NOT_YET_VALID;
 	if (crl->next_update != 0 && now > crl->next_update)
 		return TLS_ERR_CRL_EXPIRED;
 	for (k = 0; k < crl->revoked_count; k++)
@@ -1807,6 +1823,8 @@ policy_error_text(int err)
 		return "certificate revoked";
 	case TLS_ERR_CA_REVOKED:
 		return "an intermediate CA of the chain is revoked";
+	case TLS_ERR_CRL_NOT_YET_VALID:
+		return "CRL is not yet valid (thisUpdate in the future)";
 	case TLS_ERR_CRL_MISSING:
 		return "no CRL from the certificate's issuer (with --crl, every "
 		    "certificate of the chain needs one)";
@@ -1959,6 +1977,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	    : err == TLS_ERR_REVOKED ? "revoked"
 	    : err == TLS_ERR_CA_REVOKED ? "an intermediate CA is revoked"
 	    : err == TLS_ERR_CRL_MISSING ? "no CRL from the issuer"
+	    : err == TLS_ERR_CRL_NOT_YET_VALID ? "the issuer's CRL is not yet valid"
 	    : err == TLS_ERR_CRL_EXPIRED ? "the issuer's CRL has expired"
 	    : "not revoked");
 	if (err == 0)

@@ -37,6 +37,7 @@ enum {
 	TLS_ERR_NOT_ALLOWED,       /* outside --allow-cn / --allow-fingerprint */
 	TLS_ERR_CA_REVOKED,        /* an intermediate CA listed in its issuer's CRL */
 	TLS_ERR_CRL_MISSING,       /* CRLs are given, but none from this issuer */
+	TLS_ERR_CRL_NOT_YET_VALID, /* the issuer's CRL starts in the future */
 };
 
 /* What is named on the command line; read again on every reload. */

@@ -212,6 +212,8 @@ nginx_at() {
 # nginx answers. "=" in the nginx column: the same as "on".
 CRLS=$TMPD/crls.pem
 cat "$PKI/ca.crl" "$PKI/ec-ca.crl" >"$CRLS"
+cat "$PKI/ca-expired.crl" "$PKI/ec-ca.crl" >"$TMPD/crls-expired.pem"
+cat "$PKI/ca-expired.crl" "$PKI/ca-future.crl" "$PKI/ca.crl" >"$TMPD/crls-three.pem"
 
 # matrix TITLE "mtlsd options" "nginx CA CRL DEPTH" <<< rows
 matrix() {
@@ -288,6 +290,22 @@ fi
 matrix "crl of one CA" "-C $PKI/bundle.crt --crl $PKI/ca.crl" "$PKI/bundle.crt $PKI/ca.crl 1" <<'EOF'
 good           200        200       =
 ec-client      400-cert   alert-42  =
+EOF
+
+# A CRL past its nextUpdate or before its thisUpdate fails the certificates
+# it covers; of two CRLs from one CA, the one in force counts
+matrix "expired crl" "-C $PKI/bundle.crt --crl $PKI/ca-expired.crl --crl $PKI/ec-ca.crl" \
+	"$PKI/bundle.crt $TMPD/crls-expired.pem 1" <<'EOF'
+good           400-cert   alert-42  =
+ec-client      200        200       =
+EOF
+matrix "future crl" "-C $PKI/ca.crt --crl $PKI/ca-future.crl" "$PKI/ca.crt $PKI/ca-future.crl 1" <<'EOF'
+good           400-cert   alert-42  =
+EOF
+matrix "two crls" "-C $PKI/ca.crt --crl $PKI/ca-expired.crl --crl $PKI/ca-future.crl --crl $PKI/ca.crl" \
+	"$PKI/ca.crt $TMPD/crls-three.pem 1" <<'EOF'
+good           200        200       =
+revoked        400-cert   alert-44  =
 EOF
 
 # No CRL: intermediates, depth 1
