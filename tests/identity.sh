@@ -129,13 +129,19 @@ while not os.path.exists(go) and time.time() < deadline:
 try:
     s.sendall(req)
     print('second', response())
-    print('closed' if not s.recv(65536) else 'open')
+    s.settimeout(0.5)
+    try:
+        print('closed' if not s.recv(65536) else 'data')
+    except socket.timeout:
+        print('open')
 except (ssl.SSLError, OSError) as e:
     print('second error', e)
 EOF
 
 # sclient PORT NAME|- [openssl s_client options] -- one GET with openssl
-# s_client; prints "New 200", "Reused 400-nocert", ...
+# s_client; prints "New 200", "Reused 400-nocert", "New alert-40", ...
+# (with -sess_in, s_client says "New" or "Reused" even when the handshake
+# failed: the status tells)
 sclient() {
 	local port=$1 who=$2 out st kind
 	shift 2
@@ -148,8 +154,20 @@ sclient() {
 	st=$(printf '%s\n' "$out" | sed -n 's/^HTTP\/1.1 \([0-9]*\) .*/\1/p' | head -n 1)
 	if [ "$st" = 400 ]; then
 		if printf '%s' "$out" | grep -q 'No required SSL certificate'; then st=400-nocert; else st=400-cert; fi
+	elif [ -z "$st" ]; then
+		st=$(printf '%s\n' "$out" | sed -n 's/.*SSL alert number \([0-9]*\).*/alert-\1/p' | head -n 1)
 	fi
 	echo "${kind:-none} ${st:-none}"
+}
+
+# wait_for_text FILE STRING -- like wait_for_match, for a fixed string
+wait_for_text() {
+	local i
+	for ((i = 0; i < 60 * TF; i++)); do
+		grep -a -F -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # expect_probe NAME PORT WHO EXPECTED
@@ -328,6 +346,274 @@ int2-client    200        200       =
 chain8         200        200       =
 chain20        400-cert   alert-42  =
 EOF
+
+# ---- start-up: CRLs are verified, warnings for what expires soon -------------------
+
+p=$(free_port)
+# startup_fails NAME PATTERN [options] -- exit 1 and PATTERN on stderr
+startup_fails() {
+	local name=$1 pat=$2
+	shift 2
+	run_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" "$@"
+	if [ "$RUN_RC" = 1 ] && grep -q -F -- "$pat" "$RUN_ERR"; then
+		ok "$name"
+	else
+		fail "$name" "exit $RUN_RC, stderr: $(cat "$RUN_ERR")"
+	fi
+}
+startup_fails "start: a CRL with a bad signature is refused, naming the file" \
+	"$PKI/bad-sig.crl: signature does not verify with the pinned CA CN=id-root-ca,O=mtlsd test" \
+	-C "$PKI/ca.crt" --crl "$PKI/bad-sig.crl"
+startup_fails "start: a CRL from a CA that is not pinned is refused" \
+	"$PKI/other-ca.crl: issuer CN=other-ca,O=mtlsd test is not a pinned CA" \
+	-C "$PKI/bundle.crt" --crl "$PKI/other-ca.crl"
+startup_fails "start: a CRL from an intermediate is refused (pinned CAs only)" \
+	"$PKI/int1.crl: issuer O=mtlsd test,CN=int1 is not a pinned CA" \
+	-C "$PKI/bundle.crt" --crl "$PKI/int1.crl"
+startup_fails "start: a file without a CRL is refused" \
+	"no CRL found" -C "$PKI/ca.crt" --crl "$PKI/good.crt"
+startup_fails "start: --allow-fingerprint needs 64 hex digits" \
+	"--allow-fingerprint abcd: expected 64 hex digits" -C "$PKI/ca.crt" --allow-fingerprint abcd
+
+# A DER CRL works as the PEM one; a CRL due within 7 days is warned about at
+# start and at each reload.
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$PKI/ca.crl.der" --crl "$PKI/ca-soon.crl"; then
+	got=$(probe "$p" good revoked | tr '\n' ' ')
+	expect_eq "start: DER CRL: good 200, revoked 400" "good 200 revoked 400-cert " "$got"
+	re='\[warn\] CRL of CN=id-root-ca,O=mtlsd test: nextUpdate expires on [0-9-]+ [0-9:]+ UTC'
+	expect_eq "start: a CRL due within 7 days is warned about" 1 "$(grep -a -c -E "$re" "$SERVER_ERR")"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reloaded' && sleep 0.2 && [ "$(grep -a -c -E "$re" "$SERVER_ERR")" = 2 ]; then
+		ok "reload: the warning is repeated"
+	else
+		fail "reload: the warning is repeated" "$(tail -n 3 "$SERVER_ERR")"
+	fi
+	stop_mtlsd
+else
+	fail "start: DER CRL" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- session resumption ----------------------------------------------------------------
+
+S=$TMPD/sess
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/bundle.crt" --crl "$PKI/ca.crl" --crl "$PKI/ec-ca.crl"; then
+	expect_eq "resume: full handshake with a good certificate" "New 200" "$(sclient "$p" good -sess_out "$S.good")"
+	expect_eq "resume: resumed with the certificate" "Reused 200" "$(sclient "$p" good -sess_in "$S.good")"
+	expect_eq "resume: resumed without a certificate keeps the identity" "Reused 200" "$(sclient "$p" - -sess_in "$S.good")"
+	expect_eq "resume: the resumed request is logged with the CN" 3 "$(grep -a -c ' - good \[.*" 200 ' "$SERVER_OUT")"
+	expect_eq "resume: no certificate -> 400" "New 400-nocert" "$(sclient "$p" - -sess_out "$S.none")"
+	expect_eq "resume: its session is not resumed with a certificate" "New 200" "$(sclient "$p" good -sess_in "$S.none")"
+	expect_eq "resume: nor without one" "New 400-nocert" "$(sclient "$p" - -sess_in "$S.none")"
+	expect_eq "resume: a bad certificate -> 400" "New 400-cert" "$(sclient "$p" revoked -sess_out "$S.revoked")"
+	expect_eq "resume: its session is never resumed" "New 400-nocert" "$(sclient "$p" - -sess_in "$S.revoked")"
+	# The cache offers the good session, BearSSL declines it (the client
+	# no longer offers its cipher suite): the full handshake's verdict counts.
+	expect_eq "resume: a declined cache hit does not carry the identity" "New 400-nocert" \
+		"$(sclient "$p" - -sess_in "$S.good" -cipher ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305)"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'session cache emptied'
+	expect_eq "resume: a reload drops every session" "New 400-nocert" "$(sclient "$p" - -sess_in "$S.good")"
+	stop_mtlsd
+else
+	fail "resume: server starts" "$(cat "$SERVER_ERR")"
+fi
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client strict --session-timeout 1; then
+	expect_eq "resume: strict, full handshake" "New 200" "$(sclient "$p" good -sess_out "$S.strict")"
+	expect_eq "resume: strict, resumed without a certificate" "Reused 200" "$(sclient "$p" - -sess_in "$S.strict")"
+	sleep 2.1
+	expect_eq "resume: --session-timeout 1: expired, full handshake refused" "New alert-40" \
+		"$(sclient "$p" - -sess_in "$S.strict")"
+	stop_mtlsd
+else
+	fail "resume: strict server starts" "$(cat "$SERVER_ERR")"
+fi
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --session-cache 0; then
+	sclient "$p" good -sess_out "$S.off" >/dev/null
+	expect_eq "resume: --session-cache 0: never resumed" "New 200" "$(sclient "$p" good -sess_in "$S.off")"
+	stop_mtlsd
+else
+	fail "resume: --session-cache 0 server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- allowlists ----------------------------------------------------------------------
+
+fingerprint() { openssl x509 -in "$PKI/$1.crt" -noout -fingerprint -sha256 | sed 's/.*=//'; }
+FP_EKU=$(fingerprint eku-client)                                  # with colons
+FP_EC384=$(fingerprint ec384 | tr -d : | tr 'A-F' 'a-f')          # plain, lower case
+for mode in on strict; do
+	deny=403
+	[ $mode = strict ] && deny=alert-49
+	untrusted=400-cert
+	[ $mode = strict ] && untrusted=alert-48
+	p=$(free_port)
+	if mtlsd_at "$p" -C "$PKI/bundle.crt" --verify-client $mode --allow-cn good --allow-cn ec-client; then
+		got=$(probe "$p" good ec-client eku-client other-client | tr '\n' ' ')
+		expect_eq "allow-cn ($mode): listed CNs in, others $deny, other CA still untrusted" \
+			"good 200 ec-client 200 eku-client $deny other-client $untrusted " "$got"
+		stop_mtlsd
+	else
+		fail "allow-cn ($mode): server starts" "$(cat "$SERVER_ERR")"
+	fi
+	p=$(free_port)
+	if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client $mode --allow-fingerprint "$FP_EKU" \
+		--allow-fingerprint "$FP_EC384" --allow-cn rsa4096; then
+		got=$(probe "$p" eku-client ec384 rsa4096 good | tr '\n' ' ')
+		expect_eq "allow-fingerprint ($mode): pinned certificates and the CN in, others $deny" \
+			"eku-client 200 ec384 200 rsa4096 200 good $deny " "$got"
+		if [ $mode = on ]; then
+			if wait_for_match "$SERVER_ERR" 'certificate not in --allow-cn / --allow-fingerprint \(subject "O=mtlsd test,CN=good"\), closing'; then
+				ok "allow-fingerprint (on): the 403 is logged with the subject"
+			else
+				fail "allow-fingerprint (on): the 403 is logged with the subject" "$(tail -n 1 "$SERVER_ERR")"
+			fi
+			# 403 closes the connection: of two pipelined requests one is answered.
+			printf 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n' |
+				tls_raw --cert "$PKI/good.crt" --key "$PKI/good.key" "$p" >"$TMPD/pipe.out" 2>/dev/null
+			got=$(responses "$TMPD/pipe.out" | sed 's/^\(403\) [0-9]*$/\1/' | tr '\n' ' ')
+			expect_eq "allow-fingerprint (on): 403 and close" "403 rest 0 " "$got"
+		fi
+		stop_mtlsd
+	else
+		fail "allow-fingerprint ($mode): server starts" "$(cat "$SERVER_ERR")"
+	fi
+done
+
+# ---- reload: a CRL revokes an open keep-alive connection --------------------------------
+
+cp "$PKI/ca.crl" "$TMPD/reload.crl"
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$TMPD/reload.crl"; then
+	rm -f "$TMPD/go1" "$TMPD/go2"
+	keepalive "$p" reloadee "$TMPD/go1" >"$TMPD/ka1.out" 2>&1 &
+	ka1=$!
+	keepalive "$p" good "$TMPD/go2" >"$TMPD/ka2.out" 2>&1 &
+	ka2=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$TMPD/ka1.out" ] && [ -s "$TMPD/ka2.out" ] && break
+		sleep 0.05
+	done
+	# A broken CRL: the reload fails, the old set stays.
+	cp "$PKI/bad-sig.crl" "$TMPD/reload.crl"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reload failed, keeping the current certificates, CAs, CRLs and allowlists: .*reload.crl: signature does not verify'; then
+		ok "reload: a bad CRL is refused and the reason logged"
+	else
+		fail "reload: a bad CRL is refused and the reason logged" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: after a failed reload the old CRL still applies" "reloadee 200 revoked 400-cert " \
+		"$(probe "$p" reloadee revoked | tr '\n' ' ')"
+	cp "$PKI/ca-2.crl" "$TMPD/reload.crl"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'reloaded certificates'
+	touch "$TMPD/go1" "$TMPD/go2"
+	wait "$ka1" "$ka2"
+	expect_eq "reload: open connection of a newly revoked certificate: 400 and closed" \
+		"first 200 second 400-cert closed" "$(tr '\n' ' ' <"$TMPD/ka1.out" | sed 's/ $//')"
+	expect_eq "reload: open connection of a good certificate continues" \
+		"first 200 second 200 open" "$(tr '\n' ' ' <"$TMPD/ka2.out" | sed 's/ $//')"
+	if grep -a -q 'certificate revoked (subject "O=mtlsd test,CN=reloadee"), closing' "$SERVER_ERR"; then
+		ok "reload: the cut is logged with the subject"
+	else
+		fail "reload: the cut is logged with the subject" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: new handshakes use the new CRL" "reloadee 400-cert" "$(probe "$p" reloadee)"
+	# A new CA file: new handshakes use it.
+	stop_mtlsd
+else
+	fail "reload: server starts" "$(cat "$SERVER_ERR")"
+fi
+cp "$PKI/ca.crt" "$TMPD/reload-ca.crt"
+p=$(free_port)
+if mtlsd_at "$p" -C "$TMPD/reload-ca.crt"; then
+	expect_eq "reload: before, ec-client is not trusted" "ec-client 400-cert" "$(probe "$p" ec-client)"
+	cp "$PKI/bundle.crt" "$TMPD/reload-ca.crt"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'reloaded certificates'
+	expect_eq "reload: a CA added to the -C file is trusted at once" "ec-client 200" "$(probe "$p" ec-client)"
+	stop_mtlsd
+else
+	fail "reload: CA server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- --check-cert --------------------------------------------------------------------
+
+# check_cert NAME EXIT LINE... -- run --check-cert on NAME.chain with -C
+# bundle --crl both; expects EXIT and each LINE (a fixed string) in the output
+check_cert() {
+	local name=$1 want=$2 line rc out
+	shift 2
+	out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/$name.chain" -C "$PKI/bundle.crt" \
+		--crl "$PKI/ca.crl" --crl "$PKI/ec-ca.crl" $CHECK_OPTS 2>&1) && rc=0 || rc=$?
+	for line in "$@"; do
+		if ! grep -q -F -x -- "$line" <<<"$out"; then
+			fail "check-cert $name: '$line'" "exit $rc: $(_oneline "$out")"
+			return
+		fi
+	done
+	expect_eq "check-cert $name: exit $want and its steps" "$want" "$rc"
+}
+CHECK_OPTS=
+check_cert good 0 "certificate: O=mtlsd test,CN=good" "trust: issued by a pinned CA, 0 intermediate(s) (--verify-depth 1)" "result: accepted"
+check_cert other-client 1 "trust: not trusted: issuer CN=other-ca,O=mtlsd test is not a pinned CA" \
+	"result: refused: certificate not trusted: no pinned CA issued it"
+check_cert expired 1 "validity: expired on 2021-01-01 00:00:00 UTC" "result: refused: certificate has expired or is not yet valid"
+check_cert notyet 1 "validity: not yet valid: valid from 2090-01-01 00:00:00 UTC"
+check_cert eku-server 1 "extended key usage: serverAuth only, no clientAuth" \
+	"result: refused: extended key usage does not include clientAuth"
+check_cert ku-certsign 1 "key usage: no digitalSignature" "result: refused: key usage does not include digitalSignature"
+check_cert revoked 1 "revocation: revoked" "result: refused: certificate revoked"
+check_cert int-rev-client 1 "result: refused: an intermediate CA of the chain is revoked"
+check_cert chain20 1 "chain: 20 certificate(s) sent (at most 8)" "result: refused: client sent more than 8 certificates"
+check_cert crit-eku 1 "result: refused: certificate has an unsupported critical extension"
+check_cert v1int-client 1 "result: refused: issuer is not a CA"
+CHECK_OPTS="--allow-cn someone-else"
+check_cert ec-client 1 "result: refused: certificate not in --allow-cn / --allow-fingerprint"
+CHECK_OPTS="--verify-depth 2"
+check_cert int2-client 1 "result: refused: no CRL from the certificate's issuer (with --crl, every certificate of the chain needs one)"
+CHECK_OPTS=
+out=$("${MTLSD_CMD[@]}" --check-cert "$TMPD/no-such-file.pem" -C "$PKI/ca.crt" 2>&1) && rc=0 || rc=$?
+expect_eq "check-cert: an unreadable file -> exit 2" 2 "$rc"
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/good.chain" -C "$PKI/ca.crt" --crl "$PKI/bad-sig.crl" 2>&1) && rc=0 || rc=$?
+if [ "$rc" = 1 ] && [[ $out == *"signature does not verify"* ]]; then
+	ok "check-cert: a bad CRL is refused as at start-up"
+else
+	fail "check-cert: a bad CRL is refused as at start-up" "exit $rc: $out"
+fi
+
+# ---- logs: a certificate cannot forge lines -----------------------------------------------
+
+for mode in on strict; do
+	p=$(free_port)
+	if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client $mode --allow-cn nobody; then
+		probe "$p" evil >/dev/null
+		if wait_for_text "$SERVER_ERR" 'subject "O=mtlsd test,CN=evil\0A2024/01/01 00:00:00 [notice] forged \"quote\" \\ end"'; then
+			ok "logs ($mode): the error log shows the DN escaped, on one line"
+		else
+			fail "logs ($mode): the error log shows the DN escaped, on one line" "$(tail -n 2 "$SERVER_ERR")"
+		fi
+		expect_eq "logs ($mode): no forged error log line" 0 "$(grep -a -c '^2024/01/01' "$SERVER_ERR")"
+		stop_mtlsd
+	else
+		fail "logs ($mode): server starts" "$(cat "$SERVER_ERR")"
+	fi
+done
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt"; then
+	probe "$p" evil >/dev/null
+	if wait_for_match "$SERVER_OUT" '^127\.0\.0\.1 - evil\\x0A2024/01/01 00:00:00 \[notice\] forged \\x22quote\\x22 \\x5C end \['; then
+		ok "logs: the access log shows the CN escaped"
+	else
+		fail "logs: the access log shows the CN escaped" "$(cat "$SERVER_OUT")"
+	fi
+	expect_eq "logs: one access log line" 1 "$(wc -l <"$SERVER_OUT")"
+	stop_mtlsd
+else
+	fail "logs: server starts" "$(cat "$SERVER_ERR")"
+fi
 
 # ---- a key that does not match its certificate ------------------------------------
 
