@@ -425,20 +425,62 @@ text_add_oid(struct text_out *t, struct der oid)
 }
 
 /*
- * Formats a Name as RFC 4514 (last RDN first, as nginx's $ssl_client_s_dn)
- * and copies its CN, if any, to `cn`.
+ * A CN that --allow-cn may compare byte for byte: a string type whose bytes
+ * are its UTF-8 text, no control character (a NUL would end the C string
+ * early), and short enough to be kept whole.
  */
 static bool
-format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap)
+cn_comparable(unsigned tag, struct der v, size_t cap)
+{
+	size_t i;
+
+	if (tag != 0x0c && tag != 0x13 && tag != 0x16)   /* UTF8, Printable, IA5 */
+		return false;
+	if (v.len >= cap)
+		return false;
+	for (i = 0; i < v.len; i++)
+		if (v.p[i] < 0x20 || v.p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* A CN for logs: control characters as \XX, nothing else escaped. */
+static void
+text_add_cn(struct text_out *t, struct der v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < v.len; i++) {
+		unsigned char c = v.p[i];
+		char esc[3] = { '\\', hex[c >> 4], hex[c & 15] };
+
+		if (c < 0x20 || c == 0x7f)
+			text_add(t, esc, 3);
+		else
+			text_add(t, (const char *)&c, 1);
+	}
+}
+
+/*
+ * Formats a Name as RFC 4514 (last RDN first, as nginx's $ssl_client_s_dn)
+ * and copies its CN, if any, to `cn`. *cn_ok tells whether that CN is the
+ * name's only one and can be compared whole (see cn_comparable).
+ */
+static bool
+format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap,
+    bool *cn_ok)
 {
 	struct der rdns[32], rdn, atv, oid, value;
 	struct text_out t = { out, 0, out_cap };
 	unsigned tag;
-	size_t count = 0, i, k;
+	size_t count = 0, i, k, cns = 0;
 
 	out[0] = '\0';
-	if (cn)
+	if (cn) {
 		cn[0] = '\0';
+		*cn_ok = false;
+	}
 	while (name.len > 0) {
 		if (!der_expect(&name, 0x31, &rdn, NULL) || count == 32)
 			return false;
@@ -464,10 +506,13 @@ format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap)
 				text_add_oid(&t, oid);
 			text_add(&t, "=", 1);
 			text_add_value(&t, value);
-			if (cn && k == 0 && cn[0] == '\0') {
+			if (cn && k == 0 && cns++ == 0) {
 				struct text_out c = { cn, 0, cn_cap };
 
-				text_add(&c, (const char *)value.p, value.len);
+				text_add_cn(&c, value);
+				*cn_ok = cn_comparable(tag, value, cn_cap);
+			} else if (cn && k == 0) {
+				*cn_ok = false;         /* two CNs: which one is "the" CN? */
 			}
 		}
 	}
@@ -562,7 +607,7 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 	set_serial(&id->serial, v);
 	if (!der_expect(&tbs, 0x30, &v, NULL)
 	    || !der_expect(&tbs, 0x30, &v, &issuer)
-	    || !format_name(v, id->issuer, sizeof id->issuer, NULL, 0))
+	    || !format_name(v, id->issuer, sizeof id->issuer, NULL, 0, NULL))
 		return false;
 	sha256_of(issuer.p, issuer.len, id->issuer_hash);
 	if (!der_expect(&tbs, 0x30, &validity, NULL)
@@ -573,7 +618,8 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 		return false;
 	id->not_after = t;
 	if (!der_expect(&tbs, 0x30, &subject, NULL)
-	    || !format_name(subject, id->subject, sizeof id->subject, id->cn, sizeof id->cn)
+	    || !format_name(subject, id->subject, sizeof id->subject, id->cn, sizeof id->cn,
+	    &id->cn_ok)
 	    || !der_expect(&tbs, 0x30, &v, NULL))
 		return false;
 	while (tbs.len > 0) {
@@ -665,7 +711,7 @@ load_crl_der(struct tls_credentials *creds, const char *path, const unsigned cha
 	if (tbs.len > 0 && tbs.p[0] == 0x02 && !der_next(&tbs, &tag, &v, NULL))
 		return fail(why, why_len, "%s: not a CRL", path);
 	if (!der_expect(&tbs, 0x30, &v, NULL) || !der_expect(&tbs, 0x30, &v, &issuer)
-	    || !format_name(v, crl->issuer, sizeof crl->issuer, NULL, 0)
+	    || !format_name(v, crl->issuer, sizeof crl->issuer, NULL, 0, NULL)
 	    || !der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl->this_update))
 		return fail(why, why_len, "%s: not a CRL", path);
 	if (tbs.len > 0 && (tbs.p[0] == 0x17 || tbs.p[0] == 0x18)
@@ -806,7 +852,7 @@ allowed_by_lists(const struct tls_credentials *creds, const struct client_identi
 
 	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
 		return true;
-	for (i = 0; i < cfg->allow_cn_count; i++)
+	for (i = 0; i < cfg->allow_cn_count && id->cn_ok; i++)
 		if (strcmp(cfg->allow_cn[i], id->cn) == 0)
 			return true;
 	for (i = 0; i < creds->allow_fingerprint_count; i++)

@@ -110,7 +110,8 @@ struct client_identity {
 	int error;                      /* BR_ERR_X509_* or TLS_ERR_* when rejected */
 	char subject[160];              /* RFC 4514, as nginx's $ssl_client_s_dn */
 	char issuer[160];
-	char cn[65];
+	char cn[65];                    /* controls as \XX; may be cut short */
+	bool cn_ok;                     /* cn is the only CN, whole, as sent: --allow-cn may match */
 	struct serial serial;
 	unsigned char issuer_hash[32];
 	unsigned char fingerprint[32];  /* SHA-256 of the certificate's DER */

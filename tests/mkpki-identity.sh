@@ -181,6 +181,65 @@ openssl ca -batch -config db-ca/ca.cnf -notext -in evil.csr -out evil.crt \
 rm -f evil.csr evil.cnf
 cp client.key evil.key
 
+# CNs that a byte-wise comparison gets wrong: a NUL inside, one longer than
+# the 64 characters X.509 allows, two CNs, a BMPString. openssl refuses to
+# make these, so they are the good certificate with its subject replaced
+# and signed again by the CA.
+openssl x509 -in good.crt -outform DER -out good.der
+python3 - good.der <<'EOF'
+import subprocess, sys
+
+def der(tag, body):
+    n = len(body)
+    if n < 128:
+        head = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, 'big')
+        head = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + head + body
+
+def elements(data):
+    out, i = [], 0
+    while i < len(data):
+        n, j = data[i + 1], i + 2
+        if n & 0x80:
+            k = n & 0x7f
+            n, j = int.from_bytes(data[j:j + k], 'big'), j + k
+        out.append(data[i:j + n])
+        i = j + n
+    return out
+
+def content_len(elem):
+    n = elem[1]
+    if n & 0x80:
+        return int.from_bytes(elem[2:2 + (n & 0x7f)], 'big')
+    return n
+
+cert = open(sys.argv[1], 'rb').read()
+tbs, alg, _ = elements(cert[len(cert) - content_len(cert):])
+fields = elements(tbs[len(tbs) - content_len(tbs):])
+CN, O = bytes([0x06, 3, 0x55, 4, 3]), bytes([0x06, 3, 0x55, 4, 10])
+rdn = lambda oid, tag, value: der(0x31, der(0x30, oid + der(tag, value)))
+org = rdn(O, 0x0c, b'mtlsd test')
+subjects = {
+    'cn-nul': org + rdn(CN, 0x0c, b'good\x00evil'),
+    'cn-long': org + rdn(CN, 0x0c, b'a' * 65),
+    'cn-two': org + rdn(CN, 0x0c, b'evil') + rdn(CN, 0x0c, b'good'),
+    'cn-bmp': org + rdn(CN, 0x1e, 'good'.encode('utf-16-be')),
+}
+for serial, (name, subject) in enumerate(sorted(subjects.items()), 0x7000):
+    f = list(fields)
+    f[1] = der(0x02, serial.to_bytes(2, 'big'))
+    f[5] = der(0x30, subject)
+    new_tbs = der(0x30, b''.join(f))
+    sig = subprocess.run(['openssl', 'dgst', '-sha256', '-sign', 'ca.key'], input=new_tbs,
+                         stdout=subprocess.PIPE, check=True).stdout
+    new = der(0x30, new_tbs + alg + der(0x03, b'\x00' + sig))
+    subprocess.run(['openssl', 'x509', '-inform', 'DER', '-out', name + '.crt'], input=new, check=True)
+EOF
+rm -f good.der
+for n in cn-nul cn-long cn-two cn-bmp; do cp client.key "$n.key"; done
+
 # ---- intermediates -----------------------------------------------------------------
 # issue_int PARENT NAME EXT
 issue_int() {
