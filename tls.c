@@ -1958,6 +1958,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	int64_t now = (int64_t)time(NULL);
 	size_t i, certs = 0;
 	unsigned err;
+	int rev;
 
 	if (pem_read_file(chain_file, &objs, why, sizeof why) < 0) {
 		fprintf(out, "error: %s\n", why);
@@ -2004,8 +2005,8 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	}
 	if (id->trusted_at > 0) {
 		fprintf(out, "trust: issued by a pinned CA, %d intermediate(s) "
-		    "(--verify-depth %d)\n", id->trusted_at > 0 ? id->trusted_at - 1 : 0,
-		    cfg->verify_depth);
+		    "(--verify-depth %d)%s\n", id->trusted_at - 1, cfg->verify_depth,
+		    id->trusted_at - 1 > cfg->verify_depth ? ": too many" : "");
 	} else if (err == BR_ERR_X509_NOT_TRUSTED) {
 		fprintf(out, "trust: not trusted: issuer %s is not a pinned CA\n", id->issuer);
 	} else if (err == BR_ERR_X509_EXPIRED) {
@@ -2017,15 +2018,41 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	} else {
 		fprintf(out, "trust: %s\n", tls_error_text((int)err));
 	}
+	/* The steps below are shown whenever the chain itself validated. */
+	if (creds->crl_count == 0)
+		fprintf(out, "revocation: no CRL given\n");
+	else if (id->trusted_at == 0)
+		fprintf(out, "revocation: not checked (the chain did not validate)\n");
+	else
+		switch ((rev = revocation_status(creds, id, now))) {
+		case 0:
+			fprintf(out, "revocation: not revoked\n");
+			break;
+		case TLS_ERR_REVOKED:
+			fprintf(out, "revocation: revoked\n");
+			break;
+		case TLS_ERR_CA_REVOKED:
+			fprintf(out, "revocation: an intermediate CA is revoked\n");
+			break;
+		case TLS_ERR_CRL_MISSING:
+			fprintf(out, "revocation: no CRL from the issuer of a certificate "
+			    "of the chain\n");
+			break;
+		default:
+			fprintf(out, "revocation: %s\n", tls_error_text(rev));
+			break;
+		}
+	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
+		fprintf(out, "allowlist: none given\n");
+	else if (id->trusted_at == 0)
+		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
+	else
+		fprintf(out, "allowlist: %s\n", allowed_by_lists(creds, id)
+		    ? "listed" : id->cn_ok ? "CN and fingerprint not listed"
+		    : "fingerprint not listed; the CN cannot match (several CNs, "
+		    "control characters, too long or not a UTF-8 string)");
 	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_by_lists(creds, id))
 		err = TLS_ERR_NOT_ALLOWED;
-	fprintf(out, "revocation: %s\n", creds->crl_count == 0 ? "no CRL given"
-	    : err == TLS_ERR_REVOKED ? "revoked"
-	    : err == TLS_ERR_CA_REVOKED ? "an intermediate CA is revoked"
-	    : err == TLS_ERR_CRL_MISSING ? "no CRL from the issuer"
-	    : err == TLS_ERR_CRL_NOT_YET_VALID ? "the issuer's CRL is not yet valid"
-	    : err == TLS_ERR_CRL_EXPIRED ? "the issuer's CRL has expired"
-	    : "not revoked");
 	if (err == 0)
 		fprintf(out, "result: accepted\n");
 	else

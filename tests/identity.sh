@@ -574,8 +574,15 @@ check_cert() {
 	expect_eq "check-cert $name: exit $want and its steps" "$want" "$rc"
 }
 CHECK_OPTS=
-check_cert good 0 "certificate: O=mtlsd test,CN=good" "trust: issued by a pinned CA, 0 intermediate(s) (--verify-depth 1)" "result: accepted"
+check_cert good 0 "certificate: O=mtlsd test,CN=good" "trust: issued by a pinned CA, 0 intermediate(s) (--verify-depth 1)" \
+	"revocation: not revoked" "allowlist: none given" "result: accepted"
+check_cert int-client 1 "trust: issued by a pinned CA, 1 intermediate(s) (--verify-depth 1)"
+CHECK_OPTS="--verify-depth 0"
+check_cert int-client 1 "trust: issued by a pinned CA, 1 intermediate(s) (--verify-depth 0): too many" \
+	"result: refused: certificate chain too long for --verify-depth"
+CHECK_OPTS=""
 check_cert other-client 1 "trust: not trusted: issuer CN=other-ca,O=mtlsd test is not a pinned CA" \
+	"revocation: not checked (the chain did not validate)" \
 	"result: refused: certificate not trusted: no pinned CA issued it"
 check_cert expired 1 "validity: expired on 2021-01-01 00:00:00 UTC" "result: refused: certificate has expired or is not yet valid"
 check_cert notyet 1 "validity: not yet valid: valid from 2090-01-01 00:00:00 UTC"
@@ -583,14 +590,17 @@ check_cert eku-server 1 "extended key usage: serverAuth only, no clientAuth" \
 	"result: refused: extended key usage does not include clientAuth"
 check_cert ku-certsign 1 "key usage: no digitalSignature" "result: refused: key usage does not include digitalSignature"
 check_cert revoked 1 "revocation: revoked" "result: refused: certificate revoked"
-check_cert int-rev-client 1 "result: refused: an intermediate CA of the chain is revoked"
+check_cert int-rev-client 1 "revocation: an intermediate CA is revoked" "result: refused: an intermediate CA of the chain is revoked"
 check_cert chain20 1 "chain: 20 certificate(s) sent (at most 8)" "result: refused: client sent more than 8 certificates"
 check_cert crit-eku 1 "result: refused: certificate has an unsupported critical extension"
 check_cert v1int-client 1 "result: refused: issuer is not a CA"
 CHECK_OPTS="--allow-cn someone-else"
-check_cert ec-client 1 "result: refused: certificate not in --allow-cn / --allow-fingerprint"
+check_cert ec-client 1 "allowlist: CN and fingerprint not listed" \
+	"result: refused: certificate not in --allow-cn / --allow-fingerprint"
+check_cert cn-two 1 "allowlist: fingerprint not listed; the CN cannot match (several CNs, control characters, too long or not a UTF-8 string)"
 CHECK_OPTS="--verify-depth 2"
-check_cert int2-client 1 "result: refused: no CRL from the certificate's issuer (with --crl, every certificate of the chain needs one)"
+check_cert int2-client 1 "trust: issued by a pinned CA, 2 intermediate(s) (--verify-depth 2)" \
+	"revocation: no CRL from the issuer of a certificate of the chain" "result: refused: no CRL from the certificate's issuer (with --crl, every certificate of the chain needs one)"
 CHECK_OPTS=
 out=$("${MTLSD_CMD[@]}" --check-cert "$TMPD/no-such-file.pem" -C "$PKI/ca.crt" 2>&1) && rc=0 || rc=$?
 expect_eq "check-cert: an unreadable file -> exit 2" 2 "$rc"
