@@ -139,9 +139,20 @@ struct pem_objects {
 	size_t count;
 };
 
+static void
+pem_free(struct pem_objects *objs)
+{
+	size_t i;
+
+	for (i = 0; i < objs->count; i++)
+		free(objs->items[i].der.data);
+	free(objs->items);
+	memset(objs, 0, sizeof *objs);
+}
+
 /*
- * Decodes every PEM object of `path`. Returns -1 with `why` filled when the
- * file cannot be read or is not valid PEM.
+ * Decodes every PEM object of `path`. Returns -1 with `why` filled (and
+ * nothing allocated) when the file cannot be read or is not valid PEM.
  */
 static int
 pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_len)
@@ -198,12 +209,15 @@ pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_
 			break;
 		case BR_PEM_ERROR:
 			free(text.data);
+			pem_free(objs);
 			return fail(why, why_len, "%s: not valid PEM", path);
 		}
 	}
 	free(text.data);
-	if (inside)
+	if (inside) {
+		pem_free(objs);
 		return fail(why, why_len, "%s: truncated PEM object", path);
+	}
 	return 0;
 }
 
@@ -735,8 +749,10 @@ load_crl_der(struct tls_credentials *creds, const char *path, const unsigned cha
 			struct der entry, serial;
 
 			if (!der_expect(&entries, 0x30, &entry, NULL)
-			    || !der_expect(&entry, 0x02, &serial, NULL))
+			    || !der_expect(&entry, 0x02, &serial, NULL)) {
+				free(crl->revoked);     /* not counted yet: not freed with creds */
 				return fail(why, why_len, "%s: bad revoked entry", path);
+			}
 			if (crl->revoked_count == cap) {
 				cap = cap ? cap * 2 : 16;
 				crl->revoked = realloc(crl->revoked, cap * sizeof *crl->revoked);
@@ -1185,6 +1201,12 @@ tls_load(const struct tls_config *config, char *why, size_t why_len)
 failed:
 	free_credentials(c);
 	return NULL;
+}
+
+void
+tls_free(struct tls_credentials *creds)
+{
+	free_credentials(creds);
 }
 
 static void
@@ -1979,6 +2001,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	}
 	if (certs == 0) {
 		fprintf(out, "error: %s: no certificate found\n", chain_file);
+		pem_free(&objs);
 		return 2;
 	}
 	err = (*xc)->end_chain(xc);
@@ -2057,9 +2080,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 		fprintf(out, "result: accepted\n");
 	else
 		fprintf(out, "result: refused: %s\n", tls_error_text((int)err));
-	for (i = 0; i < objs.count; i++)
-		free(objs.items[i].der.data);
-	free(objs.items);
+	pem_free(&objs);
 	return err == 0 ? 0 : 1;
 }
 

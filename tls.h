@@ -171,6 +171,9 @@ enum tls_io {
 struct tls_credentials *tls_load(const struct tls_config *config, char *why,
     size_t why_len);
 
+/* Frees a generation that was never given to tls_use(). */
+void tls_free(struct tls_credentials *creds);
+
 /*
  * Makes `creds` the generation new handshakes use, and empties the session
  * cache (its identities were checked against the previous one). The old

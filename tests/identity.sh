@@ -699,4 +699,13 @@ else
 	fail "chain of 20: server starts" "$(cat "$SERVER_ERR")"
 fi
 
+# ASan/UBSan (make SANITIZE=1) and valgrind write to the server's stderr
+if grep -l -a -E '^==[0-9]+== |runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' \
+	"$TMPD"/server.*.err "$TMPD"/run.*.err >"$TMPD/reports" 2>/dev/null; then
+	fail "no valgrind/sanitizer reports on the server's stderr" \
+		"$(head -n 1 "$TMPD/reports"): $(xargs -d '\n' grep -a -h -m 2 -E '^==[0-9]+== |runtime error:|Sanitizer' <"$TMPD/reports" | head -n 2)"
+else
+	ok "no valgrind/sanitizer reports on the server's stderr"
+fi
+
 summary
