@@ -297,7 +297,8 @@ int-client     400-cert   alert-42  =
 int-rev-client 400-cert   alert-44  =
 chain20        400-cert   alert-42  =
 EOF
-if grep -a -q 'client SSL certificate verify error: certificate revoked (subject "O=mtlsd test,CN=revoked", serial 03EF), handshake refused' "$MATRIX_LOG"; then
+serial=$(openssl x509 -in "$PKI/revoked.crt" -noout -serial | sed 's/.*=//')
+if grep -a -q "client SSL certificate verify error: certificate revoked (subject \"O=mtlsd test,CN=revoked\", serial $serial), handshake refused" "$MATRIX_LOG"; then
 	ok "strict: the refusal is logged with the reason, subject and serial"
 else
 	fail "strict: the refusal is logged with the reason, subject and serial" "$(grep -a revoked "$MATRIX_LOG" | head -n 2)"
@@ -392,6 +393,49 @@ if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$PKI/ca.crl.der" --crl "$PKI/ca-soon.cr
 	stop_mtlsd
 else
 	fail "start: DER CRL" "$(cat "$SERVER_ERR")"
+fi
+
+# Server certificate and CA due within 7 days; a reload re-reads the server
+# certificate and key, and keeps the old ones if they do not match.
+server_serial() {
+	openssl s_client -connect "127.0.0.1:$1" -tls1_2 -cert "$PKI/good.crt" -key "$PKI/good.key" \
+		</dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
+}
+cp "$PKI/server.crt" "$TMPD/reload-server.crt"
+cp "$PKI/server.key" "$TMPD/reload-server.key"
+cat "$PKI/ca.crt" "$PKI/soon-ca.crt" >"$TMPD/soon-bundle.crt"
+p=$(free_port)
+if start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$TMPD/reload-server.crt" -k "$TMPD/reload-server.key" \
+	-C "$TMPD/soon-bundle.crt"; then
+	if grep -a -q -E '\[warn\] pinned CA CN=soon-ca expires on [0-9-]+ [0-9:]+ UTC' "$SERVER_ERR" &&
+		! grep -a -q 'server certificate' "$SERVER_ERR"; then
+		ok "start: a CA due within 7 days is warned about"
+	else
+		fail "start: a CA due within 7 days is warned about" "$(grep -a warn "$SERVER_ERR")"
+	fi
+	before=$(server_serial "$p")
+	cp "$PKI/server-soon.crt" "$TMPD/reload-server.crt"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" "\[warn\] server certificate $TMPD/reload-server.crt \(CN=server2\) expires on"; then
+		ok "reload: a server certificate due within 7 days is warned about"
+	else
+		fail "reload: a server certificate due within 7 days is warned about" "$(grep -a warn "$SERVER_ERR")"
+	fi
+	after=$(server_serial "$p")
+	expect_eq "reload: new handshakes get the new server certificate" \
+		"$(openssl x509 -in "$PKI/server-soon.crt" -noout -serial)" "$after"
+	[ "$before" != "$after" ] && ok "reload: the certificate did change" || fail "reload: the certificate did change" "$before"
+	cp "$PKI/client.key" "$TMPD/reload-server.key"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reload failed, keeping .*reload-server.key does not match the certificate'; then
+		ok "reload: a key that does not match is refused and logged"
+	else
+		fail "reload: a key that does not match is refused and logged" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: the old certificate and key still serve" "$after" "$(server_serial "$p")"
+	stop_mtlsd
+else
+	fail "start: warnings: server starts" "$(cat "$SERVER_ERR")"
 fi
 
 # ---- session resumption ----------------------------------------------------------------

@@ -138,6 +138,10 @@ ca_init other-ca 3000
 cat ca.crt ec-ca.crt >bundle.crt
 
 issue ca server server.key "/CN=server2" server
+# Due within 7 days, for the start-up and reload warnings.
+issue ca server-soon server.key "/CN=server2" server -days 3
+openssl req -x509 -new -key ec256.key -out soon-ca.crt -days 3 -subj "/CN=soon-ca" \
+	-config ext.cnf -extensions ca 2>/dev/null
 
 # ---- client certificates issued by the pinned root -------------------------------
 leaf() {
