@@ -298,6 +298,7 @@ der_oid_is(struct der oid, const unsigned char *want, size_t want_len)
 
 static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
 static const unsigned char oid_key_usage[] = { 0x55, 0x1d, 0x0f };
+static const unsigned char oid_name_constraints[] = { 0x55, 0x1d, 0x1e };
 static const unsigned char oid_client_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
 static const unsigned char oid_server_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 1 };
 static const unsigned char oid_email[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 1 };
@@ -558,6 +559,7 @@ sha256_of(const void *data, size_t len, unsigned char out[32])
 struct usage_verdict {
 	bool has_eku, eku_client_auth, eku_server_auth;
 	bool has_key_usage, key_usage_signature;
+	bool name_constraints;
 };
 
 static bool
@@ -589,6 +591,8 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 				if (der_oid_is(item, oid_server_auth, sizeof oid_server_auth))
 					u->eku_server_auth = true;
 			}
+		} else if (der_oid_is(oid, oid_name_constraints, sizeof oid_name_constraints)) {
+			u->name_constraints = true;
 		} else if (der_oid_is(oid, oid_key_usage, sizeof oid_key_usage)) {
 			u->has_key_usage = true;
 			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1)
@@ -1109,6 +1113,14 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 		}
 		if (parse_certificate(objs.items[i].der.data, objs.items[i].der.len,
 		    &id, &usage)) {
+			if (usage.name_constraints) {
+				/* BearSSL never applies a trust anchor's constraints. */
+				err = fail(why, why_len, "%s: the CA %s has name "
+				    "constraints, which mtlsd cannot enforce", path,
+				    id.subject);
+				free(dn.data);
+				break;
+			}
 			snprintf(creds->anchor_names[creds->anchor_count],
 			    sizeof creds->anchor_names[0], "%s", id.subject);
 			creds->anchor_not_after[creds->anchor_count] = id.not_after;
@@ -1319,6 +1331,7 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->identity.error = BR_ERR_X509_NOT_TRUSTED;
 	v->cert_count = 0;
 	v->ee_len = 0;
+	v->ca_error = 0;
 	br_sha256_init(&v->ee_hash);
 	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
 }
@@ -1356,21 +1369,33 @@ verifier_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 	v->minimal.vtable->append(&v->minimal.vtable, buf, len);
 }
 
-/* Records the serial and issuer of the intermediate a pinned CA signed. */
+/*
+ * Looks at an intermediate CA of the chain, kept in ee_der after the
+ * client's certificate. BearSSL ignores name constraints unless they are
+ * critical (then it refuses the chain); OpenSSL enforces them. mtlsd
+ * cannot, so a CA with any is refused. For the one a pinned CA signed
+ * (`top`), the serial and issuer are kept for the CRLs.
+ */
 static void
-note_top_certificate(struct client_verifier *v)
+inspect_intermediate(struct client_verifier *v, bool top)
 {
-	struct client_identity top;
+	struct client_identity ca;
 	struct usage_verdict usage;
 
-	if (v->ee_len > v->ee_cap || v->cur_len > v->ee_cap - v->ee_len)
+	memset(&ca, 0, sizeof ca);
+	if (v->ee_len > v->ee_cap || v->cur_len > v->ee_cap - v->ee_len
+	    || !parse_certificate(v->ee_der + v->ee_len, v->cur_len, &ca, &usage)) {
+		if (v->ca_error == 0)
+			v->ca_error = TLS_ERR_CA_UNREADABLE;
 		return;
-	memset(&top, 0, sizeof top);
-	if (!parse_certificate(v->ee_der + v->ee_len, v->cur_len, &top, &usage))
-		return;
-	v->identity.top_known = true;
-	v->identity.top_serial = top.serial;
-	memcpy(v->identity.top_issuer_hash, top.issuer_hash, 32);
+	}
+	if (usage.name_constraints && v->ca_error == 0)
+		v->ca_error = TLS_ERR_NAME_CONSTRAINTS;
+	if (top) {
+		v->identity.top_known = true;
+		v->identity.top_serial = ca.serial;
+		memcpy(v->identity.top_issuer_hash, ca.issuer_hash, 32);
+	}
 }
 
 static void
@@ -1386,11 +1411,12 @@ verifier_end_cert(const br_x509_class **ctx)
 	 * signed, and says so by setting its error to BR_ERR_X509_OK: that
 	 * certificate's position is the chain length nginx's depth counts.
 	 */
-	if (v->identity.trusted_at == 0 && v->minimal.err == BR_ERR_X509_OK) {
+	if (v->identity.trusted_at != 0)
+		return;
+	if (v->minimal.err == BR_ERR_X509_OK)
 		v->identity.trusted_at = (int)v->cert_count;
-		if (v->cert_count > 1)
-			note_top_certificate(v);
-	}
+	if (v->cert_count > 1)
+		inspect_intermediate(v, v->identity.trusted_at != 0);
 }
 
 /* mtlsd's checks on top of a chain BearSSL validated. */
@@ -1406,6 +1432,8 @@ policy_error(const struct client_verifier *v, const struct usage_verdict *usage)
 		return TLS_ERR_KEY_USAGE;
 	if (v->identity.trusted_at - 1 > cfg->verify_depth)
 		return TLS_ERR_DEPTH;
+	if (v->ca_error != 0)
+		return v->ca_error;
 	if ((err = revocation_status(v->creds, &v->identity, (int64_t)time(NULL))) != 0)
 		return err;
 	/* In "on" mode the allowlists answer 403 per request instead. */
@@ -1891,6 +1919,10 @@ policy_error_text(int err)
 		return "certificate revoked";
 	case TLS_ERR_CA_REVOKED:
 		return "an intermediate CA of the chain is revoked";
+	case TLS_ERR_NAME_CONSTRAINTS:
+		return "a CA of the chain has name constraints, which mtlsd cannot enforce";
+	case TLS_ERR_CA_UNREADABLE:
+		return "an intermediate CA certificate cannot be inspected";
 	case TLS_ERR_CRL_NOT_YET_VALID:
 		return "CRL is not yet valid (thisUpdate in the future)";
 	case TLS_ERR_CRL_MISSING:

@@ -38,6 +38,8 @@ enum {
 	TLS_ERR_CA_REVOKED,        /* an intermediate CA listed in its issuer's CRL */
 	TLS_ERR_CRL_MISSING,       /* CRLs are given, but none from this issuer */
 	TLS_ERR_CRL_NOT_YET_VALID, /* the issuer's CRL starts in the future */
+	TLS_ERR_NAME_CONSTRAINTS,  /* a CA of the chain has name constraints */
+	TLS_ERR_CA_UNREADABLE,     /* an intermediate CA too large or odd to inspect */
 };
 
 /* What is named on the command line; read again on every reload. */
@@ -141,6 +143,7 @@ struct client_verifier {
 	unsigned char *ee_der;          /* scratch for the client certificate */
 	size_t ee_cap, ee_len;
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
+	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
 	br_sha256_context ee_hash;
 	unsigned cert_count;
 	struct client_identity identity;

@@ -336,6 +336,8 @@ good-extra     200        200       =
 int2-client    400-cert   alert-42  =
 v1int-client   400-cert   alert-42  =
 nc-client      400-cert   alert-42  200
+ncn-client     400-cert   alert-42  =
+ncn-ok-client  400-cert   alert-42  200
 chain8         400-cert   alert-42  =
 EOF
 matrix "depth 0" "-C $PKI/ca.crt --verify-depth 0" "$PKI/ca.crt - 0" <<'EOF'
@@ -371,6 +373,8 @@ startup_fails "start: a CRL from a CA that is not pinned is refused" \
 startup_fails "start: a CRL from an intermediate is refused (pinned CAs only)" \
 	"$PKI/int1.crl: issuer O=mtlsd test,CN=int1 is not a pinned CA" \
 	-C "$PKI/bundle.crt" --crl "$PKI/int1.crl"
+startup_fails "start: a pinned CA with name constraints is refused" \
+	"$PKI/nc-ca.crt: the CA CN=nc-ca has name constraints, which mtlsd cannot enforce" -C "$PKI/nc-ca.crt"
 startup_fails "start: a file without a CRL is refused" \
 	"no CRL found" -C "$PKI/ca.crt" --crl "$PKI/good.crt"
 startup_fails "start: --allow-fingerprint needs 64 hex digits" \

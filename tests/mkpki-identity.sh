@@ -38,6 +38,10 @@ authorityKeyIdentifier = keyid
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 nameConstraints = critical, permitted;DNS:example.com
+[ ncn_int ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+nameConstraints = permitted;DNS:example.com
 [ leaf ]
 basicConstraints = CA:FALSE
 [ server ]
@@ -256,6 +260,7 @@ issue_int int1 int2 int 5000
 issue_int ca int-rev int 6000
 issue_int ca v1int - 7000
 issue_int ca nc-int nc_int 8000
+issue_int ca ncn-int ncn_int 9000
 
 issue int1 int-client client.key "/O=mtlsd test/CN=int-client" leaf
 cat int-client.crt int1.crt >int-client.chain
@@ -267,6 +272,15 @@ issue v1int v1int-client client.key "/O=mtlsd test/CN=v1int-client" leaf
 cat v1int-client.crt v1int.crt >v1int-client.chain
 issue nc-int nc-client client.key "/O=mtlsd test/CN=nc-client" leaf
 cat nc-client.crt nc-int.crt >nc-client.chain
+# Non-critical name constraints: BearSSL ignores them, OpenSSL applies
+# them to a CN that looks like a host name.
+issue ncn-int ncn-client client.key "/O=mtlsd test/CN=x.other.com" leaf
+cat ncn-client.crt ncn-int.crt >ncn-client.chain
+issue ncn-int ncn-ok-client client.key "/O=mtlsd test/CN=x.example.com" leaf
+cat ncn-ok-client.crt ncn-int.crt >ncn-ok-client.chain
+# A self-signed CA with name constraints, to pin.
+openssl req -x509 -new -key ec256.key -out nc-ca.crt -days 30 -subj "/CN=nc-ca" \
+	-config ext.cnf -extensions ncn_int 2>/dev/null
 # The client sends int1 although no certificate needs it: ignored.
 cat good.crt int1.crt >good-extra.chain
 
@@ -298,7 +312,8 @@ cp ec256.key ec-revoked.key
 issue other-ca other-client client.key "/O=mtlsd test/CN=good" leaf
 cp client.key other-client.key
 
-for n in int-client int2-client int-rev-client v1int-client nc-client chain8 chain20 good-extra; do
+for n in int-client int2-client int-rev-client v1int-client nc-client ncn-client ncn-ok-client \
+	chain8 chain20 good-extra; do
 	cp client.key "$n.key"
 done
 for n in *.crt; do
