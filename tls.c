@@ -1556,6 +1556,12 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 	(void)ctx;
 	if (v->identity.auth != AUTH_VERIFIED || session_cache.size == 0)
 		return;
+	/*
+	 * A handshake that began before a reload was verified against the
+	 * previous generation; the cache holds only the current one's.
+	 */
+	if (v->creds != current_creds)
+		return;
 	e = &session_cache.entries[session_cache.next];
 	session_cache.next = (session_cache.next + 1) % session_cache.size;
 	e->params = *params;

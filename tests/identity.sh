@@ -138,6 +138,91 @@ except (ssl.SSLError, OSError) as e:
     print('second error', e)
 EOF
 
+# midreload PORT NAME GO READY -- a handshake that stops before sending its
+# certificate: it creates READY, waits for GO, then finishes and sends one
+# GET; then a second connection offers that session without a certificate.
+# Prints "first STATUS" and "second New|Reused STATUS".
+midreload() { python3 "$TMPD/midreload.py" "$PKI" "$@"; }
+cat >"$TMPD/midreload.py" <<'EOF'
+import os, socket, ssl, sys, time
+pki, port, name, go, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.options |= ssl.OP_NO_TICKET
+ctx.load_cert_chain('%s/%s.chain' % (pki, name), '%s/%s.key' % (pki, name))
+req = b'GET / HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n'
+
+def status(data):
+    if not data.startswith(b'HTTP/'):
+        return 'none'
+    st = data.split(b' ')[1].decode()
+    return st + ('-nocert' if b'No required' in data else '-cert' if b'certificate error' in data else '') if st == '400' else st
+
+# A handshake that waits, after the server's first flight, for GO to exist.
+sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(inc, out, server_hostname='server2')
+flights = 0
+while True:
+    try:
+        obj.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        if out.pending:
+            flights += 1
+            if flights == 2:
+                # Certificate .. Finished are ready: hold them until GO.
+                open(ready, 'w').close()
+                while not os.path.exists(go):
+                    time.sleep(0.02)
+            sock.sendall(out.read())
+        data = sock.recv(65536)
+        if not data:
+            sys.exit('closed during handshake')
+        inc.write(data)
+if out.pending:
+    sock.sendall(out.read())
+obj.write(req)
+sock.sendall(out.read())
+got = b''
+while True:
+    try:
+        d = obj.read(65536)
+        if not d:
+            break
+        got += d
+    except ssl.SSLWantReadError:
+        d = sock.recv(65536)
+        if not d:
+            break
+        inc.write(d)
+    except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+        break
+print('first', status(got))
+sess = obj.session
+sock.close()
+# A second connection offering that session, without a certificate.
+ctx2 = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx2.check_hostname = False
+ctx2.verify_mode = ssl.CERT_NONE
+ctx2.minimum_version = ctx2.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx2.options |= ssl.OP_NO_TICKET
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10), server_hostname='server2', session=sess)
+s.sendall(req)
+got = b''
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+except (ssl.SSLError, OSError):
+    pass
+print('second', 'Reused' if s.session_reused else 'New', status(got))
+EOF
+
 # sclient PORT NAME|- [openssl s_client options] -- one GET with openssl
 # s_client; prints "New 200", "Reused 400-nocert", "New alert-40", ...
 # (with -sess_in, s_client says "New" or "Reused" even when the handshake
@@ -467,16 +552,43 @@ if mtlsd_at "$p" -C "$PKI/bundle.crt" --crl "$PKI/ca.crl" --crl "$PKI/ec-ca.crl"
 else
 	fail "resume: server starts" "$(cat "$SERVER_ERR")"
 fi
+# A handshake under way during a reload finishes with the CAs it began with,
+# but its session must not outlive them: here ec-ca is dropped from -C.
+cp "$PKI/bundle.crt" "$TMPD/mid-ca.crt"
 p=$(free_port)
-if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client strict --session-timeout 1; then
+if mtlsd_at "$p" -C "$TMPD/mid-ca.crt"; then
+	rm -f "$TMPD/mid.go" "$TMPD/mid.ready"
+	midreload "$p" ec-client "$TMPD/mid.go" "$TMPD/mid.ready" >"$TMPD/mid.out" 2>&1 &
+	mid=$!
+	for ((i = 0; i < 100; i++)); do [ -e "$TMPD/mid.ready" ] && break; sleep 0.05; done
+	cp "$PKI/ca.crt" "$TMPD/mid-ca.crt"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'reloaded certificates'
+	touch "$TMPD/mid.go"
+	wait "$mid"
+	expect_eq "resume: a session begun before a reload is not resumed after it" \
+		"first 200 second New 400-cert" "$(tr '\n' ' ' <"$TMPD/mid.out" | sed 's/ $//')"
+	stop_mtlsd
+else
+	fail "resume: mid-reload server starts" "$(cat "$SERVER_ERR")"
+fi
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client strict; then
 	expect_eq "resume: strict, full handshake" "New 200" "$(sclient "$p" good -sess_out "$S.strict")"
 	expect_eq "resume: strict, resumed without a certificate" "Reused 200" "$(sclient "$p" - -sess_in "$S.strict")"
-	sleep 2.1
-	expect_eq "resume: --session-timeout 1: expired, full handshake refused" "New alert-40" \
-		"$(sclient "$p" - -sess_in "$S.strict")"
 	stop_mtlsd
 else
 	fail "resume: strict server starts" "$(cat "$SERVER_ERR")"
+fi
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client strict --session-timeout 1; then
+	expect_eq "resume: --session-timeout 1, full handshake" "New 200" "$(sclient "$p" good -sess_out "$S.short")"
+	sleep 2.1
+	expect_eq "resume: --session-timeout 1: expired, full handshake refused" "New alert-40" \
+		"$(sclient "$p" - -sess_in "$S.short")"
+	stop_mtlsd
+else
+	fail "resume: --session-timeout server starts" "$(cat "$SERVER_ERR")"
 fi
 p=$(free_port)
 if mtlsd_at "$p" -C "$PKI/ca.crt" --session-cache 0; then
