@@ -1490,11 +1490,14 @@ check_cert_main(void)
 {
 	struct tls_credentials *creds;
 	char why[512];
+	int rc;
 
 	opt.tls.cert_file = NULL;       /* no server key needed to check a client */
 	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
 		die("%s", why);
-	return tls_check_chain(creds, opt.check_cert, stdout);
+	rc = tls_check_chain(creds, opt.check_cert, stdout);
+	tls_free(creds);
+	return rc;
 }
 
 /* ---- --nginx-conf, -t and error_log ---- */

@@ -139,9 +139,20 @@ struct pem_objects {
 	size_t count;
 };
 
+static void
+pem_free(struct pem_objects *objs)
+{
+	size_t i;
+
+	for (i = 0; i < objs->count; i++)
+		free(objs->items[i].der.data);
+	free(objs->items);
+	memset(objs, 0, sizeof *objs);
+}
+
 /*
- * Decodes every PEM object of `path`. Returns -1 with `why` filled when the
- * file cannot be read or is not valid PEM.
+ * Decodes every PEM object of `path`. Returns -1 with `why` filled (and
+ * nothing allocated) when the file cannot be read or is not valid PEM.
  */
 static int
 pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_len)
@@ -198,12 +209,15 @@ pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_
 			break;
 		case BR_PEM_ERROR:
 			free(text.data);
+			pem_free(objs);
 			return fail(why, why_len, "%s: not valid PEM", path);
 		}
 	}
 	free(text.data);
-	if (inside)
+	if (inside) {
+		pem_free(objs);
 		return fail(why, why_len, "%s: truncated PEM object", path);
+	}
 	return 0;
 }
 
@@ -284,6 +298,7 @@ der_oid_is(struct der oid, const unsigned char *want, size_t want_len)
 
 static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
 static const unsigned char oid_key_usage[] = { 0x55, 0x1d, 0x0f };
+static const unsigned char oid_name_constraints[] = { 0x55, 0x1d, 0x1e };
 static const unsigned char oid_client_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
 static const unsigned char oid_server_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 1 };
 static const unsigned char oid_email[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 1 };
@@ -425,20 +440,62 @@ text_add_oid(struct text_out *t, struct der oid)
 }
 
 /*
- * Formats a Name as RFC 4514 (last RDN first, as nginx's $ssl_client_s_dn)
- * and copies its CN, if any, to `cn`.
+ * A CN that --allow-cn may compare byte for byte: a string type whose bytes
+ * are its UTF-8 text, no control character (a NUL would end the C string
+ * early), and short enough to be kept whole.
  */
 static bool
-format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap)
+cn_comparable(unsigned tag, struct der v, size_t cap)
+{
+	size_t i;
+
+	if (tag != 0x0c && tag != 0x13 && tag != 0x16)   /* UTF8, Printable, IA5 */
+		return false;
+	if (v.len >= cap)
+		return false;
+	for (i = 0; i < v.len; i++)
+		if (v.p[i] < 0x20 || v.p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* A CN for logs: control characters as \XX, nothing else escaped. */
+static void
+text_add_cn(struct text_out *t, struct der v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < v.len; i++) {
+		unsigned char c = v.p[i];
+		char esc[3] = { '\\', hex[c >> 4], hex[c & 15] };
+
+		if (c < 0x20 || c == 0x7f)
+			text_add(t, esc, 3);
+		else
+			text_add(t, (const char *)&c, 1);
+	}
+}
+
+/*
+ * Formats a Name as RFC 4514 (last RDN first, as nginx's $ssl_client_s_dn)
+ * and copies its CN, if any, to `cn`. *cn_ok tells whether that CN is the
+ * name's only one and can be compared whole (see cn_comparable).
+ */
+static bool
+format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap,
+    bool *cn_ok)
 {
 	struct der rdns[32], rdn, atv, oid, value;
 	struct text_out t = { out, 0, out_cap };
 	unsigned tag;
-	size_t count = 0, i, k;
+	size_t count = 0, i, k, cns = 0;
 
 	out[0] = '\0';
-	if (cn)
+	if (cn) {
 		cn[0] = '\0';
+		*cn_ok = false;
+	}
 	while (name.len > 0) {
 		if (!der_expect(&name, 0x31, &rdn, NULL) || count == 32)
 			return false;
@@ -464,10 +521,13 @@ format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap)
 				text_add_oid(&t, oid);
 			text_add(&t, "=", 1);
 			text_add_value(&t, value);
-			if (cn && k == 0 && cn[0] == '\0') {
+			if (cn && k == 0 && cns++ == 0) {
 				struct text_out c = { cn, 0, cn_cap };
 
-				text_add(&c, (const char *)value.p, value.len);
+				text_add_cn(&c, value);
+				*cn_ok = cn_comparable(tag, value, cn_cap);
+			} else if (cn && k == 0) {
+				*cn_ok = false;         /* two CNs: which one is "the" CN? */
 			}
 		}
 	}
@@ -499,6 +559,7 @@ sha256_of(const void *data, size_t len, unsigned char out[32])
 struct usage_verdict {
 	bool has_eku, eku_client_auth, eku_server_auth;
 	bool has_key_usage, key_usage_signature;
+	bool name_constraints;
 };
 
 static bool
@@ -530,6 +591,8 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 				if (der_oid_is(item, oid_server_auth, sizeof oid_server_auth))
 					u->eku_server_auth = true;
 			}
+		} else if (der_oid_is(oid, oid_name_constraints, sizeof oid_name_constraints)) {
+			u->name_constraints = true;
 		} else if (der_oid_is(oid, oid_key_usage, sizeof oid_key_usage)) {
 			u->has_key_usage = true;
 			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1)
@@ -562,7 +625,7 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 	set_serial(&id->serial, v);
 	if (!der_expect(&tbs, 0x30, &v, NULL)
 	    || !der_expect(&tbs, 0x30, &v, &issuer)
-	    || !format_name(v, id->issuer, sizeof id->issuer, NULL, 0))
+	    || !format_name(v, id->issuer, sizeof id->issuer, NULL, 0, NULL))
 		return false;
 	sha256_of(issuer.p, issuer.len, id->issuer_hash);
 	if (!der_expect(&tbs, 0x30, &validity, NULL)
@@ -573,7 +636,8 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 		return false;
 	id->not_after = t;
 	if (!der_expect(&tbs, 0x30, &subject, NULL)
-	    || !format_name(subject, id->subject, sizeof id->subject, id->cn, sizeof id->cn)
+	    || !format_name(subject, id->subject, sizeof id->subject, id->cn, sizeof id->cn,
+	    &id->cn_ok)
 	    || !der_expect(&tbs, 0x30, &v, NULL))
 		return false;
 	while (tbs.len > 0) {
@@ -665,7 +729,7 @@ load_crl_der(struct tls_credentials *creds, const char *path, const unsigned cha
 	if (tbs.len > 0 && tbs.p[0] == 0x02 && !der_next(&tbs, &tag, &v, NULL))
 		return fail(why, why_len, "%s: not a CRL", path);
 	if (!der_expect(&tbs, 0x30, &v, NULL) || !der_expect(&tbs, 0x30, &v, &issuer)
-	    || !format_name(v, crl->issuer, sizeof crl->issuer, NULL, 0)
+	    || !format_name(v, crl->issuer, sizeof crl->issuer, NULL, 0, NULL)
 	    || !der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl->this_update))
 		return fail(why, why_len, "%s: not a CRL", path);
 	if (tbs.len > 0 && (tbs.p[0] == 0x17 || tbs.p[0] == 0x18)
@@ -689,8 +753,10 @@ load_crl_der(struct tls_credentials *creds, const char *path, const unsigned cha
 			struct der entry, serial;
 
 			if (!der_expect(&entries, 0x30, &entry, NULL)
-			    || !der_expect(&entry, 0x02, &serial, NULL))
+			    || !der_expect(&entry, 0x02, &serial, NULL)) {
+				free(crl->revoked);     /* not counted yet: not freed with creds */
 				return fail(why, why_len, "%s: bad revoked entry", path);
+			}
 			if (crl->revoked_count == cap) {
 				cap = cap ? cap * 2 : 16;
 				crl->revoked = realloc(crl->revoked, cap * sizeof *crl->revoked);
@@ -746,24 +812,55 @@ serial_equal(const struct serial *a, const struct serial *b)
 	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-/* TLS_ERR_REVOKED or TLS_ERR_CRL_EXPIRED if a CRL of `creds` says so, else 0. */
+static bool
+crl_in_force(const struct crl *crl, int64_t now)
+{
+	return now >= crl->this_update && (crl->next_update == 0 || now <= crl->next_update);
+}
+
+/*
+ * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED, TLS_ERR_CRL_EXPIRED,
+ * TLS_ERR_CRL_NOT_YET_VALID or TLS_ERR_CRL_MISSING if the CRLs of `creds` say so, else 0.
+ *
+ * Once CRLs are given, every certificate of the chain must be covered by
+ * its issuer's CRL, or the chain is refused, as nginx does (OpenSSL's
+ * CRL_CHECK_ALL). CRLs come from pinned CAs only, so the one certificate
+ * they can cover is the one a pinned CA signed: a chain with intermediates
+ * has certificates no CRL can cover.
+ */
 static int
 revocation_status(const struct tls_credentials *creds, const struct client_identity *id,
     int64_t now)
 {
+	const struct crl *crl = NULL;
 	size_t i, k;
 
+	if (creds->crl_count == 0)
+		return 0;
+	if (!id->top_known)
+		return TLS_ERR_CRL_MISSING;
+	/* Of several CRLs from one CA, the newest one in force, as OpenSSL. */
 	for (i = 0; i < creds->crl_count; i++) {
-		const struct crl *crl = &creds->crls[i];
+		const struct crl *c = &creds->crls[i];
 
-		if (memcmp(crl->issuer_hash, id->issuer_hash, 32) != 0)
+		if (memcmp(c->issuer_hash, id->top_issuer_hash, 32) != 0)
 			continue;
-		if (crl->next_update != 0 && now > crl->next_update)
-			return TLS_ERR_CRL_EXPIRED;
-		for (k = 0; k < crl->revoked_count; k++)
-			if (serial_equal(&crl->revoked[k], &id->serial))
-				return TLS_ERR_REVOKED;
+		if (!crl || crl_in_force(c, now) > crl_in_force(crl, now)
+		    || (crl_in_force(c, now) == crl_in_force(crl, now)
+		    && c->this_update > crl->this_update))
+			crl = c;
 	}
+	if (!crl)
+		return TLS_ERR_CRL_MISSING;
+	if (now < crl->this_update)
+		return TLS_ERR_CRL_NOT_YET_VALID;
+	if (crl->next_update != 0 && now > crl->next_update)
+		return TLS_ERR_CRL_EXPIRED;
+	for (k = 0; k < crl->revoked_count; k++)
+		if (serial_equal(&crl->revoked[k], &id->top_serial))
+			return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
+	if (id->trusted_at > 1)
+		return TLS_ERR_CRL_MISSING;
 	return 0;
 }
 
@@ -775,7 +872,7 @@ allowed_by_lists(const struct tls_credentials *creds, const struct client_identi
 
 	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
 		return true;
-	for (i = 0; i < cfg->allow_cn_count; i++)
+	for (i = 0; i < cfg->allow_cn_count && id->cn_ok; i++)
 		if (strcmp(cfg->allow_cn[i], id->cn) == 0)
 			return true;
 	for (i = 0; i < creds->allow_fingerprint_count; i++)
@@ -1016,6 +1113,14 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 		}
 		if (parse_certificate(objs.items[i].der.data, objs.items[i].der.len,
 		    &id, &usage)) {
+			if (usage.name_constraints) {
+				/* BearSSL never applies a trust anchor's constraints. */
+				err = fail(why, why_len, "%s: the CA %s has name "
+				    "constraints, which mtlsd cannot enforce", path,
+				    id.subject);
+				free(dn.data);
+				break;
+			}
 			snprintf(creds->anchor_names[creds->anchor_count],
 			    sizeof creds->anchor_names[0], "%s", id.subject);
 			creds->anchor_not_after[creds->anchor_count] = id.not_after;
@@ -1108,6 +1213,12 @@ tls_load(const struct tls_config *config, char *why, size_t why_len)
 failed:
 	free_credentials(c);
 	return NULL;
+}
+
+void
+tls_free(struct tls_credentials *creds)
+{
+	free_credentials(creds);
 }
 
 static void
@@ -1234,6 +1345,7 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->identity.error = BR_ERR_X509_NOT_TRUSTED;
 	v->cert_count = 0;
 	v->ee_len = 0;
+	v->ca_error = 0;
 	br_sha256_init(&v->ee_hash);
 	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
 }
@@ -1243,6 +1355,7 @@ verifier_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct client_verifier *v = verifier_of(ctx);
 
+	v->cur_len = 0;
 	/* Past the cap, stop feeding the validator: no CPU for long chains. */
 	if (++v->cert_count <= TLS_MAX_CLIENT_CHAIN)
 		v->minimal.vtable->start_cert(&v->minimal.vtable, length);
@@ -1261,8 +1374,42 @@ verifier_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 		if (v->ee_len + len <= v->ee_cap)
 			memcpy(v->ee_der + v->ee_len, buf, len);
 		v->ee_len += len;
+	} else if (v->identity.trusted_at == 0) {
+		/* An intermediate: kept until it is known whether a pinned CA signed it. */
+		if (v->ee_len <= v->ee_cap && v->cur_len + len <= v->ee_cap - v->ee_len)
+			memcpy(v->ee_der + v->ee_len + v->cur_len, buf, len);
+		v->cur_len += len;
 	}
 	v->minimal.vtable->append(&v->minimal.vtable, buf, len);
+}
+
+/*
+ * Looks at an intermediate CA of the chain, kept in ee_der after the
+ * client's certificate. BearSSL ignores name constraints unless they are
+ * critical (then it refuses the chain); OpenSSL enforces them. mtlsd
+ * cannot, so a CA with any is refused. For the one a pinned CA signed
+ * (`top`), the serial and issuer are kept for the CRLs.
+ */
+static void
+inspect_intermediate(struct client_verifier *v, bool top)
+{
+	struct client_identity ca;
+	struct usage_verdict usage;
+
+	memset(&ca, 0, sizeof ca);
+	if (v->ee_len > v->ee_cap || v->cur_len > v->ee_cap - v->ee_len
+	    || !parse_certificate(v->ee_der + v->ee_len, v->cur_len, &ca, &usage)) {
+		if (v->ca_error == 0)
+			v->ca_error = TLS_ERR_CA_UNREADABLE;
+		return;
+	}
+	if (usage.name_constraints && v->ca_error == 0)
+		v->ca_error = TLS_ERR_NAME_CONSTRAINTS;
+	if (top) {
+		v->identity.top_known = true;
+		v->identity.top_serial = ca.serial;
+		memcpy(v->identity.top_issuer_hash, ca.issuer_hash, 32);
+	}
 }
 
 static void
@@ -1278,8 +1425,12 @@ verifier_end_cert(const br_x509_class **ctx)
 	 * signed, and says so by setting its error to BR_ERR_X509_OK: that
 	 * certificate's position is the chain length nginx's depth counts.
 	 */
-	if (v->identity.trusted_at == 0 && v->minimal.err == BR_ERR_X509_OK)
+	if (v->identity.trusted_at != 0)
+		return;
+	if (v->minimal.err == BR_ERR_X509_OK)
 		v->identity.trusted_at = (int)v->cert_count;
+	if (v->cert_count > 1)
+		inspect_intermediate(v, v->identity.trusted_at != 0);
 }
 
 /* mtlsd's checks on top of a chain BearSSL validated. */
@@ -1295,6 +1446,8 @@ policy_error(const struct client_verifier *v, const struct usage_verdict *usage)
 		return TLS_ERR_KEY_USAGE;
 	if (v->identity.trusted_at - 1 > cfg->verify_depth)
 		return TLS_ERR_DEPTH;
+	if (v->ca_error != 0)
+		return v->ca_error;
 	if ((err = revocation_status(v->creds, &v->identity, (int64_t)time(NULL))) != 0)
 		return err;
 	/* In "on" mode the allowlists answer 403 per request instead. */
@@ -1316,6 +1469,11 @@ verifier_end_chain(const br_x509_class **ctx)
 	br_sha256_out(&v->ee_hash, id->fingerprint);
 	if (v->ee_len <= v->ee_cap)
 		parsed = parse_certificate(v->ee_der, v->ee_len, id, &usage);
+	if (parsed && id->trusted_at == 1) {
+		id->top_known = true;
+		id->top_serial = id->serial;
+		memcpy(id->top_issuer_hash, id->issuer_hash, 32);
+	}
 	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
 		err = TLS_ERR_CHAIN_LENGTH;
 	else if ((err = (int)v->minimal.vtable->end_chain(&v->minimal.vtable)) != 0)
@@ -1427,6 +1585,12 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 
 	(void)ctx;
 	if (v->identity.auth != AUTH_VERIFIED || session_cache.size == 0)
+		return;
+	/*
+	 * A handshake that began before a reload was verified against the
+	 * previous generation; the cache holds only the current one's.
+	 */
+	if (v->creds != current_creds)
 		return;
 	e = cache_slot(params->session_id, params->session_id_len);
 	e->params = *params;
@@ -1784,7 +1948,7 @@ tls_session_send_refusal(const struct tls_session *s, int fd)
 		alert[6] = CERTIFICATE_EXPIRED;
 	else if (id->error == BR_ERR_X509_NOT_TRUSTED)
 		alert[6] = UNKNOWN_CA;
-	else if (id->error == TLS_ERR_REVOKED)
+	else if (id->error == TLS_ERR_REVOKED || id->error == TLS_ERR_CA_REVOKED)
 		alert[6] = CERTIFICATE_REVOKED;
 	else if (id->error == TLS_ERR_NOT_ALLOWED)
 		alert[6] = ACCESS_DENIED;
@@ -1827,6 +1991,17 @@ policy_error_text(int err)
 		return "client certificate cannot be parsed";
 	case TLS_ERR_REVOKED:
 		return "certificate revoked";
+	case TLS_ERR_CA_REVOKED:
+		return "an intermediate CA of the chain is revoked";
+	case TLS_ERR_NAME_CONSTRAINTS:
+		return "a CA of the chain has name constraints, which mtlsd cannot enforce";
+	case TLS_ERR_CA_UNREADABLE:
+		return "an intermediate CA certificate cannot be inspected";
+	case TLS_ERR_CRL_NOT_YET_VALID:
+		return "CRL is not yet valid (thisUpdate in the future)";
+	case TLS_ERR_CRL_MISSING:
+		return "no CRL from the certificate's issuer (with --crl, every "
+		    "certificate of the chain needs one)";
 	case TLS_ERR_CRL_EXPIRED:
 		return "CRL has expired (nextUpdate passed)";
 	case TLS_ERR_NOT_ALLOWED:
@@ -1911,6 +2086,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	int64_t now = (int64_t)time(NULL);
 	size_t i, certs = 0;
 	unsigned err;
+	int rev;
 
 	if (pem_read_file(chain_file, &objs, why, sizeof why) < 0) {
 		fprintf(out, "error: %s\n", why);
@@ -1931,6 +2107,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	}
 	if (certs == 0) {
 		fprintf(out, "error: %s: no certificate found\n", chain_file);
+		pem_free(&objs);
 		return 2;
 	}
 	err = (*xc)->end_chain(xc);
@@ -1957,8 +2134,8 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	}
 	if (id->trusted_at > 0) {
 		fprintf(out, "trust: issued by a pinned CA, %d intermediate(s) "
-		    "(--verify-depth %d)\n", id->trusted_at > 0 ? id->trusted_at - 1 : 0,
-		    cfg->verify_depth);
+		    "(--verify-depth %d)%s\n", id->trusted_at - 1, cfg->verify_depth,
+		    id->trusted_at - 1 > cfg->verify_depth ? ": too many" : "");
 	} else if (err == BR_ERR_X509_NOT_TRUSTED) {
 		fprintf(out, "trust: not trusted: issuer %s is not a pinned CA\n", id->issuer);
 	} else if (err == BR_ERR_X509_EXPIRED) {
@@ -1970,19 +2147,46 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	} else {
 		fprintf(out, "trust: %s\n", tls_error_text((int)err));
 	}
+	/* The steps below are shown whenever the chain itself validated. */
+	if (creds->crl_count == 0)
+		fprintf(out, "revocation: no CRL given\n");
+	else if (id->trusted_at == 0)
+		fprintf(out, "revocation: not checked (the chain did not validate)\n");
+	else
+		switch ((rev = revocation_status(creds, id, now))) {
+		case 0:
+			fprintf(out, "revocation: not revoked\n");
+			break;
+		case TLS_ERR_REVOKED:
+			fprintf(out, "revocation: revoked\n");
+			break;
+		case TLS_ERR_CA_REVOKED:
+			fprintf(out, "revocation: an intermediate CA is revoked\n");
+			break;
+		case TLS_ERR_CRL_MISSING:
+			fprintf(out, "revocation: no CRL from the issuer of a certificate "
+			    "of the chain\n");
+			break;
+		default:
+			fprintf(out, "revocation: %s\n", tls_error_text(rev));
+			break;
+		}
+	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
+		fprintf(out, "allowlist: none given\n");
+	else if (id->trusted_at == 0)
+		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
+	else
+		fprintf(out, "allowlist: %s\n", allowed_by_lists(creds, id)
+		    ? "listed" : id->cn_ok ? "CN and fingerprint not listed"
+		    : "fingerprint not listed; the CN cannot match (several CNs, "
+		    "control characters, too long or not a UTF-8 string)");
 	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_by_lists(creds, id))
 		err = TLS_ERR_NOT_ALLOWED;
-	fprintf(out, "revocation: %s\n", creds->crl_count == 0 ? "no CRL given"
-	    : err == TLS_ERR_REVOKED ? "revoked"
-	    : err == TLS_ERR_CRL_EXPIRED ? "the issuer's CRL has expired"
-	    : "not revoked");
 	if (err == 0)
 		fprintf(out, "result: accepted\n");
 	else
 		fprintf(out, "result: refused: %s\n", tls_error_text((int)err));
-	for (i = 0; i < objs.count; i++)
-		free(objs.items[i].der.data);
-	free(objs.items);
+	pem_free(&objs);
 	return err == 0 ? 0 : 1;
 }
 

@@ -35,6 +35,11 @@ enum {
 	TLS_ERR_REVOKED,           /* serial listed in the issuer's CRL */
 	TLS_ERR_CRL_EXPIRED,       /* the issuer's CRL is past its nextUpdate */
 	TLS_ERR_NOT_ALLOWED,       /* outside --allow-cn / --allow-fingerprint */
+	TLS_ERR_CA_REVOKED,        /* an intermediate CA listed in its issuer's CRL */
+	TLS_ERR_CRL_MISSING,       /* CRLs are given, but none from this issuer */
+	TLS_ERR_CRL_NOT_YET_VALID, /* the issuer's CRL starts in the future */
+	TLS_ERR_NAME_CONSTRAINTS,  /* a CA of the chain has name constraints */
+	TLS_ERR_CA_UNREADABLE,     /* an intermediate CA too large or odd to inspect */
 };
 
 /* What is named on the command line; read again on every reload. */
@@ -107,13 +112,22 @@ struct client_identity {
 	int error;                      /* BR_ERR_X509_* or TLS_ERR_* when rejected */
 	char subject[160];              /* RFC 4514, as nginx's $ssl_client_s_dn */
 	char issuer[160];
-	char cn[65];
+	char cn[65];                    /* controls as \XX; may be cut short */
+	bool cn_ok;                     /* cn is the only CN, whole, as sent: --allow-cn may match */
 	struct serial serial;
 	unsigned char issuer_hash[32];
 	unsigned char fingerprint[32];  /* SHA-256 of the certificate's DER */
 	int64_t not_before, not_after;
 	int certs_sent;
 	int trusted_at;                 /* certificates up to the one a pinned CA signed */
+	/*
+	 * The certificate a pinned CA signed: the client's own when trusted_at
+	 * is 1, else the topmost intermediate. A CRL (always from a pinned CA)
+	 * can only cover this one. top_known is false if it could not be read.
+	 */
+	bool top_known;
+	struct serial top_serial;
+	unsigned char top_issuer_hash[32];
 };
 
 /*
@@ -128,6 +142,8 @@ struct client_verifier {
 	struct tls_credentials *creds;  /* the generation this handshake uses */
 	unsigned char *ee_der;          /* scratch for the client certificate */
 	size_t ee_cap, ee_len;
+	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
+	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
 	br_sha256_context ee_hash;
 	unsigned cert_count;
 	struct client_identity identity;
@@ -166,6 +182,9 @@ enum tls_io {
  */
 struct tls_credentials *tls_load(const struct tls_config *config, char *why,
     size_t why_len);
+
+/* Frees a generation that was never given to tls_use(). */
+void tls_free(struct tls_credentials *creds);
 
 /*
  * Makes `creds` the generation new handshakes use, and empties the session

@@ -56,12 +56,13 @@ run_suite scale bash tests/scale.sh
 # Deployment: the native build, its installation, containers and browsers.
 # Not under a wrapper such as make test-cross's qemu: they test the host.
 if [ -z "${MTLSD:-}" ]; then
+	run_suite identity bash tests/identity.sh
 	run_suite unit-nginx ./tests/unit-nginx
 	run_suite deploy bash tests/deploy.sh
 	run_suite netns bash tests/netns.sh
 	run_suite browser bash tests/browser.sh
 else
-	echo "skip - unit-nginx, deploy, netns, browser: not run with MTLSD=$MTLSD"
+	echo "skip - identity, unit-nginx, deploy, netns, browser: not run with MTLSD=$MTLSD"
 fi
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -1,0 +1,871 @@
+#!/usr/bin/env bash
+# tests/identity.sh -- who gets in: the client-certificate matrix in "on"
+# and "strict" mode (and against nginx with the same PKI when nginx is
+# installed), session resumption, allowlists, CRL reload with an open
+# keep-alive connection, --check-cert, and log lines a certificate cannot
+# forge.
+#
+#   sh tests/identity.sh         # against ./mtlsd (build it first)
+#   KEEP_TMP=1 ...               # keep the temp dir (PKI, logs)
+#   NGINX=0 ...                  # skip the nginx comparison
+#
+# Prints one line per check and "N passed, N failed" last. Needs openssl,
+# python3, a C compiler and libbearssl-dev (for tests/tlsclient.c).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+cd "$(dirname "$0")/.." || exit 1
+TARGET=mtlsd
+. tests/lib.sh
+
+if [ ! -x "${MTLSD_CMD[0]}" ] && ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1; then
+	fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
+	summary
+	exit
+fi
+
+PKI=$TMPD/pki
+if ! sh tests/mkpki-identity.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
+	fail "test PKI" "tests/mkpki-identity.sh failed: $(tail -n 5 "$TMPD/mkpki.log")"
+	summary
+	exit
+fi
+WWW=$TMPD/www
+mkdir -p "$WWW"
+echo "identity test page" >"$WWW/index.html"
+
+TLSCLIENT=$TMPD/tlsclient
+if ! ${CC:-cc} -O1 -o "$TLSCLIENT" tests/tlsclient.c -lbearssl >"$TMPD/cc.log" 2>&1; then
+	TLSCLIENT=
+fi
+HAVE_NGINX=
+if [ "${NGINX:-1}" != 0 ] && command -v nginx >/dev/null 2>&1; then
+	HAVE_NGINX=1
+fi
+
+# ---- clients ----------------------------------------------------------------
+
+# probe PORT NAME... -- one connection per NAME ($PKI/NAME.chain with
+# $PKI/NAME.key, or - for no certificate), one GET each; prints "NAME RESULT"
+# per line. RESULT: the status (400 pages as 400-cert or 400-nocert), or
+# alert-N when the handshake ended with the server's alert N, or error:TEXT.
+probe() { python3 "$TMPD/probe.py" "$PKI" "$@"; }
+cat >"$TMPD/probe.py" <<'EOF'
+import socket, ssl, sys
+pki, port, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+alerts = {'HANDSHAKE_FAILURE': 40, 'BAD_CERTIFICATE': 42, 'UNSUPPORTED_CERTIFICATE': 43,
+          'CERTIFICATE_REVOKED': 44, 'CERTIFICATE_EXPIRED': 45, 'CERTIFICATE_UNKNOWN': 46,
+          'UNKNOWN_CA': 48, 'ACCESS_DENIED': 49, 'DECRYPT_ERROR': 51}
+for name in names:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if name != '-':
+        ctx.load_cert_chain('%s/%s.chain' % (pki, name), '%s/%s.key' % (pki, name))
+    got = b''
+    try:
+        s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10))
+        s.sendall(b'GET / HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n')
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    except ssl.SSLError as e:
+        reason = (e.reason or '').replace('SSLV3_ALERT_', '').replace('TLSV1_ALERT_', '')
+        if not got:
+            print(name, 'alert-%d' % alerts[reason] if reason in alerts else 'error:%s' % e)
+            continue
+    except OSError as e:
+        if not got:
+            print(name, 'error:%s' % e)
+            continue
+    status = got.split(b' ', 2)[1].decode() if got.startswith(b'HTTP/') else 'none'
+    if status == '400':
+        status += '-nocert' if b'No required SSL certificate' in got else '-cert'
+    print(name, status)
+EOF
+
+# keepalive PORT NAME GO_FILE -- two GETs on one connection: the first at
+# once, the second when GO_FILE exists. Prints "first STATUS", then
+# "second STATUS" and "closed" or "open".
+keepalive() { python3 "$TMPD/keepalive.py" "$PKI" "$@"; }
+cat >"$TMPD/keepalive.py" <<'EOF'
+import os, socket, ssl, sys, time
+pki, port, name, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.load_cert_chain('%s/%s.chain' % (pki, name), '%s/%s.key' % (pki, name))
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10))
+buf = b''
+def response():
+    global buf
+    while b'\r\n\r\n' not in buf:
+        b = s.recv(65536)
+        if not b:
+            return None
+        buf += b
+    head, _, rest = buf.partition(b'\r\n\r\n')
+    length = 0
+    for line in head.split(b'\r\n')[1:]:
+        k, _, v = line.partition(b':')
+        if k.strip().lower() == b'content-length':
+            length = int(v)
+    while len(rest) < length:
+        b = s.recv(65536)
+        if not b:
+            break
+        rest += b
+    buf = rest[length:]
+    return head.split(b' ')[1].decode() + ('-cert' if b'certificate error' in rest[:length] else '')
+req = b'GET / HTTP/1.1\r\nHost: server2\r\n\r\n'
+s.sendall(req)
+print('first', response(), flush=True)
+deadline = time.time() + 10
+while not os.path.exists(go) and time.time() < deadline:
+    time.sleep(0.02)
+try:
+    s.sendall(req)
+    print('second', response())
+    s.settimeout(0.5)
+    try:
+        print('closed' if not s.recv(65536) else 'data')
+    except socket.timeout:
+        print('open')
+except (ssl.SSLError, OSError) as e:
+    print('second error', e)
+EOF
+
+# midreload PORT NAME GO READY -- a handshake that stops before sending its
+# certificate: it creates READY, waits for GO, then finishes and sends one
+# GET; then a second connection offers that session without a certificate.
+# Prints "first STATUS" and "second New|Reused STATUS".
+midreload() { python3 "$TMPD/midreload.py" "$PKI" "$@"; }
+cat >"$TMPD/midreload.py" <<'EOF'
+import os, socket, ssl, sys, time
+pki, port, name, go, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.options |= ssl.OP_NO_TICKET
+ctx.load_cert_chain('%s/%s.chain' % (pki, name), '%s/%s.key' % (pki, name))
+req = b'GET / HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n'
+
+def status(data):
+    if not data.startswith(b'HTTP/'):
+        return 'none'
+    st = data.split(b' ')[1].decode()
+    return st + ('-nocert' if b'No required' in data else '-cert' if b'certificate error' in data else '') if st == '400' else st
+
+# A handshake that waits, after the server's first flight, for GO to exist.
+sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(inc, out, server_hostname='server2')
+flights = 0
+while True:
+    try:
+        obj.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        if out.pending:
+            flights += 1
+            if flights == 2:
+                # Certificate .. Finished are ready: hold them until GO.
+                open(ready, 'w').close()
+                while not os.path.exists(go):
+                    time.sleep(0.02)
+            sock.sendall(out.read())
+        data = sock.recv(65536)
+        if not data:
+            sys.exit('closed during handshake')
+        inc.write(data)
+if out.pending:
+    sock.sendall(out.read())
+obj.write(req)
+sock.sendall(out.read())
+got = b''
+while True:
+    try:
+        d = obj.read(65536)
+        if not d:
+            break
+        got += d
+    except ssl.SSLWantReadError:
+        d = sock.recv(65536)
+        if not d:
+            break
+        inc.write(d)
+    except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+        break
+print('first', status(got))
+sess = obj.session
+sock.close()
+# A second connection offering that session, without a certificate.
+ctx2 = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx2.check_hostname = False
+ctx2.verify_mode = ssl.CERT_NONE
+ctx2.minimum_version = ctx2.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx2.options |= ssl.OP_NO_TICKET
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10), server_hostname='server2', session=sess)
+s.sendall(req)
+got = b''
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+except (ssl.SSLError, OSError):
+    pass
+print('second', 'Reused' if s.session_reused else 'New', status(got))
+EOF
+
+# sclient PORT NAME|- [openssl s_client options] -- one GET with openssl
+# s_client; prints "New 200", "Reused 400-nocert", "New alert-40", ...
+# (with -sess_in, s_client says "New" or "Reused" even when the handshake
+# failed: the status tells)
+sclient() {
+	local port=$1 who=$2 out st kind
+	shift 2
+	local certs=()
+	[ "$who" = - ] || certs=(-cert "$PKI/$who.crt" -key "$PKI/$who.key")
+	out=$(printf 'GET / HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+		timeout $((10 * TF)) openssl s_client -connect "127.0.0.1:$port" -tls1_2 -no_ticket \
+			-ign_eof "${certs[@]}" "$@" 2>&1)
+	kind=$(printf '%s\n' "$out" | sed -n 's/^\(New\|Reused\), TLSv1.2.*/\1/p' | head -n 1)
+	st=$(printf '%s\n' "$out" | sed -n 's/^HTTP\/1.1 \([0-9]*\) .*/\1/p' | head -n 1)
+	if [ "$st" = 400 ]; then
+		if printf '%s' "$out" | grep -q 'No required SSL certificate'; then st=400-nocert; else st=400-cert; fi
+	elif [ -z "$st" ]; then
+		st=$(printf '%s\n' "$out" | sed -n 's/.*SSL alert number \([0-9]*\).*/alert-\1/p' | head -n 1)
+	fi
+	echo "${kind:-none} ${st:-none}"
+}
+
+# wait_for_text FILE STRING -- like wait_for_match, for a fixed string
+wait_for_text() {
+	local i
+	for ((i = 0; i < 60 * TF; i++)); do
+		grep -a -F -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# expect_probe NAME PORT WHO EXPECTED
+expect_probe() {
+	local got
+	got=$(probe "$2" "$3")
+	expect_eq "$1" "$3 $4" "$got"
+}
+
+# mtlsd_at PORT options... -- start mtlsd on 127.0.0.1:PORT with the test
+# server certificate and document root
+SRV=(-r "$WWW" -c "$PKI/server.crt" -k "$PKI/server.key")
+mtlsd_at() {
+	local port=$1
+	shift
+	start_mtlsd -l "127.0.0.1:$port" "${SRV[@]}" "$@"
+}
+
+# nginx_at PORT CAFILE CRLFILE|- DEPTH -- nginx with the same certificates,
+# ssl_verify_client on; sets NGINX_PID
+nginx_at() {
+	local dir=$TMPD/nginx.$1 t
+	mkdir -p "$dir"
+	{
+		echo "worker_processes 1;"
+		[ "$(id -u)" = 0 ] && echo "user root;"
+		echo "error_log $dir/error.log info;"
+		echo "pid $dir/nginx.pid;"
+		echo "events { worker_connections 64; }"
+		echo "http {"
+		echo "  access_log off;"
+		for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $dir/$t;"; done
+		echo "  server {"
+		echo "    listen 127.0.0.1:$1 ssl;"
+		echo "    ssl_certificate $PKI/server.crt;"
+		echo "    ssl_certificate_key $PKI/server.key;"
+		echo "    ssl_protocols TLSv1.2;"
+		echo "    ssl_client_certificate $2;"
+		echo "    ssl_verify_client on;"
+		echo "    ssl_verify_depth $4;"
+		[ "$3" = - ] || echo "    ssl_crl $3;"
+		echo "    root $WWW;"
+		echo "  }"
+		echo "}"
+	} >"$dir/nginx.conf"
+	nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" -g "daemon off;" \
+		>/dev/null 2>&1 </dev/null &
+	NGINX_PID=$!
+	SERVER_PIDS+=("$NGINX_PID")
+	for ((t = 0; t < 100; t++)); do
+		port_open 127.0.0.1 "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---- the matrix ---------------------------------------------------------------
+#
+# Each row: NAME, then what "on" answers, what "strict" answers and what
+# nginx answers. "=" in the nginx column: the same as "on".
+CRLS=$TMPD/crls.pem
+cat "$PKI/ca.crl" "$PKI/ec-ca.crl" >"$CRLS"
+cat "$PKI/ca-expired.crl" "$PKI/ec-ca.crl" >"$TMPD/crls-expired.pem"
+cat "$PKI/ca-expired.crl" "$PKI/ca-future.crl" "$PKI/ca.crl" >"$TMPD/crls-three.pem"
+
+# matrix TITLE "mtlsd options" "nginx CA CRL DEPTH" <<< rows
+matrix() {
+	local title=$1 opts=$2 nginx_args=$3 p_on p_strict p_nginx rows name on strict nx names=()
+	local -A got_on got_strict got_nginx
+	rows=$(cat)
+	while read -r name on strict nx; do
+		[ -n "$name" ] && names+=("$name")
+	done <<<"$rows"
+	p_on=$(free_port)
+	p_strict=$(free_port)
+	# shellcheck disable=SC2086
+	if ! mtlsd_at "$p_on" $opts || ! mtlsd_at "$p_strict" $opts --verify-client strict; then
+		fail "$title: servers start" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	while read -r name res; do got_on[$name]=$res; done < <(probe "$p_on" "${names[@]}")
+	while read -r name res; do got_strict[$name]=$res; done < <(probe "$p_strict" "${names[@]}")
+	if [ -n "$HAVE_NGINX" ]; then
+		p_nginx=$(free_port)
+		# shellcheck disable=SC2086
+		if nginx_at "$p_nginx" $nginx_args; then
+			while read -r name res; do got_nginx[$name]=$res; done < <(probe "$p_nginx" "${names[@]}")
+		fi
+		kill "$NGINX_PID" 2>/dev/null
+		wait "$NGINX_PID" 2>/dev/null
+	fi
+	while read -r name on strict nx; do
+		[ -n "$name" ] || continue
+		expect_eq "$title: $name on" "$on" "${got_on[$name]:-none}"
+		expect_eq "$title: $name strict" "$strict" "${got_strict[$name]:-none}"
+		[ "$nx" = = ] && nx=$on
+		if [ -n "$HAVE_NGINX" ]; then
+			expect_eq "$title: $name nginx" "$nx" "${got_nginx[$name]:-none}"
+		fi
+	done <<<"$rows"
+	# One log line per refusal, with the reason and the certificate.
+	stop_mtlsd
+	MATRIX_LOG=$SERVER_ERR
+}
+
+# --crl for both pinned CAs, default depth 1
+matrix "crl" "-C $PKI/bundle.crt --crl $PKI/ca.crl --crl $PKI/ec-ca.crl" \
+	"$PKI/bundle.crt $CRLS 1" <<'EOF'
+good           200        200       =
+eku-client     200        200       =
+eku-both       200        200       =
+eku-server     400-cert   alert-43  =
+ku-certsign    400-cert   alert-43  =
+crit-eku       400-cert   alert-42  200
+revoked        400-cert   alert-44  =
+rsa4096        200        200       =
+ec256          200        200       =
+ec384          200        200       =
+v1-leaf        200        200       =
+expired        400-cert   alert-45  =
+notyet         400-cert   alert-45  =
+other-client   400-cert   alert-48  =
+-              400-nocert alert-40  =
+ec-client      200        200       =
+ec-revoked     400-cert   alert-44  =
+int-client     400-cert   alert-42  =
+int-rev-client 400-cert   alert-44  =
+chain20        400-cert   alert-42  =
+EOF
+serial=$(openssl x509 -in "$PKI/revoked.crt" -noout -serial | sed 's/.*=//')
+if grep -a -q "client SSL certificate verify error: certificate revoked (subject \"O=mtlsd test,CN=revoked\", serial $serial), handshake refused" "$MATRIX_LOG"; then
+	ok "strict: the refusal is logged with the reason, subject and serial"
+else
+	fail "strict: the refusal is logged with the reason, subject and serial" "$(grep -a revoked "$MATRIX_LOG" | head -n 2)"
+fi
+
+# A CRL for one of the two pinned CAs: the other's clients are refused, as
+# nginx does once ssl_crl is set (every certificate needs its issuer's CRL)
+matrix "crl of one CA" "-C $PKI/bundle.crt --crl $PKI/ca.crl" "$PKI/bundle.crt $PKI/ca.crl 1" <<'EOF'
+good           200        200       =
+ec-client      400-cert   alert-42  =
+EOF
+
+# A CRL past its nextUpdate or before its thisUpdate fails the certificates
+# it covers; of two CRLs from one CA, the one in force counts
+matrix "expired crl" "-C $PKI/bundle.crt --crl $PKI/ca-expired.crl --crl $PKI/ec-ca.crl" \
+	"$PKI/bundle.crt $TMPD/crls-expired.pem 1" <<'EOF'
+good           400-cert   alert-42  =
+ec-client      200        200       =
+EOF
+matrix "future crl" "-C $PKI/ca.crt --crl $PKI/ca-future.crl" "$PKI/ca.crt $PKI/ca-future.crl 1" <<'EOF'
+good           400-cert   alert-42  =
+EOF
+matrix "two crls" "-C $PKI/ca.crt --crl $PKI/ca-expired.crl --crl $PKI/ca-future.crl --crl $PKI/ca.crl" \
+	"$PKI/ca.crt $TMPD/crls-three.pem 1" <<'EOF'
+good           200        200       =
+revoked        400-cert   alert-44  =
+EOF
+
+# No CRL: intermediates, depth 1
+matrix "depth 1" "-C $PKI/bundle.crt" "$PKI/bundle.crt - 1" <<'EOF'
+good           200        200       =
+int-client     200        200       =
+int-rev-client 200        200       =
+good-extra     200        200       =
+int2-client    400-cert   alert-42  =
+v1int-client   400-cert   alert-42  =
+nc-client      400-cert   alert-42  200
+ncn-client     400-cert   alert-42  =
+ncn-ok-client  400-cert   alert-42  200
+chain8         400-cert   alert-42  =
+EOF
+matrix "depth 0" "-C $PKI/ca.crt --verify-depth 0" "$PKI/ca.crt - 0" <<'EOF'
+good           200        200       =
+int-client     400-cert   alert-42  =
+EOF
+matrix "depth 7" "-C $PKI/ca.crt --verify-depth 7" "$PKI/ca.crt - 7" <<'EOF'
+int2-client    200        200       =
+chain8         200        200       =
+chain20        400-cert   alert-42  =
+EOF
+
+# ---- start-up: CRLs are verified, warnings for what expires soon -------------------
+
+p=$(free_port)
+# startup_fails NAME PATTERN [options] -- exit 1 and PATTERN on stderr
+startup_fails() {
+	local name=$1 pat=$2
+	shift 2
+	run_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" "$@"
+	if [ "$RUN_RC" = 1 ] && grep -q -F -- "$pat" "$RUN_ERR"; then
+		ok "$name"
+	else
+		fail "$name" "exit $RUN_RC, stderr: $(cat "$RUN_ERR")"
+	fi
+}
+startup_fails "start: a CRL with a bad signature is refused, naming the file" \
+	"$PKI/bad-sig.crl: signature does not verify with the pinned CA CN=id-root-ca,O=mtlsd test" \
+	-C "$PKI/ca.crt" --crl "$PKI/bad-sig.crl"
+startup_fails "start: a CRL from a CA that is not pinned is refused" \
+	"$PKI/other-ca.crl: issuer CN=other-ca,O=mtlsd test is not a pinned CA" \
+	-C "$PKI/bundle.crt" --crl "$PKI/other-ca.crl"
+startup_fails "start: a CRL from an intermediate is refused (pinned CAs only)" \
+	"$PKI/int1.crl: issuer O=mtlsd test,CN=int1 is not a pinned CA" \
+	-C "$PKI/bundle.crt" --crl "$PKI/int1.crl"
+startup_fails "start: a pinned CA with name constraints is refused" \
+	"$PKI/nc-ca.crt: the CA CN=nc-ca has name constraints, which mtlsd cannot enforce" -C "$PKI/nc-ca.crt"
+startup_fails "start: a file without a CRL is refused" \
+	"no CRL found" -C "$PKI/ca.crt" --crl "$PKI/good.crt"
+startup_fails "start: --allow-fingerprint needs 64 hex digits" \
+	"--allow-fingerprint abcd: expected 64 hex digits" -C "$PKI/ca.crt" --allow-fingerprint abcd
+
+# A DER CRL works as the PEM one; a CRL due within 7 days is warned about at
+# start and at each reload.
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$PKI/ca.crl.der" --crl "$PKI/ca-soon.crl"; then
+	got=$(probe "$p" good revoked | tr '\n' ' ')
+	expect_eq "start: DER CRL: good 200, revoked 400" "good 200 revoked 400-cert " "$got"
+	re='\[warn\] CRL of CN=id-root-ca,O=mtlsd test: nextUpdate expires on [0-9-]+ [0-9:]+ UTC'
+	expect_eq "start: a CRL due within 7 days is warned about" 1 "$(grep -a -c -E "$re" "$SERVER_ERR")"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reloaded' && sleep 0.2 && [ "$(grep -a -c -E "$re" "$SERVER_ERR")" = 2 ]; then
+		ok "reload: the warning is repeated"
+	else
+		fail "reload: the warning is repeated" "$(tail -n 3 "$SERVER_ERR")"
+	fi
+	stop_mtlsd
+else
+	fail "start: DER CRL" "$(cat "$SERVER_ERR")"
+fi
+
+# Server certificate and CA due within 7 days; a reload re-reads the server
+# certificate and key, and keeps the old ones if they do not match.
+server_serial() {
+	openssl s_client -connect "127.0.0.1:$1" -tls1_2 -cert "$PKI/good.crt" -key "$PKI/good.key" \
+		</dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
+}
+cp "$PKI/server.crt" "$TMPD/reload-server.crt"
+cp "$PKI/server.key" "$TMPD/reload-server.key"
+cat "$PKI/ca.crt" "$PKI/soon-ca.crt" >"$TMPD/soon-bundle.crt"
+p=$(free_port)
+if start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$TMPD/reload-server.crt" -k "$TMPD/reload-server.key" \
+	-C "$TMPD/soon-bundle.crt"; then
+	if grep -a -q -E '\[warn\] pinned CA CN=soon-ca expires on [0-9-]+ [0-9:]+ UTC' "$SERVER_ERR" &&
+		! grep -a -q 'server certificate' "$SERVER_ERR"; then
+		ok "start: a CA due within 7 days is warned about"
+	else
+		fail "start: a CA due within 7 days is warned about" "$(grep -a warn "$SERVER_ERR")"
+	fi
+	before=$(server_serial "$p")
+	cp "$PKI/server-soon.crt" "$TMPD/reload-server.crt"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" "\[warn\] server certificate $TMPD/reload-server.crt \(CN=server2\) expires on"; then
+		ok "reload: a server certificate due within 7 days is warned about"
+	else
+		fail "reload: a server certificate due within 7 days is warned about" "$(grep -a warn "$SERVER_ERR")"
+	fi
+	after=$(server_serial "$p")
+	expect_eq "reload: new handshakes get the new server certificate" \
+		"$(openssl x509 -in "$PKI/server-soon.crt" -noout -serial)" "$after"
+	[ "$before" != "$after" ] && ok "reload: the certificate did change" || fail "reload: the certificate did change" "$before"
+	cp "$PKI/client.key" "$TMPD/reload-server.key"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reload failed, keeping .*reload-server.key does not match the certificate'; then
+		ok "reload: a key that does not match is refused and logged"
+	else
+		fail "reload: a key that does not match is refused and logged" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: the old certificate and key still serve" "$after" "$(server_serial "$p")"
+	stop_mtlsd
+else
+	fail "start: warnings: server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- session resumption ----------------------------------------------------------------
+
+S=$TMPD/sess
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/bundle.crt" --crl "$PKI/ca.crl" --crl "$PKI/ec-ca.crl"; then
+	expect_eq "resume: full handshake with a good certificate" "New 200" "$(sclient "$p" good -sess_out "$S.good")"
+	expect_eq "resume: resumed with the certificate" "Reused 200" "$(sclient "$p" good -sess_in "$S.good")"
+	expect_eq "resume: resumed without a certificate keeps the identity" "Reused 200" "$(sclient "$p" - -sess_in "$S.good")"
+	expect_eq "resume: the resumed request is logged with the CN" 3 "$(grep -a -c ' - good \[.*" 200 ' "$SERVER_OUT")"
+	expect_eq "resume: no certificate -> 400" "New 400-nocert" "$(sclient "$p" - -sess_out "$S.none")"
+	expect_eq "resume: its session is not resumed with a certificate" "New 200" "$(sclient "$p" good -sess_in "$S.none")"
+	expect_eq "resume: nor without one" "New 400-nocert" "$(sclient "$p" - -sess_in "$S.none")"
+	expect_eq "resume: a bad certificate -> 400" "New 400-cert" "$(sclient "$p" revoked -sess_out "$S.revoked")"
+	expect_eq "resume: its session is never resumed" "New 400-nocert" "$(sclient "$p" - -sess_in "$S.revoked")"
+	# The cache offers the good session, BearSSL declines it (the client
+	# no longer offers its cipher suite): the full handshake's verdict counts.
+	expect_eq "resume: a declined cache hit does not carry the identity" "New 400-nocert" \
+		"$(sclient "$p" - -sess_in "$S.good" -cipher ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305)"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'session cache emptied'
+	expect_eq "resume: a reload drops every session" "New 400-nocert" "$(sclient "$p" - -sess_in "$S.good")"
+	stop_mtlsd
+else
+	fail "resume: server starts" "$(cat "$SERVER_ERR")"
+fi
+# A handshake under way during a reload finishes with the CAs it began with,
+# but its session must not outlive them: here ec-ca is dropped from -C.
+cp "$PKI/bundle.crt" "$TMPD/mid-ca.crt"
+p=$(free_port)
+if mtlsd_at "$p" -C "$TMPD/mid-ca.crt"; then
+	rm -f "$TMPD/mid.go" "$TMPD/mid.ready"
+	midreload "$p" ec-client "$TMPD/mid.go" "$TMPD/mid.ready" >"$TMPD/mid.out" 2>&1 &
+	mid=$!
+	for ((i = 0; i < 100; i++)); do [ -e "$TMPD/mid.ready" ] && break; sleep 0.05; done
+	cp "$PKI/ca.crt" "$TMPD/mid-ca.crt"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'reloaded certificates'
+	touch "$TMPD/mid.go"
+	wait "$mid"
+	expect_eq "resume: a session begun before a reload is not resumed after it" \
+		"first 200 second New 400-cert" "$(tr '\n' ' ' <"$TMPD/mid.out" | sed 's/ $//')"
+	stop_mtlsd
+else
+	fail "resume: mid-reload server starts" "$(cat "$SERVER_ERR")"
+fi
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client strict; then
+	expect_eq "resume: strict, full handshake" "New 200" "$(sclient "$p" good -sess_out "$S.strict")"
+	expect_eq "resume: strict, resumed without a certificate" "Reused 200" "$(sclient "$p" - -sess_in "$S.strict")"
+	stop_mtlsd
+else
+	fail "resume: strict server starts" "$(cat "$SERVER_ERR")"
+fi
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client strict --session-timeout 1; then
+	expect_eq "resume: --session-timeout 1, full handshake" "New 200" "$(sclient "$p" good -sess_out "$S.short")"
+	sleep 2.1
+	expect_eq "resume: --session-timeout 1: expired, full handshake refused" "New alert-40" \
+		"$(sclient "$p" - -sess_in "$S.short")"
+	stop_mtlsd
+else
+	fail "resume: --session-timeout server starts" "$(cat "$SERVER_ERR")"
+fi
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --session-cache 0; then
+	sclient "$p" good -sess_out "$S.off" >/dev/null
+	expect_eq "resume: --session-cache 0: never resumed" "New 200" "$(sclient "$p" good -sess_in "$S.off")"
+	stop_mtlsd
+else
+	fail "resume: --session-cache 0 server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- allowlists ----------------------------------------------------------------------
+
+fingerprint() { openssl x509 -in "$PKI/$1.crt" -noout -fingerprint -sha256 | sed 's/.*=//'; }
+FP_EKU=$(fingerprint eku-client)                                  # with colons
+FP_EC384=$(fingerprint ec384 | tr -d : | tr 'A-F' 'a-f')          # plain, lower case
+for mode in on strict; do
+	deny=403
+	[ $mode = strict ] && deny=alert-49
+	untrusted=400-cert
+	[ $mode = strict ] && untrusted=alert-48
+	p=$(free_port)
+	if mtlsd_at "$p" -C "$PKI/bundle.crt" --verify-client $mode --allow-cn good --allow-cn ec-client; then
+		got=$(probe "$p" good ec-client eku-client other-client | tr '\n' ' ')
+		expect_eq "allow-cn ($mode): listed CNs in, others $deny, other CA still untrusted" \
+			"good 200 ec-client 200 eku-client $deny other-client $untrusted " "$got"
+		stop_mtlsd
+	else
+		fail "allow-cn ($mode): server starts" "$(cat "$SERVER_ERR")"
+	fi
+	p=$(free_port)
+	if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client $mode --allow-fingerprint "$FP_EKU" \
+		--allow-fingerprint "$FP_EC384" --allow-cn rsa4096; then
+		got=$(probe "$p" eku-client ec384 rsa4096 good | tr '\n' ' ')
+		expect_eq "allow-fingerprint ($mode): pinned certificates and the CN in, others $deny" \
+			"eku-client 200 ec384 200 rsa4096 200 good $deny " "$got"
+		if [ $mode = on ]; then
+			if wait_for_match "$SERVER_ERR" 'certificate not in --allow-cn / --allow-fingerprint \(subject "O=mtlsd test,CN=good"\), closing'; then
+				ok "allow-fingerprint (on): the 403 is logged with the subject"
+			else
+				fail "allow-fingerprint (on): the 403 is logged with the subject" "$(tail -n 1 "$SERVER_ERR")"
+			fi
+			# 403 closes the connection: of two pipelined requests one is answered.
+			printf 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n' |
+				tls_raw --cert "$PKI/good.crt" --key "$PKI/good.key" "$p" >"$TMPD/pipe.out" 2>/dev/null
+			got=$(responses "$TMPD/pipe.out" | sed 's/^\(403\) [0-9]*$/\1/' | tr '\n' ' ')
+			expect_eq "allow-fingerprint (on): 403 and close" "403 rest 0 " "$got"
+		fi
+		stop_mtlsd
+	else
+		fail "allow-fingerprint ($mode): server starts" "$(cat "$SERVER_ERR")"
+	fi
+done
+
+# A CN is compared whole, as the only CN, and never with a NUL inside.
+p=$(free_port)
+A64=$(printf 'a%.0s' {1..64})
+if mtlsd_at "$p" -C "$PKI/ca.crt" --allow-cn good --allow-cn "$A64"; then
+	got=$(probe "$p" good cn-nul cn-long cn-two cn-bmp | tr '\n' ' ')
+	expect_eq "allow-cn: CN 'good\\0evil', 65 a's, two CNs and a BMPString CN do not match" \
+		"good 200 cn-nul 403 cn-long 403 cn-two 403 cn-bmp 403 " "$got"
+	if wait_for_text "$SERVER_OUT" ' - good\x5C00evil ['; then
+		ok "allow-cn: the access log shows the CN with its NUL, escaped"
+	else
+		fail "allow-cn: the access log shows the CN with its NUL, escaped" "$(cat "$SERVER_OUT")"
+	fi
+	stop_mtlsd
+else
+	fail "allow-cn: CN tricks: server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- reload: a CRL revokes an open keep-alive connection --------------------------------
+
+cp "$PKI/ca.crl" "$TMPD/reload.crl"
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$TMPD/reload.crl"; then
+	rm -f "$TMPD/go1" "$TMPD/go2"
+	keepalive "$p" reloadee "$TMPD/go1" >"$TMPD/ka1.out" 2>&1 &
+	ka1=$!
+	keepalive "$p" good "$TMPD/go2" >"$TMPD/ka2.out" 2>&1 &
+	ka2=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$TMPD/ka1.out" ] && [ -s "$TMPD/ka2.out" ] && break
+		sleep 0.05
+	done
+	# A broken CRL: the reload fails, the old set stays.
+	cp "$PKI/bad-sig.crl" "$TMPD/reload.crl"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reload failed, keeping the current certificates, CAs, CRLs and allowlists: .*reload.crl: signature does not verify'; then
+		ok "reload: a bad CRL is refused and the reason logged"
+	else
+		fail "reload: a bad CRL is refused and the reason logged" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: after a failed reload the old CRL still applies" "reloadee 200 revoked 400-cert " \
+		"$(probe "$p" reloadee revoked | tr '\n' ' ')"
+	cp "$PKI/ca-2.crl" "$TMPD/reload.crl"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'reloaded certificates'
+	touch "$TMPD/go1" "$TMPD/go2"
+	wait "$ka1" "$ka2"
+	expect_eq "reload: open connection of a newly revoked certificate: 400 and closed" \
+		"first 200 second 400-cert closed" "$(tr '\n' ' ' <"$TMPD/ka1.out" | sed 's/ $//')"
+	expect_eq "reload: open connection of a good certificate continues" \
+		"first 200 second 200 open" "$(tr '\n' ' ' <"$TMPD/ka2.out" | sed 's/ $//')"
+	if grep -a -q 'certificate revoked (subject "O=mtlsd test,CN=reloadee"), closing' "$SERVER_ERR"; then
+		ok "reload: the cut is logged with the subject"
+	else
+		fail "reload: the cut is logged with the subject" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: new handshakes use the new CRL" "reloadee 400-cert" "$(probe "$p" reloadee)"
+	# A new CA file: new handshakes use it.
+	stop_mtlsd
+else
+	fail "reload: server starts" "$(cat "$SERVER_ERR")"
+fi
+cp "$PKI/ca.crt" "$TMPD/reload-ca.crt"
+p=$(free_port)
+if mtlsd_at "$p" -C "$TMPD/reload-ca.crt"; then
+	expect_eq "reload: before, ec-client is not trusted" "ec-client 400-cert" "$(probe "$p" ec-client)"
+	cp "$PKI/bundle.crt" "$TMPD/reload-ca.crt"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'reloaded certificates'
+	expect_eq "reload: a CA added to the -C file is trusted at once" "ec-client 200" "$(probe "$p" ec-client)"
+	stop_mtlsd
+else
+	fail "reload: CA server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- --check-cert --------------------------------------------------------------------
+
+# check_cert NAME EXIT LINE... -- run --check-cert on NAME.chain with -C
+# bundle --crl both; expects EXIT and each LINE (a fixed string) in the output
+check_cert() {
+	local name=$1 want=$2 line rc out
+	shift 2
+	out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/$name.chain" -C "$PKI/bundle.crt" \
+		--crl "$PKI/ca.crl" --crl "$PKI/ec-ca.crl" $CHECK_OPTS 2>&1) && rc=0 || rc=$?
+	for line in "$@"; do
+		if ! grep -q -F -x -- "$line" <<<"$out"; then
+			fail "check-cert $name: '$line'" "exit $rc: $(_oneline "$out")"
+			return
+		fi
+	done
+	expect_eq "check-cert $name: exit $want and its steps" "$want" "$rc"
+}
+CHECK_OPTS=
+check_cert good 0 "certificate: O=mtlsd test,CN=good" "trust: issued by a pinned CA, 0 intermediate(s) (--verify-depth 1)" \
+	"revocation: not revoked" "allowlist: none given" "result: accepted"
+check_cert int-client 1 "trust: issued by a pinned CA, 1 intermediate(s) (--verify-depth 1)"
+CHECK_OPTS="--verify-depth 0"
+check_cert int-client 1 "trust: issued by a pinned CA, 1 intermediate(s) (--verify-depth 0): too many" \
+	"result: refused: certificate chain too long for --verify-depth"
+CHECK_OPTS=""
+check_cert other-client 1 "trust: not trusted: issuer CN=other-ca,O=mtlsd test is not a pinned CA" \
+	"revocation: not checked (the chain did not validate)" \
+	"result: refused: certificate not trusted: no pinned CA issued it"
+check_cert expired 1 "validity: expired on 2021-01-01 00:00:00 UTC" "result: refused: certificate has expired or is not yet valid"
+check_cert notyet 1 "validity: not yet valid: valid from 2090-01-01 00:00:00 UTC"
+check_cert eku-server 1 "extended key usage: serverAuth only, no clientAuth" \
+	"result: refused: extended key usage does not include clientAuth"
+check_cert ku-certsign 1 "key usage: no digitalSignature" "result: refused: key usage does not include digitalSignature"
+check_cert revoked 1 "revocation: revoked" "result: refused: certificate revoked"
+check_cert int-rev-client 1 "revocation: an intermediate CA is revoked" "result: refused: an intermediate CA of the chain is revoked"
+check_cert chain20 1 "chain: 20 certificate(s) sent (at most 8)" "result: refused: client sent more than 8 certificates"
+check_cert crit-eku 1 "result: refused: certificate has an unsupported critical extension"
+check_cert v1int-client 1 "result: refused: issuer is not a CA"
+CHECK_OPTS="--allow-cn someone-else"
+check_cert ec-client 1 "allowlist: CN and fingerprint not listed" \
+	"result: refused: certificate not in --allow-cn / --allow-fingerprint"
+check_cert cn-two 1 "allowlist: fingerprint not listed; the CN cannot match (several CNs, control characters, too long or not a UTF-8 string)"
+CHECK_OPTS="--verify-depth 2"
+check_cert int2-client 1 "trust: issued by a pinned CA, 2 intermediate(s) (--verify-depth 2)" \
+	"revocation: no CRL from the issuer of a certificate of the chain" "result: refused: no CRL from the certificate's issuer (with --crl, every certificate of the chain needs one)"
+CHECK_OPTS=
+out=$("${MTLSD_CMD[@]}" --check-cert "$TMPD/no-such-file.pem" -C "$PKI/ca.crt" 2>&1) && rc=0 || rc=$?
+expect_eq "check-cert: an unreadable file -> exit 2" 2 "$rc"
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/good.chain" -C "$PKI/ca.crt" --crl "$PKI/bad-sig.crl" 2>&1) && rc=0 || rc=$?
+if [ "$rc" = 1 ] && [[ $out == *"signature does not verify"* ]]; then
+	ok "check-cert: a bad CRL is refused as at start-up"
+else
+	fail "check-cert: a bad CRL is refused as at start-up" "exit $rc: $out"
+fi
+
+# ---- logs: a certificate cannot forge lines -----------------------------------------------
+
+for mode in on strict; do
+	p=$(free_port)
+	if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client $mode --allow-cn nobody; then
+		probe "$p" evil >/dev/null
+		if wait_for_text "$SERVER_ERR" 'subject "O=mtlsd test,CN=evil\0A2024/01/01 00:00:00 [notice] forged \"quote\" \\ end"'; then
+			ok "logs ($mode): the error log shows the DN escaped, on one line"
+		else
+			fail "logs ($mode): the error log shows the DN escaped, on one line" "$(tail -n 2 "$SERVER_ERR")"
+		fi
+		expect_eq "logs ($mode): no forged error log line" 0 "$(grep -a -c '^2024/01/01' "$SERVER_ERR")"
+		stop_mtlsd
+	else
+		fail "logs ($mode): server starts" "$(cat "$SERVER_ERR")"
+	fi
+done
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt"; then
+	probe "$p" evil >/dev/null
+	# The CN keeps its newline as \0A, as in the DN; the access log then
+	# escapes that backslash too.
+	if wait_for_text "$SERVER_OUT" '127.0.0.1 - evil\x5C0A2024/01/01 00:00:00 [notice] forged \x22quote\x22 \x5C end ['; then
+		ok "logs: the access log shows the CN escaped"
+	else
+		fail "logs: the access log shows the CN escaped" "$(cat "$SERVER_OUT")"
+	fi
+	expect_eq "logs: one access log line" 1 "$(wc -l <"$SERVER_OUT")"
+	stop_mtlsd
+else
+	fail "logs: server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- a key that does not match its certificate ------------------------------------
+
+if [ -z "$TLSCLIENT" ]; then
+	skip "mismatched key" "cannot build tests/tlsclient.c: $(head -c 200 "$TMPD/cc.log")"
+else
+	openssl pkey -in "$PKI/mismatch.key" -outform DER -out "$TMPD/mismatch.key.der"
+	openssl x509 -in "$PKI/mismatch.crt" -outform DER -out "$TMPD/mismatch.crt.der"
+	openssl pkey -in "$PKI/good.key" -outform DER -out "$TMPD/good.key.der"
+	openssl x509 -in "$PKI/good.crt" -outform DER -out "$TMPD/good.crt.der"
+	for mode in on strict; do
+		p=$(free_port)
+		if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-client "$mode"; then
+			req='GET / HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n'
+			# shellcheck disable=SC2059
+			out=$(printf "$req" | "$TLSCLIENT" "$p" "$TMPD/good.key.der" "$TMPD/good.crt.der" 2>&1 | head -n 1 | tr -d '\r')
+			expect_eq "$mode: tlsclient with the matching key gets 200" "HTTP/1.1 200 OK" "$out"
+			# shellcheck disable=SC2059
+			out=$(printf "$req" | "$TLSCLIENT" "$p" "$TMPD/mismatch.key.der" "$TMPD/mismatch.crt.der" 2>&1)
+			if [[ $out != *HTTP/* ]] && wait_for_match "$SERVER_ERR" 'SSL handshake failed: bad signature'; then
+				ok "$mode: a key that does not match the certificate fails the handshake"
+			else
+				fail "$mode: a key that does not match the certificate fails the handshake" "$out / $(tail -n 1 "$SERVER_ERR")"
+			fi
+			stop_mtlsd
+		else
+			fail "$mode: server starts" "$(cat "$SERVER_ERR")"
+		fi
+	done
+fi
+
+# ---- a chain of 20 certificates costs no more than a chain of 8 --------------------
+
+# cpu_ticks PID -- user + system clock ticks used so far
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --verify-depth 7; then
+	t0=$(cpu_ticks "$SERVER_PID")
+	start=$SECONDS
+	# shellcheck disable=SC2046
+	bad=$(probe "$p" $(printf 'chain20 %.0s' 1 2 3 4 5 6 7 8 9 10) | grep -c -v '400-cert$')
+	t1=$(cpu_ticks "$SERVER_PID")
+	expect_eq "chain of 20: 10 attempts all refused" 0 "$bad"
+	if [ $((t1 - t0)) -le $((50 * TF)) ] && [ $((SECONDS - start)) -le $((10 * TF)) ]; then
+		ok "chain of 20: 10 attempts cost $((t1 - t0)) ticks of server CPU"
+	else
+		fail "chain of 20: server CPU stays small" "$((t1 - t0)) ticks, $((SECONDS - start)) s"
+	fi
+	grep -a -q 'client sent more than 8 certificates (subject "O=mtlsd test,CN=chain20"' "$SERVER_ERR" &&
+		ok "chain of 20: logged as more than 8 certificates" ||
+		fail "chain of 20: logged as more than 8 certificates" "$(tail -n 1 "$SERVER_ERR")"
+	stop_mtlsd
+else
+	fail "chain of 20: server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ASan/UBSan (make SANITIZE=1) and valgrind write to the server's stderr
+if grep -l -a -E '^==[0-9]+== |runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' \
+	"$TMPD"/server.*.err "$TMPD"/run.*.err >"$TMPD/reports" 2>/dev/null; then
+	fail "no valgrind/sanitizer reports on the server's stderr" \
+		"$(head -n 1 "$TMPD/reports"): $(xargs -d '\n' grep -a -h -m 2 -E '^==[0-9]+== |runtime error:|Sanitizer' <"$TMPD/reports" | head -n 2)"
+else
+	ok "no valgrind/sanitizer reports on the server's stderr"
+fi
+
+summary

@@ -1,0 +1,355 @@
+#!/bin/sh
+# mkpki-identity.sh OUTDIR -- the certificate matrix of tests/identity.sh.
+#
+# Made with `openssl ca`, so that dates, serials, extensions and CRLs are
+# exactly what the tests need. Keys are reused where that is harmless (the
+# tests pin certificates, not keys); only the RSA-4096 key costs time.
+#
+#   ca        pinned root (RSA-2048); ca.crl revokes "revoked" and "int-rev",
+#             ca-2.crl also "reloadee"
+#   ec-ca     second pinned root (P-256); ec-ca.crl (ECDSA) revokes "ec-revoked"
+#   other-ca  not pinned
+#   int1 -> int2, int-rev, v1int, nc-int, c1 -> ... -> c19: intermediates
+#   NAME.crt  a client certificate; NAME.chain the chain a client sends
+#             (leaf first); NAME.key its key
+set -eu
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+fi
+mkdir -p "$1"
+cd "$1"
+
+cat >ext.cnf <<'EOF'
+[ req ]
+distinguished_name = dn
+[ dn ]
+[ ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[ int ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ nc_int ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+nameConstraints = critical, permitted;DNS:example.com
+[ ncn_int ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+nameConstraints = permitted;DNS:example.com
+[ leaf ]
+basicConstraints = CA:FALSE
+[ server ]
+basicConstraints = CA:FALSE
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:server2
+[ eku_client ]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature
+extendedKeyUsage = clientAuth
+[ eku_both ]
+basicConstraints = CA:FALSE
+extendedKeyUsage = serverAuth, clientAuth
+[ eku_server ]
+basicConstraints = CA:FALSE
+extendedKeyUsage = serverAuth
+[ ku_certsign ]
+basicConstraints = CA:FALSE
+keyUsage = keyCertSign
+[ crit_eku ]
+basicConstraints = CA:FALSE
+extendedKeyUsage = critical, clientAuth
+EOF
+
+# ca_init NAME -- an `openssl ca` database for the CA NAME (NAME.crt/.key)
+ca_init() {
+	mkdir -p "db-$1"
+	: >"db-$1/index.txt"
+	printf '%06X\n' "$2" >"db-$1/serial"
+	echo 01 >"db-$1/crlnumber"
+	cat >"db-$1/ca.cnf" <<EOF
+[ ca ]
+default_ca = this_ca
+[ this_ca ]
+database       = db-$1/index.txt
+new_certs_dir  = db-$1
+certificate    = $1.crt
+private_key    = $1.key
+serial         = db-$1/serial
+crlnumber      = db-$1/crlnumber
+default_md     = sha256
+default_days   = 365
+default_crl_days = 30
+policy         = policy_any
+unique_subject = no
+email_in_dn    = no
+copy_extensions = none
+[ policy_any ]
+commonName     = supplied
+organizationName = optional
+EOF
+}
+
+# root NAME KEY CN -- a self-signed pinned-style CA
+root() {
+	openssl req -x509 -new -key "$2" -out "$1.crt" -days 3650 -subj "/O=mtlsd test/CN=$3" \
+		-config ext.cnf -extensions ca 2>/dev/null
+	cp "$2" "$1.key"
+}
+
+# issue CA NAME KEY SUBJECT EXTENSIONS|- [openssl ca options...]
+# (EXTENSIONS "-": none at all, a v1 certificate)
+issue() {
+	ca=$1 name=$2 key=$3 subj=$4 ext=$5
+	shift 5
+	if [ "$ext" = - ]; then
+		set -- "$@"
+	else
+		set -- -extfile ext.cnf -extensions "$ext" "$@"
+	fi
+	openssl req -new -key "$key" -out "$name.csr" -subj "$subj" 2>/dev/null
+	openssl ca -batch -config "db-$ca/ca.cnf" -notext -in "$name.csr" -out "$name.crt" \
+		-utf8 "$@" 2>/dev/null
+	rm -f "$name.csr"
+}
+
+# ---- keys -------------------------------------------------------------------
+openssl genrsa -out ca.key.in 2048 2>/dev/null
+openssl genrsa -out other-ca.key.in 2048 2>/dev/null
+openssl genrsa -out client.key 2048 2>/dev/null
+openssl genrsa -out rsa4096.key 4096 2>/dev/null
+for k in ec-ca server int ec256; do
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$k.key.in" 2>/dev/null
+done
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out ec384.key 2>/dev/null
+mv server.key.in server.key
+mv ec256.key.in ec256.key
+mv int.key.in int.key
+
+# ---- CAs ----------------------------------------------------------------------
+root ca ca.key.in id-root-ca
+root ec-ca ec-ca.key.in id-ec-ca
+root other-ca other-ca.key.in other-ca
+rm -f ./*.key.in
+ca_init ca 1000
+ca_init ec-ca 2000
+ca_init other-ca 3000
+cat ca.crt ec-ca.crt >bundle.crt
+
+issue ca server server.key "/CN=server2" server
+# Due within 7 days, for the start-up and reload warnings.
+issue ca server-soon server.key "/CN=server2" server -days 3
+openssl req -x509 -new -key ec256.key -out soon-ca.crt -days 3 -subj "/CN=soon-ca" \
+	-config ext.cnf -extensions ca 2>/dev/null
+
+# ---- client certificates issued by the pinned root -------------------------------
+leaf() {
+	issue ca "$1" "${3:-client.key}" "/O=mtlsd test/CN=$1" "$2"
+	[ "${3:-client.key}" = "$1.key" ] || cp "${3:-client.key}" "$1.key"
+}
+leaf good leaf
+leaf eku-client eku_client
+leaf eku-both eku_both
+leaf eku-server eku_server
+leaf ku-certsign ku_certsign
+leaf crit-eku crit_eku
+leaf revoked leaf
+leaf reloadee leaf
+leaf rsa4096 leaf rsa4096.key
+leaf ec256 leaf ec256.key
+leaf ec384 leaf ec384.key
+leaf mismatch leaf
+leaf v1-leaf -
+issue ca expired client.key "/CN=expired" leaf -startdate 20200101000000Z -enddate 20210101000000Z
+issue ca notyet client.key "/CN=notyet" leaf -startdate 20900101000000Z -enddate 20910101000000Z
+cp client.key expired.key
+cp client.key notyet.key
+# A different key than the certificate's, for the client that ignores that.
+cp rsa4096.key mismatch.key
+
+# Log forging: a CN with a newline, quotes and a backslash (openssl's
+# configuration syntax turns \n into a newline byte outside quotes).
+cat >evil.cnf <<'EOF'
+[ req ]
+distinguished_name = dn
+prompt = no
+utf8 = yes
+[ dn ]
+O = mtlsd test
+CN = evil\n2024/01/01 00:00:00 [notice] forged \"quote\" \\ end
+EOF
+openssl req -new -key client.key -out evil.csr -config evil.cnf
+openssl ca -batch -config db-ca/ca.cnf -notext -in evil.csr -out evil.crt \
+	-extfile ext.cnf -extensions leaf -utf8 2>/dev/null
+rm -f evil.csr evil.cnf
+cp client.key evil.key
+
+# CNs that a byte-wise comparison gets wrong: a NUL inside, one longer than
+# the 64 characters X.509 allows, two CNs, a BMPString. openssl refuses to
+# make these, so they are the good certificate with its subject replaced
+# and signed again by the CA.
+openssl x509 -in good.crt -outform DER -out good.der
+python3 - good.der <<'EOF'
+import subprocess, sys
+
+def der(tag, body):
+    n = len(body)
+    if n < 128:
+        head = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, 'big')
+        head = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + head + body
+
+def elements(data):
+    out, i = [], 0
+    while i < len(data):
+        n, j = data[i + 1], i + 2
+        if n & 0x80:
+            k = n & 0x7f
+            n, j = int.from_bytes(data[j:j + k], 'big'), j + k
+        out.append(data[i:j + n])
+        i = j + n
+    return out
+
+def content_len(elem):
+    n = elem[1]
+    if n & 0x80:
+        return int.from_bytes(elem[2:2 + (n & 0x7f)], 'big')
+    return n
+
+cert = open(sys.argv[1], 'rb').read()
+tbs, alg, _ = elements(cert[len(cert) - content_len(cert):])
+fields = elements(tbs[len(tbs) - content_len(tbs):])
+CN, O = bytes([0x06, 3, 0x55, 4, 3]), bytes([0x06, 3, 0x55, 4, 10])
+rdn = lambda oid, tag, value: der(0x31, der(0x30, oid + der(tag, value)))
+org = rdn(O, 0x0c, b'mtlsd test')
+subjects = {
+    'cn-nul': org + rdn(CN, 0x0c, b'good\x00evil'),
+    'cn-long': org + rdn(CN, 0x0c, b'a' * 65),
+    'cn-two': org + rdn(CN, 0x0c, b'evil') + rdn(CN, 0x0c, b'good'),
+    'cn-bmp': org + rdn(CN, 0x1e, 'good'.encode('utf-16-be')),
+}
+for serial, (name, subject) in enumerate(sorted(subjects.items()), 0x7000):
+    f = list(fields)
+    f[1] = der(0x02, serial.to_bytes(2, 'big'))
+    f[5] = der(0x30, subject)
+    new_tbs = der(0x30, b''.join(f))
+    sig = subprocess.run(['openssl', 'dgst', '-sha256', '-sign', 'ca.key'], input=new_tbs,
+                         stdout=subprocess.PIPE, check=True).stdout
+    new = der(0x30, new_tbs + alg + der(0x03, b'\x00' + sig))
+    subprocess.run(['openssl', 'x509', '-inform', 'DER', '-out', name + '.crt'], input=new, check=True)
+EOF
+rm -f good.der
+for n in cn-nul cn-long cn-two cn-bmp; do cp client.key "$n.key"; done
+
+# ---- intermediates -----------------------------------------------------------------
+# issue_int PARENT NAME EXT
+issue_int() {
+	issue "$1" "$2" int.key "/O=mtlsd test/CN=$2" "$3" -days 3650
+	cp int.key "$2.key"
+	ca_init "$2" "$4"
+}
+issue_int ca int1 int 4000
+issue_int int1 int2 int 5000
+issue_int ca int-rev int 6000
+issue_int ca v1int - 7000
+issue_int ca nc-int nc_int 8000
+issue_int ca ncn-int ncn_int 9000
+
+issue int1 int-client client.key "/O=mtlsd test/CN=int-client" leaf
+cat int-client.crt int1.crt >int-client.chain
+issue int2 int2-client client.key "/O=mtlsd test/CN=int2-client" leaf
+cat int2-client.crt int2.crt int1.crt >int2-client.chain
+issue int-rev int-rev-client client.key "/O=mtlsd test/CN=int-rev-client" leaf
+cat int-rev-client.crt int-rev.crt >int-rev-client.chain
+issue v1int v1int-client client.key "/O=mtlsd test/CN=v1int-client" leaf
+cat v1int-client.crt v1int.crt >v1int-client.chain
+issue nc-int nc-client client.key "/O=mtlsd test/CN=nc-client" leaf
+cat nc-client.crt nc-int.crt >nc-client.chain
+# Non-critical name constraints: BearSSL ignores them, OpenSSL applies
+# them to a CN that looks like a host name.
+issue ncn-int ncn-client client.key "/O=mtlsd test/CN=x.other.com" leaf
+cat ncn-client.crt ncn-int.crt >ncn-client.chain
+issue ncn-int ncn-ok-client client.key "/O=mtlsd test/CN=x.example.com" leaf
+cat ncn-ok-client.crt ncn-int.crt >ncn-ok-client.chain
+# A self-signed CA with name constraints, to pin.
+openssl req -x509 -new -key ec256.key -out nc-ca.crt -days 30 -subj "/CN=nc-ca" \
+	-config ext.cnf -extensions ncn_int 2>/dev/null
+# The client sends int1 although no certificate needs it: ignored.
+cat good.crt int1.crt >good-extra.chain
+
+# 19 intermediates under the root, sharing one key; chain8 and chain20 are
+# what a client sends: 8 certificates (the cap) and 20.
+parent=ca
+i=1
+: >c-chain.rev
+while [ $i -le 19 ]; do
+	issue_int "$parent" "c$i" int $((10000 + i * 100))
+	cat "c$i.crt" c-chain.rev >c-chain.tmp
+	mv c-chain.tmp c-chain.rev
+	if [ $i = 7 ]; then
+		issue c7 chain8 client.key "/O=mtlsd test/CN=chain8" leaf
+		cat chain8.crt c-chain.rev >chain8.chain
+	fi
+	parent=c$i
+	i=$((i + 1))
+done
+issue c19 chain20 client.key "/O=mtlsd test/CN=chain20" leaf
+cat chain20.crt c-chain.rev >chain20.chain
+rm -f c-chain.rev
+
+# ---- the second pinned CA and the unpinned one ---------------------------------------
+issue ec-ca ec-client ec256.key "/O=mtlsd test/CN=ec-client" leaf
+issue ec-ca ec-revoked ec256.key "/O=mtlsd test/CN=ec-revoked" leaf
+cp ec256.key ec-client.key
+cp ec256.key ec-revoked.key
+issue other-ca other-client client.key "/O=mtlsd test/CN=good" leaf
+cp client.key other-client.key
+
+for n in int-client int2-client int-rev-client v1int-client nc-client ncn-client ncn-ok-client \
+	chain8 chain20 good-extra; do
+	cp client.key "$n.key"
+done
+for n in *.crt; do
+	[ -f "${n%.crt}.chain" ] || cp "$n" "${n%.crt}.chain"
+done
+
+# ---- CRLs ----------------------------------------------------------------------
+gencrl() { # CA OUT [options]
+	ca=$1 out=$2
+	shift 2
+	openssl ca -gencrl -config "db-$ca/ca.cnf" -out "$out" "$@" 2>/dev/null
+}
+openssl ca -config db-ca/ca.cnf -revoke revoked.crt 2>/dev/null
+openssl ca -config db-ca/ca.cnf -revoke int-rev.crt 2>/dev/null
+gencrl ca ca.crl
+openssl crl -in ca.crl -outform DER -out ca.crl.der
+openssl ca -config db-ca/ca.cnf -revoke reloadee.crt 2>/dev/null
+gencrl ca ca-2.crl
+gencrl ca ca-expired.crl -crl_lastupdate 20200101000000Z -crl_nextupdate 20200201000000Z
+gencrl ca ca-future.crl -crl_lastupdate 20900101000000Z -crl_nextupdate 20900201000000Z
+gencrl ca ca-soon.crl -crlhours 48
+openssl ca -config db-ec-ca/ca.cnf -revoke ec-revoked.crt 2>/dev/null
+gencrl ec-ca ec-ca.crl
+gencrl other-ca other-ca.crl
+gencrl int1 int1.crl
+# The same CRL with one bit of its signature flipped.
+openssl crl -in ca.crl -outform DER -out bad-sig.der
+python3 - bad-sig.der <<'EOF'
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+d[-1] ^= 1
+open(sys.argv[1], 'wb').write(d)
+EOF
+openssl crl -inform DER -in bad-sig.der -out bad-sig.crl
+rm -f bad-sig.der
+
+rm -rf db-*
+chmod 600 ./*.key
+exit 0
