@@ -537,6 +537,9 @@ http_head_too_large(const char *buf, size_t len, struct http_request *req)
 	memset(req, 0, sizeof *req);
 	while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n'))
 		pos++;
+	/* The method is known: a HEAD gets the error's headers only. */
+	if (len - pos > 5 && memcmp(buf + pos, "HEAD ", 5) == 0)
+		req->method = M_HEAD;
 	if (!memchr(buf + pos, '\n', len - pos)) {
 		req->line.p = buf + pos;
 		req->line.len = 0;

@@ -139,6 +139,11 @@ test_head_too_large(void)
 	http_head_too_large(buf, sizeof buf, &r);
 	CHECK(r.error == S_BAD_REQUEST && r.error_detail && strcmp(r.error_detail, DETAIL_HEADER_TOO_LARGE) == 0);
 	CHECK(text_eq(r.line, "GET / HTTP/1.1"));
+	CHECK(r.method == M_GET);
+	memcpy(buf, "HEAD /", 6);
+	memset(buf + 6, 'a', sizeof buf - 6);
+	http_head_too_large(buf, sizeof buf, &r);
+	CHECK(r.error == S_URI_TOO_LONG && r.method == M_HEAD);
 }
 
 static enum skip_result
