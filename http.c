@@ -405,7 +405,7 @@ parse_connection(struct text v, bool *close, bool *keep)
 }
 
 struct header_state {
-	bool seen_host, seen_length, seen_te;
+	bool seen_host, seen_length, seen_te, te_chunked;
 	bool conn_close, conn_keep;
 };
 
@@ -480,11 +480,12 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 		req->content_length = length;
 		hs->seen_length = true;
 	} else if (text_is(name, "Transfer-Encoding")) {
+		if (hs->seen_te)
+			set_error(req, S_BAD_REQUEST, NULL);   /* nginx: duplicate */
 		hs->seen_te = true;
+		hs->te_chunked = text_is(value, "chunked");
 		req->has_body = true;
 		req->chunked = true;
-		if (!text_is(value, "chunked"))
-			set_error(req, S_NOT_IMPLEMENTED, NULL);
 	} else if (text_is(name, "Expect")) {
 		req->expects_continue = text_is(value, "100-continue");
 	}
@@ -519,10 +520,17 @@ http_parse_head(const char *buf, size_t len, struct http_request *req)
 	}
 	if (req->error != S_NONE)
 		return;
-	if (hs.seen_te && hs.seen_length)
-		set_error(req, S_BAD_REQUEST, NULL);   /* request smuggling */
+	/* nginx's order: Host, then Transfer-Encoding. */
 	if (req->version_minor >= 1 && !hs.seen_host)
 		set_error(req, S_BAD_REQUEST, NULL);
+	if (hs.seen_te) {
+		if (req->version_minor < 1)
+			set_error(req, S_BAD_REQUEST, NULL);
+		else if (!hs.te_chunked)
+			set_error(req, S_NOT_IMPLEMENTED, NULL);
+		else if (hs.seen_length)
+			set_error(req, S_BAD_REQUEST, NULL);   /* request smuggling */
+	}
 	if (req->version_minor >= 1)
 		req->keep_alive = !hs.conn_close;
 	else

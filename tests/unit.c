@@ -111,6 +111,11 @@ test_parse_bad(void)
 		{ "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
 		  S_NOT_IMPLEMENTED },
 		{ "GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", S_BAD_REQUEST },
 	};
 	struct http_request r;
 	size_t i;
