@@ -336,6 +336,8 @@ parse_request_line(struct http_request *req, struct text line)
 		req->method = M_GET;
 	else if (method.len == 4 && memcmp(method.p, "HEAD", 4) == 0)
 		req->method = M_HEAD;
+	else if (method.len == 5 && memcmp(method.p, "TRACE", 5) == 0)
+		req->method = M_TRACE;
 	else
 		req->method = M_OTHER;
 	for (p = sp; p < end && *p == ' '; p++)
@@ -1028,8 +1030,11 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 		set_status(resp, S_PAYLOAD_TOO_LARGE, NULL);
 		return;
 	}
-	if (req->method == M_OTHER) {
+	if (req->method == M_OTHER || req->method == M_TRACE) {
 		set_status(resp, S_METHOD_NOT_ALLOWED, NULL);
+		/* nginx ends the connection after refusing a TRACE. */
+		if (req->method == M_TRACE)
+			resp->keep_alive = false;
 		return;
 	}
 	if (req->path.len > MAX_PATH_BYTES) {

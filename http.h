@@ -41,7 +41,7 @@ enum status {
 #define DETAIL_CERT_ERROR "The SSL certificate error"
 #define DETAIL_HEADER_TOO_LARGE "Request Header Or Cookie Too Large"
 
-enum method { M_GET, M_HEAD, M_OTHER };
+enum method { M_GET, M_HEAD, M_TRACE, M_OTHER };
 
 struct text {
 	const char *p;

@@ -82,6 +82,8 @@ test_parse_good(void)
 	CHECK(r.error == S_NONE && text_eq(r.host, "h:8443") && text_eq(r.path, "/p"));
 	parse("DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	CHECK(r.error == S_NONE && r.method == M_OTHER);
+	parse("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && r.method == M_TRACE && r.keep_alive);
 	parse("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	CHECK(r.error == S_NONE);
 }
