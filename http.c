@@ -193,10 +193,13 @@ http_head_end(const char *buf, size_t len, size_t scanned)
 	return 0;
 }
 
+/* Header names nginx understands; a line with other printable bytes in
+ * its name is ignored, as nginx's ignore_invalid_headers does. */
 static bool
-is_token_char(unsigned char c)
+is_name_char(unsigned char c)
 {
-	return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9') || c == '-';
 }
 
 static bool
@@ -271,6 +274,53 @@ parse_version(struct http_request *req, struct text v)
 		set_error(req, S_BAD_REQUEST, NULL);
 }
 
+/*
+ * nginx's Host check: no "..", '/', space or control byte; the port and a
+ * trailing dot are not part of the name. Returns the name's length, 0 for
+ * a host nginx refuses.
+ */
+static size_t
+host_name_length(struct text h)
+{
+	size_t i, name_len = h.len, last_dot = h.len;
+	enum { H_NAME, H_LITERAL, H_PORT } state = H_NAME;
+
+	for (i = 0; i < h.len; i++) {
+		unsigned char c = (unsigned char)h.p[i];
+
+		switch (c) {
+		case '.':
+			if (i > 0 && last_dot == i - 1)
+				return 0;
+			last_dot = i;
+			break;
+		case ':':
+			if (state == H_NAME) {
+				name_len = i;
+				state = H_PORT;
+			}
+			break;
+		case '[':
+			if (i == 0)
+				state = H_LITERAL;
+			break;
+		case ']':
+			if (state == H_LITERAL) {
+				name_len = i + 1;
+				state = H_PORT;
+			}
+			break;
+		default:
+			if (c == '/' || c <= 0x20 || c == 0x7f)
+				return 0;
+			break;
+		}
+	}
+	if (name_len > 0 && last_dot == name_len - 1)
+		name_len--;
+	return name_len;
+}
+
 /* Splits an origin-form or absolute-form target into host, path and query. */
 static void
 parse_target(struct http_request *req)
@@ -287,7 +337,7 @@ parse_target(struct http_request *req)
 		slash = memchr(t.p, '/', t.len);
 		req->host.p = t.p;
 		req->host.len = slash ? (size_t)(slash - t.p) : t.len;
-		if (req->host.len == 0) {
+		if (host_name_length(req->host) == 0) {
 			set_error(req, S_BAD_REQUEST, NULL);
 			return;
 		}
@@ -366,24 +416,6 @@ parse_request_line(struct http_request *req, struct text line)
 		parse_target(req);
 }
 
-static bool
-valid_host(struct text h)
-{
-	size_t i;
-
-	if (h.len == 0)
-		return false;
-	for (i = 0; i < h.len; i++) {
-		unsigned char c = (unsigned char)h.p[i];
-
-		if (c <= 0x20 || c == 0x7f || c == '/' || c == '\\')
-			return false;
-		if (c == '.' && i + 1 < h.len && h.p[i + 1] == '.')
-			return false;
-	}
-	return h.p[0] != '.';
-}
-
 /* Connection: a comma-separated list of tokens. */
 static void
 parse_connection(struct text v, bool *close, bool *keep)
@@ -418,6 +450,7 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 	struct text name, value;
 	size_t i;
 	uint64_t length = 0;
+	bool ignored;
 
 	if (line.p[0] == ' ' || line.p[0] == '\t') {
 		set_error(req, S_BAD_REQUEST, NULL);   /* obsolete folding */
@@ -429,23 +462,26 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 	}
 	name.p = line.p;
 	name.len = (size_t)(colon - line.p);
-	for (i = 0; i < name.len; i++)
-		if (!is_token_char((unsigned char)name.p[i]))
-			break;
-	if (name.len == 0 || i != name.len) {
+	if (name.len == 0) {
 		set_error(req, S_BAD_REQUEST, NULL);
 		return;
 	}
-	value.p = colon + 1;
-	value.len = line.len - name.len - 1;
-	for (i = 0; i < value.len; i++) {
-		unsigned char c = (unsigned char)value.p[i];
+	ignored = false;
+	for (i = 0; i < name.len; i++) {
+		unsigned char c = (unsigned char)name.p[i];
 
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+		if (c <= 0x20 || c == 0x7f) {
 			set_error(req, S_BAD_REQUEST, NULL);
 			return;
 		}
+		if (!is_name_char(c))
+			ignored = true;
 	}
+	if (ignored)
+		return;
+	/* Values may hold any byte but NUL and CR (refused for the line). */
+	value.p = colon + 1;
+	value.len = line.len - name.len - 1;
 	while (value.len > 0 && (value.p[0] == ' ' || value.p[0] == '\t')) {
 		value.p++;
 		value.len--;
@@ -455,7 +491,7 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 		value.len--;
 
 	if (text_is(name, "Host")) {
-		if (hs->seen_host || !valid_host(value))
+		if (hs->seen_host || host_name_length(value) == 0)
 			set_error(req, S_BAD_REQUEST, NULL);
 		hs->seen_host = true;
 		if (req->host.len == 0)
@@ -1137,21 +1173,19 @@ put_location(struct writer *w, const struct http_request *req,
 	if (path_len < 0)
 		path_len = 0;
 	if (host.len > 0) {
-		/* Drop the port; keep an IPv6 literal's brackets. */
-		for (i = host.len; i > 0; i--) {
-			if (host.p[i - 1] == ']')
-				break;
-			if (host.p[i - 1] == ':') {
-				host.len = i - 1;
-				break;
-			}
-		}
+		/* Without the port and a trailing dot, in lower case, as nginx. */
+		host.len = host_name_length(host);
 	} else {
 		host.p = endpoint->host;
 		host.len = strlen(endpoint->host);
 	}
 	puts_(w, "Location: https://");
-	put_escaped_path(w, host.p, host.len);
+	for (i = 0; i < host.len; i++) {
+		char c = host.p[i];
+
+		c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		put_escaped_path(w, &c, 1);
+	}
 	if (endpoint->port != 443)
 		putf(w, ":%u", endpoint->port);
 	put_escaped_path(w, path, (size_t)path_len);

@@ -80,6 +80,16 @@ test_parse_good(void)
 	CHECK(r.error == S_NONE && !r.keep_alive);
 	parse("GET https://h:8443/p?q HTTP/1.1\r\nHost: other\r\n\r\n", &r);
 	CHECK(r.error == S_NONE && text_eq(r.host, "h:8443") && text_eq(r.path, "/p"));
+	/* As nginx: odd header names are ignored, odd value bytes kept. */
+	parse("GET / HTTP/1.1\r\nHost: a\r\nX@Y: 1\r\nX\x80: 1\r\nX_Y: 1\r\n"
+	    "X-A: a\x01\x7f\x1b\r\n\r\n", &r);
+	CHECK(r.error == S_NONE);
+	parse("GET / HTTP/1.1\r\nHost: .a\\b.\r\n\r\n", &r);
+	CHECK(r.error == S_NONE);
+	parse("GET / HTTP/1.1\r\nHost: a.:1\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && host_name_length(r.host) == 1);
+	parse("GET / HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && host_name_length(r.host) == 5);
 	parse("DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	CHECK(r.error == S_NONE && r.method == M_OTHER);
 	parse("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
@@ -107,6 +117,12 @@ test_parse_bad(void)
 		{ "GET / HTTP/1.1\r\nHost: a\r\nBad Name: 1\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: ../x\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: .\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", S_BAD_REQUEST },
+		{ "GET https://a..b/ HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nX\x7f: 1\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
 		  "Transfer-Encoding: chunked\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n", S_BAD_REQUEST },
@@ -342,6 +358,11 @@ test_error_pages(void)
 	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
 	out[n] = '\0';
 	CHECK(strstr(out, "Location: https://h:8443/a%0D%0AX:%20y/\r\n") != NULL);
+	parse("GET /d HTTP/1.1\r\nHost: SERVER2.:8443\r\n\r\n", &req);
+	http_prepare_error(&r, &req, S_MOVED_PERMANENTLY, NULL, true);
+	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
+	out[n] = '\0';
+	CHECK(strstr(out, "Location: https://server2:8443/d/\r\n") != NULL);
 }
 
 /* ---- files beneath the root ---- */
