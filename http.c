@@ -321,17 +321,38 @@ host_name_length(struct text h)
 	return name_len;
 }
 
-/* Splits an origin-form or absolute-form target into host, path and query. */
+/* Length of an absolute-form target's "scheme://", any scheme as nginx; or 0. */
+static size_t
+scheme_length(struct text t)
+{
+	size_t i;
+
+	for (i = 0; i < t.len; i++) {
+		char c = t.p[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			continue;
+		if (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
+			continue;
+		break;
+	}
+	if (i == 0 || t.len - i < 3 || memcmp(t.p + i, "://", 3) != 0)
+		return 0;
+	return i + 3;
+}
+
+/*
+ * Splits an origin-form or absolute-form target into host, path and query.
+ * The path ends at '?' or '#'; a fragment is dropped, as nginx does.
+ */
 static void
 parse_target(struct http_request *req)
 {
 	struct text t = req->target;
-	const char *q, *slash;
+	const char *slash;
+	size_t skip, i;
 
-	if (t.len > 7 && (strncasecmp(t.p, "http://", 7) == 0
-	    || (t.len > 8 && strncasecmp(t.p, "https://", 8) == 0))) {
-		size_t skip = t.p[4] == ':' ? 7 : 8;
-
+	if ((skip = scheme_length(t)) > 0) {
 		t.p += skip;
 		t.len -= skip;
 		slash = memchr(t.p, '/', t.len);
@@ -354,10 +375,12 @@ parse_target(struct http_request *req)
 		return;
 	}
 	req->path = t;
-	if ((q = memchr(t.p, '?', t.len))) {
-		req->path.len = (size_t)(q - t.p);
-		req->query.p = q + 1;
-		req->query.len = t.len - req->path.len - 1;
+	for (i = 0; i < t.len && t.p[i] != '?' && t.p[i] != '#'; i++)
+		;
+	req->path.len = i;
+	if (i < t.len && t.p[i] == '?') {
+		req->query.p = t.p + i + 1;
+		req->query.len = t.len - i - 1;
 	}
 }
 
