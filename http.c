@@ -764,12 +764,14 @@ status_for_errno(int err)
 	switch (err) {
 	case EACCES:
 	case EPERM:
+	case ELOOP:     /* a symlink loop (or any symlink, without openat2): nginx's 403 */
 		return S_FORBIDDEN;
 	case ENOENT:
 	case ENOTDIR:
 	case ENAMETOOLONG:
-	case ELOOP:     /* a symlink where none may be */
 	case EXDEV:     /* a path that would leave the root */
+	case ENXIO:     /* a unix socket: not a file to serve */
+	case ENODEV:
 		return S_NOT_FOUND;
 	default:
 		return S_INTERNAL_SERVER_ERROR;

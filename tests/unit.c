@@ -7,7 +7,9 @@
 #include "../tls.c"
 
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <utime.h>
 
 static int passed, failed;
@@ -451,6 +453,21 @@ test_resolve(void)
 		CHECK(!"symlink");
 	snprintf(path, sizeof path, "%s/www/fifo", dir);
 	mkfifo(path, 0644);
+	snprintf(path, sizeof path, "%s/www/loop", dir);
+	if (symlink("loop", path) != 0)
+		CHECK(!"symlink");
+	{
+		struct sockaddr_un sun;
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		memset(&sun, 0, sizeof sun);
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof sun.sun_path, "%s/www/sock", dir);
+		if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof sun) != 0)
+			CHECK(!"unix socket");
+		if (s >= 0)
+			close(s);
+	}
 	snprintf(path, sizeof path, "%s/www", dir);
 	root_fd = open(path, O_RDONLY | O_DIRECTORY);
 	beneath = have_openat2(root_fd);
@@ -468,6 +485,8 @@ test_resolve(void)
 	CHECK(serve(root_fd, "GET /in HTTP/1.1\r\nHost: a\r\n\r\n")
 	    == (beneath ? S_OK : S_NOT_FOUND));
 	CHECK(serve(root_fd, "GET /fifo HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
+	CHECK(serve(root_fd, "GET /sock HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
+	CHECK(serve(root_fd, "GET /loop HTTP/1.1\r\nHost: a\r\n\r\n") == S_FORBIDDEN);
 	CHECK(serve(root_fd, "GET /../secret HTTP/1.1\r\nHost: a\r\n\r\n") == S_BAD_REQUEST);
 	CHECK(serve(root_fd, "POST / HTTP/1.1\r\nHost: a\r\n\r\n") == S_METHOD_NOT_ALLOWED);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n")
