@@ -33,6 +33,7 @@ static const struct {
 	{ S_NOT_FOUND, "Not Found" },
 	{ S_METHOD_NOT_ALLOWED, "Not Allowed" },
 	{ S_REQUEST_TIMEOUT, "Request Time-out" },
+	{ S_PRECONDITION_FAILED, "Precondition Failed" },
 	{ S_PAYLOAD_TOO_LARGE, "Request Entity Too Large" },
 	{ S_URI_TOO_LONG, "Request-URI Too Large" },
 	{ S_RANGE_NOT_SATISFIABLE, "Requested Range Not Satisfiable" },
@@ -533,6 +534,10 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 		req->if_none_match = value;
 	} else if (text_is(name, "If-Modified-Since")) {
 		req->if_modified_since = value;
+	} else if (text_is(name, "If-Match")) {
+		req->if_match = value;
+	} else if (text_is(name, "If-Unmodified-Since")) {
+		req->if_unmodified_since = value;
 	} else if (text_is(name, "Content-Length")) {
 		if (hs->seen_length || !parse_number(value.p, value.len, &length))
 			set_error(req, S_BAD_REQUEST, NULL);
@@ -824,38 +829,51 @@ format_etag(const struct http_response *r, char *out, size_t cap)
 	return w.overflow ? 0 : w.len;
 }
 
-/* If-None-Match: "*" or a list of (possibly weak) tags; weak comparison. */
+/*
+ * If-None-Match (weak comparison) and If-Match (strong), as nginx reads
+ * them: "*" alone, or a list of tags, each optionally W/ when weak.
+ */
 static bool
-etag_list_matches(struct text list, const char *etag, size_t etag_len)
+etag_list_matches(struct text list, const char *etag, size_t etag_len, bool weak)
 {
-	size_t i = 0;
+	const char *p = list.p, *end = list.p + list.len;
 
-	while (i < list.len) {
-		size_t start;
-
-		while (i < list.len && (list.p[i] == ' ' || list.p[i] == ',' || list.p[i] == '\t'))
-			i++;
-		if (i >= list.len)
-			break;
-		if (list.p[i] == '*')
-			return true;
-		if (list.len - i >= 2 && list.p[i] == 'W' && list.p[i + 1] == '/')
-			i += 2;
-		start = i;
-		if (i < list.len && list.p[i] == '"') {
-			const char *close = memchr(list.p + i + 1, '"', list.len - i - 1);
-
-			if (!close)
-				return false;
-			i = (size_t)(close - list.p) + 1;
-		} else {
-			while (i < list.len && list.p[i] != ',')
-				i++;
+	if (list.len == 1 && list.p[0] == '*')
+		return true;
+	while (p < end) {
+		if (weak && end - p > 2 && p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if ((size_t)(end - p) < etag_len)
+			return false;
+		if (memcmp(p, etag, etag_len) == 0) {
+			p += etag_len;
+			while (p < end && (*p == ' ' || *p == '\t'))
+				p++;
+			if (p == end || *p == ',')
+				return true;
 		}
-		if (i - start == etag_len && memcmp(list.p + start, etag, etag_len) == 0)
-			return true;
+		while (p < end && *p != ',')
+			p++;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
 	}
 	return false;
+}
+
+/* If-Unmodified-Since and If-Match: false means 412, as nginx. */
+static bool
+preconditions_hold(const struct http_response *r, const struct http_request *req)
+{
+	char etag[48];
+	size_t etag_len = format_etag(r, etag, sizeof etag);
+
+	/* An unreadable date is -1, earlier than any file: 412, as nginx. */
+	if (req->if_unmodified_since.len > 0 && http_parse_date(req->if_unmodified_since.p,
+	    req->if_unmodified_since.len) < r->mtime)
+		return false;
+	if (req->if_match.len > 0 && !etag_list_matches(req->if_match, etag, etag_len, false))
+		return false;
+	return true;
 }
 
 static bool
@@ -870,7 +888,7 @@ not_modified(const struct http_response *r, const struct http_request *req)
 	    req->if_modified_since.len) != r->mtime)
 		return false;
 	if (req->if_none_match.len > 0 && !etag_list_matches(req->if_none_match,
-	    etag, etag_len))
+	    etag, etag_len, true))
 		return false;
 	return true;
 }
@@ -986,6 +1004,7 @@ set_status(struct http_response *r, enum status status, const char *detail)
 	switch (status) {
 	case S_BAD_REQUEST:
 	case S_REQUEST_TIMEOUT:
+	case S_PRECONDITION_FAILED:     /* nginx closes, though it says keep-alive */
 	case S_PAYLOAD_TOO_LARGE:
 	case S_URI_TOO_LONG:
 	case S_INTERNAL_SERVER_ERROR:
@@ -1110,7 +1129,9 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 	if (!open_target(resp, site, path, (size_t)path_len, sizeof path))
 		return;
 	resp->status = S_OK;
-	if (not_modified(resp, req)) {
+	if (!preconditions_hold(resp, req)) {
+		set_status(resp, S_PRECONDITION_FAILED, NULL);
+	} else if (not_modified(resp, req)) {
 		set_status(resp, S_NOT_MODIFIED, NULL);
 	} else if (req->range.len > 0 && if_range_holds(resp, req)) {
 		apply_range(resp, req->range);

@@ -28,6 +28,7 @@ enum status {
 	S_NOT_FOUND = 404,
 	S_METHOD_NOT_ALLOWED = 405,
 	S_REQUEST_TIMEOUT = 408,
+	S_PRECONDITION_FAILED = 412,
 	S_PAYLOAD_TOO_LARGE = 413,
 	S_URI_TOO_LONG = 414,
 	S_RANGE_NOT_SATISFIABLE = 416,
@@ -61,6 +62,7 @@ struct http_request {
 	struct text host;         /* Host, or the absolute-form authority */
 	struct text user_agent, referer;
 	struct text range, if_range, if_none_match, if_modified_since;
+	struct text if_match, if_unmodified_since;
 	bool keep_alive;          /* what the client asked for */
 	bool has_body;            /* Content-Length > 0 or Transfer-Encoding */
 	bool chunked;             /* Transfer-Encoding: chunked */

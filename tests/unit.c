@@ -318,21 +318,29 @@ test_ranges(void)
 	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
 }
 
+static bool
+etags_match(const char *list, bool weak)
+{
+	struct text t = { list, strlen(list) };
+	const char *etag = "\"5f-10\"";
+
+	return etag_list_matches(t, etag, strlen(etag), weak);
+}
+
 static void
 test_etags(void)
 {
-	struct text list;
-	const char *etag = "\"5f-10\"";
-
-	list.p = "\"a\", W/\"5f-10\"";
-	list.len = strlen(list.p);
-	CHECK(etag_list_matches(list, etag, strlen(etag)));
-	list.p = "\"5f-11\"";
-	list.len = strlen(list.p);
-	CHECK(!etag_list_matches(list, etag, strlen(etag)));
-	list.p = "*";
-	list.len = 1;
-	CHECK(etag_list_matches(list, etag, strlen(etag)));
+	CHECK(etags_match("\"a\", W/\"5f-10\"", true));
+	CHECK(!etags_match("\"a\", W/\"5f-10\"", false));
+	CHECK(etags_match("\"a\",\"5f-10\" , \"b\"", false));
+	CHECK(!etags_match("\"5f-11\"", true));
+	CHECK(!etags_match("\"5f-10\"x", true));
+	CHECK(!etags_match("5f-10", true));
+	CHECK(etags_match("*", true));
+	CHECK(etags_match("*", false));
+	/* As nginx: "*" counts only alone. */
+	CHECK(!etags_match("\"a\", *", true));
+	CHECK(!etags_match("*, \"a\"", false));
 }
 
 static void
@@ -493,6 +501,18 @@ test_resolve(void)
 	    == S_PAYLOAD_TOO_LARGE);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n")
 	    == S_NOT_MODIFIED);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-Match: \"0-0\"\r\n\r\n")
+	    == S_PRECONDITION_FAILED);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-Match: *\r\n\r\n") == S_OK);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n\r\n") == S_PRECONDITION_FAILED);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n") == S_OK);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "If-Unmodified-Since: soon\r\n\r\n") == S_PRECONDITION_FAILED);
+	/* 412 before 304, as nginx's not_modified filter. */
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n"
+	    "If-Match: \"0-0\"\r\n\r\n") == S_PRECONDITION_FAILED);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\n\r\n")
 	    == S_PARTIAL_CONTENT);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\n"
