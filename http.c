@@ -910,78 +910,89 @@ if_range_holds(const struct http_response *r, const struct http_request *req)
 	return http_parse_date(req->if_range.p, req->if_range.len) == r->mtime;
 }
 
+/* Reads decimal digits into *v; false past INT64_MAX (nginx's off_t). */
+static bool
+range_number(const char **p, const char *end, uint64_t *v)
+{
+	*v = 0;
+	while (*p < end && **p >= '0' && **p <= '9') {
+		uint64_t d = (uint64_t)(**p - '0');
+
+		if (*v > ((uint64_t)INT64_MAX - d) / 10)
+			return false;
+		*v = *v * 10 + d;
+		(*p)++;
+	}
+	return true;
+}
+
 /*
- * Applies a Range header to a 200 answer, as nginx does for one range.
- * Several satisfiable ranges get the whole file (no multipart answers).
+ * Applies a Range header to a 200 answer by nginx's rules: "bytes=" in any
+ * case; ranges whose start is past their end are skipped; none left is
+ * 416, unless one started at 0 (an empty file) which gives 200. One range
+ * gives 206; several get the whole file (nginx sends multipart/byteranges).
  */
 static void
 apply_range(struct http_response *r, struct text range)
 {
 	const char *p = range.p + 6, *end = range.p + range.len;
-	uint64_t first = 0, last = 0;
-	int satisfiable = 0;
+	uint64_t size = r->size, total = 0, first = 0, last = 0;
+	unsigned count = 0;
 
-	if (range.len < 6 || strncmp(range.p, "bytes=", 6) != 0)
+	if (range.len < 7 || strncasecmp(range.p, "bytes=", 6) != 0)
 		return;
-	while (p < end) {
-		uint64_t start = 0, stop = 0;
-		bool suffix = false, have_start = false, have_stop = false;
+	for (;;) {
+		uint64_t start = 0, stop = 0;   /* stop is exclusive */
+		bool suffix = false, open_end = false;
 
-		while (p < end && (*p == ' ' || *p == ','))
-			p++;
-		if (p == end)
-			break;
-		while (p < end && *p >= '0' && *p <= '9') {
-			if (start > (UINT64_MAX - 9) / 10)
-				goto unsatisfiable;
-			start = start * 10 + (uint64_t)(*p++ - '0');
-			have_start = true;
-		}
 		while (p < end && *p == ' ')
 			p++;
-		if (p == end || *p++ != '-')
-			goto unsatisfiable;
-		while (p < end && *p == ' ')
-			p++;
-		while (p < end && *p >= '0' && *p <= '9') {
-			if (stop > (UINT64_MAX - 9) / 10)
-				goto unsatisfiable;
-			stop = stop * 10 + (uint64_t)(*p++ - '0');
-			have_stop = true;
-		}
-		while (p < end && *p == ' ')
-			p++;
-		if (p < end && *p != ',')
-			goto unsatisfiable;
-		if (!have_start) {
-			if (!have_stop)
-				goto unsatisfiable;
+		if (p < end && *p == '-') {
 			suffix = true;
-		}
-		if (suffix) {
-			start = stop < r->size ? r->size - stop : 0;
-			stop = r->size ? r->size - 1 : 0;
-			if (r->size == 0 || start > stop)
-				continue;
+			p++;
 		} else {
-			if (have_stop && stop < start)
+			if (p == end || *p < '0' || *p > '9' || !range_number(&p, end, &start))
 				goto unsatisfiable;
-			if (!have_stop || stop >= r->size)
-				stop = r->size ? r->size - 1 : 0;
-			if (start >= r->size) {
-				if (start == 0)
-					return;     /* "0-" of an empty file: 200 */
-				continue;
+			while (p < end && *p == ' ')
+				p++;
+			if (p == end || *p++ != '-')
+				goto unsatisfiable;
+			while (p < end && *p == ' ')
+				p++;
+			open_end = p == end || *p == ',';
+		}
+		if (open_end) {
+			stop = size;
+		} else {
+			if (p == end || *p < '0' || *p > '9' || !range_number(&p, end, &stop))
+				goto unsatisfiable;
+			while (p < end && *p == ' ')
+				p++;
+			if (p < end && *p != ',')
+				goto unsatisfiable;
+			if (suffix) {
+				start = stop < size ? size - stop : 0;
+				stop = size;
+			} else {
+				stop = stop >= size ? size : stop + 1;
 			}
 		}
-		if (satisfiable++ == 0) {
-			first = start;
-			last = stop;
+		if (start < stop) {
+			if (count++ == 0) {
+				first = start;
+				last = stop - 1;
+			}
+			total += stop - start;
+		} else if (start == 0) {
+			return;
 		}
+		if (p == end)
+			break;
+		p++;    /* the comma */
 	}
-	if (satisfiable == 0)
+	if (count == 0)
 		goto unsatisfiable;
-	if (satisfiable > 1)
+	if (count > 1 || total > size)
 		return;
 	r->status = S_PARTIAL_CONTENT;
 	r->has_range = true;

@@ -316,6 +316,29 @@ test_ranges(void)
 	CHECK(r.status == S_OK);
 	r = range_of(100, "bytes=99999999999999999999-");
 	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	/* nginx's rules for the odd ones */
+	r = range_of(100, "bytes=");
+	CHECK(r.status == S_OK);
+	r = range_of(100, "BYTES=1-2");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 1 && r.last == 2);
+	r = range_of(100, "bytes=5-2,3-4");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 3 && r.last == 4);
+	r = range_of(100, "bytes=,0-9");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(100, "bytes=0-9,");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(100, "bytes= 0 - 9 ");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 0 && r.last == 9);
+	r = range_of(100, "bytes=0-99,0-99");
+	CHECK(r.status == S_OK);
+	r = range_of(0, "bytes=-5");
+	CHECK(r.status == S_OK);
+	r = range_of(0, "bytes=5-");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(100, "bytes=0-9223372036854775808");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(5368709120ULL, "bytes=5368709110-");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 5368709110ULL && r.last == 5368709119ULL);
 }
 
 static bool
