@@ -1036,7 +1036,8 @@ reset_response(struct http_response *r, const struct http_request *req,
 	r->fd = -1;
 	/*
 	 * A body is skipped after the answer so the next request can follow,
-	 * unless the client waits for "100 Continue" before sending it.
+	 * unless the client waits for "100 Continue" before sending it and
+	 * does not get it (http_prepare sends it with a file).
 	 */
 	r->keep_alive = req && req->keep_alive && keep_alive_allowed
 	    && !(req->has_body && req->expects_continue);
@@ -1139,6 +1140,14 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 	}
 	if (!open_target(resp, site, path, (size_t)path_len, sizeof path))
 		return;
+	/*
+	 * As nginx: once the file is found, a client waiting for "100
+	 * Continue" gets it, so its body will come and can be skipped.
+	 */
+	if (req->expects_continue && req->version_minor >= 1) {
+		resp->send_continue = true;
+		resp->keep_alive = req->keep_alive && keep_alive_allowed;
+	}
 	resp->status = S_OK;
 	if (!preconditions_hold(resp, req)) {
 		set_status(resp, S_PRECONDITION_FAILED, NULL);
@@ -1308,6 +1317,8 @@ http_write_head(struct http_response *r, const struct http_request *req,
 		http_format_date(now, now_text);
 		now_of = now;
 	}
+	if (r->send_continue)
+		puts_(&w, "HTTP/1.1 100 Continue\r\n\r\n");
 	puts_(&w, "HTTP/1.1 ");
 	put_number(&w, (uint64_t)r->status, 10);
 	puts_(&w, " ");

@@ -100,6 +100,7 @@ struct http_response {
 	const char *detail;
 	bool keep_alive;
 	bool head_only;           /* HEAD: headers, no body */
+	bool send_continue;       /* "100 Continue" goes before the answer */
 	bool has_range;           /* 206 or 416: Content-Range is sent */
 	int fd;                   /* file to send, -1 if none */
 	uint64_t size;            /* of the whole file */

@@ -397,6 +397,13 @@ test_error_pages(void)
 	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
 	out[n] = '\0';
 	CHECK(strstr(out, "Location: https://h:8443/a%0D%0AX:%20y/\r\n") != NULL);
+	parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", &req);
+	CHECK(req.expects_continue);
+	http_prepare_error(&r, &req, S_OK, NULL, true);
+	r.send_continue = true;
+	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
+	out[n] = '\0';
+	CHECK(strstr(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n") == out);
 	parse("GET /d HTTP/1.1\r\nHost: SERVER2.:8443\r\n\r\n", &req);
 	http_prepare_error(&r, &req, S_MOVED_PERMANENTLY, NULL, true);
 	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
@@ -533,6 +540,27 @@ test_resolve(void)
 	    "If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n") == S_OK);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n"
 	    "If-Unmodified-Since: soon\r\n\r\n") == S_PRECONDITION_FAILED);
+	/* "100 Continue" with a file, and the body is then skipped. */
+	{
+		struct http_request req;
+		struct http_response resp;
+		struct http_site st = { root_fd, "index.html" };
+
+		parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 5\r\n\r\n", &req);
+		http_prepare(&resp, &req, &st, true);
+		CHECK(resp.status == S_OK && resp.send_continue && resp.keep_alive);
+		http_response_end(&resp);
+		parse("GET /missing HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 5\r\n\r\n", &req);
+		http_prepare(&resp, &req, &st, true);
+		CHECK(resp.status == S_NOT_FOUND && !resp.send_continue && !resp.keep_alive);
+		parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 5\r\n\r\n", &req);
+		http_prepare(&resp, &req, &st, true);
+		CHECK(resp.status == S_OK && !resp.send_continue && !resp.keep_alive);
+		http_response_end(&resp);
+	}
 	/* 412 before 304, as nginx's not_modified filter. */
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n"
 	    "If-Match: \"0-0\"\r\n\r\n") == S_PRECONDITION_FAILED);
