@@ -344,7 +344,8 @@ scheme_length(struct text t)
 
 /*
  * Splits an origin-form or absolute-form target into host, path and query.
- * The path ends at '?' or '#'; a fragment is dropped, as nginx does.
+ * The path ends at '?' or '#', the query at '#': a fragment is dropped, as
+ * nginx does.
  */
 static void
 parse_target(struct http_request *req)
@@ -381,7 +382,9 @@ parse_target(struct http_request *req)
 	req->path.len = i;
 	if (i < t.len && t.p[i] == '?') {
 		req->query.p = t.p + i + 1;
-		req->query.len = t.len - i - 1;
+		while (i < t.len && t.p[i] != '#')
+			i++;
+		req->query.len = (size_t)(t.p + i - req->query.p);
 	}
 }
 

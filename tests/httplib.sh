@@ -298,7 +298,7 @@ def check_row(a, row, got, rc, err, elapsed, resps, rest):
             why.append('connection: ' + err)
         if rest:
             why.append('%d bytes after the last answer: %s' % (len(rest), short(rest)))
-    own = resps[:len(row.statuses)]
+    own = [r for r in resps[:len(row.statuses)] if r.status >= 200]
     if row.conn in ('keep', 'close') and own:
         for r in own[:-1]:
             if r.get('connection') != 'keep-alive':
@@ -523,8 +523,10 @@ method: DELETE -> 405 | 405 | keep | H:Allow=GET, HEAD | DELETE /notes.txt HTTP/
 method: PUT -> 405 | 405 | keep | - | PUT /notes.txt HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc
 method: OPTIONS -> 405 | 405 | keep | - | OPTIONS /notes.txt HTTP/1.1\r\n$H\r\n
 method: PATCH -> 405 | 405 | keep | - | PATCH /missing HTTP/1.1\r\n$H\r\n
-method: TRACE -> 405 | 405 | keep | - | TRACE / HTTP/1.1\r\n$H\r\n
+method: TRACE -> 405 and close | 405 | close | B=page | TRACE / HTTP/1.1\r\n$H\r\n
 method: unknown FOO -> 405 | 405 | keep | - | FOO /notes.txt HTTP/1.1\r\n$H\r\n
+method: long upper-case name -> 405 | 405 | keep | - | ABCDEFGHIJKLMNOPQRSTUVWXYZ /notes.txt HTTP/1.1\r\n$H\r\n
+method: with an underscore -> 405 | 405 | keep | - | GET_X /notes.txt HTTP/1.1\r\n$H\r\n
 method: lower case -> 400 | 400 | close | B=page | get / HTTP/1.1\r\n$H\r\n
 method: with a digit -> 400 | 400 | close | - | G3T / HTTP/1.1\r\n$H\r\n
 method: CONNECT authority -> 400 | 400 | close | - | CONNECT server2:443 HTTP/1.1\r\n$H\r\n
@@ -534,6 +536,7 @@ version: 1.0 closes by default | 200 | close | B=@notes.txt | GET /notes.txt HTT
 version: 1.0 with keep-alive | 200 | keep | B=@notes.txt | GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n
 version: 1.0 with Host | 200 | close | - | GET /notes.txt HTTP/1.0\r\n$H\r\n
 version: 1.1 without Host -> 400 | 400 | close | B=page | GET / HTTP/1.1\r\n\r\n
+version: 1.1 absolute-form without Host -> 400 | 400 | close | - | GET https://server2/notes.txt HTTP/1.1\r\n\r\n
 version: 1.1 Connection: close | 200 | close | - | GET /notes.txt HTTP/1.1\r\n$H$C\r\n
 version: 1.1 Connection: keep-alive | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Connection: keep-alive\r\n\r\n
 version: Connection list with close | 200 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Connection: TE, Close\r\n\r\n
@@ -548,6 +551,7 @@ version: lower-case http -> 400 | 400 | close | - | GET / http/1.1\r\n$H\r\n
 version: minor 1000 -> 400 | 400 | close | - | GET / HTTP/1.1000\r\n$H\r\n
 version: none (HTTP/0.9 request) -> 400 | 400 | close | - | GET /\r\n\r\n
 line: extra word -> 400 | 400 | close | - | GET / HTTP/1.1 x\r\n$H\r\n
+line: trailing space | 200 | keep | B=@notes.txt | GET /notes.txt HTTP/1.1 \r\n$H\r\n
 line: several spaces | 200 | keep | B=@notes.txt | GET   /notes.txt   HTTP/1.1\r\n$H\r\n
 line: tab as separator -> 400 | 400 | close | - | GET\t/ HTTP/1.1\r\n$H\r\n
 line: empty lines before the request | 200 | keep | B=@notes.txt | \r\n\r\nGET /notes.txt HTTP/1.1\r\n$H\r\n
@@ -561,9 +565,15 @@ header: folding with a tab -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X-A:
 header: no colon -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}NoColonHere\r\n\r\n
 header: space before the colon -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X-A : 1\r\n\r\n
 header: empty name -> 400 | 400 | close | - | GET / HTTP/1.1\r\n$H: 1\r\n\r\n
-header: @ in a name -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X@Y: 1\r\n\r\n
+header: @ in a name, ignored | 200 | keep | - | GET / HTTP/1.1\r\n${H}X@Y: 1\r\n\r\n
+header: 8-bit name, ignored | 200 | keep | - | GET / HTTP/1.1\r\n${H}X\xc3\xa9: 1\r\n\r\n
+header: ignored Host-like name, no Host -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost@: server2\r\n\r\n
+header: tab in a name -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X\tA: 1\r\n\r\n
+header: DEL in a name -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X\x7f: 1\r\n\r\n
+header: colon first -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}:x: 1\r\n\r\n
+header: lower-case host | 200 | keep | - | GET / HTTP/1.1\r\nhost: server2\r\n\r\n
 header: underscore in a name | 200 | keep | - | GET / HTTP/1.1\r\n${H}X_Y: 1\r\n\r\n
-header: control byte in a value -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X-A: a\x01b\r\n\r\n
+header: control bytes in a value | 200 | keep | - | GET / HTTP/1.1\r\n${H}X-A: a\x01\x1b\x7fb\r\nUser-Agent: \x1b[31m\r\n\r\n
 header: NUL in a value -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X-A: a\x00b\r\n\r\n
 header: CR inside a value -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X-A: a\rb\r\n\r\n
 header: UTF-8 in a value | 200 | keep | - | GET / HTTP/1.1\r\n${H}X-A: caf\xc3\xa9\r\n\r\n
@@ -573,6 +583,11 @@ host: two Host lines -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}Host: othe
 host: empty -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost:\r\n\r\n
 host: with a slash -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost: a/b\r\n\r\n
 host: with .. -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost: a..b\r\n\r\n
+host: only a port -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost: :8443\r\n\r\n
+host: a dot -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost: .\r\n\r\n
+host: control byte -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n
+host: leading dot | 200 | keep | - | GET / HTTP/1.1\r\nHost: .server2\r\n\r\n
+host: backslash | 200 | keep | - | GET / HTTP/1.1\r\nHost: a\\\\b\r\n\r\n
 host: with a port | 200 | keep | - | GET / HTTP/1.1\r\nHost: server2:8443\r\n\r\n
 host: IPv6 literal | 200 | keep | - | GET / HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n
 host: trailing dot | 200 | keep | - | GET / HTTP/1.1\r\nHost: server2.\r\n\r\n
@@ -593,22 +608,40 @@ body: chunked, bare LF | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Transfe
 body: Transfer-Encoding Chunked (case) | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: Chunked\r\n\r\n0\r\n\r\n
 body: 1 MiB Content-Length skipped | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 1048576\r\n\r\n{1048576*b}
 body: Content-Length over 1 MiB -> 413 | 413 | close | B=page | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 1048577\r\n\r\n
+body: Content-Length with zeros | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 005\r\n\r\nhello
+body: Content-Length with spaces | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length:   5  \r\n\r\nhello
+body: Content-Length +5 -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\nhello
+body: empty Content-Length -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length:\r\n\r\n
 body: HEAD, Content-Length over 1 MiB -> 413 | 413 | close | B#0 | HEAD /notes.txt HTTP/1.1\r\n${H}Content-Length: 1048577\r\n\r\n
-body: chunked over 1 MiB -> answered, then closed | 200 | dropped | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n100001\r\n{4096*c}
-body: malformed chunk -> answered, then closed | 200 | dropped | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n
+body: chunked over 1 MiB -> 413 | 413 | close | B=page | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n100001\r\n{4096*c}
+body: malformed chunk -> 400 | 400 | close | B=page | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n
+body: malformed chunk on a 404 -> 404, close | 404 | close | B=page | GET /missing HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n
+body: chunk size overflowing -> 413 | 413 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n
+body: chunk data longer than its size -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n
+body: chunk size with a space | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n
 body: Transfer-Encoding with Content-Length -> 400 | 400 | close | B=page | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n
 body: Content-Length with Transfer-Encoding -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n
 body: smuggled request behind TE+CL is never answered | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /t.txt HTTP/1.1\r\nHost: server2\r\n\r\n
 body: Transfer-Encoding gzip -> 501 | 501 | close | B=page | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n
 body: Transfer-Encoding gzip, chunked -> 501 | 501 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n
+body: empty Transfer-Encoding -> 501 | 501 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding:\r\n\r\n
+body: Transfer-Encoding with a trailing space | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked \r\n\r\n0\r\n\r\n
 body: Transfer-Encoding in HTTP/1.0 -> 400 | 400 | close | - | GET /notes.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n
 body: two Transfer-Encoding lines -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n
 body: two Content-Length lines -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello
 body: Content-Length not a number -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 5x\r\n\r\nhello
 body: negative Content-Length -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: -1\r\n\r\n
 body: Content-Length overflowing -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 99999999999999999999999\r\n\r\n
-body: Expect 100-continue with a body -> answer, close | 200 | close | B=@notes.txt | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello
-body: Expect 100-continue without a body | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\n
+body: Expect 100-continue with a body -> 100, body skipped | 100 200 | keep | 2:B=@notes.txt; 2:HDRS=Server,Date,Content-Type,Content-Length,Last-Modified,Connection,ETag,Accept-Ranges; 1:HDRS= | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello
+body: Expect 100-continue without a body -> 100 | 100 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\n
+body: Expect 100-continue in capitals -> 100 | 100 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-Continue\r\n\r\n
+body: Expect 100-continue on HEAD -> 100 | 100 200 | keep | B#0 | HEAD /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\n
+body: Expect 100-continue on a 206 -> 100 | 100 206 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\nRange: bytes=0-1\r\n\r\n
+body: Expect 100-continue on a 412 -> 100, close | 100 412 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\nIf-Match: "x"\r\n\r\n
+body: Expect 100-continue on a 404 with a body -> close | 404 | close | - | GET /missing HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello
+body: Expect 100-continue on a 404 without a body | 404 | keep | - | GET /missing HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\n
+body: Expect 100-continue in HTTP/1.0 with a body -> close | 200 | close | - | GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello
+body: other Expect ignored | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: something\r\n\r\n
 # ---- limits (8 KiB by default)
 limit: 10000-byte URI -> 414 | 414 | close | B=page | GET /{10000*a} HTTP/1.1\r\n$H\r\n
 limit: HEAD with a 10000-byte URI -> 414, no body | 414 | close | B#0 | HEAD /{10000*a} HTTP/1.1\r\n$H\r\n
@@ -617,13 +650,16 @@ limit: ten 1000-byte headers (over 8 KiB) -> 400 too large | 400 | close | B=pag
 # ---- targets and paths
 path: query ignored | 200 | keep | B=@notes.txt | GET /notes.txt?x=1&y=/../2 HTTP/1.1\r\n$H\r\n
 path: empty query | 200 | keep | B=@notes.txt | GET /notes.txt? HTTP/1.1\r\n$H\r\n
-path: fragment marker | 404 | keep | - | GET /notes.txt#frag HTTP/1.1\r\n$H\r\n
+path: fragment dropped | 200 | keep | B=@notes.txt | GET /notes.txt#frag HTTP/1.1\r\n$H\r\n
+path: query then fragment | 200 | keep | B=@notes.txt | GET /notes.txt?x#y HTTP/1.1\r\n$H\r\n
+path: %23 is part of the name | 404 | keep | - | GET /notes.txt%23x HTTP/1.1\r\n$H\r\n
+path: dots after the fragment do not count | 404 | keep | - | GET /x#/../../secret.txt HTTP/1.1\r\n$H\r\n
 path: absolute-form https | 200 | keep | B=@notes.txt | GET https://server2/notes.txt HTTP/1.1\r\n$H\r\n
 path: absolute-form http | 200 | keep | B=@notes.txt | GET http://server2/notes.txt HTTP/1.1\r\n$H\r\n
 path: absolute-form with port and query | 200 | keep | B=@notes.txt | GET https://server2:8443/notes.txt?q HTTP/1.1\r\n$H\r\n
 path: absolute-form without a path | 200 | keep | B=@index.html | GET https://server2 HTTP/1.1\r\n$H\r\n
 path: absolute-form, empty host -> 400 | 400 | close | - | GET https:///notes.txt HTTP/1.1\r\n$H\r\n
-path: absolute-form, other scheme | 400 | close | - | GET ftp://server2/notes.txt HTTP/1.1\r\n$H\r\n
+path: absolute-form, other scheme | 200 | keep | B=@notes.txt | GET ftp://server2/notes.txt HTTP/1.1\r\n$H\r\n
 path: no leading slash -> 400 | 400 | close | - | GET notes.txt HTTP/1.1\r\n$H\r\n
 path: %-escape decoded | 200 | keep | B=@notes.txt | GET /%6Eotes%2etxt HTTP/1.1\r\n$H\r\n
 path: %20 decoded | 200 | keep | B=@a b.txt | GET /a%20b.txt HTTP/1.1\r\n$H\r\n
@@ -651,6 +687,9 @@ path: missing dir -> 404 | 404 | keep | - | GET /missing/ HTTP/1.1\r\n$H\r\n
 path: raw UTF-8 name, missing -> 404 | 404 | keep | - | GET /caf\xc3\xa9 HTTP/1.1\r\n$H\r\n
 dir: without slash -> 301 | 301 | keep | B=page; H:Location=https://server2:$PORT/sub/ | GET /sub HTTP/1.1\r\n$H\r\n
 dir: 301 keeps the query | 301 | keep | H:Location=https://server2:$PORT/sub/?x=1&y=2 | GET /sub?x=1&y=2 HTTP/1.1\r\n$H\r\n
+dir: 301 after a fragment mark | 301 | keep | H:Location=https://server2:$PORT/sub/ | GET /sub#x HTTP/1.1\r\n$H\r\n
+dir: 301 with a query and a fragment | 301 | keep | H:Location=https://server2:$PORT/sub/?a | GET /sub?a#x HTTP/1.1\r\n$H\r\n
+dir: 301 with an escaped query | 301 | keep | - | GET /sub?a=%20b&c HTTP/1.1\r\n$H\r\n
 dir: 301 for HEAD, no body | 301 | keep | B#0; H:Location=https://server2:$PORT/sub/ | HEAD /sub HTTP/1.1\r\n$H\r\n
 dir: 301 Location without the Host port | 301 | keep | H:Location=https://server2:$PORT/sub/ | GET /sub HTTP/1.1\r\nHost: server2:1234\r\n\r\n
 dir: 301 Location from the absolute-form host | 301 | keep | H:Location=https://other.example:$PORT/sub/ | GET https://other.example:99/sub HTTP/1.1\r\n$H\r\n
@@ -727,14 +766,14 @@ cond: IMS exact but ETag differs -> 200 | 200 | keep | - | GET / HTTP/1.1\r\n${H
 cond: ETag matches but IMS differs -> 200 | 200 | keep | - | GET / HTTP/1.1\r\n${H}If-Modified-Since: $lm_next\r\nIf-None-Match: $etag\r\n\r\n
 cond: both match -> 304 | 304 | keep | - | GET / HTTP/1.1\r\n${H}If-Modified-Since: $lm\r\nIf-None-Match: $etag\r\n\r\n
 cond: If-None-Match on a 404 | 404 | keep | - | GET /missing HTTP/1.1\r\n${H}If-None-Match: *\r\n\r\n
-cond: If-Match other -> 412 | 412 | keep | B=page | GET / HTTP/1.1\r\n${H}If-Match: "1-2"\r\n\r\n
+cond: If-Match other -> 412 | 412 | close | B=page | GET / HTTP/1.1\r\n${H}If-Match: "1-2"\r\n\r\n
 cond: If-Match the ETag -> 200 | 200 | keep | - | GET / HTTP/1.1\r\n${H}If-Match: "a", $etag\r\n\r\n
 cond: If-Match * -> 200 | 200 | keep | - | GET / HTTP/1.1\r\n${H}If-Match: *\r\n\r\n
-cond: If-Match weak -> 412 | 412 | keep | - | GET / HTTP/1.1\r\n${H}If-Match: W/$etag\r\n\r\n
-cond: If-Unmodified-Since earlier -> 412 | 412 | keep | - | GET / HTTP/1.1\r\n${H}If-Unmodified-Since: $lm_prev\r\n\r\n
+cond: If-Match weak -> 412 | 412 | close | - | GET / HTTP/1.1\r\n${H}If-Match: W/$etag\r\n\r\n
+cond: If-Unmodified-Since earlier -> 412 | 412 | close | - | GET / HTTP/1.1\r\n${H}If-Unmodified-Since: $lm_prev\r\n\r\n
 cond: If-Unmodified-Since exact -> 200 | 200 | keep | - | GET / HTTP/1.1\r\n${H}If-Unmodified-Since: $lm\r\n\r\n
-cond: If-Unmodified-Since garbage -> 412 | 412 | keep | - | GET / HTTP/1.1\r\n${H}If-Unmodified-Since: yesterday\r\n\r\n
-cond: HEAD If-Match other -> 412, no body | 412 | keep | B#0 | HEAD / HTTP/1.1\r\n${H}If-Match: "1-2"\r\n\r\n
+cond: If-Unmodified-Since garbage -> 412 | 412 | close | - | GET / HTTP/1.1\r\n${H}If-Unmodified-Since: yesterday\r\n\r\n
+cond: HEAD If-Match other -> 412, no body | 412 | close | B#0 | HEAD / HTTP/1.1\r\n${H}If-Match: "1-2"\r\n\r\n
 # ---- ranges (big.bin: 100000 bytes)
 range: a-b | 206 | keep | B=@big.bin[0:10]; HDRS=Server,Date,Content-Type,Content-Length,Last-Modified,Connection,ETag,Content-Range; H:Content-Range=bytes 0-9/100000; H:Content-Length=10 | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=0-9\r\n\r\n
 range: a- | 206 | keep | B=@big.bin[99990:100000]; H:Content-Range=bytes 99990-99999/100000 | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=99990-\r\n\r\n
@@ -754,8 +793,11 @@ range: empty list -> 200 | 200 | keep | B=@big.bin | GET /big.bin HTTP/1.1\r\n${
 range: other unit -> 200 | 200 | keep | - | GET /big.bin HTTP/1.1\r\n${H}Range: items=0-9\r\n\r\n
 range: unit in capitals | 206 | keep | H:Content-Range=bytes 0-9/100000 | GET /big.bin HTTP/1.1\r\n${H}Range: BYTES=0-9\r\n\r\n
 range: several -> the whole file | 200 | keep | B=@big.bin; H:Content-Range! | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=0-9,20-29\r\n\r\n
+range: several with a space -> the whole file | 200 | keep | B=@big.bin | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=0-9, 20-29\r\n\r\n
+range: a trailing comma -> 416 | 416 | keep | - | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=0-9,\r\n\r\n
+range: several with If-Range differing -> 200 | 200 | keep | - | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=0-1,3-4\r\nIf-Range: "x"\r\n\r\n
 range: several overlapping -> 200 | 200 | keep | - | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=0-99999,0-99999\r\n\r\n
-range: a bad one then a good one -> 416 | 416 | keep | - | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=5-2,0-9\r\n\r\n
+range: a backwards one is skipped | 206 | keep | H:Content-Range=bytes 0-9/100000 | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=5-2,0-9\r\n\r\n
 range: an empty element | 416 | keep | - | GET /big.bin HTTP/1.1\r\n${H}Range: bytes=,0-9\r\n\r\n
 range: HEAD -> 206 headers | 206 | keep | B#0; H:Content-Range=bytes 0-9/100000; H:Content-Length=10 | HEAD /big.bin HTTP/1.1\r\n${H}Range: bytes=0-9\r\n\r\n
 range: on a 404 | 404 | keep | - | GET /missing HTTP/1.1\r\n${H}Range: bytes=0-9\r\n\r\n
