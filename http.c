@@ -556,7 +556,9 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 		req->has_body = true;
 		req->chunked = true;
 	} else if (text_is(name, "Expect")) {
-		req->expects_continue = text_is(value, "100-continue");
+		/* An HTTP/1.0 client's expectation is ignored (RFC 9110, 10.1.1). */
+		req->expects_continue = req->version_minor >= 1
+		    && text_is(value, "100-continue");
 	}
 }
 

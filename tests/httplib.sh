@@ -640,7 +640,7 @@ body: Expect 100-continue on a 206 -> 100 | 100 206 | keep | - | GET /notes.txt 
 body: Expect 100-continue on a 412 -> 100, close | 100 412 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: 100-continue\r\nIf-Match: "x"\r\n\r\n
 body: Expect 100-continue on a 404 with a body -> close | 404 | close | - | GET /missing HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello
 body: Expect 100-continue on a 404 without a body | 404 | keep | - | GET /missing HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\n
-body: Expect 100-continue in HTTP/1.0 with a body -> close | 200 | close | - | GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello
+body: Expect 100-continue in HTTP/1.0 ignored, body skipped | 200 | keep | - | GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello
 body: other Expect ignored | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Expect: something\r\n\r\n
 # ---- limits (8 KiB by default)
 limit: 10000-byte URI -> 414 | 414 | close | B=page | GET /{10000*a} HTTP/1.1\r\n$H\r\n
