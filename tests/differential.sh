@@ -82,25 +82,36 @@ WWW=$TMPD/www
 http_fixtures "$WWW"
 SRV=(-r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt" --access-log off)
 
-# answers TARGET OUT -- start TARGET, run the table against it, stop it
-answers() {
-	local target=$1 out=$2
-	PORT=$(free_port)
-	if ! TARGET=$target start_mtlsd -l "127.0.0.1:$PORT" "${SRV[@]}"; then
+# Both servers run at once, each answering the whole table.
+declare -A PORTS PIDS
+for target in nginx mtlsd; do
+	PORTS[$target]=$(free_port)
+	if ! TARGET=$target start_mtlsd -l "127.0.0.1:${PORTS[$target]}" "${SRV[@]}"; then
 		fail "$target starts" "$(cat "$SERVER_ERR")"
-		return 1
+		summary
+		exit
 	fi
-	http_cases >"$TMPD/cases.$target"
-	http_run collect "$PORT" "$TMPD/cases.$target" "$out"
-	if kill -0 "$SERVER_PID" 2>/dev/null; then
+	PIDS[$target]=$SERVER_PID
+done
+PORT=${PORTS[mtlsd]}
+http_cases >"$TMPD/cases"
+collectors=()
+for target in nginx mtlsd; do
+	http_run collect "${PORTS[$target]}" "$TMPD/cases" "$TMPD/$target.json" &
+	collectors+=($!)
+done
+wait "${collectors[@]}"
+for target in nginx mtlsd; do
+	if kill -0 "${PIDS[$target]}" 2>/dev/null; then
 		ok "$target still running after the table"
 	else
-		fail "$target still running after the table" "$(tail -n 3 "$SERVER_ERR")"
+		fail "$target still running after the table"
 	fi
-	stop_mtlsd
-}
-
-if answers nginx "$TMPD/nginx.json" && answers mtlsd "$TMPD/mtlsd.json"; then
-	report_lines < <(http_compare "$TMPD/cases.mtlsd" "$TMPD/nginx.json" "$TMPD/mtlsd.json" "$TMPD/intended")
+	stop_mtlsd "${PIDS[$target]}"
+done
+if [ -s "$TMPD/nginx.json" ] && [ -s "$TMPD/mtlsd.json" ]; then
+	report_lines < <(http_compare "$TMPD/cases" "$TMPD/nginx.json" "$TMPD/mtlsd.json" "$TMPD/intended")
+else
+	fail "both servers answered the table"
 fi
 summary

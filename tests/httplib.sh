@@ -9,15 +9,18 @@
 #   NAME | STATUSES | CONN | CHECKS | REQUEST
 #
 # REQUEST  raw bytes with Python escapes (\r \n \t \x00 \\); {N*TEXT} repeats
-#          TEXT N times.  It is sent in one write, followed by the probe
-#          request (GET /probe.txt, Connection: close; HEAD when REQUEST
-#          starts with HEAD) unless CONN is silent, and the client reads to
-#          EOF, at most 5 s (times TF).
-# STATUSES the statuses expected for REQUEST, in order; N*S is S N times.
+#          TEXT N times ({0*x} is nothing).  It is sent in one write,
+#          followed by the probe request (GET /probe.txt, Connection:
+#          close; HEAD when REQUEST starts with HEAD) unless CONN is silent
+#          or idle, and the client reads to EOF, at most 5 s (times TF).
+# STATUSES the statuses expected for REQUEST, in order; N*S is S N times
+#          ("-" for none).
 # CONN     keep: the last of them says "Connection: keep-alive" and the
 #          probe is answered, then EOF; close: it says "Connection: close",
 #          nothing else follows, EOF; silent: no byte at all, then EOF;
 #          dropped: those statuses, then EOF (whatever they said);
+#          idle: no probe is sent; those statuses, the last saying
+#          keep-alive, then EOF (the server's idle timeout);
 #          any: only the first statuses are checked.  In both keep and
 #          close, every earlier response says keep-alive.
 # CHECKS   "; "-separated, on the first response (prefix "N:" for the Nth):
@@ -25,7 +28,8 @@
 #            HDRS=A,B,...  the header names, in order
 #            B=@FILE  B=@FILE[A:B]  (the file under the root, or a slice)
 #            B=page  B=page:DETAIL  (nginx's error page shape, our token)
-#            B#N (body length)  B~REGEX  T<SECONDS (whole exchange)
+#            B#N (body length)  B~REGEX
+#            T<SECONDS  T>SECONDS  (the whole exchange, connect to EOF)
 #
 # Checked on every answer, whatever the row says: "HTTP/1.1 CODE REASON"
 # with nginx's reason, CRLF line ends, Server first and Date second, an
@@ -81,12 +85,15 @@ http_fixtures() {
 }
 
 # http_run MODE PORT TABLE [OUT] -- MODE expect: check every row, print
-# "ok - ..." / "FAIL - ..." lines; MODE collect: write a JSON summary of
-# the answers to OUT, for http_compare (waiting 2 s, not 5, for an EOF:
-# nginx keeps some connections open for its 5 s lingering close).
+# "ok - ..." / "FAIL - ..." lines (all rows at once, each on its own
+# connection, when HTTP_PARALLEL=1: for rows that wait on timers); MODE
+# collect: write a JSON summary of the answers to OUT, for http_compare
+# (waiting 2 s, not 5, for an EOF: nginx keeps some connections open for
+# its 5 s lingering close).
 http_run() {
 	python3 "$TMPD/httpt.py" "$1" --port "$2" --table "$3" --pki "$PKI" \
-		--www "$WWW" --secret "$HTTP_SECRET" ${4:+--out "$4" --timeout 2}
+		--www "$WWW" --secret "$HTTP_SECRET" ${4:+--out "$4" --timeout 2} \
+		${HTTP_PARALLEL:+--parallel}
 }
 
 # http_compare TABLE NGINX.json MTLSD.json INTENDED -- ok/FAIL lines
@@ -148,6 +155,8 @@ class Row:
         self.name, statuses, self.conn, checks, request = f
         self.statuses = []
         for s in statuses.split():
+            if s == '-':
+                continue
             n, _, code = s.rpartition('*')
             self.statuses += [int(code)] * int(n or 1)
         self.checks = [c.strip() for c in checks.split(';') if c.strip() and c.strip() != '-']
@@ -252,7 +261,7 @@ def file_bytes(www, spec):
 
 
 def run_row(a, row):
-    data = row.request + (b'' if row.conn == 'silent' else row.probe)
+    data = row.request + (b'' if row.conn in ('silent', 'idle') else row.probe)
     got, rc, err, elapsed = exchange(a, data, a.timeout * TF)
     resps, rest = parse(got, row.head)
     return got, rc, err, elapsed, resps, rest
@@ -264,8 +273,13 @@ def short(b, n=160):
 
 def expect(a):
     rows = read_table(a.table)
-    for row in rows:
-        got, rc, err, elapsed, resps, rest = run_row(a, row)
+    if a.parallel:
+        # rows that mostly wait for the server's timers
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(len(rows)) as ex:
+            results = list(ex.map(lambda row: run_row(a, row), rows))
+    for i, row in enumerate(rows):
+        got, rc, err, elapsed, resps, rest = results[i] if a.parallel else run_row(a, row)
         why = check_row(a, row, got, rc, err, elapsed, resps, rest)
         if why:
             print('FAIL - %s: %s' % (row.name, '; '.join(why)))
@@ -286,7 +300,7 @@ def check_row(a, row, got, rc, err, elapsed, resps, rest):
     elif row.conn == 'silent':
         if got:
             why.append('expected no byte, got %s' % short(got))
-    elif row.conn == 'dropped':
+    elif row.conn in ('dropped', 'idle'):
         want = list(row.statuses)
         if statuses != want:
             why.append('statuses %s, expected %s then a close' % (statuses, want))
@@ -300,12 +314,12 @@ def check_row(a, row, got, rc, err, elapsed, resps, rest):
         if rest:
             why.append('%d bytes after the last answer: %s' % (len(rest), short(rest)))
     own = [r for r in resps[:len(row.statuses)] if r.status >= 200]
-    if row.conn in ('keep', 'close') and own:
+    if row.conn in ('keep', 'close', 'idle') and own:
         for r in own[:-1]:
             if r.get('connection') != 'keep-alive':
                 why.append('an answer before the last says Connection: %s' % r.get('connection'))
                 break
-        want_conn = 'keep-alive' if row.conn == 'keep' else 'close'
+        want_conn = 'close' if row.conn == 'close' else 'keep-alive'
         if own[-1].get('connection') != want_conn:
             why.append('Connection: %s, expected %s' % (own[-1].get('connection'), want_conn))
     for i, r in enumerate(resps):
@@ -319,6 +333,10 @@ def check_row(a, row, got, rc, err, elapsed, resps, rest):
         if c.startswith('T<'):
             if elapsed >= float(c[2:]) * TF:
                 why.append('took %.2fs, expected under %ss' % (elapsed, c[2:]))
+            continue
+        if c.startswith('T>'):
+            if elapsed <= float(c[2:]):
+                why.append('took %.2fs, expected over %ss' % (elapsed, c[2:]))
             continue
         if idx >= len(resps):
             why.append('%s: no answer %d' % (c, idx + 1))
@@ -491,6 +509,7 @@ p.add_argument('--www')
 p.add_argument('--secret', default='\0never')
 p.add_argument('--out')
 p.add_argument('--timeout', type=float, default=5)
+p.add_argument('--parallel', action='store_true')
 p.add_argument('--nginx')
 p.add_argument('--mtlsd')
 p.add_argument('--intended')
