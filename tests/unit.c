@@ -390,6 +390,40 @@ test_error_pages(void)
 	out[n] = '\0';
 	CHECK(r.body_bytes == 153 - strlen("nginx/1.22.1") + strlen(SERVER_TOKEN));
 	CHECK(strstr(out, "Connection: keep-alive\r\n"));
+	/* Every error page in nginx's shape, with our name. */
+	{
+		static const enum status pages[] = {
+			S_MOVED_PERMANENTLY, S_BAD_REQUEST, S_FORBIDDEN, S_NOT_FOUND,
+			S_METHOD_NOT_ALLOWED, S_REQUEST_TIMEOUT, S_PRECONDITION_FAILED,
+			S_PAYLOAD_TOO_LARGE, S_URI_TOO_LONG, S_RANGE_NOT_SATISFIABLE,
+			S_INTERNAL_SERVER_ERROR, S_NOT_IMPLEMENTED, S_VERSION_NOT_SUPPORTED,
+		};
+		char want[512], head[64];
+		size_t i, body;
+
+		for (i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+			enum status st = pages[i];
+
+			snprintf(want, sizeof want, "<html>\r\n<head><title>%d %s</title></head>\r\n"
+			    "<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>mtlsd/"
+			    MTLSD_VERSION "</center>\r\n</body>\r\n</html>\r\n",
+			    st, http_reason(st), st, http_reason(st));
+			http_prepare_error(&r, &req, st, NULL, true);
+			n = http_write_head(&r, &req, &ep, 0, out, sizeof out - 1);
+			out[n] = '\0';
+			body = n - strlen(want);
+			snprintf(head, sizeof head, "Content-Length: %zu\r\n", strlen(want));
+			CHECK(n > strlen(want) && strcmp(out + body, want) == 0
+			    && strstr(out, head) && r.body_bytes == strlen(want));
+			r.head_only = true;
+			r.body_bytes = 0;
+			n = http_write_head(&r, &req, &ep, 0, out, sizeof out - 1);
+			out[n] = '\0';
+			CHECK(n == body && strstr(out, head) && r.body_bytes == 0);
+		}
+		CHECK(strcmp(http_reason(S_REQUEST_TIMEOUT), "Request Time-out") == 0);
+		CHECK(strcmp(http_reason(S_PRECONDITION_FAILED), "Precondition Failed") == 0);
+	}
 	/* A head that does not fit is refused whole, never cut. */
 	CHECK(http_write_head(&r, &req, &ep, 0, out, 100) == 0);
 	parse("GET /a%0d%0aX:%20y HTTP/1.1\r\nHost: h:1\r\n\r\n", &req);
