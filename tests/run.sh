@@ -49,6 +49,8 @@ fi
 # shellcheck disable=SC2086 # UNIT is a word list
 run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 run_suite integration bash tests/integration.sh
+run_suite http bash tests/http.sh
+run_suite differential bash tests/differential.sh
 # Deployment: the native build, its installation, containers and browsers.
 # Not under a wrapper such as make test-cross's qemu: they test the host.
 if [ -z "${MTLSD:-}" ]; then
