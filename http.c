@@ -253,26 +253,45 @@ parse_number(const char *p, size_t len, uint64_t *out)
 	return true;
 }
 
+/*
+ * "HTTP/" MAJOR "." MINOR, read as nginx does: a major version that starts
+ * with 0 is 400, one past 1 is 505 as soon as it shows (even with no minor
+ * version after it), a minor version has at most three digits.
+ */
 static void
 parse_version(struct http_request *req, struct text v)
 {
-	uint64_t major, minor;
-	const char *dot;
+	const char *p = v.p + 5, *end = v.p + v.len;
+	int major, minor;
 
-	if (v.len < 8 || strncmp(v.p, "HTTP/", 5) != 0
-	    || !(dot = memchr(v.p + 5, '.', v.len - 5))
-	    || !parse_number(v.p + 5, (size_t)(dot - v.p - 5), &major)
-	    || !parse_number(dot + 1, (size_t)(v.p + v.len - dot - 1), &minor)
-	    || major > 999 || minor > 999) {
+	if (v.len < 6 || strncmp(v.p, "HTTP/", 5) != 0 || *p < '1' || *p > '9') {
 		set_error(req, S_BAD_REQUEST, NULL);
 		return;
 	}
-	req->version_major = (int)major;
-	req->version_minor = (int)minor;
-	if (major > 1)
-		set_error(req, S_VERSION_NOT_SUPPORTED, NULL);
-	else if (major < 1)
+	major = *p++ - '0';
+	for (;;) {
+		if (major > 1) {
+			req->version_major = major;
+			set_error(req, S_VERSION_NOT_SUPPORTED, NULL);
+			return;
+		}
+		if (p == end || *p < '0' || *p > '9')
+			break;
+		major = major * 10 + (*p++ - '0');
+	}
+	if (p == end || *p++ != '.' || p == end) {
 		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	for (minor = 0; p < end; p++) {
+		if (*p < '0' || *p > '9' || minor > 99) {
+			set_error(req, S_BAD_REQUEST, NULL);
+			return;
+		}
+		minor = minor * 10 + (*p - '0');
+	}
+	req->version_major = major;
+	req->version_minor = minor;
 }
 
 /*

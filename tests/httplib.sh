@@ -566,6 +566,11 @@ version: HTTP/1.2 is 1.x | 200 | keep | - | GET /notes.txt HTTP/1.2\r\n$H\r\n
 version: HTTP/2.0 -> 505 | 505 | close | B=page | GET / HTTP/2.0\r\n$H\r\n
 version: HTTP/3.1 -> 505 | 505 | close | - | GET / HTTP/3.1\r\n$H\r\n
 version: HEAD HTTP/2.0 -> 505, no body | 505 | close | B#0 | HEAD / HTTP/2.0\r\n$H\r\n
+version: HTTP/2 -> 505 | 505 | close | - | GET / HTTP/2\r\n$H\r\n
+version: HTTP/10.1 -> 505 | 505 | close | - | GET / HTTP/10.1\r\n$H\r\n
+version: HTTP/2.0x -> 505 | 505 | close | - | GET / HTTP/2.0x\r\n$H\r\n
+version: HTTP/01.1 -> 400 | 400 | close | - | GET / HTTP/01.1\r\n$H\r\n
+version: HTTP/1.100 is 1.x | 200 | keep | - | GET /notes.txt HTTP/1.100\r\n$H\r\n
 version: HTTP/0.9 -> 400 | 400 | close | - | GET / HTTP/0.9\r\n$H\r\n
 version: HTTP/1 -> 400 | 400 | close | - | GET / HTTP/1\r\n$H\r\n
 version: HTTP/1.1x -> 400 | 400 | close | - | GET / HTTP/1.1x\r\n$H\r\n

@@ -74,6 +74,8 @@ test_parse_good(void)
 	CHECK(r.keep_alive);
 	CHECK(text_eq(r.line, "GET /a/b.html?x=1 HTTP/1.1"));
 
+	parse("GET / HTTP/1.999\r\nHost: a\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && r.version_minor == 999 && r.keep_alive);
 	parse("HEAD / HTTP/1.0\n\n", &r);
 	CHECK(r.error == S_NONE && r.method == M_HEAD && !r.keep_alive);
 	parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r);
@@ -116,6 +118,15 @@ test_parse_bad(void)
 		{ "GET / HTTP/1.1\r\n\r\n", S_BAD_REQUEST },                 /* no Host */
 		{ "GET / HTTP/2.0\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
 		{ "GET / HTTP/0.9\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/2\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
+		{ "GET / HTTP/10.1\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
+		{ "GET / HTTP/2.0x\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
+		{ "GET / HTTP/01.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1000\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.-1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
 		{ "GET /\r\n\r\n", S_BAD_REQUEST },
 		{ "get / HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
 		{ "GET x HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
