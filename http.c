@@ -42,29 +42,100 @@ static const struct {
 	{ S_VERSION_NOT_SUPPORTED, "HTTP Version Not Supported" },
 };
 
+/*
+ * nginx 1.22's mime.types, and the types the issue asks for that it lacks.
+ * Extensions are compared in any case.
+ */
 static const struct {
-	const char *ext;
 	const char *type;
+	const char *exts;     /* space-separated */
 } mime_types[] = {
-	{ "html", "text/html" }, { "htm", "text/html" }, { "shtml", "text/html" },
-	{ "css", "text/css" }, { "xml", "text/xml" }, { "txt", "text/plain" },
-	{ "js", "application/javascript" }, { "mjs", "application/javascript" },
-	{ "json", "application/json" }, { "map", "application/json" },
-	{ "svg", "image/svg+xml" }, { "svgz", "image/svg+xml" },
-	{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
-	{ "gif", "image/gif" }, { "webp", "image/webp" }, { "avif", "image/avif" },
-	{ "ico", "image/x-icon" }, { "bmp", "image/x-ms-bmp" }, { "tif", "image/tiff" },
-	{ "tiff", "image/tiff" }, { "woff", "font/woff" }, { "woff2", "font/woff2" },
-	{ "ttf", "font/ttf" }, { "otf", "font/otf" }, { "pdf", "application/pdf" },
-	{ "wasm", "application/wasm" }, { "mp4", "video/mp4" }, { "webm", "video/webm" },
-	{ "mpeg", "video/mpeg" }, { "mpg", "video/mpeg" }, { "mov", "video/quicktime" },
-	{ "mp3", "audio/mpeg" }, { "ogg", "audio/ogg" }, { "m4a", "audio/x-m4a" },
-	{ "wav", "audio/wav" }, { "zip", "application/zip" }, { "gz", "application/gzip" },
-	{ "tgz", "application/gzip" }, { "tar", "application/x-tar" },
-	{ "7z", "application/x-7z-compressed" }, { "rtf", "application/rtf" },
-	{ "atom", "application/atom+xml" }, { "rss", "application/rss+xml" },
-	{ "csv", "text/csv" }, { "md", "text/markdown" }, { "crt", "application/x-x509-ca-cert" },
-	{ "pem", "application/x-x509-ca-cert" }, { "der", "application/x-x509-ca-cert" },
+	{ "text/html", "html htm shtml" },
+	{ "text/css", "css" },
+	{ "text/xml", "xml" },
+	{ "image/gif", "gif" },
+	{ "image/jpeg", "jpeg jpg" },
+	{ "application/javascript", "js" },
+	{ "application/atom+xml", "atom" },
+	{ "application/rss+xml", "rss" },
+	{ "text/mathml", "mml" },
+	{ "text/plain", "txt" },
+	{ "text/vnd.sun.j2me.app-descriptor", "jad" },
+	{ "text/vnd.wap.wml", "wml" },
+	{ "text/x-component", "htc" },
+	{ "image/avif", "avif" },
+	{ "image/png", "png" },
+	{ "image/svg+xml", "svg svgz" },
+	{ "image/tiff", "tif tiff" },
+	{ "image/vnd.wap.wbmp", "wbmp" },
+	{ "image/webp", "webp" },
+	{ "image/x-icon", "ico" },
+	{ "image/x-jng", "jng" },
+	{ "image/x-ms-bmp", "bmp" },
+	{ "font/woff", "woff" },
+	{ "font/woff2", "woff2" },
+	{ "application/java-archive", "jar war ear" },
+	{ "application/json", "json" },
+	{ "application/mac-binhex40", "hqx" },
+	{ "application/msword", "doc" },
+	{ "application/pdf", "pdf" },
+	{ "application/postscript", "ps eps ai" },
+	{ "application/rtf", "rtf" },
+	{ "application/vnd.apple.mpegurl", "m3u8" },
+	{ "application/vnd.google-earth.kml+xml", "kml" },
+	{ "application/vnd.google-earth.kmz", "kmz" },
+	{ "application/vnd.ms-excel", "xls" },
+	{ "application/vnd.ms-fontobject", "eot" },
+	{ "application/vnd.ms-powerpoint", "ppt" },
+	{ "application/vnd.oasis.opendocument.graphics", "odg" },
+	{ "application/vnd.oasis.opendocument.presentation", "odp" },
+	{ "application/vnd.oasis.opendocument.spreadsheet", "ods" },
+	{ "application/vnd.oasis.opendocument.text", "odt" },
+	{ "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx" },
+	{ "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx" },
+	{ "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx" },
+	{ "application/vnd.wap.wmlc", "wmlc" },
+	{ "application/wasm", "wasm" },
+	{ "application/x-7z-compressed", "7z" },
+	{ "application/x-cocoa", "cco" },
+	{ "application/x-java-archive-diff", "jardiff" },
+	{ "application/x-java-jnlp-file", "jnlp" },
+	{ "application/x-makeself", "run" },
+	{ "application/x-perl", "pl pm" },
+	{ "application/x-pilot", "prc pdb" },
+	{ "application/x-rar-compressed", "rar" },
+	{ "application/x-redhat-package-manager", "rpm" },
+	{ "application/x-sea", "sea" },
+	{ "application/x-shockwave-flash", "swf" },
+	{ "application/x-stuffit", "sit" },
+	{ "application/x-tcl", "tcl tk" },
+	{ "application/x-x509-ca-cert", "der pem crt" },
+	{ "application/x-xpinstall", "xpi" },
+	{ "application/xhtml+xml", "xhtml" },
+	{ "application/xspf+xml", "xspf" },
+	{ "application/zip", "zip" },
+	{ "audio/midi", "mid midi kar" },
+	{ "audio/mpeg", "mp3" },
+	{ "audio/ogg", "ogg" },
+	{ "audio/x-m4a", "m4a" },
+	{ "audio/x-realaudio", "ra" },
+	{ "video/3gpp", "3gpp 3gp" },
+	{ "video/mp2t", "ts" },
+	{ "video/mp4", "mp4" },
+	{ "video/mpeg", "mpeg mpg" },
+	{ "video/quicktime", "mov" },
+	{ "video/webm", "webm" },
+	{ "video/x-flv", "flv" },
+	{ "video/x-m4v", "m4v" },
+	{ "video/x-mng", "mng" },
+	{ "video/x-ms-asf", "asx asf" },
+	{ "video/x-ms-wmv", "wmv" },
+	{ "video/x-msvideo", "avi" },
+	/* not in nginx 1.22's mime.types */
+	{ "application/javascript", "mjs" },
+	{ "font/ttf", "ttf" },
+	{ "application/gzip", "gz" },
+	{ "application/x-tar", "tar" },
 };
 
 const char *
@@ -78,25 +149,50 @@ http_reason(enum status status)
 	return "Unknown";
 }
 
+/* Is `ext` (ext_len bytes) one of the space-separated words of `list`? */
+static bool
+ext_in_list(const char *list, const char *ext, size_t ext_len)
+{
+	while (*list) {
+		size_t n = strcspn(list, " ");
+
+		if (n == ext_len && strncasecmp(list, ext, n) == 0)
+			return true;
+		list += n;
+		list += *list == ' ';
+	}
+	return false;
+}
+
+/*
+ * The extension is what follows the last dot of the last segment, as for
+ * nginx, which does not see one when only dots come before that dot
+ * ("/.txt").
+ */
 const char *
 http_content_type(const char *name, size_t len)
 {
-	const char *dot = NULL;
+	const char *dot = NULL, *seg = name;
 	size_t i, ext_len;
 
 	for (i = len; i > 0; i--) {
-		if (name[i - 1] == '/')
-			break;
-		if (name[i - 1] == '.') {
-			dot = name + i;
+		if (name[i - 1] == '/') {
+			seg = name + i;
 			break;
 		}
+		if (name[i - 1] == '.' && !dot)
+			dot = name + i;
+	}
+	if (dot) {
+		while (seg < dot - 1 && *seg == '.')
+			seg++;
+		if (seg == dot - 1)
+			dot = NULL;
 	}
 	if (dot) {
 		ext_len = (size_t)(name + len - dot);
 		for (i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
-			if (strlen(mime_types[i].ext) == ext_len
-			    && strncasecmp(mime_types[i].ext, dot, ext_len) == 0)
+			if (ext_len > 0 && ext_in_list(mime_types[i].exts, dot, ext_len))
 				return mime_types[i].type;
 	}
 	return "application/octet-stream";

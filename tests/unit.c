@@ -272,6 +272,16 @@ test_mime_and_dates(void)
 	CHECK(strcmp(http_content_type("/x.woff2", 8), "font/woff2") == 0);
 	CHECK(strcmp(http_content_type("/x", 2), "application/octet-stream") == 0);
 	CHECK(strcmp(http_content_type("/d.x/y", 6), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/x.docx", 7), "application/vnd.openxmlformats-"
+	    "officedocument.wordprocessingml.document") == 0);
+	CHECK(strcmp(http_content_type("/x.tk", 5), "application/x-tcl") == 0);
+	CHECK(strcmp(http_content_type("/x.t", 4), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/x.", 3), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/.txt", 5), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/..txt", 6), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/.a.txt", 7), "text/plain") == 0);
+	CHECK(strcmp(http_content_type("/d/.txt", 7), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/x.csv", 6), "application/octet-stream") == 0);
 	http_format_date(1794547329, date);
 	CHECK(strcmp(date, "Fri, 13 Nov 2026 05:22:09 GMT") == 0);
 	CHECK(http_parse_date(date, strlen(date)) == 1794547329);
