@@ -37,9 +37,7 @@ link: directory outside, with slash -> 404        | status  | same (nginx: 403, 
 limit: ten 1000-byte headers (over 8 KiB) -> 400 too large | status | request line and headers together are capped at --max-head (8 KiB); nginx allows 8 KiB per line, 32 KiB in all (large_client_header_buffers 4 8k)
 type: .mjs -> application/javascript              | h:content-type | the issue's type list; nginx 1.22's mime.types has no mjs (application/octet-stream)
 type: .ttf -> font/ttf                            | h:content-type | the issue's type list; not in nginx 1.22's mime.types
-type: .otf -> font/otf                            | h:content-type | not in nginx 1.22's mime.types
 type: .gz -> application/gzip                     | h:content-type | the issue's type list; not in nginx 1.22's mime.types
-type: .tgz -> application/gzip                    | h:content-type | not in nginx 1.22's mime.types
 type: .tar -> application/x-tar                   | h:content-type | the issue's type list; not in nginx 1.22's mime.types
 range: several -> the whole file                  | status  | several ranges get the whole file (200); nginx sends a multipart/byteranges 206
 range: several with a space -> the whole file     | status  | same

@@ -38,6 +38,127 @@
 # its Content-Length, and never the secret planted outside the root nor
 # /etc/passwd.
 
+# http_types -- "EXTENSION TYPE" for every type mtlsd knows (nginx 1.22's
+# mime.types, and mjs ttf gz tar), and some it does not
+http_types() {
+	cat <<'TYPES'
+html text/html
+htm text/html
+shtml text/html
+css text/css
+xml text/xml
+gif image/gif
+jpeg image/jpeg
+jpg image/jpeg
+js application/javascript
+atom application/atom+xml
+rss application/rss+xml
+mml text/mathml
+txt text/plain
+jad text/vnd.sun.j2me.app-descriptor
+wml text/vnd.wap.wml
+htc text/x-component
+avif image/avif
+png image/png
+svg image/svg+xml
+svgz image/svg+xml
+tif image/tiff
+tiff image/tiff
+wbmp image/vnd.wap.wbmp
+webp image/webp
+ico image/x-icon
+jng image/x-jng
+bmp image/x-ms-bmp
+woff font/woff
+woff2 font/woff2
+jar application/java-archive
+war application/java-archive
+ear application/java-archive
+json application/json
+hqx application/mac-binhex40
+doc application/msword
+pdf application/pdf
+ps application/postscript
+eps application/postscript
+ai application/postscript
+rtf application/rtf
+m3u8 application/vnd.apple.mpegurl
+kml application/vnd.google-earth.kml+xml
+kmz application/vnd.google-earth.kmz
+xls application/vnd.ms-excel
+eot application/vnd.ms-fontobject
+ppt application/vnd.ms-powerpoint
+odg application/vnd.oasis.opendocument.graphics
+odp application/vnd.oasis.opendocument.presentation
+ods application/vnd.oasis.opendocument.spreadsheet
+odt application/vnd.oasis.opendocument.text
+pptx application/vnd.openxmlformats-officedocument.presentationml.presentation
+xlsx application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+docx application/vnd.openxmlformats-officedocument.wordprocessingml.document
+wmlc application/vnd.wap.wmlc
+wasm application/wasm
+7z application/x-7z-compressed
+cco application/x-cocoa
+jardiff application/x-java-archive-diff
+jnlp application/x-java-jnlp-file
+run application/x-makeself
+pl application/x-perl
+pm application/x-perl
+prc application/x-pilot
+pdb application/x-pilot
+rar application/x-rar-compressed
+rpm application/x-redhat-package-manager
+sea application/x-sea
+swf application/x-shockwave-flash
+sit application/x-stuffit
+tcl application/x-tcl
+tk application/x-tcl
+der application/x-x509-ca-cert
+pem application/x-x509-ca-cert
+crt application/x-x509-ca-cert
+xpi application/x-xpinstall
+xhtml application/xhtml+xml
+xspf application/xspf+xml
+zip application/zip
+mid audio/midi
+midi audio/midi
+kar audio/midi
+mp3 audio/mpeg
+ogg audio/ogg
+m4a audio/x-m4a
+ra audio/x-realaudio
+3gpp video/3gpp
+3gp video/3gpp
+ts video/mp2t
+mp4 video/mp4
+mpeg video/mpeg
+mpg video/mpeg
+mov video/quicktime
+webm video/webm
+flv video/x-flv
+m4v video/x-m4v
+mng video/x-mng
+asx video/x-ms-asf
+asf video/x-ms-asf
+wmv video/x-ms-wmv
+avi video/x-msvideo
+mjs application/javascript
+ttf font/ttf
+gz application/gzip
+tar application/x-tar
+bin application/octet-stream
+exe application/octet-stream
+iso application/octet-stream
+xyz application/octet-stream
+csv application/octet-stream
+md application/octet-stream
+wav application/octet-stream
+otf application/octet-stream
+map application/octet-stream
+tgz application/octet-stream
+TYPES
+}
+
 # http_fixtures WWW -- the document root; secrets go next to it, outside
 http_fixtures() {
 	local w=$1 out
@@ -54,12 +175,13 @@ http_fixtures() {
 	printf 'inside noindex\n' >"$w/noindex/file.txt"
 	printf 'in a spaced dir\n' >"$w/a b/index.html"
 	printf 'spaced name\n' >"$w/a b.txt"
-	local e
-	for e in html htm css js mjs json xml txt svg png jpg jpeg gif webp avif ico woff woff2 \
-		ttf otf pdf wasm mp4 webm mp3 ogg zip gz tgz tar bin xyz; do
+	local e t
+	while read -r e t; do
 		printf 'type %s\n' "$e" >"$w/t.$e"
-	done
+	done < <(http_types)
 	printf 'upper case\n' >"$w/T.HTML"
+	printf 'only an extension\n' >"$w/.txt"
+	printf 'dot first\n' >"$w/.a.txt"
 	printf 'no extension\n' >"$w/README"
 	head -c 100000 /dev/urandom >"$w/big.bin"
 	touch -d '2025-05-06 07:08:09 UTC' "$w/big.bin"
@@ -759,20 +881,15 @@ EOF
 	cat <<EOF
 # ---- content types
 EOF
-	for t in "html text/html" "htm text/html" "css text/css" "js application/javascript" \
-		"mjs application/javascript" "json application/json" "xml text/xml" "txt text/plain" \
-		"svg image/svg+xml" "png image/png" "jpg image/jpeg" "jpeg image/jpeg" "gif image/gif" \
-		"webp image/webp" "avif image/avif" "ico image/x-icon" "woff font/woff" "woff2 font/woff2" \
-		"ttf font/ttf" "otf font/otf" "pdf application/pdf" "wasm application/wasm" "mp4 video/mp4" \
-		"webm video/webm" "mp3 audio/mpeg" "ogg audio/ogg" "zip application/zip" \
-		"gz application/gzip" "tgz application/gzip" "tar application/x-tar" \
-		"bin application/octet-stream" "xyz application/octet-stream"; do
-		read -r e t <<<"$t"
+	while read -r e t; do
 		echo "type: .$e -> $t | 200 | keep | B=@t.$e; H:Content-Type=$t | GET /t.$e HTTP/1.1\r\n$H\r\n"
-	done
+	done < <(http_types)
 	cat <<EOF
 type: upper-case extension | 200 | keep | H:Content-Type=text/html | GET /T.HTML HTTP/1.1\r\n$H\r\n
 type: no extension | 200 | keep | H:Content-Type=application/octet-stream | GET /README HTTP/1.1\r\n$H\r\n
+type: a name that is only an extension | 200 | keep | B=@.txt; H:Content-Type=application/octet-stream | GET /.txt HTTP/1.1\r\n$H\r\n
+type: a name starting with a dot | 200 | keep | H:Content-Type=text/plain | GET /.a.txt HTTP/1.1\r\n$H\r\n
+type: an escaped dot | 200 | keep | H:Content-Type=text/plain | GET /t%2Etxt HTTP/1.1\r\n$H\r\n
 type: index through a directory | 200 | keep | H:Content-Type=text/html | GET /sub/ HTTP/1.1\r\n$H\r\n
 # ---- conditional requests
 cond: If-None-Match the ETag -> 304 | 304 | keep | B#0; HDRS=Server,Date,Last-Modified,Connection,ETag; H:ETag=$etag; H:Last-Modified=$lm | GET / HTTP/1.1\r\n${H}If-None-Match: $etag\r\n\r\n
