@@ -329,4 +329,13 @@ if start fifo-log --access-log "$TMPD/access.fifo"; then
 fi
 exec {fifo_fd}>&-
 
+# ASan/UBSan (make SANITIZE=1) and valgrind report on the server's stderr
+if grep -l -a -E '^==[0-9]+== |runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' \
+	"$TMPD"/server.*.err >"$TMPD/reports" 2>/dev/null; then
+	fail "no sanitizer reports on the server's stderr" \
+		"$(xargs -d '\n' grep -a -h -m 2 -E '^==[0-9]+== |runtime error:|Sanitizer' <"$TMPD/reports" | head -n 2)"
+else
+	ok "no sanitizer reports on the server's stderr"
+fi
+
 summary

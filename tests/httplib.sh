@@ -18,11 +18,9 @@
 # CONN     keep: the last of them says "Connection: keep-alive" and the
 #          probe is answered, then EOF; close: it says "Connection: close",
 #          nothing else follows, EOF; silent: no byte at all, then EOF;
-#          dropped: those statuses, then EOF (whatever they said);
 #          idle: no probe is sent; those statuses, the last saying
-#          keep-alive, then EOF (the server's idle timeout);
-#          any: only the first statuses are checked.  In both keep and
-#          close, every earlier response says keep-alive.
+#          keep-alive, then EOF (the server's idle timeout).  Every
+#          answer before the last says keep-alive.
 # CHECKS   "; "-separated, on the first response (prefix "N:" for the Nth):
 #            H:Name=VALUE  H:Name~REGEX  H:Name!  (absent)
 #            HDRS=A,B,...  the header names, in order
@@ -275,6 +273,8 @@ class Row:
         if len(f) != 5:
             raise SystemExit('bad table row: ' + line)
         self.name, statuses, self.conn, checks, request = f
+        if self.conn not in ('keep', 'close', 'silent', 'idle'):
+            raise SystemExit('bad CONN in table row: ' + line)
         self.statuses = []
         for s in statuses.split():
             if s == '-':
@@ -416,27 +416,22 @@ def check_row(a, row, got, rc, err, elapsed, resps, rest):
     want = list(row.statuses)
     if row.conn == 'keep':
         want.append(200)
-    if row.conn == 'any':
-        if statuses[:len(want)] != want:
-            why.append('statuses %s, expected %s first' % (statuses, want))
-    elif row.conn == 'silent':
+    if row.conn == 'silent':
         if got:
             why.append('expected no byte, got %s' % short(got))
-    elif row.conn in ('dropped', 'idle'):
-        want = list(row.statuses)
+    elif row.conn == 'idle':
         if statuses != want:
             why.append('statuses %s, expected %s then a close' % (statuses, want))
     elif statuses != want:
         s = ' '.join(map(str, statuses)) if len(statuses) < 12 else '%d answers' % len(statuses)
         w = ' '.join(map(str, want)) if len(want) < 12 else '%d answers' % len(want)
         why.append('statuses [%s], expected [%s]' % (s, w))
-    if row.conn != 'any':
-        if rc != 0:
-            why.append('connection: ' + err)
-        if rest:
-            why.append('%d bytes after the last answer: %s' % (len(rest), short(rest)))
+    if rc != 0:
+        why.append('connection: ' + err)
+    if rest:
+        why.append('%d bytes after the last answer: %s' % (len(rest), short(rest)))
     own = [r for r in resps[:len(row.statuses)] if r.status >= 200]
-    if row.conn in ('keep', 'close', 'idle') and own:
+    if row.conn != 'silent' and own:
         for r in own[:-1]:
             if r.get('connection') != 'keep-alive':
                 why.append('an answer before the last says Connection: %s' % r.get('connection'))
@@ -746,7 +741,7 @@ pipeline: 404 keeps the connection | 404 200 | keep | 2:B=@notes.txt | GET /miss
 pipeline: a 400 ends it | 200 400 | close | - | GET /notes.txt HTTP/1.1\r\n$H\r\nGET /%zz HTTP/1.1\r\n$H\r\nGET /notes.txt HTTP/1.1\r\n$H\r\n
 pipeline: HEAD then HEAD | 200 200 | keep | - | HEAD /notes.txt HTTP/1.1\r\n$H\r\nHEAD /t.css HTTP/1.1\r\n$H\r\n
 pipeline: 999 and the probe (the 1000th closes) | 999*200 | keep | 999:B=@notes.txt | {999*GET /notes.txt HTTP/1.1\r\nHost: server2\r\n\r\n}
-pipeline: 1000 in one write, the last closes | 1000*200 | close | 1000:B=@notes.txt | {1000*GET /notes.txt HTTP/1.1\r\nHost: server2\r\n\r\n}
+pipeline: 1000 in one write, in order, the last closes | 1000*200 | close | 1:B=@notes.txt; 2:B=@t.css; 3:B=@t.js; 998:B=@t.css; 999:B=@t.js; 1000:B=@notes.txt | {333*GET /notes.txt HTTP/1.1\r\nHost: server2\r\n\r\nGET /t.css HTTP/1.1\r\nHost: server2\r\n\r\nGET /t.js HTTP/1.1\r\nHost: server2\r\n\r\n}GET /notes.txt HTTP/1.1\r\nHost: server2\r\n\r\n
 pipeline: the 1001st is not answered | 1000*200 | close | - | {1001*GET /t.txt HTTP/1.1\r\nHost: server2\r\n\r\n}
 # ---- request bodies
 body: Content-Length body skipped | 200 | keep | B=@notes.txt | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nhello
