@@ -455,6 +455,7 @@ test_error_pages(void)
 	parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", &req);
 	CHECK(req.expects_continue);
 	http_prepare_error(&r, &req, S_OK, NULL, true);
+	r.content_type = "text/html";
 	r.send_continue = true;
 	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
 	out[n] = '\0';
