@@ -852,6 +852,8 @@ open_walk(int root_fd, const char *rel, int flags)
 		comp = slash + 1;
 	}
 	fd = openat(dir, comp, flags | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP)
+		errno = EXDEV;  /* a refused symlink, not a loop: 404 like the others */
 	if (dir != root_fd) {
 		int saved = errno;
 
@@ -889,7 +891,7 @@ status_for_errno(int err)
 	switch (err) {
 	case EACCES:
 	case EPERM:
-	case ELOOP:     /* a symlink loop (or any symlink, without openat2): nginx's 403 */
+	case ELOOP:     /* a symlink loop: nginx's 403 */
 		return S_FORBIDDEN;
 	case ENOENT:
 	case ENOTDIR:
