@@ -283,6 +283,7 @@ EOF
 		refused=$((refused + $(grep -a -c '^HTTP/1.1 404 ' "$TMPD/race")))
 		answers=$((answers + $(count_responses "$TMPD/race")))
 		[ "$served" -gt 0 ] && [ "$refused" -gt 0 ] && break
+		http_beneath || break
 	done
 	kill "$flipper" 2>/dev/null
 	wait "$flipper" 2>/dev/null
@@ -290,6 +291,8 @@ EOF
 		fail "symlink race: the file outside the root was sent"
 	elif [ "$answers" != $((round * 1000)) ]; then
 		fail "symlink race: every request answered" "$answers answers to $((round * 1000))"
+	elif ! http_beneath; then
+		expect_eq "symlink race, no openat2: every answer a 404" "0 1000" "$served $refused"
 	elif [ "$served" = 0 ] || [ "$refused" = 0 ]; then
 		fail "symlink race: both sides seen" "$served served inside, $refused 404: the race was not run"
 	else
