@@ -687,6 +687,7 @@ version: 1.0 closes by default | 200 | close | B=@notes.txt | GET /notes.txt HTT
 version: 1.0 with keep-alive | 200 | keep | B=@notes.txt | GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n
 version: 1.0 with Host | 200 | close | - | GET /notes.txt HTTP/1.0\r\n$H\r\n
 version: 1.1 without Host -> 400 | 400 | close | B=page | GET / HTTP/1.1\r\n\r\n
+version: HEAD 1.1 without Host -> 400, no body | 400 | close | B#0 | HEAD / HTTP/1.1\r\n\r\n
 version: 1.1 absolute-form without Host -> 400 | 400 | close | - | GET https://server2/notes.txt HTTP/1.1\r\n\r\n
 version: 1.1 Connection: close | 200 | close | - | GET /notes.txt HTTP/1.1\r\n$H$C\r\n
 version: 1.1 Connection: keep-alive | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Connection: keep-alive\r\n\r\n
@@ -821,6 +822,7 @@ path: %-escape decoded | 200 | keep | B=@notes.txt | GET /%6Eotes%2etxt HTTP/1.1
 path: %20 decoded | 200 | keep | B=@a b.txt | GET /a%20b.txt HTTP/1.1\r\n$H\r\n
 path: %2F is a slash | 200 | keep | B=@sub/index.html | GET /sub%2Findex.html HTTP/1.1\r\n$H\r\n
 path: bad escape -> 400 | 400 | close | B=page | GET /%zz HTTP/1.1\r\n$H\r\n
+path: HEAD with a bad escape -> 400, no body | 400 | close | B#0 | HEAD /%zz HTTP/1.1\r\n$H\r\n
 path: cut escape -> 400 | 400 | close | - | GET /notes.txt%4 HTTP/1.1\r\n$H\r\n
 path: %00 -> 400 | 400 | close | - | GET /notes.txt%00 HTTP/1.1\r\n$H\r\n
 path: %00 inside -> 400 | 400 | close | - | GET /notes.txt%00.html HTTP/1.1\r\n$H\r\n
