@@ -33,6 +33,7 @@ static const struct {
 	{ S_NOT_FOUND, "Not Found" },
 	{ S_METHOD_NOT_ALLOWED, "Not Allowed" },
 	{ S_REQUEST_TIMEOUT, "Request Time-out" },
+	{ S_PRECONDITION_FAILED, "Precondition Failed" },
 	{ S_PAYLOAD_TOO_LARGE, "Request Entity Too Large" },
 	{ S_URI_TOO_LONG, "Request-URI Too Large" },
 	{ S_RANGE_NOT_SATISFIABLE, "Requested Range Not Satisfiable" },
@@ -41,29 +42,100 @@ static const struct {
 	{ S_VERSION_NOT_SUPPORTED, "HTTP Version Not Supported" },
 };
 
+/*
+ * nginx 1.22's mime.types, and the types the issue asks for that it lacks.
+ * Extensions are compared in any case.
+ */
 static const struct {
-	const char *ext;
 	const char *type;
+	const char *exts;     /* space-separated */
 } mime_types[] = {
-	{ "html", "text/html" }, { "htm", "text/html" }, { "shtml", "text/html" },
-	{ "css", "text/css" }, { "xml", "text/xml" }, { "txt", "text/plain" },
-	{ "js", "application/javascript" }, { "mjs", "application/javascript" },
-	{ "json", "application/json" }, { "map", "application/json" },
-	{ "svg", "image/svg+xml" }, { "svgz", "image/svg+xml" },
-	{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
-	{ "gif", "image/gif" }, { "webp", "image/webp" }, { "avif", "image/avif" },
-	{ "ico", "image/x-icon" }, { "bmp", "image/x-ms-bmp" }, { "tif", "image/tiff" },
-	{ "tiff", "image/tiff" }, { "woff", "font/woff" }, { "woff2", "font/woff2" },
-	{ "ttf", "font/ttf" }, { "otf", "font/otf" }, { "pdf", "application/pdf" },
-	{ "wasm", "application/wasm" }, { "mp4", "video/mp4" }, { "webm", "video/webm" },
-	{ "mpeg", "video/mpeg" }, { "mpg", "video/mpeg" }, { "mov", "video/quicktime" },
-	{ "mp3", "audio/mpeg" }, { "ogg", "audio/ogg" }, { "m4a", "audio/x-m4a" },
-	{ "wav", "audio/wav" }, { "zip", "application/zip" }, { "gz", "application/gzip" },
-	{ "tgz", "application/gzip" }, { "tar", "application/x-tar" },
-	{ "7z", "application/x-7z-compressed" }, { "rtf", "application/rtf" },
-	{ "atom", "application/atom+xml" }, { "rss", "application/rss+xml" },
-	{ "csv", "text/csv" }, { "md", "text/markdown" }, { "crt", "application/x-x509-ca-cert" },
-	{ "pem", "application/x-x509-ca-cert" }, { "der", "application/x-x509-ca-cert" },
+	{ "text/html", "html htm shtml" },
+	{ "text/css", "css" },
+	{ "text/xml", "xml" },
+	{ "image/gif", "gif" },
+	{ "image/jpeg", "jpeg jpg" },
+	{ "application/javascript", "js" },
+	{ "application/atom+xml", "atom" },
+	{ "application/rss+xml", "rss" },
+	{ "text/mathml", "mml" },
+	{ "text/plain", "txt" },
+	{ "text/vnd.sun.j2me.app-descriptor", "jad" },
+	{ "text/vnd.wap.wml", "wml" },
+	{ "text/x-component", "htc" },
+	{ "image/avif", "avif" },
+	{ "image/png", "png" },
+	{ "image/svg+xml", "svg svgz" },
+	{ "image/tiff", "tif tiff" },
+	{ "image/vnd.wap.wbmp", "wbmp" },
+	{ "image/webp", "webp" },
+	{ "image/x-icon", "ico" },
+	{ "image/x-jng", "jng" },
+	{ "image/x-ms-bmp", "bmp" },
+	{ "font/woff", "woff" },
+	{ "font/woff2", "woff2" },
+	{ "application/java-archive", "jar war ear" },
+	{ "application/json", "json" },
+	{ "application/mac-binhex40", "hqx" },
+	{ "application/msword", "doc" },
+	{ "application/pdf", "pdf" },
+	{ "application/postscript", "ps eps ai" },
+	{ "application/rtf", "rtf" },
+	{ "application/vnd.apple.mpegurl", "m3u8" },
+	{ "application/vnd.google-earth.kml+xml", "kml" },
+	{ "application/vnd.google-earth.kmz", "kmz" },
+	{ "application/vnd.ms-excel", "xls" },
+	{ "application/vnd.ms-fontobject", "eot" },
+	{ "application/vnd.ms-powerpoint", "ppt" },
+	{ "application/vnd.oasis.opendocument.graphics", "odg" },
+	{ "application/vnd.oasis.opendocument.presentation", "odp" },
+	{ "application/vnd.oasis.opendocument.spreadsheet", "ods" },
+	{ "application/vnd.oasis.opendocument.text", "odt" },
+	{ "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx" },
+	{ "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx" },
+	{ "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx" },
+	{ "application/vnd.wap.wmlc", "wmlc" },
+	{ "application/wasm", "wasm" },
+	{ "application/x-7z-compressed", "7z" },
+	{ "application/x-cocoa", "cco" },
+	{ "application/x-java-archive-diff", "jardiff" },
+	{ "application/x-java-jnlp-file", "jnlp" },
+	{ "application/x-makeself", "run" },
+	{ "application/x-perl", "pl pm" },
+	{ "application/x-pilot", "prc pdb" },
+	{ "application/x-rar-compressed", "rar" },
+	{ "application/x-redhat-package-manager", "rpm" },
+	{ "application/x-sea", "sea" },
+	{ "application/x-shockwave-flash", "swf" },
+	{ "application/x-stuffit", "sit" },
+	{ "application/x-tcl", "tcl tk" },
+	{ "application/x-x509-ca-cert", "der pem crt" },
+	{ "application/x-xpinstall", "xpi" },
+	{ "application/xhtml+xml", "xhtml" },
+	{ "application/xspf+xml", "xspf" },
+	{ "application/zip", "zip" },
+	{ "audio/midi", "mid midi kar" },
+	{ "audio/mpeg", "mp3" },
+	{ "audio/ogg", "ogg" },
+	{ "audio/x-m4a", "m4a" },
+	{ "audio/x-realaudio", "ra" },
+	{ "video/3gpp", "3gpp 3gp" },
+	{ "video/mp2t", "ts" },
+	{ "video/mp4", "mp4" },
+	{ "video/mpeg", "mpeg mpg" },
+	{ "video/quicktime", "mov" },
+	{ "video/webm", "webm" },
+	{ "video/x-flv", "flv" },
+	{ "video/x-m4v", "m4v" },
+	{ "video/x-mng", "mng" },
+	{ "video/x-ms-asf", "asx asf" },
+	{ "video/x-ms-wmv", "wmv" },
+	{ "video/x-msvideo", "avi" },
+	/* not in nginx 1.22's mime.types */
+	{ "application/javascript", "mjs" },
+	{ "font/ttf", "ttf" },
+	{ "application/gzip", "gz" },
+	{ "application/x-tar", "tar" },
 };
 
 const char *
@@ -77,25 +149,50 @@ http_reason(enum status status)
 	return "Unknown";
 }
 
+/* Is `ext` (ext_len bytes) one of the space-separated words of `list`? */
+static bool
+ext_in_list(const char *list, const char *ext, size_t ext_len)
+{
+	while (*list) {
+		size_t n = strcspn(list, " ");
+
+		if (n == ext_len && strncasecmp(list, ext, n) == 0)
+			return true;
+		list += n;
+		list += *list == ' ';
+	}
+	return false;
+}
+
+/*
+ * The extension is what follows the last dot of the last segment, as for
+ * nginx, which does not see one when only dots come before that dot
+ * ("/.txt").
+ */
 const char *
 http_content_type(const char *name, size_t len)
 {
-	const char *dot = NULL;
+	const char *dot = NULL, *seg = name;
 	size_t i, ext_len;
 
 	for (i = len; i > 0; i--) {
-		if (name[i - 1] == '/')
-			break;
-		if (name[i - 1] == '.') {
-			dot = name + i;
+		if (name[i - 1] == '/') {
+			seg = name + i;
 			break;
 		}
+		if (name[i - 1] == '.' && !dot)
+			dot = name + i;
+	}
+	if (dot) {
+		while (seg < dot - 1 && *seg == '.')
+			seg++;
+		if (seg == dot - 1)
+			dot = NULL;
 	}
 	if (dot) {
 		ext_len = (size_t)(name + len - dot);
 		for (i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
-			if (strlen(mime_types[i].ext) == ext_len
-			    && strncasecmp(mime_types[i].ext, dot, ext_len) == 0)
+			if (ext_len > 0 && ext_in_list(mime_types[i].exts, dot, ext_len))
 				return mime_types[i].type;
 	}
 	return "application/octet-stream";
@@ -193,10 +290,13 @@ http_head_end(const char *buf, size_t len, size_t scanned)
 	return 0;
 }
 
+/* Header names nginx understands; a line with other printable bytes in
+ * its name is ignored, as nginx's ignore_invalid_headers does. */
 static bool
-is_token_char(unsigned char c)
+is_name_char(unsigned char c)
 {
-	return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9') || c == '-';
 }
 
 static bool
@@ -249,45 +349,133 @@ parse_number(const char *p, size_t len, uint64_t *out)
 	return true;
 }
 
+/*
+ * "HTTP/" MAJOR "." MINOR, read as nginx does: a major version that starts
+ * with 0 is 400, one past 1 is 505 as soon as it shows (even with no minor
+ * version after it), a minor version has at most three digits.
+ */
 static void
 parse_version(struct http_request *req, struct text v)
 {
-	uint64_t major, minor;
-	const char *dot;
+	const char *p = v.p + 5, *end = v.p + v.len;
+	int major, minor;
 
-	if (v.len < 8 || strncmp(v.p, "HTTP/", 5) != 0
-	    || !(dot = memchr(v.p + 5, '.', v.len - 5))
-	    || !parse_number(v.p + 5, (size_t)(dot - v.p - 5), &major)
-	    || !parse_number(dot + 1, (size_t)(v.p + v.len - dot - 1), &minor)
-	    || major > 999 || minor > 999) {
+	if (v.len < 6 || strncmp(v.p, "HTTP/", 5) != 0 || *p < '1' || *p > '9') {
 		set_error(req, S_BAD_REQUEST, NULL);
 		return;
 	}
-	req->version_major = (int)major;
-	req->version_minor = (int)minor;
-	if (major > 1)
-		set_error(req, S_VERSION_NOT_SUPPORTED, NULL);
-	else if (major < 1)
+	major = *p++ - '0';
+	for (;;) {
+		if (major > 1) {
+			req->version_major = major;
+			set_error(req, S_VERSION_NOT_SUPPORTED, NULL);
+			return;
+		}
+		if (p == end || *p < '0' || *p > '9')
+			break;
+		major = major * 10 + (*p++ - '0');
+	}
+	if (p == end || *p++ != '.' || p == end) {
 		set_error(req, S_BAD_REQUEST, NULL);
+		return;
+	}
+	for (minor = 0; p < end; p++) {
+		if (*p < '0' || *p > '9' || minor > 99) {
+			set_error(req, S_BAD_REQUEST, NULL);
+			return;
+		}
+		minor = minor * 10 + (*p - '0');
+	}
+	req->version_major = major;
+	req->version_minor = minor;
 }
 
-/* Splits an origin-form or absolute-form target into host, path and query. */
+/*
+ * nginx's Host check: no "..", '/', space or control byte; the port and a
+ * trailing dot are not part of the name. Returns the name's length, 0 for
+ * a host nginx refuses.
+ */
+static size_t
+host_name_length(struct text h)
+{
+	size_t i, name_len = h.len, last_dot = h.len;
+	enum { H_NAME, H_LITERAL, H_PORT } state = H_NAME;
+
+	for (i = 0; i < h.len; i++) {
+		unsigned char c = (unsigned char)h.p[i];
+
+		switch (c) {
+		case '.':
+			if (i > 0 && last_dot == i - 1)
+				return 0;
+			last_dot = i;
+			break;
+		case ':':
+			if (state == H_NAME) {
+				name_len = i;
+				state = H_PORT;
+			}
+			break;
+		case '[':
+			if (i == 0)
+				state = H_LITERAL;
+			break;
+		case ']':
+			if (state == H_LITERAL) {
+				name_len = i + 1;
+				state = H_PORT;
+			}
+			break;
+		default:
+			if (c == '/' || c <= 0x20 || c == 0x7f)
+				return 0;
+			break;
+		}
+	}
+	if (name_len > 0 && last_dot == name_len - 1)
+		name_len--;
+	return name_len;
+}
+
+/* Length of an absolute-form target's "scheme://", any scheme as nginx; or 0. */
+static size_t
+scheme_length(struct text t)
+{
+	size_t i;
+
+	for (i = 0; i < t.len; i++) {
+		char c = t.p[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			continue;
+		if (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
+			continue;
+		break;
+	}
+	if (i == 0 || t.len - i < 3 || memcmp(t.p + i, "://", 3) != 0)
+		return 0;
+	return i + 3;
+}
+
+/*
+ * Splits an origin-form or absolute-form target into host, path and query.
+ * The path ends at '?' or '#', the query at '#': a fragment is dropped, as
+ * nginx does.
+ */
 static void
 parse_target(struct http_request *req)
 {
 	struct text t = req->target;
-	const char *q, *slash;
+	const char *slash;
+	size_t skip, i;
 
-	if (t.len > 7 && (strncasecmp(t.p, "http://", 7) == 0
-	    || (t.len > 8 && strncasecmp(t.p, "https://", 8) == 0))) {
-		size_t skip = t.p[4] == ':' ? 7 : 8;
-
+	if ((skip = scheme_length(t)) > 0) {
 		t.p += skip;
 		t.len -= skip;
 		slash = memchr(t.p, '/', t.len);
 		req->host.p = t.p;
 		req->host.len = slash ? (size_t)(slash - t.p) : t.len;
-		if (req->host.len == 0) {
+		if (host_name_length(req->host) == 0) {
 			set_error(req, S_BAD_REQUEST, NULL);
 			return;
 		}
@@ -304,10 +492,14 @@ parse_target(struct http_request *req)
 		return;
 	}
 	req->path = t;
-	if ((q = memchr(t.p, '?', t.len))) {
-		req->path.len = (size_t)(q - t.p);
-		req->query.p = q + 1;
-		req->query.len = t.len - req->path.len - 1;
+	for (i = 0; i < t.len && t.p[i] != '?' && t.p[i] != '#'; i++)
+		;
+	req->path.len = i;
+	if (i < t.len && t.p[i] == '?') {
+		req->query.p = t.p + i + 1;
+		while (i < t.len && t.p[i] != '#')
+			i++;
+		req->query.len = (size_t)(t.p + i - req->query.p);
 	}
 }
 
@@ -336,6 +528,8 @@ parse_request_line(struct http_request *req, struct text line)
 		req->method = M_GET;
 	else if (method.len == 4 && memcmp(method.p, "HEAD", 4) == 0)
 		req->method = M_HEAD;
+	else if (method.len == 5 && memcmp(method.p, "TRACE", 5) == 0)
+		req->method = M_TRACE;
 	else
 		req->method = M_OTHER;
 	for (p = sp; p < end && *p == ' '; p++)
@@ -364,24 +558,6 @@ parse_request_line(struct http_request *req, struct text line)
 		parse_target(req);
 }
 
-static bool
-valid_host(struct text h)
-{
-	size_t i;
-
-	if (h.len == 0)
-		return false;
-	for (i = 0; i < h.len; i++) {
-		unsigned char c = (unsigned char)h.p[i];
-
-		if (c <= 0x20 || c == 0x7f || c == '/' || c == '\\')
-			return false;
-		if (c == '.' && i + 1 < h.len && h.p[i + 1] == '.')
-			return false;
-	}
-	return h.p[0] != '.';
-}
-
 /* Connection: a comma-separated list of tokens. */
 static void
 parse_connection(struct text v, bool *close, bool *keep)
@@ -405,7 +581,7 @@ parse_connection(struct text v, bool *close, bool *keep)
 }
 
 struct header_state {
-	bool seen_host, seen_length, seen_te;
+	bool seen_host, seen_length, seen_te, te_chunked;
 	bool conn_close, conn_keep;
 };
 
@@ -416,6 +592,7 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 	struct text name, value;
 	size_t i;
 	uint64_t length = 0;
+	bool ignored;
 
 	if (line.p[0] == ' ' || line.p[0] == '\t') {
 		set_error(req, S_BAD_REQUEST, NULL);   /* obsolete folding */
@@ -427,23 +604,26 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 	}
 	name.p = line.p;
 	name.len = (size_t)(colon - line.p);
-	for (i = 0; i < name.len; i++)
-		if (!is_token_char((unsigned char)name.p[i]))
-			break;
-	if (name.len == 0 || i != name.len) {
+	if (name.len == 0) {
 		set_error(req, S_BAD_REQUEST, NULL);
 		return;
 	}
-	value.p = colon + 1;
-	value.len = line.len - name.len - 1;
-	for (i = 0; i < value.len; i++) {
-		unsigned char c = (unsigned char)value.p[i];
+	ignored = false;
+	for (i = 0; i < name.len; i++) {
+		unsigned char c = (unsigned char)name.p[i];
 
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+		if (c <= 0x20 || c == 0x7f) {
 			set_error(req, S_BAD_REQUEST, NULL);
 			return;
 		}
+		if (!is_name_char(c))
+			ignored = true;
 	}
+	if (ignored)
+		return;
+	/* Values may hold any byte but NUL and CR (refused for the line). */
+	value.p = colon + 1;
+	value.len = line.len - name.len - 1;
 	while (value.len > 0 && (value.p[0] == ' ' || value.p[0] == '\t')) {
 		value.p++;
 		value.len--;
@@ -453,7 +633,7 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 		value.len--;
 
 	if (text_is(name, "Host")) {
-		if (hs->seen_host || !valid_host(value))
+		if (hs->seen_host || host_name_length(value) == 0)
 			set_error(req, S_BAD_REQUEST, NULL);
 		hs->seen_host = true;
 		if (req->host.len == 0)
@@ -472,6 +652,10 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 		req->if_none_match = value;
 	} else if (text_is(name, "If-Modified-Since")) {
 		req->if_modified_since = value;
+	} else if (text_is(name, "If-Match")) {
+		req->if_match = value;
+	} else if (text_is(name, "If-Unmodified-Since")) {
+		req->if_unmodified_since = value;
 	} else if (text_is(name, "Content-Length")) {
 		if (hs->seen_length || !parse_number(value.p, value.len, &length))
 			set_error(req, S_BAD_REQUEST, NULL);
@@ -480,13 +664,16 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 		req->content_length = length;
 		hs->seen_length = true;
 	} else if (text_is(name, "Transfer-Encoding")) {
+		if (hs->seen_te)
+			set_error(req, S_BAD_REQUEST, NULL);   /* nginx: duplicate */
 		hs->seen_te = true;
+		hs->te_chunked = text_is(value, "chunked");
 		req->has_body = true;
 		req->chunked = true;
-		if (!text_is(value, "chunked"))
-			set_error(req, S_NOT_IMPLEMENTED, NULL);
 	} else if (text_is(name, "Expect")) {
-		req->expects_continue = text_is(value, "100-continue");
+		/* An HTTP/1.0 client's expectation is ignored (RFC 9110, 10.1.1). */
+		req->expects_continue = req->version_minor >= 1
+		    && text_is(value, "100-continue");
 	}
 }
 
@@ -519,10 +706,17 @@ http_parse_head(const char *buf, size_t len, struct http_request *req)
 	}
 	if (req->error != S_NONE)
 		return;
-	if (hs.seen_te && hs.seen_length)
-		set_error(req, S_BAD_REQUEST, NULL);   /* request smuggling */
+	/* nginx's order: Host, then Transfer-Encoding. */
 	if (req->version_minor >= 1 && !hs.seen_host)
 		set_error(req, S_BAD_REQUEST, NULL);
+	if (hs.seen_te) {
+		if (req->version_minor < 1)
+			set_error(req, S_BAD_REQUEST, NULL);
+		else if (!hs.te_chunked)
+			set_error(req, S_NOT_IMPLEMENTED, NULL);
+		else if (hs.seen_length)
+			set_error(req, S_BAD_REQUEST, NULL);   /* request smuggling */
+	}
 	if (req->version_minor >= 1)
 		req->keep_alive = !hs.conn_close;
 	else
@@ -537,6 +731,9 @@ http_head_too_large(const char *buf, size_t len, struct http_request *req)
 	memset(req, 0, sizeof *req);
 	while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n'))
 		pos++;
+	/* The method is known: a HEAD gets the error's headers only. */
+	if (len - pos > 5 && memcmp(buf + pos, "HEAD ", 5) == 0)
+		req->method = M_HEAD;
 	if (!memchr(buf + pos, '\n', len - pos)) {
 		req->line.p = buf + pos;
 		req->line.len = 0;
@@ -655,6 +852,8 @@ open_walk(int root_fd, const char *rel, int flags)
 		comp = slash + 1;
 	}
 	fd = openat(dir, comp, flags | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP)
+		errno = EXDEV;  /* a refused symlink, not a loop: 404 like the others */
 	if (dir != root_fd) {
 		int saved = errno;
 
@@ -692,12 +891,14 @@ status_for_errno(int err)
 	switch (err) {
 	case EACCES:
 	case EPERM:
+	case ELOOP:     /* a symlink loop: nginx's 403 */
 		return S_FORBIDDEN;
 	case ENOENT:
 	case ENOTDIR:
 	case ENAMETOOLONG:
-	case ELOOP:     /* a symlink where none may be */
 	case EXDEV:     /* a path that would leave the root */
+	case ENXIO:     /* a unix socket: not a file to serve */
+	case ENODEV:
 		return S_NOT_FOUND;
 	default:
 		return S_INTERNAL_SERVER_ERROR;
@@ -750,38 +951,51 @@ format_etag(const struct http_response *r, char *out, size_t cap)
 	return w.overflow ? 0 : w.len;
 }
 
-/* If-None-Match: "*" or a list of (possibly weak) tags; weak comparison. */
+/*
+ * If-None-Match (weak comparison) and If-Match (strong), as nginx reads
+ * them: "*" alone, or a list of tags, each optionally W/ when weak.
+ */
 static bool
-etag_list_matches(struct text list, const char *etag, size_t etag_len)
+etag_list_matches(struct text list, const char *etag, size_t etag_len, bool weak)
 {
-	size_t i = 0;
+	const char *p = list.p, *end = list.p + list.len;
 
-	while (i < list.len) {
-		size_t start;
-
-		while (i < list.len && (list.p[i] == ' ' || list.p[i] == ',' || list.p[i] == '\t'))
-			i++;
-		if (i >= list.len)
-			break;
-		if (list.p[i] == '*')
-			return true;
-		if (list.len - i >= 2 && list.p[i] == 'W' && list.p[i + 1] == '/')
-			i += 2;
-		start = i;
-		if (i < list.len && list.p[i] == '"') {
-			const char *close = memchr(list.p + i + 1, '"', list.len - i - 1);
-
-			if (!close)
-				return false;
-			i = (size_t)(close - list.p) + 1;
-		} else {
-			while (i < list.len && list.p[i] != ',')
-				i++;
+	if (list.len == 1 && list.p[0] == '*')
+		return true;
+	while (p < end) {
+		if (weak && end - p > 2 && p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if ((size_t)(end - p) < etag_len)
+			return false;
+		if (memcmp(p, etag, etag_len) == 0) {
+			p += etag_len;
+			while (p < end && (*p == ' ' || *p == '\t'))
+				p++;
+			if (p == end || *p == ',')
+				return true;
 		}
-		if (i - start == etag_len && memcmp(list.p + start, etag, etag_len) == 0)
-			return true;
+		while (p < end && *p != ',')
+			p++;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
 	}
 	return false;
+}
+
+/* If-Unmodified-Since and If-Match: false means 412, as nginx. */
+static bool
+preconditions_hold(const struct http_response *r, const struct http_request *req)
+{
+	char etag[48];
+	size_t etag_len = format_etag(r, etag, sizeof etag);
+
+	/* An unreadable date is -1, earlier than any file: 412, as nginx. */
+	if (req->if_unmodified_since.len > 0 && http_parse_date(req->if_unmodified_since.p,
+	    req->if_unmodified_since.len) < r->mtime)
+		return false;
+	if (req->if_match.len > 0 && !etag_list_matches(req->if_match, etag, etag_len, false))
+		return false;
+	return true;
 }
 
 static bool
@@ -796,7 +1010,7 @@ not_modified(const struct http_response *r, const struct http_request *req)
 	    req->if_modified_since.len) != r->mtime)
 		return false;
 	if (req->if_none_match.len > 0 && !etag_list_matches(req->if_none_match,
-	    etag, etag_len))
+	    etag, etag_len, true))
 		return false;
 	return true;
 }
@@ -818,78 +1032,89 @@ if_range_holds(const struct http_response *r, const struct http_request *req)
 	return http_parse_date(req->if_range.p, req->if_range.len) == r->mtime;
 }
 
+/* Reads decimal digits into *v; false past INT64_MAX (nginx's off_t). */
+static bool
+range_number(const char **p, const char *end, uint64_t *v)
+{
+	*v = 0;
+	while (*p < end && **p >= '0' && **p <= '9') {
+		uint64_t d = (uint64_t)(**p - '0');
+
+		if (*v > ((uint64_t)INT64_MAX - d) / 10)
+			return false;
+		*v = *v * 10 + d;
+		(*p)++;
+	}
+	return true;
+}
+
 /*
- * Applies a Range header to a 200 answer, as nginx does for one range.
- * Several satisfiable ranges get the whole file (no multipart answers).
+ * Applies a Range header to a 200 answer by nginx's rules: "bytes=" in any
+ * case; ranges whose start is past their end are skipped; none left is
+ * 416, unless one started at 0 (an empty file) which gives 200. One range
+ * gives 206; several get the whole file (nginx sends multipart/byteranges).
  */
 static void
 apply_range(struct http_response *r, struct text range)
 {
 	const char *p = range.p + 6, *end = range.p + range.len;
-	uint64_t first = 0, last = 0;
-	int satisfiable = 0;
+	uint64_t size = r->size, total = 0, first = 0, last = 0;
+	unsigned count = 0;
 
-	if (range.len < 6 || strncmp(range.p, "bytes=", 6) != 0)
+	if (range.len < 7 || strncasecmp(range.p, "bytes=", 6) != 0)
 		return;
-	while (p < end) {
-		uint64_t start = 0, stop = 0;
-		bool suffix = false, have_start = false, have_stop = false;
+	for (;;) {
+		uint64_t start = 0, stop = 0;   /* stop is exclusive */
+		bool suffix = false, open_end = false;
 
-		while (p < end && (*p == ' ' || *p == ','))
-			p++;
-		if (p == end)
-			break;
-		while (p < end && *p >= '0' && *p <= '9') {
-			if (start > (UINT64_MAX - 9) / 10)
-				goto unsatisfiable;
-			start = start * 10 + (uint64_t)(*p++ - '0');
-			have_start = true;
-		}
 		while (p < end && *p == ' ')
 			p++;
-		if (p == end || *p++ != '-')
-			goto unsatisfiable;
-		while (p < end && *p == ' ')
-			p++;
-		while (p < end && *p >= '0' && *p <= '9') {
-			if (stop > (UINT64_MAX - 9) / 10)
-				goto unsatisfiable;
-			stop = stop * 10 + (uint64_t)(*p++ - '0');
-			have_stop = true;
-		}
-		while (p < end && *p == ' ')
-			p++;
-		if (p < end && *p != ',')
-			goto unsatisfiable;
-		if (!have_start) {
-			if (!have_stop)
-				goto unsatisfiable;
+		if (p < end && *p == '-') {
 			suffix = true;
-		}
-		if (suffix) {
-			start = stop < r->size ? r->size - stop : 0;
-			stop = r->size ? r->size - 1 : 0;
-			if (r->size == 0 || start > stop)
-				continue;
+			p++;
 		} else {
-			if (have_stop && stop < start)
+			if (p == end || *p < '0' || *p > '9' || !range_number(&p, end, &start))
 				goto unsatisfiable;
-			if (!have_stop || stop >= r->size)
-				stop = r->size ? r->size - 1 : 0;
-			if (start >= r->size) {
-				if (start == 0)
-					return;     /* "0-" of an empty file: 200 */
-				continue;
+			while (p < end && *p == ' ')
+				p++;
+			if (p == end || *p++ != '-')
+				goto unsatisfiable;
+			while (p < end && *p == ' ')
+				p++;
+			open_end = p == end || *p == ',';
+		}
+		if (open_end) {
+			stop = size;
+		} else {
+			if (p == end || *p < '0' || *p > '9' || !range_number(&p, end, &stop))
+				goto unsatisfiable;
+			while (p < end && *p == ' ')
+				p++;
+			if (p < end && *p != ',')
+				goto unsatisfiable;
+			if (suffix) {
+				start = stop < size ? size - stop : 0;
+				stop = size;
+			} else {
+				stop = stop >= size ? size : stop + 1;
 			}
 		}
-		if (satisfiable++ == 0) {
-			first = start;
-			last = stop;
+		if (start < stop) {
+			if (count++ == 0) {
+				first = start;
+				last = stop - 1;
+			}
+			total += stop - start;
+		} else if (start == 0) {
+			return;
 		}
+		if (p == end)
+			break;
+		p++;    /* the comma */
 	}
-	if (satisfiable == 0)
+	if (count == 0)
 		goto unsatisfiable;
-	if (satisfiable > 1)
+	if (count > 1 || total > size)
 		return;
 	r->status = S_PARTIAL_CONTENT;
 	r->has_range = true;
@@ -912,6 +1137,7 @@ set_status(struct http_response *r, enum status status, const char *detail)
 	switch (status) {
 	case S_BAD_REQUEST:
 	case S_REQUEST_TIMEOUT:
+	case S_PRECONDITION_FAILED:     /* nginx closes, though it says keep-alive */
 	case S_PAYLOAD_TOO_LARGE:
 	case S_URI_TOO_LONG:
 	case S_INTERNAL_SERVER_ERROR:
@@ -932,7 +1158,8 @@ reset_response(struct http_response *r, const struct http_request *req,
 	r->fd = -1;
 	/*
 	 * A body is skipped after the answer so the next request can follow,
-	 * unless the client waits for "100 Continue" before sending it.
+	 * unless the client waits for "100 Continue" before sending it and
+	 * does not get it (http_prepare sends it with a file).
 	 */
 	r->keep_alive = req && req->keep_alive && keep_alive_allowed
 	    && !(req->has_body && req->expects_continue);
@@ -1017,8 +1244,11 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 		set_status(resp, S_PAYLOAD_TOO_LARGE, NULL);
 		return;
 	}
-	if (req->method == M_OTHER) {
+	if (req->method == M_OTHER || req->method == M_TRACE) {
 		set_status(resp, S_METHOD_NOT_ALLOWED, NULL);
+		/* nginx ends the connection after refusing a TRACE. */
+		if (req->method == M_TRACE)
+			resp->keep_alive = false;
 		return;
 	}
 	if (req->path.len > MAX_PATH_BYTES) {
@@ -1032,8 +1262,18 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 	}
 	if (!open_target(resp, site, path, (size_t)path_len, sizeof path))
 		return;
+	/*
+	 * As nginx: once the file is found, a client waiting for "100
+	 * Continue" gets it, so its body will come and can be skipped.
+	 */
+	if (req->expects_continue && req->version_minor >= 1) {
+		resp->send_continue = true;
+		resp->keep_alive = req->keep_alive && keep_alive_allowed;
+	}
 	resp->status = S_OK;
-	if (not_modified(resp, req)) {
+	if (!preconditions_hold(resp, req)) {
+		set_status(resp, S_PRECONDITION_FAILED, NULL);
+	} else if (not_modified(resp, req)) {
 		set_status(resp, S_NOT_MODIFIED, NULL);
 	} else if (req->range.len > 0 && if_range_holds(resp, req)) {
 		apply_range(resp, req->range);
@@ -1121,21 +1361,19 @@ put_location(struct writer *w, const struct http_request *req,
 	if (path_len < 0)
 		path_len = 0;
 	if (host.len > 0) {
-		/* Drop the port; keep an IPv6 literal's brackets. */
-		for (i = host.len; i > 0; i--) {
-			if (host.p[i - 1] == ']')
-				break;
-			if (host.p[i - 1] == ':') {
-				host.len = i - 1;
-				break;
-			}
-		}
+		/* Without the port and a trailing dot, in lower case, as nginx. */
+		host.len = host_name_length(host);
 	} else {
 		host.p = endpoint->host;
 		host.len = strlen(endpoint->host);
 	}
 	puts_(w, "Location: https://");
-	put_escaped_path(w, host.p, host.len);
+	for (i = 0; i < host.len; i++) {
+		char c = host.p[i];
+
+		c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		put_escaped_path(w, &c, 1);
+	}
 	if (endpoint->port != 443)
 		putf(w, ":%u", endpoint->port);
 	put_escaped_path(w, path, (size_t)path_len);
@@ -1201,6 +1439,8 @@ http_write_head(struct http_response *r, const struct http_request *req,
 		http_format_date(now, now_text);
 		now_of = now;
 	}
+	if (r->send_continue)
+		puts_(&w, "HTTP/1.1 100 Continue\r\n\r\n");
 	puts_(&w, "HTTP/1.1 ");
 	put_number(&w, (uint64_t)r->status, 10);
 	puts_(&w, " ");

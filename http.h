@@ -28,6 +28,7 @@ enum status {
 	S_NOT_FOUND = 404,
 	S_METHOD_NOT_ALLOWED = 405,
 	S_REQUEST_TIMEOUT = 408,
+	S_PRECONDITION_FAILED = 412,
 	S_PAYLOAD_TOO_LARGE = 413,
 	S_URI_TOO_LONG = 414,
 	S_RANGE_NOT_SATISFIABLE = 416,
@@ -41,7 +42,7 @@ enum status {
 #define DETAIL_CERT_ERROR "The SSL certificate error"
 #define DETAIL_HEADER_TOO_LARGE "Request Header Or Cookie Too Large"
 
-enum method { M_GET, M_HEAD, M_OTHER };
+enum method { M_GET, M_HEAD, M_TRACE, M_OTHER };
 
 struct text {
 	const char *p;
@@ -61,6 +62,7 @@ struct http_request {
 	struct text host;         /* Host, or the absolute-form authority */
 	struct text user_agent, referer;
 	struct text range, if_range, if_none_match, if_modified_since;
+	struct text if_match, if_unmodified_since;
 	bool keep_alive;          /* what the client asked for */
 	bool has_body;            /* Content-Length > 0 or Transfer-Encoding */
 	bool chunked;             /* Transfer-Encoding: chunked */
@@ -98,6 +100,7 @@ struct http_response {
 	const char *detail;
 	bool keep_alive;
 	bool head_only;           /* HEAD: headers, no body */
+	bool send_continue;       /* "100 Continue" goes before the answer */
 	bool has_range;           /* 206 or 416: Content-Range is sent */
 	int fd;                   /* file to send, -1 if none */
 	uint64_t size;            /* of the whole file */

@@ -375,6 +375,42 @@ handshake_failed(struct conn *c)
 	conn_start_linger(c);
 }
 
+/*
+ * nginx reads the part of a chunked body that came with the head before it
+ * answers: a malformed body turns the file's answer into 400 (and one over
+ * the limit into 413, here), and any other answer is followed by a close.
+ */
+static void
+check_early_body(struct conn *c)
+{
+	struct chunked_skipper k;
+	enum skip_result r;
+	size_t used;
+
+	if (c->req.error != S_NONE || !c->req.chunked)
+		return;
+	memset(&k, 0, sizeof k);
+	r = http_chunked_skip(&k, c->in + c->head_len, c->in_len - c->head_len, &used);
+	if (r != SKIP_BAD && r != SKIP_TOO_LARGE)
+		return;
+	log_error("info", c, "client sent %s chunked body", r == SKIP_BAD ? "invalid"
+	    : "too large");
+	switch (c->resp.status) {
+	case S_OK:
+	case S_PARTIAL_CONTENT:
+	case S_NOT_MODIFIED:
+	case S_PRECONDITION_FAILED:
+	case S_RANGE_NOT_SATISFIABLE:
+		http_response_end(&c->resp);
+		http_prepare_error(&c->resp, &c->req, r == SKIP_BAD ? S_BAD_REQUEST
+		    : S_PAYLOAD_TOO_LARGE, NULL, false);
+		break;
+	default:
+		c->resp.keep_alive = false;
+		break;
+	}
+}
+
 static void
 begin_response(struct conn *c)
 {
@@ -402,6 +438,7 @@ begin_response(struct conn *c)
 			    DETAIL_CERT_ERROR, false);
 	} else {
 		http_prepare(&c->resp, &c->req, &site, keep_alive);
+		check_early_body(c);
 	}
 	if (c->req.error == S_NONE && c->resp.keep_alive) {
 		c->body_left = c->req.chunked ? 0 : c->req.content_length;

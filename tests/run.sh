@@ -53,6 +53,8 @@ run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 run_suite unit-proxy ${UNIT_PROXY:-./tests/unit-proxy}
 run_suite integration bash tests/integration.sh
 run_suite scale bash tests/scale.sh
+run_suite http bash tests/http.sh
+run_suite differential bash tests/differential.sh
 # Deployment: the native build, its installation, containers and browsers.
 # Not under a wrapper such as make test-cross's qemu: they test the host.
 if [ -z "${MTLSD:-}" ]; then

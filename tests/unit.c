@@ -7,7 +7,9 @@
 #include "../tls.c"
 
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <utime.h>
 
 static int passed, failed;
@@ -72,6 +74,8 @@ test_parse_good(void)
 	CHECK(r.keep_alive);
 	CHECK(text_eq(r.line, "GET /a/b.html?x=1 HTTP/1.1"));
 
+	parse("GET / HTTP/1.999\r\nHost: a\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && r.version_minor == 999 && r.keep_alive);
 	parse("HEAD / HTTP/1.0\n\n", &r);
 	CHECK(r.error == S_NONE && r.method == M_HEAD && !r.keep_alive);
 	parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r);
@@ -80,8 +84,26 @@ test_parse_good(void)
 	CHECK(r.error == S_NONE && !r.keep_alive);
 	parse("GET https://h:8443/p?q HTTP/1.1\r\nHost: other\r\n\r\n", &r);
 	CHECK(r.error == S_NONE && text_eq(r.host, "h:8443") && text_eq(r.path, "/p"));
+	parse("GET ftp://h/p HTTP/1.1\r\nHost: other\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && text_eq(r.host, "h") && text_eq(r.path, "/p"));
+	parse("GET /p#f?x HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && text_eq(r.path, "/p") && r.query.len == 0);
+	parse("GET /p?x#f HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && text_eq(r.path, "/p") && text_eq(r.query, "x"));
+	/* As nginx: odd header names are ignored, odd value bytes kept. */
+	parse("GET / HTTP/1.1\r\nHost: a\r\nX@Y: 1\r\nX\x80: 1\r\nX_Y: 1\r\n"
+	    "X-A: a\x01\x7f\x1b\r\n\r\n", &r);
+	CHECK(r.error == S_NONE);
+	parse("GET / HTTP/1.1\r\nHost: .a\\b.\r\n\r\n", &r);
+	CHECK(r.error == S_NONE);
+	parse("GET / HTTP/1.1\r\nHost: a.:1\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && host_name_length(r.host) == 1);
+	parse("GET / HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && host_name_length(r.host) == 5);
 	parse("DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	CHECK(r.error == S_NONE && r.method == M_OTHER);
+	parse("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	CHECK(r.error == S_NONE && r.method == M_TRACE && r.keep_alive);
 	parse("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	CHECK(r.error == S_NONE);
 }
@@ -96,6 +118,15 @@ test_parse_bad(void)
 		{ "GET / HTTP/1.1\r\n\r\n", S_BAD_REQUEST },                 /* no Host */
 		{ "GET / HTTP/2.0\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
 		{ "GET / HTTP/0.9\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/2\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
+		{ "GET / HTTP/10.1\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
+		{ "GET / HTTP/2.0x\r\nHost: a\r\n\r\n", S_VERSION_NOT_SUPPORTED },
+		{ "GET / HTTP/01.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1000\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.-1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
 		{ "GET /\r\n\r\n", S_BAD_REQUEST },
 		{ "get / HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
 		{ "GET x HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
@@ -105,12 +136,23 @@ test_parse_bad(void)
 		{ "GET / HTTP/1.1\r\nHost: a\r\nBad Name: 1\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: ../x\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: .\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", S_BAD_REQUEST },
+		{ "GET https://a..b/ HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nX\x7f: 1\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
 		  "Transfer-Encoding: chunked\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n", S_BAD_REQUEST },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
 		  S_NOT_IMPLEMENTED },
 		{ "GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n", S_BAD_REQUEST },
+		{ "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", S_BAD_REQUEST },
 	};
 	struct http_request r;
 	size_t i;
@@ -139,6 +181,11 @@ test_head_too_large(void)
 	http_head_too_large(buf, sizeof buf, &r);
 	CHECK(r.error == S_BAD_REQUEST && r.error_detail && strcmp(r.error_detail, DETAIL_HEADER_TOO_LARGE) == 0);
 	CHECK(text_eq(r.line, "GET / HTTP/1.1"));
+	CHECK(r.method == M_GET);
+	memcpy(buf, "HEAD /", 6);
+	memset(buf + 6, 'a', sizeof buf - 6);
+	http_head_too_large(buf, sizeof buf, &r);
+	CHECK(r.error == S_URI_TOO_LONG && r.method == M_HEAD);
 }
 
 static enum skip_result
@@ -225,6 +272,16 @@ test_mime_and_dates(void)
 	CHECK(strcmp(http_content_type("/x.woff2", 8), "font/woff2") == 0);
 	CHECK(strcmp(http_content_type("/x", 2), "application/octet-stream") == 0);
 	CHECK(strcmp(http_content_type("/d.x/y", 6), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/x.docx", 7), "application/vnd.openxmlformats-"
+	    "officedocument.wordprocessingml.document") == 0);
+	CHECK(strcmp(http_content_type("/x.tk", 5), "application/x-tcl") == 0);
+	CHECK(strcmp(http_content_type("/x.t", 4), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/x.", 3), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/.txt", 5), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/..txt", 6), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/.a.txt", 7), "text/plain") == 0);
+	CHECK(strcmp(http_content_type("/d/.txt", 7), "application/octet-stream") == 0);
+	CHECK(strcmp(http_content_type("/x.csv", 6), "application/octet-stream") == 0);
 	http_format_date(1794547329, date);
 	CHECK(strcmp(date, "Fri, 13 Nov 2026 05:22:09 GMT") == 0);
 	CHECK(http_parse_date(date, strlen(date)) == 1794547329);
@@ -280,23 +337,54 @@ test_ranges(void)
 	CHECK(r.status == S_OK);
 	r = range_of(100, "bytes=99999999999999999999-");
 	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	/* nginx's rules for the odd ones */
+	r = range_of(100, "bytes=");
+	CHECK(r.status == S_OK);
+	r = range_of(100, "BYTES=1-2");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 1 && r.last == 2);
+	r = range_of(100, "bytes=5-2,3-4");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 3 && r.last == 4);
+	r = range_of(100, "bytes=,0-9");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(100, "bytes=0-9,");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(100, "bytes= 0 - 9 ");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 0 && r.last == 9);
+	r = range_of(100, "bytes=0-99,0-99");
+	CHECK(r.status == S_OK);
+	r = range_of(0, "bytes=-5");
+	CHECK(r.status == S_OK);
+	r = range_of(0, "bytes=5-");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(100, "bytes=0-9223372036854775808");
+	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
+	r = range_of(5368709120ULL, "bytes=5368709110-");
+	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 5368709110ULL && r.last == 5368709119ULL);
+}
+
+static bool
+etags_match(const char *list, bool weak)
+{
+	struct text t = { list, strlen(list) };
+	const char *etag = "\"5f-10\"";
+
+	return etag_list_matches(t, etag, strlen(etag), weak);
 }
 
 static void
 test_etags(void)
 {
-	struct text list;
-	const char *etag = "\"5f-10\"";
-
-	list.p = "\"a\", W/\"5f-10\"";
-	list.len = strlen(list.p);
-	CHECK(etag_list_matches(list, etag, strlen(etag)));
-	list.p = "\"5f-11\"";
-	list.len = strlen(list.p);
-	CHECK(!etag_list_matches(list, etag, strlen(etag)));
-	list.p = "*";
-	list.len = 1;
-	CHECK(etag_list_matches(list, etag, strlen(etag)));
+	CHECK(etags_match("\"a\", W/\"5f-10\"", true));
+	CHECK(!etags_match("\"a\", W/\"5f-10\"", false));
+	CHECK(etags_match("\"a\",\"5f-10\" , \"b\"", false));
+	CHECK(!etags_match("\"5f-11\"", true));
+	CHECK(!etags_match("\"5f-10\"x", true));
+	CHECK(!etags_match("5f-10", true));
+	CHECK(etags_match("*", true));
+	CHECK(etags_match("*", false));
+	/* As nginx: "*" counts only alone. */
+	CHECK(!etags_match("\"a\", *", true));
+	CHECK(!etags_match("*, \"a\"", false));
 }
 
 static void
@@ -323,6 +411,40 @@ test_error_pages(void)
 	out[n] = '\0';
 	CHECK(r.body_bytes == 153 - strlen("nginx/1.22.1") + strlen(SERVER_TOKEN));
 	CHECK(strstr(out, "Connection: keep-alive\r\n"));
+	/* Every error page in nginx's shape, with our name. */
+	{
+		static const enum status pages[] = {
+			S_MOVED_PERMANENTLY, S_BAD_REQUEST, S_FORBIDDEN, S_NOT_FOUND,
+			S_METHOD_NOT_ALLOWED, S_REQUEST_TIMEOUT, S_PRECONDITION_FAILED,
+			S_PAYLOAD_TOO_LARGE, S_URI_TOO_LONG, S_RANGE_NOT_SATISFIABLE,
+			S_INTERNAL_SERVER_ERROR, S_NOT_IMPLEMENTED, S_VERSION_NOT_SUPPORTED,
+		};
+		char want[512], head[64];
+		size_t i, body;
+
+		for (i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+			enum status st = pages[i];
+
+			snprintf(want, sizeof want, "<html>\r\n<head><title>%d %s</title></head>\r\n"
+			    "<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>mtlsd/"
+			    MTLSD_VERSION "</center>\r\n</body>\r\n</html>\r\n",
+			    st, http_reason(st), st, http_reason(st));
+			http_prepare_error(&r, &req, st, NULL, true);
+			n = http_write_head(&r, &req, &ep, 0, out, sizeof out - 1);
+			out[n] = '\0';
+			body = n - strlen(want);
+			snprintf(head, sizeof head, "Content-Length: %zu\r\n", strlen(want));
+			CHECK(n > strlen(want) && strcmp(out + body, want) == 0
+			    && strstr(out, head) && r.body_bytes == strlen(want));
+			r.head_only = true;
+			r.body_bytes = 0;
+			n = http_write_head(&r, &req, &ep, 0, out, sizeof out - 1);
+			out[n] = '\0';
+			CHECK(n == body && strstr(out, head) && r.body_bytes == 0);
+		}
+		CHECK(strcmp(http_reason(S_REQUEST_TIMEOUT), "Request Time-out") == 0);
+		CHECK(strcmp(http_reason(S_PRECONDITION_FAILED), "Precondition Failed") == 0);
+	}
 	/* A head that does not fit is refused whole, never cut. */
 	CHECK(http_write_head(&r, &req, &ep, 0, out, 100) == 0);
 	parse("GET /a%0d%0aX:%20y HTTP/1.1\r\nHost: h:1\r\n\r\n", &req);
@@ -330,6 +452,19 @@ test_error_pages(void)
 	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
 	out[n] = '\0';
 	CHECK(strstr(out, "Location: https://h:8443/a%0D%0AX:%20y/\r\n") != NULL);
+	parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", &req);
+	CHECK(req.expects_continue);
+	http_prepare_error(&r, &req, S_OK, NULL, true);
+	r.content_type = "text/html";
+	r.send_continue = true;
+	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
+	out[n] = '\0';
+	CHECK(strstr(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n") == out);
+	parse("GET /d HTTP/1.1\r\nHost: SERVER2.:8443\r\n\r\n", &req);
+	http_prepare_error(&r, &req, S_MOVED_PERMANENTLY, NULL, true);
+	n = http_write_head(&r, &req, &ep, 0, out, sizeof out);
+	out[n] = '\0';
+	CHECK(strstr(out, "Location: https://server2:8443/d/\r\n") != NULL);
 }
 
 /* ---- files beneath the root ---- */
@@ -412,6 +547,21 @@ test_resolve(void)
 		CHECK(!"symlink");
 	snprintf(path, sizeof path, "%s/www/fifo", dir);
 	mkfifo(path, 0644);
+	snprintf(path, sizeof path, "%s/www/loop", dir);
+	if (symlink("loop", path) != 0)
+		CHECK(!"symlink");
+	{
+		struct sockaddr_un sun;
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		memset(&sun, 0, sizeof sun);
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof sun.sun_path, "%s/www/sock", dir);
+		if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof sun) != 0)
+			CHECK(!"unix socket");
+		if (s >= 0)
+			close(s);
+	}
 	snprintf(path, sizeof path, "%s/www", dir);
 	root_fd = open(path, O_RDONLY | O_DIRECTORY);
 	beneath = have_openat2(root_fd);
@@ -429,19 +579,56 @@ test_resolve(void)
 	CHECK(serve(root_fd, "GET /in HTTP/1.1\r\nHost: a\r\n\r\n")
 	    == (beneath ? S_OK : S_NOT_FOUND));
 	CHECK(serve(root_fd, "GET /fifo HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
+	CHECK(serve(root_fd, "GET /sock HTTP/1.1\r\nHost: a\r\n\r\n") == S_NOT_FOUND);
+	CHECK(serve(root_fd, "GET /loop HTTP/1.1\r\nHost: a\r\n\r\n")
+	    == (beneath ? S_FORBIDDEN : S_NOT_FOUND));
 	CHECK(serve(root_fd, "GET /../secret HTTP/1.1\r\nHost: a\r\n\r\n") == S_BAD_REQUEST);
 	CHECK(serve(root_fd, "POST / HTTP/1.1\r\nHost: a\r\n\r\n") == S_METHOD_NOT_ALLOWED);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n")
 	    == S_PAYLOAD_TOO_LARGE);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n")
 	    == S_NOT_MODIFIED);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-Match: \"0-0\"\r\n\r\n")
+	    == S_PRECONDITION_FAILED);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-Match: *\r\n\r\n") == S_OK);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n\r\n") == S_PRECONDITION_FAILED);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n") == S_OK);
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "If-Unmodified-Since: soon\r\n\r\n") == S_PRECONDITION_FAILED);
+	/* "100 Continue" with a file, and the body is then skipped. */
+	{
+		struct http_request req;
+		struct http_response resp;
+		struct http_site st = { root_fd, "index.html" };
+
+		parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 5\r\n\r\n", &req);
+		http_prepare(&resp, &req, &st, true);
+		CHECK(resp.status == S_OK && resp.send_continue && resp.keep_alive);
+		http_response_end(&resp);
+		parse("GET /missing HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 5\r\n\r\n", &req);
+		http_prepare(&resp, &req, &st, true);
+		CHECK(resp.status == S_NOT_FOUND && !resp.send_continue && !resp.keep_alive);
+		parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 5\r\n\r\n", &req);
+		http_prepare(&resp, &req, &st, true);
+		CHECK(resp.status == S_OK && !resp.send_continue && resp.keep_alive);
+		http_response_end(&resp);
+	}
+	/* 412 before 304, as nginx's not_modified filter. */
+	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n"
+	    "If-Match: \"0-0\"\r\n\r\n") == S_PRECONDITION_FAILED);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\n\r\n")
 	    == S_PARTIAL_CONTENT);
 	CHECK(serve(root_fd, "GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\n"
 	    "If-Range: \"0-0\"\r\n\r\n") == S_OK);
 	/* The fallback walk refuses every symlink but still serves files. */
 	CHECK(open_walk(root_fd, "out", O_RDONLY) < 0);
-	CHECK(open_walk(root_fd, "in", O_RDONLY) < 0);
+	CHECK(open_walk(root_fd, "in", O_RDONLY) < 0 && errno == EXDEV);
+	CHECK(open_walk(root_fd, "loop", O_RDONLY) < 0 && errno == EXDEV);
 	{
 		int fd = open_walk(root_fd, "sub/index.html", O_RDONLY);
 
