@@ -19,6 +19,13 @@
 
 #define MAX_PEM_FILE (1024 * 1024)
 
+/*
+ * Socket reads per tls_session_pump() call. A peer that streams records the
+ * engine swallows without producing anything (warning alerts, say) would
+ * otherwise keep the single-threaded loop here for as long as it sends.
+ */
+#define PUMP_MAX_RECVS 32
+
 /* TLS 1.2, ECDHE only, AEAD only; AES-GCM first, then ChaCha20. */
 static const uint16_t cipher_suites[] = {
 	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -1781,6 +1788,7 @@ enum tls_io
 tls_session_pump(struct tls_session *s, int fd)
 {
 	br_ssl_engine_context *eng = &s->server.eng;
+	int recvs = 0;
 
 	for (;;) {
 		unsigned state = br_ssl_engine_current_state(eng);
@@ -1815,7 +1823,8 @@ tls_session_pump(struct tls_session *s, int fd)
 			continue;
 		}
 		/* A failed recv() costs a system call: only after POLLIN says so. */
-		if ((state & BR_SSL_RECVREC) && !s->read_blocked) {
+		if ((state & BR_SSL_RECVREC) && !s->read_blocked
+		    && recvs++ < PUMP_MAX_RECVS) {
 			bool direct;
 			size_t want;
 

@@ -221,7 +221,11 @@ void tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scr
 void tls_session_handshake_finished(struct tls_session *s);
 void tls_session_end(struct tls_session *s);
 
-/* Sends and receives records on the non-blocking socket `fd` until it would block. */
+/*
+ * Sends and receives records on the non-blocking socket `fd` until it would
+ * block, reading at most a few records per call so one peer cannot hold the
+ * caller; what is left is reported by poll() again.
+ */
 enum tls_io tls_session_pump(struct tls_session *s, int fd);
 
 /* Tells the session what poll() reported, so the pump tries only what can work. */
