@@ -36,6 +36,7 @@
 #define ACCEPTS_PER_WAKEUP 64
 #define STEPS_PER_WAKEUP 64        /* records one client may move per round */
 #define LINGER_MS 2000              /* reading after our close, as nginx does */
+#define LINGER_READS 16             /* 4 KiB reads per wake-up while lingering */
 #define CLOSE_NOTIFY_MS 5000
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_BUFFER_BYTES 65536
@@ -343,14 +344,17 @@ conn_start_linger(struct conn *c)
 	c->deadline = now_ms + LINGER_MS;
 }
 
+/* Reads a bounded amount: a client streaming bytes must not hold the loop. */
 static void
 linger_read(struct conn *c)
 {
 	char sink[4096];
 	ssize_t n;
+	int reads = 0;
 
 	while ((n = recv(c->fd, sink, sizeof sink, 0)) > 0)
-		;
+		if (++reads == LINGER_READS)
+			return;
 	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		conn_free(c);
 }
