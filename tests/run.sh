@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/run.sh - what `make test` runs: the unit tests, then the integration
-# suite against ./mtlsd. Each suite's own summary is prefixed with its name;
+# and robustness suites against ./mtlsd. Each suite's own summary is prefixed with its name;
 # the last line is the total, "N passed, N failed".
 #
 # UNIT, UNIT_PROXY and MTLSD are the commands for the unit tests and the
@@ -63,8 +63,9 @@ if [ -z "${MTLSD:-}" ]; then
 	run_suite deploy bash tests/deploy.sh
 	run_suite netns bash tests/netns.sh
 	run_suite browser bash tests/browser.sh
+	run_suite robustness env PKI="$work/pki" bash tests/robustness.sh
 else
-	echo "skip - identity, unit-nginx, deploy, netns, browser: not run with MTLSD=$MTLSD"
+	echo "skip - identity, unit-nginx, deploy, netns, browser, robustness: not run with MTLSD=$MTLSD"
 fi
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

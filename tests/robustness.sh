@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# tests/robustness.sh -- hostile clients and faults against a live mtlsd.
+#
+#   bash tests/robustness.sh                    # against ./mtlsd
+#   MTLSD=./mtlsd-san bash tests/robustness.sh  # the sanitizer build
+#   ROUNDS=1 ...                                # one round (no memory check)
+#
+# Starts the server on loopback with short timeouts and 64 slots, then runs
+# every assault of tests/assault.py against it, twice. Each assault checks
+# that the offending connections are closed and that an authenticated client
+# is served promptly meanwhile; after each one this script checks that the
+# server is alive and that its descriptors are back to what it had at rest
+# (no slot, socket or file left behind). Between the rounds it compares the
+# server's memory (see memory_check). Then accept() failing (EMFILE) and
+# SIGTERM with a download in flight. Prints "N passed, N failed" last.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+
+ROUNDS=${ROUNDS:-2}
+HS=2          # handshake, header, keep-alive and send timeouts, seconds
+GRACE=3
+
+if ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1 && [ ! -x "${MTLSD_CMD[0]}" ]; then
+	fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
+	summary
+	exit
+fi
+
+PKI=${PKI:-}
+if [ -z "$PKI" ] || [ ! -f "$PKI/server2.key" ]; then
+	PKI=$TMPD/pki
+	if ! sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
+		fail "test PKI" "tests/mkpki.sh failed: $(cat "$TMPD/mkpki.log")"
+		summary
+		exit
+	fi
+fi
+
+WWW=$TMPD/www
+mkdir -p "$WWW"
+printf 'small file for probes\n' >"$WWW/small.txt"
+truncate -s 64M "$WWW/big64.bin"
+head -c $((8 << 20)) /dev/urandom >"$WWW/big8.bin"
+mkfifo "$WWW/fifo"
+# a character device (1,3 is /dev/null) inside the root; needs root
+mknod "$WWW/chardev" c 1 3 2>/dev/null || true
+
+export TF HS_TIMEOUT=$HS SEND_TIMEOUT=$HS GRACE
+
+# The memory check needs the plain binary: sanitizers and valgrind keep
+# allocating for their own bookkeeping.
+MEMCHECK=1
+case "${MTLSD:-./mtlsd}" in
+*valgrind* | *-san*) MEMCHECK=0 ;;
+esac
+
+# status_of PID FIELD -- a field of /proc/PID/status, in kB
+status_of() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+fds_of() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+
+# settle NAME -- the server is alive and back to its resting descriptors.
+# Lingering closes take up to 2 s and unanswered close_notify up to 5 s.
+settle() {
+	local name=$1 i n
+	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+		fail "$name: server still running" "$(tail -n 3 "$SERVER_ERR")"
+		return 1
+	fi
+	for ((i = 0; i < 160 * TF; i++)); do
+		n=$(fds_of "$SERVER_PID")
+		[ "$n" -le "$REST_FDS" ] && break
+		sleep 0.05
+	done
+	if [ "$n" -le "$REST_FDS" ]; then
+		ok "$name: server alive, descriptors back to $n"
+	else
+		fail "$name: descriptors back to $REST_FDS" "$n open: $(ls -l "/proc/$SERVER_PID/fd" | tail -n +2 | awk '{print $NF}' | sort | uniq -c | sort -rn | head -n 3 | tr '\n' ' ')"
+	fi
+}
+
+# assault NAME -- runs one assault; its ok/FAIL lines count here
+assault() {
+	local name=$1 line
+	timeout -k 5 $((120 * TF)) python3 tests/assault.py "$name" "$PORT" "$PKI" "$WWW" \
+		>"$TMPD/assault.out" 2>&1
+	while IFS= read -r line; do
+		case $line in
+		'ok - '*) ok "${line#ok - }" ;;
+		'FAIL - '*) fail "${line#FAIL - }" ;;
+		'skip - '*) skip "${line#skip - }" "" ;;
+		*) fail "$name: unexpected output" "$line" ;;
+		esac
+	done <"$TMPD/assault.out"
+	grep -q -E '^(ok|FAIL) - ' "$TMPD/assault.out" || fail "$name: no result" "$(tail -c 300 "$TMPD/assault.out")"
+	settle "$name"
+}
+
+ASSAULTS=(junk junk-flood alert-flood plain-http slow-hello stalled-handshake
+	idle-flood no-read pipeline reset-handshake reset-response half-close
+	file-change special-files)
+
+# ---- the assaults, on one server ----------------------------------------------
+
+PORT=$(free_port)
+if ! start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+	-C "$PKI/ca.crt" --max-conns 64 --handshake-timeout $HS --header-timeout $HS \
+	--keepalive-timeout $HS --send-timeout $HS --access-log "$TMPD/access.log"; then
+	fail "server starts" "$(cat "$SERVER_ERR")"
+	summary
+	exit
+fi
+sleep 0.2
+REST_FDS=$(fds_of "$SERVER_PID")
+declare -A MEM
+MEM[data.0]=$(status_of "$SERVER_PID" VmData)
+MEM[anon.0]=$(status_of "$SERVER_PID" RssAnon)
+MEM[rss.0]=$(status_of "$SERVER_PID" VmRSS)
+echo "# at rest: VmRSS ${MEM[rss.0]} kB, RssAnon ${MEM[anon.0]} kB, VmData ${MEM[data.0]} kB"
+
+for ((round = 1; round <= ROUNDS; round++)); do
+	echo "# round $round"
+	for a in "${ASSAULTS[@]}"; do
+		assault "$a"
+	done
+	MEM[data.$round]=$(status_of "$SERVER_PID" VmData)
+	MEM[anon.$round]=$(status_of "$SERVER_PID" RssAnon)
+	MEM[rss.$round]=$(status_of "$SERVER_PID" VmRSS)
+	echo "# after round $round: VmRSS ${MEM[rss.$round]} kB, RssAnon ${MEM[anon.$round]} kB, VmData ${MEM[data.$round]} kB"
+done
+
+# memory_check -- connection slots are allocated once at start-up and paged
+# in as they are first used, down to the last page of each slot's TLS buffers,
+# so resident memory may grow up to the budget the server printed. Beyond
+# that nothing may grow: VmData (the size of the heap and of anonymous
+# mappings) must not change at all after start-up, and RssAnon (anonymous
+# pages resident) must stay within the slot budget plus 64 KiB, the slack
+# for stack pages a deeper call path touches for the first time. VmRSS also
+# counts code pages of the binary and libc, paged in as code first runs; it
+# is shown, not judged.
+if [ "$MEMCHECK" = 1 ]; then
+	budget=$(sed -n 's/.* slots x [0-9]* bytes = \([0-9.]*\) MiB.*/\1/p' "$SERVER_ERR" | head -n 1)
+	budget_kb=$(awk -v m="${budget:-0}" 'BEGIN { printf "%d", m * 1024 + 0.5 }')
+	for ((round = 1; round <= ROUNDS; round++)); do
+		expect_eq "memory: VmData after round $round = at rest (kB)" "${MEM[data.0]}" "${MEM[data.$round]}"
+	done
+	grow=$((MEM[anon.$ROUNDS] - MEM[anon.0]))
+	if [ "$grow" -le $((budget_kb + 64)) ]; then
+		ok "memory: RssAnon grew by $grow kB over $ROUNDS rounds (slot budget $budget_kb kB + 64)"
+	else
+		fail "memory: RssAnon grew by at most the slot budget" "grew by $grow kB (${MEM[anon.0]} -> ${MEM[anon.$ROUNDS]}), budget $budget_kb kB"
+	fi
+else
+	skip "memory growth" "not measured under ${MTLSD:-}"
+fi
+
+for pat in 'evicted: all slots in use' 'client timed out while SSL handshaking' \
+	'client timed out while sending response' 'file shrank while sending response'; do
+	if grep -q -F "$pat" "$SERVER_ERR"; then ok "log: '$pat'"; else fail "log: '$pat'" "not in the error log"; fi
+done
+
+# ---- accept() failing: EMFILE --------------------------------------------------
+
+SERVER_PID=$SERVER_PID assault emfile
+n=$(grep -c 'pausing accepts' "$SERVER_ERR")
+# one line per 100 ms back-off: about 20 in the 2 s of the assault
+if [ "$n" -ge 1 ] && [ "$n" -le $((40 * TF)) ]; then
+	ok "emfile: $n 'pausing accepts' lines in the error log (back-off, not a loop)"
+else
+	fail "emfile: 1 to $((40 * TF)) 'pausing accepts' lines" "$n lines"
+fi
+stop_mtlsd
+expect_eq "server exit status after SIGTERM" 0 "$SERVER_STATUS"
+
+# ---- SIGTERM with a download in flight, a stalled one and an idle one -----------
+
+PORT=$(free_port)
+if start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+	-C "$PKI/ca.crt" --shutdown-grace $GRACE --send-timeout 30 --access-log off; then
+	timeout -k 5 $((60 * TF)) env SERVER_PID="$SERVER_PID" python3 tests/assault.py shutdown \
+		"$PORT" "$PKI" "$WWW" >"$TMPD/assault.out" 2>&1
+	while IFS= read -r line; do
+		case $line in
+		'ok - '*) ok "${line#ok - }" ;;
+		'FAIL - '*) fail "${line#FAIL - }" ;;
+		*) fail "shutdown: unexpected output" "$line" ;;
+		esac
+	done <"$TMPD/assault.out"
+	wait "$SERVER_PID" 2>/dev/null && st=0 || st=$?
+	expect_eq "shutdown: exit status 0 after the grace period" 0 "$st"
+	if grep -q 'shutting down' "$SERVER_ERR" && grep -q 'exiting' "$SERVER_ERR"; then
+		ok "shutdown: logged"
+	else
+		fail "shutdown: logged" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	SERVER_PID=
+else
+	fail "shutdown: server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# SIGINT on an idle server: immediate, status 0
+PORT=$(free_port)
+if start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+	-C "$PKI/ca.crt" --access-log off; then
+	t0=$(date +%s%N)
+	kill -INT "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null && st=0 || st=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if [ "$st" = 0 ] && [ "$ms" -lt $((2000 * TF)) ]; then
+		ok "SIGINT on an idle server: exit 0 in $ms ms"
+	else
+		fail "SIGINT on an idle server: exit 0 at once" "status $st after $ms ms"
+	fi
+	SERVER_PID=
+fi
+
+# sanitizer and valgrind reports land on the server's stderr
+if grep -l -a -E '^==[0-9]+== |runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' \
+	"$TMPD"/server.*.err >"$TMPD/reports" 2>/dev/null; then
+	fail "no valgrind/sanitizer reports on the server's stderr" \
+		"$(xargs -d '\n' grep -a -h -m 3 -E '^==[0-9]+== |runtime error:|Sanitizer' <"$TMPD/reports" | head -n 3)"
+else
+	ok "no valgrind/sanitizer reports on the server's stderr"
+fi
+summary
