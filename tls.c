@@ -120,17 +120,21 @@ read_whole_file(const char *path, struct bytes *out, char *why, size_t why_len)
 			if (errno == EINTR)
 				continue;
 			fail(why, why_len, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
+			break;
 		}
 		if (out->len + (size_t)n > MAX_PEM_FILE) {
-			close(fd);
-			return fail(why, why_len, "%s: larger than %d bytes",
-			    path, MAX_PEM_FILE);
+			fail(why, why_len, "%s: larger than %d bytes", path, MAX_PEM_FILE);
+			break;
 		}
 		bytes_append(out, chunk, (size_t)n);
 	}
 	close(fd);
+	if (n != 0) {
+		/* Nothing stays allocated on failure. */
+		free(out->data);
+		memset(out, 0, sizeof *out);
+		return -1;
+	}
 	return 0;
 }
 
