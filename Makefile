@@ -96,6 +96,57 @@ $(UNIT_PROXY): tests/unit-proxy.c proxy.c proxy.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-proxy.c
 
+# ---- sanitizers, fuzzing and allocation counting (see README, Tests) ----
+
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+FUZZ_TARGETS = http path pem
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+
+# The server built with ASan and UBSan, beside ./mtlsd (no shared objects).
+SAN_SRCS = $(patsubst $(O)%.o,%.c,$(OBJS))
+mtlsd-san: $(SAN_SRCS) $(HEADERS)
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN_FLAGS) $(WARNINGS) $(LDFLAGS) \
+		-o $@ $(SAN_SRCS) $(LIBS)
+
+# LD_PRELOAD heap-call counter for the no-allocation test (glibc only).
+tests/malloc-count.so: tests/malloc-count.c
+	$(CC) -O2 -g -Wall -Wextra -Werror -fPIC -shared -o $@ tests/malloc-count.c
+
+# Fuzz targets with a plain main() that replays a corpus; any compiler.
+REPLAYERS = $(FUZZ_TARGETS:%=tests/replay-%)
+$(REPLAYERS): tests/replay-%: tests/fuzz-%.c tests/fuzz-main.c tls.c http.c $(HEADERS)
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN_FLAGS) $(WARNINGS) -Wno-missing-prototypes \
+		-I. $(LDFLAGS) -o $@ tests/fuzz-$*.c tests/fuzz-main.c $(LIBS)
+
+# The same targets linked with libFuzzer (clang).
+FUZZERS = $(FUZZ_TARGETS:%=tests/fuzz-%)
+$(FUZZERS): tests/fuzz-%: tests/fuzz-%.c tls.c http.c $(HEADERS)
+	$(FUZZ_CC) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $(WARNINGS) -Wno-missing-prototypes \
+		-I. -o $@ tests/fuzz-$*.c $(LIBS)
+
+# Each target for FUZZ_SECONDS, starting from the checked-in corpus (and,
+# for pem, from inputs with real keys made from a throwaway PKI); new inputs
+# go to tests/corpus-new/TARGET: copy the useful ones to tests/corpus by hand.
+fuzz: $(FUZZERS)
+	@pki=$$(mktemp -d) && sh tests/mkpki.sh $$pki/pki >/dev/null 2>&1 && \
+		sh tests/fuzz-seeds.sh $$pki/pki tests/corpus-new/pem; rm -rf $$pki
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p tests/corpus-new/$$t; \
+		echo "fuzz-$$t: $(FUZZ_SECONDS) s"; \
+		./tests/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=tests/ \
+			tests/corpus-new/$$t tests/corpus/$$t >tests/fuzz-$$t.log 2>&1; \
+		status=$$?; \
+		grep -E '^stat::(number_of_executed_units|new_units_added)' tests/fuzz-$$t.log; \
+		if [ $$status -ne 0 ]; then \
+			grep -E -A 12 '^==[0-9]+==ERROR|runtime error' tests/fuzz-$$t.log | head -n 30; \
+			echo "fuzz-$$t failed (exit $$status), see tests/fuzz-$$t.log"; exit 1; \
+		fi; \
+	done
+
 certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
@@ -156,7 +207,8 @@ install: $(O)mtlsd
 	chmod 644 $(DESTDIR)$(SYSUSERSDIR)/mtlsd.conf
 
 clean:
-	rm -f mtlsd $(OBJS) tests/unit bench/floor tests/unit-nginx tests/unit-proxy
+	rm -f mtlsd $(OBJS) tests/unit bench/floor tests/unit-nginx tests/unit-proxy \
+		mtlsd-san $(REPLAYERS) $(FUZZERS) tests/malloc-count.so
 	rm -rf build
 
-.PHONY: all certs run test deps install clean test-cross size bench
+.PHONY: all certs run test deps install clean test-cross size bench fuzz
