@@ -755,6 +755,62 @@ def a_shutdown(port, pki, www):
         s.close()
 
 
+def a_mixed(port, pki, www):
+    """A thousand requests of every kind, for the no-allocation test."""
+    kinds = [
+        (b'GET /small.txt', b'', 200), (b'GET /missing.txt', b'', 404),
+        (b'GET /small.txt', b'Range: bytes=2-5\r\n', 206),
+        (b'GET /small.txt', b'If-None-Match: *\r\n', 304),
+        (b'GET /dir', b'', 301), (b'GET /dir/', b'', 403),
+        (b'POST /small.txt', b'', 405), (b'GET /fifo', b'', 404),
+        (b'GET /big8.bin', b'Range: bytes=0-99999\r\n', 206),
+        (b'GET /small.txt?q=1', b'User-Agent: x\r\nReferer: y\r\n', 200),
+    ]
+    answered = wrong = 0
+    for c in range(40):
+        t = ssl_socket(port, pki, timeout=10)
+        for i in range(24):
+            line, extra, want = kinds[(c + i) % len(kinds)]
+            t.sendall(line + b' HTTP/1.1\r\nHost: server2\r\n' + extra + b'\r\n')
+            r, _ = read_all_responses(t, 1)
+            answered += 1
+            if not r or r[0][0] != want:
+                wrong += 1
+        t.close()
+    one_shot = [
+        (None, b'GET /small.txt HTTP/1.1\r\nHost: server2\r\n\r\n', 400, 20),
+        ('other-client', b'GET /small.txt HTTP/1.1\r\nHost: server2\r\n\r\n', 400, 10),
+        ('server1', b'GET /../x HTTP/1.1\r\nHost: server2\r\n\r\n', 400, 5),
+        ('server1', b'GET / HTTP/1.1\r\n\r\n', 400, 5),
+        ('server1', b'GET / HTTP/2.0\r\nHost: server2\r\n\r\n', 505, 5),
+        ('server1', b'GET /' + b'a' * 9000 + b' HTTP/1.1\r\n\r\n', 414, 3),
+        ('server1', b'GET / HTTP/1.1\r\nHost: server2\r\nX: ' + b'b' * 9000 + b'\r\n\r\n', 400, 2),
+        ('server1', b'HEAD /small.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n', 200, 5),
+    ]
+    for who, req, want, times in one_shot:
+        for _ in range(times):
+            try:
+                t = context(pki, who).wrap_socket(connect(port), server_hostname='server2')
+                t.sendall(req)
+                data, _ = read_all(t)
+                t.close()
+                h = parse_head(data)
+                status = h[0] if h else None
+            except (OSError, ssl.SSLError) as e:
+                status = str(e)
+            answered += 1
+            if status != want:
+                wrong += 1
+    for _ in range(5):                    # failed handshakes
+        s = connect(port)
+        s.sendall(os.urandom(300))
+        closed_by_server(s, 3 * TF)
+        s.close()
+    check('mixed load: %d requests (keep-alive, full handshakes, errors, no '
+          'certificate) answered as expected' % answered, wrong == 0 and answered >= 1000,
+          '%d of %d wrong' % (wrong, answered))
+
+
 ASSAULTS = {
     'junk': a_junk, 'junk-flood': a_junk_flood, 'alert-flood': a_alert_flood,
     'plain-http': a_plain_http, 'slow-hello': a_slow_hello,
@@ -763,7 +819,7 @@ ASSAULTS = {
     'reset-handshake': a_reset_handshake, 'reset-response': a_reset_response,
     'half-close': a_half_close, 'file-change': a_file_change,
     'special-files': a_special_files, 'emfile': a_emfile,
-    'shutdown': a_shutdown,
+    'shutdown': a_shutdown, 'mixed': a_mixed,
 }
 
 if __name__ == '__main__':
