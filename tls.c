@@ -1009,7 +1009,8 @@ load_key(struct tls_credentials *creds, const char *path, char *why, size_t why_
 	}
 	for (i = 0; i < objs.count; i++) {
 		/* Key material is no longer needed in these buffers. */
-		explicit_bzero(objs.items[i].der.data, objs.items[i].der.len);
+		if (objs.items[i].der.data)
+			explicit_bzero(objs.items[i].der.data, objs.items[i].der.len);
 		free(objs.items[i].der.data);
 	}
 	free(objs.items);
