@@ -52,8 +52,8 @@ BUILDDIR ?= build/$(CROSS_NAME)$(if $(filter 1,$(STATIC)),-static)
 endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
-OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)nginx_conf.o $(O)proxy.o
-HEADERS = tls.h http.h server.h proxy.h
+OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)nginx_conf.o $(O)proxy.o $(O)priv.o
+HEADERS = tls.h http.h server.h proxy.h priv.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 UNIT_PROXY = $(if $(O),$(O)unit-proxy,tests/unit-proxy)
 

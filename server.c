@@ -30,6 +30,7 @@
 
 #include "http.h"
 #include "proxy.h"
+#include "priv.h"
 #include "server.h"
 #include "tls.h"
 
@@ -1233,7 +1234,11 @@ usage(FILE *out)
 	    "      --workers N            worker processes sharing the port (SO_REUSEPORT), under\n"
 	    "                             a supervisor that restarts them (default 1: no supervisor)\n"
 	    "      --proxy-protocol       every connection starts with a PROXY protocol header\n"
-	    "                             (v1 or v2) from a load balancer; others are refused"
+	    "                             (v1 or v2) from a load balancer; others are refused\n"
+	    "      --user NAME            after start-up, run as NAME and its group (root only)\n"
+	    "      --chroot DIR           after start-up, chroot to DIR (root only)\n"
+	    "      --sandbox              after start-up, restrict the process with Landlock\n"
+	    "                             to reading the root (Linux 5.13+; ignored elsewhere)\n"
 	    "  -h, --help                 this text\n"
 	    "  -V, --version              print the version\n");
 }
@@ -1245,6 +1250,7 @@ enum {
 	OPT_CRL, OPT_ALLOW_CN, OPT_ALLOW_FINGERPRINT, OPT_VERIFY_DEPTH,
 	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT, OPT_NGINX_CONF,
 	OPT_WORKERS, OPT_PROXY_PROTOCOL,
+	OPT_USER, OPT_CHROOT, OPT_SANDBOX,
 };
 
 static const struct option long_options[] = {
@@ -1274,6 +1280,9 @@ static const struct option long_options[] = {
 	{ "nginx-conf", required_argument, NULL, OPT_NGINX_CONF },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "sandbox", no_argument, NULL, OPT_SANDBOX },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -1413,6 +1422,9 @@ parse_options(int argc, char **argv)
 		case OPT_PROXY_PROTOCOL:
 			opt.proxy_protocol = true;
 			break;
+		case OPT_USER: opt.user = optarg; break;
+		case OPT_CHROOT: opt.chroot_dir = optarg; break;
+		case OPT_SANDBOX: opt.sandbox = true; break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -2009,6 +2021,8 @@ main(int argc, char **argv)
 		return check_cert_main();
 	if (config_test)
 		return test_config_main();
+	if (priv_prepare(opt.user, opt.chroot_dir, why, sizeof why) < 0)
+		die("%s", why);
 	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
 		die("%s", why);
 	tls_use(creds);
@@ -2024,6 +2038,25 @@ main(int argc, char **argv)
 		for (i = 0; i < opt.listen_count; i++)
 			open_listener(opt.listen[i]);
 	allocate_slots();
+	if (priv_drop(opt.chroot_dir, why, sizeof why) < 0)
+		die("%s", why);
+	if (opt.sandbox) {
+		/* What a reload (SIGHUP) reads again. */
+		const char *reread[3 + TLS_MAX_CRL_FILES] = { opt.tls.cert_file,
+			opt.tls.key_file, opt.tls.ca_file };
+
+		memcpy(reread + 3, opt.tls.crl_files, sizeof opt.tls.crl_files);
+		if ((i = priv_sandbox(site.root_fd, reread, 3 + opt.tls.crl_file_count,
+		    why, sizeof why)) < 0)
+			die("%s", why);
+		if (i == 0)
+			fprintf(stderr, "mtlsd: --sandbox: this kernel has no Landlock; "
+			    "running without it\n");
+		else
+			fprintf(stderr, "mtlsd/%s: sandboxed with Landlock ABI %d: "
+			    "reading beneath the root and the key files' directories "
+			    "only\n", MTLSD_VERSION, i);
+	}
 	if (opt.workers > 1) {
 		supervise();        /* returns in each worker */
 	} else {

@@ -27,6 +27,9 @@ struct options {
 	const char *error_log;          /* --nginx-conf's error_log: a file for stderr */
 	long workers;                   /* --workers: processes sharing the port */
 	bool proxy_protocol;            /* --proxy-protocol: a PROXY header first */
+	const char *user;           /* NULL: keep the starting user */
+	const char *chroot_dir;     /* NULL: no chroot */
+	bool sandbox;               /* Landlock, where the kernel has it */
 };
 
 /* ---- nginx configuration reader (nginx_conf.c) ---- */
