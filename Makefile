@@ -3,7 +3,9 @@
 #   make            build ./mtlsd (BearSSL linked statically)
 #   make certs      demo PKI in certs/ (CA, server, client, client.p12)
 #   make run        build, make the demo certificates, serve ./www on :8443
-#   make test       unit and integration tests
+#   make test       unit, integration, robustness and no-allocation tests,
+#                   the fuzz corpus, the sanitizer build and valgrind
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (clang)
 #   make deps       install the Debian packages needed to build and test
 #   make install    PREFIX=/usr/local DESTDIR= (binary, man page, example
 #                   config, systemd unit)
@@ -163,7 +165,8 @@ run:
 
 test:
 	sh tests/install-deps.sh test
-	$(MAKE) mtlsd tests/unit tests/unit-nginx tests/unit-proxy
+	$(MAKE) mtlsd tests/unit tests/unit-nginx tests/unit-proxy mtlsd-san \
+		tests/malloc-count.so $(REPLAYERS)
 	sh tests/run.sh
 
 deps:

@@ -7,7 +7,7 @@
 set -eu
 
 build_packages="make gcc libc6-dev libbearssl-dev openssl"
-test_packages="$build_packages curl gnutls-bin python3 iproute2 procps"
+test_packages="$build_packages curl gnutls-bin python3 iproute2 procps valgrind"
 cross_packages="$test_packages binutils gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
 	libc6-dev-arm64-cross libc6-dev-armhf-cross libbearssl-dev:arm64
 	libbearssl-dev:armhf qemu-user-static"

@@ -1,13 +1,18 @@
 #!/bin/sh
-# tests/run.sh - what `make test` runs: the unit tests, then the integration
-# and robustness suites against ./mtlsd. Each suite's own summary is prefixed with its name;
-# the last line is the total, "N passed, N failed".
+# tests/run.sh - what `make test` runs: the unit tests; the integration,
+# robustness, no-allocation and privilege suites against ./mtlsd; the fuzz
+# corpus replayed; the integration and robustness suites again against the
+# ASan+UBSan build (SANITIZE_RUN=0 skips them); one short valgrind run
+# (VALGRIND_RUN=0 skips it). Each suite's own summary is prefixed with its
+# name; the last line is the total, "N passed, N failed".
 #
 # UNIT, UNIT_PROXY and MTLSD are the commands for the unit tests and the
 # server, word lists so that a wrapper works (tests/cross.sh runs them under
 # qemu-user):
 #   UNIT='qemu-arm-static build/armhf-static/unit' \
 #   MTLSD='qemu-arm-static build/armhf-static/mtlsd' sh tests/run.sh
+# With MTLSD set, only the unit and integration suites run: the others
+# measure or instrument the native build.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -55,8 +60,9 @@ run_suite integration bash tests/integration.sh
 run_suite scale bash tests/scale.sh
 run_suite http bash tests/http.sh
 run_suite differential bash tests/differential.sh
-# Deployment: the native build, its installation, containers and browsers.
-# Not under a wrapper such as make test-cross's qemu: they test the host.
+# Deployment: the native build, its installation, containers and browsers;
+# then what measures or instruments the native build. Not under a wrapper
+# such as make test-cross's qemu: they test the host.
 if [ -z "${MTLSD:-}" ]; then
 	run_suite identity bash tests/identity.sh
 	run_suite unit-nginx ./tests/unit-nginx
@@ -64,8 +70,26 @@ if [ -z "${MTLSD:-}" ]; then
 	run_suite netns bash tests/netns.sh
 	run_suite browser bash tests/browser.sh
 	run_suite robustness env PKI="$work/pki" bash tests/robustness.sh
+	run_suite noalloc env PKI="$work/pki" bash tests/noalloc.sh
+	run_suite privileges env PKI="$work/pki" bash tests/privileges.sh
+	run_suite fuzz-corpus sh tests/fuzz-replay.sh "$work/pki"
+
+	# The same suites against the server built with ASan and UBSan: any
+	# report ends up on the server's stderr, which both suites check, and
+	# makes it exit with status 99 (leaks included), which stop_mtlsd reports.
+	if [ "${SANITIZE_RUN:-1}" = 1 ]; then
+		export ASAN_OPTIONS="exitcode=99:detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+		export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
+		run_suite integration-asan env MTLSD=./mtlsd-san bash tests/integration.sh
+		run_suite robustness-asan env MTLSD=./mtlsd-san ROUNDS=1 PKI="$work/pki" \
+			bash tests/robustness.sh
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+	fi
+	if [ "${VALGRIND_RUN:-1}" = 1 ]; then
+		run_suite valgrind env PKI="$work/pki" bash tests/memcheck.sh
+	fi
 else
-	echo "skip - identity, unit-nginx, deploy, netns, browser, robustness: not run with MTLSD=$MTLSD"
+	echo "skip - identity, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
 fi
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
