@@ -101,6 +101,27 @@ ASSAULTS=(junk junk-flood alert-flood plain-http slow-hello stalled-handshake
 	idle-flood no-read pipeline reset-handshake reset-response half-close
 	file-change special-files)
 
+# ---- start-up: the slot budget, clamped to the descriptor limit ---------------------
+
+# budget_line FILE -- "N BYTES TOTAL" from the start-up line
+budget_line() { sed -n 's/^mtlsd\/[0-9.]*: \([0-9]*\) connection slots x \([0-9]*\) bytes = \([0-9.]*\) MiB, allocated once$/\1 \2 \3/p' "$1"; }
+PORT=$(free_port)
+(ulimit -n 100 && exec timeout -s TERM $((2 * TF)) "${MTLSD_CMD[@]}" -l "127.0.0.1:$PORT" -r "$WWW" \
+	-c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt" --max-conns 1000 \
+	--access-log off) >/dev/null 2>"$TMPD/clamp.err"
+# 100 descriptors: 16 kept back, 1 listener, 2 per connection (socket, file)
+if grep -q -F -- '--max-conns 1000 lowered to 41 (open file limit 100)' "$TMPD/clamp.err"; then
+	ok "start: --max-conns 1000 with 100 descriptors -> lowered to 41, with a warning"
+else
+	fail "start: --max-conns clamped to the descriptor limit" "$(cat "$TMPD/clamp.err")"
+fi
+read -r n per total <<<"$(budget_line "$TMPD/clamp.err")"
+if [ "${n:-}" = 41 ] && [ "$(awk -v n="$n" -v p="$per" 'BEGIN { printf "%.1f", n * p / 1048576 }')" = "$total" ]; then
+	ok "start: budget printed, $n slots x $per bytes = $total MiB"
+else
+	fail "start: budget printed as N slots x BYTES = TOTAL" "$(cat "$TMPD/clamp.err")"
+fi
+
 # ---- the assaults, on one server ----------------------------------------------
 
 PORT=$(free_port)
@@ -113,6 +134,9 @@ if ! start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/s
 fi
 sleep 0.2
 REST_FDS=$(fds_of "$SERVER_PID")
+# SIGPIPE (13) ignored: a reset peer must cost an EPIPE, never the process
+sigign=$(awk '$1 == "SigIgn:" { print $2 }' "/proc/$SERVER_PID/status")
+if [ $((0x$sigign >> 12 & 1)) = 1 ]; then ok "SIGPIPE ignored (SigIgn $sigign)"; else fail "SIGPIPE ignored" "SigIgn $sigign"; fi
 declare -A MEM
 MEM[data.0]=$(status_of "$SERVER_PID" VmData)
 MEM[anon.0]=$(status_of "$SERVER_PID" RssAnon)
