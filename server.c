@@ -42,6 +42,7 @@
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_BUFFER_BYTES 65536
 #define MAX_WORKERS 64
+#define CLIENT_LINES_PER_SECOND 100 /* error-log lines caused by clients */
 
 /* Debian's libbearssl-dev version, from the Makefile: BearSSL 0.6 has no runtime query. */
 #ifndef BEARSSL_VERSION
@@ -168,6 +169,33 @@ static void
 log_error(const char *level, const struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Lines about clients are capped per second: anyone who can connect can
+ * make them, and a flood of connections must not fill the disk through the
+ * error log. How many were dropped is logged with the next line, and at exit.
+ */
+static unsigned long client_lines_dropped, client_lines_unreported;
+
+static bool
+client_line_allowed(void)
+{
+	static time_t second;
+	static unsigned lines;
+
+	/* The second of the lines' time stamps. */
+	if (wall_now != second) {
+		second = wall_now;
+		lines = 0;
+	}
+	if (lines < CLIENT_LINES_PER_SECOND) {
+		lines++;
+		return true;
+	}
+	client_lines_dropped++;
+	client_lines_unreported++;
+	return false;
+}
+
 /* Error log on stderr, nginx-like: date, level, client, message. */
 static void
 log_error(const char *level, const struct conn *c, const char *fmt, ...)
@@ -176,8 +204,16 @@ log_error(const char *level, const struct conn *c, const char *fmt, ...)
 	struct tm tm;
 	va_list ap;
 
+	if (c && !client_line_allowed())
+		return;
 	localtime_r(&wall_now, &tm);
 	strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
+	if (client_lines_unreported > 0) {
+		fprintf(stderr, "%s [warn] %lu lines about clients were not logged "
+		    "(more than %d a second)\n", stamp, client_lines_unreported,
+		    CLIENT_LINES_PER_SECOND);
+		client_lines_unreported = 0;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
@@ -792,8 +828,9 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 
 		if (!victim) {
 			close(fd);
-			log_error("warn", NULL, "%zu connections are busy; "
-			    "a new one was refused", conn_count);
+			if (client_line_allowed())
+				log_error("warn", NULL, "%zu connections are busy; "
+				    "a new one was refused", conn_count);
 			return;
 		}
 		log_error("info", victim, "evicted: all slots in use");
@@ -2070,6 +2107,9 @@ main(int argc, char **argv)
 	if (access_dropped)
 		log_error("warn", NULL, "%lu access log lines were dropped "
 		    "(log output blocked)", access_dropped);
+	if (client_lines_dropped)
+		log_error("warn", NULL, "%lu lines about clients were not logged "
+		    "in all", client_lines_dropped);
 	log_error("notice", NULL, "exiting");
 	return 0;
 }

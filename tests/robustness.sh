@@ -184,6 +184,15 @@ for pat in 'evicted: all slots in use' 'client timed out while SSL handshaking' 
 	if grep -q -F "$pat" "$SERVER_ERR"; then ok "log: '$pat'"; else fail "log: '$pat'" "not in the error log"; fi
 done
 
+# A flood of connections must not flood the error log: at most 100 lines
+# about clients a second, and a count of those dropped.
+worst=$(grep -a -E '^[0-9/]{10} [0-9:]{8} \[[a-z]+\] client ' "$SERVER_ERR" | cut -c1-19 | uniq -c | sort -rn | head -n 1)
+if [ "${worst%% 2*}" -le 100 ] && grep -q 'lines about clients were not logged' "$SERVER_ERR"; then
+	ok "log: at most 100 client lines a second (busiest:${worst%% 2*}), the rest counted"
+else
+	fail "log: at most 100 client lines a second, the rest counted" "busiest second: $worst; $(grep -c 'not logged' "$SERVER_ERR") 'not logged' lines"
+fi
+
 # ---- accept() failing: EMFILE --------------------------------------------------
 
 SERVER_PID=$SERVER_PID assault emfile
