@@ -80,8 +80,8 @@ if [ -z "${MTLSD:-}" ]; then
 	if [ "${SANITIZE_RUN:-1}" = 1 ]; then
 		export ASAN_OPTIONS="exitcode=99:detect_leaks=1:abort_on_error=0:strict_string_checks=1"
 		export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
-		run_suite integration-asan env MTLSD=./mtlsd-san bash tests/integration.sh
-		run_suite robustness-asan env MTLSD=./mtlsd-san ROUNDS=1 PKI="$work/pki" \
+		run_suite integration-asan env MTLSD=./mtlsd-san TF=2 bash tests/integration.sh
+		run_suite robustness-asan env MTLSD=./mtlsd-san TF=2 ROUNDS=1 PKI="$work/pki" \
 			bash tests/robustness.sh
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 	fi
