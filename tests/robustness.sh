@@ -169,7 +169,7 @@ if [ "$MEMCHECK" = 1 ]; then
 	for ((round = 1; round <= ROUNDS; round++)); do
 		expect_eq "memory: VmData after round $round = at rest (kB)" "${MEM[data.0]}" "${MEM[data.$round]}"
 	done
-	grow=$((MEM[anon.$ROUNDS] - MEM[anon.0]))
+	grow=$((${MEM[anon.$ROUNDS]} - ${MEM[anon.0]}))
 	if [ "$grow" -le $((budget_kb + 64)) ]; then
 		ok "memory: RssAnon grew by $grow kB over $ROUNDS rounds (slot budget $budget_kb kB + 64)"
 	else
