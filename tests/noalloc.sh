@@ -5,7 +5,8 @@
 # sends it over a thousand requests of every kind (40 keep-alive connections
 # with 24 requests each: files, 404, 206, 304, 301, 403, 405, fifos; then
 # full handshakes without a certificate or with an untrusted one, malformed
-# requests, 414 and oversized heads, HEAD, and failed handshakes), stops it
+# requests, 414 and oversized heads, HEAD, resumed sessions and failed
+# handshakes), stops it
 # with SIGTERM and reads the counts: malloc, calloc, realloc, free and the
 # aligned allocators must have been called zero times between the first and
 # the last poll(). Start-up may allocate. Prints "N passed, N failed" last.
