@@ -1275,7 +1275,7 @@ usage(FILE *out)
 	    "      --user NAME            after start-up, run as NAME and its group (root only)\n"
 	    "      --chroot DIR           after start-up, chroot to DIR (root only)\n"
 	    "      --sandbox              after start-up, restrict the process with Landlock\n"
-	    "                             to reading the root (Linux 5.13+; ignored elsewhere)\n"
+	    "                             to reading the root and the key files (Linux 5.13+)\n"
 	    "  -h, --help                 this text\n"
 	    "  -V, --version              print the version\n");
 }
