@@ -1,0 +1,102 @@
+/*
+ * tests/fuzz-nginx.c - fuzz target for the --nginx-conf reader,
+ * nginx_conf_parse(): any text, as the file /etc/nginx/t.conf. On success
+ * every string it put in the options must lie inside the one allocation it
+ * returns (or be a default that was there before); on failure the options
+ * must be untouched and the message must start with the file name.
+ *
+ * Built with libFuzzer by `make fuzz`, and with tests/fuzz-main.c as a
+ * corpus replayer by `make test`.
+ */
+#include "../nginx_conf.c"
+
+#include <assert.h>
+#include <malloc.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+ignore_warning(const char *message)
+{
+	assert(strncmp(message, "/etc/nginx/t.conf:", 18) == 0);
+}
+
+static struct options
+defaults(void)
+{
+	struct options o = {
+		.root = "./www",
+		.tls = {
+			.cert_file = "certs/server.crt",
+			.key_file = "certs/server.key",
+			.ca_file = "certs/ca.crt",
+			.mode = VERIFY_ON,
+			.verify_depth = 1,
+			.session_cache_size = 1024,
+			.session_timeout = 300,
+		},
+		.index = "index.html",
+		.access_log = "-",
+		.max_conns = 1024,
+		.max_requests = 1000,
+		.head_max = 8192,
+		.handshake_timeout = 10,
+		.header_timeout = 60,
+		.keepalive_timeout = 75,
+		.send_timeout = 60,
+		.shutdown_grace = 10,
+	};
+	return o;
+}
+
+/* A string from the file lies in `strings`; others are the defaults. */
+static void
+check_string(const char *s, const char *strings, size_t cap, const char *before)
+{
+	if (!s || s == before)
+		return;
+	assert(strings && s >= strings && s < strings + cap);
+	assert(memchr(s, '\0', (size_t)(strings + cap - s)));
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct options o = defaults(), before = defaults(), untouched;
+	char *strings = NULL, why[512];
+	char *text;
+	size_t cap, i;
+
+	if (size > NGINX_CONF_MAX_BYTES)
+		return 0;
+	/* An exact-size copy, so any read past the end is caught. */
+	if (!(text = malloc(size ? size : 1)))
+		return 0;
+	memcpy(text, data, size);
+	untouched = o;
+	why[0] = '\0';
+	if (nginx_conf_parse(text, size, "/etc/nginx/t.conf", &o, &strings,
+	    ignore_warning, why, sizeof why) < 0) {
+		assert(!strings);
+		assert(memcmp(&o, &untouched, sizeof o) == 0);
+		assert(strncmp(why, "/etc/nginx/t.conf:", 18) == 0);
+	} else {
+		/* The strings' block is at most the text's size plus the paths it
+		 * resolves against the file's directory. */
+		cap = strings ? malloc_usable_size(strings) : 0;
+		check_string(o.root, strings, cap, before.root);
+		check_string(o.index, strings, cap, before.index);
+		check_string(o.access_log, strings, cap, before.access_log);
+		check_string(o.error_log, strings, cap, before.error_log);
+		check_string(o.tls.cert_file, strings, cap, before.tls.cert_file);
+		check_string(o.tls.key_file, strings, cap, before.tls.key_file);
+		check_string(o.tls.ca_file, strings, cap, before.tls.ca_file);
+		for (i = 0; i < o.tls.crl_file_count; i++)
+			check_string(o.tls.crl_files[i], strings, cap, NULL);
+		for (i = 0; i < (size_t)o.listen_count; i++)
+			check_string(o.listen[i], strings, cap, NULL);
+		free(strings);
+	}
+	free(text);
+	return 0;
+}
