@@ -102,7 +102,7 @@ $(UNIT_PROXY): tests/unit-proxy.c proxy.c proxy.h
 
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
-FUZZ_TARGETS = http path pem nginx
+FUZZ_TARGETS = http path pem nginx proxy
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
@@ -118,13 +118,14 @@ tests/malloc-count.so: tests/malloc-count.c
 
 # Fuzz targets with a plain main() that replays a corpus; any compiler.
 REPLAYERS = $(FUZZ_TARGETS:%=tests/replay-%)
-$(REPLAYERS): tests/replay-%: tests/fuzz-%.c tests/fuzz-main.c tls.c http.c nginx_conf.c $(HEADERS)
+$(REPLAYERS): tests/replay-%: tests/fuzz-%.c tests/fuzz-main.c tls.c http.c nginx_conf.c \
+		proxy.c $(HEADERS)
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN_FLAGS) $(WARNINGS) -Wno-missing-prototypes \
 		-I. $(LDFLAGS) -o $@ tests/fuzz-$*.c tests/fuzz-main.c $(LIBS)
 
 # The same targets linked with libFuzzer (clang).
 FUZZERS = $(FUZZ_TARGETS:%=tests/fuzz-%)
-$(FUZZERS): tests/fuzz-%: tests/fuzz-%.c tls.c http.c nginx_conf.c $(HEADERS)
+$(FUZZERS): tests/fuzz-%: tests/fuzz-%.c tls.c http.c nginx_conf.c proxy.c $(HEADERS)
 	$(FUZZ_CC) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined $(WARNINGS) -Wno-missing-prototypes \
 		-I. -o $@ tests/fuzz-$*.c $(LIBS)

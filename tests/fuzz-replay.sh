@@ -13,7 +13,7 @@ if [ -n "${1:-}" ]; then
 	sh tests/fuzz-seeds.sh "$1" "$tmp/pem-seeds" || echo "# could not make PEM seeds from $1"
 fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
-for t in http path pem nginx; do
+for t in http path pem nginx proxy; do
 	extra=
 	[ "$t" = pem ] && [ -d "$tmp/pem-seeds" ] && extra=$tmp/pem-seeds
 	if [ ! -x "tests/replay-$t" ]; then
