@@ -26,19 +26,24 @@ TF = float(os.environ.get('TF', '1'))
 HS_TIMEOUT = float(os.environ.get('HS_TIMEOUT', '2'))
 SEND_TIMEOUT = float(os.environ.get('SEND_TIMEOUT', '2'))
 PROMPT = 1.5 * TF          # seconds an authenticated request may take
+PROXY = os.environ.get('PROXY') == '1'   # the server runs with --proxy-protocol
 SMALL = b'small file for probes\n'
 
 failures = 0
 
 
+def label(name):
+    return 'proxy: ' + name if PROXY and not name.startswith('proxy:') else name
+
+
 def ok(name):
-    print('ok - %s' % name, flush=True)
+    print('ok - %s' % label(name), flush=True)
 
 
 def fail(name, why):
     global failures
     failures += 1
-    print('FAIL - %s: %s' % (name, ' '.join(str(why).split())[:400]), flush=True)
+    print('FAIL - %s: %s' % (label(name), ' '.join(str(why).split())[:400]), flush=True)
 
 
 def check(name, cond, why=''):
@@ -59,13 +64,17 @@ def context(pki, who='server1'):
     return ctx
 
 
-def connect(port, rcvbuf=None, timeout=5):
+def connect(port, rcvbuf=None, timeout=5, proxy_header=True):
+    """A TCP connection; with PROXY=1 (a server run with --proxy-protocol)
+    it starts with a PROXY v1 header, as from a load balancer."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(timeout * TF)
     s.connect(('127.0.0.1', port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if PROXY and proxy_header:
+        s.sendall(b'PROXY TCP4 192.0.2.7 127.0.0.1 40000 %d\r\n' % port)
     return s
 
 
@@ -829,6 +838,49 @@ def a_mixed(port, pki, www):
           wrong == 0 and answered >= 1000, '%d of %d wrong' % (wrong, answered))
 
 
+def a_proxy_junk(port, pki, www):
+    """With --proxy-protocol: bad, slow and stalled PROXY headers."""
+    with Prober(port, pki) as p:
+        s = connect(port, proxy_header=False)
+        s.sendall(os.urandom(200))
+        t = closed_by_server(s, 3 * TF)
+        s.close()
+        check('proxy: random bytes instead of the PROXY header -> closed (%.2fs)'
+              % (t if t is not None else -1), t is not None, 'still open after 3 s')
+        s = connect(port, proxy_header=False)
+        s.sendall(Bio(s, context(pki)).client_hello())
+        t = closed_by_server(s, 3 * TF)
+        s.close()
+        check('proxy: a ClientHello without the PROXY header -> closed',
+              t is not None, 'still open after 3 s')
+        s = connect(port, proxy_header=False)
+        t0 = time.monotonic()
+        for b in b'PROXY TCP4 192.0.2.9 127.0.0.1 4000 443\r\n':
+            s.sendall(bytes([b]))
+            time.sleep(0.005)
+        b = Bio(s, context(pki))
+        try:
+            b.finish_handshake()
+            b.request(b'GET /small.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n')
+            r, _ = responses(b.read_all())
+        except (OSError, ssl.SSLError) as e:
+            r = [(None, {}, str(e).encode())]
+        s.close()
+        check('proxy: a PROXY header one byte at a time, then a request -> 200 (%.1fs)'
+              % (time.monotonic() - t0), r and r[0][0] == 200, r[:1])
+        socks = []
+        for _ in range(10):
+            s = connect(port, proxy_header=False)
+            s.sendall(b'PROXY TCP4 192.0.2.')
+            socks.append(s)
+        times = [closed_by_server(s, HS_TIMEOUT + 3 * TF) for s in socks]
+        for s in socks:
+            s.close()
+        check('proxy: 10 stalled PROXY headers closed by the handshake timeout',
+              None not in times and max(times) >= HS_TIMEOUT - 1.0, times)
+    p.report('proxy: others served meanwhile')
+
+
 ASSAULTS = {
     'junk': a_junk, 'junk-flood': a_junk_flood, 'alert-flood': a_alert_flood,
     'plain-http': a_plain_http, 'slow-hello': a_slow_hello,
@@ -837,7 +889,7 @@ ASSAULTS = {
     'reset-handshake': a_reset_handshake, 'reset-response': a_reset_response,
     'half-close': a_half_close, 'file-change': a_file_change,
     'special-files': a_special_files, 'emfile': a_emfile,
-    'shutdown': a_shutdown, 'mixed': a_mixed,
+    'shutdown': a_shutdown, 'mixed': a_mixed, 'proxy-junk': a_proxy_junk,
 }
 
 if __name__ == '__main__':

@@ -11,8 +11,9 @@
 # is served promptly meanwhile; after each one this script checks that the
 # server is alive and that its descriptors are back to what it had at rest
 # (no slot, socket or file left behind). Between the rounds it compares the
-# server's memory (see memory_check). Then accept() failing (EMFILE) and
-# SIGTERM with a download in flight. Prints "N passed, N failed" last.
+# server's memory (see memory_check). Then accept() failing (EMFILE),
+# SIGTERM with a download in flight, and assaults on a server run with
+# --proxy-protocol. Prints "N passed, N failed" last.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -94,7 +95,7 @@ assault() {
 		esac
 	done <"$TMPD/assault.out"
 	grep -q -E '^(ok|FAIL) - ' "$TMPD/assault.out" || fail "$name: no result" "$(tail -c 300 "$TMPD/assault.out")"
-	settle "$name"
+	settle "${PROXY:+proxy: }$name"
 }
 
 ASSAULTS=(junk junk-flood alert-flood plain-http slow-hello stalled-handshake
@@ -246,6 +247,27 @@ if start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/ser
 		fail "SIGINT on an idle server: exit 0 at once" "status $st after $ms ms"
 	fi
 	SERVER_PID=
+fi
+
+# ---- behind a load balancer: --proxy-protocol ----------------------------------------
+
+# The same kind of assaults where every connection must start with a PROXY
+# header (tests/assault.py sends one when PROXY=1), and bad PROXY headers.
+PORT=$(free_port)
+if start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+	-C "$PKI/ca.crt" --proxy-protocol --max-conns 64 --handshake-timeout $HS \
+	--header-timeout $HS --keepalive-timeout $HS --send-timeout $HS --access-log off; then
+	sleep 0.2
+	REST_FDS=$(fds_of "$SERVER_PID")
+	export PROXY=1
+	for a in proxy-junk junk slow-hello stalled-handshake idle-flood reset-handshake half-close; do
+		assault "$a"
+	done
+	unset PROXY
+	stop_mtlsd
+	expect_eq "proxy: exit status after SIGTERM" 0 "$SERVER_STATUS"
+else
+	fail "proxy: server starts with --proxy-protocol" "$(cat "$SERVER_ERR")"
 fi
 
 # sanitizer and valgrind reports land on the server's stderr
