@@ -628,11 +628,19 @@ def a_emfile(port, pki, www):
     import resource
     pid = int(os.environ['SERVER_PID'])
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    # Earlier assaults' connections may still be lingering (up to 2 s); one
+    # closing after the limit is set would free a descriptor for one accept.
+    deadline, stable_since = time.monotonic() + 8, time.monotonic()
+    used = {int(f) for f in os.listdir('/proc/%d/fd' % pid)}
+    while time.monotonic() < deadline and time.monotonic() - stable_since < 2.5:
+        time.sleep(0.1)
+        now_used = {int(f) for f in os.listdir('/proc/%d/fd' % pid)}
+        if now_used != used:
+            used, stable_since = now_used, time.monotonic()
     k = ssl_socket(port, pki)
     k.sendall(b'GET /small.txt HTTP/1.1\r\nHost: server2\r\n\r\n')
     first, _ = read_all_responses(k, 1)
     # No descriptor left: the next accept() fails with EMFILE.
-    used = {int(f) for f in os.listdir('/proc/%d/fd' % pid)}
     lowest_free = min(set(range(max(used) + 2)) - used)
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, hard))
     try:
