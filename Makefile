@@ -210,6 +210,12 @@ test-cross:
 	sh tests/install-deps.sh cross
 	sh tests/cross.sh
 
+# build/musl/ from scratch, checked fully static and linked with musl, then
+# the unit and integration tests against it (tests/musl.sh).
+test-musl:
+	sh tests/install-deps.sh musl
+	sh tests/musl.sh
+
 # Footprint of the native, arm64 and armhf builds (tests/footprint.py).
 size:
 	sh tests/install-deps.sh cross
@@ -246,4 +252,4 @@ clean:
 		mtlsd-san $(REPLAYERS) $(FUZZERS) tests/malloc-count.so
 	rm -rf build
 
-.PHONY: all certs run test deps install clean test-cross size bench fuzz
+.PHONY: all certs run test deps install clean test-cross test-musl size bench fuzz
