@@ -216,9 +216,10 @@ test-musl:
 	sh tests/install-deps.sh musl
 	sh tests/musl.sh
 
-# Footprint of the native, arm64 and armhf builds (tests/footprint.py).
+# Footprint of the native, musl, arm64 and armhf builds (tests/footprint.py).
 size:
 	sh tests/install-deps.sh cross
+	sh tests/install-deps.sh musl
 	python3 tests/footprint.py
 
 SYSCONFDIR ?= /etc
