@@ -103,7 +103,7 @@ $(BUILDDIR):
 endif
 
 ifeq ($(MUSL),1)
-$(OBJS) $(UNIT) $(COMPAT): | $(MUSL_INC)
+$(OBJS) $(UNIT) $(UNIT_PROXY) $(COMPAT): | $(MUSL_INC)
 $(MUSL_INC): | $(BUILDDIR)
 	rm -rf $@.new
 	mkdir $@.new

@@ -27,10 +27,10 @@ finish() {
 
 dir=build/musl
 rm -rf "$dir"
-if make MUSL=1 all "$dir/unit" >"$work/build.log" 2>&1; then
-	ok "make MUSL=1 builds $dir/mtlsd and $dir/unit"
+if make MUSL=1 all "$dir/unit" "$dir/unit-proxy" >"$work/build.log" 2>&1; then
+	ok "make MUSL=1 builds $dir/mtlsd and the unit tests"
 else
-	fail "make MUSL=1 builds $dir/mtlsd and $dir/unit" "$(tail -n 5 "$work/build.log" | oneline)"
+	fail "make MUSL=1 builds $dir/mtlsd and the unit tests" "$(tail -n 5 "$work/build.log" | oneline)"
 	finish
 fi
 
@@ -101,7 +101,7 @@ else
 	fail "musl_compat.o links into a test program" "$(tail -n 5 "$work/chk.log" | oneline)"
 fi
 
-UNIT=$dir/unit MTLSD=$dir/mtlsd sh tests/run.sh >"$work/run" 2>&1
+UNIT=$dir/unit UNIT_PROXY=$dir/unit-proxy MTLSD=$dir/mtlsd sh tests/run.sh >"$work/run" 2>&1
 rc=$?
 sed -e "s/^\(ok\|FAIL\|skip\) - /\1 - musl: /" -e t -e "s/^/# musl: /" "$work/run"
 total=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/run" | tail -n 1)
