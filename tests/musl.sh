@@ -1,9 +1,10 @@
 #!/bin/sh
 # tests/musl.sh - what `make test-musl` runs: builds build/musl/ from
 # scratch with `make MUSL=1` (musl-gcc, warnings as errors), checks that
-# mtlsd is fully static, that musl_compat.c's checked copies stop an
-# overflowing copy, then runs the unit tests and the whole integration
-# suite (tests/run.sh) against the musl binaries.
+# mtlsd is fully static and linked with musl, that musl_compat.c's checked
+# copies stop an overflowing copy, then runs against the musl binaries what
+# tests/run.sh runs with MTLSD set (the unit tests; the integration, scale,
+# HTTP and nginx differential suites), and tests/privileges.sh.
 #
 # Prints one line per check and "N passed, N failed" last.
 set -u
@@ -101,20 +102,32 @@ else
 	fail "musl_compat.o links into a test program" "$(tail -n 5 "$work/chk.log" | oneline)"
 fi
 
-UNIT=$dir/unit UNIT_PROXY=$dir/unit-proxy MTLSD=$dir/mtlsd sh tests/run.sh >"$work/run" 2>&1
-rc=$?
-sed -e "s/^\(ok\|FAIL\|skip\) - /\1 - musl: /" -e t -e "s/^/# musl: /" "$work/run"
-total=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/run" | tail -n 1)
-if [ -z "$total" ]; then
-	fail "tests/run.sh against $dir printed no total (exit $rc)"
-	finish
-fi
-p=${total%% passed*}
-f=${total#*passed, }
-f=${f%% failed*}
-passed=$((passed + p))
-failed=$((failed + f))
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-	fail "tests/run.sh against $dir exited with status $rc"
-fi
+# suite NAME COMMAND...: runs tests/NAME.sh by COMMAND, shows its lines
+# marked "musl", adds up its "N passed, N failed" total.
+suite() {
+	name=$1
+	shift
+	"$@" >"$work/$name" 2>&1
+	rc=$?
+	sed -e "s/^\(ok\|FAIL\|skip\) - /\1 - musl: /" -e t -e "s/^/# musl: /" "$work/$name"
+	total=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name" | tail -n 1)
+	if [ -z "$total" ]; then
+		fail "tests/$name.sh against $dir printed no total (exit $rc)"
+		return
+	fi
+	p=${total%% passed*}
+	f=${total#*passed, }
+	f=${f%% failed*}
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		fail "tests/$name.sh against $dir exited with status $rc"
+	fi
+}
+
+# The suites make test-cross runs too (tests/run.sh with MTLSD set), and
+# --user, --chroot and --sandbox, which lean on libc (getpwnam, groups).
+suite run env UNIT="$dir/unit" UNIT_PROXY="$dir/unit-proxy" MTLSD="$dir/mtlsd" \
+	sh tests/run.sh
+suite privileges env MTLSD="$dir/mtlsd" bash tests/privileges.sh
 finish
