@@ -12,6 +12,8 @@
 #   make CROSS=aarch64-linux-gnu-    build/arm64/mtlsd (arm-linux-gnueabihf-: armhf)
 #   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
 #   make test-cross static arm64 and armhf builds, tested under qemu-user
+#   make MUSL=1     build/musl/mtlsd: fully static against musl (musl-tools)
+#   make test-musl  that build, checked static, the tests run against it
 #   make size       footprint per target: sizes, bytes per slot, RSS
 #   make bench      mtlsd against nginx and lighttpd (minutes; not part of test)
 
@@ -23,6 +25,24 @@ ifneq ($(CROSS),)
 ifeq ($(origin CC),default)
 CC = $(CROSS)gcc
 endif
+endif
+# MUSL=1: a fully static native build against musl libc, with Debian's
+# musl-gcc, in build/musl/. musl-gcc searches musl's headers only, so
+# build/musl/include links in BearSSL's and the kernel's (linux/openat2.h)
+# and nothing of glibc's, searched after musl's; musl_compat.c has the
+# three _FORTIFY_SOURCE checks that Debian's libbearssl.a calls.
+ifeq ($(MUSL),1)
+ifneq ($(CROSS),)
+$(error MUSL=1 builds for this machine only; it does not take CROSS=)
+endif
+ifeq ($(origin CC),default)
+CC = musl-gcc
+endif
+BUILDDIR ?= build/musl
+MUSL_INC = $(BUILDDIR)/include
+CPPFLAGS += -idirafter $(MUSL_INC)
+LDFLAGS += -static
+COMPAT = $(BUILDDIR)/musl_compat.o
 endif
 MULTIARCH ?= $(shell $(CC) -print-multiarch 2>/dev/null)
 BEARSSL_LIB ?= $(firstword $(wildcard /usr/lib/$(MULTIARCH)/libbearssl.a /usr/lib/libbearssl.a /usr/local/lib/libbearssl.a) -lbearssl)
@@ -61,8 +81,8 @@ UNIT_PROXY = $(if $(O),$(O)unit-proxy,tests/unit-proxy)
 
 all: $(O)mtlsd
 
-$(O)mtlsd: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+$(O)mtlsd: $(OBJS) $(COMPAT)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(COMPAT) $(LIBS)
 
 # BearSSL 0.6 cannot report its version at run time: mtlsd --version shows
 # the one it was built with, as the package manager knows it.
@@ -72,14 +92,25 @@ $(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-$(UNIT): tests/unit.c tls.c http.c $(HEADERS)
+$(UNIT): tests/unit.c tls.c http.c $(HEADERS) $(COMPAT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
-		$(LDFLAGS) -o $@ tests/unit.c $(LIBS)
+		$(LDFLAGS) -o $@ tests/unit.c $(COMPAT) $(LIBS)
 
 ifneq ($(O),)
 $(OBJS) $(UNIT) $(UNIT_PROXY): | $(BUILDDIR)
 $(BUILDDIR):
 	mkdir -p $@
+endif
+
+ifeq ($(MUSL),1)
+$(OBJS) $(UNIT) $(UNIT_PROXY) $(COMPAT): | $(MUSL_INC)
+$(MUSL_INC): | $(BUILDDIR)
+	rm -rf $@.new
+	mkdir $@.new
+	ln -s /usr/include/bearssl.h /usr/include/bearssl /usr/include/linux \
+		/usr/include/asm-generic $@.new/
+	ln -s /usr/include/$(MULTIARCH)/asm $@.new/asm
+	mv $@.new $@
 endif
 
 # BearSSL's floor for one handshake, built like mtlsd.
@@ -179,9 +210,16 @@ test-cross:
 	sh tests/install-deps.sh cross
 	sh tests/cross.sh
 
-# Footprint of the native, arm64 and armhf builds (tests/footprint.py).
+# build/musl/ from scratch, checked fully static and linked with musl, then
+# the unit and integration tests against it (tests/musl.sh).
+test-musl:
+	sh tests/install-deps.sh musl
+	sh tests/musl.sh
+
+# Footprint of the native, musl, arm64 and armhf builds (tests/footprint.py).
 size:
 	sh tests/install-deps.sh cross
+	sh tests/install-deps.sh musl
 	python3 tests/footprint.py
 
 SYSCONFDIR ?= /etc
@@ -215,4 +253,4 @@ clean:
 		mtlsd-san $(REPLAYERS) $(FUZZERS) tests/malloc-count.so
 	rm -rf build
 
-.PHONY: all certs run test deps install clean test-cross size bench fuzz
+.PHONY: all certs run test deps install clean test-cross test-musl size bench fuzz

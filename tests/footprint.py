@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """tests/footprint.py - what `make size` runs: mtlsd's footprint per target.
 
-For the native target, arm64 and armhf (TARGETS="native arm64" for fewer):
-builds mtlsd from scratch, dynamic and fully static, and prints the
+For the native target, musl, arm64 and armhf (TARGETS="native arm64" for
+fewer): builds mtlsd from scratch, dynamic and fully static (musl: `make
+MUSL=1`, the native machine, fully static only), and prints the
 stripped sizes, size(1)'s text/data/bss, the bytes per connection slot
 (the start-up banner), the BearSSL implementations in use, and the memory
 of the static binary after start-up and with 16 and 256 idle
@@ -31,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {
     # name: (CROSS prefix, emulator)
     'native': ('', None),
+    'musl': ('', None),
     'arm64': ('aarch64-linux-gnu-', 'qemu-aarch64-static'),
     'armhf': ('arm-linux-gnueabihf-', 'qemu-arm-static'),
 }
@@ -49,7 +51,13 @@ def kib(n):
 
 
 def build(name, cross):
-    """Builds dynamic and static from scratch; returns their directories."""
+    """Builds dynamic and static from scratch; returns their directories
+    (musl: the static one only)."""
+    if name == 'musl':
+        d = 'build/musl'
+        shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
+        run(['make', '-s', 'MUSL=1', d + '/mtlsd', d + '/unit'])
+        return {True: d}
     dirs = {}
     for static in (False, True):
         if cross:
@@ -222,7 +230,7 @@ def measure(emulator, binary, pki, www, slots, conns, work):
 
 def main():
     raise_nofile()
-    names = os.environ.get('TARGETS', 'native arm64 armhf').split()
+    names = os.environ.get('TARGETS', 'native musl arm64 armhf').split()
     work = tempfile.mkdtemp(prefix='mtlsd-size.')
     try:
         pki = os.path.join(work, 'pki')
@@ -237,15 +245,22 @@ def main():
         print('qemu process: the emulator included, which a real board does not pay.')
         for name in names:
             cross, emulator = TARGETS[name]
-            label = '%s (%s)' % (name, machine) if name == 'native' else name
+            label = '%s (%s)' % (name, machine) if name in ('native', 'musl') else name
             dirs = build(name, cross)
-            dyn, static = dirs[False] + '/mtlsd', dirs[True] + '/mtlsd'
+            static = dirs[True] + '/mtlsd'
+            builds = [('static', static)]
             print()
             print('== %s%s' % (label, ', run under ' + emulator if emulator else ''))
-            print('  stripped binary:   dynamic libc %s (%d B), fully static %s (%d B)' % (
-                kib(stripped_size(cross, dyn)), stripped_size(cross, dyn),
-                kib(stripped_size(cross, static)), stripped_size(cross, static)))
-            for what, b in (('dynamic', dyn), ('static', static)):
+            if False in dirs:
+                dyn = dirs[False] + '/mtlsd'
+                builds.insert(0, ('dynamic', dyn))
+                print('  stripped binary:   dynamic libc %s (%d B), fully static %s (%d B)' % (
+                    kib(stripped_size(cross, dyn)), stripped_size(cross, dyn),
+                    kib(stripped_size(cross, static)), stripped_size(cross, static)))
+            else:
+                print('  stripped binary:   fully static %s (%d B)' % (
+                    kib(stripped_size(cross, static)), stripped_size(cross, static)))
+            for what, b in builds:
                 t, d, z = berkeley(cross, b)
                 print('  size(1), %-8s  text %d  data %d  bss %d' % (what + ':', t, d, z))
             print('  BearSSL:           %s' % implementations(emulator, dirs[True] + '/unit'))

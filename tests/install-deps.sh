@@ -1,9 +1,10 @@
 #!/bin/sh
-# tests/install-deps.sh [build|test|cross] - installs the Debian/Ubuntu
+# tests/install-deps.sh [build|test|cross|musl] - installs the Debian/Ubuntu
 # packages mtlsd needs that are missing: "build" for make/make run, "test"
 # for make test, "cross" for make test-cross and make size (arm64 and armhf
-# cross compilers, BearSSL for both from multiarch, qemu-user). Does nothing
-# when everything is there; uses sudo when not root.
+# cross compilers, BearSSL for both from multiarch, qemu-user), "musl" for
+# make test-musl (musl-gcc). Does nothing when everything is there; uses
+# sudo when not root.
 set -eu
 
 build_packages="make gcc libc6-dev libbearssl-dev openssl"
@@ -11,12 +12,14 @@ test_packages="$build_packages curl gnutls-bin python3 iproute2 procps valgrind"
 cross_packages="$test_packages binutils gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
 	libc6-dev-arm64-cross libc6-dev-armhf-cross libbearssl-dev:arm64
 	libbearssl-dev:armhf qemu-user-static"
+musl_packages="$test_packages binutils musl-tools"
 
 case "${1:-test}" in
 build) wanted=$build_packages ;;
 test) wanted=$test_packages ;;
 cross) wanted=$cross_packages ;;
-*) echo "usage: $0 [build|test|cross]" >&2; exit 2 ;;
+musl) wanted=$musl_packages ;;
+*) echo "usage: $0 [build|test|cross|musl]" >&2; exit 2 ;;
 esac
 
 missing=""
