@@ -106,8 +106,11 @@ ASSAULTS=(junk junk-flood alert-flood plain-http slow-hello stalled-handshake
 
 # budget_line FILE -- "N BYTES TOTAL" from the start-up line
 budget_line() { sed -n 's/^mtlsd\/[0-9.]*: \([0-9]*\) connection slots x \([0-9]*\) bytes = \([0-9.]*\) MiB, allocated once$/\1 \2 \3/p' "$1"; }
+# It only starts and stops: no leak check at its exit (under load, once, the
+# LeakSanitizer of mtlsd-san hung there), and -k ends it whatever happens.
 PORT=$(free_port)
-(ulimit -n 100 && exec timeout -s TERM $((2 * TF)) "${MTLSD_CMD[@]}" -l "127.0.0.1:$PORT" -r "$WWW" \
+(ulimit -n 100 && ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	exec timeout -k 3 -s TERM $((2 * TF)) "${MTLSD_CMD[@]}" -l "127.0.0.1:$PORT" -r "$WWW" \
 	-c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt" --max-conns 1000 \
 	--access-log off) >/dev/null 2>"$TMPD/clamp.err"
 # 100 descriptors: 16 kept back, 1 listener, 2 per connection (socket, file)
