@@ -95,29 +95,7 @@ static bool proxy_read(struct conn *c);
 static void share_port(int fd, const struct sockaddr *addr, socklen_t addr_len,
     const char *spec);
 
-static struct options opt = {
-	.root = "./www",
-	.tls = {
-		.cert_file = "certs/server.crt",
-		.key_file = "certs/server.key",
-		.ca_file = "certs/ca.crt",
-		.mode = VERIFY_ON,
-		.verify_depth = 1,
-		.session_cache_size = 1024,
-		.session_timeout = 300,
-	},
-	.index = "index.html",
-	.access_log = "-",
-	.max_conns = 1024,
-	.max_requests = 1000,
-	.head_max = 8192,
-	.handshake_timeout = 10,
-	.header_timeout = 60,
-	.keepalive_timeout = 75,
-	.send_timeout = 60,
-	.shutdown_grace = 10,
-	.workers = 1,
-};
+static struct options opt = OPTIONS_DEFAULTS;
 
 static volatile sig_atomic_t reload_requested;
 static struct http_site site;
