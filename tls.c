@@ -1665,15 +1665,14 @@ void
 tls_session_init(struct tls_session *s)
 {
 	br_ssl_engine_context *eng = &s->server.eng;
-	size_t i;
 
 	br_ssl_server_zero(&s->server);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_suites(eng, cipher_suites,
 	    sizeof cipher_suites / sizeof cipher_suites[0]);
 	br_ssl_engine_set_default_ec(eng);
-	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
-		br_ssl_engine_set_hash(eng, hashes[i].id, hashes[i].impl);
+	br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable);
+	br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_aes_gcm(eng);
