@@ -363,7 +363,7 @@ der_time(unsigned tag, struct der v, int64_t *out)
 	if (v.p[v.len - 1] != 'Z' || !digits(v.p + at, 2, &mo)
 	    || !digits(v.p + at + 2, 2, &d) || !digits(v.p + at + 4, 2, &h)
 	    || !digits(v.p + at + 6, 2, &mi)
-	    || (v.len - (size_t)at > 11 && !digits(v.p + at + 8, 2, &s))
+	    || (v.len - (size_t)at > 9 && !digits(v.p + at + 8, 2, &s))
 	    || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
 		return false;
 	*out = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;

@@ -897,6 +897,32 @@ test_validity_dates(const char *dir)
 	free_credentials(creds);
 }
 
+static bool
+cert_time_is(unsigned tag, const char *text, int64_t want)
+{
+	struct der v = { (const unsigned char *)text, strlen(text) };
+	int64_t got = -1;
+
+	return der_time(tag, v, &got) && got == want;
+}
+
+/* Certificate and CRL times, to the second: a notAfter is exact. */
+static void
+test_cert_times(void)
+{
+	int64_t t = 1795768008;  /* 2026-11-27 08:26:48 UTC */
+
+	CHECK(cert_time_is(0x17, "261127082648Z", t));
+	CHECK(cert_time_is(0x18, "20261127082648Z", t));
+	CHECK(cert_time_is(0x17, "2611270826Z", t - 48));
+	CHECK(cert_time_is(0x17, "500101000000Z", -631152000));
+	CHECK(cert_time_is(0x17, "491231235959Z", 2524607999));
+	CHECK(!cert_time_is(0x17, "261127082648", t));
+	CHECK(!cert_time_is(0x17, "26112708264Z", t));
+	CHECK(!cert_time_is(0x18, "261127082648Z", t));
+	CHECK(!cert_time_is(0x17, "261327082648Z", t));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -916,6 +942,7 @@ main(int argc, char **argv)
 	test_error_pages();
 	test_resolve();
 	test_wide_types();
+	test_cert_times();
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
