@@ -1100,9 +1100,17 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 		return -1;
 	creds->anchors = calloc(objs.count ? objs.count : 1, sizeof *creds->anchors);
 	creds->anchor_names = calloc(objs.count ? objs.count : 1, sizeof *creds->anchor_names);
+	creds->anchor_not_before = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->anchor_not_before);
 	creds->anchor_not_after = calloc(objs.count ? objs.count : 1,
 	    sizeof *creds->anchor_not_after);
-	if (!creds->anchors || !creds->anchor_names || !creds->anchor_not_after) {
+	creds->anchor_dn_hash = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->anchor_dn_hash);
+	creds->valid_anchors = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->valid_anchors);
+	if (!creds->anchors || !creds->anchor_names || !creds->anchor_not_before
+	    || !creds->anchor_not_after || !creds->anchor_dn_hash
+	    || !creds->valid_anchors) {
 		perror("mtlsd: calloc");
 		exit(1);
 	}
@@ -1135,8 +1143,14 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 			}
 			snprintf(creds->anchor_names[creds->anchor_count],
 			    sizeof creds->anchor_names[0], "%s", id.subject);
+			creds->anchor_not_before[creds->anchor_count] = id.not_before;
 			creds->anchor_not_after[creds->anchor_count] = id.not_after;
+		} else {
+			/* Dates BearSSL decoded but we could not read: never expire. */
+			creds->anchor_not_before[creds->anchor_count] = INT64_MIN;
+			creds->anchor_not_after[creds->anchor_count] = INT64_MAX;
 		}
+		sha256_of(dn.data, dn.len, creds->anchor_dn_hash[creds->anchor_count]);
 		ta = &creds->anchors[creds->anchor_count++];
 		ta->dn.data = dn.data;
 		ta->dn.len = dn.len;
@@ -1177,7 +1191,10 @@ free_credentials(struct tls_credentials *c)
 	}
 	free(c->anchors);
 	free(c->anchor_names);
+	free(c->anchor_not_before);
 	free(c->anchor_not_after);
+	free(c->anchor_dn_hash);
+	free(c->valid_anchors);
 	for (i = 0; i < c->crl_count; i++)
 		free(c->crls[i].revoked);
 	free(c->crls);
@@ -1316,6 +1333,81 @@ tls_warn_expiring(const struct tls_credentials *creds, int days,
 	}
 }
 
+/* ---- which pinned CAs are valid now ---- */
+
+static bool
+anchor_valid_at(const struct tls_credentials *creds, size_t i, int64_t now)
+{
+	return creds->anchor_not_before[i] <= now && now <= creds->anchor_not_after[i];
+}
+
+/*
+ * The pinned CAs valid at `now` (OpenSSL's rule: notBefore <= now <=
+ * notAfter), remade only when `now` has left the span over which the
+ * last answer holds, so a handshake usually costs a comparison.
+ */
+static void
+select_valid_anchors(struct tls_credentials *creds, int64_t now)
+{
+	int64_t from = INT64_MIN, until = INT64_MAX, begins, ends;
+	size_t i;
+
+	if (creds->valid_until != 0 && creds->valid_from <= now && now < creds->valid_until)
+		return;
+	creds->valid_anchor_count = 0;
+	for (i = 0; i < creds->anchor_count; i++) {
+		begins = creds->anchor_not_before[i];
+		ends = creds->anchor_not_after[i] == INT64_MAX ? INT64_MAX
+		    : creds->anchor_not_after[i] + 1;
+		if (anchor_valid_at(creds, i, now))
+			creds->valid_anchors[creds->valid_anchor_count++] = creds->anchors[i];
+		if (begins <= now && begins > from)
+			from = begins;
+		if (begins > now && begins < until)
+			until = begins;
+		if (ends <= now && ends > from)
+			from = ends;
+		if (ends > now && ends < until)
+			until = ends;
+	}
+	creds->valid_from = from;
+	creds->valid_until = until;
+}
+
+/*
+ * The latest notAfter of the CAs valid now that are named `dn_hash`: one
+ * of them signed the chain, and all share the name, so when the last of
+ * them expires, the chain surely has.
+ */
+static int64_t
+anchor_valid_until(const struct tls_credentials *creds, const unsigned char dn_hash[32],
+    int64_t now)
+{
+	int64_t until = INT64_MIN;
+	size_t i;
+
+	for (i = 0; i < creds->anchor_count; i++)
+		if (anchor_valid_at(creds, i, now)
+		    && memcmp(creds->anchor_dn_hash[i], dn_hash, 32) == 0
+		    && creds->anchor_not_after[i] > until)
+			until = creds->anchor_not_after[i];
+	return until == INT64_MIN ? INT64_MAX : until;
+}
+
+/* A pinned CA named `dn_hash` left out for its dates: its index, or -1. */
+static long
+anchor_out_of_dates(const struct tls_credentials *creds, const unsigned char dn_hash[32],
+    int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < creds->anchor_count; i++)
+		if (!anchor_valid_at(creds, i, now)
+		    && memcmp(creds->anchor_dn_hash[i], dn_hash, 32) == 0)
+			return (long)i;
+	return -1;
+}
+
 /* ---- the client verifier: br_x509_minimal plus a per-connection verdict ---- */
 
 static int64_t
@@ -1358,6 +1450,8 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->cert_count = 0;
 	v->ee_len = 0;
 	v->ca_error = 0;
+	v->ca_not_after = INT64_MAX;
+	memset(v->last_issuer_hash, 0, sizeof v->last_issuer_hash);
 	br_sha256_init(&v->ee_hash);
 	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
 }
@@ -1417,6 +1511,9 @@ inspect_intermediate(struct client_verifier *v, bool top)
 	}
 	if (usage.name_constraints && v->ca_error == 0)
 		v->ca_error = TLS_ERR_NAME_CONSTRAINTS;
+	if (ca.not_after < v->ca_not_after)
+		v->ca_not_after = ca.not_after;
+	memcpy(v->last_issuer_hash, ca.issuer_hash, 32);
 	if (top) {
 		v->identity.top_known = true;
 		v->identity.top_serial = ca.serial;
@@ -1474,6 +1571,7 @@ verifier_end_chain(const br_x509_class **ctx)
 	struct client_verifier *v = verifier_of(ctx);
 	struct client_identity *id = &v->identity;
 	struct usage_verdict usage;
+	int64_t now = (int64_t)time(NULL), until;
 	bool parsed = false;
 	int err;
 
@@ -1496,6 +1594,16 @@ verifier_end_chain(const br_x509_class **ctx)
 		err = TLS_ERR_MALFORMED;
 	else
 		err = policy_error(v, &usage);
+	if (err == BR_ERR_X509_NOT_TRUSTED && anchor_out_of_dates(v->creds,
+	    v->cert_count > 1 ? v->last_issuer_hash : id->issuer_hash, now) >= 0)
+		err = BR_ERR_X509_EXPIRED;  /* as OpenSSL says of such a CA */
+	if (err == 0) {
+		id->valid_until = id->not_after < v->ca_not_after
+		    ? id->not_after : v->ca_not_after;
+		until = anchor_valid_until(v->creds, id->top_issuer_hash, now);
+		if (until < id->valid_until)
+			id->valid_until = until;
+	}
 	id->error = err;
 	id->auth = err == 0 ? AUTH_VERIFIED : AUTH_REJECTED;
 	return (unsigned)err;
@@ -1521,7 +1629,7 @@ static const br_x509_class verifier_class = {
 	verifier_get_pkey,
 };
 
-/* Points the verifier at a generation's CAs, for one handshake. */
+/* Points the verifier at a generation's CAs valid now, for one handshake. */
 static void
 verifier_bind(struct client_verifier *v, struct tls_credentials *creds)
 {
@@ -1529,8 +1637,9 @@ verifier_bind(struct client_verifier *v, struct tls_credentials *creds)
 
 	v->vtable = &verifier_class;
 	v->creds = creds;
+	select_valid_anchors(creds, (int64_t)time(NULL));
 	br_x509_minimal_init(&v->minimal, &br_sha256_vtable,
-	    creds->anchors, creds->anchor_count);
+	    creds->valid_anchors, creds->valid_anchor_count);
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
 		br_x509_minimal_set_hash(&v->minimal, hashes[i].id, hashes[i].impl);
 	br_x509_minimal_set_rsa(&v->minimal, br_rsa_pkcs1_vrfy_get_default());
@@ -2062,9 +2171,13 @@ tls_session_auth_failure(const struct tls_session *s)
 int
 tls_identity_recheck(const struct client_identity *id)
 {
+	int64_t now = (int64_t)time(NULL);
 	int err;
 
-	if ((err = revocation_status(current_creds, id, (int64_t)time(NULL))) != 0)
+	/* A keep-alive connection or a resumed session outliving its chain. */
+	if (now > id->valid_until)
+		return BR_ERR_X509_EXPIRED;
+	if ((err = revocation_status(current_creds, id, now)) != 0)
 		return err;
 	if (!allowed_by_lists(current_creds, id))
 		return TLS_ERR_NOT_ALLOWED;
@@ -2099,6 +2212,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	int64_t now = (int64_t)time(NULL);
 	size_t i, certs = 0;
 	unsigned err;
+	long ca;
 	int rev;
 
 	if (pem_read_file(chain_file, &objs, why, sizeof why) < 0) {
@@ -2152,10 +2266,21 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	} else if (err == BR_ERR_X509_NOT_TRUSTED) {
 		fprintf(out, "trust: not trusted: issuer %s is not a pinned CA\n", id->issuer);
 	} else if (err == BR_ERR_X509_EXPIRED) {
+		ca = anchor_out_of_dates(creds, certs > 1 ? v.last_issuer_hash
+		    : id->issuer_hash, now);
 		if (now < id->not_before)
 			print_time(out, "validity: not yet valid: valid from ", id->not_before);
-		else
+		else if (now > id->not_after)
 			print_time(out, "validity: expired on ", id->not_after);
+		else if (ca >= 0 && now < creds->anchor_not_before[ca])
+			print_time(out, "trust: the pinned CA is not valid before ",
+			    creds->anchor_not_before[ca]);
+		else if (ca >= 0)
+			print_time(out, "trust: the pinned CA expired on ",
+			    creds->anchor_not_after[ca]);
+		else
+			fprintf(out, "validity: a CA certificate of the chain has "
+			    "expired or is not yet valid");
 		fprintf(out, "\n");
 	} else {
 		fprintf(out, "trust: %s\n", tls_error_text((int)err));

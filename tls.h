@@ -85,7 +85,17 @@ struct tls_credentials {
 	br_x509_trust_anchor *anchors;  /* the pinned client CAs */
 	size_t anchor_count;
 	char (*anchor_names)[160];      /* their subjects, for messages */
-	int64_t *anchor_not_after;
+	int64_t *anchor_not_before, *anchor_not_after;
+	unsigned char (*anchor_dn_hash)[32];  /* SHA-256 of each subject's DER */
+	/*
+	 * BearSSL never looks at a trust anchor's dates; OpenSSL refuses a
+	 * chain whose CA has expired or is not yet valid. So handshakes see
+	 * only the anchors valid now: this copy of `anchors`, remade when the
+	 * clock leaves [valid_from, valid_until).
+	 */
+	br_x509_trust_anchor *valid_anchors;
+	size_t valid_anchor_count;
+	int64_t valid_from, valid_until;
 	struct crl *crls;
 	size_t crl_count;
 	unsigned char (*allow_fingerprints)[32];
@@ -118,6 +128,7 @@ struct client_identity {
 	unsigned char issuer_hash[32];
 	unsigned char fingerprint[32];  /* SHA-256 of the certificate's DER */
 	int64_t not_before, not_after;
+	int64_t valid_until;            /* the chain's first notAfter, pinned CA included */
 	int certs_sent;
 	int trusted_at;                 /* certificates up to the one a pinned CA signed */
 	/*
@@ -144,6 +155,8 @@ struct client_verifier {
 	size_t ee_cap, ee_len;
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
 	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
+	int64_t ca_not_after;           /* the intermediates' first notAfter */
+	unsigned char last_issuer_hash[32];  /* the last intermediate's issuer */
 	br_sha256_context ee_hash;
 	unsigned cert_count;
 	struct client_identity identity;

@@ -350,6 +350,19 @@ EOF
 openssl crl -inform DER -in bad-sig.der -out bad-sig.crl
 rm -f bad-sig.der
 
+# The pinned root again, same name and key, with dates that are over or not
+# yet begun: OpenSSL refuses chains that end at such a CA, and so must mtlsd.
+dated_root() { # OUT STARTDATE ENDDATE
+	openssl req -new -key ca.key -out "$1.csr" -subj "/O=mtlsd test/CN=id-root-ca" 2>/dev/null
+	openssl ca -batch -config db-ca/ca.cnf -selfsign -keyfile ca.key -preserveDN -notext \
+		-extfile ext.cnf -extensions ca -in "$1.csr" -out "$1.crt" \
+		-startdate "$2" -enddate "$3" 2>/dev/null
+	rm -f "$1.csr"
+}
+dated_root ca-old 20200101000000Z 20210101000000Z
+dated_root ca-later 20900101000000Z 20910101000000Z
+cat ca-old.crt ca.crt >ca-renewed.crt
+
 rm -rf db-*
 chmod 600 ./*.key
 exit 0
