@@ -442,12 +442,14 @@ note machine_os "$(. /etc/os-release && echo "$PRETTY_NAME")"
 note machine_mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 note machine_load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+# mtlsd -V prints the version, then (newer builds) the BearSSL it was built with.
+mtlsd_version=$("$MTLSD" -V | head -n 1)
 if [ -n "${BENCH_LABEL:-}" ]; then
-	note version_mtlsd "$("$MTLSD" -V) ($BENCH_LABEL)"
+	note version_mtlsd "$mtlsd_version ($BENCH_LABEL)"
 elif [ "$MTLSD" = ./mtlsd ]; then
-	note version_mtlsd "$("$MTLSD" -V) ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	note version_mtlsd "$mtlsd_version ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 else
-	note version_mtlsd "$("$MTLSD" -V) ($MTLSD)"
+	note version_mtlsd "$mtlsd_version ($MTLSD)"
 fi
 note version_nginx "$(nginx -v 2>&1 | sed 's/.*: //')"
 note version_lighttpd "$(lighttpd -v 2>&1 | head -1 | sed 's/ - .*//')"
