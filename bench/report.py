@@ -20,14 +20,22 @@ KEYSET_NAMES = {"rsa": "RSA-2048", "ec": "ECDSA P-256"}
 # metric, label, unit, better ("low"/"high"), digits
 ROWS = [
     ("full_rps", "full handshakes", "req/s", "high", 0),
-    ("full_cpu_us", "server CPU per full handshake", "µs", "low", 0),
+    ("full_cpu_us", "server CPU per full handshake, user+sys", "µs", "low", 0),
+    ("full_user_us", "– user", "µs", "low", 0),
+    ("full_sys_us", "– sys (in the kernel)", "µs", "low", 0),
     ("resumed_cps", "resumed handshakes (s_time -reuse)", "conn/s", "high", 0),
-    ("resumed_cpu_us", "server CPU per resumed connection", "µs", "low", 0),
+    ("resumed_cpu_us", "server CPU per resumed connection, user+sys", "µs", "low", 0),
+    ("resumed_user_us", "– user", "µs", "low", 0),
+    ("resumed_sys_us", "– sys (in the kernel)", "µs", "low", 0),
     ("resumed_share", "connections really resumed", "%", "high", 0),
     ("ka_rps", "keep-alive, 8 connections, 1 KiB", "req/s", "high", 0),
-    ("ka_cpu_us", "server CPU per keep-alive request", "µs", "low", 2),
+    ("ka_cpu_us", "server CPU per keep-alive request, user+sys", "µs", "low", 2),
+    ("ka_user_us", "– user", "µs", "low", 2),
+    ("ka_sys_us", "– sys (in the kernel)", "µs", "low", 2),
     ("bulk_mbps", "bulk, 64 MiB over one connection", "MB/s", "high", 0),
-    ("bulk_cpu_ms", "server CPU per 64 MiB", "ms", "low", 0),
+    ("bulk_cpu_ms", "server CPU per 64 MiB, user+sys", "ms", "low", 0),
+    ("bulk_user_ms", "– user", "ms", "low", 0),
+    ("bulk_sys_ms", "– sys (in the kernel)", "ms", "low", 0),
     ("rss_idle_kb", "RSS idle", "KiB", "low", 0),
     ("rss_conns_kb", "RSS, the idle authenticated connections open", "KiB", "low", 0),
     ("conn_kb", "RSS added per idle connection", "KiB", "low", 1),
@@ -179,9 +187,15 @@ def main():
                 if metric in floor:
                     w("| %s | %s |" % (label, fmt(median(floor[metric].values()), 1)))
             r = ratio(samples, keyset, "mtlsd", "full_cpu_us", "floor", "floor_total")
+            ru = ratio(samples, keyset, "mtlsd", "full_user_us", "floor", "floor_total")
+            sys_us = value(samples, keyset, "mtlsd", "full_sys_us")
             w("")
-            w("mtlsd's server CPU per full handshake is **%s** BearSSL's floor "
-              "(kernel time for the connection included)." % fmt_ratio(r))
+            line = ("mtlsd's server CPU per full handshake is **%s** BearSSL's floor "
+                    "(kernel time for the connection included)" % fmt_ratio(r))
+            if ru is not None and sys_us is not None:
+                line += ("; its user CPU alone is **%s** the floor, and its kernel (sys) "
+                         "time %s µs per handshake" % (fmt_ratio(ru), fmt(sys_us)))
+            w(line + ".")
             w("")
 
     # ---- targets ----
@@ -243,12 +257,24 @@ def main():
     w("- **full handshakes**: `ab -E client.pem -f TLS1.2 -Z CIPHER -c 4`, a new connection "
       "per request for `/small.html` (1 KiB); server CPU is the change in utime+stime "
       "(from /proc/PID/stat, all the server's processes) divided by the requests.")
+    acct = meta.get("cpu_accounting", "")
+    w("- **user and sys**: every server CPU number is also given as its two parts, utime "
+      "(user) and stime (sys, in the kernel), each divided the same way and each with its "
+      "own ratio to nginx. The kernel counts the total exactly but splits it by sampling "
+      "what the process is doing at each timer tick%s, and /proc reports both parts in "
+      "1/%s s: a small part, such as the tens of µs of sys in a full handshake, rests on "
+      "few samples and moves from round to round. Sys includes the kernel's processing of "
+      "what the server sends over loopback up to the client's socket (done in the sender's "
+      "context), so each side pays part of the other's receive path%s."
+      % (" (this kernel: %s)" % acct if acct else "", meta.get("hz", "100"),
+         "; without IRQ_TIME_ACCOUNTING, interrupts that arrive while the server runs "
+         "count as its sys too" if acct and "IRQ_TIME_ACCOUNTING" not in acct else ""))
     w("- **resumed**: `openssl s_time -reuse -tls1_2 -cert -key -www /small.html`, one "
       "connection after the other; the rate is connections over wall time, and the share "
       "of connections that really resumed is counted from s_time's marks (`r`).")
     w("- **keep-alive**: `ab -k -c 8` for `/small.html`; the server CPU of the 8 "
-      "handshakes (8 × that server's full-handshake CPU of the same round) is taken out "
-      "before dividing by the requests.")
+      "handshakes (8 × that server's full-handshake CPU of the same round, user and sys "
+      "each from its own part) is taken out before dividing by the requests.")
     w("- **bulk**: `curl` fetches a 64 MiB file of random bytes; MB/s = 10^6 bytes per "
       "second of transfer after the handshake; server CPU per file alongside.")
     w("- **memory**: a freshly started server, after the start-up check (one verified "

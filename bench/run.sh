@@ -14,11 +14,12 @@
 #   bulk       64 MiB over one connection (curl): MB/s, server CPU per file
 #   floor      bench/floor: BearSSL's public-key operations for one handshake
 # then, on fresh servers, RSS idle and with 500 idle authenticated keep-alive
-# connections. Server CPU is utime+stime from /proc of all the server's
-# processes (nginx: master and worker). Writes bench/results.md, the raw
-# samples in bench/results.tsv (with bench/results-meta.tsv: the machine,
-# versions, sizes) and the chart bench/results.png; bench/render.sh makes
-# the last two again from the first two.
+# connections. Server CPU is utime and stime (user and kernel), each from
+# /proc of all the server's processes (nginx: master and worker). Writes
+# bench/results.md, the raw samples in bench/results.tsv (with
+# bench/results-meta.tsv: the machine, versions, sizes) and the chart
+# bench/results.png; bench/render.sh makes the last two again from the
+# first two.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_KEYSETS ("rsa ec"), BENCH_HS (800
 # handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
@@ -270,13 +271,15 @@ pids_of() {
 	pgrep -P "$p" || true
 }
 
-cpu_ticks() { # SERVER KEYSET -> utime+stime of all its processes, in ticks
-	local t=0 p v
+cpu_ticks() { # SERVER KEYSET -> "UTIME STIME" of all its processes, in ticks
+	local u=0 t=0 p pu pt
 	for p in $(pids_of "$1" "$2"); do
-		v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || continue
-		t=$((t + ${v:-0}))
+		read -r pu pt < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12, $13}') \
+			|| continue
+		u=$((u + ${pu:-0}))
+		t=$((t + ${pt:-0}))
 	done
-	echo "$t"
+	echo "$u $t"
 }
 
 mem_kb() { # SERVER KEYSET FIELD(VmRSS|Pss) -> summed over its processes, KiB
@@ -302,7 +305,30 @@ meta=$work/meta.tsv
 note() { printf '%s\t%s\n' "$1" "$2" >> "$meta"; }
 
 now_s() { date +%s.%N; }
-us_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
+sample() { # KEYSET ROUND SERVER METRIC -> the value recorded, or nothing
+	awk -F'\t' -v k="$1" -v r="$2" -v s="$3" -v m="$4" \
+		'$1 == k && $2 == r && $3 == s && $4 == m { print $5 }' "$raw"
+}
+
+# record_cpu KEYSET ROUND SERVER PREFIX BEFORE AFTER N UNIT_US [LESS_USER LESS_SYS]:
+# from two cpu_ticks readings, records PREFIX_cpu_us (user+sys), PREFIX_user_us
+# and PREFIX_sys_us (ms for bulk: PREFIX_*_ms, UNIT_US 1000): the CPU
+# between them, less LESS_USER and LESS_SYS µs, per N.
+record_cpu() {
+	local ks=$1 r=$2 s=$3 prefix=$4 c0=$5 c1=$6 n=$7 unit=$8 lu=${9:-0} ls=${10:-0}
+	local suffix=us u t
+	[ "$unit" = 1000 ] && suffix=ms
+	read -r u t < <(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$n" -v unit="$unit" \
+		-v lu="$lu" -v ls="$ls" 'BEGIN {
+			split(a, x, " "); split(b, y, " ")
+			if (n <= 0) n = 1
+			printf "%.3f %.3f\n", ((y[1] - x[1]) / hz * 1e6 - lu) / n / unit,
+				((y[2] - x[2]) / hz * 1e6 - ls) / n / unit
+		}')
+	record "$ks" "$r" "$s" "${prefix}_cpu_$suffix" "$(awk -v u="$u" -v t="$t" 'BEGIN { printf "%.3f", u + t }')"
+	record "$ks" "$r" "$s" "${prefix}_user_$suffix" "$u"
+	record "$ks" "$r" "$s" "${prefix}_sys_$suffix" "$t"
+}
 field() { awk -F: -v k="$1" '$1 == k { sub(/^[ \t]+/, "", $2); print $2; exit }' "$2"; }
 
 run_ab() { # OUTFILE SERVER KEYSET REQUESTS CONCURRENCY [-k]
@@ -327,7 +353,7 @@ measure_full() { # SERVER KEYSET ROUND
 	c1=$(cpu_ticks "$s" "$ks")
 	n=$(field "Complete requests" "$out")
 	record "$ks" "$r" "$s" full_rps "$(field "Requests per second" "$out" | awk '{print $1}')"
-	record "$ks" "$r" "$s" full_cpu_us "$(us_per $((c1 - c0)) "$n")"
+	record_cpu "$ks" "$r" "$s" full "$c0" "$c1" "$n" 1
 	note "kex-$s-$ks" "$(field "Server Temp Key" "$out")"
 }
 
@@ -347,24 +373,25 @@ measure_resumed() { # SERVER KEYSET ROUND
 	n=$(( ${#marks} + 1 ))    # plus the untimed first connection
 	reused=$(printf '%s' "$marks" | tr -cd 'r' | wc -c)
 	record "$ks" "$r" "$s" resumed_cps "$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')"
-	record "$ks" "$r" "$s" resumed_cpu_us "$(us_per $((c1 - c0)) "$n")"
+	record_cpu "$ks" "$r" "$s" resumed "$c0" "$c1" "$n" 1
 	record "$ks" "$r" "$s" resumed_share "$(awk -v a="$reused" -v n="$n" 'BEGIN { printf "%.3f", a / n }')"
 }
 
 measure_keepalive() { # SERVER KEYSET ROUND
-	local s=$1 ks=$2 r=$3 out=$work/ab-ka-$1-$2-$3.txt c0 c1 n hs
+	local s=$1 ks=$2 r=$3 out=$work/ab-ka-$1-$2-$3.txt c0 c1 n hs_user hs_sys
 	c0=$(cpu_ticks "$s" "$ks")
 	run_ab "$out" "$s" "$ks" "$KA_N" 8 -k
 	c1=$(cpu_ticks "$s" "$ks")
 	n=$(field "Complete requests" "$out")
 	[ "$(field "Keep-Alive requests" "$out")" = "$n" ] || die "$s ($ks) did not keep connections alive"
 	record "$ks" "$r" "$s" ka_rps "$(field "Requests per second" "$out" | awk '{print $1}')"
-	# ab opened 8 connections: take their handshakes out at the cost the
-	# full-handshake test measured for this server in this round.
-	hs=$(awk -F'\t' -v k="$ks" -v r="$r" -v s="$s" \
-		'$1 == k && $2 == r && $3 == s && $4 == "full_cpu_us" { print $5 }' "$raw")
-	record "$ks" "$r" "$s" ka_cpu_us "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" -v hs="${hs:-0}" \
-		'BEGIN { printf "%.2f", (t / hz * 1e6 - 8 * hs) / n }')"
+	# ab opened 8 connections: take their handshakes out at the cost (user
+	# and sys) the full-handshake test measured for this server in this round.
+	hs_user=$(sample "$ks" "$r" "$s" full_user_us)
+	hs_sys=$(sample "$ks" "$r" "$s" full_sys_us)
+	record_cpu "$ks" "$r" "$s" ka "$c0" "$c1" "$n" 1 \
+		"$(awk -v a="${hs_user:-0}" 'BEGIN { print 8 * a }')" \
+		"$(awk -v a="${hs_sys:-0}" 'BEGIN { print 8 * a }')"
 }
 
 measure_bulk() { # SERVER KEYSET ROUND
@@ -381,7 +408,7 @@ measure_bulk() { # SERVER KEYSET ROUND
 	done
 	c1=$(cpu_ticks "$s" "$ks")
 	record "$ks" "$r" "$s" bulk_mbps "$(awk -v b="$bytes" -v t="$secs" 'BEGIN { printf "%.1f", b / t / 1e6 }')"
-	record "$ks" "$r" "$s" bulk_cpu_ms "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$BULK_N" 'BEGIN { printf "%.1f", t / hz * 1e3 / n }')"
+	record_cpu "$ks" "$r" "$s" bulk "$c0" "$c1" "$BULK_N" 1000
 }
 
 measure_floor() { # KEYSET ROUND
@@ -451,11 +478,17 @@ elif [ "$MTLSD" = ./mtlsd ]; then
 else
 	note version_mtlsd "$mtlsd_version ($MTLSD)"
 fi
+# How the kernel splits a process's CPU time into user and sys.
+kconfig=$( (zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null) \
+	| grep -E '^CONFIG_(TICK_CPU_ACCOUNTING|VIRT_CPU_ACCOUNTING_GEN|IRQ_TIME_ACCOUNTING|HZ)=' \
+	| sed 's/^CONFIG_//' | tr '\n' ' ' || true)
+note cpu_accounting "${kconfig% }"
 note version_nginx "$(nginx -v 2>&1 | sed 's/.*: //')"
 note version_lighttpd "$(lighttpd -v 2>&1 | head -1 | sed 's/ - .*//')"
 note version_openssl "$(openssl version | sed 's/ *(.*//')"
 note version_bearssl "$(dpkg-query -W -f='${Version}\n' libbearssl-dev 2>/dev/null | head -1)"
 note settings "rounds=$ROUNDS handshakes=$HS_N keepalive_requests=$KA_N resume_seconds=$RESUME_SECONDS bulk_downloads=$BULK_N idle_conns=$IDLE_N"
+note hz "$HZ"
 
 strip -o "$work/mtlsd.stripped" "$MTLSD"
 note size_mtlsd "$(stat -c %s "$work/mtlsd.stripped")"
