@@ -16,6 +16,9 @@ import sys
 
 SERVERS = ["mtlsd", "nginx", "lighttpd"]
 KEYSET_NAMES = {"rsa": "RSA-2048", "ec": "ECDSA P-256"}
+# The rows of the idle-memory table: the servers, then these.
+MEMORY_EXTRA = [("mtlsd-musl", "mtlsd, `make MUSL=1` (static, musl)"),
+                ("sleep", "baseline: an idle `sleep 60` (glibc, dynamic)")]
 
 # metric, label, unit, better ("low"/"high"), digits
 ROWS = [
@@ -70,6 +73,10 @@ def load(path):
                     if r in m["rss_idle_kb"]:
                         m["conn_kb"][r] = (m["rss_conns_kb"][r]
                                            - m["rss_idle_kb"][r]) / IDLE_CONNS
+            if "idle_bin_kb" in m and "idle_anon_kb" in m:
+                for r in m["idle_bin_kb"]:
+                    if r in m["idle_anon_kb"]:
+                        m["idle_own_kb"][r] = m["idle_bin_kb"][r] + m["idle_anon_kb"][r]
             if "resumed_share" in m:
                 m["resumed_share"] = {r: v * 100 for r, v in m["resumed_share"].items()}
     return samples
@@ -102,6 +109,19 @@ def fmt(v, digits=0):
 
 def fmt_ratio(v):
     return "–" if v is None else "{:.2f}×".format(v)
+
+
+def libraries(samples, keyset, server):
+    """[(file name, median Rss KiB)] of the shared libraries, largest first."""
+    m = samples[keyset][server]
+    libs = [(metric.split(":", 1)[1], median(m[metric].values()))
+            for metric in m if metric.startswith("idle_lib_kb:")]
+    return sorted(libs, key=lambda kv: -kv[1])
+
+
+def library(samples, keyset, server, name):
+    return dict(libraries(samples, keyset, server)).get(name)
+
 
 
 def main():
@@ -197,6 +217,32 @@ def main():
                          "time %s µs per handshake" % (fmt_ratio(ru), fmt(sys_us)))
             w(line + ".")
             w("")
+        mem_rows = [(srv, srv) for srv in servers] + [
+            (srv, label) for srv, label in MEMORY_EXTRA if srv in samples[keyset]]
+        mem_rows = [(srv, label) for srv, label in mem_rows
+                    if "idle_rss_kb" in samples[keyset][srv]]
+        if mem_rows:
+            w("Where the idle RSS is (KiB, medians over the rounds; /proc/PID/smaps of "
+              "a freshly started server, all its processes, summed per mapping):")
+            w("")
+            w("| idle | RSS | own binary | anonymous (heap, stack, anon) | "
+              "own binary + anonymous | shared libraries | their PSS | other | "
+              "largest shared libraries | RSS with %d idle connections |" % IDLE_CONNS)
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+            for srv, label in mem_rows:
+                libs = libraries(samples, keyset, srv)
+                w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    label,
+                    fmt(value(samples, keyset, srv, "idle_rss_kb")),
+                    fmt(value(samples, keyset, srv, "idle_bin_kb")),
+                    fmt(value(samples, keyset, srv, "idle_anon_kb")),
+                    fmt(value(samples, keyset, srv, "idle_own_kb")),
+                    fmt(value(samples, keyset, srv, "idle_lib_kb")),
+                    fmt(value(samples, keyset, srv, "idle_lib_pss_kb")),
+                    fmt(value(samples, keyset, srv, "idle_other_kb")),
+                    ", ".join("%s %s" % (name, fmt(kb)) for name, kb in libs[:3]) or "none",
+                    fmt(value(samples, keyset, srv, "rss_conns_kb"))))
+            w("")
 
     # ---- targets ----
     w("## Targets")
@@ -237,6 +283,7 @@ def main():
             target("RSS with %d idle connections ≤ 0.8× nginx" % IDLE_CONNS, keyset,
                    fmt_ratio(r), r <= 0.8)
     size = int(meta.get("size_mtlsd", "0"))
+    size_musl = int(meta.get("size_mtlsd_musl", "0"))
     w("| stripped binary ≤ 256 KiB with BearSSL | – | %s KiB | %s |"
       % (fmt(size / 1024, 1), "yes" if size <= 256 * 1024 else "**no**"))
     w("")
@@ -246,6 +293,9 @@ def main():
     w("|---|---:|---|")
     w("| mtlsd (stripped, BearSSL inside) | %s KiB | %s |"
       % (fmt(size / 1024, 1), meta.get("links_mtlsd", "").strip()))
+    if size_musl:
+        w("| mtlsd, `make MUSL=1` (stripped, static: musl and BearSSL inside) | %s KiB | %s |"
+          % (fmt(size_musl / 1024, 1), meta.get("links_mtlsd_musl", "").strip()))
     w("| nginx (Debian's, without its libraries) | %s KiB | %s |"
       % (fmt(int(meta.get("size_nginx", "0")) / 1024, 1), meta.get("links_nginx", "").strip()))
     w("| lighttpd + mod_openssl (Debian's) | %s KiB | %s |"
@@ -282,7 +332,15 @@ def main():
       "connections that each completed one authenticated keep-alive request and then "
       "stayed idle (bench/idle_clients.py). PSS (proportional set size, shared pages "
       "divided among the processes that share them) is shown too because nginx's two "
-      "processes share their libraries." % IDLE_CONNS)
+      "processes share their libraries. The idle RSS is then split by mapping: "
+      "bench/smaps.py sums Rss per mapping path in /proc/PID/smaps (all the server's "
+      "processes) into the program's own executable (for lighttpd with its modules in "
+      "/usr/lib/lighttpd/), anonymous memory (heap, stacks, unnamed mappings, shared "
+      "anonymous memory), shared libraries (each file whose name has `.so`; their PSS "
+      "alongside) and the rest (other files, the kernel's vdso). Two more programs are "
+      "measured the same way in each round: mtlsd built with `make MUSL=1` (fully static "
+      "against musl; idle and with the connections), and, as a baseline for what "
+      "dynamic glibc alone keeps resident, an idle `sleep 60`." % IDLE_CONNS)
     w("- **floor**: bench/floor times exactly the public-key operations one full "
       "handshake needs (server signature, the CA's signature on the client certificate, "
       "the client's CertificateVerify, ECDHE key share and shared secret on the curve "

@@ -14,20 +14,24 @@
 #   bulk       64 MiB over one connection (curl): MB/s, server CPU per file
 #   floor      bench/floor: BearSSL's public-key operations for one handshake
 # then, on fresh servers, RSS idle and with 500 idle authenticated keep-alive
-# connections. Server CPU is utime and stime (user and kernel), each from
-# /proc of all the server's processes (nginx: master and worker). Writes
-# bench/results.md, the raw samples in bench/results.tsv (with
-# bench/results-meta.tsv: the machine, versions, sizes) and the chart
-# bench/results.png; bench/render.sh makes the last two again from the
-# first two.
+# connections, the idle RSS split by mapping (bench/smaps.py), and the same
+# for mtlsd built with MUSL=1 (static, musl) and, as a baseline, for an idle
+# `sleep` (dynamically linked against glibc). Server CPU is utime and stime
+# (user and kernel), each from /proc of all the server's processes (nginx:
+# master and worker). Writes bench/results.md, the raw samples in
+# bench/results.tsv (with bench/results-meta.tsv: the machine, versions,
+# sizes) and the chart bench/results.png; bench/render.sh makes the last two
+# again from the first two.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_KEYSETS ("rsa ec"), BENCH_HS (800
 # handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
 # BENCH_BULK (5 downloads), BENCH_IDLE (500 connections), BENCH_SERVERS
 # ("mtlsd nginx lighttpd"), BENCH_OUT (bench), BENCH_MTLSD (./mtlsd: another
 # build to compare, e.g. before and after a change), BENCH_LABEL (says which
-# build that is, in results.md), BENCH_KEEP=1 keeps the
-# working directory (configurations, logs, every client's output).
+# build that is, in results.md), BENCH_MUSL (build/musl/mtlsd, made here with
+# make MUSL=1, installing musl-tools if it can; another path: that build; 0:
+# no musl rows), BENCH_KEEP=1 keeps the working directory (configurations,
+# logs, every client's output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -41,6 +45,7 @@ BULK_N=${BENCH_BULK:-5}
 IDLE_N=${BENCH_IDLE:-500}
 SERVERS=${BENCH_SERVERS:-"mtlsd nginx lighttpd"}
 MTLSD=${BENCH_MTLSD:-./mtlsd}
+MUSL=${BENCH_MUSL:-build/musl/mtlsd}
 OUT=${BENCH_OUT:-bench}
 AB_SECONDS=60           # hard cap for one ab run
 KA_LIMIT=65535          # requests per keep-alive connection, all servers
@@ -82,6 +87,22 @@ install_missing nginx lighttpd lighttpd-mod-openssl apache2-utils openssl curl \
 	python3 gnuplot-nox procps binutils
 [ -x "$MTLSD" ] || die "build $MTLSD first (make bench does)"
 [ -x bench/floor ] || die "build bench/floor first (make bench does)"
+
+# The optional part: without it the run goes on, with fewer rows. In a
+# subshell, install_missing's die only ends the subshell.
+if [ "$MUSL" = build/musl/mtlsd ]; then
+	if ! ( install_missing musl-tools ); then
+		say "bench: no musl-tools: no MUSL=1 rows in this run"
+		MUSL=0
+	elif ! MAKEFLAGS='' make -s MUSL=1 build/musl/mtlsd >&2; then
+		say "bench: make MUSL=1 failed: no MUSL=1 rows in this run"
+		MUSL=0
+	fi
+fi
+if [ "$MUSL" != 0 ] && [ ! -x "$MUSL" ]; then
+	say "bench: no $MUSL: no MUSL=1 rows in this run"
+	MUSL=0
+fi
 
 # Every server gets the same, generous descriptor limit.
 ulimit -n 4096 2>/dev/null || say "bench: could not raise the open file limit to 4096; the 500-connection test may fail"
@@ -203,15 +224,16 @@ EOF
 
 # start SERVER KEYSET: starts it on a free port; sets PID[S-K] and PORT[S-K].
 start() {
-	local s=$1 ks=$2 port dir k
+	local s=$1 ks=$2 port dir k bin=$MTLSD
+	[ "$1" = mtlsd-musl ] && bin=$MUSL
 	port=$(free_port)
 	dir=$work/run-$s-$ks
 	k=$work/keys-$ks
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	case $s in
-	mtlsd)
-		"$MTLSD" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
+	mtlsd | mtlsd-musl)
+		"$bin" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
 			-C "$k/ca.crt" --access-log off --max-requests "$KA_LIMIT" \
 			2> "$dir/error.log" &
 		;;
@@ -428,13 +450,45 @@ measure_floor() { # KEYSET ROUND
 	done
 }
 
+# record_smaps SERVER KEYSET ROUND: its idle RSS split by mapping
+# (bench/smaps.py), as idle_NAME_kb, and each library's as idle_lib_kb:FILE.
+record_smaps() {
+	local s=$1 ks=$2 r=$3 own=() line kv
+	[ "$s" = lighttpd ] && own=(--own /usr/lib/lighttpd/)
+	# shellcheck disable=SC2046
+	line=$(python3 bench/smaps.py "${own[@]}" $(pids_of "$s" "$ks")) \
+		|| die "could not read /proc/PID/smaps of $s ($ks)"
+	for kv in $line; do
+		case $kv in
+		lib:*) kv=${kv#lib:}; record "$ks" "$r" "$s" "idle_lib_kb:${kv%=*}" "${kv##*=}" ;;
+		*) record "$ks" "$r" "$s" "idle_${kv%%=*}_kb" "${kv#*=}" ;;
+		esac
+	done
+}
+
+# The baseline: what an idle process linked dynamically against glibc
+# (sleep) has resident, measured like the servers.
+measure_baseline() { # KEYSET ROUND
+	local ks=$1 r=$2
+	sleep 60 &
+	PID[sleep-$ks]=$!
+	started+=("$!")
+	sleep 1
+	record "$ks" "$r" sleep rss_idle_kb "$(mem_kb sleep "$ks" VmRSS)"
+	record "$ks" "$r" sleep pss_idle_kb "$(mem_kb sleep "$ks" Pss)"
+	record_smaps sleep "$ks" "$r"
+	stop sleep "$ks"
+}
+
 # Fresh server: RSS idle, then with IDLE_N authenticated idle connections.
 measure_memory() { # SERVER KEYSET ROUND
 	local s=$1 ks=$2 r=$3 k=$work/keys-$2 line
+	[ "$s" = sleep ] && { measure_baseline "$ks" "$r"; return; }
 	start "$s" "$ks"
 	sleep 1
 	record "$ks" "$r" "$s" rss_idle_kb "$(mem_kb "$s" "$ks" VmRSS)"
 	record "$ks" "$r" "$s" pss_idle_kb "$(mem_kb "$s" "$ks" Pss)"
+	record_smaps "$s" "$ks" "$r"
 	coproc IDLE { exec python3 bench/idle_clients.py 127.0.0.1 "${PORT[$s-$ks]}" \
 		"$k/client.crt" "$k/client.key" "$(cipher_of "$ks")" "$IDLE_N" /small.html; }
 	local idle_pid=$IDLE_PID
@@ -497,8 +551,18 @@ note size_nginx "$(stat -c %s "$(command -v nginx)")"
 note links_nginx "$(ldd "$(command -v nginx)" | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
 note size_lighttpd "$(( $(stat -c %s "$(command -v lighttpd)") + $(stat -c %s /usr/lib/lighttpd/mod_openssl.so) ))"
 note links_lighttpd "$(ldd "$(command -v lighttpd)" /usr/lib/lighttpd/mod_openssl.so | awk '$1 !~ /vdso|:$/ {print $1}' | sort -u | tr '\n' ' ')"
+if [ "$MUSL" != 0 ]; then
+	strip -o "$work/mtlsd-musl.stripped" "$MUSL"
+	note size_mtlsd_musl "$(stat -c %s "$work/mtlsd-musl.stripped")"
+	note links_mtlsd_musl "$( (ldd "$MUSL" 2>/dev/null || echo nothing) | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
+	note version_mtlsd_musl "$MUSL$([ "$MUSL" = build/musl/mtlsd ] && echo " (make MUSL=1 at $(git rev-parse --short HEAD 2>/dev/null || echo '?'))")"
+fi
+note links_sleep "$(ldd "$(command -v sleep)" | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
 
 read -r -a server_list <<< "$SERVERS"
+memory_list=("${server_list[@]}")
+[ "$MUSL" != 0 ] && memory_list+=(mtlsd-musl)
+memory_list+=(sleep)
 declare -A KEX
 start_time=$(now_s)
 for ks in $KEYSETS; do
@@ -524,7 +588,7 @@ for ks in $KEYSETS; do
 	done
 	for r in $(seq "$ROUNDS"); do
 		say "bench: $ks memory, round $r/$ROUNDS"
-		for s in $(rotate $((r - 1)) "${server_list[@]}"); do
+		for s in $(rotate $((r - 1)) "${memory_list[@]}"); do
 			measure_memory "$s" "$ks" "$r"
 		done
 	done
