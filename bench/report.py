@@ -217,6 +217,21 @@ def main():
                          "time %s µs per handshake" % (fmt_ratio(ru), fmt(sys_us)))
             w(line + ".")
             w("")
+        hs_ir = value(samples, keyset, "mtlsd", "prof_hs_ir")
+        floor_ir = value(samples, keyset, "floor", "prof_floor_ir")
+        ka_ir = value(samples, keyset, "mtlsd", "prof_ka_ir")
+        if hs_ir and floor_ir:
+            prof = dict(kv.split("=") for kv in
+                        meta.get("profile_settings-" + keyset, "").split() if "=" in kv)
+            w("Counted in instructions by callgrind instead (bench/profile.sh %s, once: "
+              "%s full handshakes with `ab -c 1`, %s keep-alive requests over 8 "
+              "connections; user space only, so it does not move with the machine's "
+              "load): %s instructions per full handshake against %s for the floor's "
+              "operations, **%s** the floor; %s instructions per keep-alive request."
+              % (keyset, prof.get("handshakes", "?"), prof.get("keepalive_requests", "?"),
+                 fmt(hs_ir), fmt(floor_ir), fmt_ratio(hs_ir / floor_ir),
+                 fmt(ka_ir) if ka_ir else "–"))
+            w("")
         mem_rows = [(srv, srv) for srv in servers] + [
             (srv, label) for srv, label in MEMORY_EXTRA if srv in samples[keyset]]
         mem_rows = [(srv, label) for srv, label in mem_rows
@@ -345,6 +360,12 @@ def main():
       "handshake needs (server signature, the CA's signature on the client certificate, "
       "the client's CertificateVerify, ECDHE key share and shared secret on the curve "
       "negotiated) with the same keys and BearSSL's default implementations.")
+    w("- **instructions**: bench/profile.sh, once per key set after the rounds, runs "
+      "mtlsd under callgrind and counts the instructions of `ab -c 1` full handshakes "
+      "(each with one request) and of keep-alive requests over 8 open connections "
+      "(bench/idle_clients.py), and bench/floor's operations once each; user space "
+      "only, so the ratio does not move with the machine's load, and kernel time is "
+      "not in it. `BENCH_PROFILE=0` leaves it out.")
     w("")
     with open(md_path, "w") as f:
         f.write("\n".join(out))

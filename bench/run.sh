@@ -14,14 +14,17 @@
 #   bulk       64 MiB over one connection (curl): MB/s, server CPU per file
 #   floor      bench/floor: BearSSL's public-key operations for one handshake
 # then, on fresh servers, RSS idle and with 500 idle authenticated keep-alive
-# connections, the idle RSS split by mapping (bench/smaps.py), and the same
-# for mtlsd built with MUSL=1 (static, musl) and, as a baseline, for an idle
-# `sleep` (dynamically linked against glibc). Server CPU is utime and stime
+# connections, the idle RSS split by mapping (bench/smaps.py), the same for
+# mtlsd built with MUSL=1 (static, musl) and, as a baseline, for an idle
+# `sleep` (dynamically linked against glibc); last, once per key set,
+# bench/profile.sh: callgrind's instructions per full handshake, per
+# keep-alive request and for the floor. Server CPU is utime and stime
 # (user and kernel), each from /proc of all the server's processes (nginx:
 # master and worker). Writes bench/results.md, the raw samples in
-# bench/results.tsv (with bench/results-meta.tsv: the machine, versions,
-# sizes) and the chart bench/results.png; bench/render.sh makes the last two
-# again from the first two.
+# bench/results.tsv (round 0: measured once, the callgrind counts) with
+# bench/results-meta.tsv (the machine, versions, sizes), and the chart
+# bench/results.png; bench/render.sh makes the last two again from the
+# first two.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_KEYSETS ("rsa ec"), BENCH_HS (800
 # handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
@@ -30,8 +33,9 @@
 # build to compare, e.g. before and after a change), BENCH_LABEL (says which
 # build that is, in results.md), BENCH_MUSL (build/musl/mtlsd, made here with
 # make MUSL=1, installing musl-tools if it can; another path: that build; 0:
-# no musl rows), BENCH_KEEP=1 keeps the working directory (configurations,
-# logs, every client's output).
+# no musl rows), BENCH_PROFILE (1; 0 skips bench/profile.sh, which takes its
+# own PROFILE_HS and PROFILE_KA), BENCH_KEEP=1 keeps the working directory
+# (configurations, logs, every client's output, profile.sh's reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -46,6 +50,7 @@ IDLE_N=${BENCH_IDLE:-500}
 SERVERS=${BENCH_SERVERS:-"mtlsd nginx lighttpd"}
 MTLSD=${BENCH_MTLSD:-./mtlsd}
 MUSL=${BENCH_MUSL:-build/musl/mtlsd}
+PROFILE=${BENCH_PROFILE:-1}
 OUT=${BENCH_OUT:-bench}
 AB_SECONDS=60           # hard cap for one ab run
 KA_LIMIT=65535          # requests per keep-alive connection, all servers
@@ -88,8 +93,12 @@ install_missing nginx lighttpd lighttpd-mod-openssl apache2-utils openssl curl \
 [ -x "$MTLSD" ] || die "build $MTLSD first (make bench does)"
 [ -x bench/floor ] || die "build bench/floor first (make bench does)"
 
-# The optional part: without it the run goes on, with fewer rows. In a
+# The optional parts: without them the run goes on, with fewer rows. In a
 # subshell, install_missing's die only ends the subshell.
+if [ "$PROFILE" != 0 ] && ! ( install_missing valgrind ); then
+	say "bench: no valgrind: no callgrind counts (bench/profile.sh) in this run"
+	PROFILE=0
+fi
 if [ "$MUSL" = build/musl/mtlsd ]; then
 	if ! ( install_missing musl-tools ); then
 		say "bench: no musl-tools: no MUSL=1 rows in this run"
@@ -505,6 +514,28 @@ measure_memory() { # SERVER KEYSET ROUND
 	stop "$s" "$ks"
 }
 
+# bench/profile.sh under callgrind, once: instructions per full handshake,
+# per keep-alive request and for BearSSL's floor, in round 0.
+measure_profile() { # KEYSET
+	local ks=$1 out=$work/profile-$1.txt hs ka fl hs_n ka_n
+	if ! PROFILE_MTLSD=$MTLSD bash bench/profile.sh "$ks" > "$out" 2>&1; then
+		say "bench: bench/profile.sh $ks failed; no callgrind counts for $ks:"
+		tail -n 5 "$out" >&2
+		return 0
+	fi
+	hs=$(sed -n 's/^instructions per full handshake.*: *//p' "$out" | tr -cd '0-9')
+	ka=$(sed -n 's/^instructions per keep-alive request.*: *//p' "$out" | tr -cd '0-9')
+	fl=$(sed -n "s/^BearSSL floor, instructions.*: *//p" "$out" | tr -cd '0-9')
+	[ -n "$hs" ] && [ -n "$ka" ] && [ -n "$fl" ] \
+		|| { say "bench: could not read bench/profile.sh's counts (see $out)"; return 0; }
+	record "$ks" 0 mtlsd prof_hs_ir "$hs"
+	record "$ks" 0 mtlsd prof_ka_ir "$ka"
+	record "$ks" 0 floor prof_floor_ir "$fl"
+	hs_n=$(sed -n 's/^instructions per full handshake (ab -c 1, \([0-9]*\)).*/\1/p' "$out")
+	ka_n=$(sed -n 's/^instructions per keep-alive request (\([0-9]*\) over.*/\1/p' "$out")
+	note "profile_settings-$ks" "handshakes=$hs_n keepalive_requests=$ka_n"
+}
+
 rotate() { # N WORDS... -> the words rotated left N times
 	local n=$1
 	shift
@@ -592,6 +623,10 @@ for ks in $KEYSETS; do
 			measure_memory "$s" "$ks" "$r"
 		done
 	done
+	if [ "$PROFILE" != 0 ]; then
+		say "bench: $ks callgrind counts (bench/profile.sh $ks)"
+		measure_profile "$ks"
+	fi
 done
 note duration_s "$(awk -v a="$start_time" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')"
 
