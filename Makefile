@@ -119,7 +119,9 @@ endif
 bench/floor: bench/floor.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) $(LDFLAGS) -o $@ bench/floor.c $(LIBS)
 
-# Installs nginx, lighttpd, ab and gnuplot if missing; writes bench/results.*.
+# Installs nginx, lighttpd, ab and gnuplot if missing (valgrind and
+# musl-tools too, optional); builds build/musl/mtlsd with MUSL=1 for its
+# footprint rows; writes bench/results.*.
 bench: mtlsd bench/floor
 	bash bench/run.sh
 

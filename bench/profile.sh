@@ -127,7 +127,11 @@ ka=$(total_ir "$out/keepalive.out")
 fl=$(total_ir "$out/floor.out")
 per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }
 hs_per=$(per "$hs" "$HS_N")
-echo "$MTLSD $("$MTLSD" -V | cut -d' ' -f2), $KEYSET key set, $cipher, $(grep 'Server Temp Key' "$work/ab.txt" | sed 's/.*: *//')"
+# mtlsd -V: "mtlsd VERSION", then (newer builds) "built with BearSSL VERSION".
+version=$("$MTLSD" -V | sed -n '1s/^mtlsd //p')
+bearssl=$("$MTLSD" -V | sed -n 's/^built with BearSSL //p')
+echo "$MTLSD $version${bearssl:+ (BearSSL $bearssl)}, $KEYSET key set, $cipher," \
+	"$(grep 'Server Temp Key' "$work/ab.txt" | sed 's/.*: *//')"
 echo "instructions per full handshake (ab -c 1, $HS_N): $(printf "%'d" "$hs_per")"
 echo "instructions per keep-alive request ($KA_N over $CONNS connections): $(printf "%'d" "$(per "$ka" "$KA_N")")"
 echo "BearSSL floor, instructions for one handshake's public-key operations: $(printf "%'d" "$fl")"

@@ -16,18 +16,29 @@ import sys
 
 SERVERS = ["mtlsd", "nginx", "lighttpd"]
 KEYSET_NAMES = {"rsa": "RSA-2048", "ec": "ECDSA P-256"}
+# The rows of the idle-memory table: the servers, then these.
+MEMORY_EXTRA = [("mtlsd-musl", "mtlsd, `make MUSL=1` (static, musl)"),
+                ("sleep", "baseline: an idle `sleep 60` (glibc, dynamic)")]
 
 # metric, label, unit, better ("low"/"high"), digits
 ROWS = [
     ("full_rps", "full handshakes", "req/s", "high", 0),
-    ("full_cpu_us", "server CPU per full handshake", "µs", "low", 0),
+    ("full_cpu_us", "server CPU per full handshake, user+sys", "µs", "low", 0),
+    ("full_user_us", "– user", "µs", "low", 0),
+    ("full_sys_us", "– sys (in the kernel)", "µs", "low", 0),
     ("resumed_cps", "resumed handshakes (s_time -reuse)", "conn/s", "high", 0),
-    ("resumed_cpu_us", "server CPU per resumed connection", "µs", "low", 0),
+    ("resumed_cpu_us", "server CPU per resumed connection, user+sys", "µs", "low", 0),
+    ("resumed_user_us", "– user", "µs", "low", 0),
+    ("resumed_sys_us", "– sys (in the kernel)", "µs", "low", 0),
     ("resumed_share", "connections really resumed", "%", "high", 0),
     ("ka_rps", "keep-alive, 8 connections, 1 KiB", "req/s", "high", 0),
-    ("ka_cpu_us", "server CPU per keep-alive request", "µs", "low", 2),
+    ("ka_cpu_us", "server CPU per keep-alive request, user+sys", "µs", "low", 2),
+    ("ka_user_us", "– user", "µs", "low", 2),
+    ("ka_sys_us", "– sys (in the kernel)", "µs", "low", 2),
     ("bulk_mbps", "bulk, 64 MiB over one connection", "MB/s", "high", 0),
-    ("bulk_cpu_ms", "server CPU per 64 MiB", "ms", "low", 0),
+    ("bulk_cpu_ms", "server CPU per 64 MiB, user+sys", "ms", "low", 0),
+    ("bulk_user_ms", "– user", "ms", "low", 0),
+    ("bulk_sys_ms", "– sys (in the kernel)", "ms", "low", 0),
     ("rss_idle_kb", "RSS idle", "KiB", "low", 0),
     ("rss_conns_kb", "RSS, the idle authenticated connections open", "KiB", "low", 0),
     ("conn_kb", "RSS added per idle connection", "KiB", "low", 1),
@@ -62,6 +73,10 @@ def load(path):
                     if r in m["rss_idle_kb"]:
                         m["conn_kb"][r] = (m["rss_conns_kb"][r]
                                            - m["rss_idle_kb"][r]) / IDLE_CONNS
+            if "idle_bin_kb" in m and "idle_anon_kb" in m:
+                for r in m["idle_bin_kb"]:
+                    if r in m["idle_anon_kb"]:
+                        m["idle_own_kb"][r] = m["idle_bin_kb"][r] + m["idle_anon_kb"][r]
             if "resumed_share" in m:
                 m["resumed_share"] = {r: v * 100 for r, v in m["resumed_share"].items()}
     return samples
@@ -96,6 +111,22 @@ def fmt_ratio(v):
     return "–" if v is None else "{:.2f}×".format(v)
 
 
+def libraries(samples, keyset, server):
+    """[(file name, median Rss KiB)] of the shared libraries, largest first."""
+    m = samples[keyset][server]
+    libs = [(metric.split(":", 1)[1], median(m[metric].values()))
+            for metric in m if metric.startswith("idle_lib_kb:")]
+    return sorted(libs, key=lambda kv: -kv[1])
+
+
+def library(samples, keyset, server, name):
+    return dict(libraries(samples, keyset, server)).get(name)
+
+
+def join(parts):
+    return "; ".join(p for p in parts if p)
+
+
 def main():
     global IDLE_CONNS
     tsv, meta_path, md_path, dat_path = sys.argv[1:5]
@@ -109,6 +140,7 @@ def main():
     samples = load(tsv)
     keysets = [k for k in ("rsa", "ec") if k in samples]
     servers = [s for s in SERVERS if any(s in samples[k] for k in keysets)]
+    samples_servers = {s for k in keysets for s in samples[k]}
     rounds = settings.get("rounds", "?")
 
     out = []
@@ -179,52 +211,167 @@ def main():
                 if metric in floor:
                     w("| %s | %s |" % (label, fmt(median(floor[metric].values()), 1)))
             r = ratio(samples, keyset, "mtlsd", "full_cpu_us", "floor", "floor_total")
+            ru = ratio(samples, keyset, "mtlsd", "full_user_us", "floor", "floor_total")
+            sys_us = value(samples, keyset, "mtlsd", "full_sys_us")
             w("")
-            w("mtlsd's server CPU per full handshake is **%s** BearSSL's floor "
-              "(kernel time for the connection included)." % fmt_ratio(r))
+            line = ("mtlsd's server CPU per full handshake is **%s** BearSSL's floor "
+                    "(kernel time for the connection included)" % fmt_ratio(r))
+            if ru is not None and sys_us is not None:
+                line += ("; its user CPU alone is **%s** the floor, and its kernel (sys) "
+                         "time %s µs per handshake" % (fmt_ratio(ru), fmt(sys_us)))
+            w(line + ".")
+            w("")
+        hs_ir = value(samples, keyset, "mtlsd", "prof_hs_ir")
+        floor_ir = value(samples, keyset, "floor", "prof_floor_ir")
+        ka_ir = value(samples, keyset, "mtlsd", "prof_ka_ir")
+        if hs_ir and floor_ir:
+            prof = dict(kv.split("=") for kv in
+                        meta.get("profile_settings-" + keyset, "").split() if "=" in kv)
+            w("Counted in instructions by callgrind instead (bench/profile.sh %s, once: "
+              "%s full handshakes with `ab -c 1`, %s keep-alive requests over 8 "
+              "connections; user space only, so it does not move with the machine's "
+              "load): %s instructions per full handshake against %s for the floor's "
+              "operations, **%s** the floor; %s instructions per keep-alive request."
+              % (keyset, prof.get("handshakes", "?"), prof.get("keepalive_requests", "?"),
+                 fmt(hs_ir), fmt(floor_ir), fmt_ratio(hs_ir / floor_ir),
+                 fmt(ka_ir) if ka_ir else "–"))
+            w("")
+        mem_rows = [(srv, srv) for srv in servers] + [
+            (srv, label) for srv, label in MEMORY_EXTRA if srv in samples[keyset]]
+        mem_rows = [(srv, label) for srv, label in mem_rows
+                    if "idle_rss_kb" in samples[keyset][srv]]
+        if mem_rows:
+            w("Where the idle RSS is (KiB, medians over the rounds; /proc/PID/smaps of "
+              "a freshly started server, all its processes, summed per mapping):")
+            w("")
+            w("| idle | RSS | own binary | anonymous (heap, stack, anon) | "
+              "own binary + anonymous | shared libraries | their PSS | other | "
+              "largest shared libraries | RSS with %d idle connections |" % IDLE_CONNS)
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+            for srv, label in mem_rows:
+                libs = libraries(samples, keyset, srv)
+                w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    label,
+                    fmt(value(samples, keyset, srv, "idle_rss_kb")),
+                    fmt(value(samples, keyset, srv, "idle_bin_kb")),
+                    fmt(value(samples, keyset, srv, "idle_anon_kb")),
+                    fmt(value(samples, keyset, srv, "idle_own_kb")),
+                    fmt(value(samples, keyset, srv, "idle_lib_kb")),
+                    fmt(value(samples, keyset, srv, "idle_lib_pss_kb")),
+                    fmt(value(samples, keyset, srv, "idle_other_kb")),
+                    ", ".join("%s %s" % (name, fmt(kb)) for name, kb in libs[:3]) or "none",
+                    fmt(value(samples, keyset, srv, "rss_conns_kb"))))
             w("")
 
     # ---- targets ----
     w("## Targets")
     w("")
-    w("| target | key set | measured | met? |")
-    w("|---|---|---:|---|")
+    w("The last column is computed from this run's numbers above (medians, ratios "
+      "of the same round): where the measured cost or memory is.")
+    w("")
+    w("| target | key set | measured | met? | why not / measured explanation |")
+    w("|---|---|---:|---|---|")
 
-    def target(label, keyset, measured, ok, note=""):
-        w("| %s | %s | %s | %s%s |" % (label, KEYSET_NAMES.get(keyset, keyset), measured,
-                                       "yes" if ok else "**no**", note))
+    def target(label, keyset, measured, ok, note="", why=""):
+        w("| %s | %s | %s | %s%s | %s |" % (label, KEYSET_NAMES.get(keyset, keyset), measured,
+                                            "yes" if ok else "**no**", note, why or "–"))
+
+    def v(keyset, server, metric):
+        return value(samples, keyset, server, metric)
+
+    def split_vs_nginx(keyset, prefix, unit, digits):
+        """'user U unit (R× nginx's user), sys S unit (R× nginx's sys)'."""
+        u, t = v(keyset, "mtlsd", prefix + "_user_" + unit), v(keyset, "mtlsd", prefix + "_sys_" + unit)
+        if u is None or t is None:
+            return ""
+        sym = "µs" if unit == "us" else unit
+        return ("user %s %s (%s nginx's user), sys %s %s (%s nginx's sys)"
+                % (fmt(u, digits), sym, fmt_ratio(ratio(samples, keyset, "mtlsd", prefix + "_user_" + unit)),
+                   fmt(t, digits), sym, fmt_ratio(ratio(samples, keyset, "mtlsd", prefix + "_sys_" + unit))))
 
     for keyset in keysets:
         if "mtlsd" not in samples[keyset] or "nginx" not in samples[keyset]:
             continue
         r = ratio(samples, keyset, "mtlsd", "ka_cpu_us")
         if r is not None:
+            why = []
+            u, t, tot = (v(keyset, "mtlsd", "ka_user_us"), v(keyset, "mtlsd", "ka_sys_us"),
+                         v(keyset, "mtlsd", "ka_cpu_us"))
+            if u is not None and t is not None:
+                why.append("user %s µs = %s nginx's user" % (
+                    fmt(u, 2), fmt_ratio(ratio(samples, keyset, "mtlsd", "ka_user_us"))))
+                why.append("kernel (sys) %s µs of %s µs = %s nginx's sys, so even with "
+                           "no user CPU at all it would be %s nginx's user+sys" % (
+                               fmt(t, 2), fmt(tot, 2),
+                               fmt_ratio(ratio(samples, keyset, "mtlsd", "ka_sys_us")),
+                               fmt_ratio(ratio(samples, keyset, "mtlsd", "ka_sys_us",
+                                               "nginx", "ka_cpu_us"))))
+            ir = v(keyset, "mtlsd", "prof_ka_ir")
+            if ir:
+                why.append("callgrind: %s instructions per request" % fmt(ir))
             target("keep-alive server CPU per request ≤ 0.4× nginx", keyset,
-                   fmt_ratio(r), r <= 0.4)
+                   fmt_ratio(r), r <= 0.4, why=join(why))
         r = ratio(samples, keyset, "mtlsd", "full_cpu_us", "floor", "floor_total")
         if r is not None:
+            why = []
+            hs_ir, floor_ir = v(keyset, "mtlsd", "prof_hs_ir"), v(keyset, "floor", "prof_floor_ir")
+            if hs_ir and floor_ir:
+                why.append("instructions (callgrind) %s the floor's" % fmt_ratio(hs_ir / floor_ir))
+            ru = ratio(samples, keyset, "mtlsd", "full_user_us", "floor", "floor_total")
+            if ru is not None:
+                why.append("user CPU %s the floor" % fmt_ratio(ru))
+            t, tot = v(keyset, "mtlsd", "full_sys_us"), v(keyset, "mtlsd", "full_cpu_us")
+            if t is not None and tot:
+                why.append("sys %s µs per handshake (%.0f%% of its %s µs)" % (
+                    fmt(t), 100 * t / tot, fmt(tot)))
             target("full-handshake server CPU ≤ 1.15× BearSSL's floor", keyset,
-                   fmt_ratio(r), r <= 1.15)
+                   fmt_ratio(r), r <= 1.15, why=join(why))
         r = ratio(samples, keyset, "mtlsd", "resumed_cpu_us")
         share = value(samples, keyset, "mtlsd", "resumed_share")
         if r is not None:
             note = ""
             if share is not None and share < 1:
                 note = " (no resumption yet: every connection was a full handshake)"
-            target("resumed-handshake server CPU ≤ nginx", keyset, fmt_ratio(r), r <= 1.0, note)
+            target("resumed-handshake server CPU ≤ nginx", keyset, fmt_ratio(r), r <= 1.0, note,
+                   why=split_vs_nginx(keyset, "resumed", "us", 0))
         r = ratio(samples, keyset, "mtlsd", "bulk_mbps")
         if r is not None:
-            target("bulk throughput ≥ 0.9× nginx", keyset, fmt_ratio(r), r >= 0.9)
-        v = value(samples, keyset, "mtlsd", "rss_idle_kb")
-        if v is not None:
-            target("idle RSS ≤ 1 MiB", keyset, "%s KiB" % fmt(v), v <= 1024)
+            why = split_vs_nginx(keyset, "bulk", "ms", 0)
+            target("bulk throughput ≥ 0.9× nginx", keyset, fmt_ratio(r), r >= 0.9,
+                   why=("server CPU per 64 MiB %s nginx's: %s" % (
+                       fmt_ratio(ratio(samples, keyset, "mtlsd", "bulk_cpu_ms")), why))
+                   if why else "")
+        rss = value(samples, keyset, "mtlsd", "rss_idle_kb")
+        if rss is not None:
+            why = []
+            own, lib = v(keyset, "mtlsd", "idle_own_kb"), v(keyset, "mtlsd", "idle_lib_kb")
+            if own is not None and lib is not None:
+                part = "own binary + anonymous %s KiB, shared libraries %s KiB" % (fmt(own), fmt(lib))
+                libs = libraries(samples, keyset, "mtlsd")
+                if libs:
+                    part += " (%s alone %s KiB)" % (libs[0][0], fmt(libs[0][1]))
+                why.append(part)
+            base = v(keyset, "sleep", "idle_rss_kb")
+            if base is not None:
+                libc = library(samples, keyset, "sleep", "libc.so.6")
+                why.append("an idle `sleep` (glibc, dynamic) has %s KiB resident%s" % (
+                    fmt(base), ", %s of them libc.so.6" % fmt(libc) if libc is not None else ""))
+            musl = v(keyset, "mtlsd-musl", "rss_idle_kb")
+            if musl is not None:
+                why.append("MUSL=1 build: %s KiB" % fmt(musl))
+            target("idle RSS ≤ 1 MiB", keyset, "%s KiB" % fmt(rss), rss <= 1024, why=join(why))
         r = ratio(samples, keyset, "mtlsd", "rss_conns_kb")
         if r is not None:
+            rm = ratio(samples, keyset, "mtlsd-musl", "rss_conns_kb")
             target("RSS with %d idle connections ≤ 0.8× nginx" % IDLE_CONNS, keyset,
-                   fmt_ratio(r), r <= 0.8)
+                   fmt_ratio(r), r <= 0.8,
+                   why="MUSL=1 build: %s nginx" % fmt_ratio(rm) if rm is not None else "")
     size = int(meta.get("size_mtlsd", "0"))
-    w("| stripped binary ≤ 256 KiB with BearSSL | – | %s KiB | %s |"
-      % (fmt(size / 1024, 1), "yes" if size <= 256 * 1024 else "**no**"))
+    size_musl = int(meta.get("size_mtlsd_musl", "0"))
+    w("| stripped binary ≤ 256 KiB with BearSSL | – | %s KiB | %s | %s |"
+      % (fmt(size / 1024, 1), "yes" if size <= 256 * 1024 else "**no**",
+         "MUSL=1 build, static, musl inside: %s KiB" % fmt(size_musl / 1024, 1)
+         if size_musl else "–"))
     w("")
     w("## Size")
     w("")
@@ -232,6 +379,9 @@ def main():
     w("|---|---:|---|")
     w("| mtlsd (stripped, BearSSL inside) | %s KiB | %s |"
       % (fmt(size / 1024, 1), meta.get("links_mtlsd", "").strip()))
+    if size_musl:
+        w("| mtlsd, `make MUSL=1` (stripped, static: musl and BearSSL inside) | %s KiB | %s |"
+          % (fmt(size_musl / 1024, 1), meta.get("links_mtlsd_musl", "").strip()))
     w("| nginx (Debian's, without its libraries) | %s KiB | %s |"
       % (fmt(int(meta.get("size_nginx", "0")) / 1024, 1), meta.get("links_nginx", "").strip()))
     w("| lighttpd + mod_openssl (Debian's) | %s KiB | %s |"
@@ -239,16 +389,48 @@ def main():
          meta.get("links_lighttpd", "").strip()))
     w("")
     w("## How each number is taken")
+    def measured(server, metric):
+        return any(metric in samples[k].get(server, {}) for k in keysets)
+    split = ""
+    if any(measured(srv, "idle_bin_kb") for srv in samples_servers):
+        split = (" The idle RSS is then split by mapping: bench/smaps.py sums Rss per "
+                 "mapping path in /proc/PID/smaps (all the server's processes) into the "
+                 "program's own executable (for lighttpd with its modules in "
+                 "/usr/lib/lighttpd/), anonymous memory (heap, stacks, unnamed mappings, "
+                 "shared anonymous memory), shared libraries (each file whose name has "
+                 "`.so`; their PSS alongside) and the rest (other files, the kernel's vdso).")
+    extras = []
+    if measured("mtlsd-musl", "rss_idle_kb"):
+        extras.append("mtlsd built with `make MUSL=1` (fully static against musl; idle and "
+                      "with the connections)")
+    if measured("sleep", "rss_idle_kb"):
+        extras.append("an idle `sleep 60`, as a baseline for what a process linked "
+                      "dynamically against glibc keeps resident")
     w("")
     w("- **full handshakes**: `ab -E client.pem -f TLS1.2 -Z CIPHER -c 4`, a new connection "
       "per request for `/small.html` (1 KiB); server CPU is the change in utime+stime "
       "(from /proc/PID/stat, all the server's processes) divided by the requests.")
+    acct = meta.get("cpu_accounting", "")
+    user_sys = measured("mtlsd", "full_user_us")
+    if user_sys:
+        w("- **user and sys**: every server CPU number is also given as its two parts, utime "
+          "(user) and stime (sys, in the kernel), each divided the same way and each with its "
+          "own ratio to nginx. The kernel counts the total exactly but splits it by sampling "
+          "what the process is doing at each timer tick%s, and /proc reports both parts in "
+          "1/%s s: a small part, such as the tens of µs of sys in a full handshake, rests on "
+          "few samples and moves from round to round. Sys includes the kernel's processing of "
+          "what the server sends over loopback up to the client's socket (done in the sender's "
+          "context), so each side pays part of the other's receive path%s."
+          % (" (this kernel: %s)" % acct if acct else "", meta.get("hz", "100"),
+             "; without IRQ_TIME_ACCOUNTING, interrupts that arrive while the server runs "
+             "count as its sys too" if acct and "IRQ_TIME_ACCOUNTING" not in acct else ""))
     w("- **resumed**: `openssl s_time -reuse -tls1_2 -cert -key -www /small.html`, one "
       "connection after the other; the rate is connections over wall time, and the share "
       "of connections that really resumed is counted from s_time's marks (`r`).")
     w("- **keep-alive**: `ab -k -c 8` for `/small.html`; the server CPU of the 8 "
-      "handshakes (8 × that server's full-handshake CPU of the same round) is taken out "
-      "before dividing by the requests.")
+      "handshakes (8 × that server's full-handshake CPU of the same round%s) is taken out "
+      "before dividing by the requests." % (", user and sys each from its own part"
+                                            if user_sys else ""))
     w("- **bulk**: `curl` fetches a 64 MiB file of random bytes; MB/s = 10^6 bytes per "
       "second of transfer after the handshake; server CPU per file alongside.")
     w("- **memory**: a freshly started server, after the start-up check (one verified "
@@ -256,11 +438,23 @@ def main():
       "connections that each completed one authenticated keep-alive request and then "
       "stayed idle (bench/idle_clients.py). PSS (proportional set size, shared pages "
       "divided among the processes that share them) is shown too because nginx's two "
-      "processes share their libraries." % IDLE_CONNS)
+      "processes share their libraries.%s%s"
+      % (IDLE_CONNS, split, " Measured the same way in each round: " + " and ".join(extras)
+         + "." if extras else ""))
     w("- **floor**: bench/floor times exactly the public-key operations one full "
       "handshake needs (server signature, the CA's signature on the client certificate, "
       "the client's CertificateVerify, ECDHE key share and shared secret on the curve "
       "negotiated) with the same keys and BearSSL's default implementations.")
+    if measured("mtlsd", "prof_hs_ir"):
+        w("- **instructions**: bench/profile.sh, once per key set after the rounds, runs "
+          "mtlsd under callgrind and counts the instructions of `ab -c 1` full handshakes "
+          "(each with one request) and of keep-alive requests over 8 open connections "
+          "(bench/idle_clients.py), and bench/floor's operations once each; user space "
+          "only, so the ratio does not move with the machine's load, and kernel time is "
+          "not in it. `BENCH_PROFILE=0` leaves it out.")
+    else:
+        w("- **instructions**: not counted in this run (bench/profile.sh, callgrind: "
+          "`BENCH_PROFILE=0`, or no valgrind).")
     w("")
     with open(md_path, "w") as f:
         f.write("\n".join(out))

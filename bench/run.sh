@@ -14,19 +14,28 @@
 #   bulk       64 MiB over one connection (curl): MB/s, server CPU per file
 #   floor      bench/floor: BearSSL's public-key operations for one handshake
 # then, on fresh servers, RSS idle and with 500 idle authenticated keep-alive
-# connections. Server CPU is utime+stime from /proc of all the server's
-# processes (nginx: master and worker). Writes bench/results.md, the raw
-# samples in bench/results.tsv (with bench/results-meta.tsv: the machine,
-# versions, sizes) and the chart bench/results.png; bench/render.sh makes
-# the last two again from the first two.
+# connections, the idle RSS split by mapping (bench/smaps.py), the same for
+# mtlsd built with MUSL=1 (static, musl) and, as a baseline, for an idle
+# `sleep` (dynamically linked against glibc); last, once per key set,
+# bench/profile.sh: callgrind's instructions per full handshake, per
+# keep-alive request and for the floor. Server CPU is utime and stime
+# (user and kernel), each from /proc of all the server's processes (nginx:
+# master and worker). Writes bench/results.md, the raw samples in
+# bench/results.tsv (round 0: measured once, the callgrind counts) with
+# bench/results-meta.tsv (the machine, versions, sizes), and the chart
+# bench/results.png; bench/render.sh makes the last two again from the
+# first two.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_KEYSETS ("rsa ec"), BENCH_HS (800
 # handshakes), BENCH_KA (150000 requests), BENCH_RESUME_SECONDS (3),
 # BENCH_BULK (5 downloads), BENCH_IDLE (500 connections), BENCH_SERVERS
 # ("mtlsd nginx lighttpd"), BENCH_OUT (bench), BENCH_MTLSD (./mtlsd: another
 # build to compare, e.g. before and after a change), BENCH_LABEL (says which
-# build that is, in results.md), BENCH_KEEP=1 keeps the
-# working directory (configurations, logs, every client's output).
+# build that is, in results.md), BENCH_MUSL (build/musl/mtlsd, made here with
+# make MUSL=1, installing musl-tools if it can; another path: that build; 0:
+# no musl rows), BENCH_PROFILE (1; 0 skips bench/profile.sh, which takes its
+# own PROFILE_HS and PROFILE_KA), BENCH_KEEP=1 keeps the working directory
+# (configurations, logs, every client's output, profile.sh's reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -40,6 +49,8 @@ BULK_N=${BENCH_BULK:-5}
 IDLE_N=${BENCH_IDLE:-500}
 SERVERS=${BENCH_SERVERS:-"mtlsd nginx lighttpd"}
 MTLSD=${BENCH_MTLSD:-./mtlsd}
+MUSL=${BENCH_MUSL:-build/musl/mtlsd}
+PROFILE=${BENCH_PROFILE:-1}
 OUT=${BENCH_OUT:-bench}
 AB_SECONDS=60           # hard cap for one ab run
 KA_LIMIT=65535          # requests per keep-alive connection, all servers
@@ -81,6 +92,26 @@ install_missing nginx lighttpd lighttpd-mod-openssl apache2-utils openssl curl \
 	python3 gnuplot-nox procps binutils
 [ -x "$MTLSD" ] || die "build $MTLSD first (make bench does)"
 [ -x bench/floor ] || die "build bench/floor first (make bench does)"
+
+# The optional parts: without them the run goes on, with fewer rows. In a
+# subshell, install_missing's die only ends the subshell.
+if [ "$PROFILE" != 0 ] && ! ( install_missing valgrind ); then
+	say "bench: no valgrind: no callgrind counts (bench/profile.sh) in this run"
+	PROFILE=0
+fi
+if [ "$MUSL" = build/musl/mtlsd ]; then
+	if ! ( install_missing musl-tools ); then
+		say "bench: no musl-tools: no MUSL=1 rows in this run"
+		MUSL=0
+	elif ! MAKEFLAGS='' make -s MUSL=1 build/musl/mtlsd >&2; then
+		say "bench: make MUSL=1 failed: no MUSL=1 rows in this run"
+		MUSL=0
+	fi
+fi
+if [ "$MUSL" != 0 ] && [ ! -x "$MUSL" ]; then
+	say "bench: no $MUSL: no MUSL=1 rows in this run"
+	MUSL=0
+fi
 
 # Every server gets the same, generous descriptor limit.
 ulimit -n 4096 2>/dev/null || say "bench: could not raise the open file limit to 4096; the 500-connection test may fail"
@@ -202,15 +233,16 @@ EOF
 
 # start SERVER KEYSET: starts it on a free port; sets PID[S-K] and PORT[S-K].
 start() {
-	local s=$1 ks=$2 port dir k
+	local s=$1 ks=$2 port dir k bin=$MTLSD
+	[ "$1" = mtlsd-musl ] && bin=$MUSL
 	port=$(free_port)
 	dir=$work/run-$s-$ks
 	k=$work/keys-$ks
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	case $s in
-	mtlsd)
-		"$MTLSD" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
+	mtlsd | mtlsd-musl)
+		"$bin" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
 			-C "$k/ca.crt" --access-log off --max-requests "$KA_LIMIT" \
 			2> "$dir/error.log" &
 		;;
@@ -270,13 +302,15 @@ pids_of() {
 	pgrep -P "$p" || true
 }
 
-cpu_ticks() { # SERVER KEYSET -> utime+stime of all its processes, in ticks
-	local t=0 p v
+cpu_ticks() { # SERVER KEYSET -> "UTIME STIME" of all its processes, in ticks
+	local u=0 t=0 p pu pt
 	for p in $(pids_of "$1" "$2"); do
-		v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || continue
-		t=$((t + ${v:-0}))
+		read -r pu pt < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12, $13}') \
+			|| continue
+		u=$((u + ${pu:-0}))
+		t=$((t + ${pt:-0}))
 	done
-	echo "$t"
+	echo "$u $t"
 }
 
 mem_kb() { # SERVER KEYSET FIELD(VmRSS|Pss) -> summed over its processes, KiB
@@ -302,7 +336,30 @@ meta=$work/meta.tsv
 note() { printf '%s\t%s\n' "$1" "$2" >> "$meta"; }
 
 now_s() { date +%s.%N; }
-us_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
+sample() { # KEYSET ROUND SERVER METRIC -> the value recorded, or nothing
+	awk -F'\t' -v k="$1" -v r="$2" -v s="$3" -v m="$4" \
+		'$1 == k && $2 == r && $3 == s && $4 == m { print $5 }' "$raw"
+}
+
+# record_cpu KEYSET ROUND SERVER PREFIX BEFORE AFTER N UNIT_US [LESS_USER LESS_SYS]:
+# from two cpu_ticks readings, records PREFIX_cpu_us (user+sys), PREFIX_user_us
+# and PREFIX_sys_us (ms for bulk: PREFIX_*_ms, UNIT_US 1000): the CPU
+# between them, less LESS_USER and LESS_SYS µs, per N.
+record_cpu() {
+	local ks=$1 r=$2 s=$3 prefix=$4 c0=$5 c1=$6 n=$7 unit=$8 lu=${9:-0} ls=${10:-0}
+	local suffix=us u t
+	[ "$unit" = 1000 ] && suffix=ms
+	read -r u t < <(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$n" -v unit="$unit" \
+		-v lu="$lu" -v ls="$ls" 'BEGIN {
+			split(a, x, " "); split(b, y, " ")
+			if (n <= 0) n = 1
+			printf "%.3f %.3f\n", ((y[1] - x[1]) / hz * 1e6 - lu) / n / unit,
+				((y[2] - x[2]) / hz * 1e6 - ls) / n / unit
+		}')
+	record "$ks" "$r" "$s" "${prefix}_cpu_$suffix" "$(awk -v u="$u" -v t="$t" 'BEGIN { printf "%.3f", u + t }')"
+	record "$ks" "$r" "$s" "${prefix}_user_$suffix" "$u"
+	record "$ks" "$r" "$s" "${prefix}_sys_$suffix" "$t"
+}
 field() { awk -F: -v k="$1" '$1 == k { sub(/^[ \t]+/, "", $2); print $2; exit }' "$2"; }
 
 run_ab() { # OUTFILE SERVER KEYSET REQUESTS CONCURRENCY [-k]
@@ -327,7 +384,7 @@ measure_full() { # SERVER KEYSET ROUND
 	c1=$(cpu_ticks "$s" "$ks")
 	n=$(field "Complete requests" "$out")
 	record "$ks" "$r" "$s" full_rps "$(field "Requests per second" "$out" | awk '{print $1}')"
-	record "$ks" "$r" "$s" full_cpu_us "$(us_per $((c1 - c0)) "$n")"
+	record_cpu "$ks" "$r" "$s" full "$c0" "$c1" "$n" 1
 	note "kex-$s-$ks" "$(field "Server Temp Key" "$out")"
 }
 
@@ -347,24 +404,25 @@ measure_resumed() { # SERVER KEYSET ROUND
 	n=$(( ${#marks} + 1 ))    # plus the untimed first connection
 	reused=$(printf '%s' "$marks" | tr -cd 'r' | wc -c)
 	record "$ks" "$r" "$s" resumed_cps "$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')"
-	record "$ks" "$r" "$s" resumed_cpu_us "$(us_per $((c1 - c0)) "$n")"
+	record_cpu "$ks" "$r" "$s" resumed "$c0" "$c1" "$n" 1
 	record "$ks" "$r" "$s" resumed_share "$(awk -v a="$reused" -v n="$n" 'BEGIN { printf "%.3f", a / n }')"
 }
 
 measure_keepalive() { # SERVER KEYSET ROUND
-	local s=$1 ks=$2 r=$3 out=$work/ab-ka-$1-$2-$3.txt c0 c1 n hs
+	local s=$1 ks=$2 r=$3 out=$work/ab-ka-$1-$2-$3.txt c0 c1 n hs_user hs_sys
 	c0=$(cpu_ticks "$s" "$ks")
 	run_ab "$out" "$s" "$ks" "$KA_N" 8 -k
 	c1=$(cpu_ticks "$s" "$ks")
 	n=$(field "Complete requests" "$out")
 	[ "$(field "Keep-Alive requests" "$out")" = "$n" ] || die "$s ($ks) did not keep connections alive"
 	record "$ks" "$r" "$s" ka_rps "$(field "Requests per second" "$out" | awk '{print $1}')"
-	# ab opened 8 connections: take their handshakes out at the cost the
-	# full-handshake test measured for this server in this round.
-	hs=$(awk -F'\t' -v k="$ks" -v r="$r" -v s="$s" \
-		'$1 == k && $2 == r && $3 == s && $4 == "full_cpu_us" { print $5 }' "$raw")
-	record "$ks" "$r" "$s" ka_cpu_us "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" -v hs="${hs:-0}" \
-		'BEGIN { printf "%.2f", (t / hz * 1e6 - 8 * hs) / n }')"
+	# ab opened 8 connections: take their handshakes out at the cost (user
+	# and sys) the full-handshake test measured for this server in this round.
+	hs_user=$(sample "$ks" "$r" "$s" full_user_us)
+	hs_sys=$(sample "$ks" "$r" "$s" full_sys_us)
+	record_cpu "$ks" "$r" "$s" ka "$c0" "$c1" "$n" 1 \
+		"$(awk -v a="${hs_user:-0}" 'BEGIN { print 8 * a }')" \
+		"$(awk -v a="${hs_sys:-0}" 'BEGIN { print 8 * a }')"
 }
 
 measure_bulk() { # SERVER KEYSET ROUND
@@ -381,7 +439,7 @@ measure_bulk() { # SERVER KEYSET ROUND
 	done
 	c1=$(cpu_ticks "$s" "$ks")
 	record "$ks" "$r" "$s" bulk_mbps "$(awk -v b="$bytes" -v t="$secs" 'BEGIN { printf "%.1f", b / t / 1e6 }')"
-	record "$ks" "$r" "$s" bulk_cpu_ms "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$BULK_N" 'BEGIN { printf "%.1f", t / hz * 1e3 / n }')"
+	record_cpu "$ks" "$r" "$s" bulk "$c0" "$c1" "$BULK_N" 1000
 }
 
 measure_floor() { # KEYSET ROUND
@@ -401,13 +459,45 @@ measure_floor() { # KEYSET ROUND
 	done
 }
 
+# record_smaps SERVER KEYSET ROUND: its idle RSS split by mapping
+# (bench/smaps.py), as idle_NAME_kb, and each library's as idle_lib_kb:FILE.
+record_smaps() {
+	local s=$1 ks=$2 r=$3 own=() line kv
+	[ "$s" = lighttpd ] && own=(--own /usr/lib/lighttpd/)
+	# shellcheck disable=SC2046
+	line=$(python3 bench/smaps.py "${own[@]}" $(pids_of "$s" "$ks")) \
+		|| die "could not read /proc/PID/smaps of $s ($ks)"
+	for kv in $line; do
+		case $kv in
+		lib:*) kv=${kv#lib:}; record "$ks" "$r" "$s" "idle_lib_kb:${kv%=*}" "${kv##*=}" ;;
+		*) record "$ks" "$r" "$s" "idle_${kv%%=*}_kb" "${kv#*=}" ;;
+		esac
+	done
+}
+
+# The baseline: what an idle process linked dynamically against glibc
+# (sleep) has resident, measured like the servers.
+measure_baseline() { # KEYSET ROUND
+	local ks=$1 r=$2
+	sleep 60 &
+	PID[sleep-$ks]=$!
+	started+=("$!")
+	sleep 1
+	record "$ks" "$r" sleep rss_idle_kb "$(mem_kb sleep "$ks" VmRSS)"
+	record "$ks" "$r" sleep pss_idle_kb "$(mem_kb sleep "$ks" Pss)"
+	record_smaps sleep "$ks" "$r"
+	stop sleep "$ks"
+}
+
 # Fresh server: RSS idle, then with IDLE_N authenticated idle connections.
 measure_memory() { # SERVER KEYSET ROUND
 	local s=$1 ks=$2 r=$3 k=$work/keys-$2 line
+	[ "$s" = sleep ] && { measure_baseline "$ks" "$r"; return; }
 	start "$s" "$ks"
 	sleep 1
 	record "$ks" "$r" "$s" rss_idle_kb "$(mem_kb "$s" "$ks" VmRSS)"
 	record "$ks" "$r" "$s" pss_idle_kb "$(mem_kb "$s" "$ks" Pss)"
+	record_smaps "$s" "$ks" "$r"
 	coproc IDLE { exec python3 bench/idle_clients.py 127.0.0.1 "${PORT[$s-$ks]}" \
 		"$k/client.crt" "$k/client.key" "$(cipher_of "$ks")" "$IDLE_N" /small.html; }
 	local idle_pid=$IDLE_PID
@@ -422,6 +512,28 @@ measure_memory() { # SERVER KEYSET ROUND
 	echo done >&"${IDLE[1]}"
 	wait "$idle_pid" || true
 	stop "$s" "$ks"
+}
+
+# bench/profile.sh under callgrind, once: instructions per full handshake,
+# per keep-alive request and for BearSSL's floor, in round 0.
+measure_profile() { # KEYSET
+	local ks=$1 out=$work/profile-$1.txt hs ka fl hs_n ka_n
+	if ! PROFILE_MTLSD=$MTLSD bash bench/profile.sh "$ks" > "$out" 2>&1; then
+		say "bench: bench/profile.sh $ks failed; no callgrind counts for $ks:"
+		tail -n 5 "$out" >&2
+		return 0
+	fi
+	hs=$(sed -n 's/^instructions per full handshake.*: *//p' "$out" | tr -cd '0-9')
+	ka=$(sed -n 's/^instructions per keep-alive request.*: *//p' "$out" | tr -cd '0-9')
+	fl=$(sed -n "s/^BearSSL floor, instructions.*: *//p" "$out" | tr -cd '0-9')
+	[ -n "$hs" ] && [ -n "$ka" ] && [ -n "$fl" ] \
+		|| { say "bench: could not read bench/profile.sh's counts (see $out)"; return 0; }
+	record "$ks" 0 mtlsd prof_hs_ir "$hs"
+	record "$ks" 0 mtlsd prof_ka_ir "$ka"
+	record "$ks" 0 floor prof_floor_ir "$fl"
+	hs_n=$(sed -n 's/^instructions per full handshake (ab -c 1, \([0-9]*\)).*/\1/p' "$out")
+	ka_n=$(sed -n 's/^instructions per keep-alive request (\([0-9]*\) over.*/\1/p' "$out")
+	note "profile_settings-$ks" "handshakes=$hs_n keepalive_requests=$ka_n"
 }
 
 rotate() { # N WORDS... -> the words rotated left N times
@@ -442,18 +554,26 @@ note machine_os "$(. /etc/os-release && echo "$PRETTY_NAME")"
 note machine_mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 note machine_load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+# mtlsd -V prints the version, then (newer builds) the BearSSL it was built with.
+mtlsd_version=$("$MTLSD" -V | head -n 1)
 if [ -n "${BENCH_LABEL:-}" ]; then
-	note version_mtlsd "$("$MTLSD" -V) ($BENCH_LABEL)"
+	note version_mtlsd "$mtlsd_version ($BENCH_LABEL)"
 elif [ "$MTLSD" = ./mtlsd ]; then
-	note version_mtlsd "$("$MTLSD" -V) ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	note version_mtlsd "$mtlsd_version ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 else
-	note version_mtlsd "$("$MTLSD" -V) ($MTLSD)"
+	note version_mtlsd "$mtlsd_version ($MTLSD)"
 fi
+# How the kernel splits a process's CPU time into user and sys.
+kconfig=$( (zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null) \
+	| grep -E '^CONFIG_(TICK_CPU_ACCOUNTING|VIRT_CPU_ACCOUNTING_GEN|IRQ_TIME_ACCOUNTING|HZ)=' \
+	| sed 's/^CONFIG_//' | tr '\n' ' ' || true)
+note cpu_accounting "${kconfig% }"
 note version_nginx "$(nginx -v 2>&1 | sed 's/.*: //')"
 note version_lighttpd "$(lighttpd -v 2>&1 | head -1 | sed 's/ - .*//')"
 note version_openssl "$(openssl version | sed 's/ *(.*//')"
 note version_bearssl "$(dpkg-query -W -f='${Version}\n' libbearssl-dev 2>/dev/null | head -1)"
 note settings "rounds=$ROUNDS handshakes=$HS_N keepalive_requests=$KA_N resume_seconds=$RESUME_SECONDS bulk_downloads=$BULK_N idle_conns=$IDLE_N"
+note hz "$HZ"
 
 strip -o "$work/mtlsd.stripped" "$MTLSD"
 note size_mtlsd "$(stat -c %s "$work/mtlsd.stripped")"
@@ -462,8 +582,18 @@ note size_nginx "$(stat -c %s "$(command -v nginx)")"
 note links_nginx "$(ldd "$(command -v nginx)" | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
 note size_lighttpd "$(( $(stat -c %s "$(command -v lighttpd)") + $(stat -c %s /usr/lib/lighttpd/mod_openssl.so) ))"
 note links_lighttpd "$(ldd "$(command -v lighttpd)" /usr/lib/lighttpd/mod_openssl.so | awk '$1 !~ /vdso|:$/ {print $1}' | sort -u | tr '\n' ' ')"
+if [ "$MUSL" != 0 ]; then
+	strip -o "$work/mtlsd-musl.stripped" "$MUSL"
+	note size_mtlsd_musl "$(stat -c %s "$work/mtlsd-musl.stripped")"
+	note links_mtlsd_musl "$( (ldd "$MUSL" 2>/dev/null || echo nothing) | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
+	note version_mtlsd_musl "$MUSL$([ "$MUSL" = build/musl/mtlsd ] && echo " (make MUSL=1 at $(git rev-parse --short HEAD 2>/dev/null || echo '?'))")"
+fi
+note links_sleep "$(ldd "$(command -v sleep)" | awk '$1 !~ /vdso/ {print $1}' | tr '\n' ' ')"
 
 read -r -a server_list <<< "$SERVERS"
+memory_list=("${server_list[@]}")
+[ "$MUSL" != 0 ] && memory_list+=(mtlsd-musl)
+memory_list+=(sleep)
 declare -A KEX
 start_time=$(now_s)
 for ks in $KEYSETS; do
@@ -489,10 +619,14 @@ for ks in $KEYSETS; do
 	done
 	for r in $(seq "$ROUNDS"); do
 		say "bench: $ks memory, round $r/$ROUNDS"
-		for s in $(rotate $((r - 1)) "${server_list[@]}"); do
+		for s in $(rotate $((r - 1)) "${memory_list[@]}"); do
 			measure_memory "$s" "$ks" "$r"
 		done
 	done
+	if [ "$PROFILE" != 0 ]; then
+		say "bench: $ks callgrind counts (bench/profile.sh $ks)"
+		measure_profile "$ks"
+	fi
 done
 note duration_s "$(awk -v a="$start_time" -v b="$(now_s)" 'BEGIN { printf "%.0f", b - a }')"
 
