@@ -15,7 +15,8 @@
 size_t
 file_cache_entry_bytes(void)
 {
-	return sizeof(struct file_cache_entry) + sizeof(uint32_t);
+	/* The bucket array is rounded up to a power of two: two words at most. */
+	return sizeof(struct file_cache_entry) + 2 * sizeof(uint32_t);
 }
 
 int

@@ -70,7 +70,7 @@ struct file_cache {
 	int64_t next_sweep;         /* INT64_MAX: nothing idle to expire */
 };
 
-/* Bytes the table takes per entry, for the start-up budget. */
+/* Bytes the table takes per entry at most, for the start-up budget. */
 size_t file_cache_entry_bytes(void);
 
 /*

@@ -9,6 +9,7 @@
  * corpus replayer by `make test`.
  */
 #include "../http.c"
+#include "../filecache.c"
 
 #include <assert.h>
 #include <limits.h>
@@ -16,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct http_site site = { -1, "index.html" };
+static struct http_site site = { -1, "index.html", NULL };
 static char root[64], root_real[PATH_MAX];
 
 static void

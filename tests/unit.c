@@ -8,6 +8,7 @@
 #include "../tls.c"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -486,7 +487,7 @@ serve(int root_fd, const char *head)
 {
 	struct http_request req;
 	struct http_response resp;
-	struct http_site s = { root_fd, "index.html" };
+	struct http_site s = { root_fd, "index.html", NULL };
 
 	parse(head, &req);
 	http_prepare(&resp, &req, &s, true);
@@ -602,7 +603,7 @@ test_resolve(void)
 	{
 		struct http_request req;
 		struct http_response resp;
-		struct http_site st = { root_fd, "index.html" };
+		struct http_site st = { root_fd, "index.html", NULL };
 
 		parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
 		    "Content-Length: 5\r\n\r\n", &req);
@@ -862,6 +863,123 @@ test_file_cache_table(int dir_fd, const char *dir)
 	free(c.buckets);
 }
 
+static enum status
+cached_serve(struct http_site *s, const char *head, struct http_response *r)
+{
+	struct http_request req;
+
+	parse(head, &req);
+	http_prepare(r, &req, s, true);
+	return r->status;
+}
+
+/* The cache behind http_prepare(): what a response holds and gives back. */
+static void
+test_file_cache_http(int dir_fd, const char *dir)
+{
+	struct file_cache c;
+	struct http_site s = { dir_fd, "index.html", &c };
+	struct http_site plain = { dir_fd, "index.html", NULL };
+	struct http_response r1, r2;
+	struct rlimit rl, low;
+	struct stat st;
+	char path[256];
+	int fd, limit, filler[64], fillers = 0;
+
+	CHECK(file_cache_init(&c, 4, 60000) == 0);
+	file_cache_tick(&c, 5000);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.cached && r1.fd == r1.cached->fd && r1.size == 6 && r1.remaining == 6);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r2) == S_OK);
+	CHECK(r2.cached == r1.cached && r2.fd == r1.fd && r1.cached->refs == 2);
+	fd = r1.fd;
+	http_response_end(&r1);
+	CHECK(r1.fd == -1 && r1.cached == NULL && r2.cached->refs == 1);
+	http_response_end(&r2);
+	http_response_end(&r2);
+	CHECK(c.open == 1 && fd_open(fd));
+
+	/* "/sub/" is the key of sub/index.html, with its content type. */
+	CHECK(cached_serve(&s, "GET /sub/ HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	snprintf(path, sizeof path, "%s/sub/index.html", dir);
+	CHECK(r1.cached && strcmp(r1.cached->path, "/sub/") == 0
+	    && strcmp(r1.content_type, "text/html") == 0);
+	CHECK(stat(path, &st) == 0 && r1.cached->ino == st.st_ino);
+	http_response_end(&r1);
+	CHECK(cached_serve(&s, "GET /sub HTTP/1.1\r\nHost: a\r\n\r\n", &r1)
+	    == S_MOVED_PERMANENTLY && !r1.cached && r1.fd == -1);
+	CHECK(cached_serve(&s, "GET /sub/ HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.cached && strcmp(r1.content_type, "text/html") == 0);
+	http_response_end(&r1);
+
+	/* No body to send: the reference goes back before the head is written. */
+	CHECK(cached_serve(&s, "HEAD /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(!r1.cached && r1.fd == -1 && c.entries[0].refs == 0 && r1.size == 6);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n",
+	    &r1) == S_NOT_MODIFIED && !r1.cached && r1.fd == -1);
+	CHECK(c.open == 2 && fd_open(fd));
+
+	/* Headers come from the fstat of this request. */
+	snprintf(path, sizeof path, "%s/a.txt", dir);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r2) == S_OK);
+	usleep(20000);
+	{
+		FILE *f = fopen(path, "a");
+
+		if (f) {
+			fputs("more\n", f);
+			fclose(f);
+		}
+	}
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.size == 11 && r1.cached && r1.cached != r2.cached && r1.fd != fd);
+	CHECK(r2.cached->state == FC_DOOMED && fd_open(fd) && r2.size == 6);
+	http_response_end(&r2);
+	CHECK(!fd_open(fd));
+	http_response_end(&r1);
+
+	/*
+	 * Out of descriptors: the idle cached ones are closed and the open is
+	 * tried once more.
+	 */
+	/* Every descriptor below the highest cached one taken, none above. */
+	CHECK(c.open == 2);
+	limit = c.entries[0].fd > c.entries[1].fd ? c.entries[0].fd : c.entries[1].fd;
+	limit = (limit > c.entries[2].fd ? limit : c.entries[2].fd) + 1;
+	while (fillers < (int)(sizeof filler / sizeof filler[0])
+	    && (filler[fillers] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (filler[fillers] >= limit) {
+			close(filler[fillers]);
+			break;
+		}
+		fillers++;
+	}
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)limit;
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	CHECK(open("/dev/null", O_RDONLY) < 0 && errno == EMFILE);
+	/* (the site without a cache has nothing to close: 500, as before) */
+	CHECK(cached_serve(&plain, "GET /c.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1)
+	    == S_INTERNAL_SERVER_ERROR);
+	CHECK(cached_serve(&s, "GET /c.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.cached && c.open == 1);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	http_response_end(&r1);
+	while (fillers > 0)
+		close(filler[--fillers]);
+
+	/* Without a cache, each response owns its descriptor. */
+	CHECK(cached_serve(&plain, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(!r1.cached && r1.fd >= 0 && c.open == 1);
+	http_response_end(&r1);
+
+	file_cache_flush(&c);
+	CHECK(c.open == 0);
+	free(c.entries);
+	free(c.buckets);
+}
+
 static void
 test_file_cache(void)
 {
@@ -884,6 +1002,10 @@ test_file_cache(void)
 	write_file(path, "<p>sub</p>\n");
 	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	test_file_cache_table(dir_fd, dir);
+	/* The table test changed a.txt; start again from six bytes. */
+	snprintf(path, sizeof path, "%s/a.txt", dir);
+	write_file(path, "hello\n");
+	test_file_cache_http(dir_fd, dir);
 	close(dir_fd);
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path) != 0)
