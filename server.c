@@ -1088,6 +1088,40 @@ warn_line(const char *message)
 	log_error("warn", NULL, "%s", message);
 }
 
+/*
+ * SIGHUP: the directory --root names is opened again, so that a release
+ * swapped in (a symlink flipped, a directory renamed into place) is served
+ * from then on; responses in flight finish from the old one. Under
+ * --chroot the path now means another directory, so the root stays. If it
+ * cannot be opened (--sandbox allows only the directory it was made for),
+ * the old root stays and, when `report`, the error log says why.
+ */
+static void
+reopen_root(bool report)
+{
+	struct stat st, old;
+	int fd;
+
+	if (opt.chroot_dir)
+		return;
+	if ((fd = open(opt.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (report)
+			log_error("error", NULL, "reload: --root %s: %s; serving the "
+			    "same directory as before", opt.root, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || fstat(site.root_fd, &old) < 0
+	    || (st.st_dev == old.st_dev && st.st_ino == old.st_ino)) {
+		close(fd);
+		return;
+	}
+	close(site.root_fd);
+	site.root_fd = fd;
+	if (report)
+		log_error("notice", NULL, "reload: --root %s is another directory "
+		    "now; serving it", opt.root);
+}
+
 /* SIGHUP: a new generation, or the old one kept with the reason logged. */
 static void
 reload(void)
@@ -1098,6 +1132,7 @@ reload(void)
 	reload_requested = 0;
 	/* Files are opened anew, beneath the root as it is now. */
 	file_cache_flush(&file_cache);
+	reopen_root(true);
 	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
 		log_error("error", NULL, "reload failed, keeping the current "
 		    "certificates, CAs, CRLs and allowlists: %s", why);
@@ -1969,7 +2004,8 @@ forward_reload(void)
 
 	reload_requested = 0;
 	signal_workers(SIGHUP);
-	/* The workers log the outcome; this copy only seeds new workers. */
+	/* The workers log the outcome; these copies only seed new workers. */
+	reopen_root(false);
 	if ((creds = tls_load(&opt.tls, why, sizeof why)))
 		tls_use(creds);
 }
