@@ -941,10 +941,15 @@ cache_group() {
 	if native_only "cache: the old file is closed once the path was opened again"; then
 		expect_eq "cache: the old file is closed once the path was opened again" 0 "$(cached dir.old/)"
 	fi
-	expect_body "cache: through a symlink" /cur/page.txt "release one"
-	ln -sfn rel2 "$CW/cur"
-	sleep 1.2
-	expect_body "cache: the symlink swapped -> the new target within 1 s" /cur/page.txt "release two"
+	if http_beneath; then
+		expect_body "cache: through a symlink" /cur/page.txt "release one"
+		ln -sfn rel2 "$CW/cur"
+		sleep 1.2
+		expect_body "cache: the symlink swapped -> the new target within 1 s" \
+			/cur/page.txt "release two"
+	else
+		skip "cache: a symlink swapped in a path" "no openat2: every symlink is refused"
+	fi
 
 	# More files than entries: the descriptors stay at 8 for the cache
 	n=$(pipelined 1 20)
