@@ -16,6 +16,7 @@
 #include <linux/openat2.h>
 #endif
 
+#include "filecache.h"
 #include "http.h"
 
 #define MAX_PATH_BYTES 8192
@@ -1174,18 +1175,47 @@ http_prepare_error(struct http_response *resp, const struct http_request *req,
 	set_status(resp, status, detail);
 }
 
-/* Opens the file a normalised path names; sets resp->status on failure. */
+/*
+ * open_beneath() the root; when descriptors ran out, once more after
+ * closing the idle ones the cache holds.
+ */
+static int
+open_in_site(const struct http_site *site, const char *rel, int flags)
+{
+	int fd = open_beneath(site->root_fd, rel, flags);
+
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && site->cache
+	    && file_cache_shed(site->cache) > 0)
+		fd = open_beneath(site->root_fd, rel, flags);
+	return fd;
+}
+
+/*
+ * Opens the file a normalised path names, or takes it from the cache; sets
+ * resp->status on failure. Headers come from the fstat made here, on the
+ * cached descriptor too.
+ */
 static bool
 open_target(struct http_response *resp, const struct http_site *site,
     char *path, size_t path_len, size_t path_cap)
 {
 	const char *rel = path_len > 1 ? path + 1 : ".";
 	int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
-	size_t index_len = strlen(site->index);
+	size_t index_len = strlen(site->index), key_len = path_len;
+	struct file_cache_entry *e;
 	struct stat st;
 	int fd;
 
-	if ((fd = open_beneath(site->root_fd, rel, flags)) < 0) {
+	if (site->cache && (e = file_cache_get(site->cache, site->root_fd, path,
+	    path_len, &st))) {
+		resp->fd = e->fd;
+		resp->cached = e;
+		resp->size = (uint64_t)st.st_size;
+		resp->mtime = st.st_mtime;
+		resp->content_type = e->content_type;
+		return true;
+	}
+	if ((fd = open_in_site(site, rel, flags)) < 0) {
 		set_status(resp, status_for_errno(errno), NULL);
 		return false;
 	}
@@ -1207,7 +1237,7 @@ open_target(struct http_response *resp, const struct http_site *site,
 		memcpy(path + path_len, site->index, index_len + 1);
 		path_len += index_len;
 		rel = path + 1;
-		if ((fd = open_beneath(site->root_fd, rel, flags)) < 0) {
+		if ((fd = open_in_site(site, rel, flags)) < 0) {
 			/* A directory without its index is forbidden, as in nginx. */
 			set_status(resp, errno == ENOENT ? S_FORBIDDEN
 			    : status_for_errno(errno), NULL);
@@ -1229,7 +1259,23 @@ open_target(struct http_response *resp, const struct http_site *site,
 	resp->size = (uint64_t)st.st_size;
 	resp->mtime = st.st_mtime;
 	resp->content_type = http_content_type(path, path_len);
+	/* Keyed by the path asked for: "/dir/", not "/dir/index.html". */
+	if (site->cache)
+		resp->cached = file_cache_put(site->cache, site->root_fd, path,
+		    key_len, fd, &st, resp->content_type);
 	return true;
+}
+
+static void
+release_file(struct http_response *resp)
+{
+	if (resp->cached) {
+		file_cache_release(resp->cached);
+		resp->cached = NULL;
+	} else if (resp->fd >= 0) {
+		close(resp->fd);
+	}
+	resp->fd = -1;
 }
 
 void
@@ -1288,19 +1334,14 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 	if (resp->head_only || (resp->status != S_OK
 	    && resp->status != S_PARTIAL_CONTENT))
 		resp->remaining = 0;
-	if (resp->remaining == 0 && resp->fd >= 0) {
-		close(resp->fd);
-		resp->fd = -1;
-	}
+	if (resp->remaining == 0)
+		release_file(resp);
 }
 
 void
 http_response_end(struct http_response *resp)
 {
-	if (resp->fd >= 0) {
-		close(resp->fd);
-		resp->fd = -1;
-	}
+	release_file(resp);
 	resp->remaining = 0;
 }
 

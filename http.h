@@ -83,10 +83,14 @@ struct chunked_skipper {
 
 enum skip_result { SKIP_MORE, SKIP_DONE, SKIP_BAD, SKIP_TOO_LARGE };
 
+struct file_cache;
+struct file_cache_entry;
+
 /* Settings shared by every response. */
 struct http_site {
 	int root_fd;              /* the document root, opened at start-up */
 	const char *index;        /* file served for a directory */
+	struct file_cache *cache; /* NULL: every request opens its file */
 };
 
 /* Where the client reached us, for the Location of redirects. */
@@ -103,6 +107,7 @@ struct http_response {
 	bool send_continue;       /* "100 Continue" goes before the answer */
 	bool has_range;           /* 206 or 416: Content-Range is sent */
 	int fd;                   /* file to send, -1 if none */
+	struct file_cache_entry *cached; /* fd's owner, or NULL: fd is ours */
 	uint64_t size;            /* of the whole file */
 	time_t mtime;
 	const char *content_type;
@@ -133,8 +138,10 @@ void http_head_too_large(const char *buf, size_t len, struct http_request *req);
 
 /*
  * Decides the answer to a well-formed request from an authorised client,
- * opening the file when there is one to send. `keep_alive_allowed` is the
- * server's consent (request limits, shutdown).
+ * opening the file when there is one to send, or taking it from
+ * site->cache. `keep_alive_allowed` is the server's consent (request
+ * limits, shutdown). Whatever the outcome, end the response with
+ * http_response_end().
  */
 void http_prepare(struct http_response *resp, const struct http_request *req,
     const struct http_site *site, bool keep_alive_allowed);
@@ -159,7 +166,10 @@ size_t http_write_head(struct http_response *resp,
 enum skip_result http_chunked_skip(struct chunked_skipper *k, const char *p,
     size_t len, size_t *used);
 
-/* Releases what the response holds (its file). Safe to call twice. */
+/*
+ * Releases what the response holds: closes its file, or gives the cached
+ * one back. Safe to call twice.
+ */
 void http_response_end(struct http_response *resp);
 
 /* The reason phrase nginx uses for a status. */

@@ -21,6 +21,8 @@
 #define LISTEN_TEXT 64              /* "[v6 address]:port" and its NUL */
 #define MAX_SECONDS 86400           /* the command line's bound for timeouts */
 #define MAX_SESSION_CACHE 1000000
+#define MAX_OPEN_FILE_CACHE 1000000     /* the command line's bound */
+#define NGINX_INACTIVE_SECONDS 60       /* open_file_cache's inactive= default */
 #define SIZE_MAX_BYTES (1LL << 40)
 #define TIME_MAX_MS 1000000000000000LL   /* 10^12 s: far past any timeout */
 
@@ -43,7 +45,7 @@ enum text_setting {
 enum number_setting {
 	N_VERIFY_CLIENT, N_VERIFY_DEPTH, N_SESSION_CACHE, N_SESSION_TIMEOUT,
 	N_KEEPALIVE, N_HEADER_TIMEOUT, N_SEND_TIMEOUT, N_KEEPALIVE_REQUESTS,
-	N_SSL_ON, N_COUNT
+	N_SSL_ON, N_OPEN_FILE_CACHE, N_OPEN_FILE_CACHE_INACTIVE, N_COUNT
 };
 
 struct settings {
@@ -849,6 +851,45 @@ r_keepalive_requests(struct parser *ps, const struct directive *d, const struct 
 	return set_number(ps, d, N_KEEPALIVE_REQUESTS, n);
 }
 
+/*
+ * open_file_cache off | max=N [inactive=TIME]. As in nginx, a level that
+ * sets it sets both values: inactive= left out is 60 s there.
+ */
+static int
+r_open_file_cache(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	long max = -1, inactive = NGINX_INACTIVE_SECONDS;
+	int i;
+
+	(void)r;
+	if (strcmp(d->argv[1], "off") == 0) {
+		if (d->argc > 2)
+			return fail(ps, d->line, "\"open_file_cache off\" stands alone");
+		return set_number(ps, d, N_OPEN_FILE_CACHE, 0);
+	}
+	for (i = 1; i < d->argc; i++) {
+		const char *v = d->argv[i];
+
+		if (strncmp(v, "max=", 4) == 0) {
+			if (parse_long(v + 4, 1, MAX_OPEN_FILE_CACHE, &max) < 0)
+				return fail(ps, d->line, "\"open_file_cache %.64s\": "
+				    "expected max=1 to %d", v, MAX_OPEN_FILE_CACHE);
+		} else if (strncmp(v, "inactive=", 9) == 0) {
+			if (time_seconds(ps, d, v + 9, true, 1, &inactive) < 0)
+				return -1;
+		} else {
+			return fail(ps, d->line, "\"open_file_cache\": invalid parameter "
+			    "\"%.64s\"", v);
+		}
+	}
+	if (max < 0)
+		return fail(ps, d->line, "\"open_file_cache\" must have the \"max\" "
+		    "parameter");
+	if (set_number(ps, d, N_OPEN_FILE_CACHE, max) < 0)
+		return -1;
+	return set_number(ps, d, N_OPEN_FILE_CACHE_INACTIVE, inactive);
+}
+
 /* The old "ssl on;": every listen of the server is TLS. */
 static int
 r_ssl(struct parser *ps, const struct directive *d, const struct rule *r)
@@ -958,6 +999,14 @@ static const struct rule rules[] = {
 	{ "keepalive_requests", H | S, false, 1, 1, r_keepalive_requests, 0, NULL },
 	{ "client_header_timeout", H | S, false, 1, 1, r_time, N_HEADER_TIMEOUT, NULL },
 	{ "send_timeout", H | S, false, 1, 1, r_time, N_SEND_TIMEOUT, NULL },
+	{ "open_file_cache", H | S | L, false, 1, 2, r_open_file_cache, 0, NULL },
+	{ "open_file_cache_valid", H | S | L, false, 1, 1, r_ignored, 0,
+	    "mtlsd checks a cached file with fstat on every request and opens "
+	    "its path again after 1 s" },
+	{ "open_file_cache_min_uses", H | S | L, false, 1, 1, r_ignored, 0,
+	    "mtlsd caches a file from its first use" },
+	{ "open_file_cache_errors", H | S | L, false, 1, 1, r_flag, 0,
+	    "mtlsd never caches a failed open" },
 
 	/* TLS */
 	{ "ssl", H | S, false, 1, 1, r_ssl, 0, NULL },
@@ -1198,6 +1247,10 @@ finish(struct parser *ps, struct options *opt)
 		opt->send_timeout = n;
 	if (number_of(ps, N_KEEPALIVE_REQUESTS, &n))
 		opt->max_requests = n;
+	if (number_of(ps, N_OPEN_FILE_CACHE, &n))
+		opt->open_file_cache = n;
+	if (number_of(ps, N_OPEN_FILE_CACHE_INACTIVE, &n))
+		opt->open_file_cache_inactive = n;
 	if (number_of(ps, N_KEEPALIVE, &n)) {
 		if (n == 0)
 			opt->max_requests = 1;      /* nginx's "keepalive_timeout 0" */

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filecache.h"
 #include "http.h"
 #include "proxy.h"
 #include "priv.h"
@@ -99,6 +100,7 @@ static struct options opt = OPTIONS_DEFAULTS;
 
 static volatile sig_atomic_t reload_requested;
 static struct http_site site;
+static struct file_cache file_cache;
 static struct listener listeners[MAX_LISTENERS];
 static int listener_count;
 static struct conn *conns;
@@ -308,6 +310,7 @@ update_clock(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	wall_now = time(NULL);
+	file_cache_tick(&file_cache, now_ms);
 }
 
 /* ---- connections ---- */
@@ -1085,6 +1088,40 @@ warn_line(const char *message)
 	log_error("warn", NULL, "%s", message);
 }
 
+/*
+ * SIGHUP: the directory --root names is opened again, so that a release
+ * swapped in (a symlink flipped, a directory renamed into place) is served
+ * from then on; responses in flight finish from the old one. Under
+ * --chroot the path now means another directory, so the root stays. If it
+ * cannot be opened (--sandbox allows only the directory it was made for),
+ * the old root stays and, when `report`, the error log says why.
+ */
+static void
+reopen_root(bool report)
+{
+	struct stat st, old;
+	int fd;
+
+	if (opt.chroot_dir)
+		return;
+	if ((fd = open(opt.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (report)
+			log_error("error", NULL, "reload: --root %s: %s; serving the "
+			    "same directory as before", opt.root, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || fstat(site.root_fd, &old) < 0
+	    || (st.st_dev == old.st_dev && st.st_ino == old.st_ino)) {
+		close(fd);
+		return;
+	}
+	close(site.root_fd);
+	site.root_fd = fd;
+	if (report)
+		log_error("notice", NULL, "reload: --root %s is another directory "
+		    "now; serving it", opt.root);
+}
+
 /* SIGHUP: a new generation, or the old one kept with the reason logged. */
 static void
 reload(void)
@@ -1093,6 +1130,9 @@ reload(void)
 	char why[512];
 
 	reload_requested = 0;
+	/* Files are opened anew, beneath the root as it is now. */
+	file_cache_flush(&file_cache);
+	reopen_root(true);
 	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
 		log_error("error", NULL, "reload failed, keeping the current "
 		    "certificates, CAs, CRLs and allowlists: %s", why);
@@ -1122,6 +1162,8 @@ poll_timeout(void)
 		nearest = accept_paused_until;
 	if (shutting_down && shutdown_deadline < nearest)
 		nearest = shutdown_deadline;
+	if (file_cache_deadline(&file_cache) < nearest)
+		nearest = file_cache_deadline(&file_cache);
 	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
 }
 
@@ -1239,6 +1281,9 @@ usage(FILE *out)
 	    "      --index NAME           default index.html\n"
 	    "      --access-log FILE      default - (stdout); off disables\n"
 	    "      --max-conns N          connection slots, allocated at start-up (default 1024)\n"
+	    "      --open-file-cache N    files kept open between requests (default 64; 0: off)\n"
+	    "      --open-file-cache-inactive S\n"
+	    "                             a cached file unused for S seconds is closed (default 60)\n"
 	    "      --max-requests N       requests per keep-alive connection (default 1000)\n"
 	    "      --max-head BYTES       request line + headers (default 8192)\n"
 	    "      --handshake-timeout S  default 10\n"
@@ -1265,7 +1310,8 @@ enum {
 	OPT_CRL, OPT_ALLOW_CN, OPT_ALLOW_FINGERPRINT, OPT_VERIFY_DEPTH,
 	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT, OPT_NGINX_CONF,
 	OPT_WORKERS, OPT_PROXY_PROTOCOL,
-	OPT_USER, OPT_CHROOT, OPT_SANDBOX,
+	OPT_USER, OPT_CHROOT, OPT_SANDBOX, OPT_OPEN_FILE_CACHE,
+	OPT_OPEN_FILE_CACHE_INACTIVE,
 };
 
 static const struct option long_options[] = {
@@ -1278,6 +1324,9 @@ static const struct option long_options[] = {
 	{ "index", required_argument, NULL, OPT_INDEX },
 	{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "open-file-cache", required_argument, NULL, OPT_OPEN_FILE_CACHE },
+	{ "open-file-cache-inactive", required_argument, NULL,
+	    OPT_OPEN_FILE_CACHE_INACTIVE },
 	{ "max-requests", required_argument, NULL, OPT_MAX_REQUESTS },
 	{ "max-head", required_argument, NULL, OPT_MAX_HEAD },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
@@ -1376,6 +1425,14 @@ parse_options(int argc, char **argv)
 		case OPT_ACCESS_LOG: opt.access_log = optarg; break;
 		case OPT_MAX_CONNS:
 			opt.max_conns = number_option("--max-conns", optarg, 1, 1000000);
+			break;
+		case OPT_OPEN_FILE_CACHE:
+			opt.open_file_cache = number_option("--open-file-cache", optarg,
+			    0, 1000000);
+			break;
+		case OPT_OPEN_FILE_CACHE_INACTIVE:
+			opt.open_file_cache_inactive = number_option(
+			    "--open-file-cache-inactive", optarg, 1, 86400);
 			break;
 		case OPT_MAX_REQUESTS:
 			opt.max_requests = number_option("--max-requests", optarg, 1, 100000000);
@@ -1499,18 +1556,31 @@ open_root(void)
 	site.index = opt.index;
 }
 
-/* Slots for the connections, sized by --max-conns and the fd limit. */
+/*
+ * Slots for the connections and the open-file cache, sized by --max-conns,
+ * --open-file-cache and the fd limit: each connection may hold two
+ * descriptors (its socket and an uncached file), the cache one per entry,
+ * and at most a quarter of what is left after the fixed ones.
+ */
 static void
 allocate_slots(void)
 {
 	struct rlimit rl;
-	size_t i, per_slot;
-	long limit;
-	char *heads;
+	size_t i, per_slot, per_entry, total;
+	long avail, limit;
+	char *heads, cache_part[80] = "";
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		/* Listeners, logs, the signal pipe and one open file per response. */
-		limit = ((long)rl.rlim_cur - 16 - listener_count) / 2;
+		/* Listeners, logs, the signal pipe and the root. */
+		avail = (long)rl.rlim_cur - 16 - listener_count;
+		if (opt.open_file_cache > avail / 4) {
+			limit = avail / 4 > 0 ? avail / 4 : 0;
+			fprintf(stderr, "mtlsd: --open-file-cache %ld lowered to %ld "
+			    "(open file limit %ld)\n", opt.open_file_cache, limit,
+			    (long)rl.rlim_cur);
+			opt.open_file_cache = limit;
+		}
+		limit = (avail - opt.open_file_cache) / 2;
 		if (limit < 1)
 			limit = 1;
 		if (opt.max_conns > limit) {
@@ -1529,6 +1599,12 @@ allocate_slots(void)
 	poll_owner = calloc(conn_count + MAX_LISTENERS + 1, sizeof *poll_owner);
 	if (!conns || !heads || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
+	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
+	    opt.open_file_cache_inactive * 1000) < 0)
+		die("cannot allocate an open-file cache of %ld entries",
+		    opt.open_file_cache);
+	if (opt.open_file_cache > 0)
+		site.cache = &file_cache;
 	/*
 	 * Slots are left as calloc() made them (C_FREE is 0), so their pages
 	 * stay untouched, and unresident, until a connection first uses them.
@@ -1539,17 +1615,21 @@ allocate_slots(void)
 	free_count = conn_count;
 	per_slot = sizeof(struct conn) + in_capacity() + sizeof(size_t)
 	    + sizeof(struct pollfd) + 2 * sizeof(struct conn *);
+	per_entry = file_cache_entry_bytes();
+	total = per_slot * conn_count + per_entry * (size_t)opt.open_file_cache;
+	if (opt.open_file_cache > 0)
+		snprintf(cache_part, sizeof cache_part, " + open-file cache %ld x %zu bytes",
+		    opt.open_file_cache, per_entry);
 	if (opt.workers > 1)
-		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = "
+		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = "
 		    "%.1f MiB per worker, allocated once; %ld workers: %.1f MiB\n",
-		    MTLSD_VERSION, conn_count, per_slot,
-		    (double)(per_slot * conn_count) / (1024.0 * 1024.0), opt.workers,
-		    (double)(per_slot * conn_count) * (double)opt.workers
-		    / (1024.0 * 1024.0));
+		    MTLSD_VERSION, conn_count, per_slot, cache_part,
+		    (double)total / (1024.0 * 1024.0), opt.workers,
+		    (double)total * (double)opt.workers / (1024.0 * 1024.0));
 	else
-		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes = %.1f MiB, "
-		    "allocated once\n", MTLSD_VERSION, conn_count, per_slot,
-		    (double)(per_slot * conn_count) / (1024.0 * 1024.0));
+		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = %.1f MiB, "
+		    "allocated once\n", MTLSD_VERSION, conn_count, per_slot, cache_part,
+		    (double)total / (1024.0 * 1024.0));
 }
 
 /* --check-cert: the server's checks on one chain, offline. */
@@ -1924,7 +2004,8 @@ forward_reload(void)
 
 	reload_requested = 0;
 	signal_workers(SIGHUP);
-	/* The workers log the outcome; this copy only seeds new workers. */
+	/* The workers log the outcome; these copies only seed new workers. */
+	reopen_root(false);
 	if ((creds = tls_load(&opt.tls, why, sizeof why)))
 		tls_use(creds);
 }

@@ -20,6 +20,8 @@ struct options {
 	const char *index;
 	const char *access_log;
 	long max_conns;
+	long open_file_cache;           /* entries; 0: off */
+	long open_file_cache_inactive;  /* seconds an idle entry stays open */
 	long max_requests;
 	long head_max;
 	long handshake_timeout, header_timeout, keepalive_timeout, send_timeout;
@@ -69,6 +71,8 @@ int nginx_conf_parse(const char *text, size_t len, const char *file_name,
 	.index = "index.html", \
 	.access_log = "-", \
 	.max_conns = 1024, \
+	.open_file_cache = 64, \
+	.open_file_cache_inactive = 60, \
 	.max_requests = 1000, \
 	.head_max = 8192, \
 	.handshake_timeout = 10, \

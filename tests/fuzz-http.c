@@ -9,6 +9,7 @@
  * static functions.
  */
 #include "../http.c"
+#include "../filecache.c"
 
 #include <assert.h>
 #include <stdlib.h>

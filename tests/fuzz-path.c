@@ -3,12 +3,15 @@
  * request path. http_normalize_path() must give a path that starts with
  * '/' and has no empty, "." or ".." segment; http_prepare() against a small
  * document root (made once, in a temporary directory) must never open
- * anything outside it, nor anything but a regular file.
+ * anything outside it, nor anything but a regular file; and with an
+ * open-file cache, asked twice (a miss, then a hit), it must answer as it
+ * does without one.
  *
  * Built with libFuzzer by `make fuzz`, and with tests/fuzz-main.c as a
  * corpus replayer by `make test`.
  */
 #include "../http.c"
+#include "../filecache.c"
 
 #include <assert.h>
 #include <limits.h>
@@ -16,7 +19,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct http_site site = { -1, "index.html" };
+static struct http_site site = { -1, "index.html", NULL };
+static struct file_cache cache;
+static struct http_site cached_site = { -1, "index.html", &cache };
 static char root[64], root_real[PATH_MAX];
 
 static void
@@ -78,8 +83,9 @@ make_root(void)
 		abort();
 	snprintf(root, sizeof root, "%s/www", base);
 	if ((site.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0
-	    || !realpath(root, root_real))
+	    || !realpath(root, root_real) || file_cache_init(&cache, 8, 60000) < 0)
 		abort();
+	cached_site.root_fd = site.root_fd;
 	/* The base is removed at exit; the root path is base/www. */
 	snprintf(root, sizeof root, "%s", base);
 }
@@ -104,15 +110,32 @@ check_normalized(const char *p, long n)
 	}
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The response's file is a regular file beneath the root. */
+static void
+check_opened(const struct http_response *resp)
 {
-	char out[MAX_PATH_BYTES + 256], link[64], target[PATH_MAX];
-	struct http_request req;
-	struct http_response resp;
+	char link[64], target[PATH_MAX];
 	struct stat st;
 	size_t root_len;
 	ssize_t n;
+
+	assert(resp->status == S_OK);
+	assert(fstat(resp->fd, &st) == 0 && S_ISREG(st.st_mode));
+	snprintf(link, sizeof link, "/proc/self/fd/%d", resp->fd);
+	n = readlink(link, target, sizeof target - 1);
+	assert(n > 0);
+	target[n] = '\0';
+	root_len = strlen(root_real);
+	assert(strncmp(target, root_real, root_len) == 0 && target[root_len] == '/');
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char out[MAX_PATH_BYTES + 256];
+	struct http_request req;
+	struct http_response resp, cached;
+	int round;
 	long len;
 
 	if (site.root_fd < 0)
@@ -130,18 +153,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.path.p = (const char *)data;
 	req.path.len = size;
 	http_prepare(&resp, &req, &site, true);
-	if (resp.fd >= 0) {
-		assert(resp.status == S_OK);
-		assert(fstat(resp.fd, &st) == 0 && S_ISREG(st.st_mode));
-		snprintf(link, sizeof link, "/proc/self/fd/%d", resp.fd);
-		n = readlink(link, target, sizeof target - 1);
-		assert(n > 0);
-		target[n] = '\0';
-		root_len = strlen(root_real);
-		assert(strncmp(target, root_real, root_len) == 0 && target[root_len] == '/');
-	} else {
+	if (resp.fd >= 0)
+		check_opened(&resp);
+	else
 		assert(resp.status != S_OK || resp.remaining == 0);
+	for (round = 0; round < 2; round++) {
+		http_prepare(&cached, &req, &cached_site, true);
+		assert(cached.status == resp.status && cached.size == resp.size
+		    && cached.remaining == resp.remaining
+		    && cached.content_type == resp.content_type);
+		assert((cached.fd >= 0) == (resp.fd >= 0));
+		if (cached.fd >= 0)
+			check_opened(&cached);
+		http_response_end(&cached);
 	}
+	assert(cache.open <= 8);
 	http_response_end(&resp);
 	return 0;
 }

@@ -841,6 +841,212 @@ listen_group() {
 	stop_mtlsd
 }
 
+# ==== 7. the open-file cache (mtlsd only) ========================================
+
+# The server's root is a symlink to $CW, so that a reload can find another
+# directory there. cached FILE -- how many of the server's descriptors name
+# FILE (a path under $CW, "(deleted)" ones included)
+cached() { find "/proc/$SERVER_PID/fd" -lname "$CW/$1*" 2>/dev/null | wc -l; }
+cw_fds() { find "/proc/$SERVER_PID/fd" -lname "$CW/*" 2>/dev/null | wc -l; }
+all_fds() { find "/proc/$SERVER_PID/fd" -mindepth 1 2>/dev/null | wc -l; }
+
+# expect_body NAME PATH TEXT -- a 200 whose body is TEXT and a newline
+expect_body() {
+	fetch server1 "$2"
+	if [ "$CODE" = 200 ] && [ "$(cat "$B")" = "$3" ]; then
+		ok "$1"
+	else
+		fail "$1" "status $CODE, body '$(head -c 80 "$B")', expected '$3'"
+	fi
+}
+
+# pipelined FIRST LAST -- GET /many/FIRST.txt .. LAST.txt on one connection;
+# prints how many 200s came back
+pipelined() {
+	local i
+	for ((i = $1; i <= $2; i++)); do
+		printf 'GET /many/%d.txt HTTP/1.1\r\nHost: server2\r\n' "$i"
+		[ "$i" = "$2" ] && printf 'Connection: close\r\n'
+		printf '\r\n'
+	done | raw server1 --timeout 10 "$PORT" >"$TMPD/many" 2>&1
+	grep -a -c '^HTTP/1.1 200 ' "$TMPD/many"
+}
+
+cache_group() {
+	local root=$TMPD/cache-root before after n i dl got etag
+	CW=$TMPD/cache-www
+	mkdir -p "$CW/dir" "$CW/sub" "$CW/rel1" "$CW/rel2" "$CW/many" "$TMPD/cache-www2"
+	printf 'version one\n' >"$CW/edit.txt"
+	touch -d '2020-01-01 00:00:00 UTC' "$CW/edit.txt"
+	printf 'in the old dir\n' >"$CW/dir/f.txt"
+	printf '<p>index one</p>\n' >"$CW/sub/index.html"
+	printf 'release one\n' >"$CW/rel1/page.txt"
+	printf 'release two\n' >"$CW/rel2/page.txt"
+	ln -s rel1 "$CW/cur"
+	for i in $(seq 1 40); do printf 'file %d\n' "$i" >"$CW/many/$i.txt"; done
+	head -c $((32 * 1024 * 1024)) /dev/urandom >"$CW/big.bin"
+	cp "$CW/big.bin" "$TMPD/big.orig"
+	printf 'the other root\n' >"$TMPD/cache-www2/edit.txt"
+	ln -s "$CW" "$root"
+	PORT=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$PORT" -r "$root" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$PKI/ca.crt" --open-file-cache 8 --access-log off; then
+		fail "cache: server with --open-file-cache 8 starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	if grep -q -E '^mtlsd/0\.1\.0: [0-9]+ connection slots x [0-9]+ bytes \+ open-file cache 8 x [0-9]+ bytes = [0-9.]+ MiB, allocated once$' "$SERVER_ERR"; then
+		ok "cache: its size is in the start-up line"
+	else
+		fail "cache: its size is in the start-up line" "$(head -n 1 "$SERVER_ERR")"
+	fi
+
+	expect_body "cache: first request" /edit.txt "version one"
+	etag=$(hdr "$H" ETag)
+	expect_body "cache: second request" /edit.txt "version one"
+	if native_only "cache: the file stays open between requests, once"; then
+		expect_eq "cache: the file stays open between requests, once" 1 "$(cached edit.txt)"
+	fi
+	# same size, new bytes, in place: the inode's ctime and mtime move
+	printf 'version two\n' >"$CW/edit.txt"
+	expect_body "cache: edited in place, same size -> the new bytes at once" /edit.txt "version two"
+	if [ -n "$etag" ] && [ "$(hdr "$H" ETag)" != "$etag" ]; then
+		ok "cache: edited in place -> a new ETag ($etag -> $(hdr "$H" ETag))"
+	else
+		fail "cache: edited in place -> a new ETag" "'$etag' then '$(hdr "$H" ETag)'"
+	fi
+	printf 'renamed over it\n' >"$CW/edit.new"
+	mv "$CW/edit.new" "$CW/edit.txt"
+	expect_body "cache: renamed over -> the new file at once" /edit.txt "renamed over it"
+	expect_header "cache: renamed over -> its Content-Length" Content-Length 16
+	rm "$CW/edit.txt"
+	expect_get "cache: unlinked -> 404 at once" server1 /edit.txt 404
+	printf 'back again\n' >"$CW/edit.txt"
+	expect_body "cache: created again -> served" /edit.txt "back again"
+
+	# "/sub/" is its index file: replacing that is seen at once too
+	expect_body "cache: a directory's index" /sub/ "<p>index one</p>"
+	expect_body "cache: a directory's index, again" /sub/ "<p>index one</p>"
+	printf '<p>index two</p>\n' >"$CW/sub/index.new"
+	mv "$CW/sub/index.new" "$CW/sub/index.html"
+	expect_body "cache: a directory's index renamed over -> at once" /sub/ "<p>index two</p>"
+
+	# What fstat cannot see is seen when the path is opened again, 1 s on
+	expect_body "cache: a file in a directory" /dir/f.txt "in the old dir"
+	mv "$CW/dir" "$CW/dir.old"
+	mkdir "$CW/dir"
+	printf 'in the new dir\n' >"$CW/dir/f.txt"
+	sleep 1.2
+	expect_body "cache: its directory renamed and replaced -> the new file within 1 s" \
+		/dir/f.txt "in the new dir"
+	if native_only "cache: the old file is closed once the path was opened again"; then
+		expect_eq "cache: the old file is closed once the path was opened again" 0 "$(cached dir.old/)"
+	fi
+	if http_beneath; then
+		expect_body "cache: through a symlink" /cur/page.txt "release one"
+		ln -sfn rel2 "$CW/cur"
+		sleep 1.2
+		expect_body "cache: the symlink swapped -> the new target within 1 s" \
+			/cur/page.txt "release two"
+	else
+		skip "cache: a symlink swapped in a path" "no openat2: every symlink is refused"
+	fi
+
+	# More files than entries: the descriptors stay at 8 for the cache
+	n=$(pipelined 1 20)
+	expect_eq "cache: 20 files on one connection" 20 "$n"
+	if native_only "cache: no descriptor growth past the 8 entries"; then
+		sleep 0.3
+		before=$(all_fds)
+		n=$(pipelined 21 40)$(pipelined 1 40)
+		expect_eq "cache: 20 + 40 more files" "2040" "$n"
+		sleep 0.3
+		after=$(all_fds)
+		if [ "$(cw_fds)" -le 8 ] && [ "$after" -le "$before" ]; then
+			ok "cache: no descriptor growth past the 8 entries ($before before, $after after, $(cw_fds) cached)"
+		else
+			fail "cache: no descriptor growth past the 8 entries" "$before before, $after after, $(cw_fds) under the root"
+		fi
+	fi
+
+	# A download in flight keeps its file through replacement, eviction and
+	# a reload that empties the cache, and closes it at the end.
+	dl=$TMPD/big.got
+	curl -sS --max-time $((60 * TF)) --limit-rate 3M --resolve "server2:$PORT:127.0.0.1" \
+		--cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" --key "$PKI/server1.key" \
+		-o "$dl" "https://server2:$PORT/big.bin" 2>"$TMPD/big.err" &
+	got=$!
+	sleep 1
+	printf 'small now\n' >"$CW/big.new"
+	mv "$CW/big.new" "$CW/big.bin"
+	expect_body "cache: a file replaced while it is downloaded -> the new one for others" \
+		/big.bin "small now"
+	n=$(pipelined 1 40)
+	expect_eq "cache: 40 other files meanwhile (every entry evicted)" 40 "$n"
+	kill -HUP "$SERVER_PID"
+	wait_for_match "$SERVER_ERR" 'reloaded certificates' || fail "cache: reload logged" "$(tail -n 2 "$SERVER_ERR")"
+	if native_only "cache: the replaced file is still open for the download"; then
+		if kill -0 "$got" 2>/dev/null && [ "$(find "/proc/$SERVER_PID/fd" -lname '*big.bin (deleted)' | wc -l)" = 1 ]; then
+			ok "cache: the replaced file is still open for the download"
+		else
+			fail "cache: the replaced file is still open for the download" "download done too soon, or $(find "/proc/$SERVER_PID/fd" -lname '*big.bin*' | wc -l) descriptors"
+		fi
+	fi
+	wait "$got"
+	if cmp -s "$dl" "$TMPD/big.orig"; then
+		ok "cache: the download completes with the original bytes"
+	else
+		fail "cache: the download completes with the original bytes" "$(wc -c <"$dl") bytes, $(cat "$TMPD/big.err")"
+	fi
+	if native_only "cache: the replaced file is closed with its last response"; then
+		sleep 0.2
+		expect_eq "cache: the replaced file is closed with its last response" 0 \
+			"$(find "/proc/$SERVER_PID/fd" -lname '*(deleted)' | wc -l)"
+	fi
+	expect_body "cache: after the reload" /big.bin "small now"
+
+	# SIGHUP: the root's path names another directory now
+	ln -sfn "$TMPD/cache-www2" "$root.new"
+	mv -T "$root.new" "$root"
+	sleep 1.2
+	expect_body "cache: a new root is not served before a reload" /edit.txt "back again"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" "reload: --root $root is another directory now; serving it"; then
+		ok "cache: SIGHUP with the root's path moved -> logged"
+	else
+		fail "cache: SIGHUP with the root's path moved -> logged" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_body "cache: SIGHUP with the root's path moved -> the new root at once" \
+		/edit.txt "the other root"
+	expect_get "cache: ... and nothing of the old one" server1 /sub/ 404
+	if native_only "cache: nothing of the old root stays open"; then
+		expect_eq "cache: nothing of the old root stays open" 0 "$(cw_fds)"
+	fi
+	stop_mtlsd
+	expect_eq "cache: exit status" 0 "$SERVER_STATUS"
+
+	# --open-file-cache 0: every request opens and closes its file
+	PORT=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$PORT" -r "$CW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$PKI/ca.crt" --open-file-cache 0 --access-log off; then
+		fail "cache off: server starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	if grep -q -E '^mtlsd/0\.1\.0: [0-9]+ connection slots x [0-9]+ bytes = [0-9.]+ MiB, allocated once$' "$SERVER_ERR"; then
+		ok "cache off: no cache in the start-up line"
+	else
+		fail "cache off: no cache in the start-up line" "$(head -n 1 "$SERVER_ERR")"
+	fi
+	expect_body "cache off: served" /edit.txt "back again"
+	printf 'edited\n' >"$CW/edit.txt"
+	expect_body "cache off: edited -> served" /edit.txt "edited"
+	n=$(pipelined 1 40)
+	expect_eq "cache off: 40 files on one connection" 40 "$n"
+	if native_only "cache off: no file left open"; then
+		expect_eq "cache off: no file left open" 0 "$(cw_fds)"
+	fi
+	stop_mtlsd
+}
+
 if [ "$TARGET" = mtlsd ]; then startup_group; else skip "cli and start-up errors" "mtlsd only"; fi
 main_group
 ranges_group
@@ -848,6 +1054,7 @@ log_group
 keys_group
 strict_group
 listen_group
+if [ "$TARGET" = mtlsd ]; then cache_group; else skip "open-file cache" "mtlsd only"; fi
 
 # valgrind (MTLSD='valgrind -q ...') and ASan/UBSan (make SANITIZE=1) write
 # their reports to the server's stderr, which the checks above may not read

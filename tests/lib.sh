@@ -66,6 +66,18 @@ native_only() {
 	return 1
 }
 
+# http_beneath -- can the server open files with openat2(RESOLVE_BENEATH)?
+# Not under qemu-user (before 9.0) nor on kernels before 5.6: there mtlsd
+# refuses every symlink, even one inside the root.
+http_beneath() {
+	[ -z "${EMULATOR:-}" ] && python3 -c '
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+how = (ctypes.c_uint64 * 3)(0o200000, 0, 0)      # O_DIRECTORY
+fd = libc.syscall(437, -100, b".", ctypes.byref(how), 24)   # openat2(AT_FDCWD, ".")
+sys.exit(0 if fd >= 0 or ctypes.get_errno() != 38 else 1)   # 38: ENOSYS'
+}
+
 # check NAME CMD... -- ok when CMD exits 0
 check() {
 	local name=$1 out rc

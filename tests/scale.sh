@@ -196,7 +196,7 @@ workers_group() {
 	wait_for_match "$SERVER_ERR" 'listening on' 2
 	pids=$(workers_of "$sup")
 	expect_eq "workers: the supervisor has 2 worker processes" 2 "$(echo "$pids" | grep -c .)"
-	if grep -q -E '^mtlsd/0\.1\.0: 1024 connection slots x [0-9]+ bytes = [0-9.]+ MiB per worker, allocated once; 2 workers: [0-9.]+ MiB$' "$SERVER_ERR"; then
+	if grep -q -E '^mtlsd/0\.1\.0: 1024 connection slots x [0-9]+ bytes \+ open-file cache 64 x [0-9]+ bytes = [0-9.]+ MiB per worker, allocated once; 2 workers: [0-9.]+ MiB$' "$SERVER_ERR"; then
 		ok "workers: the memory budget is printed once, per worker and in all"
 	else
 		fail "workers: the memory budget is printed once, per worker and in all" "$(cat "$SERVER_ERR")"

@@ -51,6 +51,8 @@ defaults(void)
 		.index = "index.html",
 		.access_log = "-",
 		.max_requests = 1000,
+		.open_file_cache = 64,
+		.open_file_cache_inactive = 60,
 		.header_timeout = 60,
 		.keepalive_timeout = 75,
 		.send_timeout = 60,
@@ -401,6 +403,63 @@ test_times(void)
 }
 
 static void
+test_open_file_cache(void)
+{
+	struct options o;
+
+	/* Not named: mtlsd's own default stays. */
+	CHECK(parse(server(""), &o) == 0);
+	CHECK(o.open_file_cache == 64 && o.open_file_cache_inactive == 60);
+	CHECK(parse(server("  open_file_cache off;"), &o) == 0);
+	CHECK(o.open_file_cache == 0 && warning_count == 0);
+	CHECK(parse(server("  open_file_cache max=1000;"), &o) == 0);
+	CHECK(o.open_file_cache == 1000 && o.open_file_cache_inactive == 60);
+	CHECK(parse(server("  open_file_cache max=200 inactive=20s;"), &o) == 0);
+	CHECK(o.open_file_cache == 200 && o.open_file_cache_inactive == 20);
+	CHECK(parse(server("  open_file_cache inactive=2m max=10;"), &o) == 0);
+	CHECK(o.open_file_cache == 10 && o.open_file_cache_inactive == 120);
+	CHECK(parse(server("  open_file_cache max=10 inactive=1500ms;"), &o) == 0);
+	CHECK(o.open_file_cache_inactive == 2);
+	/* A deeper level replaces both values, as in nginx. */
+	CHECK(parse("http { open_file_cache max=100 inactive=20s;\n"
+	    "server { listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b; "
+	    "ssl_client_certificate /c; ssl_verify_client on; root /s;\n"
+	    "location / { open_file_cache max=5; } } }", &o) == 0);
+	CHECK(o.open_file_cache == 5 && o.open_file_cache_inactive == 60);
+	CHECK(parse("http { open_file_cache max=100;\n"
+	    "server { listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b; "
+	    "ssl_client_certificate /c; ssl_verify_client on; root /s;\n"
+	    "open_file_cache off; } }", &o) == 0);
+	CHECK(o.open_file_cache == 0);
+	/* What mtlsd does not do, said; what it cannot read, refused. */
+	CHECK(parse(server("  open_file_cache max=10;\n  open_file_cache_valid 30s;\n"
+	    "  open_file_cache_min_uses 2;\n  open_file_cache_errors off;"), &o) == 0);
+	CHECK(o.open_file_cache == 10 && warning_count == 2);
+	CHECK(strstr(warnings, "\"open_file_cache_valid\" ignored: mtlsd checks") != NULL);
+	CHECK(strstr(warnings, "\"open_file_cache_min_uses\" ignored") != NULL);
+	CHECK(parse(server("  open_file_cache_errors on;"), &o) == 0);
+	CHECK(warning_count == 1 && strstr(warnings, "never caches a failed open"));
+	CHECK(parse(server("  open_file_cache inactive=20s;"), &o) < 0);
+	CHECK(strcmp(why, LINE_OF_EXTRA "\"open_file_cache\" must have the \"max\" "
+	    "parameter") == 0);
+	CHECK(parse(server("  open_file_cache off max=10;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"open_file_cache off\" stands alone"));
+	CHECK(parse(server("  open_file_cache max=0;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"open_file_cache max=0\": expected max=1 to"));
+	CHECK(parse(server("  open_file_cache max=2000000;"), &o) < 0);
+	CHECK(parse(server("  open_file_cache max=ten;"), &o) < 0);
+	CHECK(parse(server("  open_file_cache max=10 inactive=soon;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"open_file_cache\": invalid time \"soon\""));
+	CHECK(parse(server("  open_file_cache max=10 min_uses=2;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"open_file_cache\": invalid parameter"));
+	CHECK(parse(server("  open_file_cache max=10;\n  open_file_cache off;"), &o) < 0);
+	CHECK(starts(why, "t.conf:9: \"open_file_cache\" directive is duplicate"));
+	CHECK(parse(server("  open_file_cache;"), &o) < 0);
+	/* On failure the options are untouched. */
+	CHECK(o.open_file_cache == 64);
+}
+
+static void
 test_site_and_logs(void)
 {
 	struct options o;
@@ -621,6 +680,7 @@ main(void)
 	test_session_cache();
 	test_times();
 	test_site_and_logs();
+	test_open_file_cache();
 	test_unsupported();
 	test_syntax();
 	test_mutations();

@@ -1,12 +1,14 @@
 /*
- * Unit tests for http.c and tls.c. The sources are included so that their
- * static functions can be reached. Usage: tests/unit PKI_DIR, where PKI_DIR
- * holds the files tests/mkpki.sh makes.
+ * Unit tests for http.c, filecache.c and tls.c. The sources are included so
+ * that their static functions can be reached. Usage: tests/unit PKI_DIR,
+ * where PKI_DIR holds the files tests/mkpki.sh makes.
  */
 #include "../http.c"
+#include "../filecache.c"
 #include "../tls.c"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -485,7 +487,7 @@ serve(int root_fd, const char *head)
 {
 	struct http_request req;
 	struct http_response resp;
-	struct http_site s = { root_fd, "index.html" };
+	struct http_site s = { root_fd, "index.html", NULL };
 
 	parse(head, &req);
 	http_prepare(&resp, &req, &s, true);
@@ -601,7 +603,7 @@ test_resolve(void)
 	{
 		struct http_request req;
 		struct http_response resp;
-		struct http_site st = { root_fd, "index.html" };
+		struct http_site st = { root_fd, "index.html", NULL };
 
 		parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
 		    "Content-Length: 5\r\n\r\n", &req);
@@ -637,6 +639,374 @@ test_resolve(void)
 			close(fd);
 	}
 	close(root_fd);
+	snprintf(path, sizeof path, "rm -rf '%s'", dir);
+	if (system(path) != 0)
+		CHECK(!"cleanup");
+}
+
+/* ---- the open-file cache ---- */
+
+static bool
+fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static int
+open_file(int dir_fd, const char *name)
+{
+	return openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+}
+
+/* put() after the open the caller makes on a miss. */
+static struct file_cache_entry *
+cache_open(struct file_cache *c, int dir_fd, const char *name, int *fd_out)
+{
+	struct stat st;
+	char key[64];
+	int fd = open_file(dir_fd, name);
+
+	*fd_out = fd;
+	snprintf(key, sizeof key, "/%s", name);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	return file_cache_put(c, dir_fd, key, strlen(key), fd, &st, "text/plain");
+}
+
+static struct file_cache_entry *
+cache_get(struct file_cache *c, int dir_fd, const char *name)
+{
+	struct stat st;
+	char key[64];
+
+	snprintf(key, sizeof key, "/%s", name);
+	return file_cache_get(c, dir_fd, key, strlen(key), &st);
+}
+
+/* Gives back a reference that a hit must have given. */
+static void
+put_back(struct file_cache_entry *e)
+{
+	CHECK(e != NULL);
+	if (e)
+		file_cache_release(e);
+}
+
+/* Replaces a file's bytes in place, keeping its size. */
+static void
+rewrite(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+
+	usleep(20000);  /* past a coarse timestamp tick */
+	if (fd < 0 || pwrite(fd, text, strlen(text), 0) != (ssize_t)strlen(text))
+		CHECK(!"rewrite");
+	if (fd >= 0)
+		close(fd);
+}
+
+static void
+test_file_cache_table(int dir_fd, const char *dir)
+{
+	struct file_cache c;
+	struct file_cache_entry *e, *e2;
+	struct stat st;
+	char path[256], longkey[300];
+	int fd, fd2, fd3;
+	const int64_t t0 = 1000000;
+
+	CHECK(file_cache_init(&c, 0, 5000) == 0);
+	CHECK(cache_open(&c, dir_fd, "a.txt", &fd) == NULL);   /* off */
+	close(fd);
+	CHECK(file_cache_init(&c, 2, 5000) == 0);
+	file_cache_tick(&c, t0);
+	CHECK(cache_get(&c, dir_fd, "a.txt") == NULL);
+
+	/* A hit: the same descriptor, a fresh fstat, a reference each. */
+	e = cache_open(&c, dir_fd, "a.txt", &fd);
+	CHECK(e && e->fd == fd && e->refs == 1 && c.open == 1);
+	put_back(e);
+	CHECK(e->refs == 0 && fd_open(fd));
+	memset(&st, 0, sizeof st);
+	e2 = file_cache_get(&c, dir_fd, "/a.txt", 6, &st);
+	CHECK(e2 == e && e->refs == 1 && st.st_size == 6 && S_ISREG(st.st_mode));
+	CHECK(file_cache_get(&c, dir_fd, "/a.txt", 6, &st) == e && e->refs == 2);
+	CHECK(file_cache_get(&c, dir_fd + 1, "/a.txt", 6, &st) == NULL);  /* another root */
+	CHECK(file_cache_get(&c, dir_fd, "/a.tx", 5, &st) == NULL);
+	put_back(e);
+	put_back(e);
+
+	/* Same size, new bytes: ctime and mtime moved, the entry goes. */
+	snprintf(path, sizeof path, "%s/a.txt", dir);
+	rewrite(path, "AAAAA\n");
+	CHECK(cache_get(&c, dir_fd, "a.txt") == NULL);
+	CHECK(!fd_open(fd) && c.open == 0);
+
+	/* Unlinked: no link left. */
+	e = cache_open(&c, dir_fd, "b.txt", &fd2);
+	put_back(e);
+	snprintf(path, sizeof path, "%s/b.txt", dir);
+	unlink(path);
+	CHECK(cache_get(&c, dir_fd, "b.txt") == NULL && !fd_open(fd2) && c.open == 0);
+
+	/* Renamed over: the old file lost its link (and its ctime moved). */
+	e = cache_open(&c, dir_fd, "a.txt", &fd);
+	put_back(e);
+	snprintf(path, sizeof path, "%s/new.tmp", dir);
+	write_file(path, "other\n");
+	{
+		char to[256];
+
+		snprintf(to, sizeof to, "%s/a.txt", dir);
+		usleep(20000);
+		if (rename(path, to) != 0)
+			CHECK(!"rename");
+	}
+	CHECK(cache_get(&c, dir_fd, "a.txt") == NULL && !fd_open(fd) && c.open == 0);
+
+	/* The path is opened again once it was resolved more than 1 s ago. */
+	e = cache_open(&c, dir_fd, "a.txt", &fd);
+	put_back(e);
+	file_cache_tick(&c, t0 + FILE_CACHE_RESOLVE_MS);
+	CHECK(cache_get(&c, dir_fd, "a.txt") == e);
+	put_back(e);
+	file_cache_tick(&c, t0 + FILE_CACHE_RESOLVE_MS + 1);
+	CHECK(cache_get(&c, dir_fd, "a.txt") == NULL && !fd_open(fd));
+	file_cache_tick(&c, t0);
+
+	/* Dropped while in use: out of the table, closed by the last release. */
+	e = cache_open(&c, dir_fd, "a.txt", &fd);
+	CHECK(file_cache_get(&c, dir_fd, "/a.txt", 6, &st) == e && e->refs == 2);
+	file_cache_flush(&c);
+	CHECK(e->state == FC_DOOMED && fd_open(fd) && c.open == 1);
+	CHECK(cache_get(&c, dir_fd, "a.txt") == NULL);
+	e2 = cache_open(&c, dir_fd, "a.txt", &fd2);     /* a new entry beside it */
+	CHECK(e2 && e2 != e && fd2 != fd && c.open == 2);
+	put_back(e);
+	CHECK(fd_open(fd));
+	put_back(e);
+	CHECK(!fd_open(fd) && e->state == FC_FREE && c.open == 1);
+	put_back(e2);
+
+	/* Eviction: the entry not hit since the hand passed goes. */
+	file_cache_flush(&c);
+	CHECK(c.open == 0);
+	e = cache_open(&c, dir_fd, "a.txt", &fd);
+	put_back(e);
+	e2 = cache_open(&c, dir_fd, "c.txt", &fd2);
+	put_back(e2);
+	put_back(cache_get(&c, dir_fd, "a.txt"));    /* a.txt hit */
+	e2 = cache_open(&c, dir_fd, "d.txt", &fd3);            /* c.txt evicted */
+	CHECK(e2 != NULL);
+	put_back(e2);
+	CHECK(!fd_open(fd2) && fd_open(fd) && c.open == 2);
+	CHECK(cache_get(&c, dir_fd, "c.txt") == NULL);
+	put_back(cache_get(&c, dir_fd, "d.txt"));
+	/* Every entry in use: not cached, the descriptor stays the caller's. */
+	e = cache_get(&c, dir_fd, "a.txt");
+	e2 = cache_get(&c, dir_fd, "d.txt");
+	CHECK(e && e2);
+	CHECK(cache_open(&c, dir_fd, "c.txt", &fd2) == NULL && fd_open(fd2) && c.open == 2);
+	close(fd2);
+	/* Idle ones only are shed when descriptors run out. */
+	put_back(e2);
+	CHECK(file_cache_shed(&c) == 1 && !fd_open(fd3) && fd_open(fd) && c.open == 1);
+	put_back(e);
+
+	/* Longer paths are not cached. */
+	memset(longkey, 'x', sizeof longkey);
+	longkey[0] = '/';
+	fd2 = open_file(dir_fd, "c.txt");
+	fstat(fd2, &st);
+	CHECK(file_cache_put(&c, dir_fd, longkey, FILE_CACHE_PATH_MAX + 1, fd2, &st,
+	    "x") == NULL);
+	CHECK(file_cache_get(&c, dir_fd, longkey, FILE_CACHE_PATH_MAX + 1, &st) == NULL);
+	e2 = file_cache_put(&c, dir_fd, longkey, FILE_CACHE_PATH_MAX, fd2, &st, "x");
+	CHECK(e2 != NULL);
+	put_back(e2);
+	CHECK(file_cache_get(&c, dir_fd, longkey, FILE_CACHE_PATH_MAX, &st) == e2);
+	put_back(e2);
+
+	file_cache_flush(&c);
+	CHECK(c.open == 0);
+	free(c.entries);
+	free(c.buckets);
+
+	/* Idle entries close after inactive_ms (and a second's slack), not before. */
+	CHECK(file_cache_init(&c, 4, 5000) == 0);
+	file_cache_tick(&c, t0);
+	e = cache_open(&c, dir_fd, "a.txt", &fd);
+	e2 = cache_open(&c, dir_fd, "c.txt", &fd2);
+	CHECK(file_cache_deadline(&c) == INT64_MAX);    /* both in use */
+	file_cache_tick(&c, t0 + 500);
+	put_back(e);                          /* idle from t0 + 500 */
+	CHECK(file_cache_deadline(&c) == t0 + 6500);
+	file_cache_tick(&c, t0 + 3000);
+	put_back(e2);                         /* idle from t0 + 3000 */
+	CHECK(file_cache_deadline(&c) == t0 + 6500);
+	file_cache_tick(&c, t0 + 6499);
+	CHECK(fd_open(fd) && fd_open(fd2));
+	file_cache_tick(&c, t0 + 6500);
+	CHECK(!fd_open(fd) && fd_open(fd2) && c.open == 1);
+	CHECK(file_cache_deadline(&c) == t0 + 9000);
+	file_cache_tick(&c, t0 + 9000);
+	CHECK(!fd_open(fd2) && c.open == 0 && file_cache_deadline(&c) == INT64_MAX);
+	/* A busy entry is never expired; its release schedules the sweep. */
+	e = cache_open(&c, dir_fd, "a.txt", &fd);
+	file_cache_tick(&c, t0 + 70000);
+	CHECK(fd_open(fd) && file_cache_deadline(&c) == INT64_MAX);
+	put_back(e);
+	CHECK(file_cache_deadline(&c) == t0 + 76000);
+	file_cache_flush(&c);
+	CHECK(c.open == 0 && !fd_open(fd));
+	free(c.entries);
+	free(c.buckets);
+}
+
+static enum status
+cached_serve(struct http_site *s, const char *head, struct http_response *r)
+{
+	struct http_request req;
+
+	parse(head, &req);
+	http_prepare(r, &req, s, true);
+	return r->status;
+}
+
+/* The cache behind http_prepare(): what a response holds and gives back. */
+static void
+test_file_cache_http(int dir_fd, const char *dir)
+{
+	struct file_cache c;
+	struct http_site s = { dir_fd, "index.html", &c };
+	struct http_site plain = { dir_fd, "index.html", NULL };
+	struct http_response r1, r2;
+	struct rlimit rl, low;
+	struct stat st;
+	char path[256];
+	int fd, limit, filler[64], fillers = 0;
+
+	CHECK(file_cache_init(&c, 4, 60000) == 0);
+	file_cache_tick(&c, 5000);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.cached && r1.fd == r1.cached->fd && r1.size == 6 && r1.remaining == 6);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r2) == S_OK);
+	CHECK(r2.cached == r1.cached && r2.fd == r1.fd && r1.cached->refs == 2);
+	fd = r1.fd;
+	http_response_end(&r1);
+	CHECK(r1.fd == -1 && r1.cached == NULL && r2.cached->refs == 1);
+	http_response_end(&r2);
+	http_response_end(&r2);
+	CHECK(c.open == 1 && fd_open(fd));
+
+	/* "/sub/" is the key of sub/index.html, with its content type. */
+	CHECK(cached_serve(&s, "GET /sub/ HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	snprintf(path, sizeof path, "%s/sub/index.html", dir);
+	CHECK(r1.cached && strcmp(r1.cached->path, "/sub/") == 0
+	    && strcmp(r1.content_type, "text/html") == 0);
+	CHECK(stat(path, &st) == 0 && r1.cached->ino == st.st_ino);
+	http_response_end(&r1);
+	CHECK(cached_serve(&s, "GET /sub HTTP/1.1\r\nHost: a\r\n\r\n", &r1)
+	    == S_MOVED_PERMANENTLY && !r1.cached && r1.fd == -1);
+	CHECK(cached_serve(&s, "GET /sub/ HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.cached && strcmp(r1.content_type, "text/html") == 0);
+	http_response_end(&r1);
+
+	/* No body to send: the reference goes back before the head is written. */
+	CHECK(cached_serve(&s, "HEAD /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(!r1.cached && r1.fd == -1 && c.entries[0].refs == 0 && r1.size == 6);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n",
+	    &r1) == S_NOT_MODIFIED && !r1.cached && r1.fd == -1);
+	CHECK(c.open == 2 && fd_open(fd));
+
+	/* Headers come from the fstat of this request. */
+	snprintf(path, sizeof path, "%s/a.txt", dir);
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r2) == S_OK);
+	usleep(20000);
+	{
+		FILE *f = fopen(path, "a");
+
+		if (f) {
+			fputs("more\n", f);
+			fclose(f);
+		}
+	}
+	CHECK(cached_serve(&s, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.size == 11 && r1.cached && r1.cached != r2.cached && r1.fd != fd);
+	CHECK(r2.cached->state == FC_DOOMED && fd_open(fd) && r2.size == 6);
+	http_response_end(&r2);
+	CHECK(!fd_open(fd));
+	http_response_end(&r1);
+
+	/*
+	 * Out of descriptors: the idle cached ones are closed and the open is
+	 * tried once more.
+	 */
+	/* Every descriptor below the highest cached one taken, none above. */
+	CHECK(c.open == 2);
+	limit = c.entries[0].fd > c.entries[1].fd ? c.entries[0].fd : c.entries[1].fd;
+	limit = (limit > c.entries[2].fd ? limit : c.entries[2].fd) + 1;
+	while (fillers < (int)(sizeof filler / sizeof filler[0])
+	    && (filler[fillers] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (filler[fillers] >= limit) {
+			close(filler[fillers]);
+			break;
+		}
+		fillers++;
+	}
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)limit;
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	CHECK(open("/dev/null", O_RDONLY) < 0 && errno == EMFILE);
+	/* (the site without a cache has nothing to close: 500, as before) */
+	CHECK(cached_serve(&plain, "GET /c.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1)
+	    == S_INTERNAL_SERVER_ERROR);
+	CHECK(cached_serve(&s, "GET /c.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(r1.cached && c.open == 1);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	http_response_end(&r1);
+	while (fillers > 0)
+		close(filler[--fillers]);
+
+	/* Without a cache, each response owns its descriptor. */
+	CHECK(cached_serve(&plain, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", &r1) == S_OK);
+	CHECK(!r1.cached && r1.fd >= 0 && c.open == 1);
+	http_response_end(&r1);
+
+	file_cache_flush(&c);
+	CHECK(c.open == 0);
+	free(c.entries);
+	free(c.buckets);
+}
+
+static void
+test_file_cache(void)
+{
+	char dir[] = "/tmp/mtlsd-unit-XXXXXX", path[256];
+	static const char *const names[] = { "a.txt", "b.txt", "c.txt", "d.txt" };
+	size_t i;
+	int dir_fd;
+
+	if (!mkdtemp(dir)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		write_file(path, "hello\n");
+	}
+	snprintf(path, sizeof path, "%s/sub", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/sub/index.html", dir);
+	write_file(path, "<p>sub</p>\n");
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	test_file_cache_table(dir_fd, dir);
+	/* The table test changed a.txt; start again from six bytes. */
+	snprintf(path, sizeof path, "%s/a.txt", dir);
+	write_file(path, "hello\n");
+	test_file_cache_http(dir_fd, dir);
+	close(dir_fd);
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		CHECK(!"cleanup");
@@ -941,6 +1311,7 @@ main(int argc, char **argv)
 	test_etags();
 	test_error_pages();
 	test_resolve();
+	test_file_cache();
 	test_wide_types();
 	test_cert_times();
 	test_implementations();
