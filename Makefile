@@ -122,8 +122,12 @@ bench/floor: bench/floor.c
 
 # Installs nginx, lighttpd, ab and gnuplot if missing (valgrind and
 # musl-tools too, optional); builds build/musl/mtlsd with MUSL=1 for its
-# footprint rows; writes bench/results.*.
-bench: mtlsd bench/floor
+# footprint rows; writes bench/results.*. Like make run, it installs the
+# build's packages first (a C compiler, libbearssl-dev): a fresh machine
+# needs only make.
+bench:
+	sh tests/install-deps.sh build
+	$(MAKE) mtlsd bench/floor
 	bash bench/run.sh
 
 tests/unit-nginx: tests/unit-nginx.c nginx_conf.c $(HEADERS)
