@@ -12,18 +12,9 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 
-if [ ! -x "${MTLSD_CMD[0]}" ] && ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1; then
-	fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
-	summary
-	exit
-fi
+need_mtlsd
 
-PKI=$TMPD/pki
-if ! sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
-	fail "test PKI" "tests/mkpki.sh failed: $(cat "$TMPD/mkpki.log")"
-	summary
-	exit
-fi
+make_pki
 WWW=$TMPD/www
 mkdir -p "$WWW"
 cp www/index.html "$WWW/index.html"

@@ -77,18 +77,9 @@ if ! http_beneath; then
 	summary
 	exit
 fi
-if [ ! -x "${MTLSD_CMD[0]}" ] && ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1; then
-	fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
-	summary
-	exit
-fi
+need_mtlsd
 
-PKI=$TMPD/pki
-if ! sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
-	fail "test PKI" "tests/mkpki.sh failed: $(cat "$TMPD/mkpki.log")"
-	summary
-	exit
-fi
+make_pki
 WWW=$TMPD/www
 http_fixtures "$WWW"
 SRV=(-r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt" --access-log off)

@@ -17,18 +17,9 @@ cd "$(dirname "$0")/.." || exit 1
 TARGET=mtlsd
 . tests/lib.sh
 
-if [ ! -x "${MTLSD_CMD[0]}" ] && ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1; then
-	fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
-	summary
-	exit
-fi
+need_mtlsd
 
-PKI=$TMPD/pki
-if ! sh tests/mkpki-identity.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
-	fail "test PKI" "tests/mkpki-identity.sh failed: $(tail -n 5 "$TMPD/mkpki.log")"
-	summary
-	exit
-fi
+make_pki tests/mkpki-identity.sh
 WWW=$TMPD/www
 mkdir -p "$WWW"
 echo "identity test page" >"$WWW/index.html"

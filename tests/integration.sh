@@ -36,12 +36,7 @@ mtlsd_only() {
 
 # ---- fixtures ---------------------------------------------------------------
 
-PKI=$TMPD/pki
-if ! sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
-	fail "test PKI" "tests/mkpki.sh failed: $(cat "$TMPD/mkpki.log")"
-	summary
-	exit
-fi
+make_pki
 
 WWW=$TMPD/www
 SECRET="top-secret-$$-$RANDOM"

@@ -397,6 +397,36 @@ wait_for_match() {
 	return 1
 }
 
+# need_mtlsd -- end the suite (with its summary) unless the server binary
+# (MTLSD_CMD) is there
+need_mtlsd() {
+	if [ ! -x "${MTLSD_CMD[0]}" ] && ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1; then
+		fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
+		summary
+		exit
+	fi
+}
+
+# make_pki [SCRIPT] -- the test PKI (tests/mkpki.sh, or SCRIPT) in
+# PKI=$TMPD/pki; ends the suite with a failure if it cannot be made
+make_pki() {
+	local script=${1:-tests/mkpki.sh}
+	PKI=$TMPD/pki
+	if ! sh "$script" "$PKI" >"$TMPD/mkpki.log" 2>&1; then
+		fail "test PKI" "$script failed: $(tail -n 5 "$TMPD/mkpki.log")"
+		summary
+		exit
+	fi
+}
+
+# given_or_make_pki -- the PKI run.sh passes in PKI, if it has the keys;
+# else make_pki
+given_or_make_pki() {
+	if [ -z "${PKI:-}" ] || [ ! -f "$PKI/server2.key" ]; then
+		make_pki
+	fi
+}
+
 _cleanup() {
 	local pid
 	for pid in "${SERVER_PIDS[@]}"; do

@@ -77,12 +77,7 @@ if ! out=$(make -s STATIC=1 BUILDDIR=build/static "$STATIC_BIN" 2>&1); then
 	summary
 	exit
 fi
-PKI=$TMPD/pki
-if ! sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
-	fail "test PKI" "$(cat "$TMPD/mkpki.log")"
-	summary
-	exit
-fi
+make_pki
 ROOT=$TMPD/server2-root
 mkdir -p "$ROOT/usr/sbin" "$ROOT/etc/nginx/certs" "$ROOT/var/www/html"
 cp "$STATIC_BIN" "$ROOT/usr/sbin/mtlsd"

@@ -22,11 +22,7 @@ if [ ! -f "$COUNTER" ] || [ ! -x ./mtlsd ]; then
 	exit
 fi
 
-PKI=${PKI:-}
-if [ -z "$PKI" ] || [ ! -f "$PKI/server2.key" ]; then
-	PKI=$TMPD/pki
-	sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1 || { fail "test PKI" "$(cat "$TMPD/mkpki.log")"; summary; exit; }
-fi
+given_or_make_pki
 WWW=$TMPD/www
 mkdir -p "$WWW/dir"
 printf 'small file for probes\n' >"$WWW/small.txt"

@@ -21,11 +21,7 @@ USER_NAME=nobody
 USER_ID=$(id -u "$USER_NAME" 2>/dev/null) || { skip "privileges" "no user $USER_NAME"; summary; exit; }
 GROUP_ID=$(id -g "$USER_NAME")
 
-PKI=${PKI:-}
-if [ -z "$PKI" ] || [ ! -f "$PKI/server2.key" ]; then
-	PKI=$TMPD/pki
-	sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1 || { fail "test PKI" "$(cat "$TMPD/mkpki.log")"; summary; exit; }
-fi
+given_or_make_pki
 # A key only root can read, in a directory only root can enter.
 mkdir -m 700 "$TMPD/keys"
 cp "$PKI/server2.key" "$TMPD/keys/server.key"

@@ -24,21 +24,9 @@ ROUNDS=${ROUNDS:-2}
 HS=2          # handshake, header, keep-alive and send timeouts, seconds
 GRACE=3
 
-if ! command -v "${MTLSD_CMD[0]}" >/dev/null 2>&1 && [ ! -x "${MTLSD_CMD[0]}" ]; then
-	fail "mtlsd binary" "${MTLSD_CMD[0]} not found; run make first"
-	summary
-	exit
-fi
+need_mtlsd
 
-PKI=${PKI:-}
-if [ -z "$PKI" ] || [ ! -f "$PKI/server2.key" ]; then
-	PKI=$TMPD/pki
-	if ! sh tests/mkpki.sh "$PKI" >"$TMPD/mkpki.log" 2>&1; then
-		fail "test PKI" "tests/mkpki.sh failed: $(cat "$TMPD/mkpki.log")"
-		summary
-		exit
-	fi
-fi
+given_or_make_pki
 
 WWW=$TMPD/www
 mkdir -p "$WWW"
