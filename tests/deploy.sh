@@ -278,7 +278,8 @@ expect_eq "install: the example config passes -t (paths adapted)" "0 " "$RUN_RC 
 
 UNIT=$DEST/usr/lib/systemd/system/mtlsd.service
 for k in NoNewPrivileges=yes ProtectSystem=strict AmbientCapabilities=CAP_NET_BIND_SERVICE \
-	CapabilityBoundingSet=CAP_NET_BIND_SERVICE User=mtlsd 'ExecReload=/bin/kill -HUP $MAINPID'; do
+	CapabilityBoundingSet=CAP_NET_BIND_SERVICE User=mtlsd RuntimeDirectory=mtlsd \
+	'ExecReload=/usr/bin/mtlsd --nginx-conf /etc/mtlsd/nginx.conf --pid-file /run/mtlsd/mtlsd.pid -s reload'; do
 	expect_text "unit: $k" "$UNIT" "$k"
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
