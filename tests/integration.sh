@@ -1218,6 +1218,52 @@ ops_group() {
 		fail "-s reload: server starts" "$(cat "$SERVER_ERR")"
 	fi
 
+	# an allocation that fails during a reload: the reload fails with the
+	# reason, the server goes on with what it has (no exit). A preloaded
+	# shim makes every allocation of 1 KiB or more fail while FAIL exists.
+	if native_only "reload: a failed allocation keeps the old set" &&
+		ldd "${MTLSD_CMD[0]}" 2>/dev/null | grep -q libc.so &&
+		cat >"$d/failalloc.c" <<'CEOF' && cc -O2 -fPIC -shared -o "$d/failalloc.so" "$d/failalloc.c" 2>"$d/cc.log"; then
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static int failing(size_t n)
+{
+	const char *f = getenv("FAILALLOC_FILE");
+	return n >= 1024 && f && access(f, F_OK) == 0;
+}
+void *malloc(size_t n) { return failing(n) ? NULL : __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { return failing(a * b) ? NULL : __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { return failing(n) ? NULL : __libc_realloc(p, n); }
+CEOF
+		p=$(free_port)
+		cp "$PKI/server2.crt" "$d/server.crt"
+		cp "$PKI/server2.key" "$d/server.key"
+		rm -f "$d/FAIL"
+		if FAILALLOC_FILE=$d/FAIL LD_PRELOAD=$d/failalloc.so start_mtlsd -l "127.0.0.1:$p" -r "$WWW" \
+			-c "$d/server.crt" -k "$d/server.key" -C "$PKI/ca.crt" --access-log off; then
+			PORT=$p
+			touch "$d/FAIL"
+			log_mark "$SERVER_ERR"
+			kill -HUP "$SERVER_PID"
+			if log_new "$SERVER_ERR" 'reload failed, keeping .*out of memory'; then
+				ok "reload: a failed allocation -> reload refused with 'out of memory'"
+			else
+				fail "reload: a failed allocation -> reload refused with 'out of memory'" "$(tail -n 2 "$SERVER_ERR")"
+			fi
+			expect_get "reload: a failed allocation -> the server still serves" server1 /index.html 200 "$WWW/index.html"
+			rm -f "$d/FAIL"
+			stop_mtlsd
+		else
+			fail "reload: failed allocation: server starts" "$(cat "$SERVER_ERR")"
+		fi
+	elif [ -z "$EMULATOR" ]; then
+		skip "reload: a failed allocation keeps the old set" "needs a dynamically linked glibc mtlsd and cc"
+	fi
+
 	# a CA removed by a reload: its open keep-alive connections are not
 	# served their next request
 	cat "$PKI/ca.crt" "$PKI/other-ca.crt" >"$d/ca.crt"
