@@ -141,12 +141,14 @@ static unsigned long access_dropped;
 static void
 die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+static bool reload_checking;        /* -s reload's checks, before SIGHUP */
+
 static void
 die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("mtlsd: ", stderr);
+	fputs(reload_checking ? "mtlsd: reload not sent: " : "mtlsd: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -1967,7 +1969,9 @@ signal_main(void)
 	if (!opt.pid_file)
 		die("-s reload: needs --pid-file FILE, the one the server was "
 		    "started with");
+	reload_checking = true;
 	check_config();
+	reload_checking = false;
 	snprintf(status_file, sizeof status_file, "%s.reload", opt.pid_file);
 	errno = 0;
 	if (!read_small_file(opt.pid_file, line, sizeof line))
