@@ -1130,22 +1130,23 @@ crl_in_force(const struct crl *crl, int64_t now)
  * signed that certificate count (not those of another CA of the same
  * name), and only those whose scope covers it.
  */
+/*
+ * The CRL that decides for a certificate signed by the pinned CA
+ * `anchor_id`, a CA certificate or not: of several that cover it, the
+ * newest one in force, as OpenSSL. NULL if none covers it.
+ */
 static const struct crl *
-covering_crl(const struct tls_credentials *creds, const struct client_identity *id,
+crl_for(const struct tls_credentials *creds, const unsigned char anchor_id[32], bool ca,
     int64_t now)
 {
 	const struct crl *crl = NULL;
-	unsigned need;
+	unsigned need = ca ? CRL_SCOPE_CA : CRL_SCOPE_EE;
 	size_t i;
 
-	if (!id->top_known || id->top_anchor < 0)
-		return NULL;
-	need = id->top_ca ? CRL_SCOPE_CA : CRL_SCOPE_EE;
-	/* Of several CRLs that cover it, the newest one in force, as OpenSSL. */
 	for (i = 0; i < creds->crl_count; i++) {
 		const struct crl *c = &creds->crls[i];
 
-		if (memcmp(c->anchor_id, id->top_anchor_id, 32) != 0 || !(c->scope & need))
+		if (memcmp(c->anchor_id, anchor_id, 32) != 0 || !(c->scope & need))
 			continue;
 		if (!crl || crl_in_force(c, now) > crl_in_force(crl, now)
 		    || (crl_in_force(c, now) == crl_in_force(crl, now)
@@ -1153,6 +1154,55 @@ covering_crl(const struct tls_credentials *creds, const struct client_identity *
 			crl = c;
 	}
 	return crl;
+}
+
+static const struct crl *
+covering_crl(const struct tls_credentials *creds, const struct client_identity *id,
+    int64_t now)
+{
+	if (!id->top_known || id->top_anchor < 0)
+		return NULL;
+	return crl_for(creds, id->top_anchor_id, id->top_ca, now);
+}
+
+/* The pinned CA of `creds` that `id`'s chain ends at, or -1 if not pinned. */
+static long
+anchor_of(const struct tls_credentials *creds, const struct client_identity *id)
+{
+	size_t i;
+
+	if (id->top_anchor < 0)
+		return -1;
+	if ((size_t)id->top_anchor < creds->anchor_count
+	    && memcmp(creds->anchor_key_id[id->top_anchor], id->top_anchor_id, 32) == 0)
+		return id->top_anchor;
+	for (i = 0; i < creds->anchor_count; i++)    /* another generation's index */
+		if (memcmp(creds->anchor_key_id[i], id->top_anchor_id, 32) == 0)
+			return (long)i;
+	return -1;
+}
+
+/*
+ * As OpenSSL checks every certificate of the chain (CRL_CHECK_ALL), the
+ * pinned CA's own certificate too: a CRL of its key must cover it (a CA
+ * certificate, unless it is a v1 root), and must not list its serial.
+ */
+static int
+anchor_revocation_status(const struct tls_credentials *creds,
+    const struct client_identity *id, int64_t now)
+{
+	const struct crl *crl;
+	long a = anchor_of(creds, id);
+
+	if (a < 0 || !(crl = crl_for(creds, id->top_anchor_id, creds->anchor_ca[a], now)))
+		return TLS_ERR_CRL_MISSING;
+	if (now < crl->this_update)
+		return TLS_ERR_CRL_NOT_YET_VALID;
+	if (crl->next_update != 0 && now > crl->next_update)
+		return TLS_ERR_CRL_EXPIRED;
+	if (crl_lists(crl, &creds->anchor_serial[a]))
+		return TLS_ERR_CA_REVOKED;
+	return 0;
 }
 
 static int
@@ -1173,7 +1223,7 @@ revocation_status(const struct tls_credentials *creds, const struct client_ident
 		return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
 	if (id->trusted_at > 1)
 		return TLS_ERR_CRL_MISSING;
-	return 0;
+	return anchor_revocation_status(creds, id, now);
 }
 
 static bool
@@ -1409,9 +1459,12 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 	    sizeof *creds->anchor_dn_hash);
 	creds->anchor_fingerprint = calloc(objs.count ? objs.count : 1,
 	    sizeof *creds->anchor_fingerprint);
+	creds->anchor_serial = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->anchor_serial);
+	creds->anchor_ca = calloc(objs.count ? objs.count : 1, sizeof *creds->anchor_ca);
 	if (!creds->anchors || !creds->anchor_names || !creds->anchor_not_before
 	    || !creds->anchor_not_after || !creds->anchor_dn_hash
-	    || !creds->anchor_fingerprint) {
+	    || !creds->anchor_fingerprint || !creds->anchor_serial || !creds->anchor_ca) {
 		perror("mtlsd: calloc");
 		exit(1);
 	}
@@ -1446,6 +1499,8 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 			    sizeof creds->anchor_names[0], "%s", id.subject);
 			creds->anchor_not_before[creds->anchor_count] = id.not_before;
 			creds->anchor_not_after[creds->anchor_count] = id.not_after;
+			creds->anchor_serial[creds->anchor_count] = id.serial;
+			creds->anchor_ca[creds->anchor_count] = usage.ca;
 		} else {
 			/* Dates BearSSL decoded but we could not read: never expire. */
 			creds->anchor_not_before[creds->anchor_count] = INT64_MIN;
@@ -1544,6 +1599,8 @@ free_credentials(struct tls_credentials *c)
 	free(c->anchor_not_after);
 	free(c->anchor_dn_hash);
 	free(c->anchor_fingerprint);
+	free(c->anchor_serial);
+	free(c->anchor_ca);
 	free(c->anchor_key_id);
 	for (i = 0; i < 2; i++) {
 		free(c->views[i].anchors);
@@ -2792,9 +2849,13 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 				fprintf(out, "revocation: no CRL signed with the key of "
 				    "pinned CA %d covers the %s certificate it signed\n",
 				    id->top_anchor + 1, id->top_ca ? "CA" : "end-entity");
-			else
+			else if (id->trusted_at > 1 || id->top_anchor < 0)
 				fprintf(out, "revocation: no CRL from the issuer of a "
 				    "certificate of the chain\n");
+			else
+				fprintf(out, "revocation: no CRL signed with the key of "
+				    "pinned CA %d covers that CA's own certificate (nginx "
+				    "checks it too)\n", id->top_anchor + 1);
 			break;
 		default:
 			fprintf(out, "revocation: %s\n", tls_error_text(rev));

@@ -118,6 +118,8 @@ struct tls_credentials {
 	unsigned char (*anchor_dn_hash)[32];  /* SHA-256 of each subject's DER */
 	unsigned char (*anchor_fingerprint)[32];  /* SHA-256 of each CA certificate */
 	unsigned char (*anchor_key_id)[32];   /* subject and key: see anchor_key_id */
+	struct serial *anchor_serial;   /* each CA certificate's own serial */
+	bool *anchor_ca;                /* its basicConstraints cA: which CRLs cover it */
 	/*
 	 * BearSSL never looks at a trust anchor's dates; OpenSSL refuses a
 	 * chain whose CA has expired or is not yet valid. So handshakes see
