@@ -635,7 +635,8 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 		} else if (der_oid_is(oid, oid_basic_constraints, sizeof oid_basic_constraints)) {
 			if (!der_expect(&value, 0x30, &inner, NULL))
 				return false;
-			u->ca = inner.len >= 3 && inner.p[0] == 0x01 && inner.p[2] != 0;
+			u->ca = inner.len >= 3 && inner.p[0] == 0x01 && inner.p[1] == 1
+			    && inner.p[2] != 0;
 		} else if (der_oid_is(oid, oid_key_usage, sizeof oid_key_usage)) {
 			u->has_key_usage = true;
 			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1)

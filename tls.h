@@ -70,9 +70,10 @@ enum {
 };
 
 /*
- * One complete CRL, verified against the pinned CA whose key signed it.
- * It applies only to certificates that key signed (anchor_id), and only
- * to those its scope covers.
+ * One CRL (never a delta or an indirect one: those are refused at load),
+ * verified against the pinned CA whose key signed it. It applies only to
+ * certificates that key signed (anchor_id), and only to those its scope
+ * covers.
  */
 struct crl {
 	unsigned char issuer_hash[32]; /* SHA-256 of the issuer Name's DER */
