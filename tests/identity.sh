@@ -2,8 +2,10 @@
 # tests/identity.sh -- who gets in: the client-certificate matrix in "on"
 # and "strict" mode (and against nginx with the same PKI when nginx is
 # installed), session resumption, allowlists, CRL reload with an open
-# keep-alive connection, --check-cert, and log lines a certificate cannot
-# forge.
+# keep-alive connection, CRLs tied to the key that signed them (a CA
+# re-keyed under its old name), CRL scope (issuingDistributionPoint,
+# critical, delta and indirect CRLs), CRLs over 1 MiB, --check-cert, and
+# log lines a certificate cannot forge.
 #
 #   sh tests/identity.sh         # against ./mtlsd (build it first)
 #   KEEP_TMP=1 ...               # keep the temp dir (PKI, logs)
