@@ -1580,6 +1580,21 @@ test_anchor_views(void)
 	CHECK(v == 0);
 }
 
+/* A file over the cap is refused, naming it and the cap; CRLs get 64 MiB. */
+static void
+test_file_caps(const char *dir)
+{
+	struct bytes b = { 0 };
+	char path[512], why[512];
+
+	snprintf(path, sizeof path, "%s/ca.crt", dir);
+	CHECK(read_whole_file(path, &b, 100, why, sizeof why) < 0 && !b.data
+	    && strstr(why, "ca.crt: larger than 100 bytes"));
+	CHECK(read_whole_file(path, &b, MAX_PEM_FILE, why, sizeof why) == 0 && b.len > 100);
+	free(b.data);
+	CHECK(MAX_CRL_FILE == 64 * 1024 * 1024 && MAX_PEM_FILE == 1024 * 1024);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1609,6 +1624,7 @@ main(int argc, char **argv)
 	if (argc > 1) {
 		test_credentials(argv[1]);
 		test_validity_dates(argv[1]);
+		test_file_caps(argv[1]);
 	} else {
 		printf("FAIL - no PKI directory given: key loading not tested\n");
 		failed++;
