@@ -342,7 +342,17 @@ digits(const unsigned char *p, int n, int *out)
 	return true;
 }
 
-/* UTCTime or GeneralizedTime, "Z" form, to Unix time. */
+static int
+days_in_month(int y, int m)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		return 29;
+	return days[m - 1];
+}
+
+/* UTCTime or GeneralizedTime, "Z" form, to Unix time; impossible dates fail. */
 static bool
 der_time(unsigned tag, struct der v, int64_t *out)
 {
@@ -364,8 +374,9 @@ der_time(unsigned tag, struct der v, int64_t *out)
 	    || !digits(v.p + at + 2, 2, &d) || !digits(v.p + at + 4, 2, &h)
 	    || !digits(v.p + at + 6, 2, &mi)
 	    || (v.len - (size_t)at > 9 && !digits(v.p + at + 8, 2, &s))
-	    || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-		return false;
+	    || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23
+	    || mi > 59 || s > 59)
+		return false;           /* no leap second either, as OpenSSL */
 	*out = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	return true;
 }

@@ -1276,6 +1276,15 @@ cert_time_is(unsigned tag, const char *text, int64_t want)
 	return der_time(tag, v, &got) && got == want;
 }
 
+static bool
+cert_time_valid(unsigned tag, const char *text)
+{
+	struct der v = { (const unsigned char *)text, strlen(text) };
+	int64_t got;
+
+	return der_time(tag, v, &got);
+}
+
 /* Certificate and CRL times, to the second: a notAfter is exact. */
 static void
 test_cert_times(void)
@@ -1291,6 +1300,19 @@ test_cert_times(void)
 	CHECK(!cert_time_is(0x17, "26112708264Z", t));
 	CHECK(!cert_time_is(0x18, "261127082648Z", t));
 	CHECK(!cert_time_is(0x17, "261327082648Z", t));
+	/* Dates that do not exist are refused, not carried into the next month. */
+	CHECK(!cert_time_valid(0x17, "260231000000Z"));
+	CHECK(!cert_time_valid(0x18, "20260431000000Z"));
+	CHECK(!cert_time_valid(0x17, "270229000000Z"));
+	CHECK(!cert_time_valid(0x18, "21000229000000Z"));
+	CHECK(!cert_time_valid(0x17, "261127240000Z"));
+	CHECK(!cert_time_valid(0x17, "261127236000Z"));
+	CHECK(!cert_time_valid(0x17, "261127235960Z"));
+	CHECK(!cert_time_valid(0x17, "261100000000Z"));
+	CHECK(!cert_time_valid(0x17, "261232000000Z"));
+	CHECK(cert_time_is(0x17, "280229000000Z", 1835395200));
+	CHECK(cert_time_is(0x18, "20000229000000Z", 951782400));
+	CHECK(cert_time_is(0x17, "261231235959Z", 1798761599));
 }
 
 int
