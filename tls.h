@@ -40,7 +40,16 @@ enum {
 	TLS_ERR_CRL_NOT_YET_VALID, /* the issuer's CRL starts in the future */
 	TLS_ERR_NAME_CONSTRAINTS,  /* a CA of the chain has name constraints */
 	TLS_ERR_CA_UNREADABLE,     /* an intermediate CA too large or odd to inspect */
+	TLS_ERR_WEAK_KEY,          /* an RSA key below --security-level's minimum */
+	TLS_ERR_WEAK_SIGNATURE,    /* signed with MD5, or SHA-1 at level 2 */
+	TLS_ERR_CA_EKU,            /* an intermediate's EKU present without clientAuth */
+	TLS_ERR_NS_CERT_TYPE,      /* Netscape cert type present without SSL client */
+	TLS_ERR_PATH_LEN,          /* more intermediates than a pathLenConstraint allows */
 };
+
+/* --security-level: OpenSSL's levels 1 and 2 for client chains (see tls_load). */
+#define TLS_SECURITY_LEVEL_MIN 1
+#define TLS_SECURITY_LEVEL_MAX 2
 
 /* What is named on the command line; read again on every reload. */
 struct tls_config {
@@ -53,6 +62,12 @@ struct tls_config {
 	size_t allow_fingerprint_count;
 	enum verify_mode mode;
 	int verify_depth;              /* intermediates allowed, as nginx */
+	/*
+	 * 2 (OpenSSL's default): RSA keys of 2048 bits or more, no SHA-1
+	 * signature below the pinned CA. 1: RSA from 1024 bits, SHA-1 allowed.
+	 * MD5 and RSA below 1024 bits are refused at every level.
+	 */
+	int security_level;
 	size_t session_cache_size;     /* entries; 0 disables resumption */
 	long session_timeout;          /* seconds */
 };
@@ -87,6 +102,7 @@ struct tls_credentials {
 	char (*anchor_names)[160];      /* their subjects, for messages */
 	int64_t *anchor_not_before, *anchor_not_after;
 	unsigned char (*anchor_dn_hash)[32];  /* SHA-256 of each subject's DER */
+	int *anchor_path_len;           /* pathLenConstraint; -1 if none */
 	/*
 	 * BearSSL never looks at a trust anchor's dates; OpenSSL refuses a
 	 * chain whose CA has expired or is not yet valid. So handshakes see
@@ -156,6 +172,8 @@ struct client_verifier {
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
 	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
 	int64_t ca_not_after;           /* the intermediates' first notAfter */
+	/* For mtlsd's own refusals: which certificate, which rule, in one line. */
+	char reason[352];
 	unsigned char last_issuer_hash[32];  /* the last intermediate's issuer */
 	br_sha256_context ee_hash;
 	unsigned cert_count;
