@@ -1412,9 +1412,10 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 		memset(&id, 0, sizeof id);
 		if (!parse_certificate(objs.items[i].der.data, objs.items[i].der.len,
 		    &id, &usage)) {
-			err = fail(why, why_len, "%s: certificate %zu%s%s: mtlsd cannot "
+			err = fail(why, why_len, "%s: certificate %zu (%s): mtlsd cannot "
 			    "read %s, and a pinned CA must be fully understood", path,
-			    i + 1, id.subject[0] ? " " : "", id.subject, usage.unreadable);
+			    i + 1, id.subject[0] ? id.subject : "subject unreadable",
+			    usage.unreadable);
 			free(dn.data);
 			break;
 		}
@@ -1428,7 +1429,7 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 		}
 		if ((problem = anchor_problem(creds->config, &usage, &objs.items[i].der,
 		    pk, rule, sizeof rule))) {
-			err = fail(why, why_len, "%s: certificate %zu, %s, cannot be a "
+			err = fail(why, why_len, "%s: certificate %zu (%s) cannot be a "
 			    "pinned CA: %s", path, i + 1, id.subject, problem);
 			free(dn.data);
 			break;
