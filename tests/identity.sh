@@ -464,6 +464,11 @@ cafalse-int-client    400-cert  alert-42  =
 ku-int-client         400-cert  alert-42  =
 v1int-client          400-cert  alert-42  =
 EOF
+if grep -a -q 'client SSL certificate verify error: intermediate 1 (O=mtlsd test,CN=int-rsa1024): RSA key of 1024 bits, below 2048 (--security-level 2) (subject "O=mtlsd test,CN=int-rsa1024-client", serial [0-9A-F]*), handshake refused' "$MATRIX_LOG"; then
+	ok "policy: the refusal is logged with the certificate and the rule"
+else
+	fail "policy: the refusal is logged with the certificate and the rule" "$(grep -a int-rsa1024 "$MATRIX_LOG" | head -n 2)"
+fi
 # A pinned root's own pathLenConstraint (BearSSL keeps only its name and key)
 matrix "pathlen:0 root" "-C $PKI/pl0-root.crt" "$PKI/pl0-root.crt - 1" <<'EOF'
 pl0-client            200       200       =

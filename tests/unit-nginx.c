@@ -45,6 +45,7 @@ defaults(void)
 			.ca_file = "certs/ca.crt",
 			.mode = VERIFY_STRICT,      /* so that the file's "on" shows */
 			.verify_depth = 1,
+			.security_level = 2,
 			.session_cache_size = 1024,
 			.session_timeout = 300,
 		},
@@ -276,6 +277,18 @@ test_tls_directives(void)
 	CHECK(warning_count == 2);
 	CHECK(starts(warnings, LINE_OF_EXTRA "\"ssl_protocols\" ignored: mtlsd speaks TLS 1.2"));
 	CHECK(strstr(warnings, "t.conf:9: \"ssl_ciphers\" ignored") != NULL);
+	/* ... but its @SECLEVEL judges client certificates, as in OpenSSL */
+	CHECK(parse(server("  ssl_ciphers HIGH:!aNULL:@SECLEVEL=1;"), &o) == 0);
+	CHECK(o.tls.security_level == 1);
+	CHECK(strstr(warnings, "@SECLEVEL=1 applies to client certificates, as "
+	    "--security-level 1") != NULL);
+	CHECK(parse(server("  ssl_ciphers DEFAULT;"), &o) == 0);
+	CHECK(o.tls.security_level == 2);
+	CHECK(parse(server("  ssl_ciphers DEFAULT:@SECLEVEL=0;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"ssl_ciphers ...@SECLEVEL=0\": mtlsd takes "
+	    "security levels 1 and 2"));
+	CHECK(parse(server("  ssl_ciphers @SECLEVEL=3:HIGH;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"ssl_ciphers ...@SECLEVEL=3\""));
 
 	/* ssl_trusted_certificate */
 	CHECK(parse("server { listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b; "
