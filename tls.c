@@ -743,6 +743,7 @@ static bool
 rsa_modulus_bits(struct der spki, unsigned *bits)
 {
 	struct der key, seq, n;
+	unsigned char top;
 
 	if (!der_expect(&spki, 0x03, &key, NULL) || key.len < 1 || key.p[0] != 0)
 		return false;
@@ -758,7 +759,7 @@ rsa_modulus_bits(struct der spki, unsigned *bits)
 	if (n.len > 2048)
 		return false;
 	*bits = (unsigned)(n.len - 1) * 8;
-	for (unsigned char top = n.p[0]; top != 0; top >>= 1)
+	for (top = n.p[0]; top != 0; top >>= 1)
 		(*bits)++;
 	return true;
 }
@@ -1742,6 +1743,7 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->ca_error = 0;
 	v->ca_not_after = INT64_MAX;
 	v->reason[0] = '\0';
+	v->reason_error = 0;
 	memset(v->last_issuer_hash, 0, sizeof v->last_issuer_hash);
 	br_sha256_init(&v->ee_hash);
 	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
@@ -1818,6 +1820,7 @@ inspect_intermediate(struct client_verifier *v, bool top)
 	}
 	if (err != 0 && v->ca_error == 0) {
 		v->ca_error = err;
+		v->reason_error = err;
 		snprintf(v->reason, sizeof v->reason, "intermediate %d (%s): %s", n,
 		    ca.subject, rule);
 	}
@@ -1889,12 +1892,12 @@ policy_error(struct client_verifier *v, const struct usage_verdict *usage)
 	if (usage->has_ns_cert_type && !usage->ns_ssl_client) {
 		snprintf(v->reason, sizeof v->reason, "client certificate (%s): Netscape "
 		    "cert type without SSL client", v->identity.subject);
-		return TLS_ERR_NS_CERT_TYPE;
+		return v->reason_error = TLS_ERR_NS_CERT_TYPE;
 	}
 	if ((err = strength_error(cfg, usage, rule, sizeof rule)) != 0) {
 		snprintf(v->reason, sizeof v->reason, "client certificate (%s): %s",
 		    v->identity.subject, rule);
-		return err;
+		return v->reason_error = err;
 	}
 	if (v->identity.trusted_at - 1 > cfg->verify_depth)
 		return TLS_ERR_DEPTH;
@@ -1905,7 +1908,7 @@ policy_error(struct client_verifier *v, const struct usage_verdict *usage)
 		snprintf(v->reason, sizeof v->reason, "pinned CA (%s): pathLenConstraint "
 		    "%d, but %d intermediate(s) below it", anchor, limit,
 		    v->identity.trusted_at - 1);
-		return TLS_ERR_PATH_LEN;
+		return v->reason_error = TLS_ERR_PATH_LEN;
 	}
 	if (v->ca_error != 0)
 		return v->ca_error;
@@ -1932,13 +1935,12 @@ bearssl_error_explained(struct client_verifier *v, int err, const struct usage_v
 	    || (own == TLS_ERR_WEAK_SIGNATURE && err == BR_ERR_X509_UNSUPPORTED))) {
 		snprintf(v->reason, sizeof v->reason, "client certificate (%s): %s",
 		    v->identity.subject, rule);
-		return own;
+		return v->reason_error = own;
 	}
 	if ((v->ca_error == TLS_ERR_WEAK_KEY && err == BR_ERR_X509_WEAK_PUBLIC_KEY)
 	    || (v->ca_error == TLS_ERR_WEAK_SIGNATURE && err == BR_ERR_X509_UNSUPPORTED)
 	    || (v->ca_error == TLS_ERR_PATH_LEN && err == BR_ERR_X509_NOT_CA))
 		return v->ca_error;
-	v->reason[0] = '\0';
 	return err;
 }
 
@@ -1983,6 +1985,8 @@ verifier_end_chain(const br_x509_class **ctx)
 	}
 	id->error = err;
 	id->auth = err == 0 ? AUTH_VERIFIED : AUTH_REJECTED;
+	if (err == 0 || err != v->reason_error)
+		v->reason[0] = '\0';
 	return (unsigned)err;
 }
 
@@ -2212,6 +2216,7 @@ tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_
 	current_creds->refs++;
 	memset(&v->identity, 0, sizeof v->identity);
 	v->identity.auth = AUTH_NOT_SENT;
+	v->reason[0] = '\0';
 	v->ee_der = scratch;
 	v->ee_cap = scratch_len;
 	v->ee_len = 0;

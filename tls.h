@@ -172,8 +172,12 @@ struct client_verifier {
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
 	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
 	int64_t ca_not_after;           /* the intermediates' first notAfter */
-	/* For mtlsd's own refusals: which certificate, which rule, in one line. */
+	/*
+	 * For mtlsd's own refusals: which certificate, which rule, in one line;
+	 * empty unless it explains identity.error (it is reason_error).
+	 */
 	char reason[352];
+	int reason_error;
 	unsigned char last_issuer_hash[32];  /* the last intermediate's issuer */
 	br_sha256_context ee_hash;
 	unsigned cert_count;
