@@ -877,6 +877,16 @@ if mtlsd_at "$p" -C "$TMPD/reload-ca.crt"; then
 	kill -HUP "$SERVER_PID"
 	wait_for_match "$SERVER_ERR" 'reloaded certificates'
 	expect_eq "reload: a CA added to the -C file is trusted at once" "ec-client 200" "$(probe "$p" ec-client)"
+	# A -C file that holds a leaf: the reload fails loudly, the old CAs stay.
+	cat "$PKI/bundle.crt" "$PKI/good.crt" >"$TMPD/reload-ca.crt"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reload failed, keeping .*reload-ca.crt: certificate 3 \(O=mtlsd test,CN=good\) cannot be a pinned CA: basicConstraints says CA:FALSE'; then
+		ok "reload: a -C file holding a leaf is refused, naming the file and subject"
+	else
+		fail "reload: a -C file holding a leaf is refused, naming the file and subject" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: after the refused reload, the old CAs still apply" "ec-client 200 admin-by-leaf 400-cert " \
+		"$(probe "$p" ec-client admin-by-leaf | tr '\n' ' ')"
 	stop_mtlsd
 else
 	fail "reload: CA server starts" "$(cat "$SERVER_ERR")"
