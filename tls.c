@@ -1324,9 +1324,10 @@ self_signature_valid(const struct bytes *der, const br_x509_pkey *pk)
 /*
  * Why a certificate cannot be a pinned CA, or NULL if it can. OpenSSL checks
  * the trust anchor as a CA for client use (X509_check_ca, the sslclient
- * purpose) and refuses the whole chain otherwise; mtlsd refuses the file.
- * A certificate without basicConstraints is a CA only if self-signed (a v1
- * root), and, unlike OpenSSL, a v3 one also needs keyUsage keyCertSign.
+ * purpose) and refuses every chain that ends there; mtlsd refuses the file.
+ * Without basicConstraints, a v1 certificate is a CA only if self-signed
+ * (OpenSSL's "v1 root"); a later one needs keyUsage with keyCertSign, as in
+ * OpenSSL, and must also be self-signed (stricter: OpenSSL takes it then).
  */
 static const char *
 anchor_problem(const struct tls_config *cfg, const struct usage_verdict *u,
@@ -1343,9 +1344,11 @@ anchor_problem(const struct tls_config *cfg, const struct usage_verdict *u,
 		    "certificate?)", u->version);
 		return buf;
 	}
-	if (!u->has_basic_constraints && u->version > 1 && !u->has_key_usage)
-		return "a v3 certificate with neither basicConstraints nor keyUsage is "
-		    "not a CA";
+	if (!u->has_basic_constraints && u->version > 1 && !u->has_key_usage) {
+		snprintf(buf, buf_len, "a v%d certificate with neither basicConstraints "
+		    "nor keyUsage is not a CA", u->version);
+		return buf;
+	}
 	if (u->has_key_usage && !u->key_usage_cert_sign)
 		return "its keyUsage lacks keyCertSign";
 	if (u->has_eku && !u->eku_client_auth)
@@ -1808,11 +1811,11 @@ inspect_intermediate(struct client_verifier *v, bool top)
 	if (usage.name_constraints && v->ca_error == 0)
 		v->ca_error = TLS_ERR_NAME_CONSTRAINTS;
 	/* OpenSSL's sslclient purpose and security level, for every CA but the anchor. */
-	if ((err = strength_error(cfg, &usage, rule, sizeof rule)) != 0) {
-	} else if (usage.has_eku && !usage.eku_client_auth) {
+	err = strength_error(cfg, &usage, rule, sizeof rule);
+	if (err == 0 && usage.has_eku && !usage.eku_client_auth) {
 		err = TLS_ERR_CA_EKU;
 		snprintf(rule, sizeof rule, "extended key usage without clientAuth");
-	} else if (usage.path_len >= 0 && usage.path_len < below) {
+	} else if (err == 0 && usage.path_len >= 0 && usage.path_len < below) {
 		/* BearSSL refuses this too, as "not a CA": say why. */
 		err = TLS_ERR_PATH_LEN;
 		snprintf(rule, sizeof rule, "pathLenConstraint %d, but %d intermediate(s) "
