@@ -940,8 +940,10 @@ r_ignored(struct parser *ps, const struct directive *d, const struct rule *r)
 
 /*
  * ssl_ciphers: mtlsd keeps its own suites, but an "@SECLEVEL=N" in the list
- * is OpenSSL's security level, which also judges client certificates
- * (key sizes, SHA-1): it becomes --security-level N.
+ * is OpenSSL's security level, which also judges client certificates. It
+ * becomes the --security-level that refuses at least what nginx refuses:
+ * OpenSSL 3's level 1 takes RSA-1024 but not SHA-1, which no mtlsd level
+ * matches, so it stays 2; level 0 takes anything, so mtlsd's lowest, 1.
  */
 static int
 r_ciphers(struct parser *ps, const struct directive *d, const struct rule *r)
@@ -957,18 +959,27 @@ r_ciphers(struct parser *ps, const struct directive *d, const struct rule *r)
 	}
 	at += strlen("@SECLEVEL=");
 	n = strcspn(at, ":");
-	if (n == 0 || n >= sizeof digits)
-		digits[0] = '\0';
+	digits[0] = '\0';
+	if (n > 0 && n < sizeof digits) {
+		memcpy(digits, at, n);
+		digits[n] = '\0';
+	}
+	if (parse_long(digits, 0, TLS_SECURITY_LEVEL_MAX, &level) < 0)
+		return fail(ps, d->line, "\"ssl_ciphers ...@SECLEVEL=%.*s\": mtlsd's "
+		    "client certificate checks go up to OpenSSL's level %d",
+		    (int)(n > 8 ? 8 : n), at, TLS_SECURITY_LEVEL_MAX);
+	if (level == 1)
+		warn(ps, d->line, "\"%s\": the cipher list is ignored (%s); for client "
+		    "certificates @SECLEVEL=1 is taken as --security-level 2, which "
+		    "refuses RSA-1024 (mtlsd's level 1 would also admit SHA-1, which "
+		    "OpenSSL 3's level 1 refuses)", d->argv[0], r->note);
 	else
-		memcpy(digits, at, n), digits[n] = '\0';
-	if (parse_long(digits, TLS_SECURITY_LEVEL_MIN, TLS_SECURITY_LEVEL_MAX, &level) < 0)
-		return fail(ps, d->line, "\"ssl_ciphers ...@SECLEVEL=%.*s\": mtlsd takes "
-		    "security levels %d and %d for client certificates", (int)(n > 8 ? 8 : n),
-		    at, TLS_SECURITY_LEVEL_MIN, TLS_SECURITY_LEVEL_MAX);
-	warn(ps, d->line, "\"%s\": the cipher list is ignored (%s); @SECLEVEL=%ld "
-	    "applies to client certificates, as --security-level %ld", d->argv[0],
-	    r->note, level, level);
-	return set_number(ps, d, N_SECURITY_LEVEL, level);
+		warn(ps, d->line, "\"%s\": the cipher list is ignored (%s); for client "
+		    "certificates @SECLEVEL=%ld is taken as --security-level %ld%s",
+		    d->argv[0], r->note, level, level == 0 ? 1L : level, level == 0
+		    ? " (MD5 and RSA below 1024 bits stay refused)" : "");
+	return set_number(ps, d, N_SECURITY_LEVEL, level < TLS_SECURITY_LEVEL_MIN
+	    ? TLS_SECURITY_LEVEL_MIN : level == 1 ? 2 : level);
 }
 
 /*
