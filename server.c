@@ -1664,36 +1664,11 @@ nginx_conf_warning(const char *message)
 static void
 load_nginx_conf(const char *path)
 {
-	struct stat st;
-	char why[512], *text;
-	ssize_t n;
-	size_t len = 0;
-	int fd;
+	char why[512];
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		die("--nginx-conf %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		die("--nginx-conf %s: not a regular file", path);
-	if (st.st_size > NGINX_CONF_MAX_BYTES)
-		die("--nginx-conf %s: larger than %d bytes", path, NGINX_CONF_MAX_BYTES);
-	if (!(text = malloc((size_t)st.st_size + 1)))
-		die("--nginx-conf %s: out of memory", path);
-	while (len < (size_t)st.st_size + 1
-	    && (n = read(fd, text + len, (size_t)st.st_size + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("--nginx-conf %s: %s", path, strerror(errno));
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > (size_t)st.st_size)
-		die("--nginx-conf %s: the file grew while it was read", path);
-	if (nginx_conf_parse(text, len, path, &opt, &nginx_conf_strings,
-	    nginx_conf_warning, why, sizeof why) < 0)
+	if (nginx_conf_load(path, &opt, &nginx_conf_strings, nginx_conf_warning,
+	    why, sizeof why) < 0)
 		die("%s", why);
-	free(text);
 	listen_from_file = true;
 }
 
@@ -2111,6 +2086,8 @@ main(int argc, char **argv)
 
 	read_nginx_conf(argc, argv);
 	parse_options(argc, argv);
+	if (nginx_conf_path && nginx_conf_check_files(&opt, why, sizeof why) < 0)
+		die("%s", why);
 	tzset();    /* now, not at the first log line while serving */
 	update_clock();
 	if (opt.check_cert)
