@@ -32,6 +32,7 @@
 #include "http.h"
 #include "proxy.h"
 #include "priv.h"
+#include "redirect.h"
 #include "server.h"
 #include "tls.h"
 
@@ -1017,6 +1018,23 @@ open_listener(const char *spec)
 	snprintf(l->name, sizeof l->name, "%s", spec);
 }
 
+/* The plain-HTTP ports of --nginx-conf's redirect servers (redirect.c). */
+static void
+open_redirect_listeners(void)
+{
+	int fds[MAX_LISTENERS], i;
+
+	for (i = 0; i < opt.redirect_count; i++) {
+		open_listener(opt.redirect[i].listen);
+		fds[i] = listeners[--listener_count].fd;
+		fprintf(stderr, "mtlsd/%s: redirecting on %s (%d to %s)\n",
+		    MTLSD_VERSION, opt.redirect[i].listen, opt.redirect[i].code,
+		    opt.redirect[i].target);
+	}
+	redirect_init(opt.redirect, fds, opt.redirect_count, opt.header_timeout,
+	    opt.keepalive_timeout, opt.max_requests);
+}
+
 /* ---- signals ---- */
 
 static void
@@ -1164,8 +1182,12 @@ poll_timeout(void)
 		nearest = shutdown_deadline;
 	if (file_cache_deadline(&file_cache) < nearest)
 		nearest = file_cache_deadline(&file_cache);
+	if (redirect_expire(now_ms) < nearest)      /* closes what timed out */
+		nearest = redirect_expire(now_ms);
 	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
 }
+
+static size_t redirect_first;      /* pollfds[] from here are redirect.c's */
 
 static size_t
 build_pollfds(void)
@@ -1191,7 +1213,8 @@ build_pollfds(void)
 		    ? POLLIN : tls_session_poll_events(&c->tls);
 		poll_owner[n++] = c;
 	}
-	return n;
+	redirect_first = n;
+	return n + redirect_pollfds(pollfds + n);
 }
 
 static size_t
@@ -1220,7 +1243,7 @@ run(void)
 		if (ready < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		update_clock();
-		for (i = 0; ready > 0 && i < n; i++) {
+		for (i = 0; ready > 0 && i < redirect_first; i++) {
 			struct conn *c = poll_owner[i];
 
 			if (pollfds[i].revents == 0)
@@ -1238,6 +1261,9 @@ run(void)
 				hang_up_if_stuck(c, pollfds[i].revents);
 			}
 		}
+		if (ready > 0)
+			redirect_ready(pollfds + redirect_first, n - redirect_first,
+			    now_ms, wall_now);
 		/* Backwards: freeing moves the last busy slot into this place. */
 		for (i = active_count; i-- > 0; ) {
 			struct conn *c = active[i];
@@ -1595,8 +1621,10 @@ allocate_slots(void)
 	heads = calloc(conn_count, in_capacity());
 	free_slots = calloc(conn_count, sizeof *free_slots);
 	active = calloc(conn_count, sizeof *active);
-	pollfds = calloc(conn_count + MAX_LISTENERS + 1, sizeof *pollfds);
-	poll_owner = calloc(conn_count + MAX_LISTENERS + 1, sizeof *poll_owner);
+	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
+	    sizeof *pollfds);
+	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
+	    sizeof *poll_owner);
 	if (!conns || !heads || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
 	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
@@ -2110,6 +2138,7 @@ main(int argc, char **argv)
 	else
 		for (i = 0; i < opt.listen_count; i++)
 			open_listener(opt.listen[i]);
+	open_redirect_listeners();
 	allocate_slots();
 	if (priv_drop(opt.chroot_dir, why, sizeof why) < 0)
 		die("%s", why);
