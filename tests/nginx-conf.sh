@@ -19,8 +19,7 @@ TARGET=mtlsd
 
 need_mtlsd
 given_or_make_pki
-TOKEN=$("${MTLSD_CMD[@]}" --version 2>/dev/null | head -n 1 | awk '{print $1}')
-case $TOKEN in mtlsd/*) ;; *) TOKEN=mtlsd/0.1.0 ;; esac
+TOKEN=mtlsd/$("${MTLSD_CMD[@]}" --version 2>/dev/null | head -n 1 | awk '{print $2}')
 
 # skip_or_fail NAME REASON -- a step that cannot run here
 skip_or_fail() {
