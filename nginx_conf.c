@@ -87,7 +87,7 @@ struct server_block {
 	struct listen_entry listens[MAX_LISTENERS];
 	int listen_count;
 	unsigned line;
-	const char *name;               /* the first server_name, "" when none */
+	const char *name;               /* the first server_name, NULL when none */
 	unsigned name_line;
 	int return_code;                /* return at server level or in location / */
 	const char *return_text;
@@ -588,7 +588,6 @@ r_block(struct parser *ps, const struct directive *d, const struct rule *r)
 		memset(&ps->level[LV_SERVER], 0, sizeof ps->level[LV_SERVER]);
 		memset(&ps->level[LV_LOCATION], 0, sizeof ps->level[LV_LOCATION]);
 		ps->cur.line = d->line;
-		ps->cur.name = "";
 		ps->listen_count = 0;
 		ps->locations = 0;
 	}
@@ -1610,7 +1609,7 @@ check_target(struct parser *ps, const struct server_block *b)
 
 /* A plain-HTTP server: taken only when all it does is redirect. */
 static int
-add_redirects(struct parser *ps, const struct server_block *b)
+add_redirects(struct parser *ps, struct server_block *b)
 {
 	int i, j;
 
@@ -1622,6 +1621,9 @@ add_redirects(struct parser *ps, const struct server_block *b)
 		    "does is redirect (return 301 https://$host$request_uri;)",
 		    b->listens[0].address);
 	if (check_target(ps, b) < 0)
+		return -1;
+	/* nginx's $server_name without server_name is "" (kept in the store too). */
+	if (!b->name && !(b->name = store_word(ps, "", 0)))
 		return -1;
 	for (i = 0; i < b->listen_count; i++) {
 		for (j = 0; j < ps->redirect_count; j++)
@@ -1866,7 +1868,7 @@ parse_text(const char *text, size_t len, const char *file_name,
 	 * then the listen addresses, and each file name once more with the
 	 * directory before it. With includes, the text is any up to the limit.
 	 */
-	room = budget + MAX_CONF_FILES + MAX_LISTENERS * LISTEN_TEXT + budget
+	room = budget + MAX_CONF_FILES + MAX_SERVER_BLOCKS + MAX_LISTENERS * LISTEN_TEXT + budget
 	    + (T_COUNT + 1) * (strlen(file_name) + 2);
 	if (!(ps->store = malloc(room))) {
 		free(ps);
