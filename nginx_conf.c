@@ -1248,6 +1248,43 @@ r_return(struct parser *ps, const struct directive *d, const struct rule *r)
 	return 0;
 }
 
+/*
+ * rewrite REGEX URL [permanent|redirect]: taken where it is a redirect of
+ * every request, the old spelling of return: a regex that matches any URI,
+ * no captures, a URL (http://, https://) ending in "?" so that nginx adds
+ * no arguments of its own. Then it is "return 301|302 URL" without the "?".
+ */
+static int
+r_rewrite(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	static char code_301[] = "301", code_302[] = "302";
+	static const char *const every[] = { "^", "^.*$", "^(.*)$", "^(.*)", ".*",
+		"(.*)", "^/.*$", "^/(.*)$", "^/(.*)", "^/" };
+	const char *url = d->argv[2], *flag = d->argc > 3 ? d->argv[3] : "";
+	struct directive as_return = *d;
+	char *text;
+	size_t i, len = strlen(url);
+
+	(void)r;
+	for (i = 0; i < sizeof every / sizeof every[0]; i++)
+		if (strcmp(d->argv[1], every[i]) == 0)
+			break;
+	if (i == sizeof every / sizeof every[0] || len < 2 || url[len - 1] != '?'
+	    || strchr(url, '?') != url + len - 1
+	    || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+	    || (*flag && strcmp(flag, "permanent") != 0 && strcmp(flag, "redirect") != 0))
+		return unsupported(ps, d, "mtlsd has no regular expressions; it takes "
+		    "rewrite only as a redirect of every request, like "
+		    "\"rewrite ^ https://$host$request_uri? permanent;\"");
+	/* The URL without its "?", in the store. */
+	if (!(text = store_word(ps, url, len - 1)))
+		return -1;
+	as_return.argv[1] = strcmp(flag, "permanent") == 0 ? code_301 : code_302;
+	as_return.argv[2] = text;
+	as_return.argc = 3;
+	return r_return(ps, &as_return, NULL);
+}
+
 static int
 r_server_name(struct parser *ps, const struct directive *d, const struct rule *r)
 {
@@ -1280,6 +1317,13 @@ r_quiet(struct parser *ps, const struct directive *d, const struct rule *r)
 	(void)d;
 	(void)r;
 	return 0;
+}
+
+/* Refused, with the reason. */
+static int
+r_refused(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	return unsupported(ps, d, r->note);
 }
 
 /* Accepted and ignored, with the reason. */
@@ -1346,6 +1390,10 @@ static const struct rule rules[] = {
 	{ "return", S | L, false, 1, 2, r_return, 0, NULL },
 	{ "if", S | L, true, 1, -1, r_if, 0, NULL },
 	{ "try_files", S | L, false, 2, -1, r_try_files, 0, NULL },
+	{ "rewrite", S | L, false, 2, 3, r_rewrite, 0, NULL },
+	{ "ssl_password_file", H | S, false, 1, 1, r_refused, 0,
+	    "mtlsd reads unencrypted keys only; decrypt the key "
+	    "(openssl pkey -in KEY -out PLAIN) and keep it readable by mtlsd alone" },
 	{ "root", H | S | L, false, 1, 1, r_root, 0, NULL },
 	{ "index", H | S | L, false, 1, -1, r_index, 0, NULL },
 	{ "access_log", H | S | L, false, 1, -1, r_access_log, 0, NULL },

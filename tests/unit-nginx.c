@@ -854,6 +854,23 @@ test_servers(void)
 	CHECK(o.redirect[0].code == 308);
 	CHECK(parse(SERVER_BLOCK "server { listen 8080; return https://x/; }", &o) == 0);
 	CHECK(o.redirect[0].code == 302);
+	/* rewrite as the old spelling of a redirect of every request */
+	CHECK(parse(SERVER_BLOCK "server { listen 80; location / {\n"
+	    " rewrite ^ https://$host$request_uri? permanent; } }", &o) == 0);
+	CHECK(o.redirect_count == 1 && o.redirect[0].code == 301);
+	CHECK(strcmp(o.redirect[0].target, "https://$host$request_uri") == 0);
+	CHECK(parse(SERVER_BLOCK "server { listen 80; rewrite ^(.*)$ https://x/? redirect; }",
+	    &o) == 0);
+	CHECK(o.redirect[0].code == 302 && strcmp(o.redirect[0].target, "https://x/") == 0);
+	CHECK(parse(SERVER_BLOCK "server { listen 80;\n rewrite ^(.*)$ https://x$1 permanent; }",
+	    &o) < 0);
+	CHECK(starts(why, "t.conf:10: unsupported directive \"rewrite\": mtlsd has no "
+	    "regular expressions"));
+	CHECK(parse(SERVER_BLOCK "server { listen 80;\n rewrite ^/old https://x/? permanent; }",
+	    &o) < 0);
+	CHECK(parse(server("  ssl_password_file /etc/nginx/pass;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"ssl_password_file\": mtlsd "
+	    "reads unencrypted keys only"));
 	/* The server's return wins over location /'s */
 	CHECK(parse(SERVER_BLOCK "server { listen 80; location / { return 302 https://l/; }\n"
 	    " return 301 https://s/; }", &o) == 0);
