@@ -220,6 +220,24 @@ code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Host: h' "http://127.0.0.
 expect_eq "redirect port: answers again after 64 connections at once (it has 32 slots) closed" "301" "$code"
 stop_mtlsd
 
+# No heap calls while answering redirects (tests/malloc-count.so, as noalloc.sh)
+if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
+	skip "redirects without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
+else
+	LD_PRELOAD=$PWD/tests/malloc-count.so MALLOC_COUNT_OUT=$TMPD/counts \
+		PROBE="127.0.0.1:$PTLS 127.0.0.1:$P301 127.0.0.1:$P302" start_mtlsd --nginx-conf "$TMPD/redirect.conf"
+	for i in $(seq 1 20); do
+		raw "$P301" 'GET /1 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n' >/dev/null
+		raw "$P302" 'GET http://a/b?c HTTP/1.0\r\n\r\n' >/dev/null
+		raw "$P301" 'GET /p q HTTP/1.1\r\n\r\n' >/dev/null
+		raw "$P301" 'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde' >/dev/null
+	done
+	python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"GET /"+b"a"*5000+b" HTTP/1.1\r\n\r\n"); print(s.recv(100)[:12])' "$P301" >/dev/null 2>&1
+	stop_mtlsd
+	serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
+	expect_eq "redirects: no heap calls while serving (malloc-count)" "0" "${serving:-none}"
+fi
+
 # The same requests to nginx, when it is here
 if [ "${NGINX:-1}" = 0 ]; then
 	skip "the same redirects against nginx" "NGINX=0"
