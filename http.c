@@ -1456,6 +1456,34 @@ put_error_page(struct writer *w, const struct http_response *r)
 	return (size_t)n;
 }
 
+static const struct http_header *add_headers;
+static size_t add_header_count;
+
+void
+http_set_add_headers(const struct http_header *headers, size_t count)
+{
+	add_headers = headers;
+	add_header_count = count;
+}
+
+/* nginx's add_header: without "always" on 200, 206, 301 and 304 only (here). */
+static void
+put_add_headers(struct writer *w, enum status status)
+{
+	bool success = status == S_OK || status == S_PARTIAL_CONTENT
+	    || status == S_MOVED_PERMANENTLY || status == S_NOT_MODIFIED;
+	size_t i;
+
+	for (i = 0; i < add_header_count; i++) {
+		if (!success && !add_headers[i].always)
+			continue;
+		puts_(w, add_headers[i].name);
+		puts_(w, ": ");
+		puts_(w, add_headers[i].value);
+		puts_(w, "\r\n");
+	}
+}
+
 static bool
 has_error_page(enum status status)
 {
@@ -1514,6 +1542,7 @@ http_write_head(struct http_response *r, const struct http_request *req,
 		put(&w, etag, etag_len);
 		puts_(&w, "\r\n");
 	}
+	put_add_headers(&w, r->status);
 	if (r->status == S_OK)
 		puts_(&w, "Accept-Ranges: bytes\r\n");
 	if (r->status == S_PARTIAL_CONTENT) {

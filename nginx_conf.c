@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
 #define MAX_INCLUDE_DEPTH 8             /* nested includes */
 #define MAX_SERVER_BLOCKS 16
 #define MAX_RETURN_TEXT 1024
+#define MAX_ADD_HEADER_BYTES 2048       /* of add_header lines at one level */
 
 /*
  * A position is the file's index in parser.files above the line number:
@@ -73,6 +75,8 @@ struct settings {
 	unsigned text_line[T_COUNT];    /* 0: not set at this level */
 	long number[N_COUNT];
 	unsigned number_line[N_COUNT];
+	struct http_header add_header[HTTP_MAX_ADD_HEADERS];
+	int add_header_count;           /* a level with any replaces the outer ones */
 };
 
 struct listen_entry {
@@ -1296,6 +1300,54 @@ r_server_name(struct parser *ps, const struct directive *d, const struct rule *r
 	return 0;
 }
 
+/*
+ * add_header NAME VALUE [always], with a constant value. Headers that
+ * frame the answer are refused: a second one would make it ambiguous.
+ */
+static int
+r_add_header(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	static const char *const framing[] = { "Content-Length", "Transfer-Encoding",
+		"Connection", "Keep-Alive", "Content-Range" };
+	const char *name = d->argv[1], *value = d->argv[2], *c;
+	struct settings *s = here(ps);
+	size_t k, bytes;
+
+	(void)r;
+	if (d->argc == 4 && strcmp(d->argv[3], "always") != 0)
+		return fail(ps, d->line, "\"add_header\": invalid parameter \"%.64s\"",
+		    d->argv[3]);
+	if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789!#$%&'*+-.^_`|~") != strlen(name) || strchr(name, '$'))
+		return fail(ps, d->line, "\"add_header %.64s\": not a header name", name);
+	for (k = 0; k < sizeof framing / sizeof framing[0]; k++)
+		if (strcasecmp(name, framing[k]) == 0)
+			return fail(ps, d->line, "\"add_header %s\": mtlsd writes that header "
+			    "itself, and a second one would make the answer ambiguous", name);
+	if (no_variables(ps, d, value) < 0)
+		return -1;
+	for (c = value; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return fail(ps, d->line, "\"add_header %s\": a control character "
+			    "in the value", name);
+	if (!*value)
+		return 0;           /* nginx adds no header with an empty value */
+	if (s->add_header_count == HTTP_MAX_ADD_HEADERS)
+		return fail(ps, d->line, "more than %d \"add_header\" at one level",
+		    HTTP_MAX_ADD_HEADERS);
+	/* The head of an answer must fit one TLS record with the rest. */
+	for (k = 0, bytes = 0; k < (size_t)s->add_header_count; k++)
+		bytes += strlen(s->add_header[k].name) + strlen(s->add_header[k].value) + 4;
+	if (bytes + strlen(name) + strlen(value) + 4 > MAX_ADD_HEADER_BYTES)
+		return fail(ps, d->line, "\"add_header\": more than %d bytes of headers "
+		    "at one level", MAX_ADD_HEADER_BYTES);
+	s->add_header[s->add_header_count].name = name;
+	s->add_header[s->add_header_count].value = value;
+	s->add_header[s->add_header_count].always = d->argc == 4;
+	s->add_header_count++;
+	return 0;
+}
+
 /* try_files: only the form that means what mtlsd does anyway. */
 static int
 r_try_files(struct parser *ps, const struct directive *d, const struct rule *r)
@@ -1391,6 +1443,7 @@ static const struct rule rules[] = {
 	{ "if", S | L, true, 1, -1, r_if, 0, NULL },
 	{ "try_files", S | L, false, 2, -1, r_try_files, 0, NULL },
 	{ "rewrite", S | L, false, 2, 3, r_rewrite, 0, NULL },
+	{ "add_header", H | S | L, false, 2, 3, r_add_header, 0, NULL },
 	{ "ssl_password_file", H | S, false, 1, 1, r_refused, 0,
 	    "mtlsd reads unencrypted keys only; decrypt the key "
 	    "(openssl pkey -in KEY -out PLAIN) and keep it readable by mtlsd alone" },
@@ -1838,6 +1891,15 @@ finish(struct parser *ps, struct options *opt)
 		remember_origin(ps, opt->tls.ca_file, "ssl_trusted_certificate", line);
 	if (text_of(ps, T_CRL, &line))
 		remember_origin(ps, opt->tls.crl_files[0], "ssl_crl", line);
+	/* As nginx inherits add_header: only from the deepest level that has any. */
+	opt->add_header_count = 0;
+	for (i = LV_LOCATION; i >= LV_MAIN; i--)
+		if (ps->level[i].add_header_count) {
+			memcpy(opt->add_header, ps->level[i].add_header,
+			    sizeof opt->add_header);
+			opt->add_header_count = ps->level[i].add_header_count;
+			break;
+		}
 	memcpy(opt->redirect, ps->redirects, sizeof opt->redirect);
 	opt->redirect_count = ps->redirect_count;
 	opt->tls.mode = VERIFY_ON;

@@ -2129,6 +2129,7 @@ main(int argc, char **argv)
 	tls_use(creds);
 	tls_warn_expiring(creds, 7, warn_line);
 	tls_cache_init(&opt.tls);
+	http_set_add_headers(opt.add_header, (size_t)opt.add_header_count);
 	open_root();
 	open_access_log();
 	open_error_log();

@@ -6,6 +6,7 @@
 #ifndef MTLSD_SERVER_H
 #define MTLSD_SERVER_H
 
+#include "http.h"
 #include "tls.h"
 
 #define MAX_LISTENERS 16
@@ -45,6 +46,8 @@ struct options {
 	bool sandbox;               /* Landlock, where the kernel has it */
 	struct redirect redirect[MAX_LISTENERS];    /* from --nginx-conf only */
 	int redirect_count;
+	struct http_header add_header[HTTP_MAX_ADD_HEADERS];    /* likewise */
+	int add_header_count;
 };
 
 /* ---- nginx configuration reader (nginx_conf.c) ---- */

@@ -102,10 +102,10 @@ EOF
 		fail "the stock file's access_log" "$(cat "$TMPD/log/access.log" 2>&1)"
 	fi
 	# An error in an included file names it, and its line
-	printf 'server {\n  listen 443 ssl;\n  add_header X-A b;\n}\n' >"$ETC/conf.d/bad.conf"
+	printf 'server {\n  listen 443 ssl;\n  auth_basic x;\n}\n' >"$ETC/conf.d/bad.conf"
 	out=$("${MTLSD_CMD[@]}" --nginx-conf "$ETC/nginx.conf" -t 2>&1)
 	expect_eq "an error in conf.d/bad.conf carries that file and line" \
-		"mtlsd: $ETC/conf.d/bad.conf:3: unsupported directive \"add_header\"" \
+		"mtlsd: $ETC/conf.d/bad.conf:3: unsupported directive \"auth_basic\"" \
 		"$(grep -v warning <<<"$out")"
 	rm "$ETC/conf.d/bad.conf"
 	# A missing certificate: the configuration's file and line
@@ -275,6 +275,62 @@ EOF
 		done
 		stop_mtlsd
 		kill "$(cat "$TMPD/nginx/pid")" 2>/dev/null
+	fi
+fi
+
+# ---- add_header: the same headers, in the same place, as nginx ----------------
+
+AH=$(free_port)
+cat >"$TMPD/headers.conf" <<EOF
+server {
+  listen 127.0.0.1:$AH ssl;
+  ssl_certificate $PKI/server2.crt;
+  ssl_certificate_key $PKI/server2.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  root $WWW;
+  add_header X-Frame-Options DENY;
+  add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+}
+EOF
+# heads PORT -- the heads of five answers, with what differs by server masked
+heads() {
+	local path
+	for path in "/" "/missing" "/sub" "/index.html -H Range:bytes=0-1" "/index.html -H If-None-Match:*"; do
+		# shellcheck disable=SC2086 # path carries curl's extra words
+		curl -s -o /dev/null -D - --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
+			--key "$PKI/server1.key" --resolve "server2:$1:127.0.0.1" "https://server2:$1"$path
+	done | sed -e 's/^Date: .*/Date: DATE/' -e "s#$TOKEN#TOKEN#g" -e 's#nginx/[0-9.]*#TOKEN#g' \
+		-e "s#:$1/#:PORT/#" | grep -av '^Content-Length:'
+}
+PROBE="127.0.0.1:$AH" start_mtlsd --nginx-conf "$TMPD/headers.conf"
+heads "$AH" >"$TMPD/heads.mtlsd"
+stop_mtlsd
+if grep -q '^X-Frame-Options: DENY' "$TMPD/heads.mtlsd" &&
+	[ "$(grep -c '^Strict-Transport-Security: ' "$TMPD/heads.mtlsd")" = 5 ] &&
+	[ "$(grep -c '^X-Frame-Options: ' "$TMPD/heads.mtlsd")" = 4 ]; then
+	ok "add_header: on 200, 206, 301 and 304; with always on the 404 too"
+else
+	fail "add_header" "$(tr '\r\n' '  ' <"$TMPD/heads.mtlsd")"
+fi
+if [ -n "${NGINX_BIN:-}" ]; then
+	mkdir -p "$TMPD/nginx2"
+	{
+		# as root, nginx's workers would be nobody, who cannot read this test's files
+		if [ "$(id -u)" = 0 ]; then printf 'user root;\n'; fi
+		printf 'pid %s/nginx2/pid;\nerror_log %s/nginx2/error.log;\nevents { }\nhttp {\n access_log off;\n' "$TMPD" "$TMPD"
+		printf ' client_body_temp_path %s/nginx2/body;\n' "$TMPD"
+		cat "$TMPD/headers.conf"
+		printf '}\n'
+	} >"$TMPD/nginx2/nginx.conf"
+	if "$NGINX_BIN" -p "$TMPD/nginx2" -c "$TMPD/nginx2/nginx.conf" >"$TMPD/nginx2/start.log" 2>&1; then
+		sleep 0.2
+		heads "$AH" >"$TMPD/heads.nginx"
+		kill "$(cat "$TMPD/nginx2/pid")" 2>/dev/null
+		expect_eq "add_header: the five heads as nginx's on this machine" \
+			"$(cat "$TMPD/heads.nginx")" "$(cat "$TMPD/heads.mtlsd")"
+	else
+		skip_or_fail "add_header against nginx" "nginx did not start: $(cat "$TMPD/nginx2/start.log")"
 	fi
 fi
 

@@ -529,8 +529,8 @@ test_unsupported(void)
 	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"include\""));
 	CHECK(parse("http {\n include /etc/nginx/conf.d/*.conf;\n}", &o) < 0);
 	CHECK(starts(why, "t.conf:2: unsupported directive \"include\""));
-	CHECK(parse(server("  add_header X-Frame-Options DENY;"), &o) < 0);
-	CHECK(strcmp(why, LINE_OF_EXTRA "unsupported directive \"add_header\"") == 0);
+	CHECK(parse(server("  auth_basic \"x\";"), &o) < 0);
+	CHECK(strcmp(why, LINE_OF_EXTRA "unsupported directive \"auth_basic\"") == 0);
 	/* try_files: only the form that means what mtlsd does */
 	CHECK(parse(server("  location / { try_files $uri $uri/ =404; }"), &o) == 0);
 	CHECK(parse(server("  location / { try_files $uri =404; }"), &o) < 0);
@@ -708,10 +708,10 @@ test_includes(void)
 	CHECK(strstr(warnings, "/conf.d/log.conf:1: \"log_format\" ignored") != NULL);
 
 	/* An error in an included file names that file and its line */
-	put_file("sites-enabled/default", "server {\n  listen 443 ssl;\n  add_header X 1;\n}\n");
+	put_file("sites-enabled/default", "server {\n  listen 443 ssl;\n  auth_basic x;\n}\n");
 	CHECK(load("nginx.conf", &o) < 0);
 	CHECK(strcmp(why_in_d(), "D/sites-enabled/default:3: unsupported directive "
-	    "\"add_header\"") == 0);
+	    "\"auth_basic\"") == 0);
 
 	/* Globs are read in glob(3)'s order, as nginx: "a" before "b" */
 	put_file("sites-enabled/default", SERVER_BLOCK);
@@ -912,6 +912,54 @@ test_servers(void)
 	CHECK(o.redirect_count == 0);
 }
 
+/* ---- add_header ---- */
+
+static void
+test_add_header(void)
+{
+	struct options o;
+
+	CHECK(parse(server("  add_header X-Frame-Options DENY;\n"
+	    "  add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;"),
+	    &o) == 0);
+	CHECK(o.add_header_count == 2);
+	CHECK(strcmp(o.add_header[0].name, "X-Frame-Options") == 0);
+	CHECK(strcmp(o.add_header[0].value, "DENY") == 0 && !o.add_header[0].always);
+	CHECK(strcmp(o.add_header[1].value, "max-age=31536000; includeSubDomains") == 0);
+	CHECK(o.add_header[1].always);
+	/* The deepest level with any replaces the outer ones, as nginx inherits */
+	CHECK(parse("http {\nadd_header A 1;\nadd_header B 2;\n" SERVER_BLOCK "}", &o) == 0);
+	CHECK(o.add_header_count == 2 && strcmp(o.add_header[1].name, "B") == 0);
+	CHECK(parse("http {\nadd_header A 1;\n" "server {\n  listen 443 ssl;\n"
+	    "  ssl_certificate /a;\n  ssl_certificate_key /b;\n  ssl_client_certificate /c;\n"
+	    "  ssl_verify_client on;\n  root /r;\n  add_header C 3;\n"
+	    "  location / { add_header D 4 always; }\n}\n}", &o) == 0);
+	CHECK(o.add_header_count == 1 && strcmp(o.add_header[0].name, "D") == 0);
+	CHECK(parse(server("  add_header X \"\";"), &o) == 0);
+	CHECK(o.add_header_count == 0);
+	/* Refused: variables, framing headers, bad names, control characters */
+	CHECK(parse(server("  add_header X-Client $ssl_client_s_dn;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header $ssl_client_s_dn\": mtlsd has no variables"));
+	CHECK(parse(server("  add_header Content-Length 5;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header Content-Length\": mtlsd writes that "
+	    "header itself"));
+	CHECK(parse(server("  add_header connection close;"), &o) < 0);
+	CHECK(parse(server("  add_header \"X Y\" 1;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header X Y\": not a header name"));
+	CHECK(parse(server("  add_header X \"a\\nb\";"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header X\": a control character"));
+	CHECK(parse(server("  add_header X 1 sometimes;"), &o) < 0);
+	{
+		char big[1501], lines[3200];
+
+		memset(big, 'v', 1500);
+		big[1500] = '\0';
+		snprintf(lines, sizeof lines, "  add_header A %s;\n  add_header B %s;", big, big);
+		CHECK(parse(server(lines), &o) < 0);
+		CHECK(starts(why, "t.conf:9: \"add_header\": more than 2048 bytes"));
+	}
+}
+
 /* ---- the smaller items ---- */
 
 static void
@@ -1031,6 +1079,7 @@ main(void)
 	test_check_files();
 	test_servers();
 	test_if_and_others();
+	test_add_header();
 	test_mutations();
 	free(strings);
 	{
