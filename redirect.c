@@ -17,6 +17,7 @@
 #include "redirect.h"
 
 #define LINGER_MS 2000
+#define ACCEPT_PAUSE_MS 100
 
 struct out {
 	char *p;
@@ -233,6 +234,7 @@ static struct {
 } ports[MAX_LISTENERS];
 static int port_count;
 static long header_ms, keepalive_ms, request_limit;
+static int64_t accept_paused_until;    /* out of descriptors: wait, do not spin */
 
 void
 redirect_init(const struct redirect *r, const int *fds, int count,
@@ -360,8 +362,12 @@ accept_on(int p, int64_t now_ms)
 		if (slots[i].state != R_FREE)
 			continue;
 		fd = accept4(ports[p].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+			    || errno == ENOMEM)
+				accept_paused_until = now_ms + ACCEPT_PAUSE_MS;
 			return;
+		}
 		slots[i].state = R_READING;
 		slots[i].fd = fd;
 		slots[i].r = ports[p].r;
@@ -373,12 +379,12 @@ accept_on(int p, int64_t now_ms)
 }
 
 size_t
-redirect_pollfds(struct pollfd *pfd)
+redirect_pollfds(struct pollfd *pfd, int64_t now_ms)
 {
 	size_t n = 0, i;
 	int p;
 
-	if (busy < REDIRECT_SLOTS)
+	if (busy < REDIRECT_SLOTS && accept_paused_until <= now_ms)
 		for (p = 0; p < port_count; p++) {
 			pfd[n].fd = ports[p].fd;
 			pfd[n].events = POLLIN;
@@ -421,7 +427,7 @@ redirect_ready(const struct pollfd *pfd, size_t n, int64_t now_ms, time_t now)
 int64_t
 redirect_expire(int64_t now_ms)
 {
-	int64_t nearest = INT64_MAX;
+	int64_t nearest = accept_paused_until > now_ms ? accept_paused_until : INT64_MAX;
 	size_t i;
 
 	for (i = 0; i < REDIRECT_SLOTS; i++) {

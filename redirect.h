@@ -40,7 +40,7 @@ void redirect_init(const struct redirect *r, const int *fds, int count,
  * The poll entries for the listeners (while a slot is free) and the busy
  * slots, at most REDIRECT_SLOTS + MAX_LISTENERS. Returns how many.
  */
-size_t redirect_pollfds(struct pollfd *pfd);
+size_t redirect_pollfds(struct pollfd *pfd, int64_t now_ms);
 
 /* After poll(): the same entries, with their revents. */
 void redirect_ready(const struct pollfd *pfd, size_t n, int64_t now_ms, time_t now);

@@ -1214,7 +1214,7 @@ build_pollfds(void)
 		poll_owner[n++] = c;
 	}
 	redirect_first = n;
-	return n + redirect_pollfds(pollfds + n);
+	return n + redirect_pollfds(pollfds + n, now_ms);
 }
 
 static size_t
