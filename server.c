@@ -1167,7 +1167,7 @@ reload(void)
 static int
 poll_timeout(void)
 {
-	int64_t nearest = now_ms + 60000;
+	int64_t nearest = now_ms + 60000, redirect_nearest;
 	size_t i;
 
 	for (i = 0; i < active_count; i++) {
@@ -1182,8 +1182,9 @@ poll_timeout(void)
 		nearest = shutdown_deadline;
 	if (file_cache_deadline(&file_cache) < nearest)
 		nearest = file_cache_deadline(&file_cache);
-	if (redirect_expire(now_ms) < nearest)      /* closes what timed out */
-		nearest = redirect_expire(now_ms);
+	redirect_nearest = redirect_expire(now_ms);  /* closes what timed out */
+	if (redirect_nearest < nearest)
+		nearest = redirect_nearest;
 	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
 }
 
