@@ -1752,10 +1752,12 @@ use_error_log(void)
 static int
 test_config_main(void)
 {
+	struct tls_credentials *creds;
 	char why[512];
 
-	if (!tls_load(&opt.tls, why, sizeof why))
+	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
 		die("%s", why);
+	tls_free(creds);
 	open_root();
 	open_access_log();
 	open_error_log();

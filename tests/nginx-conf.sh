@@ -334,4 +334,10 @@ if [ -n "${NGINX_BIN:-}" ]; then
 	fi
 fi
 
+if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMPD"/server.*.err >/dev/null 2>&1; then
+	fail "sanitizer reports on the server's stderr" "$(grep -h -E 'ERROR:|runtime error:' "$TMPD"/server.*.err | head -n 3)"
+else
+	ok "no sanitizer reports on the server's stderr"
+fi
+
 summary
