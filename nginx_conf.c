@@ -2,11 +2,17 @@
  * nginx_conf.c - reads the nginx configuration of the server mtlsd replaces
  * (--nginx-conf FILE) into the settings the command line fills.
  *
- * A pure function over a buffer: it opens no file and prints nothing, so a
- * fuzzer can drive it. What mtlsd can honour is taken; what it accepts
- * without honouring is named in a warning; everything else is refused with
- * "FILE:LINE: ...", so that a configuration mtlsd runs means what it meant
- * to nginx, apart from what the warnings say.
+ * nginx_conf_parse() is a pure function over a buffer: it opens no file and
+ * prints nothing, so a fuzzer can drive it (include is refused there).
+ * nginx_conf_load() reads the file and follows its includes as nginx does.
+ * What mtlsd can honour is taken; what it accepts without honouring is named
+ * in a warning; everything else is refused with "FILE:LINE: ...", FILE being
+ * the included file where the directive is, so that a configuration mtlsd
+ * runs means what it meant to nginx, apart from what the warnings say.
+ *
+ * Several server blocks are read and then told apart (pick_server()): one
+ * with TLS and client verification is served; plain-HTTP ones are taken
+ * only when all they do is redirect (redirect.c answers them).
  */
 #include <arpa/inet.h>
 #include <errno.h>
