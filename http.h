@@ -200,6 +200,9 @@ struct http_header {
  */
 void http_set_add_headers(const struct http_header *headers, size_t count);
 
+/* nginx's charset: NULL, or the name added to text types' Content-Type. */
+void http_set_charset(const char *name);
+
 #define HTTP_DATE_SIZE 80
 
 /* Formats an HTTP date (RFC 1123, GMT) into out[HTTP_DATE_SIZE]. */

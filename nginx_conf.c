@@ -67,7 +67,7 @@ enum level { LV_MAIN, LV_HTTP, LV_SERVER, LV_LOCATION, LV_COUNT };
 
 enum text_setting {
 	T_ROOT, T_INDEX, T_ACCESS_LOG, T_ERROR_LOG, T_CERT, T_KEY, T_CLIENT_CA,
-	T_TRUSTED_CA, T_CRL, T_COUNT
+	T_TRUSTED_CA, T_CRL, T_CHARSET, T_COUNT
 };
 
 enum number_setting {
@@ -1354,6 +1354,19 @@ r_add_header(struct parser *ps, const struct directive *d, const struct rule *r)
 	return 0;
 }
 
+/* charset NAME | off: added to the Content-Type of text types, as nginx. */
+static int
+r_charset(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	const char *v = d->argv[1];
+
+	(void)r;
+	if (!*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") != strlen(v))
+		return fail(ps, d->line, "\"charset %.64s\": not a charset name", v);
+	return set_text(ps, d, T_CHARSET, v);
+}
+
 /* try_files: only the form that means what mtlsd does anyway. */
 static int
 r_try_files(struct parser *ps, const struct directive *d, const struct rule *r)
@@ -1450,6 +1463,7 @@ static const struct rule rules[] = {
 	{ "try_files", S | L, false, 2, -1, r_try_files, 0, NULL },
 	{ "rewrite", S | L, false, 2, 3, r_rewrite, 0, NULL },
 	{ "add_header", H | S | L, false, 2, 3, r_add_header, 0, NULL },
+	{ "charset", H | S | L, false, 1, 1, r_charset, 0, NULL },
 	{ "ssl_password_file", H | S, false, 1, 1, r_refused, 0,
 	    "mtlsd reads unencrypted keys only; decrypt the key "
 	    "(openssl pkey -in KEY -out PLAIN) and keep it readable by mtlsd alone" },
@@ -1906,6 +1920,8 @@ finish(struct parser *ps, struct options *opt)
 			opt->add_header_count = ps->level[i].add_header_count;
 			break;
 		}
+	if ((v = text_of(ps, T_CHARSET, NULL)))
+		opt->charset = strcmp(v, "off") == 0 ? NULL : v;
 	memcpy(opt->redirect, ps->redirects, sizeof opt->redirect);
 	opt->redirect_count = ps->redirect_count;
 	opt->tls.mode = VERIFY_ON;

@@ -2133,6 +2133,7 @@ main(int argc, char **argv)
 	tls_warn_expiring(creds, 7, warn_line);
 	tls_cache_init(&opt.tls);
 	http_set_add_headers(opt.add_header, (size_t)opt.add_header_count);
+	http_set_charset(opt.charset);
 	open_root();
 	open_access_log();
 	open_error_log();

@@ -48,6 +48,7 @@ struct options {
 	int redirect_count;
 	struct http_header add_header[HTTP_MAX_ADD_HEADERS];    /* likewise */
 	int add_header_count;
+	const char *charset;            /* likewise; NULL: none */
 };
 
 /* ---- nginx configuration reader (nginx_conf.c) ---- */

@@ -291,12 +291,16 @@ server {
   root $WWW;
   add_header X-Frame-Options DENY;
   add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+  charset utf-8;
 }
 EOF
+printf 'text\n' >"$WWW/a.txt"
+printf 'png' >"$WWW/a.png"
 # heads PORT -- the heads of five answers, with what differs by server masked
 heads() {
 	local path
-	for path in "/" "/missing" "/sub" "/index.html -H Range:bytes=0-1" "/index.html -H If-None-Match:*"; do
+	for path in "/" "/missing" "/sub" "/index.html -H Range:bytes=0-1" \
+		"/index.html -H If-None-Match:*" "/a.txt" "/a.png"; do
 		# shellcheck disable=SC2086 # path carries curl's extra words
 		curl -s -o /dev/null -D - --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
 			--key "$PKI/server1.key" --resolve "server2:$1:127.0.0.1" "https://server2:$1"$path
@@ -307,9 +311,12 @@ PROBE="127.0.0.1:$AH" start_mtlsd --nginx-conf "$TMPD/headers.conf"
 heads "$AH" >"$TMPD/heads.mtlsd"
 stop_mtlsd
 if grep -q '^X-Frame-Options: DENY' "$TMPD/heads.mtlsd" &&
-	[ "$(grep -c '^Strict-Transport-Security: ' "$TMPD/heads.mtlsd")" = 5 ] &&
-	[ "$(grep -c '^X-Frame-Options: ' "$TMPD/heads.mtlsd")" = 4 ]; then
-	ok "add_header: on 200, 206, 301 and 304; with always on the 404 too"
+	[ "$(grep -c '^Strict-Transport-Security: ' "$TMPD/heads.mtlsd")" = 7 ] &&
+	[ "$(grep -c '^X-Frame-Options: ' "$TMPD/heads.mtlsd")" = 6 ] &&
+	[ "$(grep -c '^Content-Type: text/html; charset=utf-8' "$TMPD/heads.mtlsd")" = 3 ] &&
+	grep -q '^Content-Type: text/plain; charset=utf-8' "$TMPD/heads.mtlsd" &&
+	grep -q '^Content-Type: image/png' "$TMPD/heads.mtlsd"; then
+	ok "add_header: on 200, 206, 301 and 304; with always on the 404 too; charset on text types"
 else
 	fail "add_header" "$(tr '\r\n' '  ' <"$TMPD/heads.mtlsd")"
 fi
@@ -320,6 +327,7 @@ if [ -n "${NGINX_BIN:-}" ]; then
 		if [ "$(id -u)" = 0 ]; then printf 'user root;\n'; fi
 		printf 'pid %s/nginx2/pid;\nerror_log %s/nginx2/error.log;\nevents { }\nhttp {\n access_log off;\n' "$TMPD" "$TMPD"
 		printf ' client_body_temp_path %s/nginx2/body;\n' "$TMPD"
+		printf ' include /etc/nginx/mime.types;\n default_type application/octet-stream;\n' 
 		cat "$TMPD/headers.conf"
 		printf '}\n'
 	} >"$TMPD/nginx2/nginx.conf"
@@ -327,7 +335,7 @@ if [ -n "${NGINX_BIN:-}" ]; then
 		sleep 0.2
 		heads "$AH" >"$TMPD/heads.nginx"
 		kill "$(cat "$TMPD/nginx2/pid")" 2>/dev/null
-		expect_eq "add_header: the five heads as nginx's on this machine" \
+		expect_eq "add_header and charset: the seven heads as nginx's on this machine" \
 			"$(cat "$TMPD/heads.nginx")" "$(cat "$TMPD/heads.mtlsd")"
 	else
 		skip_or_fail "add_header against nginx" "nginx did not start: $(cat "$TMPD/nginx2/start.log")"

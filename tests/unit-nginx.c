@@ -949,6 +949,18 @@ test_add_header(void)
 	CHECK(parse(server("  add_header X \"a\\nb\";"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "\"add_header X\": a control character"));
 	CHECK(parse(server("  add_header X 1 sometimes;"), &o) < 0);
+	/* charset: the deepest level's, off included */
+	CHECK(parse(server("  charset utf-8;"), &o) == 0);
+	CHECK(o.charset && strcmp(o.charset, "utf-8") == 0);
+	CHECK(parse("http {\ncharset koi8-r;\n" SERVER_BLOCK "}", &o) == 0);
+	CHECK(o.charset && strcmp(o.charset, "koi8-r") == 0);
+	CHECK(parse("http {\ncharset koi8-r;\n" "server {\n  listen 443 ssl;\n"
+	    "  ssl_certificate /a;\n  ssl_certificate_key /b;\n  ssl_client_certificate /c;\n"
+	    "  ssl_verify_client on;\n  root /r;\n  charset off;\n}\n}", &o) == 0);
+	CHECK(o.charset == NULL);
+	CHECK(parse(server("  charset \"utf 8\";"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"charset utf 8\": not a charset name"));
+	CHECK(parse(server("  charset_types text/css;"), &o) < 0);
 	{
 		char big[1501], lines[3200];
 
