@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,6 +46,14 @@
 #define LOG_BUFFER_BYTES 65536
 #define MAX_WORKERS 64
 #define CLIENT_LINES_PER_SECOND 100 /* error-log lines caused by clients */
+/*
+ * A keep-alive connection that has waited this long for its next request,
+ * with nothing buffered, gives back the pages of its buffers (see
+ * release_buffers()). Not at once: a busy client would pay the system call
+ * and the page faults on every request; after 200 ms of quiet the cost
+ * (about 5 us) is noise.
+ */
+#define IDLE_RELEASE_MS 200
 
 /* Debian's libbearssl-dev version, from the Makefile: BearSSL 0.6 has no runtime query. */
 #ifndef BEARSSL_VERSION
@@ -77,7 +86,10 @@ struct conn {
 	char local[INET6_ADDRSTRLEN + 2];
 	unsigned local_port;
 	char *in;                   /* request head buffer, in_capacity() bytes;
-	                               during the handshake, the client certificate */
+	                               during the handshake, the client certificate;
+	                               in the slot's buffers, after its tls_buffers */
+	int64_t release_at;         /* ms; when an idle connection gives back its
+	                               buffers' pages; 0: not waiting to */
 	size_t in_len, scanned;
 	size_t head_len;            /* of the request being answered */
 	uint64_t body_left;         /* Content-Length bytes still to skip */
@@ -109,7 +121,15 @@ static size_t conn_count;
 static size_t *free_slots;
 static size_t free_count;
 static struct conn **active;        /* the busy slots, densely */
-static char *slot_heads;            /* conn_count head buffers */
+/*
+ * Each slot's buffers, page-aligned, buffer_stride bytes apart: its struct
+ * tls_buffers (BearSSL's record buffers, the chain check), then its head
+ * buffer. struct conn (the engine's state, the request) is kept apart, in
+ * conns[], so that an idle connection can give back every page here and
+ * keep only its struct conn, about 7 KiB.
+ */
+static unsigned char *slot_buffers;
+static size_t buffer_stride;
 static size_t active_count;
 static struct pollfd *pollfds;
 static struct conn **poll_owner;
@@ -569,12 +589,36 @@ read_request(struct conn *c)
 		/* The first byte of a request starts the header timeout. */
 		if (was_idle && c->in_len > 0)
 			c->deadline = now_ms + opt.header_timeout * 1000;
+		if (c->in_len == 0)
+			c->release_at = now_ms + IDLE_RELEASE_MS;
 		return got > 0;
 	}
 	c->head_len = head_len;
 	http_parse_head(c->in, head_len, &c->req);
 	begin_response(c);
 	return true;
+}
+
+/*
+ * An idle keep-alive connection gives back the pages of its buffers:
+ * MADV_DONTNEED drops them from RSS at once (MADV_FREE would leave them
+ * counted until the kernel needs memory) and the next touch maps zeroed
+ * pages. The mapping and its commit charge stay, so under strict
+ * overcommit the memory stays reserved for the slot. Only when nothing in
+ * them is still needed: the head buffer is empty (bytes past in_len are
+ * never read) and tls_session_quiet() says BearSSL's buffers hold no
+ * record, no unread data and no unsent output, and the handshake's chain
+ * check is over. A connection that was busy since is checked again here.
+ */
+static void
+release_buffers(struct conn *c)
+{
+	c->release_at = 0;
+	if (c->state != C_READING || c->in_len != 0 || c->unflushed || c->runnable
+	    || !tls_session_quiet(&c->tls))
+		return;
+	(void)madvise(slot_buffers + (size_t)(c - conns) * buffer_stride,
+	    buffer_stride, MADV_DONTNEED);
 }
 
 static void
@@ -832,8 +876,10 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	c = &conns[free_slots[--free_count]];
 	if (!c->in) {
 		/* First use of this slot. */
-		c->in = slot_heads + (size_t)(c - conns) * in_capacity();
-		tls_session_init(&c->tls);
+		unsigned char *b = slot_buffers + (size_t)(c - conns) * buffer_stride;
+
+		c->in = (char *)b + sizeof(struct tls_buffers);
+		tls_session_init(&c->tls, (struct tls_buffers *)(void *)b);
 	}
 	c->active_index = active_count;
 	active[active_count++] = c;
@@ -853,6 +899,7 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	c->accepted_at = now_ms;
 	c->deadline = now_ms + opt.handshake_timeout * 1000;
 	c->requests = 0;
+	c->release_at = 0;
 	c->in_len = c->scanned = c->head_len = 0;
 	c->body_left = 0;
 	c->head_sent = c->unflushed = c->runnable = c->body_chunked = false;
@@ -1296,6 +1343,8 @@ poll_timeout(void)
 			return 0;
 		if (active[i]->deadline < nearest)
 			nearest = active[i]->deadline;
+		if (active[i]->release_at != 0 && active[i]->release_at < nearest)
+			nearest = active[i]->release_at;
 	}
 	if (accept_paused_until > now_ms && accept_paused_until < nearest)
 		nearest = accept_paused_until;
@@ -1394,6 +1443,9 @@ run(void)
 				conn_step(c);
 			if (c->state != C_FREE && c->deadline <= now_ms)
 				conn_timed_out(c);
+			if (c->state == C_READING && c->release_at != 0
+			    && c->release_at <= now_ms)
+				release_buffers(c);
 		}
 		access_log_flush();
 	}
@@ -1740,10 +1792,30 @@ static void
 allocate_slots(void)
 {
 	struct rlimit rl;
-	size_t i, per_slot, per_entry, total;
-	long avail, limit;
-	char *heads, cache_part[80] = "";
+	size_t i, per_slot, per_entry, total, page;
+	long avail, limit, psz;
+	char cache_part[80] = "";
 
+	/*
+	 * The soft limit is raised up to the hard one as far as the slots and
+	 * the cache need (an administrator's hard limit is the budget).
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		rlim_t need = (rlim_t)(16 + listener_count + opt.open_file_cache
+		    + 2 * opt.max_conns), was = rl.rlim_cur;
+
+		if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+			rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || need < rl.rlim_max
+			    ? need : rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+				fprintf(stderr, "mtlsd: open file limit raised from %ld "
+				    "to %ld for --max-conns %ld (2 descriptors a "
+				    "connection)\n", (long)was, (long)rl.rlim_cur,
+				    opt.max_conns);
+			else
+				rl.rlim_cur = was;
+		}
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		/* Listeners, logs, the signal pipe and the root. */
 		avail = (long)rl.rlim_cur - 16 - listener_count;
@@ -1766,14 +1838,22 @@ allocate_slots(void)
 	}
 	conn_count = (size_t)opt.max_conns;
 	conns = calloc(conn_count, sizeof *conns);
-	heads = calloc(conn_count, in_capacity());
+	psz = sysconf(_SC_PAGESIZE);
+	page = psz > 0 ? (size_t)psz : 4096;
+	buffer_stride = (sizeof(struct tls_buffers) + in_capacity() + page - 1)
+	    / page * page;
+	/* mmap, not calloc: the slots' buffers must start on page boundaries. */
+	slot_buffers = mmap(NULL, conn_count * buffer_stride, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (slot_buffers == MAP_FAILED)
+		slot_buffers = NULL;
 	free_slots = calloc(conn_count, sizeof *free_slots);
 	active = calloc(conn_count, sizeof *active);
 	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
 	    sizeof *pollfds);
 	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
 	    sizeof *poll_owner);
-	if (!conns || !heads || !free_slots || !active || !pollfds || !poll_owner)
+	if (!conns || !slot_buffers || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
 	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
 	    opt.open_file_cache_inactive * 1000) < 0)
@@ -1782,14 +1862,14 @@ allocate_slots(void)
 	if (opt.open_file_cache > 0)
 		site.cache = &file_cache;
 	/*
-	 * Slots are left as calloc() made them (C_FREE is 0), so their pages
-	 * stay untouched, and unresident, until a connection first uses them.
+	 * Slots are left as calloc() and mmap() made them (C_FREE is 0), so
+	 * their pages stay untouched, and unresident, until a connection first
+	 * uses them.
 	 */
-	slot_heads = heads;
 	for (i = 0; i < conn_count; i++)
 		free_slots[conn_count - 1 - i] = i;
 	free_count = conn_count;
-	per_slot = sizeof(struct conn) + in_capacity() + sizeof(size_t)
+	per_slot = sizeof(struct conn) + buffer_stride + sizeof(size_t)
 	    + sizeof(struct pollfd) + 2 * sizeof(struct conn *);
 	per_entry = file_cache_entry_bytes();
 	total = per_slot * conn_count + per_entry * (size_t)opt.open_file_cache;

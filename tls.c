@@ -2332,7 +2332,7 @@ static void
 verifier_set_time(struct client_verifier *v, time_t now)
 {
 	/* BearSSL counts days from 1 January of year 0: 719528 before 1970. */
-	br_x509_minimal_set_time(&v->minimal, (uint32_t)(now / 86400 + 719528),
+	br_x509_minimal_set_time(v->minimal, (uint32_t)(now / 86400 + 719528),
 	    (uint32_t)(now % 86400));
 }
 
@@ -2354,7 +2354,7 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->reason_error = 0;
 	memset(v->last_issuer_hash, 0, sizeof v->last_issuer_hash);
 	br_sha256_init(&v->ee_hash);
-	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
+	v->minimal->vtable->start_chain(&v->minimal->vtable, server_name);
 }
 
 static void
@@ -2365,7 +2365,7 @@ verifier_start_cert(const br_x509_class **ctx, uint32_t length)
 	v->cur_len = 0;
 	/* Past the cap, stop feeding the validator: no CPU for long chains. */
 	if (++v->cert_count <= TLS_MAX_CLIENT_CHAIN)
-		v->minimal.vtable->start_cert(&v->minimal.vtable, length);
+		v->minimal->vtable->start_cert(&v->minimal->vtable, length);
 }
 
 static void
@@ -2387,7 +2387,7 @@ verifier_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 			memcpy(v->ee_der + v->ee_len + v->cur_len, buf, len);
 		v->cur_len += len;
 	}
-	v->minimal.vtable->append(&v->minimal.vtable, buf, len);
+	v->minimal->vtable->append(&v->minimal->vtable, buf, len);
 }
 
 /*
@@ -2450,7 +2450,7 @@ verifier_end_cert(const br_x509_class **ctx)
 
 	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
 		return;
-	v->minimal.vtable->end_cert(&v->minimal.vtable);
+	v->minimal->vtable->end_cert(&v->minimal->vtable);
 	/*
 	 * br_x509_minimal ends its work on the first certificate a pinned CA
 	 * signed, and says so by setting its error to BR_ERR_X509_OK: that
@@ -2458,7 +2458,7 @@ verifier_end_cert(const br_x509_class **ctx)
 	 */
 	if (v->identity.trusted_at != 0)
 		return;
-	if (v->minimal.err == BR_ERR_X509_OK)
+	if (v->minimal->err == BR_ERR_X509_OK)
 		v->identity.trusted_at = (int)v->cert_count;
 	if (v->cert_count > 1)
 		inspect_intermediate(v, v->identity.trusted_at != 0);
@@ -2560,7 +2560,7 @@ verifier_end_chain(const br_x509_class **ctx)
 	}
 	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
 		err = TLS_ERR_CHAIN_LENGTH;
-	else if ((err = (int)v->minimal.vtable->end_chain(&v->minimal.vtable)) != 0)
+	else if ((err = (int)v->minimal->vtable->end_chain(&v->minimal->vtable)) != 0)
 		err = bearssl_error_explained(v, err, parsed ? &usage : NULL);
 	else if (v->ee_len > v->ee_cap)
 		err = TLS_ERR_TOO_LARGE;
@@ -2598,7 +2598,7 @@ verifier_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 
 	if (v->identity.auth != AUTH_VERIFIED)
 		return NULL;
-	return v->minimal.vtable->get_pkey(&v->minimal.vtable, usages);
+	return v->minimal->vtable->get_pkey(&v->minimal->vtable, usages);
 }
 
 static const br_x509_class verifier_class = {
@@ -2621,12 +2621,12 @@ verifier_bind(struct client_verifier *v, struct tls_credentials *creds)
 	v->creds = creds;
 	v->view = valid_view(creds, (int64_t)time(NULL));
 	creds->views[v->view].refs++;  /* until release_generation() */
-	br_x509_minimal_init(&v->minimal, &br_sha256_vtable,
+	br_x509_minimal_init(v->minimal, &br_sha256_vtable,
 	    creds->views[v->view].anchors, creds->views[v->view].count);
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
-		br_x509_minimal_set_hash(&v->minimal, hashes[i].id, hashes[i].impl);
-	br_x509_minimal_set_rsa(&v->minimal, br_rsa_pkcs1_vrfy_get_default());
-	br_x509_minimal_set_ecdsa(&v->minimal, br_ec_get_default(),
+		br_x509_minimal_set_hash(v->minimal, hashes[i].id, hashes[i].impl);
+	br_x509_minimal_set_rsa(v->minimal, br_rsa_pkcs1_vrfy_get_default());
+	br_x509_minimal_set_ecdsa(v->minimal, br_ec_get_default(),
 	    br_ecdsa_vrfy_asn1_get_default());
 }
 
@@ -2725,7 +2725,7 @@ cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 	/* Not trusted yet: BearSSL may still decline and do a full handshake. */
 	v->resume_offered = true;
 	memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
-	v->resume_identity = e->identity;
+	*v->resume_identity = e->identity;
 	return 1;
 }
 
@@ -2754,7 +2754,7 @@ tls_cache_init(const struct tls_config *config)
 /* ---- sessions ---- */
 
 void
-tls_session_init(struct tls_session *s)
+tls_session_init(struct tls_session *s, struct tls_buffers *b)
 {
 	br_ssl_engine_context *eng = &s->server.eng;
 
@@ -2775,8 +2775,42 @@ tls_session_init(struct tls_session *s)
 	br_ssl_engine_set_protocol_names(eng, alpn_names, 1);
 	if (session_cache.size > 0)
 		br_ssl_server_set_cache(&s->server, &session_cache.vtable);
-	br_ssl_engine_set_buffers_bidi(eng, s->iobuf, BR_SSL_BUFSIZE_INPUT,
-	    s->iobuf + BR_SSL_BUFSIZE_INPUT, BR_SSL_BUFSIZE_OUTPUT);
+	br_ssl_engine_set_buffers_bidi(eng, b->iobuf, BR_SSL_BUFSIZE_INPUT,
+	    b->iobuf + BR_SSL_BUFSIZE_INPUT, BR_SSL_BUFSIZE_OUTPUT);
+	s->verifier.minimal = &b->minimal;
+	s->verifier.resume_identity = &b->resume_identity;
+}
+
+/*
+ * BearSSL 0.6 (src/ssl/ssl_engine.c) keeps all its buffering state in the
+ * engine's six registers; the buffers hold data only between them:
+ *   input   ibuf[0, ixa) is a partly received header while ixa < 5, then
+ *           ibuf[5, ixa) the record so far, then ibuf[ixa, ixb) decrypted
+ *           data not yet read; make_ready_in() ends a record by setting
+ *           ixa = ixb = 0, ixc = 5 (waiting for a header, none of it here).
+ *   output  obuf[oxc, oxa) is plaintext given but not yet sealed while
+ *           oxa != oxb; a sealed record being sent has oxa == oxb != oxc;
+ *           make_ready_out() sets oxa = oxc < oxb (nothing at all).
+ * br_ssl_engine_current_state() cannot tell these apart (RECVREC is also
+ * set in the middle of a header), hence the registers. The handshake
+ * coroutine's own state is in the engine too (its stacks, pad[]); hbuf_in
+ * and hbuf_out are set again from the registers at each entry. Our stage
+ * must be empty as well: its bytes are the next records. The chain check
+ * (b->minimal) is set up again by verifier_bind() for each handshake, and
+ * b->resume_identity is written by cache_load() before it is read (only
+ * when resume_offered); BR_OPT_NO_RENEGOTIATION keeps a finished
+ * handshake from starting another.
+ */
+bool
+tls_session_quiet(const struct tls_session *s)
+{
+	const br_ssl_engine_context *eng = &s->server.eng;
+	unsigned state = br_ssl_engine_current_state(eng);
+
+	return !(state & BR_SSL_CLOSED) && (state & BR_SSL_SENDAPP)
+	    && s->stage_len == 0 && s->verifier.creds == NULL
+	    && eng->ixa == 0 && eng->ixb == 0 && eng->ixc == 5
+	    && eng->oxa == eng->oxc && eng->oxa < eng->oxb;
 }
 
 /* Points the engine at a generation's key, chain and CA names. */
@@ -2865,7 +2899,7 @@ tls_session_handshake_finished(struct tls_session *s)
 		if (params.session_id_len == sizeof v->resume_id
 		    && memcmp(params.session_id, v->resume_id, sizeof v->resume_id) == 0
 		    && v->cert_count == 0)
-			v->identity = v->resume_identity;
+			v->identity = *v->resume_identity;
 		v->resume_offered = false;
 	}
 	release_generation(v);
@@ -3219,6 +3253,7 @@ int
 tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FILE *out)
 {
 	static unsigned char scratch[16384];
+	static br_x509_minimal_context minimal;
 	struct client_verifier v;
 	const br_x509_class **xc = &v.vtable;
 	struct pem_objects objs;
@@ -3247,6 +3282,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 		    ? " (expired)" : "");
 	}
 	memset(&v, 0, sizeof v);
+	v.minimal = &minimal;
 	verifier_bind(&v, (struct tls_credentials *)(uintptr_t)creds);
 	v.ee_der = scratch;
 	v.ee_cap = sizeof scratch;

@@ -206,7 +206,7 @@ struct client_identity {
  */
 struct client_verifier {
 	const br_x509_class *vtable;
-	br_x509_minimal_context minimal;
+	br_x509_minimal_context *minimal;   /* in the slot's struct tls_buffers */
 	struct tls_credentials *creds;  /* the generation this handshake uses */
 	unsigned view;                  /* and which of its anchor views */
 	unsigned char *ee_der;          /* scratch for the client certificate */
@@ -227,7 +227,7 @@ struct client_verifier {
 	/* A session the cache offered; it counts only if the handshake resumed it. */
 	bool resume_offered;
 	unsigned char resume_id[32];
-	struct client_identity resume_identity;
+	struct client_identity *resume_identity;   /* in the slot's struct tls_buffers */
 };
 
 struct tls_session {
@@ -242,7 +242,20 @@ struct tls_session {
 	unsigned short stage_off, stage_len;
 	unsigned char stage[512];
 	struct client_verifier verifier;
+};
+
+/*
+ * What a session needs only while records or a handshake are in flight,
+ * kept apart from struct tls_session so that the caller can place it in
+ * pages of its own and give those back while the connection is idle (see
+ * tls_session_quiet()): BearSSL's record buffers, input then output, and
+ * the certificate chain check and the identity of a session offered for
+ * resumption, which only a handshake uses.
+ */
+struct tls_buffers {
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+	br_x509_minimal_context minimal;
+	struct client_identity resume_identity;
 };
 
 /* Result of moving records between a socket and the engine. */
@@ -290,8 +303,17 @@ void tls_cache_init(const struct tls_config *config);
 void tls_warn_expiring(const struct tls_credentials *creds, int days,
     void (*warn)(const char *message));
 
-/* Configures a slot's engine once, at start-up. */
-void tls_session_init(struct tls_session *s);
+/* Configures a slot's engine once, at start-up, with its buffers. */
+void tls_session_init(struct tls_session *s, struct tls_buffers *b);
+
+/*
+ * True when the session's struct tls_buffers holds nothing that is still
+ * needed: the handshake is over, no record is partly received, no
+ * decrypted data is unread, no plaintext is waiting to be sealed and no
+ * record is waiting to be sent. Its pages may then be discarded (read back
+ * as zeros) until the next record.
+ */
+bool tls_session_quiet(const struct tls_session *s);
 
 /*
  * Prepares the slot for a new connection: the current generation, a fresh

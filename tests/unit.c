@@ -1135,10 +1135,11 @@ static void
 test_implementations(void)
 {
 	static struct tls_session s;
+	static struct tls_buffers b;
 	const br_ssl_engine_context *eng = &s.server.eng;
 	const char *aes, *ghash, *chacha, *poly;
 
-	tls_session_init(&s);
+	tls_session_init(&s, &b);
 	aes = aes_ctr_name(eng->iaes_ctr);
 	ghash = ghash_name(eng->ighash);
 	chacha = chacha_name(eng->ichacha);
@@ -1244,6 +1245,7 @@ verify_at(const struct tls_credentials *creds, const char *dir, const char *name
 {
 	static unsigned char scratch[16384];
 	static struct client_verifier v;
+	static br_x509_minimal_context minimal;
 	const br_x509_class **xc = &v.vtable;
 	struct pem_objects objs;
 	char path[512], why[512];
@@ -1254,6 +1256,7 @@ verify_at(const struct tls_credentials *creds, const char *dir, const char *name
 	if (pem_read_file(path, &objs, why, sizeof why) < 0 || objs.count == 0)
 		return ~0u;
 	memset(&v, 0, sizeof v);
+	v.minimal = &minimal;
 	verifier_bind(&v, (struct tls_credentials *)(uintptr_t)creds);
 	v.ee_der = scratch;
 	v.ee_cap = sizeof scratch;
