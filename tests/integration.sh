@@ -1318,6 +1318,200 @@ CEOF
 	fi
 }
 
+# ==== 10. idle keep-alive connections give back their buffers' pages, and
+# lose nothing: pipelined requests, a request or a TLS record cut in two
+# around the idle moment, a slow reader of a large file, resumption and a
+# slot used again all work after it (mtlsd only) ============================
+
+# idle_probe PORT PID CHECK_RSS -- prints "ok - ..." / "FAIL - ..." lines
+idle_probe() {
+	python3 - "$@" "$WWW/index.html" "$WWW/big.bin" <<'PYEOF'
+import os, socket, ssl, sys, time
+port, pid, check_rss = int(sys.argv[1]), sys.argv[2], sys.argv[3] == '1'
+index, big = open(sys.argv[4], 'rb').read(), open(sys.argv[5], 'rb').read()
+pki = os.environ['PKI']
+N, IDLE = 100, 0.6         # mtlsd gives the pages back after 200 ms of quiet
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
+
+def check(name, good, detail=''):
+    print(('ok - ' if good else 'FAIL - ') + name + ('' if good else ': ' + detail))
+
+def rss():
+    for line in open('/proc/%s/status' % pid):
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1])
+
+def req(path):
+    return b'GET ' + path + b' HTTP/1.1\r\nHost: server2\r\n\r\n'
+
+class Conn:
+    def __init__(self, session=None):
+        raw = socket.create_connection(('127.0.0.1', port), timeout=20)
+        self.s = ctx.wrap_socket(raw, server_hostname='server2', session=session)
+        self.buf = b''
+    def fill(self, want):
+        while len(self.buf) < want:
+            b = self.s.recv(65536)
+            if not b:
+                raise OSError('closed')
+            self.buf += b
+    def answer(self):
+        while b'\r\n\r\n' not in self.buf:
+            self.fill(len(self.buf) + 1)
+        head, _, rest = self.buf.partition(b'\r\n\r\n')
+        n = 0
+        for line in head.split(b'\r\n'):
+            if line.lower().startswith(b'content-length:'):
+                n = int(line.split(b':')[1])
+        self.buf = rest
+        self.fill(n)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return int(head.split(b' ')[1]), body
+
+try:
+    warm = Conn()
+    warm.s.sendall(req(b'/index.html'))
+    warm.answer()
+    time.sleep(IDLE)
+    r0 = rss()
+    conns = []
+    for i in range(N):
+        c = Conn()
+        c.s.sendall(req(b'/index.html'))
+        st, body = c.answer()
+        if st != 200 or body != index:
+            raise OSError('connection %d: status %d' % (i + 1, st))
+        conns.append(c)
+    time.sleep(IDLE)
+    per = (rss() - r0) / N
+    if check_rss:
+        check('idle: %d idle authenticated connections cost %.1f KiB of RSS each (at most 8)'
+              % (N, per), per <= 8.0, '%.1f KiB' % per)
+    # Three pipelined requests in one write, on every idle connection.
+    bad = 0
+    for c in conns:
+        c.s.sendall(req(b'/index.html') + req(b'/missing') + req(b'/index.html'))
+        got = [c.answer() for _ in range(3)]
+        if [g[0] for g in got] != [200, 404, 200] or got[0][1] != index or got[2][1] != index:
+            bad += 1
+    check('idle: %d connections answer 3 pipelined requests after idling' % N, bad == 0,
+          '%d wrong' % bad)
+    time.sleep(IDLE)
+    # A request head cut in two around an idle moment.
+    c = conns[0]
+    c.s.sendall(b'GET /index.html HTTP/1.1\r\nHo')
+    time.sleep(IDLE)
+    c.s.sendall(b'st: server2\r\n\r\n')
+    st, body = c.answer()
+    check('idle: a request head sent in two parts 0.6 s apart is answered', st == 200 and body == index,
+          'status %d' % st)
+    # A large file read slowly: the server waits to send for longer than 200 ms.
+    c = conns[1]
+    time.sleep(IDLE)
+    c.s.sendall(req(b'/big.bin') + req(b'/index.html'))
+    c.fill(100000)
+    time.sleep(IDLE)
+    st, body = c.answer()
+    st2, body2 = c.answer()
+    check('idle: a 20 MiB file read slowly after idling, then a pipelined request',
+          st == 200 and body == big and st2 == 200 and body2 == index,
+          'status %d %d, %d bytes' % (st, st2, len(body)))
+    # A TLS record cut in three around idle moments: its bytes are kept.
+    sock = socket.create_connection(('127.0.0.1', port), timeout=20)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname='server2')
+    def pump_in():
+        b = sock.recv(65536)
+        if not b:
+            raise OSError('closed')
+        inc.write(b)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            pump_in()
+    sock.sendall(out.read())
+    def bio_answer():
+        data = b''
+        while True:
+            try:
+                data += obj.read(65536)
+            except ssl.SSLWantReadError:
+                pump_in()
+                continue
+            if b'\r\n\r\n' in data:
+                head, _, body = data.partition(b'\r\n\r\n')
+                n = [int(l.split(b':')[1]) for l in head.split(b'\r\n')
+                     if l.lower().startswith(b'content-length:')][0]
+                if len(body) >= n:
+                    return int(head.split(b' ')[1]), body[:n]
+    obj.write(req(b'/index.html'))
+    sock.sendall(out.read())
+    bio_answer()
+    time.sleep(IDLE)
+    obj.write(req(b'/index.html'))
+    record = out.read()
+    sock.sendall(record[:3])
+    time.sleep(IDLE)
+    sock.sendall(record[3:20])
+    time.sleep(IDLE)
+    sock.sendall(record[20:])
+    st, body = bio_answer()
+    check('idle: a TLS record sent in three parts 0.6 s apart is answered',
+          st == 200 and body == index, 'status %d' % st)
+    sock.close()
+    # Resumption, and slots used again, after their pages were given back.
+    time.sleep(IDLE)
+    r = Conn(session=conns[-1].s.session)
+    r.s.sendall(req(b'/index.html'))
+    st, body = r.answer()
+    check('idle: a session resumed after idling keeps its identity (200)',
+          r.s.session_reused and st == 200 and body == index,
+          'reused %s, status %d' % (r.s.session_reused, st))
+    for c in conns[10:20]:
+        c.s.close()
+    time.sleep(IDLE)
+    bad = 0
+    for i in range(10):
+        c = Conn()
+        c.s.sendall(req(b'/index.html'))
+        st, body = c.answer()
+        bad += st != 200 or body != index
+    check('idle: 10 new full handshakes on slots used before', bad == 0, '%d wrong' % bad)
+except (OSError, ssl.SSLError, ValueError, IndexError) as e:
+    check('idle: probe ran', False, repr(e))
+PYEOF
+}
+
+idle_group() {
+	local p check=0 line
+	p=$(free_port)
+	# A small session cache: its entries (about 700 bytes each, at most
+	# --session-cache of them) are not a cost per connection.
+	if ! start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$PKI/ca.crt" --access-log off --max-conns 128 --session-cache 16; then
+		fail "idle: server starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	# RSS means nothing under valgrind or an emulator.
+	[ "${MTLSD:-./mtlsd}" = ./mtlsd ] && check=1
+	[ $check = 1 ] || skip "idle: RSS per idle connection" "not measured under $MTLSD"
+	while IFS= read -r line; do
+		case $line in
+		'ok - '*) ok "${line#ok - }" ;;
+		'FAIL - '*) fail "${line#FAIL - }" ;;
+		*) fail "idle: unexpected output" "$line" ;;
+		esac
+	done < <(PKI=$PKI idle_probe "$p" "$SERVER_PID" $check 2>&1)
+	stop_mtlsd
+}
+
 if [ "$TARGET" = mtlsd ]; then startup_group; else skip "cli and start-up errors" "mtlsd only"; fi
 main_group
 ranges_group
@@ -1327,6 +1521,7 @@ strict_group
 listen_group
 if [ "$TARGET" = mtlsd ]; then cache_group; else skip "open-file cache" "mtlsd only"; fi
 if [ "$TARGET" = mtlsd ]; then ops_group; else skip "operations" "mtlsd only"; fi
+if [ "$TARGET" = mtlsd ]; then idle_group; else skip "idle connections" "mtlsd only"; fi
 
 # valgrind (MTLSD='valgrind -q ...') and ASan/UBSan (make SANITIZE=1) write
 # their reports to the server's stderr, which the checks above may not read
