@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """idle_clients.py - holds N authenticated, idle keep-alive connections open.
 
-    idle_clients.py HOST PORT CERT KEY CIPHER COUNT PATH [REQUESTS]
+    idle_clients.py [--procs P] HOST PORT CERT KEY CIPHER COUNT PATH [REQUESTS]
 
 Opens COUNT TLS 1.2 connections one after the other, presenting CERT/KEY;
 on each it sends one keep-alive GET for PATH and reads the whole 200
@@ -14,11 +14,21 @@ on the open connections (one on each, then the answers, like ab -k -c
 COUNT), then it prints "done REQUESTS" and waits for another line before
 closing: bench/profile.sh counts the server's instructions for just those.
 Exits 1, with the reason on stderr, if any connection fails.
+
+With --procs P, P processes share the COUNT connections (as evenly as
+they can; each opens its part one after the other, all at once) so that
+thousands can be opened in a reasonable time and no process needs more
+than COUNT/P descriptors; this process speaks for them on stdin and
+stdout as above, and "done" then also gives the seconds the last of the
+REQUESTS took to be answered, counted from the line that started them:
+"done REQUESTS SECONDS".
 """
+import os
 import select
 import socket
 import ssl
 import sys
+import time
 
 TIMEOUT = 10
 HOLD_LIMIT = 120
@@ -48,7 +58,76 @@ def read_response(conn):
     return status
 
 
+def spread(args, procs):
+    """--procs: starts PROCS copies of this script, each for its share of
+    the connections, and relays the lines."""
+    count = int(args[5])
+    requests = int(args[7]) if len(args) == 8 else 0
+    children = []
+    procs = max(1, min(procs, count, requests) if requests > 0 else min(procs, count))
+    for i in range(procs):
+        n = count // procs + (1 if i < count % procs else 0)
+        r = requests // procs + (1 if i < requests % procs else 0)
+        cmd = [sys.executable, os.path.abspath(__file__)] + args[:5] + [str(n), args[6]]
+        if requests > 0:
+            cmd.append(str(r))
+        rd_out, wr_out = os.pipe()
+        rd_in, wr_in = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(rd_in, 0)
+            os.dup2(wr_out, 1)
+            for fd in (rd_out, wr_out, rd_in, wr_in):
+                os.close(fd)
+            os.execv(sys.executable, cmd)
+        os.close(wr_out)
+        os.close(rd_in)
+        children.append((pid, os.fdopen(rd_out, "r"), os.fdopen(wr_in, "w")))
+
+    def tell(line):
+        for _, _, to in children:
+            try:
+                to.write(line + "\n")
+                to.flush()
+            except OSError:
+                pass
+
+    def collect(word):
+        total = 0
+        for _, frm, _ in children:
+            line = frm.readline().split()
+            if len(line) < 2 or line[0] != word:
+                tell("close")
+                print("idle_clients: a client process failed", file=sys.stderr)
+                sys.exit(1)
+            total += int(line[1])
+        return total
+
+    total = collect("ready")
+    print("ready %d" % total, flush=True)
+    select.select([sys.stdin], [], [], HOLD_LIMIT)
+    if requests > 0:
+        sys.stdin.readline()
+        t0 = time.monotonic()
+        tell("go")
+        done = collect("done")
+        print("done %d %.3f" % (done, time.monotonic() - t0), flush=True)
+        select.select([sys.stdin], [], [], HOLD_LIMIT)
+    tell("close")
+    failed = 0
+    for pid, _, _ in children:
+        _, status = os.waitpid(pid, 0)
+        failed |= status != 0
+    sys.exit(1 if failed else 0)
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--procs":
+        args = sys.argv[3:]
+        if len(args) not in (7, 8):
+            sys.exit(__doc__)
+        spread(args, max(1, int(sys.argv[2])))
+        return
     if len(sys.argv) not in (8, 9):
         sys.exit(__doc__)
     host, port, cert, key, cipher, count, path = sys.argv[1:8]

@@ -145,6 +145,14 @@ def main():
 
     out = []
     w = out.append
+
+    def v(keyset, server, metric):
+        return value(samples, keyset, server, metric)
+
+    def many_per_conn(keyset, server):
+        a, b = v(keyset, server, "many_rss_kb"), v(keyset, server, "many_rss_idle_kb")
+        n = v(keyset, server, "many_conns")
+        return (a - b) / n if a is not None and b is not None and n else None
     w("# mtlsd benchmark results")
     w("")
     w("Written by `make bench` (bench/run.sh); do not edit by hand. "
@@ -262,6 +270,25 @@ def main():
                     ", ".join("%s %s" % (name, fmt(kb)) for name, kb in libs[:3]) or "none",
                     fmt(value(samples, keyset, srv, "rss_conns_kb"))))
             w("")
+        many_rows = [srv for srv in servers if "many_rss_kb" in samples[keyset][srv]]
+        if many_rows:
+            w("Many idle authenticated connections held open at once (once, on fresh "
+              "servers; bench/idle_clients.py --procs: each connection made one "
+              "keep-alive request, then stayed idle)%s:" % (
+                  "; " + meta["many_limited"] if meta.get("many_limited") else ""))
+            w("")
+            w("| server | connections | RSS idle (KiB) | RSS, all open (KiB) | "
+              "RSS per idle connection (KiB) | a new client meanwhile, slowest of 5 (ms) | "
+              "one more request on each: all answered in (s) | RSS just after (KiB) |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for srv in many_rows:
+                w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    srv, fmt(v(keyset, srv, "many_conns")),
+                    fmt(v(keyset, srv, "many_rss_idle_kb")), fmt(v(keyset, srv, "many_rss_kb")),
+                    fmt(many_per_conn(keyset, srv), 2), fmt(v(keyset, srv, "many_new_ms"), 1),
+                    fmt(v(keyset, srv, "many_answer_s"), 2),
+                    fmt(v(keyset, srv, "many_rss_after_kb"))))
+            w("")
 
     # ---- targets ----
     w("## Targets")
@@ -366,6 +393,22 @@ def main():
             target("RSS with %d idle connections ≤ 0.8× nginx" % IDLE_CONNS, keyset,
                    fmt_ratio(r), r <= 0.8,
                    why="MUSL=1 build: %s nginx" % fmt_ratio(rm) if rm is not None else "")
+        per, n = many_per_conn(keyset, "mtlsd"), v(keyset, "mtlsd", "many_conns")
+        if per is not None:
+            nper = many_per_conn(keyset, "nginx")
+            target("RSS per idle authenticated connection ≤ 8 KiB (%s open)" % fmt(n), keyset,
+                   "%s KiB" % fmt(per, 2), per <= 8,
+                   why="nginx: %s KiB" % fmt(nper, 2) if nper is not None else "")
+            total = v(keyset, "mtlsd", "many_rss_kb")
+            at10k = v(keyset, "mtlsd", "many_rss_idle_kb") + per * 10000
+            target("10 000 idle connections in ≤ 100 MiB RSS", keyset,
+                   "%s MiB" % fmt(at10k / 1024, 1), at10k <= 100 * 1024,
+                   why=("measured with %s open: %s MiB; the figure is idle RSS + 10 000 × "
+                        "the RSS per connection" % (fmt(n), fmt(total / 1024, 1)))
+                   if n != 10000 else "")
+            t = v(keyset, "mtlsd", "many_new_ms")
+            target("a new client served in < 100 ms while they are open", keyset,
+                   "%s ms" % fmt(t, 1), t is not None and t < 100)
     size = int(meta.get("size_mtlsd", "0"))
     size_musl = int(meta.get("size_mtlsd_musl", "0"))
     w("| stripped binary ≤ 256 KiB with BearSSL | – | %s KiB | %s | %s |"

@@ -16,8 +16,12 @@
 # then, on fresh servers, RSS idle and with 500 idle authenticated keep-alive
 # connections, the idle RSS split by mapping (bench/smaps.py), the same for
 # mtlsd built with MUSL=1 (static, musl) and, as a baseline, for an idle
-# `sleep` (dynamically linked against glibc); last, once per key set,
-# bench/profile.sh: callgrind's instructions per full handshake, per
+# `sleep` (dynamically linked against glibc); once, in the first key set,
+# many idle connections (BENCH_MANY, 10,000) held open against mtlsd and
+# nginx (one worker), each after one authenticated request: RSS with them
+# all open, a new client's time while they are (curl, the slowest of 5), and
+# the time until each of them has been answered once more; last, once per
+# key set, bench/profile.sh: callgrind's instructions per full handshake, per
 # keep-alive request and for the floor. Server CPU is utime and stime
 # (user and kernel), each from /proc of all the server's processes (nginx:
 # master and worker). Writes bench/results.md, the raw samples in
@@ -34,7 +38,10 @@
 # build that is, in results.md), BENCH_MUSL (build/musl/mtlsd, made here with
 # make MUSL=1, installing musl-tools if it can; another path: that build; 0:
 # no musl rows), BENCH_PROFILE (1; 0 skips bench/profile.sh, which takes its
-# own PROFILE_HS and PROFILE_KA), BENCH_KEEP=1 keeps the working directory
+# own PROFILE_HS and PROFILE_KA), BENCH_MANY (10000; 0 leaves the case out;
+# fewer when the hard descriptor limit does not allow that many, which
+# results.md then says) with BENCH_MANY_PROCS (4 client processes),
+# BENCH_KEEP=1 keeps the working directory
 # (configurations, logs, every client's output, profile.sh's reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +54,8 @@ KA_N=${BENCH_KA:-150000}
 RESUME_SECONDS=${BENCH_RESUME_SECONDS:-3}
 BULK_N=${BENCH_BULK:-5}
 IDLE_N=${BENCH_IDLE:-500}
+MANY_N=${BENCH_MANY:-10000}
+MANY_PROCS=${BENCH_MANY_PROCS:-4}
 SERVERS=${BENCH_SERVERS:-"mtlsd nginx lighttpd"}
 MTLSD=${BENCH_MTLSD:-./mtlsd}
 MUSL=${BENCH_MUSL:-build/musl/mtlsd}
@@ -114,7 +123,7 @@ if [ "$MUSL" != 0 ] && [ ! -x "$MUSL" ]; then
 fi
 
 # Every server gets the same, generous descriptor limit.
-ulimit -n 4096 2>/dev/null || say "bench: could not raise the open file limit to 4096; the 500-connection test may fail"
+ulimit -Sn 4096 2>/dev/null || say "bench: could not raise the open file limit to 4096; the 500-connection test may fail"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mtlsd-bench.XXXXXX")
 chmod 755 "$work"
@@ -184,12 +193,13 @@ worker_processes 1;
 user root;
 pid $3/nginx.pid;
 error_log $3/error.log;
-worker_rlimit_nofile 4096;
-events { worker_connections 2048; }
+worker_rlimit_nofile ${NGINX_NOFILE:-4096};
+events { worker_connections ${NGINX_CONNS:-2048}; }
 http {
 	include /etc/nginx/mime.types;
 	access_log off;
 	keepalive_requests $KA_LIMIT;
+	keepalive_timeout ${KA_TIMEOUT:-75}s;
 	client_body_temp_path $3/tmp/body;
 	proxy_temp_path $3/tmp/proxy;
 	fastcgi_temp_path $3/tmp/fastcgi;
@@ -244,6 +254,7 @@ start() {
 	mtlsd | mtlsd-musl)
 		"$bin" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
 			-C "$k/ca.crt" --access-log off --max-requests "$KA_LIMIT" \
+			--keepalive-timeout "${KA_TIMEOUT:-75}" ${MTLSD_SLOTS:+--max-conns "$MTLSD_SLOTS"} \
 			2> "$dir/error.log" &
 		;;
 	nginx)
@@ -514,6 +525,60 @@ measure_memory() { # SERVER KEYSET ROUND
 	stop "$s" "$ks"
 }
 
+# Many idle authenticated connections (MANY_N, or as many as the hard
+# descriptor limit allows) on a fresh server, in round 0: RSS idle and with
+# them all open (after 1 s: mtlsd gives an idle connection's buffers back
+# after 200 ms), a new client's time while they are open (curl's
+# time_total, the slowest of 5), then one more request on each of them and
+# the seconds until all are answered. The servers' keep-alive timeout is
+# raised to 600 s so that the first connections outlive the opening of the
+# last.
+measure_many() { # SERVER KEYSET N
+	local s=$1 ks=$2 n=$3 k=$work/keys-$2 line i t code slowest=0 many_pid
+	local soft
+	soft=$(ulimit -Sn)
+	ulimit -Sn "$(ulimit -Hn)"
+	# nginx closes idle keep-alive connections once fewer than a sixteenth
+	# of its worker_connections are free (ngx_drain_connections): twice as
+	# many keep all of them open.
+	NGINX_CONNS=$((2 * n + 64)) NGINX_NOFILE=$(ulimit -Hn) KA_TIMEOUT=600 MTLSD_SLOTS=$((n + 2)) \
+		start "$s" "$ks"
+	sleep 1
+	record "$ks" 0 "$s" many_rss_idle_kb "$(mem_kb "$s" "$ks" VmRSS)"
+	coproc MANY { exec python3 bench/idle_clients.py --procs "$MANY_PROCS" 127.0.0.1 \
+		"${PORT[$s-$ks]}" "$k/client.crt" "$k/client.key" "$(cipher_of "$ks")" "$n" \
+		/small.html "$n"; }
+	many_pid=$MANY_PID
+	if ! read -r -t 900 line <&"${MANY[0]}" || [ "$line" != "ready $n" ]; then
+		kill "$many_pid" 2>/dev/null || true
+		wait "$many_pid" 2>/dev/null || true
+		die "could not hold $n connections to $s ($ks): ${line:-nothing}"
+	fi
+	sleep 1
+	record "$ks" 0 "$s" many_rss_kb "$(mem_kb "$s" "$ks" VmRSS)"
+	record "$ks" 0 "$s" many_pss_kb "$(mem_kb "$s" "$ks" Pss)"
+	for i in 1 2 3 4 5; do
+		read -r code t < <(curl_to "$ks" "${PORT[$s-$ks]}" /small.html --cert "$k/client.crt" \
+			--key "$k/client.key" -o /dev/null -w '%{http_code} %{time_total}\n') || true
+		[ "${code:-}" = 200 ] || die "a new client of $s ($ks) with $n open: status ${code:-none}"
+		slowest=$(awk -v a="$slowest" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
+	done
+	record "$ks" 0 "$s" many_new_ms "$(awk -v t="$slowest" 'BEGIN { printf "%.1f", t * 1000 }')"
+	echo go >&"${MANY[1]}"
+	if ! read -r -t 600 line <&"${MANY[0]}" || [ "${line% *}" != "done $n" ]; then
+		kill "$many_pid" 2>/dev/null || true
+		wait "$many_pid" 2>/dev/null || true
+		die "$s ($ks) did not answer all $n connections once more: ${line:-nothing}"
+	fi
+	record "$ks" 0 "$s" many_answer_s "${line##* }"
+	record "$ks" 0 "$s" many_rss_after_kb "$(mem_kb "$s" "$ks" VmRSS)"
+	record "$ks" 0 "$s" many_conns "$n"
+	echo close >&"${MANY[1]}"
+	wait "$many_pid" || true
+	stop "$s" "$ks"
+	ulimit -Sn "$soft"
+}
+
 # bench/profile.sh under callgrind, once: instructions per full handshake,
 # per keep-alive request and for BearSSL's floor, in round 0.
 measure_profile() { # KEYSET
@@ -572,7 +637,7 @@ note version_nginx "$(nginx -v 2>&1 | sed 's/.*: //')"
 note version_lighttpd "$(lighttpd -v 2>&1 | head -1 | sed 's/ - .*//')"
 note version_openssl "$(openssl version | sed 's/ *(.*//')"
 note version_bearssl "$(dpkg-query -W -f='${Version}\n' libbearssl-dev 2>/dev/null | head -1)"
-note settings "rounds=$ROUNDS handshakes=$HS_N keepalive_requests=$KA_N resume_seconds=$RESUME_SECONDS bulk_downloads=$BULK_N idle_conns=$IDLE_N"
+note settings "rounds=$ROUNDS handshakes=$HS_N keepalive_requests=$KA_N resume_seconds=$RESUME_SECONDS bulk_downloads=$BULK_N idle_conns=$IDLE_N many_conns=$MANY_N"
 note hz "$HZ"
 
 strip -o "$work/mtlsd.stripped" "$MTLSD"
@@ -623,6 +688,24 @@ for ks in $KEYSETS; do
 			measure_memory "$s" "$ks" "$r"
 		done
 	done
+	if [ "$MANY_N" != 0 ] && [ "$ks" = "${KEYSETS%% *}" ]; then
+		# mtlsd keeps 2 descriptors a connection (its socket and a file),
+		# 16 for itself, 1 a listener and 64 for the open-file cache.
+		many=$MANY_N
+		hard=$(ulimit -Hn)
+		if [ "$hard" != unlimited ] && [ $(((hard - 16 - 1 - 64) / 2 - 2)) -lt "$many" ]; then
+			many=$(((hard - 16 - 1 - 64) / 2 - 2))
+			note many_limited "$many of $MANY_N: the hard descriptor limit is $hard"
+		fi
+		for s in "${server_list[@]}"; do
+			case $s in
+			mtlsd | nginx)
+				say "bench: $ks, $many idle connections to $s"
+				measure_many "$s" "$ks" "$many"
+				;;
+			esac
+		done
+	fi
 	if [ "$PROFILE" != 0 ]; then
 		say "bench: $ks callgrind counts (bench/profile.sh $ks)"
 		measure_profile "$ks"
