@@ -75,6 +75,8 @@ struct conn {
 	enum conn_state state;
 	int fd;
 	int64_t deadline;           /* ms, monotonic; when this state gives up */
+	int64_t release_at;         /* ms; when an idle connection gives back its
+	                               buffers' pages; 0: not waiting to */
 	int64_t accepted_at;        /* ms, for choosing whom to evict */
 	unsigned requests;          /* responses begun on this connection */
 	bool head_sent;
@@ -88,8 +90,6 @@ struct conn {
 	char *in;                   /* request head buffer, in_capacity() bytes;
 	                               during the handshake, the client certificate;
 	                               in the slot's buffers, after its tls_buffers */
-	int64_t release_at;         /* ms; when an idle connection gives back its
-	                               buffers' pages; 0: not waiting to */
 	size_t in_len, scanned;
 	size_t head_len;            /* of the request being answered */
 	uint64_t body_left;         /* Content-Length bytes still to skip */
