@@ -484,6 +484,18 @@ def main():
       "processes share their libraries.%s%s"
       % (IDLE_CONNS, split, " Measured the same way in each round: " + " and ".join(extras)
          + "." if extras else ""))
+    if measured("mtlsd", "many_rss_kb") or measured("nginx", "many_rss_kb"):
+        w("- **many idle connections**: once, in the first key set, on fresh servers (nginx: "
+          "one worker, worker_connections twice the count so that it does not close idle "
+          "keep-alive connections to make room; both servers' keep-alive timeout 600 s): "
+          "bench/idle_clients.py --procs 4 opens the connections (each one authenticated "
+          "keep-alive request, then idle); 1 s later VmRSS, summed over the server's "
+          "processes, less its idle VmRSS, divided by the count, is the RSS per idle "
+          "connection; then 5 new clients one after the other (curl, time_total: connect, "
+          "handshake, request, response), the slowest counted; then one more request on "
+          "each open connection, all sent before any answer is read, and the seconds until "
+          "the last answer. `BENCH_MANY` sets the count (10 000; 0 leaves it out), cut "
+          "down to what the hard descriptor limit allows mtlsd (2 per connection).")
     w("- **floor**: bench/floor times exactly the public-key operations one full "
       "handshake needs (server signature, the CA's signature on the client certificate, "
       "the client's CertificateVerify, ECDHE key share and shared secret on the curve "
