@@ -641,7 +641,7 @@ EOF
 	fi
 	# Not applied to a cluster here: parsed, and its parts checked against
 	# each other and against mtlsd's option parser.
-	out=$(python3 - deploy/kubernetes.yaml Dockerfile <<'EOF' 2>&1
+	out=$(python3 - deploy/kubernetes.yaml deploy/Dockerfile <<'EOF' 2>&1
 import re, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 dockerfile = open(sys.argv[2]).read()
