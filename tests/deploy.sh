@@ -249,13 +249,15 @@ else
 	fail "make install DESTDIR= PREFIX=/usr" "$(cat "$TMPD/install.log")"
 fi
 missing=
-for f in usr/bin/mtlsd usr/share/man/man8/mtlsd.8 usr/share/doc/mtlsd/examples/nginx.conf \
+for f in usr/bin/mtlsd usr/share/man/man8/mtlsd.8 usr/share/man/man5/mtlsd-nginx.5 \
+	usr/share/doc/mtlsd/examples/nginx.conf \
 	etc/mtlsd/nginx.conf usr/lib/systemd/system/mtlsd.service usr/lib/sysusers.d/mtlsd.conf; do
 	[ -f "$DEST/$f" ] || missing="$missing $f"
 done
-expect_eq "install: binary, man page, example config, unit, sysusers" "" "$missing"
+expect_eq "install: binary, man pages, example config, unit, sysusers" "" "$missing"
 expect_eq "install: the binary is executable" 755 "$(stat -c %a "$DEST/usr/bin/mtlsd" 2>/dev/null)"
-if grep -l '@[A-Z]*@' "$DEST/usr/lib/systemd/system/mtlsd.service" "$DEST/usr/share/man/man8/mtlsd.8" 2>/dev/null; then
+if grep -l '@[A-Z]*@' "$DEST/usr/lib/systemd/system/mtlsd.service" "$DEST/usr/share/man/man8/mtlsd.8" \
+	"$DEST/usr/share/man/man5/mtlsd-nginx.5" 2>/dev/null; then
 	fail "install: no @PLACEHOLDER@ left"
 else
 	ok "install: no @PLACEHOLDER@ left"
@@ -305,6 +307,7 @@ if command -v groff >/dev/null 2>&1; then
 	groff -t -man -Tutf8 "$DEST/usr/share/man/man8/mtlsd.8" 2>/dev/null | sed 's/.\x08//g' >"$TMPD/man.txt"
 	expect_text "man page: documents --nginx-conf" "$TMPD/man.txt" "--nginx-conf FILE"
 	expect_text "man page: installed paths filled in" "$TMPD/man.txt" "/etc/mtlsd/nginx.conf"
+	expect_text "man page: installed paths follow PREFIX" "$TMPD/man.txt" "/usr/lib/systemd/system/mtlsd.service"
 else
 	skip "man page: groff check" "groff is not installed (apt-get install groff-base)"
 fi

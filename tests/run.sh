@@ -13,6 +13,10 @@
 #   MTLSD='qemu-arm-static build/armhf-static/mtlsd' sh tests/run.sh
 # With MTLSD set, only the unit and integration suites run: the others
 # measure or instrument the native build.
+#
+# `sh tests/run.sh check` (make check) runs the quick ones only: the unit
+# tests, the integration and deploy suites and the man page checks; under a
+# minute, no root, nothing installed, loopback only.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -57,6 +61,14 @@ run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 # shellcheck disable=SC2086 # so is UNIT_PROXY
 run_suite unit-proxy ${UNIT_PROXY:-./tests/unit-proxy}
 run_suite integration bash tests/integration.sh
+if [ "${1:-}" = check ]; then
+	run_suite unit-nginx ./tests/unit-nginx
+	run_suite deploy bash tests/deploy.sh
+	run_suite manpage bash tests/manpage.sh
+	echo "$total_passed passed, $total_failed failed"
+	[ "$total_failed" -eq 0 ]
+	exit
+fi
 run_suite scale bash tests/scale.sh
 run_suite http bash tests/http.sh
 run_suite differential bash tests/differential.sh
@@ -67,6 +79,7 @@ if [ -z "${MTLSD:-}" ]; then
 	run_suite identity bash tests/identity.sh
 	run_suite unit-nginx ./tests/unit-nginx
 	run_suite deploy bash tests/deploy.sh
+	run_suite manpage bash tests/manpage.sh
 	run_suite netns bash tests/netns.sh
 	run_suite browser bash tests/browser.sh
 	run_suite robustness env PKI="$work/pki" bash tests/robustness.sh
