@@ -2,7 +2,7 @@
 # tests/scale.sh -- scaling out: --workers (the supervisor, restarts,
 # signals, start-up errors), --proxy-protocol (raw v1/v2 clients, then
 # HAProxy with send-proxy-v2 in front of two mtlsd, using deploy/haproxy.cfg)
-# and the deploy/ files the README shows.
+# and the deploy/ files deploy/README.md shows.
 #
 #   bash tests/scale.sh          # against ./mtlsd (build it first)
 #   KEEP_TMP=1 ...               # keep the temp dir (logs, PKI, configs)
@@ -519,7 +519,7 @@ haproxy_group() {
 	fi
 	local err_b=$SERVER_ERR
 
-	# deploy/haproxy.cfg as the README shows it, on these ports and files
+	# deploy/haproxy.cfg as deploy/README.md shows it, on these ports and files
 	cat "$PKI/server1.crt" "$PKI/server1.key" >"$TMPD/health.pem"
 	cfg=$TMPD/haproxy.cfg
 	sed -e "s|^\\(    bind \\):443\$|\\1127.0.0.1:$p0|" \
@@ -617,22 +617,22 @@ EOF
 	stop_mtlsd "$pid_a"
 }
 
-# ==== 5. deploy/ files and the README ============================================
+# ==== 5. deploy/ files and deploy/README.md ============================================
 
 deploy_group() {
 	local out args
 
-	# the README shows deploy/haproxy.cfg verbatim
-	if python3 - deploy/haproxy.cfg README.md <<'EOF'
+	# deploy/README.md shows deploy/haproxy.cfg verbatim
+	if python3 - deploy/haproxy.cfg deploy/README.md <<'EOF'
 import re, sys
 cfg = open(sys.argv[1]).read()
 blocks = re.findall(r'^```[a-z]*\n(.*?)^```$', open(sys.argv[2]).read(), re.S | re.M)
 sys.exit(0 if cfg in blocks else 1)
 EOF
 	then
-		ok "deploy: README shows deploy/haproxy.cfg verbatim"
+		ok "deploy: deploy/README.md shows deploy/haproxy.cfg verbatim"
 	else
-		fail "deploy: README shows deploy/haproxy.cfg verbatim"
+		fail "deploy: deploy/README.md shows deploy/haproxy.cfg verbatim"
 	fi
 
 	if ! python3 -c 'import yaml' 2>/dev/null; then
