@@ -140,7 +140,7 @@ $(UNIT_PROXY): tests/unit-proxy.c proxy.c proxy.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-proxy.c
 
-# ---- sanitizers, fuzzing and allocation counting (see README, Tests) ----
+# ---- sanitizers, fuzzing and allocation counting (see tests/README.md) ----
 
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
