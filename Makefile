@@ -3,7 +3,7 @@
 #   make            build ./mtlsd (BearSSL linked statically)
 #   make certs      demo PKI in certs/ (CA, server, client, client.p12)
 #   make run        build, make the demo certificates, serve ./www on :8443
-#   make check      the quick tests: unit, integration, deploy, man pages
+#   make check      the quick tests: unit, integration, deploy, docs
 #                   (under a minute; no root, no installs, loopback only)
 #   make test       unit, integration, robustness and no-allocation tests,
 #                   the fuzz corpus, the sanitizer build and valgrind

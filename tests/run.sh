@@ -15,7 +15,7 @@
 # measure or instrument the native build.
 #
 # `sh tests/run.sh check` (make check) runs the quick ones only: the unit
-# tests, the integration and deploy suites and the man page checks; under a
+# tests, the integration and deploy suites and the docs checks; under a
 # minute, no root, nothing installed, loopback only.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -64,7 +64,7 @@ run_suite integration bash tests/integration.sh
 if [ "${1:-}" = check ]; then
 	run_suite unit-nginx ./tests/unit-nginx
 	run_suite deploy bash tests/deploy.sh
-	run_suite manpage bash tests/manpage.sh
+	run_suite docs bash tests/docs.sh
 	echo "$total_passed passed, $total_failed failed"
 	[ "$total_failed" -eq 0 ]
 	exit
@@ -79,7 +79,7 @@ if [ -z "${MTLSD:-}" ]; then
 	run_suite identity bash tests/identity.sh
 	run_suite unit-nginx ./tests/unit-nginx
 	run_suite deploy bash tests/deploy.sh
-	run_suite manpage bash tests/manpage.sh
+	run_suite docs bash tests/docs.sh
 	run_suite netns bash tests/netns.sh
 	run_suite browser bash tests/browser.sh
 	run_suite robustness env PKI="$work/pki" bash tests/robustness.sh

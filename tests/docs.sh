@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/manpage.sh -- the man pages agree with the binary.
+# tests/docs.sh -- the man pages and the README agree with the binary and
+# the tree.
 #
 #   - every option `mtlsd -h` lists (read from the built binary, so a new
 #     option counts as soon as it is in the usage text) has an entry in
@@ -7,7 +8,11 @@
 #   - a default that `-h` gives ("default 1024") is in the man page's entry;
 #   - mtlsd.8 and mtlsd-nginx.5 hold no @PLACEHOLDER@ (the checkout's page is
 #     read as it is: man ./mtlsd.8) and render with groff -ww without a
-#     warning.
+#     warning;
+#   - README.md: at most 200 lines; shows deploy/demo/nginx.conf verbatim;
+#     its plain-flags command for server2, paths adapted, serves server1;
+#     its layout paragraph names every top-level entry; the relative links
+#     of the README files lead to files that exist.
 #
 # Prints one line per check and "N passed, N failed" last.  Needs groff
 # (Debian's groff-base) for the rendering checks; without it they are
@@ -19,6 +24,76 @@ cd "$(dirname "$0")/.." || exit 1
 
 need_mtlsd
 PAGES="mtlsd.8 mtlsd-nginx.5"
+
+# ---- README.md -------------------------------------------------------------------
+
+n=$(wc -l <README.md)
+if [ "$n" -le 200 ]; then ok "README.md: at most 200 lines ($n)"; else fail "README.md: at most 200 lines" "$n"; fi
+
+if python3 -c '
+import re, sys
+blocks = re.findall(r"^ *```[a-z]*\n(.*?)^ *```$", open("README.md").read(), re.S | re.M)
+sys.exit(0 if open("deploy/demo/nginx.conf").read() in blocks else 1)'; then
+	ok "README.md shows deploy/demo/nginx.conf verbatim"
+else
+	fail "README.md shows deploy/demo/nginx.conf verbatim"
+fi
+
+# The plain-flags command, on loopback with the test PKI and a copy of www/.
+make_pki
+WWW=$TMPD/www
+mkdir -p "$WWW"
+cp www/index.html "$WWW/"
+PORT=$(free_port)
+cmd=$(python3 -c '
+import re, shlex
+text = open("README.md").read()
+block = re.search(r"\*\*Plain flags:\*\*\n *```\n(.*?)\n *```", text, re.S).group(1)
+words = shlex.split(block.replace("\\\n", " "))
+assert words[0] == "mtlsd", words
+print("\n".join(words[1:]))' 2>&1) || cmd=
+if [ -z "$cmd" ]; then
+	fail "README.md: the plain-flags command is there"
+else
+	mapfile -t args < <(printf '%s\n' "$cmd" | sed -e "s,^0.0.0.0:443\$,127.0.0.1:$PORT," \
+		-e "s,^/etc/nginx/certs/,$PKI/," -e "s,^/var/www/html\$,$WWW,")
+	if start_mtlsd "${args[@]}" --access-log off; then
+		code=$(curl -sS --max-time $((10 * TF)) --resolve "server2:$PORT:127.0.0.1" --cacert "$PKI/ca.crt" \
+			--cert "$PKI/server1.crt" --key "$PKI/server1.key" -o "$TMPD/page" -w '%{http_code}' \
+			"https://server2:$PORT/" 2>&1)
+		if [ "$code" = 200 ] && cmp -s "$TMPD/page" www/index.html; then
+			ok "README.md: the plain-flags command serves server1 (paths adapted)"
+		else
+			fail "README.md: the plain-flags command serves server1 (paths adapted)" "$code"
+		fi
+		stop_mtlsd
+	else
+		fail "README.md: the plain-flags command starts (paths adapted)" "$(cat "$SERVER_ERR")"
+	fi
+fi
+
+# Every top-level entry is named in the layout paragraph.
+if command -v git >/dev/null 2>&1 && entries=$(git ls-tree --name-only HEAD 2>/dev/null) && [ -n "$entries" ]; then
+	sed -n '/^## Layout/,/^## /p' README.md >"$TMPD/layout"
+	missing=
+	for e in $entries; do
+		grep -q -F -e "\`$e\`" -e "\`$e/" "$TMPD/layout" || missing="$missing $e"
+	done
+	expect_eq "README.md: the layout paragraph names every top-level entry" "" "$missing"
+else
+	skip "README.md: the layout paragraph" "not a git checkout"
+fi
+
+# Relative links of the README files lead to files that exist.
+missing=
+for md in README.md tests/README.md bench/README.md deploy/README.md; do
+	[ -f "$md" ] || { missing="$missing $md"; continue; }
+	for target in $(grep -o '\](\([^)#]*\)[#)]' "$md" | sed 's/^](//; s/[#)]$//' | grep -v '^[a-z]*://'); do
+		[ -n "$target" ] || continue
+		[ -e "$(dirname "$md")/$target" ] || missing="$missing $md:$target"
+	done
+done
+expect_eq "README files: relative links lead to files that exist" "" "$missing"
 
 # ---- placeholders, in the source ------------------------------------------------
 
