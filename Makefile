@@ -108,14 +108,24 @@ $(BUILDDIR):
 endif
 
 ifeq ($(MUSL),1)
-$(OBJS) $(UNIT) $(UNIT_PROXY) $(COMPAT): | $(MUSL_INC)
-$(MUSL_INC): | $(BUILDDIR)
-	rm -rf $@.new
-	mkdir $@.new
-	ln -s /usr/include/bearssl.h /usr/include/bearssl /usr/include/linux \
-		/usr/include/asm-generic $@.new/
-	ln -s /usr/include/$(MULTIARCH)/asm $@.new/asm
-	mv $@.new $@
+# Checked on every build, not only when the directory is missing: links
+# made before musl-tools (or linux-libc-dev) was installed point at
+# nothing, and are made again once they can point somewhere.
+MUSL_LINKS = bearssl.h bearssl linux asm-generic asm
+$(OBJS) $(UNIT) $(UNIT_PROXY) $(COMPAT): | musl-include
+musl-include: | $(BUILDDIR)
+	@command -v $(CC) >/dev/null 2>&1 || { echo "make MUSL=1: $(CC) not found;" \
+		"install musl-tools (sh tests/install-deps.sh musl)" >&2; exit 1; }
+	@[ -n "$(MULTIARCH)" ] && [ -d /usr/include/$(MULTIARCH)/asm ] || { echo "make MUSL=1:" \
+		"no /usr/include/$(MULTIARCH)/asm; install linux-libc-dev" >&2; exit 1; }
+	@(for l in $(MUSL_LINKS); do [ -e $(MUSL_INC)/$$l ] || exit 1; done) || { \
+		echo "making $(MUSL_INC)"; rm -rf $(MUSL_INC) $(MUSL_INC).new && \
+		mkdir $(MUSL_INC).new && \
+		ln -s /usr/include/bearssl.h /usr/include/bearssl /usr/include/linux \
+			/usr/include/asm-generic $(MUSL_INC).new/ && \
+		ln -s /usr/include/$(MULTIARCH)/asm $(MUSL_INC).new/asm && \
+		mv $(MUSL_INC).new $(MUSL_INC); }
+.PHONY: musl-include
 endif
 
 # BearSSL's floor for one handshake, built like mtlsd.
@@ -197,15 +207,21 @@ certs: certs/ca.crt
 certs/ca.crt:
 	sh certs/mkcerts.sh certs
 
-# Installs what is missing first, so a fresh machine needs only this.
+# Installs what is missing first, so a fresh machine needs only this. The
+# demo CA's key sits in certs/: the demo listens on this machine only.
+RUN_LISTEN = 127.0.0.1:8443
 run:
 	sh tests/install-deps.sh build
 	$(MAKE) mtlsd certs
 	@echo
-	@echo "Try, from another terminal:"
+	@echo "Listening on $(RUN_LISTEN) only (this machine). Try, from another terminal:"
 	@echo "  curl --cacert certs/ca.crt --cert certs/client.crt --key certs/client.key https://localhost:8443/"
+	@echo "To serve other machines, use your own CA and certificates, not the demo"
+	@echo "ones, and listen on all addresses (the daemon's default, 0.0.0.0:8443):"
+	@echo "  ./mtlsd -l 0.0.0.0:8443 -r www -c SERVER.crt -k SERVER.key -C YOUR-CA.crt"
+	@echo "  (or: make run RUN_LISTEN=0.0.0.0:8443 for this demo)"
 	@echo
-	./mtlsd -l 0.0.0.0:8443 -r www -c certs/server.crt -k certs/server.key -C certs/ca.crt
+	./mtlsd -l $(RUN_LISTEN) -r www -c certs/server.crt -k certs/server.key -C certs/ca.crt
 
 test:
 	sh tests/install-deps.sh test

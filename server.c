@@ -119,6 +119,15 @@ static time_t wall_now;
 static int64_t accept_paused_until;
 static int64_t shutdown_deadline;
 static bool shutting_down;
+/*
+ * A supervisor that keeps root forks the workers (--workers > 1, --user,
+ * --chroot or --sandbox): each worker drops what it does not need, and a
+ * reload is a new generation of workers started from what the supervisor
+ * read, as nginx's master does.
+ */
+static bool supervised;
+static pid_t supervisor_pid;
+static unsigned long reload_generation;     /* reloads tried, for -s reload */
 
 /* ---- logs ---- */
 
@@ -132,12 +141,14 @@ static unsigned long access_dropped;
 static void
 die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+static bool reload_checking;        /* -s reload's checks, before SIGHUP */
+
 static void
 die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("mtlsd: ", stderr);
+	fputs(reload_checking ? "mtlsd: reload not sent: " : "mtlsd: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -953,18 +964,19 @@ proxy_read(struct conn *c)
 
 /* ---- listeners ---- */
 
-static void
-open_listener(const char *spec)
+/*
+ * Reads "ADDR:PORT", "[IPV6]:PORT" or "PORT" into `addr`; dies naming the
+ * option on anything else. -t runs it too, so that what start-up refuses,
+ * -t refuses.
+ */
+static socklen_t
+parse_listen(const char *spec, struct sockaddr_storage *addr)
 {
 	char host[256], port[16];
 	const char *colon;
-	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	struct listener *l;
-	int fd, one = 1;
+	long number;
 
-	if (listener_count == MAX_LISTENERS)
-		die("--listen %s: at most %d listeners", spec, MAX_LISTENERS);
 	if (spec[0] == '[') {
 		const char *close_bracket = strchr(spec, ']');
 
@@ -979,27 +991,48 @@ open_listener(const char *spec)
 		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
 		snprintf(port, sizeof port, "%s", colon + 1);
 	} else {
+		if (strspn(spec, "0123456789") != strlen(spec))
+			die("--listen %s: no port; expected ADDR:PORT, [IPV6]:PORT "
+			    "or PORT, e.g. %s:8443", spec, spec);
 		snprintf(host, sizeof host, "0.0.0.0");
 		snprintf(port, sizeof port, "%s", spec);
 	}
 	if (strcmp(host, "*") == 0 || host[0] == '\0')
 		snprintf(host, sizeof host, "0.0.0.0");
 	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port)
-	    || atol(port) < 1 || atol(port) > 65535)
-		die("--listen %s: bad port", spec);
+	    || strlen(port) > 6)
+		die("--listen %s: bad port; expected a number from 1 to 65535", spec);
+	number = atol(port);
+	if (number < 1 || number > 65535)
+		die("--listen %s: port %ld is out of range (1 to 65535)", spec, number);
 	/* Numeric addresses only: no resolver, nothing for a static build to load. */
-	memset(&addr, 0, sizeof addr);
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&addr)->sin_addr) == 1) {
-		addr.ss_family = AF_INET;
-		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)atol(port));
+	memset(addr, 0, sizeof *addr);
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)addr)->sin_addr) == 1) {
+		addr->ss_family = AF_INET;
+		((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)number);
 		addr_len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&addr)->sin6_addr) == 1) {
-		addr.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)atol(port));
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)addr)->sin6_addr) == 1) {
+		addr->ss_family = AF_INET6;
+		((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)number);
 		addr_len = sizeof(struct sockaddr_in6);
 	} else {
-		die("--listen %s: %s is not a numeric IPv4 or IPv6 address", spec, host);
+		die("--listen %s: %s is not a numeric IPv4 or IPv6 address (mtlsd "
+		    "resolves no names: use 127.0.0.1, [::1] or 0.0.0.0)", spec, host);
 	}
+	return addr_len;
+}
+
+static void
+open_listener(const char *spec)
+{
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct listener *l;
+	int fd, one = 1;
+
+	if (listener_count == MAX_LISTENERS)
+		die("--listen %s: at most %d listeners", spec, MAX_LISTENERS);
+	addr_len = parse_listen(spec, &addr);
 	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("--listen %s: socket: %s", spec, strerror(errno));
@@ -1008,8 +1041,18 @@ open_listener(const char *spec)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (opt.workers > 1)
 		share_port(fd, (struct sockaddr *)&addr, addr_len, spec);
-	if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0)
+	if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0) {
+		if (errno == EACCES && ntohs(addr.ss_family == AF_INET
+		    ? ((struct sockaddr_in *)&addr)->sin_port
+		    : ((struct sockaddr_in6 *)&addr)->sin6_port) < 1024)
+			die("--listen %s: %s: a port below 1024 needs root or "
+			    "CAP_NET_BIND_SERVICE: start as root with --user NAME, "
+			    "or give the binary the capability (setcap "
+			    "cap_net_bind_service=+ep mtlsd), or with systemd "
+			    "AmbientCapabilities=CAP_NET_BIND_SERVICE", spec,
+			    strerror(errno));
 		die("--listen %s: %s", spec, strerror(errno));
+	}
 	if (listen(fd, 511) < 0)
 		die("--listen %s: %s", spec, strerror(errno));
 	l = &listeners[listener_count++];
@@ -1088,13 +1131,85 @@ warn_line(const char *message)
 	log_error("warn", NULL, "%s", message);
 }
 
+/* ---- --pid-file, and the outcome of each reload for -s reload ---- */
+
+static pid_t pid_file_owner;        /* the process that wrote them */
+static char reload_status_file[4096];
+
+static void
+write_small_file(const char *path, const char *text, char *why, size_t why_len)
+{
+	char tmp[4096 + 8];
+	size_t len = strlen(text);
+	int fd;
+
+	why[0] = '\0';
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0
+	    || write(fd, text, len) != (ssize_t)len || close(fd) < 0
+	    || rename(tmp, path) < 0)
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+}
+
+/*
+ * FILE.reload holds one line, "N ok" or "N failed: REASON", N counting the
+ * reloads since start-up (0: none yet). -s reload reads N, sends SIGHUP
+ * and waits for N to change. Replaced by rename(), so a reader never sees
+ * half a line.
+ */
+static void
+record_reload(const char *failure)
+{
+	char line[700], why[600];
+
+	reload_generation++;
+	if (!opt.pid_file || getpid() != pid_file_owner)
+		return;
+	snprintf(line, sizeof line, "%lu %s%s\n", reload_generation,
+	    failure ? "failed: " : "ok", failure ? failure : "");
+	write_small_file(reload_status_file, line, why, sizeof why);
+	if (why[0])
+		log_error("alert", NULL, "--pid-file: the reload's outcome could "
+		    "not be recorded: %s", why);
+}
+
+static void
+write_pid_file(void)
+{
+	char line[32], why[600];
+
+	if (!opt.pid_file)
+		return;
+	if (strlen(opt.pid_file) + sizeof ".reload" > sizeof reload_status_file)
+		die("--pid-file %s: name too long", opt.pid_file);
+	snprintf(reload_status_file, sizeof reload_status_file, "%s.reload",
+	    opt.pid_file);
+	pid_file_owner = getpid();
+	snprintf(line, sizeof line, "%ld\n", (long)pid_file_owner);
+	write_small_file(opt.pid_file, line, why, sizeof why);
+	if (why[0])
+		die("--pid-file %s", why);
+	write_small_file(reload_status_file, "0 started\n", why, sizeof why);
+	if (why[0])
+		die("--pid-file %s", why);
+}
+
+static void
+remove_pid_file(void)
+{
+	if (opt.pid_file && getpid() == pid_file_owner) {
+		unlink(reload_status_file);
+		unlink(opt.pid_file);
+	}
+}
+
 /*
  * SIGHUP: the directory --root names is opened again, so that a release
  * swapped in (a symlink flipped, a directory renamed into place) is served
- * from then on; responses in flight finish from the old one. Under
- * --chroot the path now means another directory, so the root stays. If it
- * cannot be opened (--sandbox allows only the directory it was made for),
- * the old root stays and, when `report`, the error log says why.
+ * from then on; responses in flight finish from the old one. The
+ * supervisor, never chrooted, does this for new workers under --chroot
+ * too. If it cannot be opened, the old root stays and, when `report`, the
+ * error log says why.
  */
 static void
 reopen_root(bool report)
@@ -1102,8 +1217,6 @@ reopen_root(bool report)
 	struct stat st, old;
 	int fd;
 
-	if (opt.chroot_dir)
-		return;
 	if ((fd = open(opt.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		if (report)
 			log_error("error", NULL, "reload: --root %s: %s; serving the "
@@ -1130,18 +1243,26 @@ reload(void)
 	char why[512];
 
 	reload_requested = 0;
+	if (supervised) {
+		/* Read with root's rights by the supervisor, never here. */
+		log_error("notice", NULL, "SIGHUP ignored: the supervisor (pid %ld) "
+		    "reloads, by starting new workers", (long)supervisor_pid);
+		return;
+	}
 	/* Files are opened anew, beneath the root as it is now. */
 	file_cache_flush(&file_cache);
 	reopen_root(true);
 	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
 		log_error("error", NULL, "reload failed, keeping the current "
 		    "certificates, CAs, CRLs and allowlists: %s", why);
+		record_reload(why);
 		return;
 	}
 	tls_use(creds);
 	log_error("notice", NULL, "reloaded certificates, CAs, CRLs and "
 	    "allowlists; session cache emptied");
 	tls_warn_expiring(creds, 7, warn_line);
+	record_reload(NULL);
 }
 
 /* ---- the loop ---- */
@@ -1278,6 +1399,10 @@ usage(FILE *out)
 	    "      --nginx-conf FILE      read the settings from an nginx server block or nginx.conf;\n"
 	    "                             other options override it\n"
 	    "  -t                         check the configuration and exit (as nginx -t)\n"
+	    "  -s reload                  check as -t, send SIGHUP to the server of --pid-file,\n"
+	    "                             wait for its outcome; exit 1 with the reason if it failed\n"
+	    "      --pid-file FILE        write the (supervisor's) pid to FILE, and each reload's\n"
+	    "                             outcome to FILE.reload (default: none)\n"
 	    "      --index NAME           default index.html\n"
 	    "      --access-log FILE      default - (stdout); off disables\n"
 	    "      --max-conns N          connection slots, allocated at start-up (default 1024)\n"
@@ -1295,10 +1420,11 @@ usage(FILE *out)
 	    "                             a supervisor that restarts them (default 1: no supervisor)\n"
 	    "      --proxy-protocol       every connection starts with a PROXY protocol header\n"
 	    "                             (v1 or v2) from a load balancer; others are refused\n"
-	    "      --user NAME            after start-up, run as NAME and its group (root only)\n"
-	    "      --chroot DIR           after start-up, chroot to DIR (root only)\n"
-	    "      --sandbox              after start-up, restrict the process with Landlock\n"
-	    "                             to reading the root and the key files (Linux 5.13+)\n"
+	    "      --user NAME            workers run as NAME and its group; a supervisor\n"
+	    "                             keeps root to re-read the files on SIGHUP (root only)\n"
+	    "      --chroot DIR           workers chroot to DIR (root only)\n"
+	    "      --sandbox              after start-up, restrict the workers with Landlock\n"
+	    "                             to reading the root (Linux 5.13+)\n"
 	    "  -h, --help                 this text\n"
 	    "  -V, --version              print the version\n");
 }
@@ -1311,7 +1437,7 @@ enum {
 	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT, OPT_NGINX_CONF,
 	OPT_WORKERS, OPT_PROXY_PROTOCOL,
 	OPT_USER, OPT_CHROOT, OPT_SANDBOX, OPT_OPEN_FILE_CACHE,
-	OPT_OPEN_FILE_CACHE_INACTIVE,
+	OPT_OPEN_FILE_CACHE_INACTIVE, OPT_PID_FILE,
 };
 
 static const struct option long_options[] = {
@@ -1347,12 +1473,16 @@ static const struct option long_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "sandbox", no_argument, NULL, OPT_SANDBOX },
+	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static const char short_options[] = ":l:r:c:k:C:hVt";
+static const char short_options[] = ":l:r:c:k:C:hVts:";
+
+/* -s reload: check as -t, signal the running server, report its outcome. */
+static const char *signal_name;
 
 /* The listeners came from --nginx-conf: a -l replaces them. */
 static bool listen_from_file;
@@ -1497,6 +1627,16 @@ parse_options(int argc, char **argv)
 		case OPT_USER: opt.user = optarg; break;
 		case OPT_CHROOT: opt.chroot_dir = optarg; break;
 		case OPT_SANDBOX: opt.sandbox = true; break;
+		case OPT_PID_FILE:
+			if (!*optarg)
+				usage_error("--pid-file: expected a file name");
+			opt.pid_file = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "reload") != 0)
+				usage_error("-s %s: expected reload", optarg);
+			signal_name = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1744,17 +1884,46 @@ use_error_log(void)
 	error_log_fd = -1;
 }
 
+/*
+ * Everything start-up checks but binding the ports: the listen addresses,
+ * --user and --chroot, every file, the logs and the pid file's directory.
+ * Dies with the reason.
+ */
+static void
+check_config(void)
+{
+	struct tls_credentials *creds;
+	struct sockaddr_storage addr;
+	char why[512], dir[4096], *slash;
+	int i;
+
+	for (i = 0; i < opt.listen_count; i++)
+		parse_listen(opt.listen[i], &addr);
+	if (priv_prepare(opt.user, opt.chroot_dir, why, sizeof why) < 0)
+		die("%s", why);
+	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
+		die("%s", why);
+	tls_free(creds);
+	open_root();
+	open_access_log();
+	open_error_log();
+	if (opt.pid_file) {
+		snprintf(dir, sizeof dir, "%s", opt.pid_file);
+		if ((slash = strrchr(dir, '/')))
+			slash[slash == dir ? 1 : 0] = '\0';
+		else
+			snprintf(dir, sizeof dir, ".");
+		if (access(dir, W_OK) < 0)
+			die("--pid-file %s: directory %s: %s", opt.pid_file, dir,
+			    strerror(errno));
+	}
+}
+
 /* -t: everything start-up reads is read, nothing listens (as nginx -t). */
 static int
 test_config_main(void)
 {
-	char why[512];
-
-	if (!tls_load(&opt.tls, why, sizeof why))
-		die("%s", why);
-	open_root();
-	open_access_log();
-	open_error_log();
+	check_config();
 	if (nginx_conf_path) {
 		fprintf(stderr, "mtlsd: the configuration file %s syntax is ok\n",
 		    nginx_conf_path);
@@ -1764,6 +1933,82 @@ test_config_main(void)
 		fprintf(stderr, "mtlsd: configuration test is successful\n");
 	}
 	return 0;
+}
+
+/*
+ * -s reload: the checks of -t first (a reload the server would refuse is
+ * not sent), then SIGHUP to the pid in --pid-file, then the outcome the
+ * server records in FILE.reload. Exit 0 if it reloaded, 1 with the reason.
+ */
+#define RELOAD_WAIT_MS 60000
+
+static bool
+read_small_file(const char *path, char *out, size_t out_len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, out, out_len - 1);
+	close(fd);
+	if (n <= 0 || out[n - 1] != '\n')
+		return false;
+	out[n - 1] = '\0';
+	return true;
+}
+
+static int
+signal_main(void)
+{
+	char line[800], status_file[4096 + 8], *end;
+	unsigned long before, after;
+	long pid;
+	int waited;
+
+	if (!opt.pid_file)
+		die("-s reload: needs --pid-file FILE, the one the server was "
+		    "started with");
+	reload_checking = true;
+	check_config();
+	reload_checking = false;
+	snprintf(status_file, sizeof status_file, "%s.reload", opt.pid_file);
+	errno = 0;
+	if (!read_small_file(opt.pid_file, line, sizeof line))
+		die("-s reload: --pid-file %s: %s; is mtlsd running with it?",
+		    opt.pid_file, errno ? strerror(errno) : "no pid in it");
+	errno = 0;
+	pid = strtol(line, &end, 10);
+	if (errno || *end || pid < 2)
+		die("-s reload: --pid-file %s: \"%s\" is not a pid", opt.pid_file, line);
+	errno = 0;
+	if (!read_small_file(status_file, line, sizeof line))
+		die("-s reload: %s: %s; was mtlsd started with --pid-file %s?",
+		    status_file, errno ? strerror(errno) : "unreadable", opt.pid_file);
+	before = strtoul(line, NULL, 10);
+	errno = 0;
+	if (kill((pid_t)pid, SIGHUP) < 0)
+		die("-s reload: pid %ld (from %s): %s", pid, opt.pid_file,
+		    strerror(errno));
+	for (waited = 0; waited < RELOAD_WAIT_MS; waited += 50) {
+		struct timespec pause = { 0, 50 * 1000000L };
+
+		nanosleep(&pause, NULL);
+		if (read_small_file(status_file, line, sizeof line)
+		    && (after = strtoul(line, &end, 10)) != before) {
+			if (strcmp(end, " ok") == 0) {
+				fprintf(stderr, "mtlsd: reload of pid %ld done\n", pid);
+				return 0;
+			}
+			die("reload failed; pid %ld keeps serving its current "
+			    "certificates, CAs, CRLs and allowlists: %s", pid,
+			    strncmp(end, " failed: ", 9) == 0 ? end + 9 : end);
+		}
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			die("-s reload: pid %ld exited before reporting the reload", pid);
+	}
+	die("-s reload: pid %ld did not report the reload's outcome within %ds "
+	    "(in %s)", pid, RELOAD_WAIT_MS / 1000, status_file);
 }
 
 /* ---- workers (--workers N): the supervisor ---- */
@@ -1796,7 +2041,7 @@ struct worker {
 
 static struct worker workers[MAX_WORKERS];
 static int sockets_opened;          /* workers whose sockets are open */
-static pid_t supervisor_pid;
+static bool worker_cannot_drop;     /* a worker exited with EXIT_PRIVILEGES */
 static volatile sig_atomic_t child_exited;
 
 /*
@@ -1856,6 +2101,39 @@ on_child_signal(int sig)
 	errno = saved;
 }
 
+/*
+ * A worker gives up what serving does not need: root and the file system
+ * (--user, --chroot) and, with --sandbox, everything beneath the root but
+ * reading. A worker never reads the key files again (the supervisor does),
+ * so Landlock allows nothing of their directories. If this fails the
+ * worker exits with EXIT_PRIVILEGES, and the supervisor stops.
+ */
+#define EXIT_PRIVILEGES 78
+
+static void
+drop_privileges(void)
+{
+	char why[512];
+	int abi;
+
+	if (priv_drop(opt.chroot_dir, why, sizeof why) < 0) {
+		log_error("emerg", NULL, "%s", why);
+		exit(EXIT_PRIVILEGES);
+	}
+	if (!opt.sandbox)
+		return;
+	if ((abi = priv_sandbox(site.root_fd, NULL, 0, why, sizeof why)) < 0) {
+		log_error("emerg", NULL, "%s", why);
+		exit(EXIT_PRIVILEGES);
+	}
+	if (abi == 0)
+		log_error("warn", NULL, "--sandbox: this kernel has no Landlock; "
+		    "running without it");
+	else
+		log_error("notice", NULL, "sandboxed with Landlock ABI %d: reading "
+		    "beneath the root only", abi);
+}
+
 /* In the new worker: its own signals, its own sockets, nothing else. */
 static void
 become_worker(int w)
@@ -1863,10 +2141,6 @@ become_worker(int w)
 	struct sigaction sa;
 	int v, k;
 
-	/* A supervisor killed outright must not leave workers serving. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != supervisor_pid)
-		_exit(0);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
@@ -1881,6 +2155,14 @@ become_worker(int w)
 		listeners[k].fd = workers[w].fds[k];
 	listener_count = opt.listen_count;
 	snprintf(log_tag, sizeof log_tag, "worker %d: ", w + 1);
+	drop_privileges();
+	/*
+	 * A supervisor killed outright must not leave workers serving. Set
+	 * after the drop, which clears it.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != supervisor_pid)
+		_exit(0);
 }
 
 /*
@@ -1948,13 +2230,25 @@ reap_workers(bool restart)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (w = 0; w < opt.workers && workers[w].pid != pid; w++)
 			;
-		if (w == opt.workers)
+		describe_exit(status, how, sizeof how);
+		if (w == opt.workers) {
+			/* A worker retired by a reload. */
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				log_error("alert", NULL, "old worker (pid %ld) %s",
+				    (long)pid, how);
 			continue;
+		}
 		wk = &workers[w];
 		wk->pid = 0;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			failures++;
-		describe_exit(status, how, sizeof how);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_PRIVILEGES) {
+			/* Restarting cannot help: stop, with the reason logged. */
+			log_error("alert", NULL, "worker %d (pid %ld) could not drop "
+			    "privileges; stopping", w + 1, (long)pid);
+			worker_cannot_drop = true;
+			continue;
+		}
 		if (!restart) {
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				log_error("alert", NULL, "worker %d (pid %ld) %s", w + 1,
@@ -1995,19 +2289,55 @@ signal_workers(int sig)
 			kill(workers[w].pid, sig);
 }
 
-/* SIGHUP: the workers reload; so does the supervisor, for later restarts. */
-static void
-forward_reload(void)
+/*
+ * SIGHUP, as nginx's master: the supervisor reads the files (as root, out
+ * of any chroot or sandbox) and, if they load, starts a new generation of
+ * workers with them, then asks the old ones to finish their responses in
+ * flight and exit (SIGTERM: they close idle keep-alive connections at
+ * once). The listening sockets are shared, so no connection is refused in
+ * between. If the files do not load, the old workers go on and the reason
+ * is logged and recorded for -s reload. Returns true in a new worker.
+ */
+static bool
+supervisor_reload(void)
 {
 	struct tls_credentials *creds;
 	char why[512];
+	pid_t old;
+	int w, started = 0;
 
 	reload_requested = 0;
-	signal_workers(SIGHUP);
-	/* The workers log the outcome; these copies only seed new workers. */
-	reopen_root(false);
-	if ((creds = tls_load(&opt.tls, why, sizeof why)))
-		tls_use(creds);
+	reopen_root(true);
+	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
+		log_error("error", NULL, "reload failed, keeping the current "
+		    "certificates, CAs, CRLs and allowlists: %s", why);
+		record_reload(why);
+		return false;
+	}
+	tls_use(creds);
+	tls_warn_expiring(creds, 7, warn_line);
+	for (w = 0; w < opt.workers; w++) {
+		old = workers[w].pid;
+		if (start_worker(w))
+			return true;
+		if (workers[w].pid == old)
+			continue;       /* fork failed: the old one goes on */
+		started++;
+		if (old > 0)
+			kill(old, SIGTERM);
+	}
+	if (started < opt.workers) {
+		snprintf(why, sizeof why, "the files loaded, but only %d of %ld new "
+		    "workers could be started", started, opt.workers);
+		log_error("alert", NULL, "reload: %s", why);
+		record_reload(why);
+		return false;
+	}
+	log_error("notice", NULL, "reloaded certificates, CAs, CRLs and "
+	    "allowlists: new workers serve; the old ones finish their "
+	    "responses in flight and exit");
+	record_reload(NULL);
+	return false;
 }
 
 /*
@@ -2062,8 +2392,12 @@ supervise(void)
 					close(workers[w].fds[k]);
 			signal_workers(SIGTERM);
 		}
-		if (reload_requested && !stopping)
-			forward_reload();
+		if (worker_cannot_drop && !stopping) {
+			stop_requested = 1;
+			failures++;
+		}
+		if (reload_requested && !stopping && supervisor_reload())
+			return;
 		wake = now_ms + 1000;
 		if (stopping) {
 			if (workers_running() == 0)
@@ -2099,6 +2433,7 @@ supervise(void)
 				;
 	}
 	log_error("notice", NULL, "exiting");
+	remove_pid_file();
 	exit(failures || killed ? 1 : 0);
 }
 
@@ -2115,6 +2450,8 @@ main(int argc, char **argv)
 	update_clock();
 	if (opt.check_cert)
 		return check_cert_main();
+	if (signal_name)
+		return signal_main();
 	if (config_test)
 		return test_config_main();
 	if (priv_prepare(opt.user, opt.chroot_dir, why, sizeof why) < 0)
@@ -2128,33 +2465,16 @@ main(int argc, char **argv)
 	open_access_log();
 	open_error_log();
 	setup_signals();
-	if (opt.workers > 1)
+	supervised = opt.workers > 1 || opt.user || opt.chroot_dir || opt.sandbox;
+	if (supervised)
 		open_worker_listeners();
 	else
 		for (i = 0; i < opt.listen_count; i++)
 			open_listener(opt.listen[i]);
 	allocate_slots();
-	if (priv_drop(opt.chroot_dir, why, sizeof why) < 0)
-		die("%s", why);
-	if (opt.sandbox) {
-		/* What a reload (SIGHUP) reads again. */
-		const char *reread[3 + TLS_MAX_CRL_FILES] = { opt.tls.cert_file,
-			opt.tls.key_file, opt.tls.ca_file };
-
-		memcpy(reread + 3, opt.tls.crl_files, sizeof opt.tls.crl_files);
-		if ((i = priv_sandbox(site.root_fd, reread, 3 + opt.tls.crl_file_count,
-		    why, sizeof why)) < 0)
-			die("%s", why);
-		if (i == 0)
-			fprintf(stderr, "mtlsd: --sandbox: this kernel has no Landlock; "
-			    "running without it\n");
-		else
-			fprintf(stderr, "mtlsd/%s: sandboxed with Landlock ABI %d: "
-			    "reading beneath the root and the key files' directories "
-			    "only\n", MTLSD_VERSION, i);
-	}
-	if (opt.workers > 1) {
-		supervise();        /* returns in each worker */
+	write_pid_file();
+	if (supervised) {
+		supervise();        /* returns in each worker, privileges dropped */
 	} else {
 		for (i = 0; i < listener_count; i++)
 			fprintf(stderr, "mtlsd/%s: listening on %s\n", MTLSD_VERSION,
@@ -2170,5 +2490,6 @@ main(int argc, char **argv)
 		log_error("warn", NULL, "%lu lines about clients were not logged "
 		    "in all", client_lines_dropped);
 	log_error("notice", NULL, "exiting");
+	remove_pid_file();
 	return 0;
 }

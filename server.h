@@ -32,6 +32,8 @@ struct options {
 	const char *user;           /* NULL: keep the starting user */
 	const char *chroot_dir;     /* NULL: no chroot */
 	bool sandbox;               /* Landlock, where the kernel has it */
+	const char *pid_file;       /* --pid-file: the (supervisor's) pid, and
+	                               FILE.reload: the last reload's outcome */
 };
 
 /* ---- nginx configuration reader (nginx_conf.c) ---- */

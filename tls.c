@@ -56,11 +56,21 @@ struct bytes {
 	size_t len, cap;
 };
 
+/*
+ * Set when an allocation made while loading failed (a callback cannot
+ * return an error): tls_load() then fails with "out of memory", and a
+ * reload keeps the generation in use. Never exit: that would take the
+ * serving process down on a SIGHUP.
+ */
+static bool out_of_memory;
+
 static void
 bytes_append(void *ctx, const void *src, size_t len)
 {
 	struct bytes *b = ctx;
 
+	if (out_of_memory)
+		return;
 	if (b->len + len > b->cap) {
 		size_t cap = b->cap ? b->cap : 1024;
 		unsigned char *p;
@@ -68,8 +78,8 @@ bytes_append(void *ctx, const void *src, size_t len)
 		while (cap < b->len + len)
 			cap *= 2;
 		if (!(p = realloc(b->data, cap))) {
-			perror("mtlsd: realloc");
-			exit(1);
+			out_of_memory = true;
+			return;
 		}
 		b->data = p;
 		b->cap = cap;
@@ -78,14 +88,15 @@ bytes_append(void *ctx, const void *src, size_t len)
 	b->len += len;
 }
 
+/* NULL (and out_of_memory set) when the allocation fails. */
 static void *
 copy_of(const void *src, size_t len)
 {
 	void *p = malloc(len ? len : 1);
 
 	if (!p) {
-		perror("mtlsd: malloc");
-		exit(1);
+		out_of_memory = true;
+		return NULL;
 	}
 	memcpy(p, src, len);
 	return p;
@@ -127,6 +138,10 @@ read_whole_file(const char *path, struct bytes *out, char *why, size_t why_len)
 			break;
 		}
 		bytes_append(out, chunk, (size_t)n);
+		if (out_of_memory) {
+			fail(why, why_len, "%s: out of memory", path);
+			break;
+		}
 	}
 	close(fd);
 	if (n != 0) {
@@ -177,6 +192,23 @@ pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_
 	memset(objs, 0, sizeof *objs);
 	if (read_whole_file(path, &text, why, why_len) < 0)
 		return -1;
+	if (text.len > 0 && text.data[0] == 0x30
+	    && !memmem(text.data, text.len, "-----BEGIN ", 11)) {
+		/* An ASN.1 SEQUENCE and no PEM line: DER, as Windows tools export. */
+		br_x509_decoder_context dc;
+
+		br_x509_decoder_init(&dc, NULL, NULL);
+		br_x509_decoder_push(&dc, text.data, text.len);
+		free(text.data);
+		if (br_x509_decoder_get_pkey(&dc))
+			return fail(why, why_len, "%s: a DER (binary) certificate; "
+			    "mtlsd reads PEM: convert it with openssl x509 -inform "
+			    "der -in %s -out %s.pem", path, path, path);
+		return fail(why, why_len, "%s: DER (binary) data; mtlsd reads PEM: "
+		    "convert a certificate with openssl x509 -inform der -in %s "
+		    "-out %s.pem, a key with openssl pkey -inform der -in %s "
+		    "-out %s.pem", path, path, path, path, path);
+	}
 	if (text.len > 0 && memmem(text.data, text.len, "Proc-Type: 4,ENCRYPTED", 22)) {
 		free(text.data);
 		return fail(why, why_len, "%s: the key is encrypted; mtlsd "
@@ -202,12 +234,13 @@ pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_
 		left -= used;
 		switch (br_pem_decoder_event(&pc)) {
 		case BR_PEM_BEGIN_OBJ:
-			objs->items = realloc(objs->items,
-			    (objs->count + 1) * sizeof *objs->items);
-			if (!objs->items) {
-				perror("mtlsd: realloc");
-				exit(1);
+			obj = realloc(objs->items, (objs->count + 1) * sizeof *objs->items);
+			if (!obj) {
+				free(text.data);
+				pem_free(objs);
+				return fail(why, why_len, "%s: out of memory", path);
 			}
+			objs->items = obj;
 			obj = &objs->items[objs->count++];
 			memset(obj, 0, sizeof *obj);
 			snprintf(obj->name, sizeof obj->name, "%s",
@@ -225,6 +258,10 @@ pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_
 		}
 	}
 	free(text.data);
+	if (out_of_memory) {
+		pem_free(objs);
+		return fail(why, why_len, "%s: out of memory", path);
+	}
 	if (inside) {
 		pem_free(objs);
 		return fail(why, why_len, "%s: truncated PEM object", path);
@@ -730,11 +767,9 @@ load_crl_der(struct tls_credentials *creds, const char *path, const unsigned cha
 	if (!der_expect(&in, 0x30, &list, NULL) || !der_expect(&list, 0x30, &tbs, &tbs_whole)
 	    || !der_expect(&list, 0x30, &alg, NULL) || !der_expect(&list, 0x03, &sig, NULL))
 		return fail(why, why_len, "%s: not a CRL", path);
-	creds->crls = realloc(creds->crls, (creds->crl_count + 1) * sizeof *creds->crls);
-	if (!creds->crls) {
-		perror("mtlsd: realloc");
-		exit(1);
-	}
+	if (!(crl = realloc(creds->crls, (creds->crl_count + 1) * sizeof *creds->crls)))
+		return fail(why, why_len, "%s: out of memory", path);
+	creds->crls = crl;
 	crl = &creds->crls[creds->crl_count];
 	memset(crl, 0, sizeof *crl);
 	if (tbs.len > 0 && tbs.p[0] == 0x02 && !der_next(&tbs, &tag, &v, NULL))
@@ -769,12 +804,14 @@ load_crl_der(struct tls_credentials *creds, const char *path, const unsigned cha
 				return fail(why, why_len, "%s: bad revoked entry", path);
 			}
 			if (crl->revoked_count == cap) {
+				struct serial *grown;
+
 				cap = cap ? cap * 2 : 16;
-				crl->revoked = realloc(crl->revoked, cap * sizeof *crl->revoked);
-				if (!crl->revoked) {
-					perror("mtlsd: realloc");
-					exit(1);
+				if (!(grown = realloc(crl->revoked, cap * sizeof *crl->revoked))) {
+					free(crl->revoked);
+					return fail(why, why_len, "%s: out of memory", path);
 				}
+				crl->revoked = grown;
 			}
 			set_serial(&crl->revoked[crl->revoked_count++], serial);
 		}
@@ -947,17 +984,24 @@ load_chain(struct tls_credentials *creds, const char *path, char *why, size_t wh
 	struct pem_objects objs;
 	size_t i;
 
+	bool key_inside = false;
+
 	if (pem_read_file(path, &objs, why, why_len) < 0)
 		return -1;
 	creds->chain = calloc(objs.count ? objs.count : 1, sizeof *creds->chain);
 	if (!creds->chain) {
-		perror("mtlsd: calloc");
-		exit(1);
+		pem_free(&objs);
+		return fail(why, why_len, "%s: out of memory", path);
 	}
 	for (i = 0; i < objs.count; i++) {
 		br_x509_certificate *cert;
 
 		if (!is_certificate(&objs.items[i])) {
+			if (strstr(objs.items[i].name, "PRIVATE KEY"))
+				key_inside = true;
+			if (objs.items[i].der.data)
+				explicit_bzero(objs.items[i].der.data,
+				    objs.items[i].der.len);
 			free(objs.items[i].der.data);
 			continue;
 		}
@@ -966,8 +1010,12 @@ load_chain(struct tls_credentials *creds, const char *path, char *why, size_t wh
 		cert->data_len = objs.items[i].der.len;
 	}
 	free(objs.items);
+	if (creds->chain_len == 0 && key_inside)
+		return fail(why, why_len, "%s: no certificate found, but a private "
+		    "key: are the certificate (-c) and the key (-k) swapped?", path);
 	if (creds->chain_len == 0)
-		return fail(why, why_len, "%s: no certificate found", path);
+		return fail(why, why_len, "%s: no certificate found (expected PEM "
+		    "\"-----BEGIN CERTIFICATE-----\")", path);
 	return 0;
 }
 
@@ -976,6 +1024,7 @@ load_key(struct tls_credentials *creds, const char *path, char *why, size_t why_
 {
 	struct pem_objects objs;
 	const struct pem_object *found = NULL;
+	bool certificate_inside = false;
 	size_t i;
 	int err = 0;
 
@@ -994,7 +1043,13 @@ load_key(struct tls_credentials *creds, const char *path, char *why, size_t why_
 		    || strcmp(name, "RSA PRIVATE KEY") == 0
 		    || strcmp(name, "EC PRIVATE KEY") == 0)
 			found = &objs.items[i];
+		if (is_certificate(&objs.items[i]))
+			certificate_inside = true;
 	}
+	if (!err && !found && certificate_inside)
+		err = fail(why, why_len, "%s: no private key found, but a "
+		    "certificate: are the certificate (-c) and the key (-k) "
+		    "swapped?", path);
 	if (!err && !found)
 		err = fail(why, why_len, "%s: no private key found "
 		    "(expected PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)", path);
@@ -1111,8 +1166,8 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 	if (!creds->anchors || !creds->anchor_names || !creds->anchor_not_before
 	    || !creds->anchor_not_after || !creds->anchor_dn_hash
 	    || !creds->valid_anchors) {
-		perror("mtlsd: calloc");
-		exit(1);
+		pem_free(&objs);
+		return fail(why, why_len, "%s: out of memory", path);
 	}
 	for (i = 0; i < objs.count; i++) {
 		br_x509_decoder_context dc;
@@ -1203,6 +1258,35 @@ free_credentials(struct tls_credentials *c)
 	free(c);
 }
 
+/*
+ * Puts the option before a message that starts with its file, so that
+ * "--cert F: ..." and "--client-ca F: ..." differ.
+ */
+static int
+name_option(char *why, size_t why_len, const char *option)
+{
+	size_t have = strlen(why), add = strlen(option) + 1;
+
+	if (why_len > add) {
+		if (have + add >= why_len)
+			have = why_len - add - 1;
+		memmove(why + add, why, have);
+		memcpy(why, option, add - 1);
+		why[add - 1] = ' ';
+		why[have + add] = '\0';
+	}
+	return -1;
+}
+
+/* A failed allocation seen by a callback: the step fails, and says so. */
+static int
+checked(int rc, const char *path, char *why, size_t why_len)
+{
+	if (rc == 0 && out_of_memory)
+		return fail(why, why_len, "%s: out of memory", path);
+	return rc;
+}
+
 struct tls_credentials *
 tls_load(const struct tls_config *config, char *why, size_t why_len)
 {
@@ -1210,24 +1294,39 @@ tls_load(const struct tls_config *config, char *why, size_t why_len)
 	size_t i;
 
 	if (!c) {
-		perror("mtlsd: calloc");
-		exit(1);
+		fail(why, why_len, "out of memory");
+		return NULL;
 	}
+	out_of_memory = false;
 	c->config = config;
-	if (config->cert_file && (load_chain(c, config->cert_file, why, why_len) < 0
-	    || load_key(c, config->key_file, why, why_len) < 0
+	if (config->cert_file && checked(load_chain(c, config->cert_file, why,
+	    why_len), config->cert_file, why, why_len) < 0) {
+		name_option(why, why_len, "--cert");
+		goto failed;
+	}
+	if (config->cert_file && (checked(load_key(c, config->key_file, why,
+	    why_len), config->key_file, why, why_len) < 0
 	    || check_key_matches_leaf(c, config->cert_file, config->key_file,
-	    why, why_len) < 0))
+	    why, why_len) < 0)) {
+		name_option(why, why_len, "--key");
 		goto failed;
-	if (load_anchors(c, config->ca_file, why, why_len) < 0)
+	}
+	if (checked(load_anchors(c, config->ca_file, why, why_len),
+	    config->ca_file, why, why_len) < 0) {
+		name_option(why, why_len, "--client-ca");
 		goto failed;
-	for (i = 0; i < config->crl_file_count; i++)
-		if (load_crl_file(c, config->crl_files[i], why, why_len) < 0)
+	}
+	for (i = 0; i < config->crl_file_count; i++) {
+		if (checked(load_crl_file(c, config->crl_files[i], why, why_len),
+		    config->crl_files[i], why, why_len) < 0) {
+			name_option(why, why_len, "--crl");
 			goto failed;
+		}
+	}
 	c->allow_fingerprints = calloc(config->allow_fingerprint_count + 1, 32);
 	if (!c->allow_fingerprints) {
-		perror("mtlsd: calloc");
-		exit(1);
+		fail(why, why_len, "out of memory");
+		goto failed;
 	}
 	for (i = 0; i < config->allow_fingerprint_count; i++) {
 		if (parse_fingerprint(config->allow_fingerprint[i],
@@ -1408,6 +1507,101 @@ anchor_out_of_dates(const struct tls_credentials *creds, const unsigned char dn_
 	return -1;
 }
 
+/* ---- which pinned CA, by key ---- */
+
+/* SHA-256 over the key type and the key's numbers: two keys, two hashes. */
+static void
+pkey_hash(const br_x509_pkey *pk, unsigned char out[32])
+{
+	br_sha256_context h;
+	unsigned char type = pk->key_type;
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, &type, 1);
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		br_sha256_update(&h, pk->key.rsa.n, pk->key.rsa.nlen);
+		br_sha256_update(&h, "/", 1);
+		br_sha256_update(&h, pk->key.rsa.e, pk->key.rsa.elen);
+	} else {
+		unsigned char curve = (unsigned char)pk->key.ec.curve;
+
+		br_sha256_update(&h, &curve, 1);
+		br_sha256_update(&h, pk->key.ec.q, pk->key.ec.qlen);
+	}
+	br_sha256_out(&h, out);
+}
+
+static void verifier_set_time(struct client_verifier *v, time_t now);
+
+/*
+ * Which pinned CA signed `der` (the chain's certificate a pinned CA
+ * signed): BearSSL tells only that one named `dn_hash` did. With one such
+ * CA valid at `now`, that is the one; with several (a CA re-keyed under
+ * the same name), `der` is checked against each. Fills `key_hash` and
+ * returns true, or false if none signed it. No allocation.
+ */
+static bool
+signing_anchor(const struct tls_credentials *creds, const unsigned char *der,
+    size_t len, const unsigned char dn_hash[32], int64_t now,
+    unsigned char key_hash[32])
+{
+	static struct client_verifier probe;   /* big; used one at a time */
+	size_t i, found = 0, pick = 0, k;
+
+	for (i = 0; i < creds->anchor_count; i++)
+		if (anchor_valid_at(creds, i, now)
+		    && memcmp(creds->anchor_dn_hash[i], dn_hash, 32) == 0) {
+			found++;
+			pick = i;
+		}
+	if (found == 1) {
+		pkey_hash(&creds->anchors[pick].pkey, key_hash);
+		return true;
+	}
+	for (i = 0; i < creds->anchor_count && der; i++) {
+		br_x509_minimal_context *mc = &probe.minimal;
+
+		if (!anchor_valid_at(creds, i, now)
+		    || memcmp(creds->anchor_dn_hash[i], dn_hash, 32) != 0)
+			continue;
+		br_x509_minimal_init(mc, &br_sha256_vtable, &creds->anchors[i], 1);
+		for (k = 0; k < sizeof hashes / sizeof hashes[0]; k++)
+			br_x509_minimal_set_hash(mc, hashes[k].id, hashes[k].impl);
+		br_x509_minimal_set_rsa(mc, br_rsa_pkcs1_vrfy_get_default());
+		br_x509_minimal_set_ecdsa(mc, br_ec_get_default(),
+		    br_ecdsa_vrfy_asn1_get_default());
+		verifier_set_time(&probe, (time_t)now);
+		mc->vtable->start_chain(&mc->vtable, NULL);
+		mc->vtable->start_cert(&mc->vtable, (uint32_t)len);
+		mc->vtable->append(&mc->vtable, der, len);
+		mc->vtable->end_cert(&mc->vtable);
+		if (mc->err == BR_ERR_X509_OK) {
+			pkey_hash(&creds->anchors[i].pkey, key_hash);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A CA with the key that signed `id`'s chain is pinned, and valid, now. */
+static bool
+anchor_still_pinned(const struct tls_credentials *creds,
+    const struct client_identity *id, int64_t now)
+{
+	unsigned char h[32];
+	size_t i;
+
+	for (i = 0; i < creds->anchor_count; i++) {
+		if (!anchor_valid_at(creds, i, now)
+		    || memcmp(creds->anchor_dn_hash[i], id->top_issuer_hash, 32) != 0)
+			continue;
+		pkey_hash(&creds->anchors[i].pkey, h);
+		if (memcmp(h, id->anchor_key_hash, 32) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* ---- the client verifier: br_x509_minimal plus a per-connection verdict ---- */
 
 static int64_t
@@ -1542,6 +1736,31 @@ verifier_end_cert(const br_x509_class **ctx)
 		inspect_intermediate(v, v->identity.trusted_at != 0);
 }
 
+/*
+ * The certificate a pinned CA signed, as kept in ee_der: the client's own,
+ * or the intermediate stored after it. NULL if it was not kept whole.
+ */
+static const unsigned char *
+top_certificate(const struct client_verifier *v, size_t *len)
+{
+	struct der in, value, whole;
+	unsigned tag;
+
+	*len = 0;
+	if (v->ee_len > v->ee_cap)
+		return NULL;
+	if (v->identity.trusted_at == 1) {
+		*len = v->ee_len;
+		return v->ee_der;
+	}
+	in.p = v->ee_der + v->ee_len;
+	in.len = v->ee_cap - v->ee_len;
+	if (!der_next(&in, &tag, &value, &whole) || tag != 0x30)
+		return NULL;
+	*len = whole.len;
+	return whole.p;
+}
+
 /* mtlsd's checks on top of a chain BearSSL validated. */
 static int
 policy_error(const struct client_verifier *v, const struct usage_verdict *usage)
@@ -1573,6 +1792,7 @@ verifier_end_chain(const br_x509_class **ctx)
 	struct usage_verdict usage;
 	int64_t now = (int64_t)time(NULL), until;
 	bool parsed = false;
+	size_t top_len = 0;
 	int err;
 
 	id->certs_sent = (int)v->cert_count;
@@ -1597,6 +1817,9 @@ verifier_end_chain(const br_x509_class **ctx)
 	if (err == BR_ERR_X509_NOT_TRUSTED && anchor_out_of_dates(v->creds,
 	    v->cert_count > 1 ? v->last_issuer_hash : id->issuer_hash, now) >= 0)
 		err = BR_ERR_X509_EXPIRED;  /* as OpenSSL says of such a CA */
+	if (err == 0 && !signing_anchor(v->creds, top_certificate(v, &top_len),
+	    top_len, id->top_issuer_hash, now, id->anchor_key_hash))
+		err = BR_ERR_X509_NOT_TRUSTED;
 	if (err == 0) {
 		id->valid_until = id->not_after < v->ca_not_after
 		    ? id->not_after : v->ca_not_after;
@@ -2177,6 +2400,9 @@ tls_identity_recheck(const struct client_identity *id)
 	/* A keep-alive connection or a resumed session outliving its chain. */
 	if (now > id->valid_until)
 		return BR_ERR_X509_EXPIRED;
+	/* Its CA removed by a reload: by key, a same-named new CA is not it. */
+	if (!anchor_still_pinned(current_creds, id, now))
+		return BR_ERR_X509_NOT_TRUSTED;
 	if ((err = revocation_status(current_creds, id, now)) != 0)
 		return err;
 	if (!allowed_by_lists(current_creds, id))

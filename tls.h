@@ -139,6 +139,13 @@ struct client_identity {
 	bool top_known;
 	struct serial top_serial;
 	unsigned char top_issuer_hash[32];
+	/*
+	 * SHA-256 of the public key of the pinned CA that signed the chain:
+	 * each request checks that a CA with this key is still pinned, so a
+	 * CA removed (or re-keyed under its name) by a reload stops serving
+	 * the connections it admitted.
+	 */
+	unsigned char anchor_key_hash[32];
 };
 
 /*

@@ -559,7 +559,8 @@ else
 	fail "resume: server starts" "$(cat "$SERVER_ERR")"
 fi
 # A handshake under way during a reload finishes with the CAs it began with,
-# but its session must not outlive them: here ec-ca is dropped from -C.
+# but its requests are checked against the CAs pinned now (ec-ca is dropped
+# from -C here: 400), and its session must not outlive them.
 cp "$PKI/bundle.crt" "$TMPD/mid-ca.crt"
 p=$(free_port)
 if mtlsd_at "$p" -C "$TMPD/mid-ca.crt"; then
@@ -572,8 +573,8 @@ if mtlsd_at "$p" -C "$TMPD/mid-ca.crt"; then
 	wait_for_match "$SERVER_ERR" 'reloaded certificates'
 	touch "$TMPD/mid.go"
 	wait "$mid"
-	expect_eq "resume: a session begun before a reload is not resumed after it" \
-		"first 200 second New 400-cert" "$(tr '\n' ' ' <"$TMPD/mid.out" | sed 's/ $//')"
+	expect_eq "resume: a handshake begun before a reload that removed its CA: its request refused, its session not resumed" \
+		"first 400-cert second New 400-cert" "$(tr '\n' ' ' <"$TMPD/mid.out" | sed 's/ $//')"
 	stop_mtlsd
 else
 	fail "resume: mid-reload server starts" "$(cat "$SERVER_ERR")"

@@ -1042,6 +1042,282 @@ cache_group() {
 	stop_mtlsd
 }
 
+# ==== 9. operations: -t tells the truth, errors name the option, -s reload,
+# and a reload that removes a CA closes its connections (mtlsd only) ========
+
+# keepalive PORT WHO GO READY -- two requests on one connection as WHO (a
+# PKI name): the first, then (after touching READY) waits for the file GO
+# and sends the second. Prints each status, or "closed" if the server
+# closed the connection instead of answering.
+keepalive() {
+	python3 - "$@" <<'PYEOF'
+import os, socket, ssl, sys, time
+port, who, go, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+pki = os.environ['PKI']
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(pki + '/' + who + '.crt', pki + '/' + who + '.key')
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10),
+                    server_hostname='server2')
+buf = b''
+def answer():
+    global buf
+    while b'\r\n\r\n' not in buf:
+        try:
+            b = s.recv(65536)
+        except (OSError, ssl.SSLError):
+            b = b''
+        if not b:
+            return 'closed'
+        buf += b
+    head, _, rest = buf.partition(b'\r\n\r\n')
+    n = 0
+    for line in head.split(b'\r\n'):
+        if line.lower().startswith(b'content-length:'):
+            n = int(line.split(b':')[1])
+    while len(rest) < n:
+        b = s.recv(65536)
+        if not b:
+            break
+        rest += b
+    buf = rest[n:]
+    return head.split(b' ')[1].decode()
+req = b'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n'
+s.sendall(req)
+print(answer())
+open(ready, 'w').close()
+for _ in range(400):
+    if os.path.exists(go):
+        break
+    time.sleep(0.05)
+try:
+    s.sendall(req)
+    print(answer())
+except (OSError, ssl.SSLError):
+    print('closed')
+PYEOF
+}
+
+# make_crl DIR -- an empty CRL from the test CA, in DIR/ca.crl
+make_crl() {
+	mkdir -p "$1"
+	: >"$1/index.txt"
+	echo 01 >"$1/crlnumber"
+	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s\ncrlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+		"$1/index.txt" "$1/crlnumber" >"$1/ca.cnf"
+	openssl ca -config "$1/ca.cnf" -gencrl -keyfile "$PKI/ca.key" -cert "$PKI/ca.crt" \
+		-out "$1/ca.crl" 2>"$1/crl.log"
+}
+
+ops_group() {
+	local p k d go ready pid out
+
+	# -t checks what start-up checks, binding aside
+	k=(-r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt")
+	# t_refuses NAME PATTERN [options] -- -t exits 1, stderr has PATTERN
+	t_refuses() {
+		local name=$1 pat=$2
+		shift 2
+		run_mtlsd "${k[@]}" -t "$@"
+		if [ "$RUN_RC" = 1 ] && grep -q -F -- "$pat" "$RUN_ERR" && ! grep -q successful "$RUN_ERR"; then
+			ok "$name"
+		else
+			fail "$name" "exit $RUN_RC, stderr '$(cat "$RUN_ERR")'"
+		fi
+	}
+	t_refuses "-t: -l localhost:10452 refused, as at start-up" "localhost is not a numeric" -l localhost:10452
+	t_refuses "-t: -l 127.0.0.1 (no port) refused" "--listen 127.0.0.1: no port" -l 127.0.0.1
+	t_refuses "-t: -l 127.0.0.1:99999 refused" "port 99999 is out of range" -l 127.0.0.1:99999
+	t_refuses "-t: --pid-file in a missing directory refused" "--pid-file $TMPD/nowhere/m.pid" \
+		-l 127.0.0.1:8443 --pid-file "$TMPD/nowhere/m.pid"
+	p=$(free_port)
+	startup_fails "start: -l 127.0.0.1 (no port) names the problem" "no port" "${k[@]}" -l 127.0.0.1
+	run_mtlsd "${k[@]}" -l localhost:10452
+	expect_eq "start: -l localhost:10452 refused as by -t" "1 1" \
+		"$RUN_RC $(grep -c 'localhost is not a numeric' "$RUN_ERR")"
+
+	# start-up errors name the option
+	k=(-r "$WWW" -C "$PKI/ca.crt" -k "$PKI/server2.key")
+	startup_fails "start: a missing -c names --cert" "--cert $PKI/missing.crt: No such file" "${k[@]}" -c "$PKI/missing.crt"
+	k=(-r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key")
+	startup_fails "start: a missing -C names --client-ca" "--client-ca $PKI/missing.crt: No such file" "${k[@]}" -C "$PKI/missing.crt"
+	openssl x509 -in "$PKI/server2.crt" -outform der -out "$TMPD/server2.der"
+	k=(-r "$WWW" -C "$PKI/ca.crt" -k "$PKI/server2.key")
+	startup_fails "start: a DER certificate: PEM expected, and how to convert" \
+		"openssl x509 -inform der -in $TMPD/server2.der -out $TMPD/server2.der.pem" "${k[@]}" -c "$TMPD/server2.der"
+	startup_fails "start: -c and -k swapped says so" "are the certificate (-c) and the key (-k) swapped?" \
+		-r "$WWW" -C "$PKI/ca.crt" -c "$PKI/server2.key" -k "$PKI/server2.crt"
+	startup_fails "start: a certificate as -k says so" "--key $PKI/server2.crt: no private key found, but a certificate" \
+		-r "$WWW" -C "$PKI/ca.crt" -c "$PKI/server2.crt" -k "$PKI/server2.crt"
+
+	# -s reload: the outcome of the server's reload, by exit status
+	d=$TMPD/ops
+	mkdir -p "$d"
+	if ! make_crl "$d"; then
+		fail "ops: a CRL for the reload tests" "$(cat "$d/crl.log")"
+		return
+	fi
+	cp "$PKI/server2.crt" "$d/server.crt"
+	cp "$PKI/server2.key" "$d/server.key"
+	cp "$PKI/ca.crt" "$d/ca.crt"
+	p=$(free_port)
+	k=(-l "127.0.0.1:$p" -r "$WWW" -c "$d/server.crt" -k "$d/server.key" -C "$d/ca.crt"
+		--crl "$d/ca.crl" --pid-file "$d/m.pid" --access-log off)
+	run_mtlsd "${k[@]}" -s reload
+	expect_eq "-s reload: with no server running -> exit 1, says so" "1 1" \
+		"$RUN_RC $(grep -c "$d/m.pid: No such file.*is mtlsd running" "$RUN_ERR")"
+	if start_mtlsd "${k[@]}"; then
+		PORT=$p
+		expect_eq "--pid-file: holds the server's pid" "$SERVER_PID" "$(cat "$d/m.pid")"
+		expect_eq "--pid-file: FILE.reload says no reload yet" "0 started" "$(cat "$d/m.pid.reload")"
+		run_mtlsd "${k[@]}" -s reload
+		expect_eq "-s reload: a good reload -> exit 0" "0" "$RUN_RC"
+		expect_eq "-s reload: ... recorded" "1 ok" "$(cat "$d/m.pid.reload")"
+		# a bad CRL: the command fails with the reason, the server keeps its set
+		cp "$d/ca.crl" "$d/good.crl"
+		echo 'not a CRL' >"$d/ca.crl"
+		run_mtlsd "${k[@]}" -s reload
+		if [ "$RUN_RC" = 1 ] && grep -q -F -- "--crl $d/ca.crl" "$RUN_ERR"; then
+			ok "-s reload: a bad CRL -> exit 1, naming --crl and the file"
+		else
+			fail "-s reload: a bad CRL -> exit 1, naming --crl and the file" "exit $RUN_RC, '$(cat "$RUN_ERR")'"
+		fi
+		# the server's own verdict, as when the file changes between the
+		# command's check and the server's reload
+		log_mark "$SERVER_ERR"
+		kill -HUP "$SERVER_PID"
+		for _ in $(seq 100); do grep -q '^2 ' "$d/m.pid.reload" 2>/dev/null && break; sleep 0.05; done
+		expect_eq "reload: a bad CRL -> FILE.reload records the failure and the reason" \
+			"2 failed: --crl $d/ca.crl" "$(cut -d: -f1-2 "$d/m.pid.reload")"
+		if log_new "$SERVER_ERR" "reload failed, keeping .*--crl $d/ca.crl"; then
+			ok "reload: a bad CRL -> error log"
+		else
+			fail "reload: a bad CRL -> error log" "$(tail -n 2 "$SERVER_ERR")"
+		fi
+		expect_get "reload: a bad CRL -> still serving with the old set" server1 /index.html 200 "$WWW/index.html"
+		cp "$d/good.crl" "$d/ca.crl"
+		cp "$PKI/mismatch.key" "$d/server.key"
+		run_mtlsd "${k[@]}" -s reload
+		if [ "$RUN_RC" = 1 ] && grep -q -F -- "--key $d/server.key does not match" "$RUN_ERR"; then
+			ok "-s reload: a key that does not match -> exit 1 with the reason"
+		else
+			fail "-s reload: a key that does not match -> exit 1 with the reason" "exit $RUN_RC, '$(cat "$RUN_ERR")'"
+		fi
+		expect_get "-s reload: refused -> still serving" server1 /index.html 200 "$WWW/index.html"
+		cp "$PKI/server2.key" "$d/server.key"
+		run_mtlsd "${k[@]}" -s reload
+		expect_eq "-s reload: fixed -> exit 0" "0 3 ok" "$RUN_RC $(cat "$d/m.pid.reload")"
+		stop_mtlsd
+		if [ -e "$d/m.pid" ] || [ -e "$d/m.pid.reload" ]; then
+			fail "--pid-file: removed at exit" "$(ls "$d")"
+		else
+			ok "--pid-file: removed at exit"
+		fi
+	else
+		fail "-s reload: server starts" "$(cat "$SERVER_ERR")"
+	fi
+
+	# an allocation that fails during a reload: the reload fails with the
+	# reason, the server goes on with what it has (no exit). A preloaded
+	# shim makes every allocation of 1 KiB or more fail while FAIL exists.
+	if native_only "reload: a failed allocation keeps the old set" &&
+		ldd "${MTLSD_CMD[0]}" 2>/dev/null | grep -q libc.so &&
+		cat >"$d/failalloc.c" <<'CEOF' && cc -O2 -fPIC -shared -o "$d/failalloc.so" "$d/failalloc.c" 2>"$d/cc.log"; then
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static int failing(size_t n)
+{
+	const char *f = getenv("FAILALLOC_FILE");
+	return n >= 1024 && f && access(f, F_OK) == 0;
+}
+void *malloc(size_t n) { return failing(n) ? NULL : __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { return failing(a * b) ? NULL : __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { return failing(n) ? NULL : __libc_realloc(p, n); }
+CEOF
+		p=$(free_port)
+		cp "$PKI/server2.crt" "$d/server.crt"
+		cp "$PKI/server2.key" "$d/server.key"
+		rm -f "$d/FAIL"
+		if FAILALLOC_FILE=$d/FAIL LD_PRELOAD=$d/failalloc.so start_mtlsd -l "127.0.0.1:$p" -r "$WWW" \
+			-c "$d/server.crt" -k "$d/server.key" -C "$PKI/ca.crt" --access-log off; then
+			PORT=$p
+			touch "$d/FAIL"
+			log_mark "$SERVER_ERR"
+			kill -HUP "$SERVER_PID"
+			if log_new "$SERVER_ERR" 'reload failed, keeping .*out of memory'; then
+				ok "reload: a failed allocation -> reload refused with 'out of memory'"
+			else
+				fail "reload: a failed allocation -> reload refused with 'out of memory'" "$(tail -n 2 "$SERVER_ERR")"
+			fi
+			expect_get "reload: a failed allocation -> the server still serves" server1 /index.html 200 "$WWW/index.html"
+			rm -f "$d/FAIL"
+			stop_mtlsd
+		else
+			fail "reload: failed allocation: server starts" "$(cat "$SERVER_ERR")"
+		fi
+	elif [ -z "$EMULATOR" ]; then
+		skip "reload: a failed allocation keeps the old set" "needs a dynamically linked glibc mtlsd and cc"
+	fi
+
+	# a CA removed by a reload: its open keep-alive connections are not
+	# served their next request
+	cat "$PKI/ca.crt" "$PKI/other-ca.crt" >"$d/ca.crt"
+	p=$(free_port)
+	if start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$d/ca.crt" --access-log off; then
+		go=$d/go.1 ready=$d/ready.1
+		PKI=$PKI keepalive "$p" other-client "$go" "$ready" >"$d/ka.1" 2>&1 &
+		pid=$!
+		for _ in $(seq 200); do [ -e "$ready" ] && break; sleep 0.05; done
+		cp "$PKI/ca.crt" "$d/ca.crt"
+		log_mark "$SERVER_ERR"
+		kill -HUP "$SERVER_PID"
+		log_new "$SERVER_ERR" 'reloaded certificates'
+		touch "$go"
+		wait "$pid"
+		out=$(tr '\n' ' ' <"$d/ka.1" | sed 's/ $//')
+		expect_eq "reload: a removed CA's keep-alive connection -> 400 at its next request" "200 400" "$out"
+		if log_new "$SERVER_ERR" 'certificate not trusted.*other-client'; then
+			ok "reload: ... logged as not trusted"
+		else
+			fail "reload: ... logged as not trusted" "$(tail -n 2 "$SERVER_ERR")"
+		fi
+		stop_mtlsd
+	else
+		fail "reload: removed CA: server starts" "$(cat "$SERVER_ERR")"
+	fi
+	# the same name, another key: a CA re-keyed under its name is not the
+	# CA that signed the connection's chain
+	openssl genrsa -out "$d/rekeyed.key" 2048 2>/dev/null
+	openssl req -x509 -new -key "$d/rekeyed.key" -out "$d/rekeyed.crt" -days 30 \
+		-subj "/C=ES/ST=Spain/L=Spain/O=ORG/OU=TEST/CN=ca.com" 2>/dev/null
+	cp "$PKI/ca.crt" "$d/ca.crt"
+	p=$(free_port)
+	if start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$d/ca.crt" --access-log off; then
+		go=$d/go.2 ready=$d/ready.2
+		PKI=$PKI keepalive "$p" server1 "$go" "$ready" >"$d/ka.2" 2>&1 &
+		pid=$!
+		for _ in $(seq 200); do [ -e "$ready" ] && break; sleep 0.05; done
+		cp "$d/rekeyed.crt" "$d/ca.crt"
+		log_mark "$SERVER_ERR"
+		kill -HUP "$SERVER_PID"
+		log_new "$SERVER_ERR" 'reloaded certificates'
+		touch "$go"
+		wait "$pid"
+		out=$(tr '\n' ' ' <"$d/ka.2" | sed 's/ $//')
+		expect_eq "reload: CA replaced by one of the same name, new key -> 400 at the next request" "200 400" "$out"
+		stop_mtlsd
+	else
+		fail "reload: re-keyed CA: server starts" "$(cat "$SERVER_ERR")"
+	fi
+}
+
 if [ "$TARGET" = mtlsd ]; then startup_group; else skip "cli and start-up errors" "mtlsd only"; fi
 main_group
 ranges_group
@@ -1050,6 +1326,7 @@ keys_group
 strict_group
 listen_group
 if [ "$TARGET" = mtlsd ]; then cache_group; else skip "open-file cache" "mtlsd only"; fi
+if [ "$TARGET" = mtlsd ]; then ops_group; else skip "operations" "mtlsd only"; fi
 
 # valgrind (MTLSD='valgrind -q ...') and ASan/UBSan (make SANITIZE=1) write
 # their reports to the server's stderr, which the checks above may not read

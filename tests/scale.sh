@@ -175,7 +175,7 @@ proxy_client() {
 # ==== 1. --workers ==============================================================
 
 workers_group() {
-	local p pids w1 w2 w1b good sup alog i dl dlrc t0
+	local p pids w1 w2 w1b good sup alog i dl dlrc t0 old
 
 	p=$(free_port)
 	alog=$TMPD/workers-access.log
@@ -254,15 +254,23 @@ workers_group() {
 		sleep 0.05
 	done
 
-	# SIGHUP reaches every worker; each reloads and says so
+	# SIGHUP: the supervisor reads the files and starts two new workers; the
+	# old ones finish what they have and exit
 	log_mark "$SERVER_ERR"
+	old=$(workers_of "$sup" | sort)
 	kill -HUP "$sup"
-	if log_new "$SERVER_ERR" 'worker 1: reloaded certificates' && log_new "$SERVER_ERR" 'worker 2: reloaded certificates'; then
+	if log_new "$SERVER_ERR" '\[notice\] reloaded certificates.*new workers serve'; then
 		sleep 0.2
-		expect_eq "workers: SIGHUP -> one reload line per worker" 2 "$(since_mark "$SERVER_ERR" | grep -c 'reloaded certificates')"
+		expect_eq "workers: SIGHUP -> one reload line, two new workers" "1 2" \
+			"$(since_mark "$SERVER_ERR" | grep -c 'reloaded certificates') $(since_mark "$SERVER_ERR" | grep -c 'worker [12] started')"
 	else
-		fail "workers: SIGHUP -> one reload line per worker" "$(since_mark "$SERVER_ERR")"
+		fail "workers: SIGHUP -> one reload line, two new workers" "$(since_mark "$SERVER_ERR")"
 	fi
+	for ((i = 0; i < 40; i++)); do
+		[ -z "$(comm -12 <(echo "$old") <(workers_of "$sup" | sort))" ] && break
+		sleep 0.05
+	done
+	expect_eq "workers: SIGHUP -> the old workers have exited" "" "$(comm -12 <(echo "$old") <(workers_of "$sup" | sort) | tr '\n' ' ')"
 	good=$(get_many 4 "$p")
 	expect_eq "workers: still serving after SIGHUP" 4 "$good"
 
