@@ -1770,6 +1770,14 @@ allocate_slots(void)
 		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = %.1f MiB, "
 		    "allocated once\n", MTLSD_VERSION, conn_count, per_slot, cache_part,
 		    (double)total / (1024.0 * 1024.0));
+	if (opt.tls.crl_file_count > 0) {
+		size_t serials, crl_bytes = tls_crl_memory(tls_current(), &serials);
+
+		fprintf(stderr, "mtlsd/%s: CRLs: %zu revoked serial(s) = %.1f MiB, "
+		    "sorted; read again at each reload (both sets are held until "
+		    "the old one's handshakes end)\n", MTLSD_VERSION, serials,
+		    (double)crl_bytes / (1024.0 * 1024.0));
+	}
 }
 
 /* --check-cert: the server's checks on one chain, offline. */

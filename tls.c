@@ -20,6 +20,16 @@
 #define MAX_PEM_FILE (1024 * 1024)
 
 /*
+ * A CRL file may be much larger: a busy CA's CRL passes 1 MiB, and one
+ * refused at a reload leaves revocation as it was. 64 MiB is about 1.8
+ * million revoked serials in DER; once loaded, each takes 21 bytes
+ * (struct serial), so the largest CRL costs some 40 MiB of memory. The cap
+ * is there so that a wrong file (a disk image, /dev/zero) is refused
+ * quickly, naming the file, rather than exhausting memory.
+ */
+#define MAX_CRL_FILE (64 * 1024 * 1024)
+
+/*
  * Socket reads per tls_session_pump() call. A peer that streams records the
  * engine swallows without producing anything (warning alerts, say) would
  * otherwise keep the single-threaded loop here for as long as it sends.
@@ -118,9 +128,10 @@ fail(char *why, size_t why_len, const char *fmt, ...)
 }
 
 static int
-read_whole_file(const char *path, struct bytes *out, char *why, size_t why_len)
+read_whole_file(const char *path, struct bytes *out, size_t max, char *why,
+    size_t why_len)
 {
-	unsigned char chunk[4096];
+	unsigned char chunk[65536];
 	ssize_t n;
 	int fd;
 
@@ -133,8 +144,9 @@ read_whole_file(const char *path, struct bytes *out, char *why, size_t why_len)
 			fail(why, why_len, "%s: %s", path, strerror(errno));
 			break;
 		}
-		if (out->len + (size_t)n > MAX_PEM_FILE) {
-			fail(why, why_len, "%s: larger than %d bytes", path, MAX_PEM_FILE);
+		if (out->len + (size_t)n > max) {
+			fail(why, why_len, "%s: larger than %zu bytes (%zu MiB)", path,
+			    max, max / (1024 * 1024));
 			break;
 		}
 		bytes_append(out, chunk, (size_t)n);
@@ -177,21 +189,20 @@ pem_free(struct pem_objects *objs)
 }
 
 /*
- * Decodes every PEM object of `path`. Returns -1 with `why` filled (and
- * nothing allocated) when the file cannot be read or is not valid PEM.
+ * Decodes every PEM object of `text`, read from `path`, and frees `text`.
+ * Returns -1 with `why` filled (and nothing allocated) when it is not
+ * valid PEM.
  */
 static int
-pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_len)
+pem_decode(const char *path, struct bytes text, struct pem_objects *objs, char *why,
+    size_t why_len)
 {
-	struct bytes text = { 0 };
 	br_pem_decoder_context pc;
 	const unsigned char *p;
 	size_t left;
 	bool inside = false, tail_pushed = false;
 
 	memset(objs, 0, sizeof *objs);
-	if (read_whole_file(path, &text, why, why_len) < 0)
-		return -1;
 	if (text.len > 0 && text.data[0] == 0x30
 	    && !memmem(text.data, text.len, "-----BEGIN ", 11)) {
 		/* An ASN.1 SEQUENCE and no PEM line: DER, as Windows tools export. */
@@ -267,6 +278,21 @@ pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_
 		return fail(why, why_len, "%s: truncated PEM object", path);
 	}
 	return 0;
+}
+
+/*
+ * Decodes every PEM object of `path`. Returns -1 with `why` filled (and
+ * nothing allocated) when the file cannot be read or is not valid PEM.
+ */
+static int
+pem_read_file(const char *path, struct pem_objects *objs, char *why, size_t why_len)
+{
+	struct bytes text = { 0 };
+
+	memset(objs, 0, sizeof *objs);
+	if (read_whole_file(path, &text, MAX_PEM_FILE, why, why_len) < 0)
+		return -1;
+	return pem_decode(path, text, objs, why, why_len);
 }
 
 static bool
@@ -347,6 +373,7 @@ der_oid_is(struct der oid, const unsigned char *want, size_t want_len)
 static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
 static const unsigned char oid_key_usage[] = { 0x55, 0x1d, 0x0f };
 static const unsigned char oid_name_constraints[] = { 0x55, 0x1d, 0x1e };
+static const unsigned char oid_basic_constraints[] = { 0x55, 0x1d, 0x13 };
 static const unsigned char oid_client_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
 static const unsigned char oid_server_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 1 };
 static const unsigned char oid_email[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 1 };
@@ -608,6 +635,7 @@ struct usage_verdict {
 	bool has_eku, eku_client_auth, eku_server_auth;
 	bool has_key_usage, key_usage_signature;
 	bool name_constraints;
+	bool ca;                        /* basicConstraints cA is TRUE */
 };
 
 static bool
@@ -641,6 +669,11 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 			}
 		} else if (der_oid_is(oid, oid_name_constraints, sizeof oid_name_constraints)) {
 			u->name_constraints = true;
+		} else if (der_oid_is(oid, oid_basic_constraints, sizeof oid_basic_constraints)) {
+			if (!der_expect(&value, 0x30, &inner, NULL))
+				return false;
+			u->ca = inner.len >= 3 && inner.p[0] == 0x01 && inner.p[1] == 1
+			    && inner.p[2] != 0;
 		} else if (der_oid_is(oid, oid_key_usage, sizeof oid_key_usage)) {
 			u->has_key_usage = true;
 			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1)
@@ -714,6 +747,10 @@ static const struct {
 	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 2 }, 8, true, br_sha256_ID, &br_sha256_vtable, NULL },
 	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 3 }, 8, true, br_sha384_ID, &br_sha384_vtable, NULL },
 	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 4 }, 8, true, br_sha512_ID, &br_sha512_vtable, NULL },
+	/* The rest of what br_x509_minimal verifies, for cert_signed_by(). */
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 14 }, 9, false, br_sha224_ID, &br_sha224_vtable, BR_HASH_OID_SHA224 },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 1 }, 8, true, br_sha224_ID, &br_sha224_vtable, NULL },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 1 }, 7, true, br_sha1_ID, &br_sha1_vtable, NULL },
 };
 
 /* Verifies `signature` over `data` with a pinned CA's key. */
@@ -753,70 +790,317 @@ signature_valid(struct der alg, struct der data, struct der signature,
 	    && memcmp(expected, hash, hash_len) == 0;
 }
 
-/* Parses and verifies one DER CRL against the pinned CAs. */
+static const unsigned char oid_akid[] = { 0x55, 0x1d, 0x23 };
+static const unsigned char oid_crl_number[] = { 0x55, 0x1d, 0x14 };
+static const unsigned char oid_delta_crl[] = { 0x55, 0x1d, 0x1b };
+static const unsigned char oid_idp[] = { 0x55, 0x1d, 0x1c };
+static const unsigned char oid_cert_issuer[] = { 0x55, 0x1d, 0x1d };
+
+/* One Extension of `seq`: its OID, whether it is critical, its value. */
+static bool
+der_extension(struct der *seq, struct der *oid, bool *critical, struct der *value)
+{
+	struct der ext, flag;
+
+	if (!der_expect(seq, 0x30, &ext, NULL) || !der_expect(&ext, 0x06, oid, NULL))
+		return false;
+	*critical = false;
+	if (ext.len > 0 && ext.p[0] == 0x01) {
+		if (!der_expect(&ext, 0x01, &flag, NULL) || flag.len != 1)
+			return false;
+		*critical = flag.p[0] != 0;
+	}
+	return der_expect(&ext, 0x04, value, NULL) && ext.len == 0;
+}
+
+static void
+oid_text(struct der oid, char *out, size_t cap)
+{
+	struct text_out t = { out, 0, cap };
+
+	out[0] = '\0';
+	text_add_oid(&t, oid);
+}
+
+/*
+ * An issuingDistributionPoint (RFC 5280, 5.2.5): sets *scope to what the
+ * CRL covers, with *note saying why when that is nothing mtlsd can use.
+ * Returns NULL, or why the CRL must be refused.
+ *
+ * A partition (distributionPoint) covers only certificates whose
+ * cRLDistributionPoints name it; mtlsd does not read those, so it uses
+ * none, and a client it would cover finds no CRL and is refused.
+ */
+static const char *
+parse_idp(struct der value, unsigned *scope, const char **note)
+{
+	struct der seq, v;
+	unsigned tag, n;
+	int last = -1;
+	bool flag[6] = { false };
+
+	if (!der_expect(&value, 0x30, &seq, NULL) || value.len != 0)
+		return "malformed issuingDistributionPoint";
+	while (seq.len > 0) {
+		if (!der_next(&seq, &tag, &v, NULL))
+			return "malformed issuingDistributionPoint";
+		n = tag & 0x1f;
+		/* Context tags [0]..[5], each at most once, in order. */
+		if ((tag & 0xc0) != 0x80 || n > 5 || (int)n <= last)
+			return "malformed issuingDistributionPoint";
+		last = (int)n;
+		if (n == 0 || n == 3) {
+			/* distributionPoint (constructed), onlySomeReasons (BIT STRING) */
+			if (tag != (n == 0 ? 0xa0u : 0x83u))
+				return "malformed issuingDistributionPoint";
+			flag[n] = true;
+		} else {
+			if (tag != (0x80 | n) || v.len != 1)
+				return "malformed issuingDistributionPoint";
+			flag[n] = v.p[0] != 0;
+		}
+	}
+	if (flag[4])
+		return "an indirect CRL (issuingDistributionPoint indirectCRL), "
+		    "which mtlsd does not support";
+	if (flag[1] + flag[2] + flag[5] > 1)
+		return "issuingDistributionPoint sets more than one of "
+		    "onlyContainsUserCerts, onlyContainsCACerts and "
+		    "onlyContainsAttributeCerts";
+	*note = NULL;
+	*scope = flag[1] ? CRL_SCOPE_EE : flag[2] ? CRL_SCOPE_CA
+	    : CRL_SCOPE_EE | CRL_SCOPE_CA;
+	if (flag[5])
+		*note = "it lists attribute certificates only (onlyContainsAttributeCerts)";
+	else if (flag[0])
+		*note = "it is one partition of the CA's revocations "
+		    "(issuingDistributionPoint names a distribution point)";
+	else if (flag[3])
+		*note = "it lists some revocation reasons only (onlySomeReasons)";
+	if (*note)
+		*scope = 0;
+	return NULL;
+}
+
+/*
+ * The crlExtensions of `crl` (RFC 5280, 5.2). A delta CRL, an indirect
+ * CRL or any critical extension mtlsd does not know is refused: it is not
+ * a complete list of the CA's revocations, or mtlsd cannot tell what it
+ * covers.
+ */
+static int
+parse_crl_extensions(const char *path, struct der exts, struct crl *crl, char *why,
+    size_t why_len)
+{
+	struct der seq, oid, value;
+	bool critical, seen_idp = false;
+	const char *err;
+	char text[64];
+
+	if (!der_expect(&exts, 0x30, &seq, NULL) || exts.len != 0)
+		return fail(why, why_len, "%s: malformed crlExtensions", path);
+	while (seq.len > 0) {
+		if (!der_extension(&seq, &oid, &critical, &value))
+			return fail(why, why_len, "%s: malformed crlExtensions", path);
+		if (der_oid_is(oid, oid_delta_crl, sizeof oid_delta_crl))
+			return fail(why, why_len, "%s: a delta CRL (deltaCRLIndicator); "
+			    "mtlsd needs complete CRLs", path);
+		if (der_oid_is(oid, oid_idp, sizeof oid_idp)) {
+			if (seen_idp)
+				return fail(why, why_len, "%s: two issuingDistributionPoint "
+				    "extensions", path);
+			seen_idp = true;
+			if ((err = parse_idp(value, &crl->scope, &crl->scope_note)))
+				return fail(why, why_len, "%s: %s", path, err);
+		} else if (critical && !der_oid_is(oid, oid_akid, sizeof oid_akid)
+		    && !der_oid_is(oid, oid_crl_number, sizeof oid_crl_number)) {
+			oid_text(oid, text, sizeof text);
+			return fail(why, why_len, "%s: unknown critical CRL extension %s; "
+			    "mtlsd refuses a CRL it cannot fully understand", path, text);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Serials in the order of their big-endian value (set_serial strips
+ * leading zeros, so a shorter one is smaller).
+ */
+static int
+serial_compare(const void *a, const void *b)
+{
+	const struct serial *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, x->len);
+}
+
+/* Binary search of a CRL's sorted serials: no scan per request. */
+static bool
+crl_lists(const struct crl *crl, const struct serial *serial)
+{
+	size_t lo = 0, hi = crl->revoked_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = serial_compare(&crl->revoked[mid], serial);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Reads the revokedCertificates of a CRL into crl->revoked, sorted. An
+ * entry with a critical extension (certificateIssuer, in an indirect CRL,
+ * or anything else) is refused, as mtlsd cannot tell what it means.
+ */
+static int
+parse_revoked(const char *path, struct der entries, struct crl *crl, char *why,
+    size_t why_len)
+{
+	size_t cap = 0;
+	struct serial *p;
+
+	while (entries.len > 0) {
+		struct der entry, serial, v, exts = { NULL, 0 }, oid, value;
+		unsigned tag;
+		int64_t t;
+		bool critical;
+		char text[64];
+
+		if (!der_expect(&entries, 0x30, &entry, NULL)
+		    || !der_expect(&entry, 0x02, &serial, NULL)
+		    || !der_next(&entry, &tag, &v, NULL) || !der_time(tag, v, &t)
+		    || (entry.len > 0 && (!der_expect(&entry, 0x30, &exts, NULL)
+		    || entry.len != 0)))
+			return fail(why, why_len, "%s: bad revoked entry %zu", path,
+			    crl->revoked_count + 1);
+		while (exts.len > 0) {
+			if (!der_extension(&exts, &oid, &critical, &value))
+				return fail(why, why_len, "%s: bad extensions in revoked "
+				    "entry %zu", path, crl->revoked_count + 1);
+			if (!critical)
+				continue;
+			if (der_oid_is(oid, oid_cert_issuer, sizeof oid_cert_issuer))
+				return fail(why, why_len, "%s: an indirect CRL "
+				    "(certificateIssuer in revoked entry %zu), which mtlsd "
+				    "does not support", path, crl->revoked_count + 1);
+			oid_text(oid, text, sizeof text);
+			return fail(why, why_len, "%s: revoked entry %zu has a critical "
+			    "extension %s; mtlsd refuses a CRL it cannot fully understand",
+			    path, crl->revoked_count + 1, text);
+		}
+		if (crl->revoked_count == cap) {
+			cap = cap ? cap * 2 : 16;
+			if (!(p = realloc(crl->revoked, cap * sizeof *crl->revoked)))
+				return fail(why, why_len, "%s: out of memory for %zu revoked "
+				    "serials", path, cap);
+			crl->revoked = p;
+		}
+		set_serial(&crl->revoked[crl->revoked_count++], serial);
+	}
+	if (crl->revoked_count > 0) {
+		qsort(crl->revoked, crl->revoked_count, sizeof *crl->revoked, serial_compare);
+		/* Exactly what is used, so the memory printed at start-up is true. */
+		if ((p = realloc(crl->revoked, crl->revoked_count * sizeof *crl->revoked)))
+			crl->revoked = p;
+	}
+	return 0;
+}
+
+/* Whether the certificate `der` is signed by the key `pk`. */
+static bool
+cert_signed_by(const unsigned char *der, size_t len, const br_x509_pkey *pk)
+{
+	struct der in = { der, len }, cert, tbs, tbs_whole, alg, sig;
+
+	return der_expect(&in, 0x30, &cert, NULL)
+	    && der_expect(&cert, 0x30, &tbs, &tbs_whole)
+	    && der_expect(&cert, 0x30, &alg, NULL) && der_expect(&cert, 0x03, &sig, NULL)
+	    && signature_valid(alg, tbs_whole, sig, pk);
+}
+
+/*
+ * Parses and verifies one DER CRL: it is tied to the pinned CA whose key
+ * verifies its signature, trying every pinned CA of its issuer's name (a
+ * CA re-keyed under the same name is pinned twice).
+ */
 static int
 load_crl_der(struct tls_credentials *creds, const char *path, const unsigned char *data,
     size_t len, char *why, size_t why_len)
 {
-	struct der in = { data, len }, list, tbs, tbs_whole, v, issuer, alg, sig, entries;
-	struct crl *crl;
+	struct der in = { data, len }, list, tbs, tbs_whole, v, issuer, alg, alg_whole;
+	struct der inner_alg, sig, entries = { NULL, 0 };
+	struct crl crl, *grown;
 	unsigned tag;
-	size_t i, cap = 0;
-	const br_x509_trust_anchor *ca = NULL;
+	size_t i, named = 0;
+	int err;
 
+	memset(&crl, 0, sizeof crl);
+	crl.anchor = -1;
+	crl.path = path;
+	crl.scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
 	if (!der_expect(&in, 0x30, &list, NULL) || !der_expect(&list, 0x30, &tbs, &tbs_whole)
-	    || !der_expect(&list, 0x30, &alg, NULL) || !der_expect(&list, 0x03, &sig, NULL))
+	    || !der_expect(&list, 0x30, &alg, &alg_whole) || !der_expect(&list, 0x03, &sig, NULL))
 		return fail(why, why_len, "%s: not a CRL", path);
-	if (!(crl = realloc(creds->crls, (creds->crl_count + 1) * sizeof *creds->crls)))
-		return fail(why, why_len, "%s: out of memory", path);
-	creds->crls = crl;
-	crl = &creds->crls[creds->crl_count];
-	memset(crl, 0, sizeof *crl);
-	if (tbs.len > 0 && tbs.p[0] == 0x02 && !der_next(&tbs, &tag, &v, NULL))
+	if (tbs.len > 0 && tbs.p[0] == 0x02 && (!der_next(&tbs, &tag, &v, NULL)
+	    || v.len != 1 || v.p[0] > 1))
+		return fail(why, why_len, "%s: unsupported CRL version", path);
+	if (!der_expect(&tbs, 0x30, &v, &inner_alg) || !der_expect(&tbs, 0x30, &v, &issuer)
+	    || !format_name(v, crl.issuer, sizeof crl.issuer, NULL, 0, NULL)
+	    || !der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl.this_update))
 		return fail(why, why_len, "%s: not a CRL", path);
-	if (!der_expect(&tbs, 0x30, &v, NULL) || !der_expect(&tbs, 0x30, &v, &issuer)
-	    || !format_name(v, crl->issuer, sizeof crl->issuer, NULL, 0, NULL)
-	    || !der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl->this_update))
-		return fail(why, why_len, "%s: not a CRL", path);
+	if (inner_alg.len != alg_whole.len || memcmp(inner_alg.p, alg_whole.p, alg_whole.len) != 0)
+		return fail(why, why_len, "%s: the two signature algorithm fields "
+		    "differ", path);
 	if (tbs.len > 0 && (tbs.p[0] == 0x17 || tbs.p[0] == 0x18)
-	    && (!der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl->next_update)))
+	    && (!der_next(&tbs, &tag, &v, NULL) || !der_time(tag, v, &crl.next_update)))
 		return fail(why, why_len, "%s: bad nextUpdate", path);
-	for (i = 0; i < creds->anchor_count && !ca; i++)
-		if (creds->anchors[i].dn.len == issuer.len
-		    && memcmp(creds->anchors[i].dn.data, issuer.p, issuer.len) == 0)
-			ca = &creds->anchors[i];
-	if (!ca)
-		return fail(why, why_len, "%s: issuer %s is not a pinned CA (-C)",
-		    path, crl->issuer);
-	if (!signature_valid(alg, tbs_whole, sig, &ca->pkey))
-		return fail(why, why_len, "%s: signature does not verify with the "
-		    "pinned CA %s", path, crl->issuer);
-	sha256_of(issuer.p, issuer.len, crl->issuer_hash);
-	if (tbs.len > 0 && tbs.p[0] == 0x30) {
-		if (!der_expect(&tbs, 0x30, &entries, NULL))
-			return fail(why, why_len, "%s: bad revoked list", path);
-		while (entries.len > 0) {
-			struct der entry, serial;
-
-			if (!der_expect(&entries, 0x30, &entry, NULL)
-			    || !der_expect(&entry, 0x02, &serial, NULL)) {
-				free(crl->revoked);     /* not counted yet: not freed with creds */
-				return fail(why, why_len, "%s: bad revoked entry", path);
-			}
-			if (crl->revoked_count == cap) {
-				struct serial *grown;
-
-				cap = cap ? cap * 2 : 16;
-				if (!(grown = realloc(crl->revoked, cap * sizeof *crl->revoked))) {
-					free(crl->revoked);
-					return fail(why, why_len, "%s: out of memory", path);
-				}
-				crl->revoked = grown;
-			}
-			set_serial(&crl->revoked[crl->revoked_count++], serial);
-		}
+	if (tbs.len > 0 && tbs.p[0] == 0x30 && !der_expect(&tbs, 0x30, &entries, NULL))
+		return fail(why, why_len, "%s: bad revoked list", path);
+	if (tbs.len > 0) {
+		if (!der_expect(&tbs, 0xa0, &v, NULL) || tbs.len != 0)
+			return fail(why, why_len, "%s: not a CRL (unexpected field "
+			    "after the revoked list)", path);
+		if (parse_crl_extensions(path, v, &crl, why, why_len) < 0)
+			return -1;
 	}
-	creds->crl_count++;
+	for (i = 0; i < creds->anchor_count && crl.anchor < 0; i++) {
+		if (creds->anchors[i].dn.len != issuer.len
+		    || memcmp(creds->anchors[i].dn.data, issuer.p, issuer.len) != 0)
+			continue;
+		named++;
+		if (signature_valid(alg, tbs_whole, sig, &creds->anchors[i].pkey))
+			crl.anchor = (int)i;
+	}
+	if (named == 0)
+		return fail(why, why_len, "%s: issuer %s is not a pinned CA (-C)",
+		    path, crl.issuer);
+	if (crl.anchor < 0 && named == 1)
+		return fail(why, why_len, "%s: signature does not verify with the "
+		    "pinned CA %s", path, crl.issuer);
+	if (crl.anchor < 0)
+		return fail(why, why_len, "%s: signature does not verify with any of "
+		    "the %zu pinned CAs named %s", path, named, crl.issuer);
+	memcpy(crl.anchor_id, creds->anchor_key_id[crl.anchor], 32);
+	sha256_of(issuer.p, issuer.len, crl.issuer_hash);
+	if ((err = parse_revoked(path, entries, &crl, why, why_len)) < 0) {
+		free(crl.revoked);
+		return err;
+	}
+	if (!(grown = realloc(creds->crls, (creds->crl_count + 1) * sizeof *creds->crls))) {
+		free(crl.revoked);
+		return fail(why, why_len, "%s: out of memory", path);
+	}
+	creds->crls = grown;
+	creds->crls[creds->crl_count++] = crl;
 	return 0;
 }
 
@@ -829,7 +1113,7 @@ load_crl_file(struct tls_credentials *creds, const char *path, char *why, size_t
 	size_t i, found = 0;
 	int err = 0;
 
-	if (read_whole_file(path, &raw, why, why_len) < 0)
+	if (read_whole_file(path, &raw, MAX_CRL_FILE, why, why_len) < 0)
 		return -1;
 	if (raw.len == 0 || raw.data[0] == 0x30) {
 		err = raw.len == 0 ? fail(why, why_len, "%s: empty file", path)
@@ -837,8 +1121,7 @@ load_crl_file(struct tls_credentials *creds, const char *path, char *why, size_t
 		free(raw.data);
 		return err;
 	}
-	free(raw.data);
-	if (pem_read_file(path, &objs, why, why_len) < 0)
+	if (pem_decode(path, raw, &objs, why, why_len) < 0)
 		return -1;
 	for (i = 0; i < objs.count; i++) {
 		if (!err && strcmp(objs.items[i].name, "X509 CRL") == 0) {
@@ -854,10 +1137,17 @@ load_crl_file(struct tls_credentials *creds, const char *path, char *why, size_t
 	return err;
 }
 
-static bool
-serial_equal(const struct serial *a, const struct serial *b)
+size_t
+tls_crl_memory(const struct tls_credentials *creds, size_t *serials)
 {
-	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+	size_t i, bytes = creds->crl_count * sizeof *creds->crls;
+
+	*serials = 0;
+	for (i = 0; i < creds->crl_count; i++) {
+		*serials += creds->crls[i].revoked_count;
+		bytes += creds->crls[i].revoked_count * sizeof *creds->crls[i].revoked;
+	}
+	return bytes;
 }
 
 static bool
@@ -874,42 +1164,104 @@ crl_in_force(const struct crl *crl, int64_t now)
  * its issuer's CRL, or the chain is refused, as nginx does (OpenSSL's
  * CRL_CHECK_ALL). CRLs come from pinned CAs only, so the one certificate
  * they can cover is the one a pinned CA signed: a chain with intermediates
- * has certificates no CRL can cover.
+ * has certificates no CRL can cover. Only the CRLs signed by the key that
+ * signed that certificate count (not those of another CA of the same
+ * name), and only those whose scope covers it.
  */
-static int
-revocation_status(const struct tls_credentials *creds, const struct client_identity *id,
+/*
+ * The CRL that decides for a certificate signed by the pinned CA
+ * `anchor_id`, a CA certificate or not: of several that cover it, the
+ * newest one in force, as OpenSSL. NULL if none covers it.
+ */
+static const struct crl *
+crl_for(const struct tls_credentials *creds, const unsigned char anchor_id[32], bool ca,
     int64_t now)
 {
 	const struct crl *crl = NULL;
-	size_t i, k;
+	unsigned need = ca ? CRL_SCOPE_CA : CRL_SCOPE_EE;
+	size_t i;
 
-	if (creds->crl_count == 0)
-		return 0;
-	if (!id->top_known)
-		return TLS_ERR_CRL_MISSING;
-	/* Of several CRLs from one CA, the newest one in force, as OpenSSL. */
 	for (i = 0; i < creds->crl_count; i++) {
 		const struct crl *c = &creds->crls[i];
 
-		if (memcmp(c->issuer_hash, id->top_issuer_hash, 32) != 0)
+		if (memcmp(c->anchor_id, anchor_id, 32) != 0 || !(c->scope & need))
 			continue;
 		if (!crl || crl_in_force(c, now) > crl_in_force(crl, now)
 		    || (crl_in_force(c, now) == crl_in_force(crl, now)
 		    && c->this_update > crl->this_update))
 			crl = c;
 	}
-	if (!crl)
+	return crl;
+}
+
+static const struct crl *
+covering_crl(const struct tls_credentials *creds, const struct client_identity *id,
+    int64_t now)
+{
+	if (!id->top_known || id->top_anchor < 0)
+		return NULL;
+	return crl_for(creds, id->top_anchor_id, id->top_ca, now);
+}
+
+/* The pinned CA of `creds` that `id`'s chain ends at, or -1 if not pinned. */
+static long
+anchor_of(const struct tls_credentials *creds, const struct client_identity *id)
+{
+	size_t i;
+
+	if (id->top_anchor < 0)
+		return -1;
+	if ((size_t)id->top_anchor < creds->anchor_count
+	    && memcmp(creds->anchor_key_id[id->top_anchor], id->top_anchor_id, 32) == 0)
+		return id->top_anchor;
+	for (i = 0; i < creds->anchor_count; i++)    /* another generation's index */
+		if (memcmp(creds->anchor_key_id[i], id->top_anchor_id, 32) == 0)
+			return (long)i;
+	return -1;
+}
+
+/*
+ * As OpenSSL checks every certificate of the chain (CRL_CHECK_ALL), the
+ * pinned CA's own certificate too: a CRL of its key must cover it (a CA
+ * certificate, unless it is a v1 root), and must not list its serial.
+ */
+static int
+anchor_revocation_status(const struct tls_credentials *creds,
+    const struct client_identity *id, int64_t now)
+{
+	const struct crl *crl;
+	long a = anchor_of(creds, id);
+
+	if (a < 0 || !(crl = crl_for(creds, id->top_anchor_id, creds->anchor_ca[a], now)))
 		return TLS_ERR_CRL_MISSING;
 	if (now < crl->this_update)
 		return TLS_ERR_CRL_NOT_YET_VALID;
 	if (crl->next_update != 0 && now > crl->next_update)
 		return TLS_ERR_CRL_EXPIRED;
-	for (k = 0; k < crl->revoked_count; k++)
-		if (serial_equal(&crl->revoked[k], &id->top_serial))
-			return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
+	if (crl_lists(crl, &creds->anchor_serial[a]))
+		return TLS_ERR_CA_REVOKED;
+	return 0;
+}
+
+static int
+revocation_status(const struct tls_credentials *creds, const struct client_identity *id,
+    int64_t now)
+{
+	const struct crl *crl;
+
+	if (creds->crl_count == 0)
+		return 0;
+	if (!(crl = covering_crl(creds, id, now)))
+		return TLS_ERR_CRL_MISSING;
+	if (now < crl->this_update)
+		return TLS_ERR_CRL_NOT_YET_VALID;
+	if (crl->next_update != 0 && now > crl->next_update)
+		return TLS_ERR_CRL_EXPIRED;
+	if (crl_lists(crl, &id->top_serial))
+		return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
 	if (id->trusted_at > 1)
 		return TLS_ERR_CRL_MISSING;
-	return 0;
+	return anchor_revocation_status(creds, id, now);
 }
 
 static bool
@@ -1161,11 +1513,14 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 	    sizeof *creds->anchor_not_after);
 	creds->anchor_dn_hash = calloc(objs.count ? objs.count : 1,
 	    sizeof *creds->anchor_dn_hash);
-	creds->valid_anchors = calloc(objs.count ? objs.count : 1,
-	    sizeof *creds->valid_anchors);
+	creds->anchor_fingerprint = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->anchor_fingerprint);
+	creds->anchor_serial = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->anchor_serial);
+	creds->anchor_ca = calloc(objs.count ? objs.count : 1, sizeof *creds->anchor_ca);
 	if (!creds->anchors || !creds->anchor_names || !creds->anchor_not_before
 	    || !creds->anchor_not_after || !creds->anchor_dn_hash
-	    || !creds->valid_anchors) {
+	    || !creds->anchor_fingerprint || !creds->anchor_serial || !creds->anchor_ca) {
 		pem_free(&objs);
 		return fail(why, why_len, "%s: out of memory", path);
 	}
@@ -1200,12 +1555,16 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 			    sizeof creds->anchor_names[0], "%s", id.subject);
 			creds->anchor_not_before[creds->anchor_count] = id.not_before;
 			creds->anchor_not_after[creds->anchor_count] = id.not_after;
+			creds->anchor_serial[creds->anchor_count] = id.serial;
+			creds->anchor_ca[creds->anchor_count] = usage.ca;
 		} else {
 			/* Dates BearSSL decoded but we could not read: never expire. */
 			creds->anchor_not_before[creds->anchor_count] = INT64_MIN;
 			creds->anchor_not_after[creds->anchor_count] = INT64_MAX;
 		}
 		sha256_of(dn.data, dn.len, creds->anchor_dn_hash[creds->anchor_count]);
+		sha256_of(objs.items[i].der.data, objs.items[i].der.len,
+		    creds->anchor_fingerprint[creds->anchor_count]);
 		ta = &creds->anchors[creds->anchor_count++];
 		ta->dn.data = dn.data;
 		ta->dn.len = dn.len;
@@ -1219,6 +1578,51 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 	if (!err && creds->anchor_count == 0)
 		err = fail(why, why_len, "%s: no CA certificate found", path);
 	return err;
+}
+
+/*
+ * What names a pinned CA across generations: SHA-256 of its subject's DER
+ * and its public key. Two certificates of one CA (renewed, same key) share
+ * it; a CA re-keyed under the same name does not.
+ */
+static void
+anchor_key_id(const br_x509_trust_anchor *ta, unsigned char out[32])
+{
+	br_sha256_context ctx;
+	unsigned char type = (unsigned char)ta->pkey.key_type;
+
+	br_sha256_init(&ctx);
+	br_sha256_update(&ctx, ta->dn.data, ta->dn.len);
+	br_sha256_update(&ctx, &type, 1);
+	if (ta->pkey.key_type == BR_KEYTYPE_RSA) {
+		br_sha256_update(&ctx, ta->pkey.key.rsa.n, ta->pkey.key.rsa.nlen);
+		br_sha256_update(&ctx, ta->pkey.key.rsa.e, ta->pkey.key.rsa.elen);
+	} else {
+		type = (unsigned char)ta->pkey.key.ec.curve;
+		br_sha256_update(&ctx, &type, 1);
+		br_sha256_update(&ctx, ta->pkey.key.ec.q, ta->pkey.key.ec.qlen);
+	}
+	br_sha256_out(&ctx, out);
+}
+
+/* The key ids of the pinned CAs, and room for the two views of them. */
+static int
+index_anchors(struct tls_credentials *creds)
+{
+	size_t i, n = creds->anchor_count ? creds->anchor_count : 1;
+
+	creds->anchor_key_id = calloc(n, sizeof *creds->anchor_key_id);
+	for (i = 0; i < 2; i++) {
+		creds->views[i].anchors = calloc(n, sizeof *creds->views[i].anchors);
+		creds->views[i].index = calloc(n, sizeof *creds->views[i].index);
+		if (!creds->views[i].anchors || !creds->views[i].index)
+			break;
+	}
+	if (!creds->anchor_key_id || i < 2)
+		return -1;      /* freed with creds */
+	for (i = 0; i < creds->anchor_count; i++)
+		anchor_key_id(&creds->anchors[i], creds->anchor_key_id[i]);
+	return 0;
 }
 
 /* ---- generations ---- */
@@ -1249,7 +1653,14 @@ free_credentials(struct tls_credentials *c)
 	free(c->anchor_not_before);
 	free(c->anchor_not_after);
 	free(c->anchor_dn_hash);
-	free(c->valid_anchors);
+	free(c->anchor_fingerprint);
+	free(c->anchor_serial);
+	free(c->anchor_ca);
+	free(c->anchor_key_id);
+	for (i = 0; i < 2; i++) {
+		free(c->views[i].anchors);
+		free(c->views[i].index);
+	}
 	for (i = 0; i < c->crl_count; i++)
 		free(c->crls[i].revoked);
 	free(c->crls);
@@ -1314,6 +1725,10 @@ tls_load(const struct tls_config *config, char *why, size_t why_len)
 	if (checked(load_anchors(c, config->ca_file, why, why_len),
 	    config->ca_file, why, why_len) < 0) {
 		name_option(why, why_len, "--client-ca");
+		goto failed;
+	}
+	if (index_anchors(c) < 0) {
+		fail(why, why_len, "--client-ca %s: out of memory", config->ca_file);
 		goto failed;
 	}
 	for (i = 0; i < config->crl_file_count; i++) {
@@ -1413,7 +1828,7 @@ tls_warn_expiring(const struct tls_credentials *creds, int days,
 	int64_t now = (int64_t)time(NULL);
 	struct client_identity id;
 	struct usage_verdict usage;
-	char what[300];
+	char what[300], msg[600];
 	size_t i;
 
 	if (creds->chain_len > 0 && parse_certificate(creds->chain[0].data,
@@ -1423,8 +1838,36 @@ tls_warn_expiring(const struct tls_credentials *creds, int days,
 		warn_if_expiring(what, id.not_after, now, days, warn);
 	}
 	for (i = 0; i < creds->crl_count; i++) {
-		snprintf(what, sizeof what, "CRL of %s: nextUpdate", creds->crls[i].issuer);
-		warn_if_expiring(what, creds->crls[i].next_update, now, days, warn);
+		const struct crl *crl = &creds->crls[i];
+
+		snprintf(what, sizeof what, "CRL of %s: nextUpdate", crl->issuer);
+		warn_if_expiring(what, crl->next_update, now, days, warn);
+		if (crl->scope == 0) {
+			snprintf(msg, sizeof msg, "%s: this CRL of %s covers no "
+			    "certificate mtlsd checks: %s", crl->path, crl->issuer,
+			    crl->scope_note);
+			warn(msg);
+		} else if (crl->scope == CRL_SCOPE_CA) {
+			snprintf(msg, sizeof msg, "%s: this CRL of %s covers CA "
+			    "certificates only (onlyContainsCACerts)", crl->path,
+			    crl->issuer);
+			warn(msg);
+		}
+	}
+	for (i = 0; i < creds->anchor_count && creds->crl_count > 0; i++) {
+		size_t k;
+
+		for (k = 0; k < creds->crl_count; k++)
+			if (memcmp(creds->crls[k].anchor_id, creds->anchor_key_id[i], 32) == 0)
+				break;
+		if (k == creds->crl_count) {
+			snprintf(msg, sizeof msg, "pinned CA %s (SHA-256 %02X%02X%02X%02X...) "
+			    "has no CRL signed with its key: with --crl, the "
+			    "certificates it issued are refused", creds->anchor_names[i],
+			    creds->anchor_fingerprint[i][0], creds->anchor_fingerprint[i][1],
+			    creds->anchor_fingerprint[i][2], creds->anchor_fingerprint[i][3]);
+			warn(msg);
+		}
 	}
 	for (i = 0; i < creds->anchor_count; i++) {
 		snprintf(what, sizeof what, "pinned CA %s", creds->anchor_names[i]);
@@ -1441,25 +1884,46 @@ anchor_valid_at(const struct tls_credentials *creds, size_t i, int64_t now)
 }
 
 /*
- * The pinned CAs valid at `now` (OpenSSL's rule: notBefore <= now <=
- * notAfter), remade only when `now` has left the span over which the
- * last answer holds, so a handshake usually costs a comparison.
+ * The view of the pinned CAs valid at `now` (OpenSSL's rule: notBefore <=
+ * now <= notAfter) for a new handshake: its index in creds->views. It is
+ * remade only when `now` has left the span over which it holds, so a
+ * handshake usually costs a comparison.
+ *
+ * Handshakes interleave in the one thread, and each one's br_x509_minimal
+ * keeps a pointer into its view's array (and that array's length) until
+ * the handshake ends. Rewriting that array in place would change the CAs
+ * under a handshake in progress: shift a valid CA out of its reach, or
+ * leave behind one that has just expired. So a view is remade only while
+ * no handshake uses it (refs == 0): the current one if it is free, else
+ * the other, which then becomes current. If both are in use (the clock
+ * crossed two CA validity boundaries within one handshake), the current,
+ * stale view is kept; verifier_end_chain checks the dates of the CA that
+ * signed again, so a stale view can refuse a client but never admit one.
  */
-static void
-select_valid_anchors(struct tls_credentials *creds, int64_t now)
+static unsigned
+valid_view(struct tls_credentials *creds, int64_t now)
 {
+	struct anchor_view *view = &creds->views[creds->view_cur];
 	int64_t from = INT64_MIN, until = INT64_MAX, begins, ends;
 	size_t i;
 
-	if (creds->valid_until != 0 && creds->valid_from <= now && now < creds->valid_until)
-		return;
-	creds->valid_anchor_count = 0;
+	if (view->until != 0 && view->from <= now && now < view->until)
+		return creds->view_cur;
+	if (view->refs > 0) {
+		if (creds->views[!creds->view_cur].refs > 0)
+			return creds->view_cur;
+		creds->view_cur = !creds->view_cur;
+		view = &creds->views[creds->view_cur];
+	}
+	view->count = 0;
 	for (i = 0; i < creds->anchor_count; i++) {
 		begins = creds->anchor_not_before[i];
 		ends = creds->anchor_not_after[i] == INT64_MAX ? INT64_MAX
 		    : creds->anchor_not_after[i] + 1;
-		if (anchor_valid_at(creds, i, now))
-			creds->valid_anchors[creds->valid_anchor_count++] = creds->anchors[i];
+		if (anchor_valid_at(creds, i, now)) {
+			view->anchors[view->count] = creds->anchors[i];
+			view->index[view->count++] = i;
+		}
 		if (begins <= now && begins > from)
 			from = begins;
 		if (begins > now && begins < until)
@@ -1469,28 +1933,9 @@ select_valid_anchors(struct tls_credentials *creds, int64_t now)
 		if (ends > now && ends < until)
 			until = ends;
 	}
-	creds->valid_from = from;
-	creds->valid_until = until;
-}
-
-/*
- * The latest notAfter of the CAs valid now that are named `dn_hash`: one
- * of them signed the chain, and all share the name, so when the last of
- * them expires, the chain surely has.
- */
-static int64_t
-anchor_valid_until(const struct tls_credentials *creds, const unsigned char dn_hash[32],
-    int64_t now)
-{
-	int64_t until = INT64_MIN;
-	size_t i;
-
-	for (i = 0; i < creds->anchor_count; i++)
-		if (anchor_valid_at(creds, i, now)
-		    && memcmp(creds->anchor_dn_hash[i], dn_hash, 32) == 0
-		    && creds->anchor_not_after[i] > until)
-			until = creds->anchor_not_after[i];
-	return until == INT64_MIN ? INT64_MAX : until;
+	view->from = from;
+	view->until = until;
+	return creds->view_cur;
 }
 
 /* A pinned CA named `dn_hash` left out for its dates: its index, or -1. */
@@ -1507,98 +1952,69 @@ anchor_out_of_dates(const struct tls_credentials *creds, const unsigned char dn_
 	return -1;
 }
 
-/* ---- which pinned CA, by key ---- */
-
-/* SHA-256 over the key type and the key's numbers: two keys, two hashes. */
-static void
-pkey_hash(const br_x509_pkey *pk, unsigned char out[32])
-{
-	br_sha256_context h;
-	unsigned char type = pk->key_type;
-
-	br_sha256_init(&h);
-	br_sha256_update(&h, &type, 1);
-	if (pk->key_type == BR_KEYTYPE_RSA) {
-		br_sha256_update(&h, pk->key.rsa.n, pk->key.rsa.nlen);
-		br_sha256_update(&h, "/", 1);
-		br_sha256_update(&h, pk->key.rsa.e, pk->key.rsa.elen);
-	} else {
-		unsigned char curve = (unsigned char)pk->key.ec.curve;
-
-		br_sha256_update(&h, &curve, 1);
-		br_sha256_update(&h, pk->key.ec.q, pk->key.ec.qlen);
-	}
-	br_sha256_out(&h, out);
-}
-
-static void verifier_set_time(struct client_verifier *v, time_t now);
-
-/*
- * Which pinned CA signed `der` (the chain's certificate a pinned CA
- * signed): BearSSL tells only that one named `dn_hash` did. With one such
- * CA valid at `now`, that is the one; with several (a CA re-keyed under
- * the same name), `der` is checked against each. Fills `key_hash` and
- * returns true, or false if none signed it. No allocation.
- */
+/* Whether a CA of the handshake's view is named `dn_hash`. */
 static bool
-signing_anchor(const struct tls_credentials *creds, const unsigned char *der,
-    size_t len, const unsigned char dn_hash[32], int64_t now,
-    unsigned char key_hash[32])
+view_has_name(const struct client_verifier *v, const unsigned char dn_hash[32])
 {
-	static struct client_verifier probe;   /* big; used one at a time */
-	size_t i, found = 0, pick = 0, k;
+	const struct anchor_view *view = &v->creds->views[v->view];
+	size_t j;
 
-	for (i = 0; i < creds->anchor_count; i++)
-		if (anchor_valid_at(creds, i, now)
-		    && memcmp(creds->anchor_dn_hash[i], dn_hash, 32) == 0) {
-			found++;
-			pick = i;
-		}
-	if (found == 1) {
-		pkey_hash(&creds->anchors[pick].pkey, key_hash);
-		return true;
-	}
-	for (i = 0; i < creds->anchor_count && der; i++) {
-		br_x509_minimal_context *mc = &probe.minimal;
-
-		if (!anchor_valid_at(creds, i, now)
-		    || memcmp(creds->anchor_dn_hash[i], dn_hash, 32) != 0)
-			continue;
-		br_x509_minimal_init(mc, &br_sha256_vtable, &creds->anchors[i], 1);
-		for (k = 0; k < sizeof hashes / sizeof hashes[0]; k++)
-			br_x509_minimal_set_hash(mc, hashes[k].id, hashes[k].impl);
-		br_x509_minimal_set_rsa(mc, br_rsa_pkcs1_vrfy_get_default());
-		br_x509_minimal_set_ecdsa(mc, br_ec_get_default(),
-		    br_ecdsa_vrfy_asn1_get_default());
-		verifier_set_time(&probe, (time_t)now);
-		mc->vtable->start_chain(&mc->vtable, NULL);
-		mc->vtable->start_cert(&mc->vtable, (uint32_t)len);
-		mc->vtable->append(&mc->vtable, der, len);
-		mc->vtable->end_cert(&mc->vtable);
-		if (mc->err == BR_ERR_X509_OK) {
-			pkey_hash(&creds->anchors[i].pkey, key_hash);
+	for (j = 0; j < view->count; j++)
+		if (memcmp(v->creds->anchor_dn_hash[view->index[j]], dn_hash, 32) == 0)
 			return true;
-		}
-	}
 	return false;
 }
 
-/* A CA with the key that signed `id`'s chain is pinned, and valid, now. */
+/*
+ * Which pinned CA's key signed `der`, the certificate a pinned CA signed
+ * (its issuer's name is `issuer_hash`): an index in creds->anchors, or -1.
+ * BearSSL says only that a CA of the handshake's view did. Usually one CA
+ * of the view has that name, and it is that one; only when several do (a
+ * CA re-keyed or renewed under the same name) is the signature verified
+ * again, with each of them, in BearSSL's order.
+ */
+static int
+signing_anchor(const struct client_verifier *v, const unsigned char issuer_hash[32],
+    const unsigned char *der, size_t len)
+{
+	const struct anchor_view *view = &v->creds->views[v->view];
+	size_t j, named = 0;
+	int first = -1;
+
+	for (j = 0; j < view->count; j++)
+		if (memcmp(v->creds->anchor_dn_hash[view->index[j]], issuer_hash, 32) == 0
+		    && named++ == 0)
+			first = (int)view->index[j];
+	if (named <= 1)
+		return first;
+	for (j = 0; j < view->count; j++)
+		if (memcmp(v->creds->anchor_dn_hash[view->index[j]], issuer_hash, 32) == 0
+		    && cert_signed_by(der, len, &view->anchors[j].pkey))
+			return (int)view->index[j];
+	return -1;
+}
+
+static void
+set_top_anchor(struct client_verifier *v, const unsigned char *der, size_t len)
+{
+	struct client_identity *id = &v->identity;
+
+	id->top_anchor = signing_anchor(v, id->top_issuer_hash, der, len);
+	if (id->top_anchor >= 0)
+		memcpy(id->top_anchor_id, v->creds->anchor_key_id[id->top_anchor], 32);
+}
+
+/* A CA with the key (and name) that signed `id`'s chain is pinned, and valid, now. */
 static bool
 anchor_still_pinned(const struct tls_credentials *creds,
     const struct client_identity *id, int64_t now)
 {
-	unsigned char h[32];
 	size_t i;
 
-	for (i = 0; i < creds->anchor_count; i++) {
-		if (!anchor_valid_at(creds, i, now)
-		    || memcmp(creds->anchor_dn_hash[i], id->top_issuer_hash, 32) != 0)
-			continue;
-		pkey_hash(&creds->anchors[i].pkey, h);
-		if (memcmp(h, id->anchor_key_hash, 32) == 0)
+	for (i = 0; i < creds->anchor_count; i++)
+		if (anchor_valid_at(creds, i, now)
+		    && memcmp(creds->anchor_key_id[i], id->top_anchor_id, 32) == 0)
 			return true;
-	}
 	return false;
 }
 
@@ -1641,6 +2057,7 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	memset(&v->identity, 0, sizeof v->identity);
 	v->identity.auth = AUTH_REJECTED;
 	v->identity.error = BR_ERR_X509_NOT_TRUSTED;
+	v->identity.top_anchor = -1;
 	v->cert_count = 0;
 	v->ee_len = 0;
 	v->ca_error = 0;
@@ -1701,6 +2118,7 @@ inspect_intermediate(struct client_verifier *v, bool top)
 	    || !parse_certificate(v->ee_der + v->ee_len, v->cur_len, &ca, &usage)) {
 		if (v->ca_error == 0)
 			v->ca_error = TLS_ERR_CA_UNREADABLE;
+		memset(v->last_issuer_hash, 0, sizeof v->last_issuer_hash);
 		return;
 	}
 	if (usage.name_constraints && v->ca_error == 0)
@@ -1734,31 +2152,10 @@ verifier_end_cert(const br_x509_class **ctx)
 		v->identity.trusted_at = (int)v->cert_count;
 	if (v->cert_count > 1)
 		inspect_intermediate(v, v->identity.trusted_at != 0);
-}
-
-/*
- * The certificate a pinned CA signed, as kept in ee_der: the client's own,
- * or the intermediate stored after it. NULL if it was not kept whole.
- */
-static const unsigned char *
-top_certificate(const struct client_verifier *v, size_t *len)
-{
-	struct der in, value, whole;
-	unsigned tag;
-
-	*len = 0;
-	if (v->ee_len > v->ee_cap)
-		return NULL;
-	if (v->identity.trusted_at == 1) {
-		*len = v->ee_len;
-		return v->ee_der;
+	if (v->identity.trusted_at > 1 && v->identity.top_known) {
+		v->identity.top_ca = true;      /* BearSSL took it as a CA */
+		set_top_anchor(v, v->ee_der + v->ee_len, v->cur_len);
 	}
-	in.p = v->ee_der + v->ee_len;
-	in.len = v->ee_cap - v->ee_len;
-	if (!der_next(&in, &tag, &value, &whole) || tag != 0x30)
-		return NULL;
-	*len = whole.len;
-	return whole.p;
 }
 
 /* mtlsd's checks on top of a chain BearSSL validated. */
@@ -1791,8 +2188,8 @@ verifier_end_chain(const br_x509_class **ctx)
 	struct client_identity *id = &v->identity;
 	struct usage_verdict usage;
 	int64_t now = (int64_t)time(NULL), until;
+	const unsigned char *issuer;
 	bool parsed = false;
-	size_t top_len = 0;
 	int err;
 
 	id->certs_sent = (int)v->cert_count;
@@ -1801,8 +2198,10 @@ verifier_end_chain(const br_x509_class **ctx)
 		parsed = parse_certificate(v->ee_der, v->ee_len, id, &usage);
 	if (parsed && id->trusted_at == 1) {
 		id->top_known = true;
+		id->top_ca = usage.ca;
 		id->top_serial = id->serial;
 		memcpy(id->top_issuer_hash, id->issuer_hash, 32);
+		set_top_anchor(v, v->ee_der, v->ee_len);
 	}
 	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
 		err = TLS_ERR_CHAIN_LENGTH;
@@ -1812,18 +2211,21 @@ verifier_end_chain(const br_x509_class **ctx)
 		err = TLS_ERR_TOO_LARGE;
 	else if (!parsed)
 		err = TLS_ERR_MALFORMED;
+	else if (id->top_anchor < 0 && v->ca_error == 0)
+		err = BR_ERR_X509_NOT_TRUSTED;  /* which pinned CA is unknown: fail closed */
+	else if (id->top_anchor >= 0 && !anchor_valid_at(v->creds, (size_t)id->top_anchor, now))
+		err = BR_ERR_X509_EXPIRED;      /* since the handshake began */
 	else
 		err = policy_error(v, &usage);
-	if (err == BR_ERR_X509_NOT_TRUSTED && anchor_out_of_dates(v->creds,
-	    v->cert_count > 1 ? v->last_issuer_hash : id->issuer_hash, now) >= 0)
+	issuer = v->cert_count > 1 ? v->last_issuer_hash : id->issuer_hash;
+	if (err == BR_ERR_X509_NOT_TRUSTED && anchor_out_of_dates(v->creds, issuer, now) >= 0)
 		err = BR_ERR_X509_EXPIRED;  /* as OpenSSL says of such a CA */
-	if (err == 0 && !signing_anchor(v->creds, top_certificate(v, &top_len),
-	    top_len, id->top_issuer_hash, now, id->anchor_key_hash))
-		err = BR_ERR_X509_NOT_TRUSTED;
+	else if (err == BR_ERR_X509_NOT_TRUSTED && view_has_name(v, issuer))
+		err = TLS_ERR_CA_KEY_MISMATCH;
 	if (err == 0) {
 		id->valid_until = id->not_after < v->ca_not_after
 		    ? id->not_after : v->ca_not_after;
-		until = anchor_valid_until(v->creds, id->top_issuer_hash, now);
+		until = v->creds->anchor_not_after[id->top_anchor];
 		if (until < id->valid_until)
 			id->valid_until = until;
 	}
@@ -1860,9 +2262,10 @@ verifier_bind(struct client_verifier *v, struct tls_credentials *creds)
 
 	v->vtable = &verifier_class;
 	v->creds = creds;
-	select_valid_anchors(creds, (int64_t)time(NULL));
+	v->view = valid_view(creds, (int64_t)time(NULL));
+	creds->views[v->view].refs++;  /* until release_generation() */
 	br_x509_minimal_init(&v->minimal, &br_sha256_vtable,
-	    creds->valid_anchors, creds->valid_anchor_count);
+	    creds->views[v->view].anchors, creds->views[v->view].count);
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
 		br_x509_minimal_set_hash(&v->minimal, hashes[i].id, hashes[i].impl);
 	br_x509_minimal_set_rsa(&v->minimal, br_rsa_pkcs1_vrfy_get_default());
@@ -2058,6 +2461,7 @@ tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_
 	current_creds->refs++;
 	memset(&v->identity, 0, sizeof v->identity);
 	v->identity.auth = AUTH_NOT_SENT;
+	v->identity.top_anchor = -1;
 	v->ee_der = scratch;
 	v->ee_cap = scratch_len;
 	v->ee_len = 0;
@@ -2078,6 +2482,7 @@ static void
 release_generation(struct client_verifier *v)
 {
 	if (v->creds) {
+		v->creds->views[v->view].refs--;
 		v->creds->refs--;
 		v->creds = NULL;
 		release_retired();
@@ -2291,7 +2696,8 @@ tls_session_send_refusal(const struct tls_session *s, int fd)
 		alert[6] = HANDSHAKE_FAILURE;
 	else if (id->error == BR_ERR_X509_EXPIRED)
 		alert[6] = CERTIFICATE_EXPIRED;
-	else if (id->error == BR_ERR_X509_NOT_TRUSTED)
+	else if (id->error == BR_ERR_X509_NOT_TRUSTED
+	    || id->error == TLS_ERR_CA_KEY_MISMATCH)
 		alert[6] = UNKNOWN_CA;
 	else if (id->error == TLS_ERR_REVOKED || id->error == TLS_ERR_CA_REVOKED)
 		alert[6] = CERTIFICATE_REVOKED;
@@ -2342,6 +2748,10 @@ policy_error_text(int err)
 		return "a CA of the chain has name constraints, which mtlsd cannot enforce";
 	case TLS_ERR_CA_UNREADABLE:
 		return "an intermediate CA certificate cannot be inspected";
+	case TLS_ERR_CA_KEY_MISMATCH:
+		return "certificate not trusted: its issuer's name matches a pinned "
+		    "CA, but that CA's key did not sign it (a CA re-keyed under "
+		    "the same name?)";
 	case TLS_ERR_CRL_NOT_YET_VALID:
 		return "CRL is not yet valid (thisUpdate in the future)";
 	case TLS_ERR_CRL_MISSING:
@@ -2413,6 +2823,16 @@ tls_identity_recheck(const struct client_identity *id)
 /* ---- --check-cert: the same checks, offline, step by step ---- */
 
 static void
+print_fingerprint(FILE *out, const char *label, const unsigned char fp[32])
+{
+	size_t i;
+
+	fprintf(out, "%s", label);
+	for (i = 0; i < 32; i++)
+		fprintf(out, "%02X%s", fp[i], i < 31 ? ":" : "\n");
+}
+
+static void
 print_time(FILE *out, const char *label, int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -2445,6 +2865,16 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 		fprintf(out, "error: %s\n", why);
 		return 2;
 	}
+	for (i = 0; i < creds->anchor_count; i++) {
+		int64_t nb = creds->anchor_not_before[i], na = creds->anchor_not_after[i];
+
+		fprintf(out, "pinned CA %zu: %s\n", i + 1, creds->anchor_names[i]);
+		print_fingerprint(out, "  sha256:      ", creds->anchor_fingerprint[i]);
+		print_time(out, "  valid:       ", nb);
+		print_time(out, " to ", na);
+		fprintf(out, "%s\n", now < nb ? " (not yet valid)" : now > na
+		    ? " (expired)" : "");
+	}
 	memset(&v, 0, sizeof v);
 	verifier_bind(&v, (struct tls_credentials *)(uintptr_t)creds);
 	v.ee_der = scratch;
@@ -2470,9 +2900,7 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	fprintf(out, "  serial:      %s\n", serial);
 	print_time(out, "  not before:  ", id->not_before);
 	print_time(out, "\n  not after:   ", id->not_after);
-	fprintf(out, "\n  sha256:      ");
-	for (i = 0; i < 32; i++)
-		fprintf(out, "%02X%s", id->fingerprint[i], i < 31 ? ":" : "\n");
+	print_fingerprint(out, "\n  sha256:      ", id->fingerprint);
 	fprintf(out, "chain: %zu certificate(s) sent (at most %d)\n", certs,
 	    TLS_MAX_CLIENT_CHAIN);
 	if (parse_certificate(scratch, v.ee_len < sizeof scratch ? v.ee_len : 0,
@@ -2489,6 +2917,14 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 		fprintf(out, "trust: issued by a pinned CA, %d intermediate(s) "
 		    "(--verify-depth %d)%s\n", id->trusted_at - 1, cfg->verify_depth,
 		    id->trusted_at - 1 > cfg->verify_depth ? ": too many" : "");
+		if (id->top_anchor >= 0)
+			fprintf(out, "  signed by:   pinned CA %d, %s\n", id->top_anchor + 1,
+			    creds->anchor_names[id->top_anchor]);
+	} else if (err == TLS_ERR_CA_KEY_MISMATCH) {
+		fprintf(out, "trust: not trusted: issuer %s matches a pinned CA by "
+		    "name, but that CA's key did not sign the certificate (a CA "
+		    "re-keyed under the same name? pin its new certificate)\n",
+		    certs > 1 ? "of the last intermediate" : id->issuer);
 	} else if (err == BR_ERR_X509_NOT_TRUSTED) {
 		fprintf(out, "trust: not trusted: issuer %s is not a pinned CA\n", id->issuer);
 	} else if (err == BR_ERR_X509_EXPIRED) {
@@ -2528,8 +2964,17 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 			fprintf(out, "revocation: an intermediate CA is revoked\n");
 			break;
 		case TLS_ERR_CRL_MISSING:
-			fprintf(out, "revocation: no CRL from the issuer of a certificate "
-			    "of the chain\n");
+			if (id->top_anchor >= 0 && !covering_crl(creds, id, now))
+				fprintf(out, "revocation: no CRL signed with the key of "
+				    "pinned CA %d covers the %s certificate it signed\n",
+				    id->top_anchor + 1, id->top_ca ? "CA" : "end-entity");
+			else if (id->trusted_at > 1 || id->top_anchor < 0)
+				fprintf(out, "revocation: no CRL from the issuer of a "
+				    "certificate of the chain\n");
+			else
+				fprintf(out, "revocation: no CRL signed with the key of "
+				    "pinned CA %d covers that CA's own certificate (nginx "
+				    "checks it too)\n", id->top_anchor + 1);
 			break;
 		default:
 			fprintf(out, "revocation: %s\n", tls_error_text(rev));

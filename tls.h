@@ -40,6 +40,7 @@ enum {
 	TLS_ERR_CRL_NOT_YET_VALID, /* the issuer's CRL starts in the future */
 	TLS_ERR_NAME_CONSTRAINTS,  /* a CA of the chain has name constraints */
 	TLS_ERR_CA_UNREADABLE,     /* an intermediate CA too large or odd to inspect */
+	TLS_ERR_CA_KEY_MISMATCH,   /* the issuer's name is pinned, but not its key */
 };
 
 /* What is named on the command line; read again on every reload. */
@@ -62,13 +63,42 @@ struct serial {
 	unsigned char bytes[20];       /* big-endian, no leading zero */
 };
 
-/* One CRL, verified against the pinned CA that issued it. */
+/* What a CRL covers (RFC 5280 issuingDistributionPoint); 0: nothing. */
+enum {
+	CRL_SCOPE_EE = 1,               /* end-entity certificates */
+	CRL_SCOPE_CA = 2,               /* CA certificates */
+};
+
+/*
+ * One CRL (never a delta or an indirect one: those are refused at load),
+ * verified against the pinned CA whose key signed it. It applies only to
+ * certificates that key signed (anchor_id), and only to those its scope
+ * covers.
+ */
 struct crl {
 	unsigned char issuer_hash[32]; /* SHA-256 of the issuer Name's DER */
+	unsigned char anchor_id[32];   /* the signing CA: see anchor_key_id in tls.c */
+	int anchor;                    /* that CA's index in creds->anchors */
 	char issuer[160];
+	const char *path;              /* the --crl file, for messages */
+	unsigned scope;                /* CRL_SCOPE_*; 0 with scope_note saying why */
+	const char *scope_note;
 	int64_t this_update, next_update;   /* Unix time; next_update 0 if absent */
-	struct serial *revoked;
+	struct serial *revoked;        /* sorted (serial_compare), for a binary search */
 	size_t revoked_count;
+};
+
+/*
+ * The pinned CAs valid over [from, until), as an array BearSSL is given.
+ * A handshake's br_x509_minimal keeps a pointer into `anchors` until the
+ * handshake ends, so a view is never rewritten while refs > 0.
+ */
+struct anchor_view {
+	br_x509_trust_anchor *anchors;
+	size_t *index;                  /* anchors[j] is creds->anchors[index[j]] */
+	size_t count;
+	int64_t from, until;            /* until 0: never filled */
+	unsigned refs;                  /* handshakes bound to this view */
 };
 
 /*
@@ -87,15 +117,18 @@ struct tls_credentials {
 	char (*anchor_names)[160];      /* their subjects, for messages */
 	int64_t *anchor_not_before, *anchor_not_after;
 	unsigned char (*anchor_dn_hash)[32];  /* SHA-256 of each subject's DER */
+	unsigned char (*anchor_fingerprint)[32];  /* SHA-256 of each CA certificate */
+	unsigned char (*anchor_key_id)[32];   /* subject and key: see anchor_key_id */
+	struct serial *anchor_serial;   /* each CA certificate's own serial */
+	bool *anchor_ca;                /* its basicConstraints cA: which CRLs cover it */
 	/*
 	 * BearSSL never looks at a trust anchor's dates; OpenSSL refuses a
 	 * chain whose CA has expired or is not yet valid. So handshakes see
-	 * only the anchors valid now: this copy of `anchors`, remade when the
-	 * clock leaves [valid_from, valid_until).
+	 * only the anchors valid now: views[view_cur], remade (in whichever
+	 * view no handshake uses) when the clock leaves [from, until).
 	 */
-	br_x509_trust_anchor *valid_anchors;
-	size_t valid_anchor_count;
-	int64_t valid_from, valid_until;
+	struct anchor_view views[2];
+	unsigned view_cur;
 	struct crl *crls;
 	size_t crl_count;
 	unsigned char (*allow_fingerprints)[32];
@@ -137,15 +170,16 @@ struct client_identity {
 	 * can only cover this one. top_known is false if it could not be read.
 	 */
 	bool top_known;
+	bool top_ca;                    /* it is a CA certificate (basicConstraints cA) */
 	struct serial top_serial;
 	unsigned char top_issuer_hash[32];
 	/*
-	 * SHA-256 of the public key of the pinned CA that signed the chain:
-	 * each request checks that a CA with this key is still pinned, so a
-	 * CA removed (or re-keyed under its name) by a reload stops serving
-	 * the connections it admitted.
+	 * The pinned CA whose key signed that certificate: its index in the
+	 * handshake's generation's anchors (-1 when unknown), and its
+	 * anchor_key_id, which names it in any generation (CRLs are tied to it).
 	 */
-	unsigned char anchor_key_hash[32];
+	int top_anchor;
+	unsigned char top_anchor_id[32];
 };
 
 /*
@@ -158,6 +192,7 @@ struct client_verifier {
 	const br_x509_class *vtable;
 	br_x509_minimal_context minimal;
 	struct tls_credentials *creds;  /* the generation this handshake uses */
+	unsigned view;                  /* and which of its anchor views */
 	unsigned char *ee_der;          /* scratch for the client certificate */
 	size_t ee_cap, ee_len;
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
@@ -203,6 +238,12 @@ enum tls_io {
 struct tls_credentials *tls_load(const struct tls_config *config, char *why,
     size_t why_len);
 
+/*
+ * The memory the CRLs of `creds` hold, and how many revoked serials they
+ * list (allocated at load, never while serving).
+ */
+size_t tls_crl_memory(const struct tls_credentials *creds, size_t *serials);
+
 /* Frees a generation that was never given to tls_use(). */
 void tls_free(struct tls_credentials *creds);
 
@@ -219,7 +260,11 @@ const struct tls_credentials *tls_current(void);
 /* Allocates the session cache (config->session_cache_size entries). */
 void tls_cache_init(const struct tls_config *config);
 
-/* Writes warnings for certificates and CRLs expiring within `days`. */
+/*
+ * Writes warnings for certificates and CRLs expiring within `days`, for
+ * CRLs that cover no certificate mtlsd can check, and for pinned CAs
+ * without a CRL when CRLs are given (their clients are refused).
+ */
 void tls_warn_expiring(const struct tls_credentials *creds, int days,
     void (*warn)(const char *message));
 

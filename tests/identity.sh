@@ -2,8 +2,10 @@
 # tests/identity.sh -- who gets in: the client-certificate matrix in "on"
 # and "strict" mode (and against nginx with the same PKI when nginx is
 # installed), session resumption, allowlists, CRL reload with an open
-# keep-alive connection, --check-cert, and log lines a certificate cannot
-# forge.
+# keep-alive connection, CRLs tied to the key that signed them (a CA
+# re-keyed under its old name), CRL scope (issuingDistributionPoint,
+# critical, delta and indirect CRLs), CRLs over 1 MiB, --check-cert, and
+# log lines a certificate cannot forge.
 #
 #   sh tests/identity.sh         # against ./mtlsd (build it first)
 #   KEEP_TMP=1 ...               # keep the temp dir (PKI, logs)
@@ -471,6 +473,177 @@ startup_fails "start: a file without a CRL is refused" \
 startup_fails "start: --allow-fingerprint needs 64 hex digits" \
 	"--allow-fingerprint abcd: expected 64 hex digits" -C "$PKI/ca.crt" --allow-fingerprint abcd
 
+# ---- CRLs are tied to the key that signed them ----------------------------------------
+#
+# rekey-a and rekey-b share the name CN=id-rekey-ca: a CA re-keyed. Each
+# CRL counts only for the clients its own key signed.
+cat "$PKI/rekey-a.crl" "$PKI/rekey-b.crl" >"$TMPD/rekey-both.crl"
+matrix "re-keyed CA, both CRLs" "-C $PKI/rekey-bundle.crt --crl $PKI/rekey-a.crl --crl $PKI/rekey-b.crl" \
+	"$PKI/rekey-bundle.crt $TMPD/rekey-both.crl 1" <<'EOF'
+rekey-a-client  200        200       =
+rekey-a-revoked 400-cert   alert-44  =
+rekey-b-client  200        200       =
+rekey-b-revoked 400-cert   alert-44  =
+EOF
+# Only the first CA's CRL: the second CA's clients have no CRL (nginx: unable
+# to get certificate CRL), however its name matches
+matrix "re-keyed CA, first CA's CRL only" "-C $PKI/rekey-bundle.crt --crl $PKI/rekey-a.crl" \
+	"$PKI/rekey-bundle.crt $PKI/rekey-a.crl 1" <<'EOF'
+rekey-a-client  200        200       =
+rekey-a-revoked 400-cert   alert-44  =
+rekey-b-client  400-cert   alert-42  =
+rekey-b-revoked 400-cert   alert-42  =
+EOF
+matrix "re-keyed CA, second CA's CRL only" "-C $PKI/rekey-bundle.crt --crl $PKI/rekey-b.crl" \
+	"$PKI/rekey-bundle.crt $PKI/rekey-b.crl 1" <<'EOF'
+rekey-a-client  400-cert   alert-42  =
+rekey-b-client  200        200       =
+rekey-b-revoked 400-cert   alert-44  =
+EOF
+# Only the old CA is pinned: the reason says the name matches but not the key
+matrix "re-keyed CA, old one pinned" "-C $PKI/rekey-a.crt" "$PKI/rekey-a.crt - 1" <<'EOF'
+rekey-a-client  200        200       =
+rekey-b-client  400-cert   alert-48  =
+EOF
+if grep -a -q "client SSL certificate verify error: certificate not trusted: its issuer's name matches a pinned CA, but that CA's key did not sign it (a CA re-keyed under the same name?) (subject \"O=mtlsd test,CN=rekey-b-client\"" "$MATRIX_LOG"; then
+	ok "re-keyed CA: the log says the name matches a pinned CA but its key did not sign"
+else
+	fail "re-keyed CA: the log says the name matches a pinned CA but its key did not sign" "$(grep -a rekey-b "$MATRIX_LOG" | head -n 2)"
+fi
+
+# ---- CRL scope (RFC 5280 issuingDistributionPoint) ----------------------------------------
+#
+# A CRL covers only what its scope says; a client no CRL covers is refused.
+# These CRLs were made before "revoked" was revoked, as a CA lists it in
+# its user CRL only: the scope, not the list, must refuse them.
+matrix "CA-only CRL" "-C $PKI/ca.crt --crl $PKI/ca-ca-only.crl" "$PKI/ca.crt $PKI/ca-ca-only.crl 1" <<'EOF'
+good           400-cert   alert-42  =
+revoked        400-cert   alert-42  =
+EOF
+matrix "partition CRL" "-C $PKI/ca.crt --crl $PKI/ca-partition.crl" "$PKI/ca.crt $PKI/ca-partition.crl 1" <<'EOF'
+good           400-cert   alert-42  =
+revoked        400-cert   alert-42  =
+EOF
+# A user-only CRL does not cover the pinned CA's own certificate, which
+# OpenSSL checks too (CRL_CHECK_ALL): nginx refuses every client
+matrix "user-only CRL" "-C $PKI/ca.crt --crl $PKI/ca-user-only.crl" "$PKI/ca.crt $PKI/ca-user-only.crl 1" <<'EOF'
+good           400-cert   alert-42  =
+revoked        400-cert   alert-44  =
+EOF
+# With the CA-only CRL beside it, the user-only one decides for clients
+cat "$PKI/ca-user-only.crl" "$PKI/ca-ca-only.crl" >"$TMPD/user-ca.crl"
+matrix "user-only and CA-only CRLs" "-C $PKI/ca.crt --crl $PKI/ca-user-only.crl --crl $PKI/ca-ca-only.crl" \
+	"$PKI/ca.crt $TMPD/user-ca.crl 1" <<'EOF'
+good           200        200       =
+revoked        400-cert   alert-44  =
+EOF
+
+# nginx_answers TITLE CAFILE CRLFILE <<< "NAME STATUS" rows -- nginx's
+# answers, for CRLs mtlsd refuses to load
+nginx_answers() {
+	local title=$1 p name want got names=() rows
+	local -A answer
+	rows=$(cat)
+	[ -n "$HAVE_NGINX" ] || return 0
+	while read -r name want; do [ -n "$name" ] && names+=("$name"); done <<<"$rows"
+	p=$(free_port)
+	if nginx_at "$p" "$2" "$3" 1; then
+		while read -r name got; do answer[$name]=$got; done < <(probe "$p" "${names[@]}")
+	fi
+	kill "$NGINX_PID" 2>/dev/null
+	wait "$NGINX_PID" 2>/dev/null
+	while read -r name want; do
+		[ -n "$name" ] && expect_eq "$title: $name nginx" "$want" "${answer[$name]:-none}"
+	done <<<"$rows"
+}
+# A newer CRL with an unknown critical extension: nginx refuses every client
+# ("unhandled critical CRL extension"); mtlsd refuses the CRL itself, at
+# start-up, in -t and at a reload, naming the file and the extension.
+nginx_answers "critical CRL extension" "$PKI/ca.crt" "$PKI/ca-crit.crl" <<'EOF'
+good           400-cert
+revoked        400-cert
+EOF
+p=$(free_port)
+startup_fails "start: a newer CRL with an unknown critical extension is refused" \
+	"$PKI/ca-crit.crl: unknown critical CRL extension 1.3.6.1.4.1.55555.1; mtlsd refuses a CRL it cannot fully understand" \
+	-C "$PKI/ca.crt" --crl "$PKI/ca.crl" --crl "$PKI/ca-crit.crl"
+run_mtlsd -t -l "127.0.0.1:$p" "${SRV[@]}" -C "$PKI/ca.crt" --crl "$PKI/ca-crit.crl"
+if [ "$RUN_RC" = 1 ] && grep -q -F "$PKI/ca-crit.crl: unknown critical CRL extension 1.3.6.1.4.1.55555.1" "$RUN_ERR"; then
+	ok "-t: a CRL with an unknown critical extension is refused"
+else
+	fail "-t: a CRL with an unknown critical extension is refused" "exit $RUN_RC: $(cat "$RUN_ERR")"
+fi
+# Delta and indirect CRLs are not complete lists of the CA's revocations.
+# nginx refuses every client with the indirect one; it takes the delta CRL
+# as complete (OpenSSL without X509_V_FLAG_USE_DELTAS): mtlsd is stricter.
+nginx_answers "indirect CRL" "$PKI/ca.crt" "$PKI/ca-indirect.crl" <<'EOF'
+good           400-cert
+EOF
+startup_fails "start: an indirect CRL is refused" \
+	"$PKI/ca-indirect.crl: an indirect CRL (issuingDistributionPoint indirectCRL), which mtlsd does not support" \
+	-C "$PKI/ca.crt" --crl "$PKI/ca-indirect.crl"
+startup_fails "start: a delta CRL is refused" \
+	"$PKI/ca-delta.crl: a delta CRL (deltaCRLIndicator); mtlsd needs complete CRLs" \
+	-C "$PKI/ca.crt" --crl "$PKI/ca-delta.crl"
+# Scope that covers nothing is warned about at start-up
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/bundle.crt" --crl "$PKI/ca.crl" --crl "$PKI/ca-partition.crl"; then
+	if grep -a -q -F "[warn] $PKI/ca-partition.crl: this CRL of CN=id-root-ca,O=mtlsd test covers no certificate mtlsd checks: it is one partition" "$SERVER_ERR" &&
+		grep -a -q -F '[warn] pinned CA CN=id-ec-ca,O=mtlsd test (SHA-256 ' "$SERVER_ERR"; then
+		ok "start: a partition CRL and a pinned CA without a CRL are warned about"
+	else
+		fail "start: a partition CRL and a pinned CA without a CRL are warned about" "$(cat "$SERVER_ERR")"
+	fi
+	stop_mtlsd
+else
+	fail "start: partition warning: server starts" "$(cat "$SERVER_ERR")"
+fi
+
+# ---- CRLs over 1 MiB -------------------------------------------------------------------------
+#
+# big.crl lists 40000 serials besides the CA's (1.9 MB of PEM); big-2.crl
+# also lists reloadee. Loaded at start-up and at a reload alike.
+matrix "big crl" "-C $PKI/ca.crt --crl $PKI/big.crl" "$PKI/ca.crt $PKI/big.crl 1" <<'EOF'
+good           200        200       =
+revoked        400-cert   alert-44  =
+reloadee       200        200       =
+EOF
+cp "$PKI/big.crl" "$TMPD/reload-big.crl"
+p=$(free_port)
+if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$TMPD/reload-big.crl"; then
+	if grep -a -q -E '^mtlsd/[^:]*: CRLs: 40002 revoked serial\(s\) = 0\.[0-9] MiB' "$SERVER_ERR"; then
+		ok "big crl: the CRLs' memory is printed at start-up"
+	else
+		fail "big crl: the CRLs' memory is printed at start-up" "$(head -n 3 "$SERVER_ERR")"
+	fi
+	expect_eq "big crl: before the reload, reloadee is served" "reloadee 200" "$(probe "$p" reloadee)"
+	cp "$PKI/big-2.crl" "$TMPD/reload-big.crl"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reloaded certificates'; then
+		ok "big crl: a CRL over 1 MiB is loaded at a reload"
+	else
+		fail "big crl: a CRL over 1 MiB is loaded at a reload" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "big crl: after the reload, reloadee is refused" "reloadee 400-cert" "$(probe "$p" reloadee)"
+	# 200 pipelined requests on one connection: each checks the CRL
+	python3 -c 'import sys; sys.stdout.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n" * 199 + "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")' |
+		tls_raw --timeout 20 --cert "$PKI/good.crt" --key "$PKI/good.key" "$p" >"$TMPD/big-pipe.out" 2>/dev/null
+	expect_eq "big crl: 200 pipelined requests all answered 200" 200 "$(responses "$TMPD/big-pipe.out" | grep -c '^200 ')"
+	# A CRL that fails at a reload: the error names the file and the reason
+	cp "$PKI/ca-crit.crl" "$TMPD/reload-big.crl"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" "\[error\] reload failed, keeping the current .*reload-big.crl: unknown critical CRL extension 1\.3\.6\.1\.4\.1\.55555\.1"; then
+		ok "reload: a CRL with an unknown critical extension fails the reload, logged as an error"
+	else
+		fail "reload: a CRL with an unknown critical extension fails the reload, logged as an error" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: after that failed reload the previous CRL still applies" "reloadee 400-cert good 200 " \
+		"$(probe "$p" reloadee good | tr '\n' ' ')"
+	stop_mtlsd
+else
+	fail "big crl: server starts" "$(cat "$SERVER_ERR")"
+fi
+
 # A DER CRL works as the PEM one; a CRL due within 7 days is warned about at
 # start and at each reload.
 p=$(free_port)
@@ -809,6 +982,37 @@ CHECK_OPTS="--verify-depth 2"
 check_cert int2-client 1 "trust: issued by a pinned CA, 2 intermediate(s) (--verify-depth 2)" \
 	"revocation: no CRL from the issuer of a certificate of the chain" "result: refused: no CRL from the certificate's issuer (with --crl, every certificate of the chain needs one)"
 CHECK_OPTS=
+# --check-cert lists the pinned CAs: subject, SHA-256 and validity
+cadate() { date -u -d "$(openssl x509 -in "$PKI/$1.crt" -noout "-$2" | sed 's/.*=//')" '+%Y-%m-%d %H:%M:%S UTC'; }
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/good.chain" -C "$PKI/bundle.crt" 2>&1)
+want="pinned CA 2: CN=id-ec-ca,O=mtlsd test
+  sha256:      $(fingerprint ec-ca)
+  valid:       $(cadate ec-ca startdate) to $(cadate ec-ca enddate)"
+if [[ $out == *"pinned CA 1: CN=id-root-ca,O=mtlsd test"*"$want"* ]]; then
+	ok "check-cert: lists the pinned CAs with SHA-256 and validity"
+else
+	fail "check-cert: lists the pinned CAs with SHA-256 and validity" "$(_oneline "$out")"
+fi
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/rekey-b-client.chain" -C "$PKI/rekey-a.crt" 2>&1)
+if grep -q -F -x "trust: not trusted: issuer CN=id-rekey-ca,O=mtlsd test matches a pinned CA by name, but that CA's key did not sign the certificate (a CA re-keyed under the same name? pin its new certificate)" <<<"$out"; then
+	ok "check-cert: a re-keyed CA: the name matches a pinned CA, its key did not sign"
+else
+	fail "check-cert: a re-keyed CA: the name matches a pinned CA, its key did not sign" "$(_oneline "$out")"
+fi
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/rekey-b-revoked.chain" -C "$PKI/rekey-bundle.crt" \
+	--crl "$PKI/rekey-a.crl" --crl "$PKI/rekey-b.crl" 2>&1)
+if grep -q -F -x "  signed by:   pinned CA 2, CN=id-rekey-ca,O=mtlsd test" <<<"$out" &&
+	grep -q -F -x "revocation: revoked" <<<"$out"; then
+	ok "check-cert: the pinned CA whose key signed, and its CRL's verdict"
+else
+	fail "check-cert: the pinned CA whose key signed, and its CRL's verdict" "$(_oneline "$out")"
+fi
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/good.chain" -C "$PKI/ca.crt" --crl "$PKI/ca-partition.crl" 2>&1)
+if grep -q -F -x "revocation: no CRL signed with the key of pinned CA 1 covers the end-entity certificate it signed" <<<"$out"; then
+	ok "check-cert: a client no CRL covers"
+else
+	fail "check-cert: a client no CRL covers" "$(_oneline "$out")"
+fi
 out=$("${MTLSD_CMD[@]}" --check-cert "$TMPD/no-such-file.pem" -C "$PKI/ca.crt" 2>&1) && rc=0 || rc=$?
 expect_eq "check-cert: an unreadable file -> exit 2" 2 "$rc"
 out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/good.chain" -C "$PKI/ca.crt" --crl "$PKI/bad-sig.crl" 2>&1) && rc=0 || rc=$?

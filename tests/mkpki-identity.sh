@@ -9,6 +9,11 @@
 #             ca-2.crl also "reloadee"
 #   ec-ca     second pinned root (P-256); ec-ca.crl (ECDSA) revokes "ec-revoked"
 #   other-ca  not pinned
+#   rekey-a, rekey-b  two CAs of one name (CN=id-rekey-ca), different keys:
+#             a CA re-keyed; rekey-X.crl revokes rekey-X-revoked
+#   ca-*.crl  CRLs of ca with an issuingDistributionPoint (ca-only, user-only,
+#             partition, indirect), an unknown critical extension (crit), a
+#             delta CRL; big.crl and big-2.crl list 40000 more serials (> 1 MiB)
 #   int1 -> int2, int-rev, v1int, nc-int, c1 -> ... -> c19: intermediates
 #   NAME.crt  a client certificate; NAME.chain the chain a client sends
 #             (leaf first); NAME.key its key
@@ -64,6 +69,36 @@ keyUsage = keyCertSign
 [ crit_eku ]
 basicConstraints = CA:FALSE
 extendedKeyUsage = critical, clientAuth
+[ leaf_akid ]
+basicConstraints = CA:FALSE
+authorityKeyIdentifier = keyid
+EOF
+
+# CRL extensions (openssl ca -gencrl reads them from the CA's own file)
+cat >crlext.cnf <<'EOF'
+[ crl_akid ]
+authorityKeyIdentifier = keyid:always
+[ crl_crit ]
+authorityKeyIdentifier = keyid:always
+1.3.6.1.4.1.55555.1 = critical, ASN1:UTF8String:mtlsd test
+[ crl_ca_only ]
+issuingDistributionPoint = critical, @idp_ca
+[ idp_ca ]
+onlyCA = TRUE
+[ crl_user_only ]
+issuingDistributionPoint = critical, @idp_user
+[ idp_user ]
+onlyuser = TRUE
+[ crl_partition ]
+issuingDistributionPoint = critical, @idp_part
+[ idp_part ]
+fullname = URI:http://crl.example/part1.crl
+[ crl_indirect ]
+issuingDistributionPoint = critical, @idp_ind
+[ idp_ind ]
+indirectCRL = TRUE
+[ crl_delta ]
+2.5.29.27 = critical, ASN1:INTEGER:1
 EOF
 
 # ca_init NAME -- an `openssl ca` database for the CA NAME (NAME.crt/.key)
@@ -93,6 +128,7 @@ copy_extensions = none
 commonName     = supplied
 organizationName = optional
 EOF
+	cat crlext.cnf >>"db-$1/ca.cnf"
 }
 
 # root NAME KEY CN -- a self-signed pinned-style CA
@@ -123,7 +159,7 @@ openssl genrsa -out ca.key.in 2048 2>/dev/null
 openssl genrsa -out other-ca.key.in 2048 2>/dev/null
 openssl genrsa -out client.key 2048 2>/dev/null
 openssl genrsa -out rsa4096.key 4096 2>/dev/null
-for k in ec-ca server int ec256; do
+for k in ec-ca server int ec256 rekey-a rekey-b; do
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$k.key.in" 2>/dev/null
 done
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out ec384.key 2>/dev/null
@@ -135,10 +171,15 @@ mv int.key.in int.key
 root ca ca.key.in id-root-ca
 root ec-ca ec-ca.key.in id-ec-ca
 root other-ca other-ca.key.in other-ca
+root rekey-a rekey-a.key.in id-rekey-ca
+root rekey-b rekey-b.key.in id-rekey-ca
 rm -f ./*.key.in
 ca_init ca 1000
 ca_init ec-ca 2000
 ca_init other-ca 3000
+ca_init rekey-a 22000
+ca_init rekey-b 23000
+cat rekey-a.crt rekey-b.crt >rekey-bundle.crt
 cat ca.crt ec-ca.crt >bundle.crt
 
 issue ca server server.key "/CN=server2" server
@@ -312,6 +353,16 @@ cp ec256.key ec-revoked.key
 issue other-ca other-client client.key "/O=mtlsd test/CN=good" leaf
 cp client.key other-client.key
 
+# ---- a CA re-keyed under the same name -----------------------------------------------
+# Clients carry an authorityKeyIdentifier, as real CAs issue them, so that
+# OpenSSL (nginx) finds the right one of the two CAs.
+for ab in a b; do
+	for n in client revoked; do
+		issue "rekey-$ab" "rekey-$ab-$n" ec256.key "/O=mtlsd test/CN=rekey-$ab-$n" leaf_akid
+		cp ec256.key "rekey-$ab-$n.key"
+	done
+done
+
 for n in int-client int2-client int-rev-client v1int-client nc-client ncn-client ncn-ok-client \
 	chain8 chain20 good-extra; do
 	cp client.key "$n.key"
@@ -326,9 +377,39 @@ gencrl() { # CA OUT [options]
 	shift 2
 	openssl ca -gencrl -config "db-$ca/ca.cnf" -out "$out" "$@" 2>/dev/null
 }
-openssl ca -config db-ca/ca.cnf -revoke revoked.crt 2>/dev/null
 openssl ca -config db-ca/ca.cnf -revoke int-rev.crt 2>/dev/null
+# Scope: CRLs that do not cover the end-entity certificates, made while
+# "revoked" is not yet revoked (a CA lists it only in its user CRLs).
+gencrl ca ca-ca-only.crl -crlexts crl_ca_only
+gencrl ca ca-partition.crl -crlexts crl_partition
+openssl ca -config db-ca/ca.cnf -revoke revoked.crt 2>/dev/null
 gencrl ca ca.crl
+gencrl ca ca-user-only.crl -crlexts crl_user_only
+gencrl ca ca-indirect.crl -crlexts crl_indirect
+gencrl ca ca-delta.crl -crlexts crl_delta
+# The same CA's newest CRL, with an unknown critical extension.
+sleep 1
+gencrl ca ca-crit.crl -crlexts crl_crit
+# More than 1 MiB: 40000 serials revoked besides the real ones, written
+# straight into a copy of the CA's database; big-2.crl also lists reloadee.
+rm -rf db-big
+cp -r db-ca db-big
+sed -i 's/db-ca/db-big/g' db-big/ca.cnf
+python3 - db-big/index.txt <<'EOF'
+import random, sys
+rnd = random.Random(12)
+with open(sys.argv[1], 'a') as f:
+    for i in range(40000):
+        f.write('R\t301231000000Z\t250101000000Z\t%032X\tunknown\t/CN=bulk%d\n'
+                % (rnd.getrandbits(124) | (1 << 124), i))
+EOF
+gencrl big big.crl
+openssl ca -config db-big/ca.cnf -revoke reloadee.crt 2>/dev/null
+gencrl big big-2.crl
+for ab in a b; do
+	openssl ca -config "db-rekey-$ab/ca.cnf" -revoke "rekey-$ab-revoked.crt" 2>/dev/null
+	gencrl "rekey-$ab" "rekey-$ab.crl" -crlexts crl_akid
+done
 openssl crl -in ca.crl -outform DER -out ca.crl.der
 openssl ca -config db-ca/ca.cnf -revoke reloadee.crt 2>/dev/null
 gencrl ca ca-2.crl

@@ -1229,6 +1229,7 @@ verify_at(const struct tls_credentials *creds, const char *dir, const char *name
 	(*xc)->append(xc, objs.items[0].der.data, objs.items[0].der.len);
 	(*xc)->end_cert(xc);
 	err = (*xc)->end_chain(xc);
+	((struct tls_credentials *)(uintptr_t)creds)->views[v.view].refs--;
 	for (i = 0; i < objs.count; i++)
 		free(objs.items[i].der.data);
 	free(objs.items);
@@ -1293,6 +1294,307 @@ test_cert_times(void)
 	CHECK(!cert_time_is(0x17, "261327082648Z", t));
 }
 
+/* ---- CRLs: scope, extensions, the sorted serials; anchor views ---- */
+
+/* Appends one DER element (short form lengths only) to `out` at *at. */
+static void
+der_put(unsigned char *out, size_t *at, unsigned tag, const void *value, size_t len)
+{
+	out[(*at)++] = (unsigned char)tag;
+	out[(*at)++] = (unsigned char)len;
+	memcpy(out + *at, value, len);
+	*at += len;
+}
+
+/* One Extension: OID, critical flag when `critical`, OCTET STRING `value`. */
+static size_t
+extension(unsigned char *out, const unsigned char *oid, size_t oid_len, bool critical,
+    const unsigned char *value, size_t value_len)
+{
+	static const unsigned char yes = 0xff;
+	unsigned char body[128];
+	size_t n = 0, at = 0;
+
+	der_put(body, &n, 0x06, oid, oid_len);
+	if (critical)
+		der_put(body, &n, 0x01, &yes, 1);
+	der_put(body, &n, 0x04, value, value_len);
+	der_put(out, &at, 0x30, body, n);
+	return at;
+}
+
+static unsigned
+idp_scope(const unsigned char *der, size_t len, const char **err, const char **note)
+{
+	struct der d = { der, len };
+	unsigned scope = 99;
+
+	*note = "unset";
+	*err = parse_idp(d, &scope, note);
+	return scope;
+}
+
+static void
+test_crl_idp(void)
+{
+	static const unsigned char empty[] = { 0x30, 0 };
+	static const unsigned char user[] = { 0x30, 3, 0x81, 1, 0xff };
+	static const unsigned char user_false[] = { 0x30, 3, 0x81, 1, 0 };
+	static const unsigned char ca[] = { 0x30, 3, 0x82, 1, 0xff };
+	static const unsigned char attr[] = { 0x30, 3, 0x85, 1, 0xff };
+	static const unsigned char dp[] = { 0x30, 8, 0xa0, 6, 0xa0, 4, 0x86, 2, 'a', 'b' };
+	static const unsigned char only_some[] = { 0x30, 4, 0x83, 2, 7, 0x80 };
+	static const unsigned char indirect[] = { 0x30, 3, 0x84, 1, 0xff };
+	static const unsigned char both[] = { 0x30, 6, 0x81, 1, 0xff, 0x82, 1, 0xff };
+	static const unsigned char order[] = { 0x30, 6, 0x82, 1, 0, 0x81, 1, 0xff };
+	static const unsigned char twice[] = { 0x30, 6, 0x81, 1, 0xff, 0x81, 1, 0xff };
+	static const unsigned char tag6[] = { 0x30, 3, 0x86, 1, 0xff };
+	static const unsigned char long_bool[] = { 0x30, 4, 0x81, 2, 0xff, 0xff };
+	static const unsigned char trailing[] = { 0x30, 0, 0 };
+	const char *err, *note;
+
+	CHECK(idp_scope(empty, sizeof empty, &err, &note) == (CRL_SCOPE_EE | CRL_SCOPE_CA)
+	    && !err && !note);
+	CHECK(idp_scope(user, sizeof user, &err, &note) == CRL_SCOPE_EE && !err && !note);
+	CHECK(idp_scope(user_false, sizeof user_false, &err, &note)
+	    == (CRL_SCOPE_EE | CRL_SCOPE_CA) && !err);
+	CHECK(idp_scope(ca, sizeof ca, &err, &note) == CRL_SCOPE_CA && !err && !note);
+	CHECK(idp_scope(attr, sizeof attr, &err, &note) == 0 && !err
+	    && strstr(note, "onlyContainsAttributeCerts"));
+	CHECK(idp_scope(dp, sizeof dp, &err, &note) == 0 && !err && strstr(note, "partition"));
+	CHECK(idp_scope(only_some, sizeof only_some, &err, &note) == 0 && !err
+	    && strstr(note, "onlySomeReasons"));
+	idp_scope(indirect, sizeof indirect, &err, &note);
+	CHECK(err && strstr(err, "indirect CRL"));
+	idp_scope(both, sizeof both, &err, &note);
+	CHECK(err && strstr(err, "more than one"));
+	idp_scope(order, sizeof order, &err, &note);
+	CHECK(err && strstr(err, "malformed"));
+	idp_scope(twice, sizeof twice, &err, &note);
+	CHECK(err && strstr(err, "malformed"));
+	idp_scope(tag6, sizeof tag6, &err, &note);
+	CHECK(err && strstr(err, "malformed"));
+	idp_scope(long_bool, sizeof long_bool, &err, &note);
+	CHECK(err && strstr(err, "malformed"));
+	idp_scope(trailing, sizeof trailing, &err, &note);
+	CHECK(err && strstr(err, "malformed"));
+}
+
+/* parse_crl_extensions on the Extensions made of `exts` (n bytes). */
+static int
+crl_exts(const unsigned char *exts, size_t n, struct crl *crl, char *why)
+{
+	unsigned char seq[300];
+	size_t at = 0;
+	struct der d;
+
+	der_put(seq, &at, 0x30, exts, n);
+	d.p = seq;
+	d.len = at;
+	memset(crl, 0, sizeof *crl);
+	crl->scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
+	why[0] = '\0';
+	return parse_crl_extensions("t.crl", d, crl, why, 512);
+}
+
+static void
+test_crl_extensions(void)
+{
+	static const unsigned char oid_unknown[] = { 0x2a, 3, 4 };     /* 1.2.3.4 */
+	static const unsigned char one[] = { 0x02, 1, 1 };
+	static const unsigned char only_ca[] = { 0x30, 3, 0x82, 1, 0xff };
+	static const unsigned char null[] = { 0x05, 0 };
+	unsigned char e[300];
+	struct crl crl;
+	char why[512];
+	size_t n;
+
+	n = extension(e, oid_unknown, sizeof oid_unknown, true, null, sizeof null);
+	CHECK(crl_exts(e, n, &crl, why) < 0
+	    && strstr(why, "t.crl: unknown critical CRL extension 1.2.3.4"));
+	n = extension(e, oid_unknown, sizeof oid_unknown, false, null, sizeof null);
+	CHECK(crl_exts(e, n, &crl, why) == 0 && crl.scope == (CRL_SCOPE_EE | CRL_SCOPE_CA));
+	n = extension(e, oid_crl_number, sizeof oid_crl_number, true, one, sizeof one);
+	n += extension(e + n, oid_akid, sizeof oid_akid, true, null, sizeof null);
+	CHECK(crl_exts(e, n, &crl, why) == 0);
+	n = extension(e, oid_delta_crl, sizeof oid_delta_crl, false, one, sizeof one);
+	CHECK(crl_exts(e, n, &crl, why) < 0 && strstr(why, "delta CRL"));
+	n = extension(e, oid_idp, sizeof oid_idp, true, only_ca, sizeof only_ca);
+	CHECK(crl_exts(e, n, &crl, why) == 0 && crl.scope == CRL_SCOPE_CA && !crl.scope_note);
+	n += extension(e + n, oid_idp, sizeof oid_idp, true, only_ca, sizeof only_ca);
+	CHECK(crl_exts(e, n, &crl, why) < 0 && strstr(why, "two issuingDistributionPoint"));
+	/* A critical flag that is not one byte: not an extension mtlsd can read. */
+	memcpy(e, (const unsigned char[]){ 0x30, 10, 0x06, 3, 0x2a, 3, 4, 0x01, 0, 0x04, 1, 0 }, 12);
+	CHECK(crl_exts(e, 12, &crl, why) < 0 && strstr(why, "malformed crlExtensions"));
+}
+
+/* One revoked entry: serial bytes as given, a date, extensions if n_ext. */
+static size_t
+revoked_entry(unsigned char *out, const unsigned char *serial, size_t serial_len,
+    const unsigned char *exts, size_t n_ext)
+{
+	unsigned char body[200];
+	size_t n = 0, at = 0;
+
+	der_put(body, &n, 0x02, serial, serial_len);
+	der_put(body, &n, 0x17, "250101000000Z", 13);
+	if (n_ext)
+		der_put(body, &n, 0x30, exts, n_ext);
+	der_put(out, &at, 0x30, body, n);
+	return at;
+}
+
+static bool
+lists(const struct crl *crl, const unsigned char *bytes, size_t len)
+{
+	struct serial s;
+	struct der d = { bytes, len };
+
+	set_serial(&s, d);
+	return crl_lists(crl, &s);
+}
+
+static void
+test_crl_entries(void)
+{
+	static const unsigned char s5[] = { 5 }, s1[] = { 1 }, s80[] = { 0, 0x80 };
+	static const unsigned char s3[] = { 3 }, s100[] = { 1, 0 }, s2[] = { 2 };
+	static const unsigned char s001[] = { 0, 1 }, s81[] = { 0, 0x81 };
+	static const unsigned char oid_reason[] = { 0x55, 0x1d, 0x15 };
+	static const unsigned char reason[] = { 0x0a, 1, 1 };
+	unsigned char list[600], ext[64];
+	struct der d;
+	struct crl crl;
+	char why[512];
+	size_t n = 0, e;
+	struct serial *big;
+	unsigned seed = 12345;
+	size_t i, k, agree = 0;
+
+	n += revoked_entry(list + n, s5, sizeof s5, NULL, 0);
+	n += revoked_entry(list + n, s1, sizeof s1, NULL, 0);
+	n += revoked_entry(list + n, s80, sizeof s80, NULL, 0);
+	e = extension(ext, oid_reason, sizeof oid_reason, false, reason, sizeof reason);
+	n += revoked_entry(list + n, s3, sizeof s3, ext, e);
+	n += revoked_entry(list + n, s100, sizeof s100, NULL, 0);
+	d.p = list;
+	d.len = n;
+	memset(&crl, 0, sizeof crl);
+	CHECK(parse_revoked("t.crl", d, &crl, why, sizeof why) == 0 && crl.revoked_count == 5);
+	for (i = 1; i < crl.revoked_count; i++)
+		CHECK(serial_compare(&crl.revoked[i - 1], &crl.revoked[i]) < 0);
+	CHECK(lists(&crl, s1, 1) && lists(&crl, s3, 1) && lists(&crl, s5, 1)
+	    && lists(&crl, s80, 2) && lists(&crl, s100, 2) && lists(&crl, s001, 2));
+	CHECK(!lists(&crl, s2, 1) && !lists(&crl, s81, 2));
+	free(crl.revoked);
+
+	/* A critical entry extension: the CRL is refused. */
+	e = extension(ext, oid_reason, sizeof oid_reason, true, reason, sizeof reason);
+	n = revoked_entry(list, s1, sizeof s1, ext, e);
+	d.len = n;
+	memset(&crl, 0, sizeof crl);
+	CHECK(parse_revoked("t.crl", d, &crl, why, sizeof why) < 0
+	    && strstr(why, "revoked entry 1 has a critical extension 2.5.29.21"));
+	free(crl.revoked);
+	e = extension(ext, oid_cert_issuer, sizeof oid_cert_issuer, true, reason, sizeof reason);
+	n = revoked_entry(list, s1, sizeof s1, ext, e);
+	d.len = n;
+	memset(&crl, 0, sizeof crl);
+	CHECK(parse_revoked("t.crl", d, &crl, why, sizeof why) < 0
+	    && strstr(why, "indirect CRL (certificateIssuer"));
+	free(crl.revoked);
+	/* An entry without its revocationDate. */
+	memcpy(list, (const unsigned char[]){ 0x30, 3, 0x02, 1, 1 }, 5);
+	d.len = 5;
+	memset(&crl, 0, sizeof crl);
+	CHECK(parse_revoked("t.crl", d, &crl, why, sizeof why) < 0
+	    && strstr(why, "bad revoked entry 1"));
+	free(crl.revoked);
+
+	/* The binary search agrees with a scan, on 4000 random serials. */
+	big = calloc(4000, sizeof *big);
+	if (!big) {
+		CHECK(!"memory for the lookup test");
+		return;
+	}
+	for (i = 0; i < 4000; i++) {
+		big[i].len = (unsigned char)(1 + (seed = seed * 1103515245 + 12345) % 3);
+		for (k = 0; k < big[i].len; k++)
+			big[i].bytes[k] = (unsigned char)((seed = seed * 1103515245 + 12345) >> 16);
+		if (big[i].bytes[0] == 0)
+			big[i].bytes[0] = 1;
+	}
+	memset(&crl, 0, sizeof crl);
+	crl.revoked = big;
+	crl.revoked_count = 2000;       /* the other half: probes mostly absent */
+	qsort(big, 2000, sizeof *big, serial_compare);
+	for (i = 0; i < 4000; i++) {
+		bool scan = false;
+
+		for (k = 0; k < 2000; k++)
+			scan |= big[k].len == big[i].len
+			    && memcmp(big[k].bytes, big[i].bytes, big[i].len) == 0;
+		agree += crl_lists(&crl, &big[i]) == scan;
+	}
+	CHECK(agree == 4000);
+	free(big);
+}
+
+/*
+ * A view a handshake uses is never rewritten: a new one is made in the
+ * other buffer, and with both in use the stale one is handed out.
+ */
+static void
+test_anchor_views(void)
+{
+	static struct tls_credentials c;
+	static br_x509_trust_anchor anchors[3], va[2][3];
+	static size_t vi[2][3];
+	static int64_t nb[3] = { 0, 100, 0 }, na[3] = { 1000, 1000, 50 };
+	unsigned v;
+
+	memset(&c, 0, sizeof c);
+	c.anchors = anchors;
+	c.anchor_count = 3;
+	c.anchor_not_before = nb;
+	c.anchor_not_after = na;
+	c.views[0].anchors = va[0];
+	c.views[0].index = vi[0];
+	c.views[1].anchors = va[1];
+	c.views[1].index = vi[1];
+	v = valid_view(&c, 10);         /* CAs 0 and 2 */
+	CHECK(v == 0 && c.views[0].count == 2 && c.views[0].index[1] == 2
+	    && c.views[0].until == 51);
+	c.views[0].refs++;
+	v = valid_view(&c, 60);         /* CA 0 only: made in the other view */
+	CHECK(v == 1 && c.views[1].count == 1 && c.views[1].index[0] == 0);
+	CHECK(c.views[0].count == 2 && c.views[0].index[1] == 2);
+	c.views[1].refs++;
+	v = valid_view(&c, 150);        /* both in use: the current one, stale */
+	CHECK(v == 1 && c.views[1].count == 1 && c.views[0].count == 2);
+	c.views[0].refs--;
+	v = valid_view(&c, 150);        /* CAs 0 and 1, in the view now free */
+	CHECK(v == 0 && c.views[0].count == 2 && c.views[0].index[1] == 1
+	    && c.views[1].count == 1);
+	v = valid_view(&c, 200);        /* same span: no change */
+	CHECK(v == 0);
+}
+
+/* A file over the cap is refused, naming it and the cap; CRLs get 64 MiB. */
+static void
+test_file_caps(const char *dir)
+{
+	struct bytes b = { 0 };
+	char path[512], why[512];
+
+	snprintf(path, sizeof path, "%s/ca.crt", dir);
+	CHECK(read_whole_file(path, &b, 100, why, sizeof why) < 0 && !b.data
+	    && strstr(why, "ca.crt: larger than 100 bytes"));
+	CHECK(read_whole_file(path, &b, MAX_PEM_FILE, why, sizeof why) == 0 && b.len > 100);
+	free(b.data);
+	CHECK(MAX_CRL_FILE == 64 * 1024 * 1024 && MAX_PEM_FILE == 1024 * 1024);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1314,10 +1616,15 @@ main(int argc, char **argv)
 	test_file_cache();
 	test_wide_types();
 	test_cert_times();
+	test_crl_idp();
+	test_crl_extensions();
+	test_crl_entries();
+	test_anchor_views();
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
 		test_validity_dates(argv[1]);
+		test_file_caps(argv[1]);
 	} else {
 		printf("FAIL - no PKI directory given: key loading not tested\n");
 		failed++;
