@@ -45,7 +45,7 @@ enum text_setting {
 enum number_setting {
 	N_VERIFY_CLIENT, N_VERIFY_DEPTH, N_SESSION_CACHE, N_SESSION_TIMEOUT,
 	N_KEEPALIVE, N_HEADER_TIMEOUT, N_SEND_TIMEOUT, N_KEEPALIVE_REQUESTS,
-	N_SSL_ON, N_OPEN_FILE_CACHE, N_OPEN_FILE_CACHE_INACTIVE, N_COUNT
+	N_SSL_ON, N_OPEN_FILE_CACHE, N_OPEN_FILE_CACHE_INACTIVE, N_SECURITY_LEVEL, N_COUNT
 };
 
 struct settings {
@@ -939,6 +939,50 @@ r_ignored(struct parser *ps, const struct directive *d, const struct rule *r)
 }
 
 /*
+ * ssl_ciphers: mtlsd keeps its own suites, but an "@SECLEVEL=N" in the list
+ * is OpenSSL's security level, which also judges client certificates. It
+ * becomes the --security-level that refuses at least what nginx refuses:
+ * OpenSSL 3's level 1 takes RSA-1024 but not SHA-1, which no mtlsd level
+ * matches, so it stays 2; level 0 takes anything, so mtlsd's lowest, 1.
+ */
+static int
+r_ciphers(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	const char *at = strstr(d->argv[1], "@SECLEVEL=");
+	char digits[8];
+	size_t n;
+	long level;
+
+	if (!at) {
+		warn(ps, d->line, "\"%s\" ignored: %s", d->argv[0], r->note);
+		return 0;
+	}
+	at += strlen("@SECLEVEL=");
+	n = strcspn(at, ":");
+	digits[0] = '\0';
+	if (n > 0 && n < sizeof digits) {
+		memcpy(digits, at, n);
+		digits[n] = '\0';
+	}
+	if (parse_long(digits, 0, TLS_SECURITY_LEVEL_MAX, &level) < 0)
+		return fail(ps, d->line, "\"ssl_ciphers ...@SECLEVEL=%.*s\": mtlsd's "
+		    "client certificate checks go up to OpenSSL's level %d",
+		    (int)(n > 8 ? 8 : n), at, TLS_SECURITY_LEVEL_MAX);
+	if (level == 1)
+		warn(ps, d->line, "\"%s\": the cipher list is ignored (%s); for client "
+		    "certificates @SECLEVEL=1 is taken as --security-level 2, which "
+		    "refuses RSA-1024 (mtlsd's level 1 would also admit SHA-1, which "
+		    "OpenSSL 3's level 1 refuses)", d->argv[0], r->note);
+	else
+		warn(ps, d->line, "\"%s\": the cipher list is ignored (%s); for client "
+		    "certificates @SECLEVEL=%ld is taken as --security-level %ld%s",
+		    d->argv[0], r->note, level, level == 0 ? 1L : level, level == 0
+		    ? " (MD5 and RSA below 1024 bits stay refused)" : "");
+	return set_number(ps, d, N_SECURITY_LEVEL, level < TLS_SECURITY_LEVEL_MIN
+	    ? TLS_SECURITY_LEVEL_MIN : level == 1 ? 2 : level);
+}
+
+/*
  * on/off directives: the value mtlsd behaves as (r->setting: 1 for "on") is
  * accepted quietly; the other one is warned about with r->note.
  */
@@ -1021,7 +1065,7 @@ static const struct rule rules[] = {
 	{ "ssl_session_timeout", H | S, false, 1, 1, r_time, N_SESSION_TIMEOUT, NULL },
 	{ "ssl_protocols", H | S, false, 1, -1, r_ignored, 0,
 	    "mtlsd speaks TLS 1.2 only (BearSSL has no TLS 1.3)" },
-	{ "ssl_ciphers", H | S, false, 1, 1, r_ignored, 0,
+	{ "ssl_ciphers", H | S, false, 1, 1, r_ciphers, 0,
 	    "mtlsd uses its own suites: ECDHE with AES-GCM or ChaCha20-Poly1305" },
 	{ "ssl_ecdh_curve", H | S, false, 1, 1, r_ignored, 0,
 	    "mtlsd offers BearSSL's curves (X25519, P-256, P-384, P-521)" },
@@ -1237,6 +1281,8 @@ finish(struct parser *ps, struct options *opt)
 	opt->tls.mode = VERIFY_ON;
 	if (number_of(ps, N_VERIFY_DEPTH, &n))
 		opt->tls.verify_depth = (int)n;
+	if (number_of(ps, N_SECURITY_LEVEL, &n))
+		opt->tls.security_level = (int)n;
 	if (number_of(ps, N_SESSION_CACHE, &n))
 		opt->tls.session_cache_size = (size_t)n;
 	if (number_of(ps, N_SESSION_TIMEOUT, &n))

@@ -1389,6 +1389,8 @@ usage(FILE *out)
 	    "      --verify-client MODE   on (default; nginx's behaviour) | strict (refuse in the TLS handshake)\n"
 	    "      --verify-depth N       intermediate CAs allowed between a client certificate and\n"
 	    "                             a pinned CA (default 1, as nginx's ssl_verify_depth)\n"
+	    "      --security-level N     2 (default, as OpenSSL's): client chains need RSA keys of\n"
+	    "                             2048 bits and no SHA-1; 1 allows RSA-1024 and SHA-1\n"
 	    "      --crl FILE             CRLs (PEM or DER) issued by pinned CAs; may be repeated\n"
 	    "      --allow-cn NAME        only clients with this certificate CN; may be repeated\n"
 	    "      --allow-fingerprint H  only this client certificate (SHA-256, hex); may be repeated\n"
@@ -1437,7 +1439,7 @@ enum {
 	OPT_SESSION_CACHE, OPT_SESSION_TIMEOUT, OPT_CHECK_CERT, OPT_NGINX_CONF,
 	OPT_WORKERS, OPT_PROXY_PROTOCOL,
 	OPT_USER, OPT_CHROOT, OPT_SANDBOX, OPT_OPEN_FILE_CACHE,
-	OPT_OPEN_FILE_CACHE_INACTIVE, OPT_PID_FILE,
+	OPT_OPEN_FILE_CACHE_INACTIVE, OPT_PID_FILE, OPT_SECURITY_LEVEL,
 };
 
 static const struct option long_options[] = {
@@ -1464,6 +1466,7 @@ static const struct option long_options[] = {
 	{ "allow-cn", required_argument, NULL, OPT_ALLOW_CN },
 	{ "allow-fingerprint", required_argument, NULL, OPT_ALLOW_FINGERPRINT },
 	{ "verify-depth", required_argument, NULL, OPT_VERIFY_DEPTH },
+	{ "security-level", required_argument, NULL, OPT_SECURITY_LEVEL },
 	{ "session-cache", required_argument, NULL, OPT_SESSION_CACHE },
 	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
 	{ "check-cert", required_argument, NULL, OPT_CHECK_CERT },
@@ -1600,6 +1603,10 @@ parse_options(int argc, char **argv)
 		case OPT_VERIFY_DEPTH:
 			opt.tls.verify_depth = (int)number_option("--verify-depth", optarg,
 			    0, TLS_MAX_CLIENT_CHAIN - 1);
+			break;
+		case OPT_SECURITY_LEVEL:
+			opt.tls.security_level = (int)number_option("--security-level", optarg,
+			    TLS_SECURITY_LEVEL_MIN, TLS_SECURITY_LEVEL_MAX);
 			break;
 		case OPT_SESSION_CACHE:
 			opt.tls.session_cache_size = (size_t)number_option("--session-cache",
@@ -2468,6 +2475,10 @@ main(int argc, char **argv)
 		die("%s", why);
 	tls_use(creds);
 	tls_warn_expiring(creds, 7, warn_line);
+	if (opt.tls.security_level < 2)
+		log_error("warn", NULL, "--security-level %d: client chains may use RSA "
+		    "keys of 1024 bits and SHA-1 signatures, which OpenSSL refuses by "
+		    "default; for a legacy PKI only", opt.tls.security_level);
 	tls_cache_init(&opt.tls);
 	open_root();
 	open_access_log();

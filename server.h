@@ -67,6 +67,7 @@ int nginx_conf_parse(const char *text, size_t len, const char *file_name,
 		.ca_file = "certs/ca.crt", \
 		.mode = VERIFY_ON, \
 		.verify_depth = 1, \
+		.security_level = 2, \
 		.session_cache_size = 1024, \
 		.session_timeout = 300, \
 	}, \

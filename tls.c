@@ -377,6 +377,8 @@ static const unsigned char oid_basic_constraints[] = { 0x55, 0x1d, 0x13 };
 static const unsigned char oid_client_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
 static const unsigned char oid_server_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 1 };
 static const unsigned char oid_email[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 1 };
+static const unsigned char oid_ns_cert_type[] = { 0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x42, 1, 1 };
+static const unsigned char oid_rsa_encryption[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 1 };
 
 /* Days since 1970 for a proleptic Gregorian date (month 1-12). */
 static int64_t
@@ -406,7 +408,17 @@ digits(const unsigned char *p, int n, int *out)
 	return true;
 }
 
-/* UTCTime or GeneralizedTime, "Z" form, to Unix time. */
+static int
+days_in_month(int y, int m)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		return 29;
+	return days[m - 1];
+}
+
+/* UTCTime or GeneralizedTime, "Z" form, to Unix time; impossible dates fail. */
 static bool
 der_time(unsigned tag, struct der v, int64_t *out)
 {
@@ -428,8 +440,9 @@ der_time(unsigned tag, struct der v, int64_t *out)
 	    || !digits(v.p + at + 2, 2, &d) || !digits(v.p + at + 4, 2, &h)
 	    || !digits(v.p + at + 6, 2, &mi)
 	    || (v.len - (size_t)at > 9 && !digits(v.p + at + 8, 2, &s))
-	    || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-		return false;
+	    || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23
+	    || mi > 59 || s > 59)
+		return false;           /* no leap second either, as OpenSSL */
 	*out = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	return true;
 }
@@ -630,33 +643,127 @@ sha256_of(const void *data, size_t len, unsigned char out[32])
 	br_sha256_out(&ctx, out);
 }
 
-/* What the extensions of a client certificate allow. */
+/*
+ * Hash functions of certificate signatures that OpenSSL's security levels
+ * refuse: MD2, MD4 and MD5 always, SHA-1 from level 2 (the default).
+ */
+enum sig_hash { SIG_HASH_STRONG, SIG_HASH_SHA1, SIG_HASH_MD5 };
+
+static const struct {
+	unsigned char oid[9];
+	unsigned char len;
+	enum sig_hash hash;
+	const char *name;
+} weak_signatures[] = {
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 2 }, 9, SIG_HASH_MD5, "md2WithRSAEncryption" },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 3 }, 9, SIG_HASH_MD5, "md4WithRSAEncryption" },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 4 }, 9, SIG_HASH_MD5, "md5WithRSAEncryption" },
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 5 }, 9, SIG_HASH_SHA1, "sha1WithRSAEncryption" },
+	{ { 0x2b, 0x0e, 0x03, 0x02, 0x1d }, 5, SIG_HASH_SHA1, "sha1WithRSA (OIW)" },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 1 }, 7, SIG_HASH_SHA1, "ecdsa-with-SHA1" },
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x38, 4, 3 }, 7, SIG_HASH_SHA1, "dsa-with-SHA1" },
+};
+
+/* What the extensions of a certificate allow, and what policy looks at. */
 struct usage_verdict {
 	bool has_eku, eku_client_auth, eku_server_auth;
-	bool has_key_usage, key_usage_signature;
+	bool has_key_usage, key_usage_signature, key_usage_cert_sign;
 	bool name_constraints;
-	bool ca;                        /* basicConstraints cA is TRUE */
+	bool has_basic_constraints, is_ca;
+	int path_len;                   /* pathLenConstraint; -1 if none */
+	bool has_ns_cert_type, ns_ssl_client;   /* Netscape cert type */
+	bool unknown_critical;          /* a critical extension not listed below */
+	int version;                    /* 1 to 3 */
+	unsigned rsa_bits;              /* size of an RSA key's modulus; 0 for others */
+	enum sig_hash sig_hash;         /* of the issuer's signature on it */
+	const char *sig_name;           /* that algorithm, when weak */
+	bool self_issued;               /* issuer and subject are the same Name */
+	const char *unreadable;         /* when parsing failed: the part that did */
 };
+
+/*
+ * Extensions whose meaning mtlsd or BearSSL applies or may safely ignore
+ * (BearSSL's own list, plus the usage extensions read here): any other
+ * one marked critical makes a pinned CA unusable.
+ */
+static const unsigned char known_extensions[][3] = {
+	{ 0x55, 0x1d, 0x13 }, { 0x55, 0x1d, 0x0f }, { 0x55, 0x1d, 0x11 },   /* BC, KU, SAN */
+	{ 0x55, 0x1d, 0x23 }, { 0x55, 0x1d, 0x0e }, { 0x55, 0x1d, 0x12 },   /* AKI, SKI, IAN */
+	{ 0x55, 0x1d, 0x09 }, { 0x55, 0x1d, 0x1f }, { 0x55, 0x1d, 0x2e },   /* SDA, CRLDP, freshest */
+	{ 0x55, 0x1d, 0x25 },                                               /* EKU */
+};
+
+static bool
+extension_known(struct der oid)
+{
+	static const unsigned char aia[] = { 0x2b, 6, 1, 5, 5, 7, 1, 1 };
+	static const unsigned char sia[] = { 0x2b, 6, 1, 5, 5, 7, 1, 11 };
+	size_t i;
+
+	for (i = 0; i < sizeof known_extensions / sizeof known_extensions[0]; i++)
+		if (der_oid_is(oid, known_extensions[i], 3))
+			return true;
+	return der_oid_is(oid, aia, sizeof aia) || der_oid_is(oid, sia, sizeof sia)
+	    || der_oid_is(oid, oid_ns_cert_type, sizeof oid_ns_cert_type);
+}
+
+/* basicConstraints: SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLen INTEGER OPTIONAL } */
+static bool
+parse_basic_constraints(struct der value, struct usage_verdict *u)
+{
+	struct der seq, v;
+	unsigned tag;
+	size_t i;
+
+	if (!der_expect(&value, 0x30, &seq, NULL) || value.len != 0)
+		return false;
+	u->has_basic_constraints = true;
+	if (seq.len > 0 && seq.p[0] == 0x01) {
+		if (!der_next(&seq, &tag, &v, NULL) || v.len != 1)
+			return false;
+		u->is_ca = v.p[0] != 0;
+	}
+	if (seq.len > 0) {
+		if (!der_expect(&seq, 0x02, &v, NULL) || v.len == 0 || (v.p[0] & 0x80)
+		    || seq.len != 0)
+			return false;   /* negative, or something after it */
+		u->path_len = 0;
+		for (i = 0; i < v.len; i++)
+			u->path_len = u->path_len > 0xffff ? 0x10000
+			    : (u->path_len << 8) | v.p[i];
+	}
+	return true;
+}
 
 static bool
 parse_extensions(struct der exts, struct usage_verdict *u)
 {
 	struct der seq, ext, oid, value, inner, item;
 	unsigned tag;
+	bool critical;
 
 	if (!der_expect(&exts, 0x30, &seq, NULL))
 		return false;
 	while (seq.len > 0) {
+		critical = false;
 		if (!der_expect(&seq, 0x30, &ext, NULL)
 		    || !der_expect(&ext, 0x06, &oid, NULL)
 		    || !der_next(&ext, &tag, &value, NULL))
 			return false;
-		if (tag == 0x01 && !der_expect(&ext, 0x04, &value, NULL))
-			return false;           /* skip "critical", take the value */
-		else if (tag != 0x01 && tag != 0x04)
+		if (tag == 0x01) {
+			if (value.len != 1)
+				return false;
+			critical = value.p[0] != 0;
+			if (!der_expect(&ext, 0x04, &value, NULL))
+				return false;
+		} else if (tag != 0x04) {
 			return false;
+		}
+		if (critical && !extension_known(oid))
+			u->unknown_critical = true;
 		if (der_oid_is(oid, oid_eku, sizeof oid_eku)) {
 			u->has_eku = true;
+			u->unreadable = "its extendedKeyUsage extension";
 			if (!der_expect(&value, 0x30, &inner, NULL))
 				return false;
 			while (inner.len > 0) {
@@ -669,46 +776,96 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 			}
 		} else if (der_oid_is(oid, oid_name_constraints, sizeof oid_name_constraints)) {
 			u->name_constraints = true;
-		} else if (der_oid_is(oid, oid_basic_constraints, sizeof oid_basic_constraints)) {
-			if (!der_expect(&value, 0x30, &inner, NULL))
-				return false;
-			u->ca = inner.len >= 3 && inner.p[0] == 0x01 && inner.p[1] == 1
-			    && inner.p[2] != 0;
 		} else if (der_oid_is(oid, oid_key_usage, sizeof oid_key_usage)) {
 			u->has_key_usage = true;
-			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1)
+			u->unreadable = "its keyUsage extension";
+			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1
+			    || inner.p[0] > 7)
 				return false;
 			u->key_usage_signature = inner.len >= 2 && (inner.p[1] & 0x80);
+			u->key_usage_cert_sign = inner.len >= 2 && (inner.p[1] & 0x04);
+		} else if (der_oid_is(oid, oid_basic_constraints, sizeof oid_basic_constraints)) {
+			u->unreadable = "its basicConstraints extension";
+			if (!parse_basic_constraints(value, u))
+				return false;
+		} else if (der_oid_is(oid, oid_ns_cert_type, sizeof oid_ns_cert_type)) {
+			u->has_ns_cert_type = true;
+			u->unreadable = "its Netscape cert type extension";
+			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1
+			    || inner.p[0] > 7)
+				return false;
+			u->ns_ssl_client = inner.len >= 2 && (inner.p[1] & 0x80);
 		}
+		u->unreadable = NULL;
 	}
 	return true;
 }
 
+/* The size in bits of the modulus in an RSA SubjectPublicKey BIT STRING. */
+static bool
+rsa_modulus_bits(struct der spki, unsigned *bits)
+{
+	struct der key, seq, n;
+	unsigned char top;
+
+	if (!der_expect(&spki, 0x03, &key, NULL) || key.len < 1 || key.p[0] != 0)
+		return false;
+	key.p++;
+	key.len--;
+	if (!der_expect(&key, 0x30, &seq, NULL) || !der_expect(&seq, 0x02, &n, NULL)
+	    || n.len == 0 || (n.p[0] & 0x80))
+		return false;
+	while (n.len > 1 && n.p[0] == 0) {
+		n.p++;
+		n.len--;
+	}
+	if (n.len > 2048)
+		return false;
+	*bits = (unsigned)(n.len - 1) * 8;
+	for (top = n.p[0]; top != 0; top >>= 1)
+		(*bits)++;
+	return true;
+}
+
 /*
- * Reads what mtlsd needs from a certificate: names, serial, validity and
- * the usage extensions. Returns false if it is not a certificate.
+ * Reads what mtlsd needs from a certificate: names, serial, validity, the
+ * key's size, the signature's hash and the extensions policy looks at.
+ * Returns false if it cannot all be read; usage->unreadable says where.
  */
 static bool
 parse_certificate(const unsigned char *der, size_t len, struct client_identity *id,
     struct usage_verdict *usage)
 {
-	struct der in = { der, len }, cert, tbs, v, issuer, validity, subject;
+	struct der in = { der, len }, cert, tbs, v, ver, issuer, validity, subject;
+	struct der spki, alg, oid;
 	unsigned tag;
 	int64_t t;
+	size_t i;
 
 	memset(usage, 0, sizeof *usage);
+	usage->path_len = -1;
+	usage->version = 1;
+	usage->unreadable = "its outer structure";
 	if (!der_expect(&in, 0x30, &cert, NULL) || !der_expect(&cert, 0x30, &tbs, NULL))
 		return false;
-	if (tbs.len > 0 && tbs.p[0] == 0xa0 && !der_next(&tbs, &tag, &v, NULL))
-		return false;
+	usage->unreadable = "its version";
+	if (tbs.len > 0 && tbs.p[0] == 0xa0) {
+		if (!der_next(&tbs, &tag, &v, NULL) || !der_expect(&v, 0x02, &ver, NULL)
+		    || v.len != 0 || ver.len != 1 || ver.p[0] > 2)
+			return false;
+		usage->version = ver.p[0] + 1;
+	}
+	usage->unreadable = "its serial number";
 	if (!der_expect(&tbs, 0x02, &v, NULL))
 		return false;
 	set_serial(&id->serial, v);
+	usage->unreadable = "its issuer name";
 	if (!der_expect(&tbs, 0x30, &v, NULL)
 	    || !der_expect(&tbs, 0x30, &v, &issuer)
 	    || !format_name(v, id->issuer, sizeof id->issuer, NULL, 0, NULL))
 		return false;
 	sha256_of(issuer.p, issuer.len, id->issuer_hash);
+	usage->unreadable = "its validity dates";
 	if (!der_expect(&tbs, 0x30, &validity, NULL)
 	    || !der_next(&validity, &tag, &v, NULL) || !der_time(tag, v, &t))
 		return false;
@@ -716,18 +873,73 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 	if (!der_next(&validity, &tag, &v, NULL) || !der_time(tag, v, &t))
 		return false;
 	id->not_after = t;
-	if (!der_expect(&tbs, 0x30, &subject, NULL)
+	usage->unreadable = "its subject name";
+	if (!der_expect(&tbs, 0x30, &subject, &v)
 	    || !format_name(subject, id->subject, sizeof id->subject, id->cn, sizeof id->cn,
-	    &id->cn_ok)
-	    || !der_expect(&tbs, 0x30, &v, NULL))
+	    &id->cn_ok))
+		return false;
+	usage->self_issued = v.len == issuer.len && memcmp(v.p, issuer.p, v.len) == 0;
+	usage->unreadable = "its public key";
+	if (!der_expect(&tbs, 0x30, &spki, NULL) || !der_expect(&spki, 0x30, &alg, NULL)
+	    || !der_expect(&alg, 0x06, &oid, NULL))
+		return false;
+	if (der_oid_is(oid, oid_rsa_encryption, sizeof oid_rsa_encryption)
+	    && !rsa_modulus_bits(spki, &usage->rsa_bits))
 		return false;
 	while (tbs.len > 0) {
+		usage->unreadable = "its extensions";
 		if (!der_next(&tbs, &tag, &v, NULL))
 			return false;
-		if (tag == 0xa3 && !parse_extensions(v, usage))
+		if (tag == 0xa3 && !parse_extensions(v, usage)) {
+			if (!usage->unreadable)
+				usage->unreadable = "its extensions";
 			return false;
+		}
 	}
+	usage->unreadable = "its signature algorithm";
+	if (!der_expect(&cert, 0x30, &alg, NULL) || !der_expect(&alg, 0x06, &oid, NULL))
+		return false;
+	for (i = 0; i < sizeof weak_signatures / sizeof weak_signatures[0]; i++)
+		if (der_oid_is(oid, weak_signatures[i].oid, weak_signatures[i].len)) {
+			usage->sig_hash = weak_signatures[i].hash;
+			usage->sig_name = weak_signatures[i].name;
+		}
+	usage->unreadable = NULL;
 	return true;
+}
+
+/* The smallest RSA key --security-level allows (0 in a config means 2). */
+static unsigned
+min_rsa_bits(const struct tls_config *cfg)
+{
+	return cfg->security_level == 1 ? 1024 : 2048;
+}
+
+/*
+ * The key size and signature hash rules of --security-level, as OpenSSL
+ * applies them to each certificate of a chain but the trust anchor. Writes
+ * the rule broken to `rule`.
+ */
+static int
+strength_error(const struct tls_config *cfg, const struct usage_verdict *u,
+    char *rule, size_t rule_len)
+{
+	if (u->rsa_bits != 0 && u->rsa_bits < min_rsa_bits(cfg)) {
+		snprintf(rule, rule_len, "RSA key of %u bits, below %u (--security-level %d)",
+		    u->rsa_bits, min_rsa_bits(cfg), cfg->security_level == 1 ? 1 : 2);
+		return TLS_ERR_WEAK_KEY;
+	}
+	if (u->sig_hash == SIG_HASH_MD5) {
+		snprintf(rule, rule_len, "signed with %s, refused at every security level",
+		    u->sig_name);
+		return TLS_ERR_WEAK_SIGNATURE;
+	}
+	if (u->sig_hash == SIG_HASH_SHA1 && cfg->security_level != 1) {
+		snprintf(rule, rule_len, "signed with %s, refused at --security-level 2 "
+		    "(SHA-1 needs --security-level 1)", u->sig_name);
+		return TLS_ERR_WEAK_SIGNATURE;
+	}
+	return 0;
 }
 
 /* ---- CRLs ---- */
@@ -1496,6 +1708,61 @@ check_key_matches_leaf(struct tls_credentials *creds, const char *cert_file,
 	return 0;
 }
 
+/* Whether a certificate's signature verifies with its own key. */
+static bool
+self_signature_valid(const struct bytes *der, const br_x509_pkey *pk)
+{
+	struct der in = { der->data, der->len }, cert, tbs, tbs_whole, alg, sig;
+
+	return der_expect(&in, 0x30, &cert, NULL)
+	    && der_expect(&cert, 0x30, &tbs, &tbs_whole)
+	    && der_expect(&cert, 0x30, &alg, NULL)
+	    && der_expect(&cert, 0x03, &sig, NULL)
+	    && signature_valid(alg, tbs_whole, sig, pk);
+}
+
+/*
+ * Why a certificate cannot be a pinned CA, or NULL if it can. OpenSSL checks
+ * the trust anchor as a CA for client use (X509_check_ca, the sslclient
+ * purpose) and refuses every chain that ends there; mtlsd refuses the file.
+ * Without basicConstraints, a v1 certificate is a CA only if self-signed
+ * (OpenSSL's "v1 root"); a later one needs keyUsage with keyCertSign, as in
+ * OpenSSL, and must also be self-signed (stricter: OpenSSL takes it then).
+ */
+static const char *
+anchor_problem(const struct tls_config *cfg, const struct usage_verdict *u,
+    const struct bytes *der, const br_x509_pkey *pk, char *buf, size_t buf_len)
+{
+	if (u->unknown_critical)
+		return "it has a critical extension mtlsd does not know";
+	if (u->has_basic_constraints && !u->is_ca)
+		return "basicConstraints says CA:FALSE, so it is not a CA (a client or "
+		    "server certificate?)";
+	if (!u->has_basic_constraints && (!u->self_issued || !self_signature_valid(der, pk))) {
+		snprintf(buf, buf_len, "a v%d certificate without basicConstraints is a CA "
+		    "only if self-signed, and this one is not (a client or server "
+		    "certificate?)", u->version);
+		return buf;
+	}
+	if (!u->has_basic_constraints && u->version > 1 && !u->has_key_usage) {
+		snprintf(buf, buf_len, "a v%d certificate with neither basicConstraints "
+		    "nor keyUsage is not a CA", u->version);
+		return buf;
+	}
+	if (u->has_key_usage && !u->key_usage_cert_sign)
+		return "its keyUsage lacks keyCertSign";
+	if (u->has_eku && !u->eku_client_auth)
+		return u->eku_server_auth ? "its extendedKeyUsage is for serverAuth, "
+		    "not clientAuth" : "its extendedKeyUsage lacks clientAuth";
+	if (u->rsa_bits != 0 && u->rsa_bits < min_rsa_bits(cfg)) {
+		snprintf(buf, buf_len, "its RSA key of %u bits is below %u "
+		    "(--security-level %d)", u->rsa_bits, min_rsa_bits(cfg),
+		    cfg->security_level == 1 ? 1 : 2);
+		return buf;
+	}
+	return NULL;
+}
+
 static int
 load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t why_len)
 {
@@ -1518,9 +1785,12 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 	creds->anchor_serial = calloc(objs.count ? objs.count : 1,
 	    sizeof *creds->anchor_serial);
 	creds->anchor_ca = calloc(objs.count ? objs.count : 1, sizeof *creds->anchor_ca);
+	creds->anchor_path_len = calloc(objs.count ? objs.count : 1,
+	    sizeof *creds->anchor_path_len);
 	if (!creds->anchors || !creds->anchor_names || !creds->anchor_not_before
 	    || !creds->anchor_not_after || !creds->anchor_dn_hash
-	    || !creds->anchor_fingerprint || !creds->anchor_serial || !creds->anchor_ca) {
+	    || !creds->anchor_fingerprint || !creds->anchor_serial || !creds->anchor_ca
+	    || !creds->anchor_path_len) {
 		pem_free(&objs);
 		return fail(why, why_len, "%s: out of memory", path);
 	}
@@ -1531,6 +1801,8 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 		br_x509_trust_anchor *ta;
 		struct client_identity id;
 		struct usage_verdict usage;
+		const char *problem;
+		char rule[160];
 
 		if (!is_certificate(&objs.items[i]))
 			continue;
@@ -1541,27 +1813,42 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
 			free(dn.data);
 			break;
 		}
-		if (parse_certificate(objs.items[i].der.data, objs.items[i].der.len,
+		/*
+		 * BearSSL keeps only a trust anchor's name and key; its dates and
+		 * constraints are applied here, so all of it must be understood.
+		 */
+		memset(&id, 0, sizeof id);
+		if (!parse_certificate(objs.items[i].der.data, objs.items[i].der.len,
 		    &id, &usage)) {
-			if (usage.name_constraints) {
-				/* BearSSL never applies a trust anchor's constraints. */
-				err = fail(why, why_len, "%s: the CA %s has name "
-				    "constraints, which mtlsd cannot enforce", path,
-				    id.subject);
-				free(dn.data);
-				break;
-			}
-			snprintf(creds->anchor_names[creds->anchor_count],
-			    sizeof creds->anchor_names[0], "%s", id.subject);
-			creds->anchor_not_before[creds->anchor_count] = id.not_before;
-			creds->anchor_not_after[creds->anchor_count] = id.not_after;
-			creds->anchor_serial[creds->anchor_count] = id.serial;
-			creds->anchor_ca[creds->anchor_count] = usage.ca;
-		} else {
-			/* Dates BearSSL decoded but we could not read: never expire. */
-			creds->anchor_not_before[creds->anchor_count] = INT64_MIN;
-			creds->anchor_not_after[creds->anchor_count] = INT64_MAX;
+			err = fail(why, why_len, "%s: certificate %zu (%s): mtlsd cannot "
+			    "read %s, and a pinned CA must be fully understood", path,
+			    i + 1, id.subject[0] ? id.subject : "subject unreadable",
+			    usage.unreadable);
+			free(dn.data);
+			break;
 		}
+		if (usage.name_constraints) {
+			/* BearSSL never applies a trust anchor's constraints. */
+			err = fail(why, why_len, "%s: the CA %s has name "
+			    "constraints, which mtlsd cannot enforce", path,
+			    id.subject);
+			free(dn.data);
+			break;
+		}
+		if ((problem = anchor_problem(creds->config, &usage, &objs.items[i].der,
+		    pk, rule, sizeof rule))) {
+			err = fail(why, why_len, "%s: certificate %zu (%s) cannot be a "
+			    "pinned CA: %s", path, i + 1, id.subject, problem);
+			free(dn.data);
+			break;
+		}
+		snprintf(creds->anchor_names[creds->anchor_count],
+		    sizeof creds->anchor_names[0], "%s", id.subject);
+		creds->anchor_not_before[creds->anchor_count] = id.not_before;
+		creds->anchor_not_after[creds->anchor_count] = id.not_after;
+		creds->anchor_path_len[creds->anchor_count] = usage.path_len;
+		creds->anchor_serial[creds->anchor_count] = id.serial;
+		creds->anchor_ca[creds->anchor_count] = usage.is_ca;
 		sha256_of(dn.data, dn.len, creds->anchor_dn_hash[creds->anchor_count]);
 		sha256_of(objs.items[i].der.data, objs.items[i].der.len,
 		    creds->anchor_fingerprint[creds->anchor_count]);
@@ -1661,6 +1948,7 @@ free_credentials(struct tls_credentials *c)
 		free(c->views[i].anchors);
 		free(c->views[i].index);
 	}
+	free(c->anchor_path_len);
 	for (i = 0; i < c->crl_count; i++)
 		free(c->crls[i].revoked);
 	free(c->crls);
@@ -2062,6 +2350,8 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->ee_len = 0;
 	v->ca_error = 0;
 	v->ca_not_after = INT64_MAX;
+	v->reason[0] = '\0';
+	v->reason_error = 0;
 	memset(v->last_issuer_hash, 0, sizeof v->last_issuer_hash);
 	br_sha256_init(&v->ee_hash);
 	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
@@ -2110,8 +2400,11 @@ verifier_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 static void
 inspect_intermediate(struct client_verifier *v, bool top)
 {
+	const struct tls_config *cfg = v->creds->config;
 	struct client_identity ca;
 	struct usage_verdict usage;
+	int n = (int)v->cert_count - 1, below = n - 1, err = 0;
+	char rule[160];
 
 	memset(&ca, 0, sizeof ca);
 	if (v->ee_len > v->ee_cap || v->cur_len > v->ee_cap - v->ee_len
@@ -2123,6 +2416,23 @@ inspect_intermediate(struct client_verifier *v, bool top)
 	}
 	if (usage.name_constraints && v->ca_error == 0)
 		v->ca_error = TLS_ERR_NAME_CONSTRAINTS;
+	/* OpenSSL's sslclient purpose and security level, for every CA but the anchor. */
+	err = strength_error(cfg, &usage, rule, sizeof rule);
+	if (err == 0 && usage.has_eku && !usage.eku_client_auth) {
+		err = TLS_ERR_CA_EKU;
+		snprintf(rule, sizeof rule, "extended key usage without clientAuth");
+	} else if (err == 0 && usage.path_len >= 0 && usage.path_len < below) {
+		/* BearSSL refuses this too, as "not a CA": say why. */
+		err = TLS_ERR_PATH_LEN;
+		snprintf(rule, sizeof rule, "pathLenConstraint %d, but %d intermediate(s) "
+		    "below it", usage.path_len, below);
+	}
+	if (err != 0 && v->ca_error == 0) {
+		v->ca_error = err;
+		v->reason_error = err;
+		snprintf(v->reason, sizeof v->reason, "intermediate %d (%s): %s", n,
+		    ca.subject, rule);
+	}
 	if (ca.not_after < v->ca_not_after)
 		v->ca_not_after = ca.not_after;
 	memcpy(v->last_issuer_hash, ca.issuer_hash, 32);
@@ -2160,17 +2470,38 @@ verifier_end_cert(const br_x509_class **ctx)
 
 /* mtlsd's checks on top of a chain BearSSL validated. */
 static int
-policy_error(const struct client_verifier *v, const struct usage_verdict *usage)
+policy_error(struct client_verifier *v, const struct usage_verdict *usage)
 {
 	const struct tls_config *cfg = v->creds->config;
-	int err;
+	char rule[160];
+	int err, limit;
 
 	if (usage->has_eku && !usage->eku_client_auth)
 		return TLS_ERR_EKU;
 	if (usage->has_key_usage && !usage->key_usage_signature)
 		return TLS_ERR_KEY_USAGE;
+	if (usage->has_ns_cert_type && !usage->ns_ssl_client) {
+		snprintf(v->reason, sizeof v->reason, "client certificate (%s): Netscape "
+		    "cert type without SSL client", v->identity.subject);
+		return v->reason_error = TLS_ERR_NS_CERT_TYPE;
+	}
+	if ((err = strength_error(cfg, usage, rule, sizeof rule)) != 0) {
+		snprintf(v->reason, sizeof v->reason, "client certificate (%s): %s",
+		    v->identity.subject, rule);
+		return v->reason_error = err;
+	}
 	if (v->identity.trusted_at - 1 > cfg->verify_depth)
 		return TLS_ERR_DEPTH;
+	/* BearSSL keeps no pathLenConstraint of a trust anchor. */
+	if (v->identity.top_anchor >= 0
+	    && (limit = v->creds->anchor_path_len[v->identity.top_anchor]) >= 0
+	    && v->identity.trusted_at - 1 > limit) {
+		snprintf(v->reason, sizeof v->reason, "pinned CA (%s): pathLenConstraint "
+		    "%d, but %d intermediate(s) below it",
+		    v->creds->anchor_names[v->identity.top_anchor], limit,
+		    v->identity.trusted_at - 1);
+		return v->reason_error = TLS_ERR_PATH_LEN;
+	}
 	if (v->ca_error != 0)
 		return v->ca_error;
 	if ((err = revocation_status(v->creds, &v->identity, (int64_t)time(NULL))) != 0)
@@ -2179,6 +2510,30 @@ policy_error(const struct client_verifier *v, const struct usage_verdict *usage)
 	if (cfg->mode == VERIFY_STRICT && !allowed_by_lists(v->creds, &v->identity))
 		return TLS_ERR_NOT_ALLOWED;
 	return 0;
+}
+
+/*
+ * BearSSL refuses some of what the policy refuses too, in its own words
+ * ("not a CA" for a pathLenConstraint, "unsupported" for MD5): when the
+ * policy found that same reason, say it as the policy does.
+ */
+static int
+bearssl_error_explained(struct client_verifier *v, int err, const struct usage_verdict *leaf)
+{
+	char rule[160];
+	int own = leaf ? strength_error(v->creds->config, leaf, rule, sizeof rule) : 0;
+
+	if (own != 0 && ((own == TLS_ERR_WEAK_KEY && err == BR_ERR_X509_WEAK_PUBLIC_KEY)
+	    || (own == TLS_ERR_WEAK_SIGNATURE && err == BR_ERR_X509_UNSUPPORTED))) {
+		snprintf(v->reason, sizeof v->reason, "client certificate (%s): %s",
+		    v->identity.subject, rule);
+		return v->reason_error = own;
+	}
+	if ((v->ca_error == TLS_ERR_WEAK_KEY && err == BR_ERR_X509_WEAK_PUBLIC_KEY)
+	    || (v->ca_error == TLS_ERR_WEAK_SIGNATURE && err == BR_ERR_X509_UNSUPPORTED)
+	    || (v->ca_error == TLS_ERR_PATH_LEN && err == BR_ERR_X509_NOT_CA))
+		return v->ca_error;
+	return err;
 }
 
 static unsigned
@@ -2198,7 +2553,7 @@ verifier_end_chain(const br_x509_class **ctx)
 		parsed = parse_certificate(v->ee_der, v->ee_len, id, &usage);
 	if (parsed && id->trusted_at == 1) {
 		id->top_known = true;
-		id->top_ca = usage.ca;
+		id->top_ca = usage.is_ca;
 		id->top_serial = id->serial;
 		memcpy(id->top_issuer_hash, id->issuer_hash, 32);
 		set_top_anchor(v, v->ee_der, v->ee_len);
@@ -2206,7 +2561,7 @@ verifier_end_chain(const br_x509_class **ctx)
 	if (v->cert_count > TLS_MAX_CLIENT_CHAIN)
 		err = TLS_ERR_CHAIN_LENGTH;
 	else if ((err = (int)v->minimal.vtable->end_chain(&v->minimal.vtable)) != 0)
-		;
+		err = bearssl_error_explained(v, err, parsed ? &usage : NULL);
 	else if (v->ee_len > v->ee_cap)
 		err = TLS_ERR_TOO_LARGE;
 	else if (!parsed)
@@ -2231,6 +2586,8 @@ verifier_end_chain(const br_x509_class **ctx)
 	}
 	id->error = err;
 	id->auth = err == 0 ? AUTH_VERIFIED : AUTH_REJECTED;
+	if (err == 0 || err != v->reason_error)
+		v->reason[0] = '\0';
 	return (unsigned)err;
 }
 
@@ -2462,6 +2819,7 @@ tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_
 	memset(&v->identity, 0, sizeof v->identity);
 	v->identity.auth = AUTH_NOT_SENT;
 	v->identity.top_anchor = -1;
+	v->reason[0] = '\0';
 	v->ee_der = scratch;
 	v->ee_cap = scratch_len;
 	v->ee_len = 0;
@@ -2703,8 +3061,9 @@ tls_session_send_refusal(const struct tls_session *s, int fd)
 		alert[6] = CERTIFICATE_REVOKED;
 	else if (id->error == TLS_ERR_NOT_ALLOWED)
 		alert[6] = ACCESS_DENIED;
-	else if (id->error == TLS_ERR_EKU || id->error == TLS_ERR_KEY_USAGE)
-		alert[6] = UNSUPPORTED_CERTIFICATE;
+	else if (id->error == TLS_ERR_EKU || id->error == TLS_ERR_KEY_USAGE
+	    || id->error == TLS_ERR_CA_EKU || id->error == TLS_ERR_NS_CERT_TYPE)
+		alert[6] = UNSUPPORTED_CERTIFICATE;     /* OpenSSL: invalid purpose */
 	if (send(fd, alert, sizeof alert, MSG_NOSIGNAL) < 0) {
 		/* The client is gone; nothing to tell. */
 	}
@@ -2761,6 +3120,17 @@ policy_error_text(int err)
 		return "CRL has expired (nextUpdate passed)";
 	case TLS_ERR_NOT_ALLOWED:
 		return "certificate not in --allow-cn / --allow-fingerprint";
+	case TLS_ERR_WEAK_KEY:
+		return "an RSA key of the chain is too small for --security-level";
+	case TLS_ERR_WEAK_SIGNATURE:
+		return "a certificate of the chain is signed with a weak hash (MD5, or "
+		    "SHA-1 at --security-level 2)";
+	case TLS_ERR_CA_EKU:
+		return "an intermediate CA's extended key usage does not include clientAuth";
+	case TLS_ERR_NS_CERT_TYPE:
+		return "Netscape cert type does not include SSL client";
+	case TLS_ERR_PATH_LEN:
+		return "more intermediates than a CA's pathLenConstraint allows";
 	default:
 		return NULL;
 	}
@@ -2782,7 +3152,7 @@ tls_serial_hex(const struct serial *serial, char *out, size_t out_len)
 const char *
 tls_session_auth_failure(const struct tls_session *s)
 {
-	static char text[512];
+	static char text[768];
 	const struct client_identity *id = &s->verifier.identity;
 	char serial[48];
 
@@ -2796,7 +3166,8 @@ tls_session_auth_failure(const struct tls_session *s)
 	}
 	tls_serial_hex(&id->serial, serial, sizeof serial);
 	snprintf(text, sizeof text, "client SSL certificate verify error: %s "
-	    "(subject \"%s\", serial %s)", tls_error_text(id->error),
+	    "(subject \"%s\", serial %s)", s->verifier.reason[0] ? s->verifier.reason
+	    : tls_error_text(id->error),
 	    id->subject[0] ? id->subject : "?", serial[0] ? serial : "?");
 	return text;
 }
@@ -2994,7 +3365,8 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	if (err == 0)
 		fprintf(out, "result: accepted\n");
 	else
-		fprintf(out, "result: refused: %s\n", tls_error_text((int)err));
+		fprintf(out, "result: refused: %s\n", v.reason[0] && (int)err == id->error
+		    ? v.reason : tls_error_text((int)err));
 	pem_free(&objs);
 	return err == 0 ? 0 : 1;
 }

@@ -41,7 +41,16 @@ enum {
 	TLS_ERR_NAME_CONSTRAINTS,  /* a CA of the chain has name constraints */
 	TLS_ERR_CA_UNREADABLE,     /* an intermediate CA too large or odd to inspect */
 	TLS_ERR_CA_KEY_MISMATCH,   /* the issuer's name is pinned, but not its key */
+	TLS_ERR_WEAK_KEY,          /* an RSA key below --security-level's minimum */
+	TLS_ERR_WEAK_SIGNATURE,    /* signed with MD5, or SHA-1 at level 2 */
+	TLS_ERR_CA_EKU,            /* an intermediate's EKU present without clientAuth */
+	TLS_ERR_NS_CERT_TYPE,      /* Netscape cert type present without SSL client */
+	TLS_ERR_PATH_LEN,          /* more intermediates than a pathLenConstraint allows */
 };
+
+/* --security-level: OpenSSL's levels 1 and 2 for client chains (see tls_load). */
+#define TLS_SECURITY_LEVEL_MIN 1
+#define TLS_SECURITY_LEVEL_MAX 2
 
 /* What is named on the command line; read again on every reload. */
 struct tls_config {
@@ -54,6 +63,12 @@ struct tls_config {
 	size_t allow_fingerprint_count;
 	enum verify_mode mode;
 	int verify_depth;              /* intermediates allowed, as nginx */
+	/*
+	 * 2 (OpenSSL's default): RSA keys of 2048 bits or more, no SHA-1
+	 * signature below the pinned CA. 1: RSA from 1024 bits, SHA-1 allowed.
+	 * MD5 and RSA below 1024 bits are refused at every level.
+	 */
+	int security_level;
 	size_t session_cache_size;     /* entries; 0 disables resumption */
 	long session_timeout;          /* seconds */
 };
@@ -121,6 +136,7 @@ struct tls_credentials {
 	unsigned char (*anchor_key_id)[32];   /* subject and key: see anchor_key_id */
 	struct serial *anchor_serial;   /* each CA certificate's own serial */
 	bool *anchor_ca;                /* its basicConstraints cA: which CRLs cover it */
+	int *anchor_path_len;           /* pathLenConstraint; -1 if none */
 	/*
 	 * BearSSL never looks at a trust anchor's dates; OpenSSL refuses a
 	 * chain whose CA has expired or is not yet valid. So handshakes see
@@ -198,6 +214,12 @@ struct client_verifier {
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
 	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
 	int64_t ca_not_after;           /* the intermediates' first notAfter */
+	/*
+	 * For mtlsd's own refusals: which certificate, which rule, in one line;
+	 * empty unless it explains identity.error (it is reason_error).
+	 */
+	char reason[352];
+	int reason_error;
 	unsigned char last_issuer_hash[32];  /* the last intermediate's issuer */
 	br_sha256_context ee_hash;
 	unsigned cert_count;

@@ -53,6 +53,8 @@ for name in names:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    # Level 0: the client must be able to send RSA-512, MD5 and SHA-1 chains.
+    ctx.set_ciphers('DEFAULT:@SECLEVEL=0')
     if name != '-':
         ctx.load_cert_chain('%s/%s.chain' % (pki, name), '%s/%s.key' % (pki, name))
     got = b''
@@ -311,7 +313,8 @@ cat "$PKI/ca.crl" "$PKI/ec-ca.crl" >"$CRLS"
 cat "$PKI/ca-expired.crl" "$PKI/ec-ca.crl" >"$TMPD/crls-expired.pem"
 cat "$PKI/ca-expired.crl" "$PKI/ca-future.crl" "$PKI/ca.crl" >"$TMPD/crls-three.pem"
 
-# matrix TITLE "mtlsd options" "nginx CA CRL DEPTH" <<< rows
+# matrix TITLE "mtlsd options" "nginx CA CRL DEPTH"|- <<< rows
+# (- : no nginx comparison, for options nginx has no equivalent of)
 matrix() {
 	local title=$1 opts=$2 nginx_args=$3 p_on p_strict p_nginx rows name on strict nx names=()
 	local -A got_on got_strict got_nginx
@@ -328,7 +331,7 @@ matrix() {
 	fi
 	while read -r name res; do got_on[$name]=$res; done < <(probe "$p_on" "${names[@]}")
 	while read -r name res; do got_strict[$name]=$res; done < <(probe "$p_strict" "${names[@]}")
-	if [ -n "$HAVE_NGINX" ]; then
+	if [ -n "$HAVE_NGINX" ] && [ "$nginx_args" != - ]; then
 		p_nginx=$(free_port)
 		# shellcheck disable=SC2086
 		if nginx_at "$p_nginx" $nginx_args; then
@@ -342,7 +345,7 @@ matrix() {
 		expect_eq "$title: $name on" "$on" "${got_on[$name]:-none}"
 		expect_eq "$title: $name strict" "$strict" "${got_strict[$name]:-none}"
 		[ "$nx" = = ] && nx=$on
-		if [ -n "$HAVE_NGINX" ]; then
+		if [ -n "$HAVE_NGINX" ] && [ "$nginx_args" != - ]; then
 			expect_eq "$title: $name nginx" "$nx" "${got_nginx[$name]:-none}"
 		fi
 	done <<<"$rows"
@@ -443,6 +446,69 @@ good           200        200       =
 int-client     200        200       =
 EOF
 
+# ---- issue 12: the chain policy of OpenSSL's defaults (sslclient purpose,
+# security level 2) for the client certificate and each intermediate ----------
+matrix "policy" "-C $PKI/ca.crt --verify-depth 2" "$PKI/ca.crt - 2" <<'EOF'
+int-eku-server-client 400-cert  alert-43  =
+int-rsa1024-client    400-cert  alert-42  =
+rsa1024               400-cert  alert-42  =
+sha1-leaf             400-cert  alert-42  =
+sha1-int-client       400-cert  alert-42  =
+ns-server             400-cert  alert-43  =
+ns-client             200       200       =
+int-pl0-client        400-cert  alert-42  =
+md5-leaf              400-cert  alert-42  =
+rsa512                400-cert  alert-42  =
+self-signed           400-cert  alert-48  =
+forged                400-cert  alert-48  =
+crit-unknown          400-cert  alert-42  =
+cafalse-int-client    400-cert  alert-42  =
+ku-int-client         400-cert  alert-42  =
+v1int-client          400-cert  alert-42  =
+EOF
+if grep -a -q 'client SSL certificate verify error: intermediate 1 (O=mtlsd test,CN=int-rsa1024): RSA key of 1024 bits, below 2048 (--security-level 2) (subject "O=mtlsd test,CN=int-rsa1024-client", serial [0-9A-F]*), handshake refused' "$MATRIX_LOG"; then
+	ok "policy: the refusal is logged with the certificate and the rule"
+else
+	fail "policy: the refusal is logged with the certificate and the rule" "$(grep -a int-rsa1024 "$MATRIX_LOG" | head -n 2)"
+fi
+# A pinned root's own pathLenConstraint (BearSSL keeps only its name and key)
+matrix "pathlen:0 root" "-C $PKI/pl0-root.crt" "$PKI/pl0-root.crt - 1" <<'EOF'
+pl0-client            200       200       =
+pl0-int-client        400-cert  alert-42  =
+EOF
+# A self-signed v1 root can be pinned, as with OpenSSL
+matrix "v1 root" "-C $PKI/v1-root.crt" "$PKI/v1-root.crt - 1" <<'EOF'
+v1-root-client        200       200       =
+EOF
+# --security-level 1 lets RSA-1024 and SHA-1 in, never MD5 or RSA-512. No
+# nginx here: OpenSSL 3's level 1 still refuses SHA-1 (63 bits), only level 0
+# takes it.
+cat "$PKI/ca.crt" "$PKI/rsa1024-root.crt" >"$TMPD/level1.crt"
+matrix "security level 1" "-C $TMPD/level1.crt --verify-depth 2 --security-level 1" - <<'EOF'
+int-rsa1024-client    200       200       -
+rsa1024               200       200       -
+sha1-leaf             200       200       -
+sha1-int-client       200       200       -
+rsa1024-root-client   200       200       -
+good                  200       200       -
+md5-leaf              400-cert  alert-42  -
+rsa512                400-cert  alert-42  -
+int-pl0-client        400-cert  alert-42  -
+EOF
+if grep -a -q '\[warn\] --security-level 1: client chains may use RSA keys of 1024 bits and SHA-1' "$MATRIX_LOG"; then
+	ok "security level 1: warned about at start-up"
+else
+	fail "security level 1: warned about at start-up" "$(grep -a warn "$MATRIX_LOG" | head -n 2)"
+fi
+for bad in 0 3 x; do
+	run_mtlsd -t "${SRV[@]}" -C "$PKI/ca.crt" --security-level $bad
+	if [ "$RUN_RC" = 2 ] && grep -q -F -- "--security-level $bad: expected a number from 1 to 2" "$RUN_ERR"; then
+		ok "security level: --security-level $bad is refused"
+	else
+		fail "security level: --security-level $bad is refused" "exit $RUN_RC: $(cat "$RUN_ERR")"
+	fi
+done
+
 # ---- start-up: CRLs are verified, warnings for what expires soon -------------------
 
 p=$(free_port)
@@ -468,6 +534,60 @@ startup_fails "start: a CRL from an intermediate is refused (pinned CAs only)" \
 	-C "$PKI/bundle.crt" --crl "$PKI/int1.crl"
 startup_fails "start: a pinned CA with name constraints is refused" \
 	"$PKI/nc-ca.crt: the CA CN=nc-ca has name constraints, which mtlsd cannot enforce" -C "$PKI/nc-ca.crt"
+# A pinned file that cannot be a CA, or that mtlsd cannot fully read, stops
+# start-up and -t, naming the file, the certificate and the reason; nginx
+# starts, and refuses the clients of that "CA".
+# anchor_refused TITLE CAFILE REASON CLIENT...
+anchor_refused() {
+	local title=$1 ca=$2 pat=$3 name p_nginx
+	shift 3
+	startup_fails "start: $title: refused" "$ca: certificate 1 ($pat" -C "$ca"
+	run_mtlsd -t "${SRV[@]}" -C "$ca"
+	if [ "$RUN_RC" = 1 ] && grep -q -F -- "$ca: certificate 1 ($pat" "$RUN_ERR"; then
+		ok "start: $title: -t fails too"
+	else
+		fail "start: $title: -t fails too" "exit $RUN_RC, stderr: $(cat "$RUN_ERR")"
+	fi
+	[ -n "$HAVE_NGINX" ] && [ $# -gt 0 ] || return 0
+	p_nginx=$(free_port)
+	if nginx_at "$p_nginx" "$ca" - 1; then
+		for name in "$@"; do
+			expect_eq "start: $title: nginx refuses $name" "$name 400-cert" "$(probe "$p_nginx" "$name")"
+		done
+	else
+		fail "start: $title: nginx starts" "$(tail -n 2 "$TMPD/nginx.$p_nginx/error.log")"
+	fi
+	kill "$NGINX_PID" 2>/dev/null
+	wait "$NGINX_PID" 2>/dev/null
+}
+anchor_refused "a root whose keyUsage lacks keyCertSign" "$PKI/ku-root.crt" \
+	"CN=ku-root,O=mtlsd test) cannot be a pinned CA: its keyUsage lacks keyCertSign" ku-root-client
+anchor_refused "a CA:FALSE root" "$PKI/cafalse-root.crt" \
+	"CN=cafalse-root,O=mtlsd test) cannot be a pinned CA: basicConstraints says CA:FALSE" cafalse-root-client
+anchor_refused "a root with EKU serverAuth only" "$PKI/eku-root.crt" \
+	"CN=eku-root,O=mtlsd test) cannot be a pinned CA: its extendedKeyUsage is for serverAuth, not clientAuth" \
+	eku-root-client
+anchor_refused "a CA:FALSE leaf pinned by mistake" "$PKI/good.crt" \
+	"O=mtlsd test,CN=good) cannot be a pinned CA: basicConstraints says CA:FALSE" admin-by-leaf
+anchor_refused "a v1 leaf pinned by mistake (as the seed's server1.crt)" "$PKI/v1x-leaf.crt" \
+	"CN=v1x-leaf,O=mtlsd test) cannot be a pinned CA: a v1 certificate without basicConstraints is a CA only if self-signed" \
+	admin-by-v1
+anchor_refused "a root with an unknown critical extension" "$PKI/crit-root.crt" \
+	"CN=crit-root,O=mtlsd test) cannot be a pinned CA: it has a critical extension mtlsd does not know" \
+	crit-root-client
+anchor_refused "an RSA-1024 root" "$PKI/rsa1024-root.crt" \
+	"CN=rsa1024-root,O=mtlsd test) cannot be a pinned CA: its RSA key of 1024 bits is below 2048 (--security-level 2)" \
+	rsa1024-root-client
+# issue 13.1: this CA expired in 2021, has name constraints and a keyUsage
+# BIT STRING with no byte: it used to load as "never expires", unchecked.
+anchor_refused "a CA mtlsd cannot fully read" "$PKI/unreadable-ca.crt" \
+	"CN=unreadable-ca,O=mtlsd test): mtlsd cannot read its keyUsage extension, and a pinned CA must be fully understood"
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/good.chain" -C "$PKI/unreadable-ca.crt" 2>&1) && rc=0 || rc=$?
+if [ "$rc" = 1 ] && [[ $out == *"cannot read its keyUsage extension"* ]]; then
+	ok "check-cert: a CA mtlsd cannot fully read is refused as at start-up"
+else
+	fail "check-cert: a CA mtlsd cannot fully read is refused as at start-up" "exit $rc: $out"
+fi
 startup_fails "start: a file without a CRL is refused" \
 	"no CRL found" -C "$PKI/ca.crt" --crl "$PKI/good.crt"
 startup_fails "start: --allow-fingerprint needs 64 hex digits" \
@@ -931,6 +1051,16 @@ if mtlsd_at "$p" -C "$TMPD/reload-ca.crt"; then
 	kill -HUP "$SERVER_PID"
 	wait_for_match "$SERVER_ERR" 'reloaded certificates'
 	expect_eq "reload: a CA added to the -C file is trusted at once" "ec-client 200" "$(probe "$p" ec-client)"
+	# A -C file that holds a leaf: the reload fails loudly, the old CAs stay.
+	cat "$PKI/bundle.crt" "$PKI/good.crt" >"$TMPD/reload-ca.crt"
+	kill -HUP "$SERVER_PID"
+	if wait_for_match "$SERVER_ERR" 'reload failed, keeping .*reload-ca.crt: certificate 3 \(O=mtlsd test,CN=good\) cannot be a pinned CA: basicConstraints says CA:FALSE'; then
+		ok "reload: a -C file holding a leaf is refused, naming the file and subject"
+	else
+		fail "reload: a -C file holding a leaf is refused, naming the file and subject" "$(tail -n 2 "$SERVER_ERR")"
+	fi
+	expect_eq "reload: after the refused reload, the old CAs still apply" "ec-client 200 admin-by-leaf 400-cert " \
+		"$(probe "$p" ec-client admin-by-leaf | tr '\n' ' ')"
 	stop_mtlsd
 else
 	fail "reload: CA server starts" "$(cat "$SERVER_ERR")"
@@ -981,6 +1111,37 @@ check_cert cn-two 1 "allowlist: fingerprint not listed; the CN cannot match (sev
 CHECK_OPTS="--verify-depth 2"
 check_cert int2-client 1 "trust: issued by a pinned CA, 2 intermediate(s) (--verify-depth 2)" \
 	"revocation: no CRL from the issuer of a certificate of the chain" "result: refused: no CRL from the certificate's issuer (with --crl, every certificate of the chain needs one)"
+# One line per policy rule: which certificate, which rule
+CHECK_OPTS="--verify-depth 2"
+check_cert int-eku-server-client 1 \
+	"result: refused: intermediate 1 (O=mtlsd test,CN=int-eku-server): extended key usage without clientAuth"
+check_cert int-rsa1024-client 1 \
+	"result: refused: intermediate 1 (O=mtlsd test,CN=int-rsa1024): RSA key of 1024 bits, below 2048 (--security-level 2)"
+check_cert sha1-int-client 1 \
+	"result: refused: intermediate 1 (O=mtlsd test,CN=sha1-int): signed with sha1WithRSAEncryption, refused at --security-level 2 (SHA-1 needs --security-level 1)"
+check_cert int-pl0-client 1 \
+	"result: refused: intermediate 2 (O=mtlsd test,CN=int-pl0): pathLenConstraint 0, but 1 intermediate(s) below it"
+check_cert rsa1024 1 \
+	"result: refused: client certificate (O=mtlsd test,CN=rsa1024): RSA key of 1024 bits, below 2048 (--security-level 2)"
+check_cert rsa512 1 \
+	"result: refused: client certificate (O=mtlsd test,CN=rsa512): RSA key of 512 bits, below 2048 (--security-level 2)"
+check_cert sha1-leaf 1 \
+	"result: refused: client certificate (O=mtlsd test,CN=sha1-leaf): signed with sha1WithRSAEncryption, refused at --security-level 2 (SHA-1 needs --security-level 1)"
+check_cert md5-leaf 1 \
+	"result: refused: client certificate (O=mtlsd test,CN=md5-leaf): signed with md5WithRSAEncryption, refused at every security level"
+check_cert ns-server 1 "result: refused: client certificate (O=mtlsd test,CN=ns-server): Netscape cert type without SSL client"
+check_cert ns-client 0 "result: accepted"
+CHECK_OPTS="--verify-depth 2 --security-level 1"
+check_cert sha1-leaf 0 "result: accepted"
+check_cert rsa1024 0 "result: accepted"
+check_cert md5-leaf 1 \
+	"result: refused: client certificate (O=mtlsd test,CN=md5-leaf): signed with md5WithRSAEncryption, refused at every security level"
+out=$("${MTLSD_CMD[@]}" --check-cert "$PKI/pl0-int-client.chain" -C "$PKI/pl0-root.crt" 2>&1) && rc=0 || rc=$?
+if [ "$rc" = 1 ] && grep -q -F -x "result: refused: pinned CA (CN=pl0-root,O=mtlsd test): pathLenConstraint 0, but 1 intermediate(s) below it" <<<"$out"; then
+	ok "check-cert pl0-int-client: the pinned CA's pathLenConstraint"
+else
+	fail "check-cert pl0-int-client: the pinned CA's pathLenConstraint" "exit $rc: $(_oneline "$out")"
+fi
 CHECK_OPTS=
 # --check-cert lists the pinned CAs: subject, SHA-256 and validity
 cadate() { date -u -d "$(openssl x509 -in "$PKI/$1.crt" -noout "-$2" | sed 's/.*=//')" '+%Y-%m-%d %H:%M:%S UTC'; }

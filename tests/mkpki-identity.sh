@@ -72,6 +72,45 @@ extendedKeyUsage = critical, clientAuth
 [ leaf_akid ]
 basicConstraints = CA:FALSE
 authorityKeyIdentifier = keyid
+[ ca_pl0 ]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+[ ca_ku_nosign ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature, cRLSign
+[ ca_false ]
+basicConstraints = critical, CA:FALSE
+[ ca_eku_server ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+extendedKeyUsage = serverAuth
+[ ca_crit_unknown ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+1.3.6.1.4.1.55555.1 = critical, ASN1:NULL
+[ ca_unreadable ]
+basicConstraints = critical, CA:TRUE
+nameConstraints = critical, permitted;DNS:example.com
+2.5.29.15 = critical, DER:0300
+[ int_eku_server ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+extendedKeyUsage = serverAuth
+[ int_pl0 ]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+[ int_ku_nosign ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature
+[ ns_server ]
+basicConstraints = CA:FALSE
+nsCertType = server
+[ ns_client ]
+basicConstraints = CA:FALSE
+nsCertType = client
+[ crit_unknown ]
+basicConstraints = CA:FALSE
+1.3.6.1.4.1.55555.1 = critical, ASN1:NULL
 EOF
 
 # CRL extensions (openssl ca -gencrl reads them from the CA's own file)
@@ -444,6 +483,114 @@ dated_root ca-old 20200101000000Z 20210101000000Z
 dated_root ca-later 20900101000000Z 20910101000000Z
 cat ca-old.crt ca.crt >ca-renewed.crt
 
+# ---- issue 12: pinned CAs that cannot be CAs, and the chain policy ----------------------
+openssl genrsa -out rsa1024.key 1024 2>/dev/null
+openssl genrsa -out rsa512.key 512 2>/dev/null
+# root_ext NAME KEY EXT SERIAL -- a self-signed root with EXT, and its database
+root_ext() {
+	openssl req -x509 -new -key "$2" -out "$1.crt" -days 3650 -subj "/O=mtlsd test/CN=$1" \
+		-config ext.cnf -extensions "$3" 2>/dev/null
+	cp "$2" "$1.key"
+	ca_init "$1" "$4"
+}
+# pl0-root and rsa1024-root can be pinned (rsa1024-root at --security-level 1);
+# the others cannot
+root_ext pl0-root ca.key ca_pl0 20000
+root_ext ku-root ca.key ca_ku_nosign 21000
+root_ext cafalse-root ca.key ca_false 22000
+root_ext eku-root ca.key ca_eku_server 23000
+root_ext crit-root ca.key ca_crit_unknown 24000
+root_ext rsa1024-root rsa1024.key ca 25000
+issue pl0-root pl0-client client.key "/O=mtlsd test/CN=pl0-client" leaf
+issue pl0-root pl0-int int.key "/O=mtlsd test/CN=pl0-int" int -days 3650
+ca_init pl0-int 26000
+cp int.key pl0-int.key
+issue pl0-int pl0-int-client client.key "/O=mtlsd test/CN=pl0-int-client" leaf
+cat pl0-int-client.crt pl0-int.crt >pl0-int-client.chain
+for r in ku-root cafalse-root eku-root crit-root rsa1024-root; do
+	issue "$r" "$r-client" client.key "/O=mtlsd test/CN=$r-client" leaf
+done
+# A leaf pinned by mistake signs for CN=admin: the CA:FALSE good.crt, and a
+# v1 leaf made as the seed's server1.crt (`openssl x509 -req`, no extensions).
+openssl req -new -key client.key -out v1x-leaf.csr -subj "/O=mtlsd test/CN=v1x-leaf" 2>/dev/null
+openssl x509 -req -in v1x-leaf.csr -CA ca.crt -CAkey ca.key -out v1x-leaf.crt -days 365 \
+	-set_serial 0x7100 2>/dev/null
+rm -f v1x-leaf.csr
+cp client.key v1x-leaf.key
+ca_init good 27000
+issue good admin-by-leaf client.key "/O=mtlsd test/CN=admin" leaf
+ca_init v1x-leaf 28000
+issue v1x-leaf admin-by-v1 client.key "/O=mtlsd test/CN=admin" leaf
+# A self-signed v1 root (made as the seed's CA could be): pinned, it works,
+# as with OpenSSL.
+openssl req -new -key ca.key -out v1-root.csr -subj "/O=mtlsd test/CN=v1-root" 2>/dev/null
+openssl x509 -req -in v1-root.csr -signkey ca.key -out v1-root.crt -days 365 2>/dev/null
+openssl req -new -key client.key -out v1-root-client.csr -subj "/O=mtlsd test/CN=v1-root-client" 2>/dev/null
+openssl x509 -req -in v1-root-client.csr -CA v1-root.crt -CAkey ca.key -out v1-root-client.crt \
+	-days 365 -set_serial 0x7200 2>/dev/null
+rm -f v1-root.csr v1-root-client.csr
+cp client.key v1-root-client.key
+cp v1-root-client.crt v1-root-client.chain
+# The CA of issue 13.1: expired in 2021, name constraints, and a keyUsage
+# whose BIT STRING is empty, which mtlsd's parser cannot read.
+openssl req -new -key ca.key -out unreadable-ca.csr -subj "/O=mtlsd test/CN=unreadable-ca" 2>/dev/null
+openssl ca -batch -config db-ca/ca.cnf -selfsign -keyfile ca.key -preserveDN -notext \
+	-extfile ext.cnf -extensions ca_unreadable -in unreadable-ca.csr -out unreadable-ca.crt \
+	-startdate 20200101000000Z -enddate 20210101000000Z 2>/dev/null
+rm -f unreadable-ca.csr
+# intermediates under the pinned root that break the chain policy
+issue_int ca int-eku-server int_eku_server 29000
+issue_int ca cafalse-int leaf 30000
+issue_int ca ku-int int_ku_nosign 31000
+issue_int ca int-pl0 int_pl0 32000
+issue_int int-pl0 int-pl0-sub int 33000
+issue ca int-rsa1024 rsa1024.key "/O=mtlsd test/CN=int-rsa1024" int -days 3650
+ca_init int-rsa1024 34000
+issue ca sha1-int int.key "/O=mtlsd test/CN=sha1-int" int -days 3650 -md sha1
+ca_init sha1-int 35000
+cp int.key sha1-int.key
+cp rsa1024.key int-rsa1024.key
+for i in int-eku-server cafalse-int ku-int int-rsa1024 sha1-int; do
+	issue "$i" "$i-client" client.key "/O=mtlsd test/CN=$i-client" leaf
+	cat "$i-client.crt" "$i.crt" >"$i-client.chain"
+done
+issue int-pl0-sub int-pl0-client client.key "/O=mtlsd test/CN=int-pl0-client" leaf
+cat int-pl0-client.crt int-pl0-sub.crt int-pl0.crt >int-pl0-client.chain
+# leaves under the pinned root
+leaf rsa1024 leaf rsa1024.key
+leaf rsa512 leaf rsa512.key
+leaf ns-server ns_server
+leaf ns-client ns_client
+leaf crit-unknown crit_unknown
+issue ca sha1-leaf client.key "/O=mtlsd test/CN=sha1-leaf" leaf -md sha1
+issue ca md5-leaf client.key "/O=mtlsd test/CN=md5-leaf" leaf -md md5
+openssl req -x509 -new -key client.key -out self-signed.crt -days 365 \
+	-subj "/O=mtlsd test/CN=self-signed" -config ext.cnf -extensions leaf 2>/dev/null
+# good.crt with one bit of its signature flipped
+openssl x509 -in good.crt -outform DER -out forged.der
+python3 - forged.der <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+d[-1] ^= 1
+open(sys.argv[1], 'wb').write(d)
+PY
+openssl x509 -inform DER -in forged.der -out forged.crt
+rm -f forged.der
+for n in pl0-client pl0-int-client ku-root-client cafalse-root-client eku-root-client \
+	crit-root-client rsa1024-root-client admin-by-leaf admin-by-v1 int-eku-server-client \
+	cafalse-int-client ku-int-client int-rsa1024-client sha1-int-client int-pl0-client \
+	sha1-leaf md5-leaf self-signed forged; do
+	cp client.key "$n.key"
+done
+for n in pl0-client ku-root-client cafalse-root-client eku-root-client crit-root-client \
+	rsa1024-root-client admin-by-leaf admin-by-v1 sha1-leaf md5-leaf self-signed forged \
+	rsa1024 rsa512 ns-server ns-client crit-unknown; do
+	[ -s "$n.crt" ] || { echo "mkpki-identity: $n.crt was not made" >&2; exit 1; }
+	cp "$n.crt" "$n.chain"
+done
+[ -s unreadable-ca.crt ] || { echo "mkpki-identity: unreadable-ca.crt was not made" >&2; exit 1; }
+
 rm -rf db-*
 chmod 600 ./*.key
 exit 0
+

@@ -45,6 +45,7 @@ defaults(void)
 			.ca_file = "certs/ca.crt",
 			.mode = VERIFY_STRICT,      /* so that the file's "on" shows */
 			.verify_depth = 1,
+			.security_level = 2,
 			.session_cache_size = 1024,
 			.session_timeout = 300,
 		},
@@ -276,6 +277,26 @@ test_tls_directives(void)
 	CHECK(warning_count == 2);
 	CHECK(starts(warnings, LINE_OF_EXTRA "\"ssl_protocols\" ignored: mtlsd speaks TLS 1.2"));
 	CHECK(strstr(warnings, "t.conf:9: \"ssl_ciphers\" ignored") != NULL);
+	/*
+	 * ... but its @SECLEVEL judges client certificates: the mtlsd level
+	 * that refuses at least what OpenSSL 3 refuses at that level
+	 */
+	CHECK(parse(server("  ssl_ciphers HIGH:!aNULL:@SECLEVEL=0;"), &o) == 0);
+	CHECK(o.tls.security_level == 1);
+	CHECK(strstr(warnings, "@SECLEVEL=0 is taken as --security-level 1 (MD5 and "
+	    "RSA below 1024 bits stay refused)") != NULL);
+	CHECK(parse(server("  ssl_ciphers HIGH:@SECLEVEL=1:!aNULL;"), &o) == 0);
+	CHECK(o.tls.security_level == 2);
+	CHECK(strstr(warnings, "@SECLEVEL=1 is taken as --security-level 2") != NULL);
+	CHECK(parse(server("  ssl_ciphers DEFAULT:@SECLEVEL=2;"), &o) == 0);
+	CHECK(o.tls.security_level == 2);
+	CHECK(parse(server("  ssl_ciphers DEFAULT;"), &o) == 0);
+	CHECK(o.tls.security_level == 2);
+	CHECK(parse(server("  ssl_ciphers DEFAULT:@SECLEVEL=3;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"ssl_ciphers ...@SECLEVEL=3\": mtlsd's "
+	    "client certificate checks go up to OpenSSL's level 2"));
+	CHECK(parse(server("  ssl_ciphers @SECLEVEL=x:HIGH;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"ssl_ciphers ...@SECLEVEL=x\""));
 
 	/* ssl_trusted_certificate */
 	CHECK(parse("server { listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b; "

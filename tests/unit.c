@@ -1200,6 +1200,41 @@ test_credentials(const char *dir)
 	    && strstr(why, "no private key"));
 	CHECK(load(dir, "missing.crt", "server2.key", "ca.crt", why) < 0
 	    && strstr(why, "missing.crt") && strstr(why, "No such file"));
+	/* A leaf cannot be pinned: the seed's v1 server1.crt is not self-signed. */
+	CHECK(load(dir, "server2.crt", "server2.key", "server1.crt", why) < 0
+	    && strstr(why, "server1.crt: certificate 1 (CN=server1,")
+	    && strstr(why, "cannot be a pinned CA: a v1 certificate without "
+	    "basicConstraints is a CA only if self-signed"));
+	CHECK(load(dir, "server2.crt", "server2.key", "other-ca.crt", why) == 0);
+}
+
+/* parse_certificate: what the policy reads, on the seed's CA and v1 leaf. */
+static void
+test_certificate_fields(const char *dir)
+{
+	static const char *names[] = { "ca.crt", "server1.crt" };
+	struct usage_verdict u[2];
+	struct client_identity id;
+	struct pem_objects objs;
+	char path[512], why[512];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		memset(&u[i], 0, sizeof u[i]);
+		if (pem_read_file(path, &objs, why, sizeof why) < 0 || objs.count == 0) {
+			CHECK(!"reading the seed's certificates");
+			return;
+		}
+		CHECK(parse_certificate(objs.items[0].der.data, objs.items[0].der.len,
+		    &id, &u[i]));
+		pem_free(&objs);
+	}
+	CHECK(u[0].version == 3 && u[0].has_basic_constraints && u[0].is_ca
+	    && u[0].path_len == -1 && u[0].self_issued && u[0].rsa_bits == 2048
+	    && u[0].sig_hash == SIG_HASH_STRONG && !u[0].unknown_critical);
+	CHECK(u[1].version == 1 && !u[1].has_basic_constraints && !u[1].self_issued
+	    && u[1].rsa_bits == 2048 && !u[1].has_key_usage && !u[1].has_ns_cert_type);
 }
 
 /* The verdict of the client verifier on one certificate at `when` (0: now). */
@@ -1277,6 +1312,15 @@ cert_time_is(unsigned tag, const char *text, int64_t want)
 	return der_time(tag, v, &got) && got == want;
 }
 
+static bool
+cert_time_valid(unsigned tag, const char *text)
+{
+	struct der v = { (const unsigned char *)text, strlen(text) };
+	int64_t got;
+
+	return der_time(tag, v, &got);
+}
+
 /* Certificate and CRL times, to the second: a notAfter is exact. */
 static void
 test_cert_times(void)
@@ -1292,6 +1336,19 @@ test_cert_times(void)
 	CHECK(!cert_time_is(0x17, "26112708264Z", t));
 	CHECK(!cert_time_is(0x18, "261127082648Z", t));
 	CHECK(!cert_time_is(0x17, "261327082648Z", t));
+	/* Dates that do not exist are refused, not carried into the next month. */
+	CHECK(!cert_time_valid(0x17, "260231000000Z"));
+	CHECK(!cert_time_valid(0x18, "20260431000000Z"));
+	CHECK(!cert_time_valid(0x17, "270229000000Z"));
+	CHECK(!cert_time_valid(0x18, "21000229000000Z"));
+	CHECK(!cert_time_valid(0x17, "261127240000Z"));
+	CHECK(!cert_time_valid(0x17, "261127236000Z"));
+	CHECK(!cert_time_valid(0x17, "261127235960Z"));
+	CHECK(!cert_time_valid(0x17, "261100000000Z"));
+	CHECK(!cert_time_valid(0x17, "261232000000Z"));
+	CHECK(cert_time_is(0x17, "280229000000Z", 1835395200));
+	CHECK(cert_time_is(0x18, "20000229000000Z", 951782400));
+	CHECK(cert_time_is(0x17, "261231235959Z", 1798761599));
 }
 
 /* ---- CRLs: scope, extensions, the sorted serials; anchor views ---- */
@@ -1623,6 +1680,7 @@ main(int argc, char **argv)
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
+		test_certificate_fields(argv[1]);
 		test_validity_dates(argv[1]);
 		test_file_caps(argv[1]);
 	} else {
