@@ -1456,6 +1456,61 @@ put_error_page(struct writer *w, const struct http_response *r)
 	return (size_t)n;
 }
 
+static const struct http_header *add_headers;
+static size_t add_header_count;
+static const char *charset;
+
+void
+http_set_charset(const char *name)
+{
+	charset = name;
+}
+
+/* The type, and nginx's "; charset=" for the types of its charset_types default. */
+static void
+put_content_type(struct writer *w, const char *type)
+{
+	static const char *const charset_types[] = { "text/html", "text/xml",
+		"text/plain", "text/vnd.wap.wml", "application/javascript",
+		"application/rss+xml" };
+	size_t i;
+
+	puts_(w, type);
+	if (!charset)
+		return;
+	for (i = 0; i < sizeof charset_types / sizeof charset_types[0]; i++)
+		if (strcmp(type, charset_types[i]) == 0) {
+			puts_(w, "; charset=");
+			puts_(w, charset);
+			return;
+		}
+}
+
+void
+http_set_add_headers(const struct http_header *headers, size_t count)
+{
+	add_headers = headers;
+	add_header_count = count;
+}
+
+/* nginx's add_header: without "always" on 200, 206, 301 and 304 only (here). */
+static void
+put_add_headers(struct writer *w, enum status status)
+{
+	bool success = status == S_OK || status == S_PARTIAL_CONTENT
+	    || status == S_MOVED_PERMANENTLY || status == S_NOT_MODIFIED;
+	size_t i;
+
+	for (i = 0; i < add_header_count; i++) {
+		if (!success && !add_headers[i].always)
+			continue;
+		puts_(w, add_headers[i].name);
+		puts_(w, ": ");
+		puts_(w, add_headers[i].value);
+		puts_(w, "\r\n");
+	}
+}
+
 static bool
 has_error_page(enum status status)
 {
@@ -1490,11 +1545,16 @@ http_write_head(struct http_response *r, const struct http_request *req,
 	puts_(&w, now_text);
 	if (r->status == S_OK || r->status == S_PARTIAL_CONTENT) {
 		puts_(&w, "\r\nContent-Type: ");
-		puts_(&w, r->content_type);
+		put_content_type(&w, r->content_type);
 		puts_(&w, "\r\nContent-Length: ");
 		put_number(&w, r->status == S_OK ? r->size : r->last - r->first + 1, 10);
 	} else if (has_error_page(r->status)) {
-		puts_(&w, "\r\nContent-Type: text/html\r\nContent-Length: ");
+		/* nginx gives a redirect no charset (old browsers kept it). */
+		puts_(&w, r->status == S_MOVED_PERMANENTLY ? "\r\nContent-Type: text/html"
+		    : "\r\nContent-Type: ");
+		if (r->status != S_MOVED_PERMANENTLY)
+			put_content_type(&w, "text/html");
+		puts_(&w, "\r\nContent-Length: ");
 		put_number(&w, put_error_page(NULL, r), 10);
 	}
 	if (is_file) {
@@ -1514,6 +1574,7 @@ http_write_head(struct http_response *r, const struct http_request *req,
 		put(&w, etag, etag_len);
 		puts_(&w, "\r\n");
 	}
+	put_add_headers(&w, r->status);
 	if (r->status == S_OK)
 		puts_(&w, "Accept-Ranges: bytes\r\n");
 	if (r->status == S_PARTIAL_CONTENT) {

@@ -185,6 +185,24 @@ const char *http_content_type(const char *name, size_t len);
  */
 long http_normalize_path(const char *in, size_t len, char *out, size_t cap);
 
+/* A header of nginx's add_header with a constant value. */
+struct http_header {
+	const char *name, *value;
+	bool always;              /* on every answer, not only 200/206/301/304 */
+};
+
+#define HTTP_MAX_ADD_HEADERS 16
+
+/*
+ * The headers every answer gets (nginx's add_header), after ETag and
+ * before Accept-Ranges, Content-Range and Allow, as nginx orders them.
+ * The array must outlive the server; set at start-up.
+ */
+void http_set_add_headers(const struct http_header *headers, size_t count);
+
+/* nginx's charset: NULL, or the name added to text types' Content-Type. */
+void http_set_charset(const char *name);
+
 #define HTTP_DATE_SIZE 80
 
 /* Formats an HTTP date (RFC 1123, GMT) into out[HTTP_DATE_SIZE]. */

@@ -2,18 +2,30 @@
  * nginx_conf.c - reads the nginx configuration of the server mtlsd replaces
  * (--nginx-conf FILE) into the settings the command line fills.
  *
- * A pure function over a buffer: it opens no file and prints nothing, so a
- * fuzzer can drive it. What mtlsd can honour is taken; what it accepts
- * without honouring is named in a warning; everything else is refused with
- * "FILE:LINE: ...", so that a configuration mtlsd runs means what it meant
- * to nginx, apart from what the warnings say.
+ * nginx_conf_parse() is a pure function over a buffer: it opens no file and
+ * prints nothing, so a fuzzer can drive it (include is refused there).
+ * nginx_conf_load() reads the file and follows its includes as nginx does.
+ * What mtlsd can honour is taken; what it accepts without honouring is named
+ * in a warning; everything else is refused with "FILE:LINE: ...", FILE being
+ * the included file where the directive is, so that a configuration mtlsd
+ * runs means what it meant to nginx, apart from what the warnings say.
+ *
+ * Several server blocks are read and then told apart (pick_server()): one
+ * with TLS and client verification is served; plain-HTTP ones are taken
+ * only when all they do is redirect (redirect.c answers them).
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -25,6 +37,21 @@
 #define NGINX_INACTIVE_SECONDS 60       /* open_file_cache's inactive= default */
 #define SIZE_MAX_BYTES (1LL << 40)
 #define TIME_MAX_MS 1000000000000000LL   /* 10^12 s: far past any timeout */
+#define MAX_CONF_FILES 64               /* the main file and what it includes */
+#define MAX_INCLUDE_DEPTH 8             /* nested includes */
+#define MAX_SERVER_BLOCKS 16
+#define MAX_RETURN_TEXT 1024
+#define MAX_ADD_HEADER_BYTES 2048       /* of add_header lines at one level */
+
+/*
+ * A position is the file's index in parser.files above the line number:
+ * every line recorded (d->line, text_line, ...) says which file it is in,
+ * and 0 still means "nowhere". A 1 MiB configuration has fewer lines than
+ * 2^24.
+ */
+#define POS_SHIFT 24
+#define POS_LINE(pos) ((pos) & ((1u << POS_SHIFT) - 1))
+#define POS_FILE(pos) ((pos) >> POS_SHIFT)
 
 enum context {
 	CTX_MAIN = 1,
@@ -32,6 +59,7 @@ enum context {
 	CTX_HTTP = 4,
 	CTX_SERVER = 8,
 	CTX_LOCATION = 16,
+	CTX_IF = 32,
 };
 
 /* Where a setting was made; a deeper level overrides, as nginx inherits. */
@@ -39,7 +67,7 @@ enum level { LV_MAIN, LV_HTTP, LV_SERVER, LV_LOCATION, LV_COUNT };
 
 enum text_setting {
 	T_ROOT, T_INDEX, T_ACCESS_LOG, T_ERROR_LOG, T_CERT, T_KEY, T_CLIENT_CA,
-	T_TRUSTED_CA, T_CRL, T_COUNT
+	T_TRUSTED_CA, T_CRL, T_CHARSET, T_COUNT
 };
 
 enum number_setting {
@@ -53,12 +81,28 @@ struct settings {
 	unsigned text_line[T_COUNT];    /* 0: not set at this level */
 	long number[N_COUNT];
 	unsigned number_line[N_COUNT];
+	struct http_header add_header[HTTP_MAX_ADD_HEADERS];
+	int add_header_count;           /* a level with any replaces the outer ones */
 };
 
 struct listen_entry {
 	const char *address;            /* "0.0.0.0:443", "[::]:443" */
 	unsigned line;
 	bool ssl;
+};
+
+/* A server { } block, kept until all of them are read and told apart. */
+struct server_block {
+	struct settings server, location;
+	struct listen_entry listens[MAX_LISTENERS];
+	int listen_count;
+	unsigned line;
+	const char *name;               /* the first server_name, NULL when none */
+	unsigned name_line;
+	int return_code;                /* return at server level or in location / */
+	const char *return_text;
+	unsigned return_line;
+	bool return_in_server;
 };
 
 struct directive {
@@ -72,16 +116,28 @@ struct parser {
 	const char *p, *end;            /* text not read yet */
 	unsigned line;
 	char *store, *store_next, *store_end;
-	const char *file;
+	const char *file;               /* the main file; the prefix is its directory */
 	size_t dir_len;                 /* of file's directory, "" when none */
+	const char *files[MAX_CONF_FILES];      /* by position, see POS_FILE */
+	int file_count;
+	bool follow_includes;           /* nginx_conf_load: includes are read */
+	size_t total_bytes;             /* of every file read */
+	struct { dev_t dev; ino_t ino; } reading[MAX_INCLUDE_DEPTH + 1];
+	int depth;                      /* includes being read, the main file 0 */
+	unsigned bare_http_line;        /* an http directive outside http { } */
 	void (*warn)(const char *message);
 	char *why;
 	size_t why_len;
 	enum context ctx;
 	struct settings level[LV_COUNT];
-	struct listen_entry listens[MAX_LISTENERS];
+	struct listen_entry listens[MAX_LISTENERS];     /* of the server being read */
 	int listen_count;
 	unsigned server_line, servers, https, events, locations;
+	struct server_block cur;        /* name, return: of the server being read */
+	struct server_block blocks[MAX_SERVER_BLOCKS];
+	struct redirect redirects[MAX_LISTENERS];
+	unsigned redirect_lines[MAX_LISTENERS];
+	int redirect_count;
 };
 
 struct rule;
@@ -123,7 +179,8 @@ fail(struct parser *ps, unsigned line, const char *fmt, ...)
 	va_end(ap);
 	clean(msg);
 	if (line)
-		snprintf(ps->why, ps->why_len, "%s:%u: %s", ps->file, line, msg);
+		snprintf(ps->why, ps->why_len, "%s:%u: %s", ps->files[POS_FILE(line)],
+		    POS_LINE(line), msg);
 	else
 		snprintf(ps->why, ps->why_len, "%s: %s", ps->file, msg);
 	return -1;
@@ -145,8 +202,22 @@ warn(struct parser *ps, unsigned line, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	clean(msg);
-	snprintf(out, sizeof out, "%s:%u: %s", ps->file, line, msg);
+	snprintf(out, sizeof out, "%s:%u: %s", ps->files[POS_FILE(line)],
+	    POS_LINE(line), msg);
 	ps->warn(out);
+}
+
+/* "line 7" in the same file as `now`, else "FILE:7"; for one message at a time. */
+static const char *
+where(const struct parser *ps, unsigned pos, unsigned now)
+{
+	static char text[320];
+
+	if (POS_FILE(pos) == POS_FILE(now))
+		snprintf(text, sizeof text, "line %u", POS_LINE(pos));
+	else
+		snprintf(text, sizeof text, "%s:%u", ps->files[POS_FILE(pos)], POS_LINE(pos));
+	return text;
 }
 
 static int
@@ -252,8 +323,9 @@ next_token(struct parser *ps, char **word, unsigned *line)
 		if (!(*word = store_word(ps, start, (size_t)(ps->p - start))))
 			return TOK_ERROR;
 		ps->p++;
+		/* As nginx: ')' may follow, as in if ($v != "x"); it is a word of its own. */
 		if (ps->p < ps->end && !is_space(*ps->p) && *ps->p != ';'
-		    && *ps->p != '{') {
+		    && *ps->p != '{' && *ps->p != ')') {
 			fail(ps, ps->line, "unexpected \"%c\" after a quoted string", *ps->p);
 			return TOK_ERROR;
 		}
@@ -481,8 +553,8 @@ set_text(struct parser *ps, const struct directive *d, int which, const char *va
 	struct settings *s = here(ps);
 
 	if (s->text_line[which])
-		return fail(ps, d->line, "\"%.64s\" directive is duplicate (first at line %u)",
-		    d->argv[0], s->text_line[which]);
+		return fail(ps, d->line, "\"%.64s\" directive is duplicate (first at %s)",
+		    d->argv[0], where(ps, s->text_line[which], d->line));
 	s->text[which] = value;
 	s->text_line[which] = d->line;
 	return 0;
@@ -494,8 +566,8 @@ set_number(struct parser *ps, const struct directive *d, int which, long value)
 	struct settings *s = here(ps);
 
 	if (s->number_line[which])
-		return fail(ps, d->line, "\"%.64s\" directive is duplicate (first at line %u)",
-		    d->argv[0], s->number_line[which]);
+		return fail(ps, d->line, "\"%.64s\" directive is duplicate (first at %s)",
+		    d->argv[0], where(ps, s->number_line[which], d->line));
 	s->number[which] = value;
 	s->number_line[which] = d->line;
 	return 0;
@@ -503,22 +575,31 @@ set_number(struct parser *ps, const struct directive *d, int which, long value)
 
 /* ---- directives ---- */
 
-static int parse_block(struct parser *ps, enum context ctx);
+static int parse_block(struct parser *ps, enum context ctx, bool whole_file);
 
 static int
 r_block(struct parser *ps, const struct directive *d, const struct rule *r)
 {
 	enum context outer = ps->ctx, inner = (enum context)r->setting;
+	struct server_block *b;
 	int rc;
 
 	if ((inner == CTX_HTTP && ps->https++ > 0)
 	    || (inner == CTX_EVENTS && ps->events++ > 0))
 		return fail(ps, d->line, "\"%s\" directive is duplicate", d->argv[0]);
+	if (inner == CTX_HTTP && ps->bare_http_line)
+		return fail(ps, d->line, "an \"http\" block, and http directives outside "
+		    "it (at %s)", where(ps, ps->bare_http_line, d->line));
 	if (inner == CTX_SERVER) {
-		if (ps->servers++ > 0)
-			return unsupported(ps, d, "mtlsd serves one server block, "
-			    "and this is the second");
-		ps->server_line = d->line;
+		if (ps->servers == MAX_SERVER_BLOCKS)
+			return fail(ps, d->line, "more than %d server blocks",
+			    MAX_SERVER_BLOCKS);
+		memset(&ps->cur, 0, sizeof ps->cur);
+		memset(&ps->level[LV_SERVER], 0, sizeof ps->level[LV_SERVER]);
+		memset(&ps->level[LV_LOCATION], 0, sizeof ps->level[LV_LOCATION]);
+		ps->cur.line = d->line;
+		ps->listen_count = 0;
+		ps->locations = 0;
 	}
 	if (inner == CTX_LOCATION) {
 		if (d->argc != 2 || strcmp(d->argv[1], "/") != 0)
@@ -528,8 +609,17 @@ r_block(struct parser *ps, const struct directive *d, const struct rule *r)
 			return fail(ps, d->line, "duplicate location \"/\"");
 	}
 	ps->ctx = inner;
-	rc = parse_block(ps, inner);
+	rc = parse_block(ps, inner, false);
 	ps->ctx = outer;
+	if (rc == 0 && inner == CTX_SERVER) {
+		/* Kept as read; finish() tells the servers apart. */
+		b = &ps->blocks[ps->servers++];
+		*b = ps->cur;
+		b->server = ps->level[LV_SERVER];
+		b->location = ps->level[LV_LOCATION];
+		memcpy(b->listens, ps->listens, sizeof b->listens);
+		b->listen_count = ps->listen_count;
+	}
 	return rc;
 }
 
@@ -548,10 +638,12 @@ r_file(struct parser *ps, const struct directive *d, const struct rule *r)
 		return fail(ps, d->line, "\"%s\": empty file name", d->argv[0]);
 	if (r->setting == T_CERT && here(ps)->text_line[T_CERT])
 		return fail(ps, d->line, "a second \"ssl_certificate\": mtlsd serves one "
-		    "certificate chain (first at line %u)", here(ps)->text_line[T_CERT]);
+		    "certificate chain (first at %s)",
+		    where(ps, here(ps)->text_line[T_CERT], d->line));
 	if (r->setting == T_KEY && here(ps)->text_line[T_KEY])
 		return fail(ps, d->line, "a second \"ssl_certificate_key\": mtlsd serves one "
-		    "key (first at line %u)", here(ps)->text_line[T_KEY]);
+		    "key (first at %s)",
+		    where(ps, here(ps)->text_line[T_KEY], d->line));
 	return set_text(ps, d, r->setting, v);
 }
 
@@ -596,7 +688,8 @@ r_access_log(struct parser *ps, const struct directive *d, const struct rule *r)
 	(void)r;
 	if (s->text_line[T_ACCESS_LOG])
 		return fail(ps, d->line, "a second \"access_log\": mtlsd writes one "
-		    "access log (first at line %u)", s->text_line[T_ACCESS_LOG]);
+		    "access log (first at %s)",
+		    where(ps, s->text_line[T_ACCESS_LOG], d->line));
 	if (strcmp(v, "off") == 0) {
 		if (d->argc > 2)
 			return fail(ps, d->line, "\"access_log off\" takes no parameters");
@@ -636,7 +729,8 @@ r_error_log(struct parser *ps, const struct directive *d, const struct rule *r)
 	(void)r;
 	if (s->text_line[T_ERROR_LOG])
 		return fail(ps, d->line, "a second \"error_log\": mtlsd writes one "
-		    "error log (first at line %u)", s->text_line[T_ERROR_LOG]);
+		    "error log (first at %s)",
+		    where(ps, s->text_line[T_ERROR_LOG], d->line));
 	if (strncmp(v, "syslog:", 7) == 0 || strncmp(v, "memory:", 7) == 0)
 		return fail(ps, d->line, "\"error_log %.16s...\": mtlsd writes its error "
 		    "log to stderr or a file only", v);
@@ -765,9 +859,16 @@ r_verify_depth(struct parser *ps, const struct directive *d, const struct rule *
 	long depth;
 
 	(void)r;
-	if (parse_long(d->argv[1], 0, TLS_MAX_CLIENT_CHAIN - 1, &depth) < 0)
-		return fail(ps, d->line, "\"ssl_verify_depth %.64s\": expected 0 to %d",
-		    d->argv[1], TLS_MAX_CLIENT_CHAIN - 1);
+	if (parse_long(d->argv[1], 0, 2147483647L, &depth) < 0)
+		return fail(ps, d->line, "\"ssl_verify_depth %.64s\": expected a number",
+		    d->argv[1]);
+	if (depth > TLS_MAX_CLIENT_CHAIN - 1) {
+		/* nginx takes any depth; BearSSL's chains here are shorter. */
+		warn(ps, d->line, "\"ssl_verify_depth %s\" clamped to %d, mtlsd's "
+		    "largest (a client chain of at most %d certificates)", d->argv[1],
+		    TLS_MAX_CLIENT_CHAIN - 1, TLS_MAX_CLIENT_CHAIN);
+		depth = TLS_MAX_CLIENT_CHAIN - 1;
+	}
 	return set_number(ps, d, N_VERIFY_DEPTH, depth);
 }
 
@@ -905,10 +1006,128 @@ r_ssl(struct parser *ps, const struct directive *d, const struct rule *r)
 	return fail(ps, d->line, "\"ssl\": expected on or off");
 }
 
+/*
+ * Reads a whole file that is a regular file of at most `room` bytes into a
+ * malloc'd buffer. Returns 0, or an errno value (EFBIG: too large, EAGAIN:
+ * it grew while read, EINVAL: not a regular file).
+ */
+static int
+read_whole(const char *path, size_t room, char **text, size_t *len, struct stat *st)
+{
+	ssize_t n;
+	size_t got = 0;
+	int fd, e;
+
+	*text = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		e = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
+		close(fd);
+		return e;
+	}
+	if ((unsigned long long)st->st_size > room) {
+		close(fd);
+		return EFBIG;
+	}
+	if (!(*text = malloc((size_t)st->st_size + 1))) {
+		close(fd);
+		return ENOMEM;
+	}
+	while (got < (size_t)st->st_size + 1
+	    && (n = read(fd, *text + got, (size_t)st->st_size + 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			close(fd);
+			free(*text);
+			*text = NULL;
+			return e;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got > (size_t)st->st_size) {
+		free(*text);
+		*text = NULL;
+		return EAGAIN;
+	}
+	*len = got;
+	return 0;
+}
+
+static const char *
+read_error(int e)
+{
+	switch (e) {
+	case EFBIG: return "the configuration files together are larger than 1 MiB";
+	case EAGAIN: return "the file grew while it was read";
+	case EINVAL: return "not a regular file";
+	default: return strerror(e);
+	}
+}
+
+/* Parses one included file in the context of the include directive. */
+static int
+include_file(struct parser *ps, const struct directive *d, const char *path)
+{
+	const char *p = ps->p, *end = ps->end;
+	unsigned line = ps->line;
+	struct stat st;
+	char *text, *name;
+	size_t len;
+	int i, e, rc, index;
+
+	if (ps->file_count == MAX_CONF_FILES)
+		return fail(ps, d->line, "\"include\": more than %d configuration files",
+		    MAX_CONF_FILES);
+	if ((e = read_whole(path, NGINX_CONF_MAX_BYTES - ps->total_bytes, &text,
+	    &len, &st)) != 0)
+		return fail(ps, d->line, "\"include %.200s\": %.200s: %s", d->argv[1],
+		    path, read_error(e));
+	for (i = 0; i <= ps->depth; i++)
+		if (ps->reading[i].dev == st.st_dev && ps->reading[i].ino == st.st_ino) {
+			free(text);
+			return fail(ps, d->line, "\"include %.200s\": %.200s is already "
+			    "being read: an include loop", d->argv[1], path);
+		}
+	if (!(name = strdup(path))) {
+		free(text);
+		return fail(ps, d->line, "out of memory");
+	}
+	index = ps->file_count++;
+	ps->files[index] = name;
+	ps->total_bytes += len;
+	ps->depth++;
+	ps->reading[ps->depth].dev = st.st_dev;
+	ps->reading[ps->depth].ino = st.st_ino;
+	ps->p = text;
+	ps->end = text + len;
+	ps->line = ((unsigned)index << POS_SHIFT) | 1;
+	rc = parse_block(ps, ps->ctx, true);
+	ps->p = p;
+	ps->end = end;
+	ps->line = line;
+	ps->depth--;
+	free(text);
+	return rc;
+}
+
+/*
+ * include FILE | PATTERN, as nginx: a relative name is taken from the
+ * directory of the main file (nginx's configuration prefix), a pattern
+ * ("*", "?", "[") is expanded by glob(3) in its order and may match
+ * nothing, and the files are read in the context of the directive.
+ */
 static int
 r_include(struct parser *ps, const struct directive *d, const struct rule *r)
 {
 	const char *v = d->argv[1], *slash = strrchr(v, '/');
+	char path[4096];
+	glob_t g;
+	size_t i;
+	int rc;
 
 	(void)r;
 	if (strcmp(slash ? slash + 1 : v, "mime.types") == 0) {
@@ -916,8 +1135,249 @@ r_include(struct parser *ps, const struct directive *d, const struct rule *r)
 		    "content types (see README)", v);
 		return 0;
 	}
-	return unsupported(ps, d, "mtlsd follows no include but mime.types; "
-	    "put the included directives in this file");
+	if (!ps->follow_includes)
+		return unsupported(ps, d, "mtlsd follows no include but mime.types; "
+		    "put the included directives in this file");
+	if (no_variables(ps, d, v) < 0)
+		return -1;
+	if (ps->depth == MAX_INCLUDE_DEPTH)
+		return fail(ps, d->line, "\"include %.200s\": includes nested more than "
+		    "%d deep", v, MAX_INCLUDE_DEPTH);
+	if (v[0] == '/' || ps->dir_len == 0)
+		rc = snprintf(path, sizeof path, "%s", v);
+	else
+		rc = snprintf(path, sizeof path, "%.*s%s%s", (int)ps->dir_len, ps->file,
+		    ps->file[ps->dir_len - 1] == '/' ? "" : "/", v);
+	if (rc < 0 || (size_t)rc >= sizeof path)
+		return fail(ps, d->line, "\"include\": the file name is too long");
+	if (!strpbrk(path, "*?["))
+		return include_file(ps, d, path);
+	rc = glob(path, 0, NULL, &g);
+	if (rc == GLOB_NOMATCH)
+		return 0;
+	if (rc != 0)
+		return fail(ps, d->line, "\"include %.200s\": %s", v,
+		    rc == GLOB_NOSPACE ? "out of memory" : "a directory could not be read");
+	for (i = 0; i < g.gl_pathc && rc == 0; i++)
+		rc = include_file(ps, d, g.gl_pathv[i]);
+	globfree(&g);
+	return rc;
+}
+
+/*
+ * if (COND) { ... }: mtlsd has no variables. The one condition taken is
+ * "$ssl_client_verify != SUCCESS", which "ssl_verify_client on" already
+ * makes impossible (such a client gets the 400 page first, in nginx too),
+ * so its block, which may only return, is never run.
+ */
+static int
+r_if(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	char *w[MAX_ARGS];
+	struct directive inner;
+	int n = 0, i, rc;
+	size_t len;
+
+	(void)r;
+	for (i = 1; i < d->argc; i++)
+		w[n++] = d->argv[i];
+	if (n > 0 && strcmp(w[0], "(") == 0) {
+		for (i = 1; i < n; i++)
+			w[i - 1] = w[i];
+		n--;
+	} else if (n > 0 && w[0][0] == '(') {
+		w[0]++;
+	} else {
+		return fail(ps, d->line, "invalid condition \"%.64s\"", n ? w[0] : "");
+	}
+	if (n > 0 && strcmp(w[n - 1], ")") == 0)
+		n--;
+	else if (n > 0 && (len = strlen(w[n - 1])) > 0 && w[n - 1][len - 1] == ')')
+		w[n - 1][len - 1] = '\0';
+	else
+		return fail(ps, d->line, "invalid condition \"%.64s\"", n ? w[n - 1] : "");
+	if (n != 3 || strcmp(w[0], "$ssl_client_verify") != 0
+	    || strcmp(w[1], "!=") != 0 || strcmp(w[2], "SUCCESS") != 0)
+		return unsupported(ps, d, "mtlsd has no variables or conditions; the one "
+		    "\"if\" it takes is if ($ssl_client_verify != SUCCESS) "
+		    "{ return ...; }, which ssl_verify_client on implies");
+	for (;;) {
+		rc = read_directive(ps, &inner);
+		if (rc == 0)
+			return 0;
+		if (rc == -1)
+			return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
+		if (rc < 0)
+			return -1;
+		if (strcmp(inner.argv[0], "return") != 0 || inner.block
+		    || inner.argc < 2 || inner.argc > 3)
+			return unsupported(ps, &inner, "inside \"if ($ssl_client_verify != "
+			    "SUCCESS)\" mtlsd takes \"return\" only");
+	}
+}
+
+/* The redirect codes nginx's return takes with a URL. */
+static bool
+is_redirect(long code)
+{
+	return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
+}
+
+/*
+ * return CODE [TEXT] | return URL. Honoured on a plain-HTTP server that
+ * only redirects (see finish()); refused elsewhere there.
+ */
+static int
+r_return(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	const char *text = NULL;
+	long code = 0;
+
+	(void)r;
+	if (d->argc == 2 && parse_long(d->argv[1], 0, 999, &code) < 0) {
+		text = d->argv[1];
+		if (strncmp(text, "http://", 7) != 0 && strncmp(text, "https://", 8) != 0
+		    && strncmp(text, "$scheme", 7) != 0)
+			return fail(ps, d->line, "invalid return code \"%.64s\"", text);
+		code = 302;
+	} else if (d->argc == 3) {
+		if (parse_long(d->argv[1], 0, 999, &code) < 0)
+			return fail(ps, d->line, "invalid return code \"%.64s\"", d->argv[1]);
+		text = d->argv[2];
+	}
+	if (text && strlen(text) > MAX_RETURN_TEXT)
+		return fail(ps, d->line, "\"return\": a text of more than %d bytes",
+		    MAX_RETURN_TEXT);
+	/* The first one runs, and the server's own before any location's. */
+	if (ps->cur.return_line && (ps->cur.return_in_server || ps->ctx != CTX_SERVER))
+		return 0;
+	ps->cur.return_code = (int)code;
+	ps->cur.return_text = text;
+	ps->cur.return_line = d->line;
+	ps->cur.return_in_server = ps->ctx == CTX_SERVER;
+	return 0;
+}
+
+/*
+ * rewrite REGEX URL [permanent|redirect]: taken where it is a redirect of
+ * every request, the old spelling of return: a regex that matches any URI,
+ * no captures, a URL (http://, https://) ending in "?" so that nginx adds
+ * no arguments of its own. Then it is "return 301|302 URL" without the "?".
+ */
+static int
+r_rewrite(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	static char code_301[] = "301", code_302[] = "302";
+	static const char *const every[] = { "^", "^.*$", "^(.*)$", "^(.*)", ".*",
+		"(.*)", "^/.*$", "^/(.*)$", "^/(.*)", "^/" };
+	const char *url = d->argv[2], *flag = d->argc > 3 ? d->argv[3] : "";
+	struct directive as_return = *d;
+	char *text;
+	size_t i, len = strlen(url);
+
+	(void)r;
+	for (i = 0; i < sizeof every / sizeof every[0]; i++)
+		if (strcmp(d->argv[1], every[i]) == 0)
+			break;
+	if (i == sizeof every / sizeof every[0] || len < 2 || url[len - 1] != '?'
+	    || strchr(url, '?') != url + len - 1
+	    || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+	    || (*flag && strcmp(flag, "permanent") != 0 && strcmp(flag, "redirect") != 0))
+		return unsupported(ps, d, "mtlsd has no regular expressions; it takes "
+		    "rewrite only as a redirect of every request, like "
+		    "\"rewrite ^ https://$host$request_uri? permanent;\"");
+	/* The URL without its "?", in the store. */
+	if (!(text = store_word(ps, url, len - 1)))
+		return -1;
+	as_return.argv[1] = strcmp(flag, "permanent") == 0 ? code_301 : code_302;
+	as_return.argv[2] = text;
+	as_return.argc = 3;
+	return r_return(ps, &as_return, NULL);
+}
+
+static int
+r_server_name(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	(void)r;
+	if (!ps->cur.name_line) {
+		ps->cur.name = d->argv[1];
+		ps->cur.name_line = d->line;
+	}
+	return 0;
+}
+
+/*
+ * add_header NAME VALUE [always], with a constant value. Headers that
+ * frame the answer are refused: a second one would make it ambiguous.
+ */
+static int
+r_add_header(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	static const char *const framing[] = { "Content-Length", "Transfer-Encoding",
+		"Connection", "Keep-Alive", "Content-Range" };
+	const char *name = d->argv[1], *value = d->argv[2], *c;
+	struct settings *s = here(ps);
+	size_t k, bytes;
+
+	(void)r;
+	if (d->argc == 4 && strcmp(d->argv[3], "always") != 0)
+		return fail(ps, d->line, "\"add_header\": invalid parameter \"%.64s\"",
+		    d->argv[3]);
+	if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789!#$%&'*+-.^_`|~") != strlen(name) || strchr(name, '$'))
+		return fail(ps, d->line, "\"add_header %.64s\": not a header name", name);
+	for (k = 0; k < sizeof framing / sizeof framing[0]; k++)
+		if (strcasecmp(name, framing[k]) == 0)
+			return fail(ps, d->line, "\"add_header %s\": mtlsd writes that header "
+			    "itself, and a second one would make the answer ambiguous", name);
+	if (no_variables(ps, d, value) < 0)
+		return -1;
+	for (c = value; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return fail(ps, d->line, "\"add_header %s\": a control character "
+			    "in the value", name);
+	if (!*value)
+		return 0;           /* nginx adds no header with an empty value */
+	if (s->add_header_count == HTTP_MAX_ADD_HEADERS)
+		return fail(ps, d->line, "more than %d \"add_header\" at one level",
+		    HTTP_MAX_ADD_HEADERS);
+	/* The head of an answer must fit one TLS record with the rest. */
+	for (k = 0, bytes = 0; k < (size_t)s->add_header_count; k++)
+		bytes += strlen(s->add_header[k].name) + strlen(s->add_header[k].value) + 4;
+	if (bytes + strlen(name) + strlen(value) + 4 > MAX_ADD_HEADER_BYTES)
+		return fail(ps, d->line, "\"add_header\": more than %d bytes of headers "
+		    "at one level", MAX_ADD_HEADER_BYTES);
+	s->add_header[s->add_header_count].name = name;
+	s->add_header[s->add_header_count].value = value;
+	s->add_header[s->add_header_count].always = d->argc == 4;
+	s->add_header_count++;
+	return 0;
+}
+
+/* charset NAME | off: added to the Content-Type of text types, as nginx. */
+static int
+r_charset(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	const char *v = d->argv[1];
+
+	(void)r;
+	if (!*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") != strlen(v))
+		return fail(ps, d->line, "\"charset %.64s\": not a charset name", v);
+	return set_text(ps, d, T_CHARSET, v);
+}
+
+/* try_files: only the form that means what mtlsd does anyway. */
+static int
+r_try_files(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	(void)r;
+	if (d->argc == 4 && strcmp(d->argv[1], "$uri") == 0
+	    && strcmp(d->argv[2], "$uri/") == 0 && strcmp(d->argv[3], "=404") == 0)
+		return 0;
+	return unsupported(ps, d, "mtlsd serves the file, or the directory's index "
+	    "file, or 404: of try_files it takes only \"try_files $uri $uri/ =404\", "
+	    "which means that");
 }
 
 /* Accepted and ignored: no effect worth telling. */
@@ -928,6 +1388,13 @@ r_quiet(struct parser *ps, const struct directive *d, const struct rule *r)
 	(void)d;
 	(void)r;
 	return 0;
+}
+
+/* Refused, with the reason. */
+static int
+r_refused(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	return unsupported(ps, d, r->note);
 }
 
 /* Accepted and ignored, with the reason. */
@@ -1034,7 +1501,16 @@ static const struct rule rules[] = {
 
 	/* the server */
 	{ "listen", S, false, 1, -1, r_listen, 0, NULL },
-	{ "server_name", S, false, 1, -1, r_quiet, 0, NULL },
+	{ "server_name", S, false, 1, -1, r_server_name, 0, NULL },
+	{ "return", S | L, false, 1, 2, r_return, 0, NULL },
+	{ "if", S | L, true, 1, -1, r_if, 0, NULL },
+	{ "try_files", S | L, false, 2, -1, r_try_files, 0, NULL },
+	{ "rewrite", S | L, false, 2, 3, r_rewrite, 0, NULL },
+	{ "add_header", H | S | L, false, 2, 3, r_add_header, 0, NULL },
+	{ "charset", H | S | L, false, 1, 1, r_charset, 0, NULL },
+	{ "ssl_password_file", H | S, false, 1, 1, r_refused, 0,
+	    "mtlsd reads unencrypted keys only; decrypt the key "
+	    "(openssl pkey -in KEY -out PLAIN) and keep it readable by mtlsd alone" },
 	{ "root", H | S | L, false, 1, 1, r_root, 0, NULL },
 	{ "index", H | S | L, false, 1, -1, r_index, 0, NULL },
 	{ "access_log", H | S | L, false, 1, -1, r_access_log, 0, NULL },
@@ -1094,7 +1570,12 @@ static const struct rule rules[] = {
 	{ "accept_mutex", E, false, 1, 1, r_quiet, 0, NULL },
 
 	/* http: no effect on what is served */
-	{ "include", M | H | S | L, false, 1, 1, r_include, 0, NULL },
+	{ "include", M | E | H | S | L, false, 1, 1, r_include, 0, NULL },
+	{ "load_module", M, false, 1, 1, r_ignored, 0,
+	    "mtlsd loads no modules (the module's directives are refused where used)" },
+	{ "fastcgi_param", H | S | L, false, 2, 3, r_ignored, 0,
+	    "no effect without fastcgi_pass, which mtlsd, a static file server, "
+	    "does not take" },
 	{ "default_type", H | S | L, false, 1, 1, r_default_type, 0, NULL },
 	{ "sendfile", H | S | L, false, 1, 1, r_quiet, 0, NULL },
 	{ "tcp_nopush", H | S | L, false, 1, 1, r_quiet, 0, NULL },
@@ -1133,8 +1614,17 @@ apply_directive(struct parser *ps, const struct directive *d)
 			return r_quiet(ps, d, NULL);    /* event tuning only */
 		return unsupported(ps, d, NULL);
 	}
-	if (!(r->contexts & ps->ctx))
-		return fail(ps, d->line, "\"%s\" directive is not allowed here", r->name);
+	if (!(r->contexts & ps->ctx)) {
+		/*
+		 * A conf.d-style file (server blocks with no http { } around
+		 * them) is read as the inside of http { }, as nginx includes it.
+		 */
+		if (ps->ctx != CTX_MAIN || !(r->contexts & CTX_HTTP) || ps->https)
+			return fail(ps, d->line, "\"%s\" directive is not allowed here",
+			    r->name);
+		if (!ps->bare_http_line)
+			ps->bare_http_line = d->line;
+	}
 	if (r->block && !d->block)
 		return fail(ps, d->line, "directive \"%s\" has no opening \"{\"", r->name);
 	if (!r->block && d->block)
@@ -1145,12 +1635,13 @@ apply_directive(struct parser *ps, const struct directive *d)
 	return r->apply(ps, d, r);
 }
 
-/* Directives up to the closing '}' of ctx, or to the end of the text. */
+/* Directives up to the closing '}' of ctx, or to the end of a whole file's text. */
 static int
-parse_block(struct parser *ps, enum context ctx)
+parse_block(struct parser *ps, enum context ctx, bool whole_file)
 {
 	struct directive d;
 
+	(void)ctx;
 	for (;;) {
 		switch (read_directive(ps, &d)) {
 		case 1:
@@ -1158,11 +1649,11 @@ parse_block(struct parser *ps, enum context ctx)
 				return -1;
 			break;
 		case 0:
-			if (ctx == CTX_MAIN)
+			if (whole_file)
 				return fail(ps, ps->line, "unexpected \"}\"");
 			return 0;
 		case -1:
-			if (ctx != CTX_MAIN)
+			if (!whole_file)
 				return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
 			return 0;
 		default:
@@ -1219,6 +1710,179 @@ file_path(struct parser *ps, const char *path)
 	return out;
 }
 
+/* Where each file the options name came from, for nginx_conf_check_files(). */
+static struct {
+	const char *value;              /* the pointer put in the options */
+	const char *directive;
+	char where[320];                /* "FILE:LINE" */
+} origins[3 + 1];
+static int origin_count;
+
+static void
+remember_origin(const struct parser *ps, const char *value, const char *directive,
+    unsigned pos)
+{
+	if (!value || !pos || origin_count == (int)(sizeof origins / sizeof origins[0]))
+		return;
+	origins[origin_count].value = value;
+	origins[origin_count].directive = directive;
+	snprintf(origins[origin_count].where, sizeof origins[origin_count].where,
+	    "%s:%u", ps->files[POS_FILE(pos)], POS_LINE(pos));
+	origin_count++;
+}
+
+/* Set in the server block, its location, or above them. */
+static bool
+block_has(const struct parser *ps, const struct server_block *b, int which)
+{
+	return b->server.number_line[which] || b->location.number_line[which]
+	    || ps->level[LV_HTTP].number_line[which]
+	    || ps->level[LV_MAIN].number_line[which];
+}
+
+static bool
+is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The variables a redirect server's target may use: those mtlsd fills. */
+static int
+check_target(struct parser *ps, const struct server_block *b)
+{
+	static const char *const known[] = { "$host", "$server_name", "$request_uri",
+		"$scheme" };
+	const char *v;
+	size_t k, n;
+
+	for (v = strchr(b->return_text, '$'); v; v = strchr(v + 1, '$')) {
+		for (k = 0; k < sizeof known / sizeof known[0]; k++) {
+			n = strlen(known[k]);
+			if (strncmp(v, known[k], n) == 0 && !is_name_char(v[n]))
+				break;
+		}
+		if (k == sizeof known / sizeof known[0])
+			return fail(ps, b->return_line, "\"return %d %.200s\": in a "
+			    "redirect mtlsd fills $host, $server_name, $request_uri and "
+			    "$scheme only", b->return_code, b->return_text);
+	}
+	if (strchr(b->return_text, '\r') || strchr(b->return_text, '\n'))
+		return fail(ps, b->return_line, "\"return\": a line break in the URL");
+	return 0;
+}
+
+/* A plain-HTTP server: taken only when all it does is redirect. */
+static int
+add_redirects(struct parser *ps, struct server_block *b)
+{
+	int i, j;
+
+	if (b->listen_count == 0)
+		return fail(ps, b->line, "no \"listen ... ssl\" in the server block");
+	if (!b->return_line || !is_redirect(b->return_code) || !b->return_text)
+		return fail(ps, b->listens[0].line, "\"listen %s\" without \"ssl\": "
+		    "mtlsd serves TLS only; it takes a plain-HTTP server only when all it "
+		    "does is redirect (return 301 https://$host$request_uri;)",
+		    b->listens[0].address);
+	if (check_target(ps, b) < 0)
+		return -1;
+	/* nginx's $server_name without server_name is "" (kept in the store too). */
+	if (!b->name && !(b->name = store_word(ps, "", 0)))
+		return -1;
+	for (i = 0; i < b->listen_count; i++) {
+		for (j = 0; j < ps->redirect_count; j++)
+			if (strcmp(ps->redirects[j].listen, b->listens[i].address) == 0)
+				return fail(ps, b->listens[i].line, "a second plain-HTTP server "
+				    "on %s: mtlsd does not tell servers apart by Host; "
+				    "keep one", b->listens[i].address);
+		if (ps->redirect_count == MAX_LISTENERS)
+			return fail(ps, b->listens[i].line, "more than %d plain-HTTP "
+			    "listen directives", MAX_LISTENERS);
+		ps->redirects[ps->redirect_count].listen = b->listens[i].address;
+		ps->redirects[ps->redirect_count].code = b->return_code;
+		ps->redirects[ps->redirect_count].target = b->return_text;
+		ps->redirects[ps->redirect_count].server_name = b->name;
+		ps->redirect_lines[ps->redirect_count] = b->listens[i].line;
+		ps->redirect_count++;
+	}
+	return 0;
+}
+
+static const char *
+port_of(const char *address)
+{
+	return strrchr(address, ':') + 1;
+}
+
+/*
+ * Tells the server blocks apart: plain-HTTP ones must only redirect, TLS
+ * ones must verify clients, and exactly one of those is served; it becomes
+ * the server level the rest of finish() reads.
+ */
+static int
+pick_server(struct parser *ps)
+{
+	struct server_block *b, *tls = NULL;
+	int i, j, k;
+	bool ssl, same_port;
+
+	for (i = 0; i < (int)ps->servers; i++) {
+		b = &ps->blocks[i];
+		ssl = block_has(ps, b, N_SSL_ON);
+		for (j = 0; j < b->listen_count; j++)
+			ssl = ssl || b->listens[j].ssl;
+		if (!ssl) {
+			if (add_redirects(ps, b) < 0)
+				return -1;
+			continue;
+		}
+		if (!block_has(ps, b, N_VERIFY_CLIENT))
+			return fail(ps, b->line, "no \"ssl_verify_client on\": nginx would "
+			    "serve clients without a certificate, mtlsd never does; add it "
+			    "to say so");
+		if (tls) {
+			same_port = false;
+			for (j = 0; j < b->listen_count; j++)
+				for (k = 0; k < tls->listen_count; k++)
+					if (strcmp(port_of(b->listens[j].address),
+					    port_of(tls->listens[k].address)) == 0)
+						same_port = true;
+			if (same_port)
+				return fail(ps, b->line, "a second server block with client "
+				    "verification on the same port (the first at %s): mtlsd "
+				    "does not tell them apart by SNI (server_name); merge them",
+				    where(ps, tls->line, b->line));
+			return fail(ps, b->line, "a second server block with client "
+			    "verification (the first at %s): mtlsd serves one site; "
+			    "merge them", where(ps, tls->line, b->line));
+		}
+		if (b->return_line)
+			return fail(ps, b->return_line, "\"return\" in the server with "
+			    "client verification: mtlsd serves files there, and answers a "
+			    "redirect only on a plain-HTTP server");
+		tls = b;
+	}
+	if (!tls)
+		return fail(ps, ps->blocks[0].line, "no server block with "
+		    "\"listen ... ssl\" and \"ssl_verify_client on\": mtlsd serves "
+		    "files over mutual TLS only");
+	for (i = 0; i < ps->redirect_count; i++)
+		for (j = 0; j < tls->listen_count; j++)
+			if (strcmp(port_of(ps->redirects[i].listen),
+			    port_of(tls->listens[j].address)) == 0)
+				return fail(ps, ps->redirect_lines[i], "port %s is both the "
+				    "plain-HTTP redirect's and the TLS server's (at %s)",
+				    port_of(tls->listens[j].address),
+				    where(ps, tls->listens[j].line, ps->redirect_lines[i]));
+	ps->level[LV_SERVER] = tls->server;
+	ps->level[LV_LOCATION] = tls->location;
+	memcpy(ps->listens, tls->listens, sizeof ps->listens);
+	ps->listen_count = tls->listen_count;
+	ps->server_line = tls->line;
+	return 0;
+}
+
 static int
 finish(struct parser *ps, struct options *opt)
 {
@@ -1231,6 +1895,8 @@ finish(struct parser *ps, struct options *opt)
 	if (ps->servers == 0)
 		return fail(ps, 0, "no \"server\" block: mtlsd reads one server { ... }, "
 		    "bare or inside http { ... }");
+	if (pick_server(ps) < 0)
+		return -1;
 	if (ps->listen_count == 0)
 		return fail(ps, ps->server_line, "no \"listen ... ssl\" in the server block");
 	for (i = 0; i < ps->listen_count; i++)
@@ -1278,6 +1944,30 @@ finish(struct parser *ps, struct options *opt)
 	}
 	if (!opt->tls.cert_file || !opt->tls.key_file || !opt->tls.ca_file)
 		return fail(ps, 0, "out of room for file names");
+	origin_count = 0;
+	text_of(ps, T_CERT, &line);
+	remember_origin(ps, opt->tls.cert_file, "ssl_certificate", line);
+	text_of(ps, T_KEY, &line);
+	remember_origin(ps, opt->tls.key_file, "ssl_certificate_key", line);
+	if (text_of(ps, T_CLIENT_CA, &line))
+		remember_origin(ps, opt->tls.ca_file, "ssl_client_certificate", line);
+	else if (text_of(ps, T_TRUSTED_CA, &line))
+		remember_origin(ps, opt->tls.ca_file, "ssl_trusted_certificate", line);
+	if (text_of(ps, T_CRL, &line))
+		remember_origin(ps, opt->tls.crl_files[0], "ssl_crl", line);
+	/* As nginx inherits add_header: only from the deepest level that has any. */
+	opt->add_header_count = 0;
+	for (i = LV_LOCATION; i >= LV_MAIN; i--)
+		if (ps->level[i].add_header_count) {
+			memcpy(opt->add_header, ps->level[i].add_header,
+			    sizeof opt->add_header);
+			opt->add_header_count = ps->level[i].add_header_count;
+			break;
+		}
+	if ((v = text_of(ps, T_CHARSET, NULL)))
+		opt->charset = strcmp(v, "off") == 0 ? NULL : v;
+	memcpy(opt->redirect, ps->redirects, sizeof opt->redirect);
+	opt->redirect_count = ps->redirect_count;
 	opt->tls.mode = VERIFY_ON;
 	if (number_of(ps, N_VERIFY_DEPTH, &n))
 		opt->tls.verify_depth = (int)n;
@@ -1306,16 +1996,17 @@ finish(struct parser *ps, struct options *opt)
 	return 0;
 }
 
-int
-nginx_conf_parse(const char *text, size_t len, const char *file_name,
+/* nginx_conf_parse(), and nginx_conf_load() when st (the file's) is given. */
+static int
+parse_text(const char *text, size_t len, const char *file_name,
     struct options *opt, char **strings, void (*warn_fn)(const char *message),
-    char *why, size_t why_len)
+    char *why, size_t why_len, const struct stat *st)
 {
 	struct parser *ps;
 	struct options out = *opt;
 	const char *slash;
-	size_t room;
-	int rc;
+	size_t room, budget = st ? NGINX_CONF_MAX_BYTES : len;
+	int rc, i;
 
 	*strings = NULL;
 	if (why_len)
@@ -1333,6 +2024,14 @@ nginx_conf_parse(const char *text, size_t len, const char *file_name,
 	ps->end = text + len;
 	ps->line = 1;
 	ps->file = file_name;
+	ps->files[0] = file_name;
+	ps->file_count = 1;
+	ps->total_bytes = len;
+	if (st) {
+		ps->follow_includes = true;
+		ps->reading[0].dev = st->st_dev;
+		ps->reading[0].ino = st->st_ino;
+	}
 	slash = strrchr(file_name, '/');
 	ps->dir_len = slash ? (size_t)(slash - file_name) : 0;
 	if (slash == file_name)
@@ -1343,10 +2042,11 @@ nginx_conf_parse(const char *text, size_t len, const char *file_name,
 	ps->ctx = CTX_MAIN;
 	/*
 	 * Words never take more room than the text (each is followed by a
-	 * delimiter it can use for its NUL, but the last); then the listen
-	 * addresses, and each file name once more with the directory before it.
+	 * delimiter it can use for its NUL, but the last, and one per file);
+	 * then the listen addresses, and each file name once more with the
+	 * directory before it. With includes, the text is any up to the limit.
 	 */
-	room = len + 1 + MAX_LISTENERS * LISTEN_TEXT + len
+	room = budget + MAX_CONF_FILES + MAX_SERVER_BLOCKS + MAX_LISTENERS * LISTEN_TEXT + budget
 	    + (T_COUNT + 1) * (strlen(file_name) + 2);
 	if (!(ps->store = malloc(room))) {
 		free(ps);
@@ -1355,7 +2055,7 @@ nginx_conf_parse(const char *text, size_t len, const char *file_name,
 	}
 	ps->store_next = ps->store;
 	ps->store_end = ps->store + room;
-	rc = parse_block(ps, CTX_MAIN);
+	rc = parse_block(ps, CTX_MAIN, true);
 	if (rc == 0)
 		rc = finish(ps, &out);
 	if (rc == 0) {
@@ -1364,6 +2064,60 @@ nginx_conf_parse(const char *text, size_t len, const char *file_name,
 	} else {
 		free(ps->store);
 	}
+	for (i = 1; i < ps->file_count; i++)
+		free((char *)ps->files[i]);
 	free(ps);
 	return rc;
+}
+
+int
+nginx_conf_parse(const char *text, size_t len, const char *file_name,
+    struct options *opt, char **strings, void (*warn_fn)(const char *message),
+    char *why, size_t why_len)
+{
+	return parse_text(text, len, file_name, opt, strings, warn_fn, why, why_len,
+	    NULL);
+}
+
+int
+nginx_conf_load(const char *path, struct options *opt, char **strings,
+    void (*warn_fn)(const char *message), char *why, size_t why_len)
+{
+	struct stat st;
+	char *text;
+	size_t len;
+	int e, rc;
+
+	*strings = NULL;
+	if ((e = read_whole(path, NGINX_CONF_MAX_BYTES, &text, &len, &st)) != 0) {
+		snprintf(why, why_len, "--nginx-conf %s: %s", path, e == EFBIG
+		    ? "larger than 1048576 bytes" : read_error(e));
+		return -1;
+	}
+	rc = parse_text(text, len, path, opt, strings, warn_fn, why, why_len, &st);
+	free(text);
+	return rc;
+}
+
+int
+nginx_conf_check_files(const struct options *opt, char *why, size_t why_len)
+{
+	const char *const now[] = { opt->tls.cert_file, opt->tls.key_file,
+		opt->tls.ca_file, opt->tls.crl_files[0] };
+	int i, k, fd;
+
+	for (i = 0; i < origin_count; i++) {
+		for (k = 0; k < 4; k++)
+			if (now[k] == origins[i].value)
+				break;
+		if (k == 4)
+			continue;       /* the command line named another file */
+		if ((fd = open(origins[i].value, O_RDONLY | O_CLOEXEC)) < 0) {
+			snprintf(why, why_len, "%s: \"%s %s\": %s", origins[i].where,
+			    origins[i].directive, origins[i].value, strerror(errno));
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }

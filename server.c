@@ -32,6 +32,7 @@
 #include "http.h"
 #include "proxy.h"
 #include "priv.h"
+#include "redirect.h"
 #include "server.h"
 #include "tls.h"
 
@@ -1060,6 +1061,23 @@ open_listener(const char *spec)
 	snprintf(l->name, sizeof l->name, "%s", spec);
 }
 
+/* The plain-HTTP ports of --nginx-conf's redirect servers (redirect.c). */
+static void
+open_redirect_listeners(void)
+{
+	int fds[MAX_LISTENERS], i;
+
+	for (i = 0; i < opt.redirect_count; i++) {
+		open_listener(opt.redirect[i].listen);
+		fds[i] = listeners[--listener_count].fd;
+		fprintf(stderr, "mtlsd/%s: redirecting on %s (%d to %s)\n",
+		    MTLSD_VERSION, opt.redirect[i].listen, opt.redirect[i].code,
+		    opt.redirect[i].target);
+	}
+	redirect_init(opt.redirect, fds, opt.redirect_count, opt.header_timeout,
+	    opt.keepalive_timeout, opt.max_requests);
+}
+
 /* ---- signals ---- */
 
 static void
@@ -1270,7 +1288,7 @@ reload(void)
 static int
 poll_timeout(void)
 {
-	int64_t nearest = now_ms + 60000;
+	int64_t nearest = now_ms + 60000, redirect_nearest;
 	size_t i;
 
 	for (i = 0; i < active_count; i++) {
@@ -1285,8 +1303,13 @@ poll_timeout(void)
 		nearest = shutdown_deadline;
 	if (file_cache_deadline(&file_cache) < nearest)
 		nearest = file_cache_deadline(&file_cache);
+	redirect_nearest = redirect_expire(now_ms);  /* closes what timed out */
+	if (redirect_nearest < nearest)
+		nearest = redirect_nearest;
 	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
 }
+
+static size_t redirect_first;      /* pollfds[] from here are redirect.c's */
 
 static size_t
 build_pollfds(void)
@@ -1312,7 +1335,8 @@ build_pollfds(void)
 		    ? POLLIN : tls_session_poll_events(&c->tls);
 		poll_owner[n++] = c;
 	}
-	return n;
+	redirect_first = n;
+	return n + redirect_pollfds(pollfds + n, now_ms);
 }
 
 static size_t
@@ -1341,7 +1365,7 @@ run(void)
 		if (ready < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		update_clock();
-		for (i = 0; ready > 0 && i < n; i++) {
+		for (i = 0; ready > 0 && i < redirect_first; i++) {
 			struct conn *c = poll_owner[i];
 
 			if (pollfds[i].revents == 0)
@@ -1359,6 +1383,9 @@ run(void)
 				hang_up_if_stuck(c, pollfds[i].revents);
 			}
 		}
+		if (ready > 0)
+			redirect_ready(pollfds + redirect_first, n - redirect_first,
+			    now_ms, wall_now);
 		/* Backwards: freeing moves the last busy slot into this place. */
 		for (i = active_count; i-- > 0; ) {
 			struct conn *c = active[i];
@@ -1742,8 +1769,10 @@ allocate_slots(void)
 	heads = calloc(conn_count, in_capacity());
 	free_slots = calloc(conn_count, sizeof *free_slots);
 	active = calloc(conn_count, sizeof *active);
-	pollfds = calloc(conn_count + MAX_LISTENERS + 1, sizeof *pollfds);
-	poll_owner = calloc(conn_count + MAX_LISTENERS + 1, sizeof *poll_owner);
+	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
+	    sizeof *pollfds);
+	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
+	    sizeof *poll_owner);
 	if (!conns || !heads || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
 	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
@@ -1819,36 +1848,11 @@ nginx_conf_warning(const char *message)
 static void
 load_nginx_conf(const char *path)
 {
-	struct stat st;
-	char why[512], *text;
-	ssize_t n;
-	size_t len = 0;
-	int fd;
+	char why[512];
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		die("--nginx-conf %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		die("--nginx-conf %s: not a regular file", path);
-	if (st.st_size > NGINX_CONF_MAX_BYTES)
-		die("--nginx-conf %s: larger than %d bytes", path, NGINX_CONF_MAX_BYTES);
-	if (!(text = malloc((size_t)st.st_size + 1)))
-		die("--nginx-conf %s: out of memory", path);
-	while (len < (size_t)st.st_size + 1
-	    && (n = read(fd, text + len, (size_t)st.st_size + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("--nginx-conf %s: %s", path, strerror(errno));
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > (size_t)st.st_size)
-		die("--nginx-conf %s: the file grew while it was read", path);
-	if (nginx_conf_parse(text, len, path, &opt, &nginx_conf_strings,
-	    nginx_conf_warning, why, sizeof why) < 0)
+	if (nginx_conf_load(path, &opt, &nginx_conf_strings, nginx_conf_warning,
+	    why, sizeof why) < 0)
 		die("%s", why);
-	free(text);
 	listen_from_file = true;
 }
 
@@ -2461,6 +2465,8 @@ main(int argc, char **argv)
 
 	read_nginx_conf(argc, argv);
 	parse_options(argc, argv);
+	if (nginx_conf_path && nginx_conf_check_files(&opt, why, sizeof why) < 0)
+		die("%s", why);
 	tzset();    /* now, not at the first log line while serving */
 	update_clock();
 	if (opt.check_cert)
@@ -2480,6 +2486,8 @@ main(int argc, char **argv)
 		    "keys of 1024 bits and SHA-1 signatures, which OpenSSL refuses by "
 		    "default; for a legacy PKI only", opt.tls.security_level);
 	tls_cache_init(&opt.tls);
+	http_set_add_headers(opt.add_header, (size_t)opt.add_header_count);
+	http_set_charset(opt.charset);
 	open_root();
 	open_access_log();
 	open_error_log();
@@ -2490,6 +2498,7 @@ main(int argc, char **argv)
 	else
 		for (i = 0; i < opt.listen_count; i++)
 			open_listener(opt.listen[i]);
+	open_redirect_listeners();
 	allocate_slots();
 	write_pid_file();
 	if (supervised) {

@@ -6,9 +6,21 @@
 #ifndef MTLSD_SERVER_H
 #define MTLSD_SERVER_H
 
+#include "http.h"
 #include "tls.h"
 
 #define MAX_LISTENERS 16
+
+/*
+ * A plain-HTTP address where mtlsd only answers a redirect, as an nginx
+ * server { listen 80; return 301 https://$host$request_uri; } does.
+ */
+struct redirect {
+	const char *listen;             /* "0.0.0.0:80" */
+	int code;                       /* 301, 302, 303, 307 or 308 */
+	const char *target;             /* may hold $host, $server_name, $request_uri */
+	const char *server_name;        /* $server_name; $host without a Host */
+};
 
 /* Strings are not copied: they must live as long as the process. */
 struct options {
@@ -34,6 +46,11 @@ struct options {
 	bool sandbox;               /* Landlock, where the kernel has it */
 	const char *pid_file;       /* --pid-file: the (supervisor's) pid, and
 	                               FILE.reload: the last reload's outcome */
+	struct redirect redirect[MAX_LISTENERS];    /* from --nginx-conf only */
+	int redirect_count;
+	struct http_header add_header[HTTP_MAX_ADD_HEADERS];    /* likewise */
+	int add_header_count;
+	const char *charset;            /* likewise; NULL: none */
 };
 
 /* ---- nginx configuration reader (nginx_conf.c) ---- */
@@ -57,6 +74,23 @@ struct options {
 int nginx_conf_parse(const char *text, size_t len, const char *file_name,
     struct options *opt, char **strings, void (*warn)(const char *message),
     char *why, size_t why_len);
+
+/*
+ * nginx_conf_parse() on the file at path, following its include
+ * directives as nginx does (relative names from path's directory, globs in
+ * glob(3) order, at most 1 MiB of text in all). Errors about path itself
+ * start with "--nginx-conf PATH: ".
+ */
+int nginx_conf_load(const char *path, struct options *opt, char **strings,
+    void (*warn)(const char *message), char *why, size_t why_len);
+
+/*
+ * After nginx_conf_load() and the command line: each certificate, key,
+ * CA and CRL file still named by the configuration is opened (and closed)
+ * so that a missing one is reported as "FILE:LINE: DIRECTIVE PATH: why".
+ * Returns 0, or -1 with that message in why.
+ */
+int nginx_conf_check_files(const struct options *opt, char *why, size_t why_len);
 
 /* The settings mtlsd starts from, before options or a configuration file. */
 #define OPTIONS_DEFAULTS { \

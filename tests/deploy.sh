@@ -173,12 +173,12 @@ expect_eq "proxy_pass: -t fails the same way" \
 printf 'server {\n  listen 443 ssl;\n  location /api/ { root /srv; }\n}\n' >"$TMPD/loc.conf"
 run_mtlsd --nginx-conf "$TMPD/loc.conf" -t
 expect_text "location /api/: refused" "$RUN_ERR" "$TMPD/loc.conf:3: unsupported directive \"location\""
-printf 'server {\n  if ($ssl_client_verify != SUCCESS) { return 403; }\n}\n' >"$TMPD/if.conf"
+printf 'server {\n  if ($request_method = POST) { return 405; }\n}\n' >"$TMPD/if.conf"
 run_mtlsd --nginx-conf "$TMPD/if.conf" -t
-expect_text "if: refused" "$RUN_ERR" "$TMPD/if.conf:2: unsupported directive \"if\""
-printf 'http {\n  include /etc/nginx/conf.d/*.conf;\n}\n' >"$TMPD/inc.conf"
+expect_text "if (other than \$ssl_client_verify != SUCCESS): refused" "$RUN_ERR" "$TMPD/if.conf:2: unsupported directive \"if\": mtlsd has no variables"
+printf 'http {\n  include %s/absent.conf;\n}\n' "$TMPD" >"$TMPD/inc.conf"
 run_mtlsd --nginx-conf "$TMPD/inc.conf" -t
-expect_text "include of another file: refused" "$RUN_ERR" "$TMPD/inc.conf:2: unsupported directive \"include\""
+expect_text "include of a missing file: refused, naming it" "$RUN_ERR" "$TMPD/inc.conf:2: \"include $TMPD/absent.conf\": $TMPD/absent.conf: No such file or directory"
 
 for mode in off optional optional_no_ca; do
 	sed "s,ssl_verify_client on,ssl_verify_client $mode," "$REF" >"$TMPD/verify.conf"

@@ -75,6 +75,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_string(o.tls.crl_files[i], strings, cap, NULL);
 		for (i = 0; i < (size_t)o.listen_count; i++)
 			check_string(o.listen[i], strings, cap, NULL);
+		check_string(o.charset, strings, cap, NULL);
+		for (i = 0; i < (size_t)o.add_header_count; i++) {
+			check_string(o.add_header[i].name, strings, cap, NULL);
+			check_string(o.add_header[i].value, strings, cap, NULL);
+			assert(!strpbrk(o.add_header[i].value, "\r\n"));
+		}
+		for (i = 0; i < (size_t)o.redirect_count; i++) {
+			check_string(o.redirect[i].listen, strings, cap, NULL);
+			check_string(o.redirect[i].target, strings, cap, NULL);
+			check_string(o.redirect[i].server_name, strings, cap, NULL);
+			assert(o.redirect[i].code >= 301 && o.redirect[i].code <= 308);
+		}
 		free(strings);
 	}
 	free(text);

@@ -99,8 +99,10 @@ run_suite differential bash tests/differential.sh
 if [ -z "${MTLSD:-}" ]; then
 	run_suite identity bash tests/identity.sh
 	run_suite unit-nginx ./tests/unit-nginx
+	run_suite nginx-conf bash tests/nginx-conf.sh
 	run_suite deploy bash tests/deploy.sh
 	run_suite docs bash tests/docs.sh
+	run_suite container bash tests/container.sh
 	run_suite netns bash tests/netns.sh
 	run_suite browser bash tests/browser.sh
 	run_suite robustness env PKI="$work/pki" bash tests/robustness.sh

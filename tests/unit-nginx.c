@@ -108,6 +108,11 @@ server(const char *lines)
 /* Line 8 is the first of the lines given to server(). */
 #define LINE_OF_EXTRA "t.conf:8: "
 
+/* A whole server block of 8 lines, "}\n" the last. */
+#define SERVER_BLOCK "server {\n  listen 443 ssl;\n  ssl_certificate /c/s.crt;\n" \
+	"  ssl_certificate_key /c/s.key;\n  ssl_client_certificate /c/ca.crt;\n" \
+	"  ssl_verify_client on;\n  root /srv/www;\n}\n"
+
 static void
 test_reference(void)
 {
@@ -255,8 +260,12 @@ test_tls_directives(void)
 	CHECK(parse(server("  ssl_verify_depth 3;\n  ssl_crl /c/crl.pem;"), &o) == 0);
 	CHECK(o.tls.verify_depth == 3);
 	CHECK(o.tls.crl_file_count == 1 && strcmp(o.tls.crl_files[0], "/c/crl.pem") == 0);
-	CHECK(parse(server("  ssl_verify_depth 8;"), &o) < 0);
-	CHECK(starts(why, LINE_OF_EXTRA "\"ssl_verify_depth 8\": expected 0 to 7"));
+	/* nginx takes any depth: above mtlsd's limit it is clamped, with a warning */
+	CHECK(parse(server("  ssl_verify_depth 10;"), &o) == 0);
+	CHECK(o.tls.verify_depth == 7);
+	CHECK(strstr(warnings, LINE_OF_EXTRA "\"ssl_verify_depth 10\" clamped to 7") != NULL);
+	CHECK(parse(server("  ssl_verify_depth -1;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"ssl_verify_depth -1\": expected a number"));
 
 	/* ssl_verify_client: only "on" */
 	CHECK(parse("server { listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b; "
@@ -541,22 +550,22 @@ test_unsupported(void)
 	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"include\""));
 	CHECK(parse("http {\n include /etc/nginx/conf.d/*.conf;\n}", &o) < 0);
 	CHECK(starts(why, "t.conf:2: unsupported directive \"include\""));
-	CHECK(parse(server("  add_header X-Frame-Options DENY;"), &o) < 0);
-	CHECK(strcmp(why, LINE_OF_EXTRA "unsupported directive \"add_header\"") == 0);
-	CHECK(parse(server("  location / { try_files $uri $uri/ =404; }"), &o) < 0);
-	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"try_files\""));
+	CHECK(parse(server("  auth_basic \"x\";"), &o) < 0);
+	CHECK(strcmp(why, LINE_OF_EXTRA "unsupported directive \"auth_basic\"") == 0);
+	/* try_files: only the form that means what mtlsd does */
+	CHECK(parse(server("  location / { try_files $uri $uri/ =404; }"), &o) == 0);
+	CHECK(parse(server("  location / { try_files $uri =404; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"try_files\": mtlsd serves"));
 	CHECK(parse("http { upstream app { server 127.0.0.1:1; } }", &o) < 0);
 	CHECK(starts(why, "t.conf:1: unsupported directive \"upstream\""));
-	CHECK(parse("load_module modules/x.so;", &o) < 0);
-	CHECK(starts(why, "t.conf:1: unsupported directive \"load_module\""));
+	CHECK(parse("load_module modules/x.so;\n" SERVER_BLOCK, &o) == 0);
+	CHECK(strstr(warnings, "t.conf:1: \"load_module\" ignored: mtlsd loads no modules") != NULL);
 	CHECK(parse(server("  autoindex on;"), &o) < 0);
 	CHECK(parse(server("  autoindex off;"), &o) == 0);
-	/* A second server block (a port-80 redirect, say) */
-	CHECK(parse("http {\nserver { listen 80; return 301 https://$host$request_uri; }\n"
-	    "server { listen 443 ssl; }\n}", &o) < 0);
-	CHECK(strcmp(why, "t.conf:2: unsupported directive \"return\"") == 0);
-	CHECK(parse("server { listen 443 ssl; }\nserver { listen 8443 ssl; }", &o) < 0);
-	CHECK(starts(why, "t.conf:2: unsupported directive \"server\": mtlsd serves one"));
+	/* Two server blocks with client verification */
+	CHECK(parse(SERVER_BLOCK SERVER_BLOCK, &o) < 0);
+	CHECK(starts(why, "t.conf:9: a second server block with client verification on "
+	    "the same port (the first at line 1): mtlsd does not tell them apart by SNI"));
 	/* Directives in the wrong place */
 	CHECK(parse("listen 443 ssl;", &o) < 0);
 	CHECK(strcmp(why, "t.conf:1: \"listen\" directive is not allowed here") == 0);
@@ -634,6 +643,401 @@ test_syntax(void)
 }
 
 /* Mutations of a full configuration: any result is fine, a crash is not. */
+
+/* ---- files: include, and the files a configuration names ---- */
+
+static char dir[64];
+
+static void
+put_file(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (!(f = fopen(path, "w"))) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+load(const char *name, struct options *o)
+{
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	free(strings);
+	strings = NULL;
+	warnings[0] = '\0';
+	warning_count = 0;
+	*o = defaults();
+	return nginx_conf_load(path, o, &strings, collect, why, sizeof why);
+}
+
+/* why, with the temporary directory written as "D" */
+static const char *
+why_in_d(void)
+{
+	static char out[600];
+	size_t n = strlen(dir);
+	const char *p = why;
+	char *o = out;
+
+	while (*p && o < out + sizeof out - 2) {
+		if (strncmp(p, dir, n) == 0) {
+			*o++ = 'D';
+			p += n;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+test_includes(void)
+{
+	struct options o;
+	char path[256];
+
+	snprintf(dir, sizeof dir, "/tmp/unit-nginx.XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(path, sizeof path, "%s/sites-enabled", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/conf.d", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/modules-enabled", dir);
+	mkdir(path, 0755);
+
+	/* Debian's layout: relative names from the main file's directory, globs */
+	put_file("nginx.conf", "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n"
+	    "include modules-enabled/*.conf;\nevents { worker_connections 768; }\n"
+	    "http {\n  sendfile on;\n  include mime.types;\n  ssl_protocols TLSv1.2;\n"
+	    "  include conf.d/*.conf;\n  include sites-enabled/*;\n}\n");
+	put_file("conf.d/log.conf", "log_format main '$remote_addr $request';\n");
+	put_file("sites-enabled/default", SERVER_BLOCK);
+	CHECK(load("nginx.conf", &o) == 0);
+	CHECK(o.root && strcmp(o.root, "/srv/www") == 0);
+	CHECK(o.listen_count == 1 && strcmp(o.listen[0], "0.0.0.0:443") == 0);
+	CHECK(strstr(warnings, "/conf.d/log.conf:1: \"log_format\" ignored") != NULL);
+
+	/* An error in an included file names that file and its line */
+	put_file("sites-enabled/default", "server {\n  listen 443 ssl;\n  auth_basic x;\n}\n");
+	CHECK(load("nginx.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/sites-enabled/default:3: unsupported directive "
+	    "\"auth_basic\"") == 0);
+
+	/* Globs are read in glob(3)'s order, as nginx: "a" before "b" */
+	put_file("sites-enabled/default", SERVER_BLOCK);
+	put_file("sites-enabled/b", "server {\n  listen 8443 ssl;\n}\n");
+	CHECK(load("nginx.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/sites-enabled/default:1: no \"ssl_verify_client on\": "
+	    "nginx would serve clients without a certificate, mtlsd never does; add it "
+	    "to say so") != 0);
+	CHECK(starts(why_in_d(), "D/sites-enabled/b:1: "));
+	snprintf(path, sizeof path, "%s/sites-enabled/b", dir);
+	unlink(path);
+
+	/* "duplicate" across files says where the first one is */
+	put_file("conf.d/root.conf", "root /a;\nroot /b;\n");
+	CHECK(load("nginx.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/conf.d/root.conf:2: \"root\" directive is duplicate "
+	    "(first at line 1)") == 0);
+	put_file("conf.d/root.conf", "root /a;\n");
+	put_file("conf.d/z.conf", "root /b;\n");
+	CHECK(load("nginx.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/conf.d/z.conf:1: \"root\" directive is duplicate "
+	    "(first at D/conf.d/root.conf:1)") == 0);
+	snprintf(path, sizeof path, "%s/conf.d/z.conf", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/conf.d/root.conf", dir);
+	unlink(path);
+
+	/* A missing file without a pattern is an error; an empty glob is not */
+	put_file("t1.conf", "http {\n include nothing-here.conf;\n include none/*.conf;\n}\n");
+	CHECK(load("t1.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/t1.conf:2: \"include nothing-here.conf\": "
+	    "D/nothing-here.conf: No such file or directory") == 0);
+	put_file("t1.conf", "http {\n include none/*.conf;\n" SERVER_BLOCK "}\n");
+	CHECK(load("t1.conf", &o) == 0);
+
+	/* Loops and depth */
+	put_file("loop.conf", "http {\n include loop2.conf;\n}\n");
+	put_file("loop2.conf", "include loop2.conf;\n");
+	CHECK(load("loop.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/loop2.conf:1: \"include loop2.conf\": D/loop2.conf "
+	    "is already being read: an include loop") == 0);
+	put_file("self.conf", "include self.conf;\n");
+	CHECK(load("self.conf", &o) < 0);
+	CHECK(starts(why_in_d(), "D/self.conf:1: \"include self.conf\": D/self.conf is "
+	    "already being read"));
+	put_file("d0.conf", "include d1.conf;\n");
+	put_file("d1.conf", "include d2.conf;\n");
+	put_file("d2.conf", "include d3.conf;\n");
+	put_file("d3.conf", "include d4.conf;\n");
+	put_file("d4.conf", "include d5.conf;\n");
+	put_file("d5.conf", "include d6.conf;\n");
+	put_file("d6.conf", "include d7.conf;\n");
+	put_file("d7.conf", "include d8.conf;\n");
+	put_file("d8.conf", "include d9.conf;\n");
+	put_file("d9.conf", SERVER_BLOCK);
+	CHECK(load("d0.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/d8.conf:1: \"include d9.conf\": includes nested "
+	    "more than 8 deep") == 0);
+	put_file("d1.conf", "include d8.conf;\n");
+	CHECK(load("d0.conf", &o) == 0);
+
+	/* A '}' an included file does not open */
+	put_file("brace.conf", "}\n");
+	put_file("t2.conf", "http {\n include brace.conf;\n" SERVER_BLOCK "}\n");
+	CHECK(load("t2.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "D/brace.conf:1: unexpected \"}\"") == 0);
+
+	/* The main file itself */
+	CHECK(load("absent.conf", &o) < 0);
+	CHECK(strcmp(why_in_d(), "--nginx-conf D/absent.conf: No such file or directory") == 0);
+	CHECK(load("conf.d", &o) < 0);
+	CHECK(strcmp(why_in_d(), "--nginx-conf D/conf.d: Is a directory") == 0);
+
+	/* Without a file to read from, include is refused as before */
+	CHECK(parse("http { include conf.d/*.conf; }", &o) < 0);
+	CHECK(starts(why, "t.conf:1: unsupported directive \"include\""));
+}
+
+static void
+test_check_files(void)
+{
+	struct options o;
+	char text[512];
+
+	snprintf(text, sizeof text, "server {\n listen 443 ssl;\n"
+	    " ssl_certificate %s/s.crt;\n ssl_certificate_key %s/s.key;\n"
+	    " ssl_client_certificate ca.crt;\n ssl_verify_client on;\n root /srv;\n}\n",
+	    dir, dir);
+	put_file("files.conf", text);
+	put_file("s.crt", "x");
+	put_file("s.key", "x");
+	put_file("ca.crt", "x");
+	CHECK(load("files.conf", &o) == 0);
+	CHECK(nginx_conf_check_files(&o, why, sizeof why) == 0);
+	put_file("files.conf", text);
+	snprintf(text, sizeof text, "%s/s.key", dir);
+	unlink(text);
+	CHECK(load("files.conf", &o) == 0);
+	CHECK(nginx_conf_check_files(&o, why, sizeof why) < 0);
+	CHECK(strcmp(why_in_d(), "D/files.conf:4: \"ssl_certificate_key D/s.key\": "
+	    "No such file or directory") == 0);
+	/* A file the command line names instead is not the configuration's */
+	o.tls.key_file = "/elsewhere.key";
+	CHECK(nginx_conf_check_files(&o, why, sizeof why) == 0);
+	/* A relative name is the prefix's, and the message says the full name */
+	put_file("s.key", "x");
+	snprintf(text, sizeof text, "%s/ca.crt", dir);
+	unlink(text);
+	CHECK(load("files.conf", &o) == 0);
+	CHECK(nginx_conf_check_files(&o, why, sizeof why) < 0);
+	CHECK(strcmp(why_in_d(), "D/files.conf:5: \"ssl_client_certificate D/ca.crt\": "
+	    "No such file or directory") == 0);
+}
+
+/* ---- several server blocks ---- */
+
+static void
+test_servers(void)
+{
+	struct options o;
+
+	/* A plain-HTTP redirect first: honoured, and the mTLS block is not "second" */
+	CHECK(parse("http {\nserver {\n listen 80;\n listen [::]:80;\n server_name a.example b;\n"
+	    " return 301 https://$host$request_uri;\n}\n" SERVER_BLOCK "}\n", &o) == 0);
+	CHECK(o.redirect_count == 2);
+	CHECK(strcmp(o.redirect[0].listen, "0.0.0.0:80") == 0);
+	CHECK(strcmp(o.redirect[1].listen, "[::]:80") == 0);
+	CHECK(o.redirect[0].code == 301);
+	CHECK(strcmp(o.redirect[0].target, "https://$host$request_uri") == 0);
+	CHECK(strcmp(o.redirect[0].server_name, "a.example") == 0);
+	CHECK(o.listen_count == 1 && strcmp(o.listen[0], "0.0.0.0:443") == 0);
+	CHECK(strcmp(o.root, "/srv/www") == 0);
+	/* After it, in location /, with 302 and 308, $server_name, no server_name */
+	CHECK(parse(SERVER_BLOCK "server { listen 8080; location / { return 302 "
+	    "https://$server_name:8443$request_uri; } }\n", &o) == 0);
+	CHECK(o.redirect_count == 1 && o.redirect[0].code == 302);
+	CHECK(strcmp(o.redirect[0].server_name, "") == 0);
+	CHECK(parse(SERVER_BLOCK "server { listen 8080; return 308 https://x$request_uri; }",
+	    &o) == 0);
+	CHECK(o.redirect[0].code == 308);
+	CHECK(parse(SERVER_BLOCK "server { listen 8080; return https://x/; }", &o) == 0);
+	CHECK(o.redirect[0].code == 302);
+	/* rewrite as the old spelling of a redirect of every request */
+	CHECK(parse(SERVER_BLOCK "server { listen 80; location / {\n"
+	    " rewrite ^ https://$host$request_uri? permanent; } }", &o) == 0);
+	CHECK(o.redirect_count == 1 && o.redirect[0].code == 301);
+	CHECK(strcmp(o.redirect[0].target, "https://$host$request_uri") == 0);
+	CHECK(parse(SERVER_BLOCK "server { listen 80; rewrite ^(.*)$ https://x/? redirect; }",
+	    &o) == 0);
+	CHECK(o.redirect[0].code == 302 && strcmp(o.redirect[0].target, "https://x/") == 0);
+	CHECK(parse(SERVER_BLOCK "server { listen 80;\n rewrite ^(.*)$ https://x$1 permanent; }",
+	    &o) < 0);
+	CHECK(starts(why, "t.conf:10: unsupported directive \"rewrite\": mtlsd has no "
+	    "regular expressions"));
+	CHECK(parse(SERVER_BLOCK "server { listen 80;\n rewrite ^/old https://x/? permanent; }",
+	    &o) < 0);
+	CHECK(parse(server("  ssl_password_file /etc/nginx/pass;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"ssl_password_file\": mtlsd "
+	    "reads unencrypted keys only"));
+	/* The server's return wins over location /'s */
+	CHECK(parse(SERVER_BLOCK "server { listen 80; location / { return 302 https://l/; }\n"
+	    " return 301 https://s/; }", &o) == 0);
+	CHECK(o.redirect[0].code == 301 && strcmp(o.redirect[0].target, "https://s/") == 0);
+	/* Other plain-HTTP servers: refused with the reason */
+	CHECK(parse("server {\n listen 80;\n root /srv;\n}\n" SERVER_BLOCK, &o) < 0);
+	CHECK(starts(why, "t.conf:2: \"listen 0.0.0.0:80\" without \"ssl\": mtlsd serves "
+	    "TLS only; it takes a plain-HTTP server only when all it does is redirect"));
+	CHECK(parse("server {\n listen 80;\n return 404;\n}\n" SERVER_BLOCK, &o) < 0);
+	CHECK(starts(why, "t.conf:2: \"listen 0.0.0.0:80\" without \"ssl\""));
+	CHECK(parse("server {\n listen 80;\n return 301 https://$http_host$uri;\n}\n"
+	    SERVER_BLOCK, &o) < 0);
+	CHECK(starts(why, "t.conf:3: \"return 301 https://$http_host$uri\": in a redirect "
+	    "mtlsd fills $host, $server_name, $request_uri and $scheme only"));
+	CHECK(parse("server { listen 80; return 301 https://x/; }\n"
+	    "server { listen 80; return 301 https://y/; }\n" SERVER_BLOCK, &o) < 0);
+	CHECK(starts(why, "t.conf:2: a second plain-HTTP server on 0.0.0.0:80"));
+	CHECK(parse(SERVER_BLOCK "server {\n listen 443;\n return 301 https://x/;\n}\n", &o) < 0);
+	CHECK(strcmp(why, "t.conf:10: port 443 is both the plain-HTTP redirect's and the "
+	    "TLS server's (at line 2)") == 0);
+	/* Only redirects: nothing to serve */
+	CHECK(parse("server {\n listen 80;\n return 301 https://x/;\n}\n", &o) < 0);
+	CHECK(starts(why, "t.conf:1: no server block with \"listen ... ssl\" and "
+	    "\"ssl_verify_client on\""));
+	/* TLS without client verification */
+	CHECK(parse(SERVER_BLOCK "server {\n listen 8443 ssl;\n root /x;\n}\n", &o) < 0);
+	CHECK(starts(why, "t.conf:9: no \"ssl_verify_client on\""));
+	/* Two mTLS servers on different ports */
+	CHECK(parse(SERVER_BLOCK "server {\n listen 8443 ssl;\n ssl_verify_client on;\n}\n",
+	    &o) < 0);
+	CHECK(starts(why, "t.conf:9: a second server block with client verification "
+	    "(the first at line 1): mtlsd serves one site"));
+	/* return in the mTLS server */
+	CHECK(parse(server("  return 301 https://x/;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"return\" in the server with client verification"));
+	/* ssl on makes the server TLS */
+	CHECK(parse("server { listen 443; ssl on; ssl_certificate /a; ssl_certificate_key /b;"
+	    " ssl_client_certificate /c; ssl_verify_client on; root /r; }", &o) == 0);
+	CHECK(o.redirect_count == 0);
+}
+
+/* ---- add_header ---- */
+
+static void
+test_add_header(void)
+{
+	struct options o;
+
+	CHECK(parse(server("  add_header X-Frame-Options DENY;\n"
+	    "  add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;"),
+	    &o) == 0);
+	CHECK(o.add_header_count == 2);
+	CHECK(strcmp(o.add_header[0].name, "X-Frame-Options") == 0);
+	CHECK(strcmp(o.add_header[0].value, "DENY") == 0 && !o.add_header[0].always);
+	CHECK(strcmp(o.add_header[1].value, "max-age=31536000; includeSubDomains") == 0);
+	CHECK(o.add_header[1].always);
+	/* The deepest level with any replaces the outer ones, as nginx inherits */
+	CHECK(parse("http {\nadd_header A 1;\nadd_header B 2;\n" SERVER_BLOCK "}", &o) == 0);
+	CHECK(o.add_header_count == 2 && strcmp(o.add_header[1].name, "B") == 0);
+	CHECK(parse("http {\nadd_header A 1;\n" "server {\n  listen 443 ssl;\n"
+	    "  ssl_certificate /a;\n  ssl_certificate_key /b;\n  ssl_client_certificate /c;\n"
+	    "  ssl_verify_client on;\n  root /r;\n  add_header C 3;\n"
+	    "  location / { add_header D 4 always; }\n}\n}", &o) == 0);
+	CHECK(o.add_header_count == 1 && strcmp(o.add_header[0].name, "D") == 0);
+	CHECK(parse(server("  add_header X \"\";"), &o) == 0);
+	CHECK(o.add_header_count == 0);
+	/* Refused: variables, framing headers, bad names, control characters */
+	CHECK(parse(server("  add_header X-Client $ssl_client_s_dn;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header $ssl_client_s_dn\": mtlsd has no variables"));
+	CHECK(parse(server("  add_header Content-Length 5;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header Content-Length\": mtlsd writes that "
+	    "header itself"));
+	CHECK(parse(server("  add_header connection close;"), &o) < 0);
+	CHECK(parse(server("  add_header \"X Y\" 1;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header X Y\": not a header name"));
+	CHECK(parse(server("  add_header X \"a\\nb\";"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"add_header X\": a control character"));
+	CHECK(parse(server("  add_header X 1 sometimes;"), &o) < 0);
+	/* charset: the deepest level's, off included */
+	CHECK(parse(server("  charset utf-8;"), &o) == 0);
+	CHECK(o.charset && strcmp(o.charset, "utf-8") == 0);
+	CHECK(parse("http {\ncharset koi8-r;\n" SERVER_BLOCK "}", &o) == 0);
+	CHECK(o.charset && strcmp(o.charset, "koi8-r") == 0);
+	CHECK(parse("http {\ncharset koi8-r;\n" "server {\n  listen 443 ssl;\n"
+	    "  ssl_certificate /a;\n  ssl_certificate_key /b;\n  ssl_client_certificate /c;\n"
+	    "  ssl_verify_client on;\n  root /r;\n  charset off;\n}\n}", &o) == 0);
+	CHECK(o.charset == NULL);
+	CHECK(parse(server("  charset \"utf 8\";"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"charset utf 8\": not a charset name"));
+	CHECK(parse(server("  charset_types text/css;"), &o) < 0);
+	{
+		char big[1501], lines[3200];
+
+		memset(big, 'v', 1500);
+		big[1500] = '\0';
+		snprintf(lines, sizeof lines, "  add_header A %s;\n  add_header B %s;", big, big);
+		CHECK(parse(server(lines), &o) < 0);
+		CHECK(starts(why, "t.conf:9: \"add_header\": more than 2048 bytes"));
+	}
+}
+
+/* ---- the smaller items ---- */
+
+static void
+test_if_and_others(void)
+{
+	struct options o;
+
+	/* The quoted if of many configurations, and its unquoted forms */
+	CHECK(parse(server("  if ($ssl_client_verify != \"SUCCESS\") { return 403; }"), &o) == 0);
+	CHECK(parse(server("  if ($ssl_client_verify != SUCCESS) {\n    return 403;\n  }"), &o) == 0);
+	CHECK(parse(server("  if ( $ssl_client_verify != 'SUCCESS' ) { return 495 \"no\"; }"),
+	    &o) == 0);
+	CHECK(parse(server("  location / {\n  if ($ssl_client_verify != SUCCESS) "
+	    "{ return 403; } }"), &o) == 0);
+	CHECK(warning_count == 0);
+	/* Other if forms: refused with the reason */
+	CHECK(parse(server("  if ($ssl_client_s_dn !~ \"CN=alice\") { return 403; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"if\": mtlsd has no "
+	    "variables or conditions"));
+	CHECK(parse(server("  if ($ssl_client_verify != SUCCESS) {\n root /x;\n}"), &o) < 0);
+	CHECK(starts(why, "t.conf:9: unsupported directive \"root\": inside \"if "
+	    "($ssl_client_verify != SUCCESS)\" mtlsd takes \"return\" only"));
+	CHECK(parse(server("  if $ssl_client_verify { return 403; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "invalid condition"));
+	CHECK(parse(server("  if ($ssl_client_verify != SUCCESS) { return 403; "), &o) < 0);
+	/* fastcgi_param without fastcgi_pass: ignored with a warning */
+	CHECK(parse(server("  fastcgi_param HTTPS on;"), &o) == 0);
+	CHECK(strstr(warnings, LINE_OF_EXTRA "\"fastcgi_param\" ignored") != NULL);
+	CHECK(parse(server("  location / { fastcgi_param A b; fastcgi_pass 127.0.0.1:9000; }"),
+	    &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"fastcgi_pass\""));
+	/* log_format at the top of a conf.d-style file, and in http { } */
+	CHECK(parse("log_format main '$remote_addr';\n" SERVER_BLOCK, &o) == 0);
+	CHECK(strstr(warnings, "t.conf:1: \"log_format\" ignored") != NULL);
+	CHECK(parse("http { log_format main '$remote_addr'; " SERVER_BLOCK "}", &o) == 0);
+	CHECK(parse(server("  log_format main x;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"log_format\" directive is not allowed here"));
+	/* http directives outside http { }, and an http block too: nginx refuses */
+	CHECK(parse("sendfile on;\nhttp {\n" SERVER_BLOCK "}\n", &o) < 0);
+	CHECK(starts(why, "t.conf:2: an \"http\" block, and http directives outside it "
+	    "(at line 1)"));
+	CHECK(parse("http {\n" SERVER_BLOCK "}\nsendfile on;\n", &o) < 0);
+	CHECK(starts(why, "t.conf:11: \"sendfile\" directive is not allowed here"));
+}
+
 static void
 test_mutations(void)
 {
@@ -704,8 +1108,20 @@ main(void)
 	test_open_file_cache();
 	test_unsupported();
 	test_syntax();
+	test_includes();
+	test_check_files();
+	test_servers();
+	test_if_and_others();
+	test_add_header();
 	test_mutations();
 	free(strings);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		if (dir[0] && system(cmd) != 0)
+			printf("# could not remove %s\n", dir);
+	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# tests/nginx-conf.sh -- --nginx-conf on real layouts: Debian's stock
+# /etc/nginx (nginx.conf, its includes, the seed's server block in
+# sites-available/default, linked from sites-enabled), then a plain-HTTP
+# redirect server beside the mTLS one, whose answers must be nginx's byte
+# for byte (but the date and the server token): against the nginx on this
+# machine when there is one (NGINX=0: never), and against answers recorded
+# from nginx 1.22.1 always.
+#
+#   bash tests/nginx-conf.sh     # against ./mtlsd (build it first)
+#
+# Prints one line per check and "N passed, N failed" last. A step that
+# cannot run here is skipped with the reason; under CI=true a skip fails.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+cd "$(dirname "$0")/.." || exit 1
+TARGET=mtlsd
+. tests/lib.sh
+
+need_mtlsd
+given_or_make_pki
+TOKEN=mtlsd/$("${MTLSD_CMD[@]}" --version 2>/dev/null | head -n 1 | awk '{print $2}')
+
+# skip_or_fail NAME REASON -- a step that cannot run here
+skip_or_fail() {
+	if [ "${CI:-}" = true ]; then fail "$1" "cannot run under CI=true: $2"; else skip "$1" "$2"; fi
+}
+
+cat >"$TMPD/raw.py" <<'EOF'
+# raw.py PORT REQUEST -- sends REQUEST (\r \n escapes) over plain TCP, prints
+# the answer with the Date header's value replaced by DATE.
+import re, socket, sys
+req = sys.argv[2].encode().decode('unicode_escape').encode('latin1')
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+s.sendall(req)
+s.settimeout(3)
+out = b''
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+except socket.timeout:
+    out += b'<timeout>'
+out = re.sub(rb'\r\nDate: [^\r]*\r\n', b'\r\nDate: DATE\r\n', out)
+sys.stdout.buffer.write(out)
+EOF
+raw() { python3 "$TMPD/raw.py" "$@"; }
+
+# ---- Debian's layout -------------------------------------------------------
+
+WWW=$TMPD/www
+mkdir -p "$WWW/sub" "$TMPD/log"
+printf 'the page\n' >"$WWW/index.html"
+if [ ! -f /etc/nginx/nginx.conf ] || [ ! -f /etc/nginx/mime.types ]; then
+	skip_or_fail "Debian's stock /etc/nginx" "no /etc/nginx/nginx.conf here (apt-get install nginx-light)"
+else
+	ETC=$TMPD/etc-nginx
+	cp -a /etc/nginx "$ETC"
+	rm -rf "$ETC/sites-enabled" "$ETC/sites-available" "$ETC/conf.d"
+	mkdir -p "$ETC/sites-enabled" "$ETC/sites-available" "$ETC/conf.d"
+	# The stock file, with its absolute paths moved into this test's directory
+	sed -e "s#/etc/nginx#$ETC#g" -e "s#/var/log/nginx#$TMPD/log#g" \
+		-e "s#^pid .*#pid $TMPD/nginx.pid;#" /etc/nginx/nginx.conf >"$ETC/nginx.conf"
+	PORT=$(free_port)
+	# The seed's server block (deploy/demo/nginx.conf), with this test's files
+	cat >"$ETC/sites-available/default" <<EOF
+server {
+  listen 127.0.0.1:$PORT ssl;
+  server_name server2;
+  ssl_certificate $PKI/server2.crt;
+  ssl_certificate_key $PKI/server2.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  location / { root $WWW; index index.html; }
+}
+EOF
+	ln -s "$ETC/sites-available/default" "$ETC/sites-enabled/default"
+	out=$("${MTLSD_CMD[@]}" --nginx-conf "$ETC/nginx.conf" -t 2>&1) && rc=0 || rc=$?
+	if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "test is successful"; then
+		ok "Debian's stock nginx.conf with the seed's site in sites-enabled: -t"
+	else
+		fail "Debian's stock nginx.conf: -t" "exit $rc: $out"
+	fi
+	expect_eq "the stock file's own directives are named in warnings, with their file" \
+		"yes yes yes" \
+		"$(grep -q "nginx.conf:1: \"user\" ignored" <<<"$out" && echo yes) $(grep -q 'nginx.conf:[0-9]*: "gzip on" ignored' <<<"$out" && echo yes) $(grep -q 'nginx.conf:[0-9]*: "include .*mime.types" ignored' <<<"$out" && echo yes)"
+	# It serves: the page with a certificate, nginx's 400 without
+	PROBE=127.0.0.1:$PORT start_mtlsd --nginx-conf "$ETC/nginx.conf"
+	code=$(curl -s -o "$TMPD/body" -w '%{http_code}' --cacert "$PKI/ca.crt" \
+		--cert "$PKI/server1.crt" --key "$PKI/server1.key" \
+		--resolve "server2:$PORT:127.0.0.1" "https://server2:$PORT/")
+	expect_eq "the site from sites-enabled serves the page" "200 the page" "$code $(cat "$TMPD/body")"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" \
+		--resolve "server2:$PORT:127.0.0.1" "https://server2:$PORT/")
+	expect_eq "without a certificate: 400" "400" "$code"
+	stop_mtlsd
+	if grep -q '"GET / HTTP/1.1" 200' "$TMPD/log/access.log" 2>/dev/null; then
+		ok "the stock file's access_log (http level) is written"
+	else
+		fail "the stock file's access_log" "$(cat "$TMPD/log/access.log" 2>&1)"
+	fi
+	# An error in an included file names it, and its line
+	printf 'server {\n  listen 443 ssl;\n  auth_basic x;\n}\n' >"$ETC/conf.d/bad.conf"
+	out=$("${MTLSD_CMD[@]}" --nginx-conf "$ETC/nginx.conf" -t 2>&1)
+	expect_eq "an error in conf.d/bad.conf carries that file and line" \
+		"mtlsd: $ETC/conf.d/bad.conf:3: unsupported directive \"auth_basic\"" \
+		"$(grep -v warning <<<"$out")"
+	rm "$ETC/conf.d/bad.conf"
+	# A missing certificate: the configuration's file and line
+	sed -i "s#$PKI/server2.key#$PKI/absent.key#" "$ETC/sites-available/default"
+	out=$("${MTLSD_CMD[@]}" --nginx-conf "$ETC/nginx.conf" -t 2>&1)
+	expect_eq "a missing key file is reported with the configuration's file and line" \
+		"mtlsd: $ETC/sites-enabled/default:5: \"ssl_certificate_key $PKI/absent.key\": No such file or directory" \
+		"$(grep -v warning <<<"$out")"
+	# Debian's own default site (plain HTTP, serving files) is refused, saying why
+	cp /etc/nginx/sites-available/default "$ETC/sites-available/stock" 2>/dev/null &&
+		ln -sf "$ETC/sites-available/stock" "$ETC/sites-enabled/default" &&
+		{
+			out=$("${MTLSD_CMD[@]}" --nginx-conf "$ETC/nginx.conf" -t 2>&1)
+			if grep -q "sites-enabled/default:[0-9]*: \"listen 0.0.0.0:80\" without \"ssl\": mtlsd serves TLS only" <<<"$out"; then
+				ok "Debian's stock default site is refused with the reason"
+			else
+				fail "Debian's stock default site" "$out"
+			fi
+		}
+fi
+
+# ---- a plain-HTTP redirect server beside the mTLS one ------------------------
+
+P301=$(free_port)
+P302=$(free_port)
+PTLS=$(free_port)
+cat >"$TMPD/redirect.conf" <<EOF
+http {
+  server {
+    listen 127.0.0.1:$P301;
+    server_name example.org www.example.org;
+    return 301 https://\$host\$request_uri;
+  }
+  server {
+    listen 127.0.0.1:$P302;
+    server_name example.org;
+    location / { return 302 https://\$server_name:8443\$request_uri; }
+  }
+  server {
+    listen 127.0.0.1:$PTLS ssl;
+    ssl_certificate $PKI/server2.crt;
+    ssl_certificate_key $PKI/server2.key;
+    ssl_client_certificate $PKI/ca.crt;
+    ssl_verify_client on;
+    if (\$ssl_client_verify != "SUCCESS") { return 403; }
+    root $WWW;
+  }
+}
+EOF
+PROBE="127.0.0.1:$PTLS 127.0.0.1:$P301 127.0.0.1:$P302" start_mtlsd --nginx-conf "$TMPD/redirect.conf"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
+	--key "$PKI/server1.key" --resolve "server2:$PTLS:127.0.0.1" "https://server2:$PTLS/")
+expect_eq "the mTLS server after a redirect server serves the page" "200" "$code"
+
+# page CODE TITLE -- nginx's page, with this server's token
+page() { printf '<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n<center><h1>%s</h1></center>\r\n<hr><center>%s</center>\r\n</body>\r\n</html>\r\n' "$1" "$1" "$TOKEN"; }
+# answer STATUS-LINE TITLE CONNECTION [LOCATION] [HEAD] -- nginx 1.22.1's answer, recorded
+answer() {
+	local body
+	body=$(page "$2"; printf x)
+	body=${body%x}
+	printf 'HTTP/1.1 %s\r\nServer: %s\r\nDate: DATE\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: %s\r\n' \
+		"$1" "$TOKEN" "${#body}" "$3"
+	if [ -n "${4:-}" ]; then printf 'Location: %s\r\n' "$4"; fi
+	printf '\r\n'
+	if [ -z "${5:-}" ]; then printf '%s' "$body"; fi
+}
+redirect_case() {
+	local name=$1 port=$2 req=$3 expected got
+	expected=$(shift 3; answer "$@"; printf x)
+	got=$(raw "$port" "$req"; printf x)
+	if [ "$got" = "$expected" ]; then
+		ok "redirect: $name"
+	else
+		fail "redirect: $name" "expected $(printf '%s' "$expected" | od -c | head -n 12) got $(printf '%s' "$got" | od -c | head -n 12)"
+	fi
+}
+redirect_case "301 with \$host (port, final dot and case removed) and \$request_uri" "$P301" \
+	'GET /a/b?x=1 HTTP/1.1\r\nHost: Foo.Example.ORG.:80\r\nConnection: close\r\n\r\n' \
+	"301 Moved Permanently" "301 Moved Permanently" close "https://foo.example.org/a/b?x=1"
+redirect_case "HTTP/1.0 without Host: \$host is the server_name" "$P301" \
+	'GET / HTTP/1.0\r\n\r\n' \
+	"301 Moved Permanently" "301 Moved Permanently" close "https://example.org/"
+redirect_case "302 from location / with \$server_name: nginx's \"Moved Temporarily\" and \"Found\"" "$P302" \
+	'GET /x HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n' \
+	"302 Moved Temporarily" "302 Found" close "https://example.org:8443/x"
+redirect_case "absolute form: its host, and \$request_uri without it" "$P301" \
+	'GET http://abs.host/p%20q HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n' \
+	"301 Moved Permanently" "301 Moved Permanently" close "https://abs.host/p%20q"
+redirect_case "HEAD: the headers only" "$P301" \
+	'HEAD /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n' \
+	"301 Moved Permanently" "301 Moved Permanently" close "https://h/x" head
+redirect_case "a request line nginx refuses: 400" "$P301" \
+	'GET /p q HTTP/1.1\r\nHost: h\r\n\r\n' "400 Bad Request" "400 Bad Request" close
+redirect_case "HTTP/1.1 without Host: 400" "$P301" \
+	'GET / HTTP/1.1\r\n\r\n' "400 Bad Request" "400 Bad Request" close
+redirect_case "a path above the root: 400" "$P301" \
+	'GET /%2e%2e/../x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n' "400 Bad Request" "400 Bad Request" close
+# keep-alive: two pipelined requests on one connection, as nginx answers them
+expected=$(answer "301 Moved Permanently" "301 Moved Permanently" keep-alive "https://h/1"; answer "301 Moved Permanently" "301 Moved Permanently" close "https://h/2"; printf x)
+got=$(raw "$P301" 'GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'; printf x)
+expect_eq "redirect: keep-alive and pipelining" "$expected" "$got"
+# It serves nothing there, and holds no more than its slots
+code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$P301/index.html")
+expect_eq "redirect port: a file's name is redirected, not served" "301 https://127.0.0.1/index.html" "$code"
+python3 - "$P301" <<'EOF' >"$TMPD/flood.out" 2>&1
+import socket, sys
+socks = [socket.create_connection(('127.0.0.1', int(sys.argv[1]))) for _ in range(64)]
+print(len(socks))
+EOF
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Host: h' "http://127.0.0.1:$P301/y")
+expect_eq "redirect port: answers again after 64 connections at once (it has 32 slots) closed" "301" "$code"
+stop_mtlsd
+
+# No heap calls while answering redirects (tests/malloc-count.so, as noalloc.sh)
+if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
+	skip "redirects without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
+else
+	LD_PRELOAD=$PWD/tests/malloc-count.so MALLOC_COUNT_OUT=$TMPD/counts \
+		PROBE="127.0.0.1:$PTLS 127.0.0.1:$P301 127.0.0.1:$P302" start_mtlsd --nginx-conf "$TMPD/redirect.conf"
+	for i in $(seq 1 20); do
+		raw "$P301" 'GET /1 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n' >/dev/null
+		raw "$P302" 'GET http://a/b?c HTTP/1.0\r\n\r\n' >/dev/null
+		raw "$P301" 'GET /p q HTTP/1.1\r\n\r\n' >/dev/null
+		raw "$P301" 'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde' >/dev/null
+	done
+	python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"GET /"+b"a"*5000+b" HTTP/1.1\r\n\r\n"); print(s.recv(100)[:12])' "$P301" >/dev/null 2>&1
+	stop_mtlsd
+	serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
+	expect_eq "redirects: no heap calls while serving (malloc-count)" "0" "${serving:-none}"
+fi
+
+# The same requests to nginx, when it is here
+if [ "${NGINX:-1}" = 0 ]; then
+	skip "the same redirects against nginx" "NGINX=0"
+elif ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+	skip_or_fail "the same redirects against nginx" "no nginx here (apt-get install nginx-light)"
+else
+	NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+	N301=$(free_port)
+	N302=$(free_port)
+	mkdir -p "$TMPD/nginx"
+	cat >"$TMPD/nginx/nginx.conf" <<EOF
+pid $TMPD/nginx/pid;
+error_log $TMPD/nginx/error.log;
+events { }
+http {
+  access_log off;
+  client_body_temp_path $TMPD/nginx/body;
+  server { listen 127.0.0.1:$N301; server_name example.org www.example.org; return 301 https://\$host\$request_uri; }
+  server { listen 127.0.0.1:$N302; server_name example.org; location / { return 302 https://\$server_name:8443\$request_uri; } }
+}
+EOF
+	if ! "$NGINX_BIN" -p "$TMPD/nginx" -c "$TMPD/nginx/nginx.conf" >"$TMPD/nginx/start.log" 2>&1; then
+		skip_or_fail "the same redirects against nginx" "nginx did not start: $(cat "$TMPD/nginx/start.log")"
+	else
+		PROBE="127.0.0.1:$PTLS 127.0.0.1:$P301 127.0.0.1:$P302" start_mtlsd --nginx-conf "$TMPD/redirect.conf"
+		for req in 'GET /a/b?x=1 HTTP/1.1\r\nHost: Foo.Example.ORG.:80\r\nConnection: close\r\n\r\n' \
+			'GET / HTTP/1.0\r\n\r\n' 'BREW /q?a HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n' \
+			'GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n' 'GET /a/../b HTTP/1.0\r\nHost: h\r\n\r\n'; do
+			for pair in "301 $P301 $N301" "302 $P302 $N302"; do
+				read -r which pm pn <<<"$pair"
+				a=$(raw "$pm" "$req" | sed "s#$TOKEN#TOKEN#g" | grep -av '^Content-Length:'; printf x)
+				b=$(raw "$pn" "$req" | sed "s#nginx/[0-9.]*#TOKEN#g" | grep -av '^Content-Length:'; printf x)
+				expect_eq "as nginx on this machine: ${req%%\\r*} (the $which server)" "$b" "$a"
+			done
+		done
+		stop_mtlsd
+		kill "$(cat "$TMPD/nginx/pid")" 2>/dev/null
+	fi
+fi
+
+# ---- add_header: the same headers, in the same place, as nginx ----------------
+
+AH=$(free_port)
+cat >"$TMPD/headers.conf" <<EOF
+server {
+  listen 127.0.0.1:$AH ssl;
+  ssl_certificate $PKI/server2.crt;
+  ssl_certificate_key $PKI/server2.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  root $WWW;
+  add_header X-Frame-Options DENY;
+  add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+  charset utf-8;
+}
+EOF
+printf 'text\n' >"$WWW/a.txt"
+printf 'png' >"$WWW/a.png"
+# heads PORT -- the heads of five answers, with what differs by server masked
+heads() {
+	local path
+	for path in "/" "/missing" "/sub" "/index.html -H Range:bytes=0-1" \
+		"/index.html -H If-None-Match:*" "/a.txt" "/a.png"; do
+		# shellcheck disable=SC2086 # path carries curl's extra words
+		curl -s -o /dev/null -D - --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
+			--key "$PKI/server1.key" --resolve "server2:$1:127.0.0.1" "https://server2:$1"$path
+	done | sed -e 's/^Date: .*/Date: DATE/' -e "s#$TOKEN#TOKEN#g" -e 's#nginx/[0-9.]*#TOKEN#g' \
+		-e "s#:$1/#:PORT/#" | grep -av '^Content-Length:'
+}
+PROBE="127.0.0.1:$AH" start_mtlsd --nginx-conf "$TMPD/headers.conf"
+heads "$AH" >"$TMPD/heads.mtlsd"
+stop_mtlsd
+if grep -q '^X-Frame-Options: DENY' "$TMPD/heads.mtlsd" &&
+	[ "$(grep -c '^Strict-Transport-Security: ' "$TMPD/heads.mtlsd")" = 7 ] &&
+	[ "$(grep -c '^X-Frame-Options: ' "$TMPD/heads.mtlsd")" = 6 ] &&
+	[ "$(grep -c '^Content-Type: text/html; charset=utf-8' "$TMPD/heads.mtlsd")" = 3 ] &&
+	grep -q '^Content-Type: text/plain; charset=utf-8' "$TMPD/heads.mtlsd" &&
+	grep -q '^Content-Type: image/png' "$TMPD/heads.mtlsd"; then
+	ok "add_header: on 200, 206, 301 and 304; with always on the 404 too; charset on text types"
+else
+	fail "add_header" "$(tr '\r\n' '  ' <"$TMPD/heads.mtlsd")"
+fi
+if [ -n "${NGINX_BIN:-}" ]; then
+	mkdir -p "$TMPD/nginx2"
+	{
+		# as root, nginx's workers would be nobody, who cannot read this test's files
+		if [ "$(id -u)" = 0 ]; then printf 'user root;\n'; fi
+		printf 'pid %s/nginx2/pid;\nerror_log %s/nginx2/error.log;\nevents { }\nhttp {\n access_log off;\n' "$TMPD" "$TMPD"
+		printf ' client_body_temp_path %s/nginx2/body;\n' "$TMPD"
+		printf ' include /etc/nginx/mime.types;\n default_type application/octet-stream;\n' 
+		cat "$TMPD/headers.conf"
+		printf '}\n'
+	} >"$TMPD/nginx2/nginx.conf"
+	if "$NGINX_BIN" -p "$TMPD/nginx2" -c "$TMPD/nginx2/nginx.conf" >"$TMPD/nginx2/start.log" 2>&1; then
+		sleep 0.2
+		heads "$AH" >"$TMPD/heads.nginx"
+		kill "$(cat "$TMPD/nginx2/pid")" 2>/dev/null
+		expect_eq "add_header and charset: the seven heads as nginx's on this machine" \
+			"$(cat "$TMPD/heads.nginx")" "$(cat "$TMPD/heads.mtlsd")"
+	else
+		skip_or_fail "add_header against nginx" "nginx did not start: $(cat "$TMPD/nginx2/start.log")"
+	fi
+fi
+
+if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMPD"/server.*.err >/dev/null 2>&1; then
+	fail "sanitizer reports on the server's stderr" "$(grep -h -E 'ERROR:|runtime error:' "$TMPD"/server.*.err | head -n 3)"
+else
+	ok "no sanitizer reports on the server's stderr"
+fi
+
+summary
