@@ -3796,6 +3796,62 @@ print_time(FILE *out, const char *label, int64_t t)
 	fprintf(out, "%s%s", label, date);
 }
 
+/* The rule that allows the certificate, or why none does; then each --allow-file prefix. */
+static void
+print_allow_rules(const struct tls_credentials *creds, const struct client_identity *id,
+    FILE *out)
+{
+	static const char *const kinds[] = { [ALLOW_OU] = "OU", [ALLOW_DNS] = "DNS",
+		[ALLOW_URI] = "URI" };
+	const struct tls_config *cfg = creds->config;
+	struct tls_access a;
+	char text[400];
+	size_t off, i, j;
+
+	if (id->trusted_at > 0) {
+		fprintf(out, "names:       CN %s%s", id->cn, id->cn_ok ? ""
+		    : " (cannot match: several CNs, control characters, too long or "
+		    "not a UTF-8 string)");
+		for (off = 0; off < id->names_len; off += strlen(id->names + off + 1) + 2)
+			fprintf(out, ", %s %s", kinds[(unsigned char)id->names[off]],
+			    id->names + off + 1);
+		fprintf(out, "%s\n", id->names_ok ? "" : " (OUs and SANs cannot match: "
+		    "more than 16 or 318 bytes of them, or one not plain text)");
+	}
+	if (!global_rules_given(creds))
+		fprintf(out, "allowlist: none given%s\n", creds->path_rule_count
+		    ? " (paths without an --allow-file prefix: every verified client)" : "");
+	else if (id->trusted_at == 0)
+		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
+	else if (allowed_globally(creds, id, &a)) {
+		tls_access_text(id, &a, text, sizeof text);
+		fprintf(out, "allowlist: allowed by --allow-%s (%s)\n", a.kind
+		    == ALLOW_FINGERPRINT ? "fingerprint" : rule_word(a.kind), text);
+	} else {
+		fprintf(out, "allowlist: refused: no --allow-cn, --allow-ou, --allow-dns, "
+		    "--allow-uri or --allow-fingerprint matches (%d rule(s))\n",
+		    (int)(cfg->allow_cn_count + cfg->allow_ou_count + cfg->allow_dns_count
+		    + cfg->allow_uri_count + creds->allow_fingerprint_count));
+	}
+	if (creds->path_rule_count == 0 || id->trusted_at == 0)
+		return;
+	for (i = 0; i < creds->path_rule_count; i++) {
+		const struct path_rule *r = &creds->path_rules[i], *decided;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(creds->path_rules[j].prefix, r->prefix) == 0)
+				break;
+		if (j < i)
+			continue;       /* that prefix is listed already */
+		if (allowed_for_path(creds, id, r->prefix, r->prefix_len, &a, &decided)) {
+			tls_access_text(id, &a, text, sizeof text);
+			fprintf(out, "allow-file: %s: allowed (%s)\n", r->prefix, text);
+		} else {
+			fprintf(out, "allow-file: %s: refused\n", r->prefix);
+		}
+	}
+}
+
 int
 tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FILE *out)
 {
@@ -3932,16 +3988,8 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 			fprintf(out, "revocation: %s\n", tls_error_text(rev));
 			break;
 		}
-	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
-		fprintf(out, "allowlist: none given\n");
-	else if (id->trusted_at == 0)
-		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
-	else
-		fprintf(out, "allowlist: %s\n", allowed_by_lists(creds, id)
-		    ? "listed" : id->cn_ok ? "CN and fingerprint not listed"
-		    : "fingerprint not listed; the CN cannot match (several CNs, "
-		    "control characters, too long or not a UTF-8 string)");
-	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_by_lists(creds, id))
+	print_allow_rules(creds, id, out);
+	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_somewhere(creds, id))
 		err = TLS_ERR_NOT_ALLOWED;
 	if (err == 0)
 		fprintf(out, "result: accepted\n");
