@@ -307,6 +307,40 @@ else
 	fail "root-per-client: server starts" "$(cat "$SERVER_ERR")"
 fi
 
+# ---- no allocation while serving, with every new option ---------------------------------
+
+COUNTER=$PWD/tests/malloc-count.so
+if [ ! -f "$COUNTER" ]; then
+	fail "no allocation with the identity options" "build $COUNTER first (make tests/malloc-count.so)"
+else
+	printf '/ any\n/alice/ cn nobody\n/sub/ ou reports\n/sub/x/ dns alice.example.org\n' >"$TMPD/noalloc.rules"
+	p=$(free_port)
+	export LD_PRELOAD=$COUNTER MALLOC_COUNT_OUT=$TMPD/counts
+	started=0
+	start_mtlsd -l "127.0.0.1:$p" -c "$PKI/server.crt" -k "$PKI/server.key" -C "$PKI/ca.crt" \
+		-r "$R" --root-per-client --allow-file "$TMPD/noalloc.rules" --allow-ou reports \
+		--allow-uri "$URI_WEB" --access-log-identity --access-log "$TMPD/noalloc.log" && started=1
+	unset LD_PRELOAD MALLOC_COUNT_OUT
+	if [ $started = 1 ]; then
+		for i in 1 2 3; do
+			get "$p" alice /file.txt /sub/ /sub/x/ /alice/file.txt /file.txt >/dev/null
+			get "$p" bob /file.txt /only-bob.txt >/dev/null
+			get "$p" dotdot /file.txt >/dev/null
+		done
+		stop_mtlsd
+		serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
+		lines=$(wc -l <"$TMPD/noalloc.log")
+		if [ "${serving:-x}" = 0 ] && [ "$lines" -ge 20 ]; then
+			ok "no heap calls while serving with --allow-file, --root-per-client, --access-log-identity ($lines requests)"
+		else
+			fail "no heap calls while serving with the identity options" \
+				"serving '${serving:-?}', $lines log lines: $(sed -n '3,12p' "$TMPD/counts" 2>/dev/null)"
+		fi
+	else
+		fail "no allocation: server starts with the counter" "$(cat "$SERVER_ERR")"
+	fi
+fi
+
 # ---- --check-cert -----------------------------------------------------------------------
 
 # check_cert NAME RC LINE... -- --check-cert $PKI/NAME.crt with $CHECK_OPTS
