@@ -3991,6 +3991,14 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 	print_allow_rules(creds, id, out);
 	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_somewhere(creds, id))
 		err = TLS_ERR_NOT_ALLOWED;
+	if (cfg->root_per_client && id->trusted_at > 0) {
+		if (tls_cn_is_plain(id))
+			fprintf(out, "root-per-client: served from ROOT/%s/\n", id->cn);
+		else
+			fprintf(out, "root-per-client: refused: the CN is not a plain name\n");
+	}
+	if (err == 0 && cfg->root_per_client && !tls_cn_is_plain(id))
+		err = TLS_ERR_CN_NOT_PLAIN;
 	if (err == 0)
 		fprintf(out, "result: accepted\n");
 	else

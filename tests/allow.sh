@@ -377,5 +377,9 @@ check_cert alice 0 "allowlist: refused: no --allow-cn, --allow-ou, --allow-dns, 
 	"allow-file: /reports/: allowed (ou=reports)" "allow-file: /reports/secret/: allowed (cn=alice)" \
 	"allow-file: /private/: refused" "result: accepted"
 check_cert bob 1 "allow-file: /reports/: refused" "allow-file: /reports/secret/: refused"
+CHECK_OPTS=(--root-per-client)
+check_cert alice 0 "root-per-client: served from ROOT/alice/" "result: accepted"
+check_cert dotdot 1 "root-per-client: refused: the CN is not a plain name" \
+	"result: refused: --root-per-client: the certificate's CN is not a plain name (empty, over 64 bytes, '/', a leading '.' or a control character)"
 
 summary
