@@ -2418,6 +2418,10 @@ load_allow_file(struct tls_credentials *c, const char *path, char *why, size_t w
 		} else if ((problem = allow_value_problem(r->kind, value))) {
 			return fail(why, why_len, "%s:%u: %s %s: the name is %s", path,
 			    lineno, prefix, word, problem);
+		} else if (strstr(value, " #") || strstr(value, "\t#")) {
+			/* A name may hold '#', but this is likely a comment, which would never match. */
+			return fail(why, why_len, "%s:%u: %s %s \"%s\": comments take a "
+			    "line of their own", path, lineno, prefix, word, value);
 		} else {
 			r->value = value;
 		}

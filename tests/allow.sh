@@ -143,6 +143,8 @@ bad_rules "bad fingerprint" '/x/ fingerprint abcd\n' '1: /x/ fingerprint: expect
 bad_rules "none beside an allowing rule" '/x/ cn a\n# n\n/x/ none\n' \
 	'3: /x/ none: the prefix also has a rule allowing clients, at line 1'
 bad_rules "prefix without rule" '/x/\n' '1: /x/: expected a rule'
+bad_rules "a comment after a rule" '/x/ cn alice # admin\n' \
+	'1: /x/ cn "alice # admin": comments take a line of their own'
 
 # ---- global rules -------------------------------------------------------------------
 
