@@ -86,6 +86,7 @@ struct conn {
 	struct http_request req;
 	struct http_response resp;
 	struct tls_session tls;
+	struct tls_access access;   /* what let the current request in */
 };
 
 struct listener {
@@ -270,6 +271,7 @@ static void
 access_log_write(const struct conn *c)
 {
 	char line[2048], stamp[40], request[700], user[200], referer[400], agent[500];
+	char allowed[400], allowed_log[500];
 	const char *cn = tls_session_client_cn(&c->tls);
 	struct tm tm;
 	int n;
@@ -284,9 +286,21 @@ access_log_write(const struct conn *c)
 	    c->req.referer.len ? c->req.referer.len : 1);
 	log_escape(agent, sizeof agent, c->req.user_agent.len ? c->req.user_agent.p : "-",
 	    c->req.user_agent.len ? c->req.user_agent.len : 1);
-	n = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d %" PRIu64 " \"%s\" \"%s\"\n",
-	    c->peer, user, stamp, request, c->resp.status, c->resp.body_bytes,
-	    referer, agent);
+	allowed_log[0] = '\0';
+	if (opt.access_log_identity) {
+		/* After the combined fields, where log parsers tolerate extras. */
+		tls_access_text(tls_session_identity(&c->tls), &c->access, allowed,
+		    sizeof allowed);
+		allowed_log[0] = ' ';
+		allowed_log[1] = '"';
+		n = (int)log_escape(allowed_log + 2, sizeof allowed_log - 3, allowed,
+		    strlen(allowed));
+		allowed_log[2 + n] = '"';
+		allowed_log[3 + n] = '\0';
+	}
+	n = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d %" PRIu64
+	    " \"%s\" \"%s\"%s\n", c->peer, user, stamp, request, c->resp.status,
+	    c->resp.body_bytes, referer, agent, allowed_log);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof line)
@@ -445,6 +459,23 @@ check_early_body(struct conn *c)
 	}
 }
 
+/*
+ * Who may have this request: tls_access_check() on the path as the file
+ * lookup will see it (decoded and normalised). A path that cannot be
+ * normalised is answered 400 whatever the rules; the global rules decide.
+ */
+static int
+access_check(struct conn *c, const struct client_identity *id)
+{
+	char path[HTTP_MAX_PATH + 256];
+	long len = -1;
+
+	if (c->req.path.len <= HTTP_MAX_PATH)
+		len = http_normalize_path(c->req.path.p, c->req.path.len, path, sizeof path);
+	return tls_access_check(id, len < 0 ? NULL : path, len < 0 ? 0 : (size_t)len,
+	    &c->access);
+}
+
 static void
 begin_response(struct conn *c)
 {
@@ -453,6 +484,7 @@ begin_response(struct conn *c)
 	bool keep_alive = !shutting_down
 	    && c->requests + 1 < (unsigned long)opt.max_requests;
 
+	memset(&c->access, 0, sizeof c->access);
 	if (c->req.error != S_NONE) {
 		http_prepare_error(&c->resp, &c->req, c->req.error,
 		    c->req.error_detail, keep_alive);
@@ -461,17 +493,28 @@ begin_response(struct conn *c)
 		log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
 		http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
 		    id->auth == AUTH_NOT_SENT ? DETAIL_NO_CERT : DETAIL_CERT_ERROR, false);
-	} else if ((refusal = tls_identity_recheck(id)) != 0) {
+	} else if ((refusal = access_check(c, id)) != 0) {
 		/* Checked on every request: a reload can revoke an open connection. */
-		log_error("info", c, "%s (subject \"%s\"), closing",
-		    tls_error_text(refusal), id->subject);
-		if (refusal == TLS_ERR_NOT_ALLOWED)
-			http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, false);
-		else
-			http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
-			    DETAIL_CERT_ERROR, false);
+		if (refusal == TLS_ERR_PATH_NOT_ALLOWED) {
+			/* Other paths may be open to the client: keep the connection. */
+			log_error("info", c, "%s (subject \"%s\")",
+			    tls_error_text(refusal), id->subject);
+			http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, keep_alive);
+		} else {
+			log_error("info", c, "%s (subject \"%s\"), closing",
+			    tls_error_text(refusal), id->subject);
+			if (refusal == TLS_ERR_NOT_ALLOWED || refusal == TLS_ERR_CN_NOT_PLAIN)
+				http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, false);
+			else
+				http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
+				    DETAIL_CERT_ERROR, false);
+		}
 	} else {
-		http_prepare(&c->resp, &c->req, &site, keep_alive);
+		struct http_site here = site;
+
+		if (opt.tls.root_per_client)
+			here.client_dir = id->cn;   /* a plain name: access_check said so */
+		http_prepare(&c->resp, &c->req, &here, keep_alive);
 		check_early_body(c);
 	}
 	if (c->req.error == S_NONE && c->resp.keep_alive) {
@@ -1421,6 +1464,13 @@ usage(FILE *out)
 	    "      --crl FILE             CRLs (PEM or DER) issued by pinned CAs; may be repeated\n"
 	    "      --allow-cn NAME        only clients with this certificate CN; may be repeated\n"
 	    "      --allow-fingerprint H  only this client certificate (SHA-256, hex); may be repeated\n"
+	    "      --allow-ou NAME        only clients with this subject OU; may be repeated\n"
+	    "      --allow-dns NAME       only clients with this dNSName SAN (any case); may be repeated\n"
+	    "      --allow-uri URI        only clients with this URI SAN (a SPIFFE ID); may be repeated\n"
+	    "                             (the --allow-* options combine: any of them allows)\n"
+	    "      --allow-file FILE      per-path rules, \"PREFIX RULE [VALUE]\" lines; re-read on\n"
+	    "                             SIGHUP (default: none)\n"
+	    "      --root-per-client      serve each client from ROOT/<its CN>/ (default off)\n"
 	    "      --session-cache N      resumable sessions kept, with their identity (default 1024; 0: off)\n"
 	    "      --session-timeout S    default 300, as nginx\n"
 	    "      --check-cert FILE      run the client-certificate checks on FILE (PEM chain, leaf\n"
@@ -1434,6 +1484,8 @@ usage(FILE *out)
 	    "                             outcome to FILE.reload (default: none)\n"
 	    "      --index NAME           default index.html\n"
 	    "      --access-log FILE      default - (stdout); off disables\n"
+	    "      --access-log-identity  add the rule that let each request in as a last field\n"
+	    "                             (\"cn=NAME\", \"uri=URI\", ...; default off)\n"
 	    "      --max-conns N          connection slots, allocated at start-up (default 1024)\n"
 	    "      --open-file-cache N    files kept open between requests (default 64; 0: off)\n"
 	    "      --open-file-cache-inactive S\n"
@@ -1467,6 +1519,8 @@ enum {
 	OPT_WORKERS, OPT_PROXY_PROTOCOL,
 	OPT_USER, OPT_CHROOT, OPT_SANDBOX, OPT_OPEN_FILE_CACHE,
 	OPT_OPEN_FILE_CACHE_INACTIVE, OPT_PID_FILE, OPT_SECURITY_LEVEL,
+	OPT_ALLOW_OU, OPT_ALLOW_DNS, OPT_ALLOW_URI, OPT_ALLOW_FILE, OPT_ROOT_PER_CLIENT,
+	OPT_ACCESS_LOG_IDENTITY,
 };
 
 static const struct option long_options[] = {
@@ -1492,6 +1546,12 @@ static const struct option long_options[] = {
 	{ "crl", required_argument, NULL, OPT_CRL },
 	{ "allow-cn", required_argument, NULL, OPT_ALLOW_CN },
 	{ "allow-fingerprint", required_argument, NULL, OPT_ALLOW_FINGERPRINT },
+	{ "allow-ou", required_argument, NULL, OPT_ALLOW_OU },
+	{ "allow-dns", required_argument, NULL, OPT_ALLOW_DNS },
+	{ "allow-uri", required_argument, NULL, OPT_ALLOW_URI },
+	{ "allow-file", required_argument, NULL, OPT_ALLOW_FILE },
+	{ "root-per-client", no_argument, NULL, OPT_ROOT_PER_CLIENT },
+	{ "access-log-identity", no_argument, NULL, OPT_ACCESS_LOG_IDENTITY },
 	{ "verify-depth", required_argument, NULL, OPT_VERIFY_DEPTH },
 	{ "security-level", required_argument, NULL, OPT_SECURITY_LEVEL },
 	{ "session-cache", required_argument, NULL, OPT_SESSION_CACHE },
@@ -1626,6 +1686,30 @@ parse_options(int argc, char **argv)
 			if (opt.tls.allow_fingerprint_count == TLS_MAX_ALLOW)
 				usage_error("--allow-fingerprint: at most %d", TLS_MAX_ALLOW);
 			opt.tls.allow_fingerprint[opt.tls.allow_fingerprint_count++] = optarg;
+			break;
+		case OPT_ALLOW_OU:
+			if (opt.tls.allow_ou_count == TLS_MAX_ALLOW)
+				usage_error("--allow-ou: at most %d names", TLS_MAX_ALLOW);
+			opt.tls.allow_ou[opt.tls.allow_ou_count++] = optarg;
+			break;
+		case OPT_ALLOW_DNS:
+			if (opt.tls.allow_dns_count == TLS_MAX_ALLOW)
+				usage_error("--allow-dns: at most %d names", TLS_MAX_ALLOW);
+			opt.tls.allow_dns[opt.tls.allow_dns_count++] = optarg;
+			break;
+		case OPT_ALLOW_URI:
+			if (opt.tls.allow_uri_count == TLS_MAX_ALLOW)
+				usage_error("--allow-uri: at most %d URIs", TLS_MAX_ALLOW);
+			opt.tls.allow_uri[opt.tls.allow_uri_count++] = optarg;
+			break;
+		case OPT_ALLOW_FILE:
+			opt.tls.allow_file = optarg;
+			break;
+		case OPT_ROOT_PER_CLIENT:
+			opt.tls.root_per_client = true;
+			break;
+		case OPT_ACCESS_LOG_IDENTITY:
+			opt.access_log_identity = true;
 			break;
 		case OPT_VERIFY_DEPTH:
 			opt.tls.verify_depth = (int)number_option("--verify-depth", optarg,

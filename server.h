@@ -31,6 +31,7 @@ struct options {
 	const char *check_cert;         /* --check-cert: check offline and exit */
 	const char *index;
 	const char *access_log;
+	bool access_log_identity;       /* --access-log-identity: the rule that allowed */
 	long max_conns;
 	long open_file_cache;           /* entries; 0: off */
 	long open_file_cache_inactive;  /* seconds an idle entry stays open */

@@ -374,6 +374,7 @@ static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
 static const unsigned char oid_key_usage[] = { 0x55, 0x1d, 0x0f };
 static const unsigned char oid_name_constraints[] = { 0x55, 0x1d, 0x1e };
 static const unsigned char oid_basic_constraints[] = { 0x55, 0x1d, 0x13 };
+static const unsigned char oid_san[] = { 0x55, 0x1d, 0x11 };
 static const unsigned char oid_client_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
 static const unsigned char oid_server_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 1 };
 static const unsigned char oid_email[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 1 };
@@ -622,6 +623,90 @@ format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap,
 	return true;
 }
 
+/*
+ * Keeps one OU or SAN for the allow rules. A name that is empty, not plain
+ * text, or does not fit makes names_ok false: a certificate whose names
+ * cannot all be kept matches none of them, rather than some.
+ */
+static void
+names_add(struct client_identity *id, enum allow_kind kind, unsigned tag, struct der v)
+{
+	size_t i;
+
+	if (!id->names_ok)
+		return;
+	if (kind == ALLOW_OU) {
+		if (v.len == 0 || !cn_comparable(tag, v, TLS_ID_NAMES_BYTES))
+			goto unusable;
+	} else {
+		/* dNSName and URI are IA5String: printable ASCII, no space, here. */
+		if (v.len == 0)
+			goto unusable;
+		for (i = 0; i < v.len; i++)
+			if (v.p[i] <= 0x20 || v.p[i] >= 0x7f)
+				goto unusable;
+	}
+	if (id->names_count == TLS_ID_NAMES_MAX
+	    || v.len + 2 > sizeof id->names - id->names_len)
+		goto unusable;
+	id->names[id->names_len] = (char)kind;
+	memcpy(id->names + id->names_len + 1, v.p, v.len);
+	id->names[id->names_len + 1 + v.len] = '\0';
+	id->names_len = (unsigned short)(id->names_len + v.len + 2);
+	id->names_count++;
+	return;
+unusable:
+	id->names_ok = false;
+}
+
+/* The subject's OUs, in the order of the Name (already parsed once). */
+static bool
+collect_ous(struct der name, struct client_identity *id)
+{
+	static const unsigned char oid_ou[] = { 0x55, 0x04, 0x0b };
+	struct der rdn, atv, oid, value;
+	unsigned tag;
+
+	while (name.len > 0) {
+		if (!der_expect(&name, 0x31, &rdn, NULL))
+			return false;
+		while (rdn.len > 0) {
+			if (!der_expect(&rdn, 0x30, &atv, NULL)
+			    || !der_expect(&atv, 0x06, &oid, NULL)
+			    || !der_next(&atv, &tag, &value, NULL))
+				return false;
+			if (der_oid_is(oid, oid_ou, sizeof oid_ou))
+				names_add(id, ALLOW_OU, tag, value);
+		}
+	}
+	return true;
+}
+
+/*
+ * subjectAltName: SEQUENCE OF GeneralName. Keeps dNSName [2] and URI [6];
+ * other kinds are skipped. Returns false if it is not well-formed DER.
+ */
+static bool
+collect_sans(struct der value, struct client_identity *id)
+{
+	struct der seq, item;
+	unsigned tag;
+
+	if (!der_expect(&value, 0x30, &seq, NULL) || value.len != 0 || seq.len == 0)
+		return false;
+	while (seq.len > 0) {
+		if (!der_next(&seq, &tag, &item, NULL) || (tag & 0xc0) != 0x80)
+			return false;
+		if (tag == 0x82)
+			names_add(id, ALLOW_DNS, 0x16, item);
+		else if (tag == 0x86)
+			names_add(id, ALLOW_URI, 0x16, item);
+		else if (tag == 0x82 + 0x20 || tag == 0x86 + 0x20)
+			id->names_ok = false;   /* constructed: not a plain string */
+	}
+	return true;
+}
+
 static void
 set_serial(struct serial *s, struct der v)
 {
@@ -673,6 +758,8 @@ struct usage_verdict {
 	int path_len;                   /* pathLenConstraint; -1 if none */
 	bool has_ns_cert_type, ns_ssl_client;   /* Netscape cert type */
 	bool unknown_critical;          /* a critical extension not listed below */
+	struct der san;                 /* subjectAltName's value; len 0 if none */
+	unsigned san_count;             /* how many subjectAltName extensions */
 	int version;                    /* 1 to 3 */
 	unsigned rsa_bits;              /* size of an RSA key's modulus; 0 for others */
 	enum sig_hash sig_hash;         /* of the issuer's signature on it */
@@ -788,6 +875,9 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 			u->unreadable = "its basicConstraints extension";
 			if (!parse_basic_constraints(value, u))
 				return false;
+		} else if (der_oid_is(oid, oid_san, sizeof oid_san)) {
+			u->san = value;
+			u->san_count++;
 		} else if (der_oid_is(oid, oid_ns_cert_type, sizeof oid_ns_cert_type)) {
 			u->has_ns_cert_type = true;
 			u->unreadable = "its Netscape cert type extension";
@@ -879,6 +969,11 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 	    &id->cn_ok))
 		return false;
 	usage->self_issued = v.len == issuer.len && memcmp(v.p, issuer.p, v.len) == 0;
+	id->names_ok = true;
+	id->names_count = 0;
+	id->names_len = 0;
+	if (!collect_ous(subject, id))
+		return false;
 	usage->unreadable = "its public key";
 	if (!der_expect(&tbs, 0x30, &spki, NULL) || !der_expect(&spki, 0x30, &alg, NULL)
 	    || !der_expect(&alg, 0x06, &oid, NULL))
@@ -896,6 +991,11 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 			return false;
 		}
 	}
+	usage->unreadable = "its subjectAltName extension";
+	if (usage->san_count > 1)
+		id->names_ok = false;   /* RFC 5280 allows one: which would count? */
+	if (usage->san_count > 0 && !collect_sans(usage->san, id))
+		return false;
 	usage->unreadable = "its signature algorithm";
 	if (!der_expect(&cert, 0x30, &alg, NULL) || !der_expect(&alg, 0x06, &oid, NULL))
 		return false;
@@ -1476,21 +1576,206 @@ revocation_status(const struct tls_credentials *creds, const struct client_ident
 	return anchor_revocation_status(creds, id, now);
 }
 
+/* ---- who gets in: the allow rules ---- */
+
+/*
+ * Does the identity show `value` as a name of this kind? Sets *matched to
+ * the identity's own copy. CNs and OUs and URIs compare byte for byte, DNS
+ * names ignoring ASCII case (as DNS does). A CN or names that could not be
+ * kept whole (cn_ok, names_ok) never match.
+ */
 static bool
-allowed_by_lists(const struct tls_credentials *creds, const struct client_identity *id)
+identity_has(const struct client_identity *id, enum allow_kind kind,
+    const char *value, const char **matched)
+{
+	size_t off;
+	const char *name;
+
+	if (kind == ALLOW_CN) {
+		if (!id->cn_ok || strcmp(value, id->cn) != 0)
+			return false;
+		*matched = id->cn;
+		return true;
+	}
+	if (!id->names_ok)
+		return false;
+	for (off = 0; off < id->names_len; off += strlen(name) + 2) {
+		name = id->names + off + 1;
+		if ((unsigned char)id->names[off] != kind)
+			continue;
+		if (kind == ALLOW_DNS ? strcasecmp(name, value) == 0
+		    : strcmp(name, value) == 0) {
+			*matched = name;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+global_rules_given(const struct tls_credentials *creds)
+{
+	const struct tls_config *cfg = creds->config;
+
+	return cfg->allow_cn_count + creds->allow_fingerprint_count + cfg->allow_ou_count
+	    + cfg->allow_dns_count + cfg->allow_uri_count > 0;
+}
+
+static bool
+any_of(const struct client_identity *id, enum allow_kind kind,
+    const char *const *values, size_t count, struct tls_access *a)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (identity_has(id, kind, values[i], &a->value)) {
+			a->kind = kind;
+			return true;
+		}
+	return false;
+}
+
+/* The global --allow-* options: any of them allows; none given, all may. */
+static bool
+allowed_globally(const struct tls_credentials *creds, const struct client_identity *id,
+    struct tls_access *a)
 {
 	const struct tls_config *cfg = creds->config;
 	size_t i;
 
-	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
+	a->kind = ALLOW_NOTHING;
+	a->value = NULL;
+	if (!global_rules_given(creds)) {
+		a->kind = ALLOW_UNRULED;
 		return true;
-	for (i = 0; i < cfg->allow_cn_count && id->cn_ok; i++)
-		if (strcmp(cfg->allow_cn[i], id->cn) == 0)
-			return true;
+	}
+	if (any_of(id, ALLOW_CN, cfg->allow_cn, cfg->allow_cn_count, a)
+	    || any_of(id, ALLOW_OU, cfg->allow_ou, cfg->allow_ou_count, a)
+	    || any_of(id, ALLOW_DNS, cfg->allow_dns, cfg->allow_dns_count, a)
+	    || any_of(id, ALLOW_URI, cfg->allow_uri, cfg->allow_uri_count, a))
+		return true;
 	for (i = 0; i < creds->allow_fingerprint_count; i++)
-		if (memcmp(creds->allow_fingerprints[i], id->fingerprint, 32) == 0)
+		if (memcmp(creds->allow_fingerprints[i], id->fingerprint, 32) == 0) {
+			a->kind = ALLOW_FINGERPRINT;
+			return true;
+		}
+	return false;
+}
+
+static bool
+allowed_by_lists(const struct tls_credentials *creds, const struct client_identity *id)
+{
+	struct tls_access a;
+
+	return allowed_globally(creds, id, &a);
+}
+
+static bool
+path_rule_allows(const struct path_rule *r, const struct client_identity *id,
+    struct tls_access *a)
+{
+	switch (r->kind) {
+	case ALLOW_ANY:
+		a->kind = ALLOW_ANY;
+		return true;
+	case ALLOW_FINGERPRINT:
+		if (memcmp(r->fingerprint, id->fingerprint, 32) != 0)
+			return false;
+		a->kind = ALLOW_FINGERPRINT;
+		return true;
+	case ALLOW_CN:
+	case ALLOW_OU:
+	case ALLOW_DNS:
+	case ALLOW_URI:
+		if (!identity_has(id, r->kind, r->value, &a->value))
+			return false;
+		a->kind = r->kind;
+		return true;
+	default:
+		return false;       /* none */
+	}
+}
+
+/*
+ * Does the --allow-file prefix cover the path? "/reports/" covers
+ * "/reports/..." and "/reports" itself, which would only redirect there.
+ */
+static bool
+prefix_covers(const struct path_rule *r, const char *path, size_t len)
+{
+	if (len >= r->prefix_len)
+		return memcmp(path, r->prefix, r->prefix_len) == 0;
+	return len + 1 == r->prefix_len && r->prefix[len] == '/'
+	    && memcmp(path, r->prefix, len) == 0;
+}
+
+/* The rule of the longest prefix covering the path that comes first; NULL if none. */
+static const struct path_rule *
+deciding_prefix(const struct tls_credentials *creds, const char *path, size_t len)
+{
+	const struct path_rule *best = NULL;
+	size_t i;
+
+	for (i = 0; i < creds->path_rule_count; i++)
+		if (prefix_covers(&creds->path_rules[i], path, len)
+		    && (!best || creds->path_rules[i].prefix_len > best->prefix_len))
+			best = &creds->path_rules[i];
+	return best;
+}
+
+/*
+ * The rules for one path: those of the longest --allow-file prefix covering
+ * it (any of its lines allows), or the global ones when no prefix does.
+ */
+static bool
+allowed_for_path(const struct tls_credentials *creds, const struct client_identity *id,
+    const char *path, size_t len, struct tls_access *a, const struct path_rule **decided)
+{
+	const struct path_rule *best = path ? deciding_prefix(creds, path, len) : NULL;
+	size_t i;
+
+	*decided = best;
+	a->kind = ALLOW_NOTHING;
+	a->value = NULL;
+	if (!best)
+		return allowed_globally(creds, id, a);
+	for (i = 0; i < creds->path_rule_count; i++) {
+		const struct path_rule *r = &creds->path_rules[i];
+
+		if (r->prefix_len == best->prefix_len
+		    && memcmp(r->prefix, best->prefix, r->prefix_len) == 0
+		    && path_rule_allows(r, id, a))
+			return true;
+	}
+	return false;
+}
+
+/* May the client reach some path? What strict mode asks at the handshake. */
+static bool
+allowed_somewhere(const struct tls_credentials *creds, const struct client_identity *id)
+{
+	struct tls_access a;
+	size_t i;
+
+	if (allowed_globally(creds, id, &a))
+		return true;
+	for (i = 0; i < creds->path_rule_count; i++)
+		if (path_rule_allows(&creds->path_rules[i], id, &a))
 			return true;
 	return false;
+}
+
+bool
+tls_cn_is_plain(const struct client_identity *id)
+{
+	size_t i, len = strlen(id->cn);
+
+	if (!id->cn_ok || len == 0 || len > 64 || id->cn[0] == '.')
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)id->cn[i] < 0x20 || id->cn[i] == 0x7f || id->cn[i] == '/')
+			return false;
+	return true;
 }
 
 static int
@@ -1953,8 +2238,233 @@ free_credentials(struct tls_credentials *c)
 		free(c->crls[i].revoked);
 	free(c->crls);
 	free(c->allow_fingerprints);
+	free(c->path_rules);
+	free(c->path_rule_text);
 	explicit_bzero(&c->key, sizeof c->key);
 	free(c);
+}
+
+/* ---- --allow-file ---- */
+
+#define MAX_ALLOW_FILE (1024 * 1024)
+
+static const struct {
+	const char *word;
+	enum allow_kind kind;
+} rule_words[] = {
+	{ "cn", ALLOW_CN }, { "ou", ALLOW_OU }, { "dns", ALLOW_DNS },
+	{ "uri", ALLOW_URI }, { "fingerprint", ALLOW_FINGERPRINT },
+	{ "any", ALLOW_ANY }, { "none", ALLOW_NONE },
+};
+
+static const char *
+rule_word(enum allow_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof rule_words / sizeof rule_words[0]; i++)
+		if (rule_words[i].kind == kind)
+			return rule_words[i].word;
+	return "?";
+}
+
+/*
+ * Why a name given to an allow rule could never match a certificate, or
+ * NULL if it can: an empty CN, a DNS name with a blank, and so on.
+ */
+static const char *
+allow_value_problem(enum allow_kind kind, const char *v)
+{
+	size_t i, len = strlen(v);
+
+	if (len == 0)
+		return "empty";
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "a control character";
+		if ((kind == ALLOW_DNS || kind == ALLOW_URI) && (c == ' ' || c > 0x7e))
+			return "a space or a non-ASCII byte (certificates store these "
+			    "as IA5String)";
+	}
+	if (kind == ALLOW_CN && len > 64)
+		return "longer than 64 bytes (mtlsd compares CNs of up to 64)";
+	if (kind != ALLOW_CN && len + 2 > TLS_ID_NAMES_BYTES)
+		return "longer than mtlsd keeps from a certificate (318 bytes)";
+	return NULL;
+}
+
+/*
+ * A path prefix as the decoded, normalised request path will show it:
+ * '/' first, no "//", no "." or ".." segment, no '%' (paths are compared
+ * decoded), no control character.
+ */
+static const char *
+prefix_problem(const char *p)
+{
+	size_t i, len = strlen(p);
+
+	if (p[0] != '/')
+		return "a path prefix must start with /";
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return "a control character in the path prefix";
+		if (p[i] == '%')
+			return "'%' in the path prefix: prefixes are compared with the "
+			    "decoded path, write them decoded";
+		if (p[i] == '/' && i > 0 && p[i - 1] == '/')
+			return "'//' in the path prefix (request paths are normalised)";
+		if (p[i] == '/' && (strncmp(p + i, "/./", 3) == 0
+		    || strncmp(p + i, "/../", 4) == 0 || strcmp(p + i, "/.") == 0
+		    || strcmp(p + i, "/..") == 0))
+			return "a '.' or '..' segment in the path prefix (request paths "
+			    "are normalised)";
+	}
+	return NULL;
+}
+
+static char *
+next_word(char **p)
+{
+	char *w;
+
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	w = *p;
+	while (**p && **p != ' ' && **p != '\t')
+		(*p)++;
+	if (**p)
+		*(*p)++ = '\0';
+	return w;
+}
+
+/*
+ * Reads --allow-file into creds->path_rules. Lines: "PREFIX RULE [VALUE]",
+ * '#' first for a comment, blank lines ignored; VALUE is the rest of the
+ * line without its outer blanks. Returns -1 with "FILE:LINE: why".
+ */
+static int
+load_allow_file(struct tls_credentials *c, const char *path, char *why, size_t why_len)
+{
+	struct bytes text = { 0 };
+	char *p, *end, *line, *prefix, *word, *value;
+	unsigned lineno = 0;
+	size_t i, j, len;
+	const char *problem;
+
+	if (read_whole_file(path, &text, MAX_ALLOW_FILE, why, why_len) < 0)
+		return -1;
+	if (memchr(text.data, '\0', text.len)) {
+		free(text.data);
+		return fail(why, why_len, "%s: a NUL byte: not a text file", path);
+	}
+	c->path_rule_text = malloc(text.len + 1);
+	if (!c->path_rule_text) {
+		free(text.data);
+		return fail(why, why_len, "%s: out of memory", path);
+	}
+	memcpy(c->path_rule_text, text.data, text.len);
+	c->path_rule_text[text.len] = '\0';
+	free(text.data);
+	for (p = c->path_rule_text; *p; p = end) {
+		struct path_rule *r;
+
+		lineno++;
+		line = p;
+		end = strchr(p, '\n');
+		end = end ? end + 1 : p + strlen(p);
+		if (end > line && end[-1] == '\n')
+			end[-1] = '\0';
+		len = strlen(line);
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		prefix = next_word(&line);
+		if (*prefix == '\0' || *prefix == '#')
+			continue;
+		word = next_word(&line);
+		while (*line == ' ' || *line == '\t')
+			line++;
+		value = line;
+		if ((problem = prefix_problem(prefix)))
+			return fail(why, why_len, "%s:%u: %s: %s", path, lineno, prefix, problem);
+		for (i = 0; i < sizeof rule_words / sizeof rule_words[0]; i++)
+			if (strcmp(word, rule_words[i].word) == 0)
+				break;
+		if (i == sizeof rule_words / sizeof rule_words[0])
+			return fail(why, why_len, "%s:%u: %s: expected a rule (cn, ou, dns, "
+			    "uri, fingerprint, any or none) after the path prefix, not "
+			    "\"%s\"", path, lineno, prefix, word);
+		r = realloc(c->path_rules, (c->path_rule_count + 1) * sizeof *r);
+		if (!r)
+			return fail(why, why_len, "%s: out of memory", path);
+		c->path_rules = r;
+		r = &c->path_rules[c->path_rule_count];
+		memset(r, 0, sizeof *r);
+		r->prefix = prefix;
+		r->prefix_len = strlen(prefix);
+		r->kind = rule_words[i].kind;
+		r->line = lineno;
+		if (r->kind == ALLOW_ANY || r->kind == ALLOW_NONE) {
+			if (*value)
+				return fail(why, why_len, "%s:%u: %s %s takes no value, "
+				    "found \"%s\"", path, lineno, prefix, word, value);
+		} else if (r->kind == ALLOW_FINGERPRINT) {
+			if (parse_fingerprint(value, r->fingerprint) < 0)
+				return fail(why, why_len, "%s:%u: %s fingerprint: expected 64 "
+				    "hex digits (SHA-256, colons allowed)", path, lineno, prefix);
+		} else if ((problem = allow_value_problem(r->kind, value))) {
+			return fail(why, why_len, "%s:%u: %s %s: the name is %s", path,
+			    lineno, prefix, word, problem);
+		} else if (strstr(value, " #") || strstr(value, "\t#")) {
+			/* A name may hold '#', but this is likely a comment, which would never match. */
+			return fail(why, why_len, "%s:%u: %s %s \"%s\": comments take a "
+			    "line of their own", path, lineno, prefix, word, value);
+		} else {
+			r->value = value;
+		}
+		c->path_rule_count++;
+	}
+	/* "none" means nobody: with an allowing rule beside it, which is meant? */
+	for (i = 0; i < c->path_rule_count; i++)
+		for (j = 0; j < c->path_rule_count; j++) {
+			const struct path_rule *a = &c->path_rules[i], *b = &c->path_rules[j];
+
+			if (a->kind == ALLOW_NONE && b->kind != ALLOW_NONE
+			    && strcmp(a->prefix, b->prefix) == 0)
+				return fail(why, why_len, "%s:%u: %s none: the prefix also "
+				    "has a rule allowing clients, at line %u", path,
+				    a->line > b->line ? a->line : b->line, a->prefix,
+				    a->line > b->line ? b->line : a->line);
+		}
+	return 0;
+}
+
+/* The global --allow-ou, --allow-dns and --allow-uri names, checked as the file's. */
+static int
+check_allow_options(const struct tls_config *cfg, char *why, size_t why_len)
+{
+	static const struct {
+		const char *option;
+		enum allow_kind kind;
+	} lists[] = {
+		{ "--allow-ou", ALLOW_OU }, { "--allow-dns", ALLOW_DNS },
+		{ "--allow-uri", ALLOW_URI },
+	};
+	const char *const *values[] = { cfg->allow_ou, cfg->allow_dns, cfg->allow_uri };
+	const size_t counts[] = { cfg->allow_ou_count, cfg->allow_dns_count,
+		cfg->allow_uri_count };
+	const char *problem;
+	size_t i, k;
+
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < counts[k]; i++)
+			if ((problem = allow_value_problem(lists[k].kind, values[k][i])))
+				return fail(why, why_len, "%s \"%s\": the name is %s",
+				    lists[k].option, values[k][i], problem);
+	return 0;
 }
 
 /*
@@ -2040,6 +2550,13 @@ tls_load(const struct tls_config *config, char *why, size_t why_len)
 		}
 	}
 	c->allow_fingerprint_count = config->allow_fingerprint_count;
+	if (check_allow_options(config, why, why_len) < 0)
+		goto failed;
+	if (config->allow_file && checked(load_allow_file(c, config->allow_file,
+	    why, why_len), config->allow_file, why, why_len) < 0) {
+		name_option(why, why_len, "--allow-file");
+		goto failed;
+	}
 	return c;
 failed:
 	free_credentials(c);
@@ -2507,7 +3024,7 @@ policy_error(struct client_verifier *v, const struct usage_verdict *usage)
 	if ((err = revocation_status(v->creds, &v->identity, (int64_t)time(NULL))) != 0)
 		return err;
 	/* In "on" mode the allowlists answer 403 per request instead. */
-	if (cfg->mode == VERIFY_STRICT && !allowed_by_lists(v->creds, &v->identity))
+	if (cfg->mode == VERIFY_STRICT && !allowed_somewhere(v->creds, &v->identity))
 		return TLS_ERR_NOT_ALLOWED;
 	return 0;
 }
@@ -3119,7 +3636,13 @@ policy_error_text(int err)
 	case TLS_ERR_CRL_EXPIRED:
 		return "CRL has expired (nextUpdate passed)";
 	case TLS_ERR_NOT_ALLOWED:
-		return "certificate not in --allow-cn / --allow-fingerprint";
+		return "certificate not in --allow-cn / --allow-ou / --allow-dns / "
+		    "--allow-uri / --allow-fingerprint";
+	case TLS_ERR_PATH_NOT_ALLOWED:
+		return "certificate not allowed by the --allow-file rules of this path";
+	case TLS_ERR_CN_NOT_PLAIN:
+		return "--root-per-client: the certificate's CN is not a plain name "
+		    "(empty, over 64 bytes, '/', a leading '.' or a control character)";
 	case TLS_ERR_WEAK_KEY:
 		return "an RSA key of the chain is too small for --security-level";
 	case TLS_ERR_WEAK_SIGNATURE:
@@ -3172,11 +3695,11 @@ tls_session_auth_failure(const struct tls_session *s)
 	return text;
 }
 
-int
-tls_identity_recheck(const struct client_identity *id)
+/* The checks a request repeats on its chain: a reload may have changed them. */
+static int
+recheck_chain(const struct client_identity *id)
 {
 	int64_t now = (int64_t)time(NULL);
-	int err;
 
 	/* A keep-alive connection or a resumed session outliving its chain. */
 	if (now > id->valid_until)
@@ -3184,11 +3707,73 @@ tls_identity_recheck(const struct client_identity *id)
 	/* Its CA removed by a reload: by key, a same-named new CA is not it. */
 	if (!anchor_still_pinned(current_creds, id, now))
 		return BR_ERR_X509_NOT_TRUSTED;
-	if ((err = revocation_status(current_creds, id, now)) != 0)
+	return revocation_status(current_creds, id, now);
+}
+
+int
+tls_identity_recheck(const struct client_identity *id)
+{
+	int err;
+
+	if ((err = recheck_chain(id)) != 0)
 		return err;
 	if (!allowed_by_lists(current_creds, id))
 		return TLS_ERR_NOT_ALLOWED;
 	return 0;
+}
+
+int
+tls_access_check(const struct client_identity *id, const char *path,
+    size_t path_len, struct tls_access *access)
+{
+	const struct path_rule *decided;
+	int err;
+
+	access->kind = ALLOW_NOTHING;
+	access->value = NULL;
+	if (id->auth != AUTH_VERIFIED)
+		return id->error ? id->error : BR_ERR_X509_NOT_TRUSTED;
+	if ((err = recheck_chain(id)) != 0)
+		return err;
+	if (!allowed_for_path(current_creds, id, path, path_len, access, &decided)) {
+		access->kind = ALLOW_NOTHING;
+		access->value = NULL;
+		return decided ? TLS_ERR_PATH_NOT_ALLOWED : TLS_ERR_NOT_ALLOWED;
+	}
+	if (current_creds->config->root_per_client && !tls_cn_is_plain(id)) {
+		access->kind = ALLOW_NOTHING;
+		access->value = NULL;
+		return TLS_ERR_CN_NOT_PLAIN;
+	}
+	return 0;
+}
+
+void
+tls_access_text(const struct client_identity *id, const struct tls_access *access,
+    char *out, size_t out_len)
+{
+	size_t i, o;
+
+	switch (access->kind) {
+	case ALLOW_CN:
+	case ALLOW_OU:
+	case ALLOW_DNS:
+	case ALLOW_URI:
+		snprintf(out, out_len, "%s=%s", rule_word(access->kind),
+		    access->value ? access->value : "");
+		break;
+	case ALLOW_FINGERPRINT:
+		o = (size_t)snprintf(out, out_len, "sha256=");
+		for (i = 0; i < 32 && o + 2 < out_len; i++, o += 2)
+			snprintf(out + o, out_len - o, "%02X", id->fingerprint[i]);
+		break;
+	case ALLOW_ANY:
+		snprintf(out, out_len, "any");
+		break;
+	default:
+		snprintf(out, out_len, "-");
+		break;
+	}
 }
 
 /* ---- --check-cert: the same checks, offline, step by step ---- */
@@ -3213,6 +3798,62 @@ print_time(FILE *out, const char *label, int64_t t)
 	gmtime_r(&tt, &tm);
 	strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	fprintf(out, "%s%s", label, date);
+}
+
+/* The rule that allows the certificate, or why none does; then each --allow-file prefix. */
+static void
+print_allow_rules(const struct tls_credentials *creds, const struct client_identity *id,
+    FILE *out)
+{
+	static const char *const kinds[] = { [ALLOW_OU] = "OU", [ALLOW_DNS] = "DNS",
+		[ALLOW_URI] = "URI" };
+	const struct tls_config *cfg = creds->config;
+	struct tls_access a;
+	char text[400];
+	size_t off, i, j;
+
+	if (id->trusted_at > 0) {
+		fprintf(out, "names:       CN %s%s", id->cn, id->cn_ok ? ""
+		    : " (cannot match: several CNs, control characters, too long or "
+		    "not a UTF-8 string)");
+		for (off = 0; off < id->names_len; off += strlen(id->names + off + 1) + 2)
+			fprintf(out, ", %s %s", kinds[(unsigned char)id->names[off]],
+			    id->names + off + 1);
+		fprintf(out, "%s\n", id->names_ok ? "" : " (OUs and SANs cannot match: "
+		    "more than 16 or 318 bytes of them, or one not plain text)");
+	}
+	if (!global_rules_given(creds))
+		fprintf(out, "allowlist: none given%s\n", creds->path_rule_count
+		    ? " (paths without an --allow-file prefix: every verified client)" : "");
+	else if (id->trusted_at == 0)
+		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
+	else if (allowed_globally(creds, id, &a)) {
+		tls_access_text(id, &a, text, sizeof text);
+		fprintf(out, "allowlist: allowed by --allow-%s (%s)\n", a.kind
+		    == ALLOW_FINGERPRINT ? "fingerprint" : rule_word(a.kind), text);
+	} else {
+		fprintf(out, "allowlist: refused: no --allow-cn, --allow-ou, --allow-dns, "
+		    "--allow-uri or --allow-fingerprint matches (%d rule(s))\n",
+		    (int)(cfg->allow_cn_count + cfg->allow_ou_count + cfg->allow_dns_count
+		    + cfg->allow_uri_count + creds->allow_fingerprint_count));
+	}
+	if (creds->path_rule_count == 0 || id->trusted_at == 0)
+		return;
+	for (i = 0; i < creds->path_rule_count; i++) {
+		const struct path_rule *r = &creds->path_rules[i], *decided;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(creds->path_rules[j].prefix, r->prefix) == 0)
+				break;
+		if (j < i)
+			continue;       /* that prefix is listed already */
+		if (allowed_for_path(creds, id, r->prefix, r->prefix_len, &a, &decided)) {
+			tls_access_text(id, &a, text, sizeof text);
+			fprintf(out, "allow-file: %s: allowed (%s)\n", r->prefix, text);
+		} else {
+			fprintf(out, "allow-file: %s: refused\n", r->prefix);
+		}
+	}
 }
 
 int
@@ -3351,17 +3992,17 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 			fprintf(out, "revocation: %s\n", tls_error_text(rev));
 			break;
 		}
-	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
-		fprintf(out, "allowlist: none given\n");
-	else if (id->trusted_at == 0)
-		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
-	else
-		fprintf(out, "allowlist: %s\n", allowed_by_lists(creds, id)
-		    ? "listed" : id->cn_ok ? "CN and fingerprint not listed"
-		    : "fingerprint not listed; the CN cannot match (several CNs, "
-		    "control characters, too long or not a UTF-8 string)");
-	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_by_lists(creds, id))
+	print_allow_rules(creds, id, out);
+	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_somewhere(creds, id))
 		err = TLS_ERR_NOT_ALLOWED;
+	if (cfg->root_per_client && id->trusted_at > 0) {
+		if (tls_cn_is_plain(id))
+			fprintf(out, "root-per-client: served from ROOT/%s/\n", id->cn);
+		else
+			fprintf(out, "root-per-client: refused: the CN is not a plain name\n");
+	}
+	if (err == 0 && cfg->root_per_client && !tls_cn_is_plain(id))
+		err = TLS_ERR_CN_NOT_PLAIN;
 	if (err == 0)
 		fprintf(out, "result: accepted\n");
 	else

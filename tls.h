@@ -24,6 +24,28 @@ enum verify_mode {
 #define TLS_MAX_CRL_FILES 16
 #define TLS_MAX_ALLOW 64
 
+/*
+ * The subject OUs and dNSName and URI SANs kept from a client certificate:
+ * at most TLS_ID_NAMES_MAX names in TLS_ID_NAMES_BYTES bytes (each name
+ * takes its length plus 2). A certificate with more, or with one that is
+ * not plain text, matches no --allow-ou/-dns/-uri rule (names_ok false).
+ */
+#define TLS_ID_NAMES_MAX 16
+#define TLS_ID_NAMES_BYTES 320
+
+/* What an allow rule matches (and what names[] entries are). */
+enum allow_kind {
+	ALLOW_NOTHING = 0,   /* refused; or, in names[], never used */
+	ALLOW_CN,
+	ALLOW_OU,
+	ALLOW_DNS,           /* compared case-insensitively */
+	ALLOW_URI,
+	ALLOW_FINGERPRINT,
+	ALLOW_ANY,           /* --allow-file "any": every verified client */
+	ALLOW_NONE,          /* --allow-file "none": no client */
+	ALLOW_UNRULED,       /* no rule applies: every verified client */
+};
+
 /* mtlsd's own reasons to refuse a chain BearSSL accepted (BR_ERR_X509_* otherwise). */
 enum {
 	TLS_ERR_EKU = 1024,        /* EKU present without clientAuth */
@@ -46,6 +68,8 @@ enum {
 	TLS_ERR_CA_EKU,            /* an intermediate's EKU present without clientAuth */
 	TLS_ERR_NS_CERT_TYPE,      /* Netscape cert type present without SSL client */
 	TLS_ERR_PATH_LEN,          /* more intermediates than a pathLenConstraint allows */
+	TLS_ERR_PATH_NOT_ALLOWED,  /* outside the --allow-file rules of the path */
+	TLS_ERR_CN_NOT_PLAIN,      /* --root-per-client, but the CN is no plain name */
 };
 
 /* --security-level: OpenSSL's levels 1 and 2 for client chains (see tls_load). */
@@ -61,6 +85,14 @@ struct tls_config {
 	size_t allow_cn_count;
 	const char *allow_fingerprint[TLS_MAX_ALLOW];   /* SHA-256, hex */
 	size_t allow_fingerprint_count;
+	const char *allow_ou[TLS_MAX_ALLOW];
+	size_t allow_ou_count;
+	const char *allow_dns[TLS_MAX_ALLOW];
+	size_t allow_dns_count;
+	const char *allow_uri[TLS_MAX_ALLOW];
+	size_t allow_uri_count;
+	const char *allow_file;        /* per-path rules; NULL if none */
+	bool root_per_client;          /* serve ROOT/<CN>/: the CN must be a plain name */
 	enum verify_mode mode;
 	int verify_depth;              /* intermediates allowed, as nginx */
 	/*
@@ -149,8 +181,22 @@ struct tls_credentials {
 	size_t crl_count;
 	unsigned char (*allow_fingerprints)[32];
 	size_t allow_fingerprint_count;
+	/* --allow-file's rules, in file order; path_rule_text owns their strings. */
+	struct path_rule *path_rules;
+	size_t path_rule_count;
+	char *path_rule_text;
 	const struct tls_config *config;
 	unsigned refs;                  /* handshakes using this generation */
+};
+
+/* One --allow-file line: clients it allows under a path prefix. */
+struct path_rule {
+	const char *prefix;            /* starts with '/' */
+	size_t prefix_len;
+	enum allow_kind kind;
+	const char *value;             /* NULL for any and none */
+	unsigned char fingerprint[32]; /* for ALLOW_FINGERPRINT */
+	unsigned line;
 };
 
 /* What the client's certificate showed during the handshake. */
@@ -173,6 +219,16 @@ struct client_identity {
 	char issuer[160];
 	char cn[65];                    /* controls as \XX; may be cut short */
 	bool cn_ok;                     /* cn is the only CN, whole, as sent: --allow-cn may match */
+	/*
+	 * The subject's OUs, then the dNSName and URI SANs, each stored as a
+	 * kind byte (ALLOW_OU, ALLOW_DNS, ALLOW_URI), its text and a NUL.
+	 * names_ok is false when one did not fit or was not plain text: then
+	 * the names never match a rule (fail closed).
+	 */
+	bool names_ok;
+	unsigned char names_count;
+	unsigned short names_len;
+	char names[TLS_ID_NAMES_BYTES];
 	struct serial serial;
 	unsigned char issuer_hash[32];
 	unsigned char fingerprint[32];  /* SHA-256 of the certificate's DER */
@@ -367,6 +423,40 @@ const char *tls_session_auth_failure(const struct tls_session *s);
  * TLS_ERR_CRL_EXPIRED or TLS_ERR_NOT_ALLOWED.
  */
 int tls_identity_recheck(const struct client_identity *id);
+
+/* Which rule let a request in, for the access log (see tls_access_text). */
+struct tls_access {
+	enum allow_kind kind;           /* ALLOW_NOTHING when refused or unchecked */
+	const char *value;              /* the identity's matching name, in the identity */
+};
+
+/*
+ * THE decision for a request: is the verified identity `id` let in to the
+ * normalised `path` (NULL: no path could be made, the global rules decide)?
+ * Rechecks the chain against the current generation (expiry, pinned CA,
+ * CRLs, as tls_identity_recheck), then the rules: the --allow-file rules
+ * of the longest prefix matching the path, or if none, the global
+ * --allow-* options (any of them allows; none given: everyone verified).
+ * With --root-per-client, refuses a CN that is not a plain name.
+ * Returns 0 and fills *access, or the refusal: TLS_ERR_NOT_ALLOWED,
+ * TLS_ERR_PATH_NOT_ALLOWED, TLS_ERR_CN_NOT_PLAIN or a recheck error.
+ */
+int tls_access_check(const struct client_identity *id, const char *path,
+    size_t path_len, struct tls_access *access);
+
+/*
+ * Formats what allowed a request ("cn=alice", "uri=spiffe://...",
+ * "sha256=AB..", "any", or "-" when no rule applied or it was refused).
+ * Writes at most out_len bytes, NUL included.
+ */
+void tls_access_text(const struct client_identity *id, const struct tls_access *access,
+    char *out, size_t out_len);
+
+/*
+ * A CN that may name a directory: not empty, at most 64 bytes, no '/',
+ * not "." or "..", no NUL or control character, and kept whole (cn_ok).
+ */
+bool tls_cn_is_plain(const struct client_identity *id);
 
 /* Formats the serial as upper-case hex, as nginx's $ssl_client_serial. */
 void tls_serial_hex(const struct serial *serial, char *out, size_t out_len);

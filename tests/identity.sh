@@ -965,7 +965,7 @@ for mode in on strict; do
 		expect_eq "allow-fingerprint ($mode): pinned certificates and the CN in, others $deny" \
 			"eku-client 200 ec384 200 rsa4096 200 good $deny " "$got"
 		if [ $mode = on ]; then
-			if wait_for_match "$SERVER_ERR" 'certificate not in --allow-cn / --allow-fingerprint \(subject "O=mtlsd test,CN=good"\), closing'; then
+			if wait_for_match "$SERVER_ERR" 'certificate not in --allow-cn / --allow-ou / --allow-dns / --allow-uri / --allow-fingerprint \(subject "O=mtlsd test,CN=good"\), closing'; then
 				ok "allow-fingerprint (on): the 403 is logged with the subject"
 			else
 				fail "allow-fingerprint (on): the 403 is logged with the subject" "$(tail -n 1 "$SERVER_ERR")"
@@ -1105,9 +1105,9 @@ check_cert chain20 1 "chain: 20 certificate(s) sent (at most 8)" "result: refuse
 check_cert crit-eku 1 "result: refused: certificate has an unsupported critical extension"
 check_cert v1int-client 1 "result: refused: issuer is not a CA"
 CHECK_OPTS="--allow-cn someone-else"
-check_cert ec-client 1 "allowlist: CN and fingerprint not listed" \
-	"result: refused: certificate not in --allow-cn / --allow-fingerprint"
-check_cert cn-two 1 "allowlist: fingerprint not listed; the CN cannot match (several CNs, control characters, too long or not a UTF-8 string)"
+check_cert ec-client 1 "allowlist: refused: no --allow-cn, --allow-ou, --allow-dns, --allow-uri or --allow-fingerprint matches (1 rule(s))" \
+	"result: refused: certificate not in --allow-cn / --allow-ou / --allow-dns / --allow-uri / --allow-fingerprint"
+check_cert cn-two 1 "names:       CN good (cannot match: several CNs, control characters, too long or not a UTF-8 string)"
 CHECK_OPTS="--verify-depth 2"
 check_cert int2-client 1 "trust: issued by a pinned CA, 2 intermediate(s) (--verify-depth 2)" \
 	"revocation: no CRL from the issuer of a certificate of the chain" "result: refused: no CRL from the certificate's issuer (with --crl, every certificate of the chain needs one)"

@@ -98,6 +98,7 @@ run_suite differential bash tests/differential.sh
 # such as make test-cross's qemu: they test the host.
 if [ -z "${MTLSD:-}" ]; then
 	run_suite identity bash tests/identity.sh
+	run_suite allow bash tests/allow.sh
 	run_suite unit-nginx ./tests/unit-nginx
 	run_suite nginx-conf bash tests/nginx-conf.sh
 	run_suite deploy bash tests/deploy.sh
@@ -125,7 +126,7 @@ if [ -z "${MTLSD:-}" ]; then
 		run_suite valgrind env PKI="$work/pki" bash tests/memcheck.sh
 	fi
 else
-	echo "skip - identity, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
+	echo "skip - identity, allow, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
 fi
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -487,7 +487,7 @@ serve(int root_fd, const char *head)
 {
 	struct http_request req;
 	struct http_response resp;
-	struct http_site s = { root_fd, "index.html", NULL };
+	struct http_site s = { root_fd, "index.html", NULL, NULL };
 
 	parse(head, &req);
 	http_prepare(&resp, &req, &s, true);
@@ -603,7 +603,7 @@ test_resolve(void)
 	{
 		struct http_request req;
 		struct http_response resp;
-		struct http_site st = { root_fd, "index.html", NULL };
+		struct http_site st = { root_fd, "index.html", NULL, NULL };
 
 		parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
 		    "Content-Length: 5\r\n\r\n", &req);
@@ -878,8 +878,8 @@ static void
 test_file_cache_http(int dir_fd, const char *dir)
 {
 	struct file_cache c;
-	struct http_site s = { dir_fd, "index.html", &c };
-	struct http_site plain = { dir_fd, "index.html", NULL };
+	struct http_site s = { dir_fd, "index.html", &c, NULL };
+	struct http_site plain = { dir_fd, "index.html", NULL, NULL };
 	struct http_response r1, r2;
 	struct rlimit rl, low;
 	struct stat st;
@@ -1652,6 +1652,284 @@ test_file_caps(const char *dir)
 	CHECK(MAX_CRL_FILE == 64 * 1024 * 1024 && MAX_PEM_FILE == 1024 * 1024);
 }
 
+/* ---- identities beyond the CN: OUs and SANs, allow rules, --allow-file ---- */
+
+static size_t
+der_tlv(unsigned char *out, unsigned tag, const void *v, size_t len)
+{
+	size_t n = 0;
+
+	out[n++] = (unsigned char)tag;
+	if (len < 128) {
+		out[n++] = (unsigned char)len;
+	} else {
+		out[n++] = 0x82;
+		out[n++] = (unsigned char)(len >> 8);
+		out[n++] = (unsigned char)len;
+	}
+	memcpy(out + n, v, len);
+	return n + len;
+}
+
+/* Runs collect_sans on SEQUENCE { items } into a fresh identity. */
+static bool
+sans_of(const unsigned char *items, size_t len, struct client_identity *id)
+{
+	static unsigned char buf[8192];
+	struct der d;
+
+	memset(id, 0, sizeof *id);
+	id->names_ok = true;
+	d.p = buf;
+	d.len = der_tlv(buf, 0x30, items, len);
+	return collect_sans(d, id);
+}
+
+static const char *
+name_at(const struct client_identity *id, unsigned k, enum allow_kind *kind)
+{
+	size_t off = 0;
+
+	while (k-- > 0)
+		off += strlen(id->names + off + 1) + 2;
+	*kind = (enum allow_kind)(unsigned char)id->names[off];
+	return id->names + off + 1;
+}
+
+static void
+test_san_parsing(void)
+{
+	static struct client_identity id;
+	unsigned char items[4096], big[TLS_ID_NAMES_BYTES];
+	enum allow_kind kind;
+	const char *match;
+	size_t n = 0, i;
+
+	n += der_tlv(items + n, 0x82, "a.Example.org", 13);
+	n += der_tlv(items + n, 0x87, "\x7f\0\0\1", 4);             /* iPAddress: skipped */
+	n += der_tlv(items + n, 0x81, "m@example.org", 13);         /* rfc822Name: skipped */
+	n += der_tlv(items + n, 0xa0, "\x06\x01\x01", 3);           /* otherName: skipped */
+	n += der_tlv(items + n, 0x86, "spiffe://example.org/ns/prod/sa/web", 35);
+	CHECK(sans_of(items, n, &id) && id.names_ok && id.names_count == 2);
+	CHECK(strcmp(name_at(&id, 0, &kind), "a.Example.org") == 0 && kind == ALLOW_DNS);
+	CHECK(strcmp(name_at(&id, 1, &kind), "spiffe://example.org/ns/prod/sa/web") == 0
+	    && kind == ALLOW_URI);
+	/* DNS names ignore case, URIs do not; kinds never cross. */
+	CHECK(identity_has(&id, ALLOW_DNS, "A.EXAMPLE.ORG", &match) && match == id.names + 1);
+	CHECK(!identity_has(&id, ALLOW_URI, "SPIFFE://example.org/ns/prod/sa/web", &match));
+	CHECK(identity_has(&id, ALLOW_URI, "spiffe://example.org/ns/prod/sa/web", &match));
+	CHECK(!identity_has(&id, ALLOW_URI, "spiffe://example.org/ns/prod/sa/we", &match));
+	CHECK(!identity_has(&id, ALLOW_OU, "a.Example.org", &match));
+	CHECK(!identity_has(&id, ALLOW_DNS, "spiffe://example.org/ns/prod/sa/web", &match));
+	/* Names that cannot all be kept: none of them counts. */
+	id.names_ok = false;
+	CHECK(!identity_has(&id, ALLOW_DNS, "a.example.org", &match));
+
+	n = der_tlv(items, 0x82, "a b.example", 11);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* a space */
+	n = der_tlv(items, 0x82, "", 0);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* empty */
+	n = der_tlv(items, 0x86, "spiffe://\xc3\xa9", 11);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* not ASCII */
+	n = der_tlv(items, 0x82, "a\0b", 3);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* a NUL */
+	n = der_tlv(items, 0xa2, "\x16\x01x", 3);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* constructed */
+	n = 0;
+	for (i = 0; i < TLS_ID_NAMES_MAX + 1; i++)
+		n += der_tlv(items + n, 0x82, "d.example.org", 13);
+	CHECK(sans_of(items, n, &id) && !id.names_ok && id.names_count == TLS_ID_NAMES_MAX);
+	memset(big, 'x', sizeof big);
+	n = der_tlv(items, 0x86, big, 200);
+	n += der_tlv(items + n, 0x86, big, 200);                     /* 404 bytes > 320 */
+	CHECK(sans_of(items, n, &id) && !id.names_ok);
+	n = der_tlv(items, 0x86, big, TLS_ID_NAMES_BYTES - 2);      /* just fits */
+	CHECK(sans_of(items, n, &id) && id.names_ok && id.names_len == TLS_ID_NAMES_BYTES);
+	n = der_tlv(items, 0x86, big, TLS_ID_NAMES_BYTES - 1);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);
+	/* Not DER: the certificate is unreadable. */
+	CHECK(!sans_of(items, 0, &id));                              /* empty SEQUENCE */
+	n = der_tlv(items, 0x04, "x", 1);
+	CHECK(!sans_of(items, n, &id));                              /* not a GeneralName */
+	n = der_tlv(items, 0x82, "abc", 3);
+	CHECK(!sans_of(items, n - 1, &id));                          /* truncated */
+}
+
+static void
+test_ou_parsing(void)
+{
+	static const unsigned char ou[] = { 0x55, 0x04, 0x0b }, cn[] = { 0x55, 0x04, 0x03 };
+	static struct client_identity id;
+	unsigned char name[512], rdn[128], atv[96], oid[8];
+	struct der d;
+	enum allow_kind kind;
+	size_t n = 0, a, r, o;
+
+	/* OU=eng (Printable), OU=ops (UTF8), CN=bob */
+	o = der_tlv(oid, 0x06, ou, 3);
+	memcpy(atv, oid, o);
+	a = o + der_tlv(atv + o, 0x13, "eng", 3);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n += der_tlv(name + n, 0x31, rdn, r);
+	a = o + der_tlv(atv + o, 0x0c, "ops", 3);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n += der_tlv(name + n, 0x31, rdn, r);
+	o = der_tlv(oid, 0x06, cn, 3);
+	memcpy(atv, oid, o);
+	a = o + der_tlv(atv + o, 0x0c, "bob", 3);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n += der_tlv(name + n, 0x31, rdn, r);
+	memset(&id, 0, sizeof id);
+	id.names_ok = true;
+	d.p = name;
+	d.len = n;
+	CHECK(collect_ous(d, &id) && id.names_ok && id.names_count == 2);
+	CHECK(strcmp(name_at(&id, 0, &kind), "eng") == 0 && kind == ALLOW_OU);
+	CHECK(strcmp(name_at(&id, 1, &kind), "ops") == 0 && kind == ALLOW_OU);
+	/* A BMPString OU, or one with a control character: no OU counts. */
+	o = der_tlv(oid, 0x06, ou, 3);
+	memcpy(atv, oid, o);
+	a = o + der_tlv(atv + o, 0x1e, "\0e\0n\0g", 6);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n = der_tlv(name, 0x31, rdn, r);
+	memset(&id, 0, sizeof id);
+	id.names_ok = true;
+	d.len = n;
+	CHECK(collect_ous(d, &id) && !id.names_ok);
+	a = o + der_tlv(atv + o, 0x0c, "en\ng", 4);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n = der_tlv(name, 0x31, rdn, r);
+	memset(&id, 0, sizeof id);
+	id.names_ok = true;
+	d.len = n;
+	CHECK(collect_ous(d, &id) && !id.names_ok);
+}
+
+static void
+test_cn_plain(void)
+{
+	static struct client_identity id;
+	static const char *const good[] = { "alice", "a..b", "dev-01.example", "x" };
+	static const char *const bad[] = { "", ".", "..", ".hidden", "a/b", "/", "a\tb" };
+	size_t i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		snprintf(id.cn, sizeof id.cn, "%s", good[i]);
+		id.cn_ok = true;
+		CHECK(tls_cn_is_plain(&id));
+		id.cn_ok = false;               /* several CNs, or not kept whole */
+		CHECK(!tls_cn_is_plain(&id));
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(id.cn, sizeof id.cn, "%s", bad[i]);
+		id.cn_ok = true;
+		CHECK(!tls_cn_is_plain(&id));
+	}
+	memset(id.cn, 'a', 64);
+	id.cn[64] = '\0';
+	CHECK(tls_cn_is_plain(&id));
+}
+
+/* Loads `text` as an --allow-file; returns load_allow_file's result. */
+static int
+allow_file_of(const char *text, struct tls_credentials *c, char *why, size_t why_len)
+{
+	static char path[] = "/tmp/mtlsd-unit-allow.XXXXXX";
+	int fd, rc;
+
+	memset(c, 0, sizeof *c);
+	strcpy(path + sizeof path - 7, "XXXXXX");
+	if ((fd = mkstemp(path)) < 0)
+		return -2;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(fd);
+		return -2;
+	}
+	close(fd);
+	rc = load_allow_file(c, path, why, why_len);
+	unlink(path);
+	return rc;
+}
+
+static void
+test_allow_file(void)
+{
+	static struct tls_credentials c;
+	static struct tls_config cfg;
+	static struct client_identity alice;
+	const struct path_rule *r, *decided;
+	struct tls_access a;
+	char why[512];
+
+	CHECK(allow_file_of("# rules\n\n  /reports/ cn  Alice Smith  \r\n"
+	    "/reports/secret/\tdns\tA.example.org\n/ any\n/private/ none\n"
+	    "/reports/ fingerprint " "00112233445566778899aabbccddeeff"
+	    "00112233445566778899AABBCCDDEEFF\n", &c, why, sizeof why) == 0);
+	CHECK(c.path_rule_count == 5);
+	r = &c.path_rules[0];
+	CHECK(strcmp(r->prefix, "/reports/") == 0 && r->kind == ALLOW_CN
+	    && strcmp(r->value, "Alice Smith") == 0 && r->line == 3);
+	CHECK(c.path_rules[1].kind == ALLOW_DNS && c.path_rules[1].line == 4);
+	CHECK(c.path_rules[2].kind == ALLOW_ANY && !c.path_rules[2].value);
+	CHECK(c.path_rules[4].kind == ALLOW_FINGERPRINT && c.path_rules[4].fingerprint[0] == 0
+	    && c.path_rules[4].fingerprint[31] == 0xff);
+	/* The longest prefix covering the path decides; "/reports" too. */
+	CHECK(deciding_prefix(&c, "/reports/x", 10) == &c.path_rules[0]);
+	CHECK(deciding_prefix(&c, "/reports", 8) == &c.path_rules[0]);
+	CHECK(deciding_prefix(&c, "/reportsx", 9) == &c.path_rules[2]);
+	CHECK(deciding_prefix(&c, "/reports/secret/a", 17) == &c.path_rules[1]);
+	CHECK(deciding_prefix(&c, "/reports/secret", 15) == &c.path_rules[1]);
+	CHECK(deciding_prefix(&c, "/private", 8) == &c.path_rules[3]);
+	CHECK(deciding_prefix(&c, "/", 1) == &c.path_rules[2]);
+	/* Any rule of that prefix allows; others' rules do not count. */
+	c.config = &cfg;
+	memset(&alice, 0, sizeof alice);
+	strcpy(alice.cn, "Alice Smith");
+	alice.cn_ok = true;
+	alice.names_ok = true;
+	CHECK(allowed_for_path(&c, &alice, "/reports/r", 10, &a, &decided)
+	    && a.kind == ALLOW_CN && a.value == alice.cn);
+	CHECK(!allowed_for_path(&c, &alice, "/reports/secret/s", 17, &a, &decided)
+	    && decided == &c.path_rules[1]);
+	CHECK(!allowed_for_path(&c, &alice, "/private/p", 10, &a, &decided));
+	CHECK(allowed_for_path(&c, &alice, "/index.html", 11, &a, &decided)
+	    && a.kind == ALLOW_ANY);
+	alice.fingerprint[31] = 0xff;
+	CHECK(allowed_for_path(&c, &alice, "/reports", 8, &a, &decided));
+	/* No path (it did not normalise): the global rules. */
+	cfg.allow_cn[0] = "bob";
+	cfg.allow_cn_count = 1;
+	CHECK(!allowed_for_path(&c, &alice, NULL, 0, &a, &decided) && !decided);
+	CHECK(allowed_somewhere(&c, &alice));
+	free(c.path_rules);
+	free(c.path_rule_text);
+
+	CHECK(allow_file_of("/a/ cn x\n\n/b/ ou\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":3: /b/ ou: the name is empty"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/ dns a b\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":1: /a/ dns: the name is a space"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a//b/ any\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":1: /a//b/: '//' in the path prefix"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/. any\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":1: /a/.: a '.' or '..' segment"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/ none\n/a/ any\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":2: /a/ none: the prefix also has a rule allowing clients, at line 1"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/ cn " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    &c, why, sizeof why) < 0 && strstr(why, "longer than 64 bytes"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1677,6 +1955,10 @@ main(int argc, char **argv)
 	test_crl_extensions();
 	test_crl_entries();
 	test_anchor_views();
+	test_san_parsing();
+	test_ou_parsing();
+	test_cn_plain();
+	test_allow_file();
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
