@@ -77,8 +77,8 @@ endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
 OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)filecache.o $(O)nginx_conf.o $(O)proxy.o \
-	$(O)priv.o $(O)redirect.o
-HEADERS = tls.h http.h filecache.h server.h proxy.h priv.h redirect.h
+	$(O)priv.o $(O)redirect.o $(O)status.o
+HEADERS = tls.h http.h filecache.h server.h proxy.h priv.h redirect.h status.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 UNIT_PROXY = $(if $(O),$(O)unit-proxy,tests/unit-proxy)
 
