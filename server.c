@@ -1101,16 +1101,13 @@ open_listener(const char *spec)
  * Reach it from elsewhere through an SSH tunnel or a proxy that
  * authenticates.
  */
-static void
-open_status_listener(void)
+static socklen_t
+status_address(struct sockaddr_storage *addr_out)
 {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	bool loopback;
-	int fd, one = 1;
 
-	if (!opt.status)
-		return;
 	listen_option = "--status";
 	addr_len = parse_listen(opt.status, &addr);
 	listen_option = "--listen";
@@ -1127,6 +1124,20 @@ open_status_listener(void)
 		die("--status %s: not a loopback address; the status port has no "
 		    "TLS and no authentication, so it listens on 127.0.0.1 or [::1] "
 		    "only (e.g. --status 127.0.0.1:9443)", opt.status);
+	*addr_out = addr;
+	return addr_len;
+}
+
+static void
+open_status_listener(void)
+{
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	int fd, one = 1;
+
+	if (!opt.status)
+		return;
+	addr_len = status_address(&addr);
 	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("--status %s: socket: %s", opt.status, strerror(errno));
@@ -2024,6 +2035,8 @@ check_config(void)
 
 	for (i = 0; i < opt.listen_count; i++)
 		parse_listen(opt.listen[i], &addr);
+	if (opt.status)
+		status_address(&addr);
 	if (priv_prepare(opt.user, opt.chroot_dir, why, sizeof why) < 0)
 		die("%s", why);
 	if (!(creds = tls_load(&opt.tls, why, sizeof why)))

@@ -88,6 +88,16 @@ if [ "$RUN_RC" != 0 ] && grep -q -- '--status localhost:9: localhost is not a nu
 else
 	fail "--status with a name is refused" "rc $RUN_RC: $(cat "$RUN_ERR")"
 fi
+run_mtlsd -t -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt" \
+	--status "192.0.2.1:9"
+if [ "$RUN_RC" != 0 ] && grep -q -- '--status 192.0.2.1:9: not a loopback address' "$RUN_ERR"; then
+	ok "-t refuses a non-loopback --status too"
+else
+	fail "-t refuses a non-loopback --status" "rc $RUN_RC: $(cat "$RUN_ERR")"
+fi
+run_mtlsd -t -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt" \
+	--status "[::1]:9"
+expect_eq "-t accepts --status [::1]:PORT" 0 "$RUN_RC"
 if ./mtlsd -h 2>&1 | grep -q -- '--status ADDR:PORT .*' && ./mtlsd -h 2>&1 | grep -A1 -- '--status' | grep -q 'default: off'; then
 	ok "usage text lists --status with its default"
 else
