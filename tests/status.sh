@@ -346,8 +346,13 @@ fi
 PORT=$(free_port)
 SPORT=$(free_port)
 PPORT=$(free_port)
+# A second pinned CA whose subject needs escaping in a label value.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMPD/odd.key" -out "$TMPD/odd.crt" -days 30 \
+	-subj '/CN=odd "quoted" \\back\\slash/O=Example' -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1
+cat "$PKI/ca.crt" "$TMPD/odd.crt" >"$TMPD/bundle.crt"
 start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
-	-C "$PKI/ca.crt" --access-log off --status "127.0.0.1:$SPORT" ||
+	-C "$TMPD/bundle.crt" --access-log off --status "127.0.0.1:$SPORT" ||
 	fail "server starts for Prometheus" "$(cat "$SERVER_ERR")"
 mkdir -p "$TMPD/prom"
 cat >"$TMPD/prom/prometheus.yml" <<EOF
@@ -406,7 +411,20 @@ else
 	fail "Prometheus: 2xx rises" "$ok0 -> $v"
 fi
 v=$(promql 'count(mtlsd_certificate_expiry_timestamp_seconds)')
-expect_eq "Prometheus: the certificate expiry series (server, CA)" 2 "$v"
+expect_eq "Prometheus: the certificate expiry series (server, two CAs)" 3 "$v"
+# The subjects Prometheus decoded are the ones GET /status shows as they are.
+curl -s -G "http://127.0.0.1:$PPORT/api/v1/series" \
+	--data-urlencode 'match[]=mtlsd_certificate_expiry_timestamp_seconds' |
+	python3 -c 'import json, sys
+for s in sorted(x["subject"] for x in json.load(sys.stdin)["data"]): print(s)' >"$TMPD/prom-subjects"
+scrape "$SPORT" /status
+sed -n 's/^  \(server\|CA    \|CRL   \) \(.*\): \(expires\|next update\) .*/\2/p' "$TMPD/page" | sort >"$TMPD/status-subjects"
+if grep -qF 'CN=odd \"quoted\" \\back\\slash' "$TMPD/prom-subjects" &&
+	cmp -s "$TMPD/prom-subjects" "$TMPD/status-subjects"; then
+	ok "Prometheus: subject labels with quotes and backslashes arrive intact"
+else
+	fail "Prometheus: subject labels arrive intact" "$(cat "$TMPD/prom-subjects") | $(cat "$TMPD/status-subjects")"
+fi
 kill -TERM "$PROM_PID" 2>/dev/null
 wait "$PROM_PID" 2>/dev/null
 stop_mtlsd
