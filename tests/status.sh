@@ -258,6 +258,54 @@ cp "$PKI/server2.crt" "$TMPD/server.crt"
 stop_mtlsd
 expect_eq "server exit status" 0 "$SERVER_STATUS"
 
+# ---- connections by state, evictions --------------------------------------
+
+PORT=$(free_port)
+SPORT=$(free_port)
+start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+	-C "$PKI/ca.crt" --access-log off --status "127.0.0.1:$SPORT" --max-conns 3 ||
+	fail "server with 3 slots starts" "$(cat "$SERVER_ERR")"
+for _ in $(seq 50); do port_open 127.0.0.1 "$SPORT" && break; sleep 0.1; done
+scrape "$SPORT"
+remember mtlsd_evictions_total
+# One keep-alive connection idle after its answer, then one that never starts
+# its handshake; then (stage 2) two more of those: the third slot fills, and
+# the fourth evicts the oldest unanswered one.
+python3 - "$PORT" "$PKI" "$TMPD/stage" <<'PY' >"$TMPD/hold.out" 2>&1 &
+import socket, ssl, sys, time
+port, pki, stage = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(pki + "/server1.crt", pki + "/server1.key")
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
+t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+got = b""
+while b"hello" not in got:
+    got += t.recv(4096)
+raw = [socket.create_connection(("127.0.0.1", port))]
+time.sleep(0.3)
+open(stage, "w").write("1")
+time.sleep(1.5)
+raw += [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+time.sleep(0.3)
+open(stage, "w").write("2")
+time.sleep(1.5)
+PY
+HOLD=$!
+for _ in $(seq 50); do [ -s "$TMPD/stage" ] && break; sleep 0.1; done
+scrape "$SPORT"
+got="$(value 'mtlsd_connections{state="idle"}') $(value 'mtlsd_connections{state="handshake"}')"
+got="$got $(value 'mtlsd_connections{state="reading"}') $(value 'mtlsd_connections{state="sending"}')"
+expect_eq "mtlsd_connections: idle, handshake, reading, sending" "1 1 0 0" "$got"
+for _ in $(seq 50); do [ "$(cat "$TMPD/stage")" = 2 ] && break; sleep 0.1; done
+scrape "$SPORT"
+moved mtlsd_evictions_total 1 "a fourth connection for three slots"
+expect_eq "after the eviction: idle, handshake" "1 2" \
+	"$(value 'mtlsd_connections{state="idle"}') $(value 'mtlsd_connections{state="handshake"}')"
+wait "$HOLD"
+stop_mtlsd
+
 # ---- --verify-client strict, --allow-cn ----------------------------------
 
 PORT=$(free_port)
