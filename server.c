@@ -2631,7 +2631,7 @@ main(int argc, char **argv)
 	open_error_log();
 	setup_signals();
 	supervised = opt.workers > 1 || opt.user || opt.chroot_dir || opt.sandbox;
-	if (supervised)
+	if (supervised && opt.status)
 		status_shared_init(opt.workers);
 	open_status_listener();
 	if (supervised)
