@@ -6,10 +6,11 @@
 # metric name with its HELP and TYPE, every label value. Checks that the
 # counters move as clients are refused (no certificate, unknown CA, expired,
 # not yet valid, not allowed, in both --verify-client modes) and served,
-# that reloads are counted, that GET /status shows the same figures, 404,
-# 405 and HEAD; that --workers 2 answers for both workers, and keeps its
-# totals across a reload that replaces them; that a non-loopback address is
-# refused. Then a real Prometheus server, started on loopback with a 1 s
+# that resumed sessions, connections by state, evictions and reloads are
+# counted, that GET /status shows the same figures, 404, 405 and HEAD, that
+# silent scrapers are timed out; that --workers 2 answers for both workers,
+# and keeps its totals across a reload that replaces them and a worker
+# killed outright; that a non-loopback address is refused (-t too). Then a real Prometheus server, started on loopback with a 1 s
 # scrape interval, must see mtlsd_handshakes_total{result="no_certificate"}
 # and mtlsd_requests_total{code="2xx"} rise through its HTTP API.
 # Without prometheus that part is skipped, and under CI=true it fails.
@@ -228,7 +229,7 @@ else
 fi
 # Scrapers that do not send a request are timed out; the others still get answers.
 silent=()
-for i in 1 2 3 4 5 6; do
+for _ in 1 2 3 4 5 6; do
 	(exec 3<>"/dev/tcp/127.0.0.1/$SPORT"; sleep 3) 2>/dev/null &
 	silent+=($!)
 done
@@ -341,8 +342,8 @@ sleep 0.3
 scrape "$SPORT"
 expect_eq "--workers 2: mtlsd_connection_slots counts both workers' slots" 200 "$(value mtlsd_connection_slots)"
 remember 'mtlsd_requests_total{code="2xx"}' "$HS\"no_certificate\"}"
-for i in $(seq 20); do client server1; done
-for i in $(seq 12); do client -; done
+for _ in $(seq 20); do client server1; done
+for _ in $(seq 12); do client -; done
 scrape "$SPORT"
 moved 'mtlsd_requests_total{code="2xx"}' 20 "--workers 2: requests of both workers"
 moved "$HS\"no_certificate\"}" 12 "--workers 2: refusals of both workers"
@@ -368,7 +369,7 @@ done
 scrape "$SPORT"
 moved 'mtlsd_reloads_total{result="ok"}' 1 "--workers 2: the supervisor's reload"
 moved 'mtlsd_requests_total{code="2xx"}' 0 "--workers 2: totals kept once the old workers have exited"
-for i in $(seq 10); do client server1; done
+for _ in $(seq 10); do client server1; done
 scrape "$SPORT"
 moved 'mtlsd_requests_total{code="2xx"}' 10 "--workers 2: the new workers count on top"
 expect_eq "--workers 2: slots after the reload" 200 "$(value mtlsd_connection_slots)"
@@ -442,12 +443,15 @@ until_value() {
 	echo "$v"
 	return 1
 }
-up=$(until_value 'up{job="mtlsd"}' 'v == 1') && ok "Prometheus scrapes the status port (up == 1)" ||
+if up=$(until_value 'up{job="mtlsd"}' 'v == 1'); then
+	ok "Prometheus scrapes the status port (up == 1)"
+else
 	fail "Prometheus scrapes the status port" "up = $up; $(tail -n 3 "$TMPD/prom/log" | tr '\n' ' ')"
+fi
 nc0=$(until_value 'mtlsd_handshakes_total{result="no_certificate"}' 'v >= 0')
 ok0=$(until_value 'mtlsd_requests_total{code="2xx"}' 'v >= 0')
-for i in 1 2 3; do client -; done
-for i in 1 2; do client server1; done
+for _ in 1 2 3; do client -; done
+for _ in 1 2; do client server1; done
 if v=$(until_value 'mtlsd_handshakes_total{result="no_certificate"}' "v >= ${nc0%.*} + 3"); then
 	ok "Prometheus: mtlsd_handshakes_total{result=\"no_certificate\"} rises after refused clients ($nc0 -> $v)"
 else
