@@ -95,7 +95,7 @@ $(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-$(UNIT): tests/unit.c tls.c http.c filecache.c $(HEADERS) $(COMPAT)
+$(UNIT): tests/unit.c tls.c http.c filecache.c status.c $(HEADERS) $(COMPAT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit.c $(COMPAT) $(LIBS)
 

@@ -91,7 +91,7 @@ static const char *const state_names[G_COUNT] = {
 /* ---- counting ---- */
 
 static void
-add(uint64_t *field, uint64_t n)
+count_add(uint64_t *field, uint64_t n)
 {
 	__atomic_fetch_add(field, n, __ATOMIC_RELAXED);
 }
@@ -145,32 +145,32 @@ status_handshake_result(const struct client_identity *id, int64_t now)
 void
 status_count_handshake(enum handshake_result r)
 {
-	add(&mine->handshakes[r < HS_COUNT ? r : HS_OTHER], 1);
+	count_add(&mine->handshakes[r < HS_COUNT ? r : HS_OTHER], 1);
 }
 
 void
 status_count_request(int http_status)
 {
 	if (http_status >= 200 && http_status < 600)
-		add(&mine->requests[http_status / 100 - 2], 1);
+		count_add(&mine->requests[http_status / 100 - 2], 1);
 }
 
 void
 status_count_bytes(uint64_t n)
 {
-	add(&mine->response_bytes, n);
+	count_add(&mine->response_bytes, n);
 }
 
 void
 status_count_eviction(void)
 {
-	add(&mine->evictions, 1);
+	count_add(&mine->evictions, 1);
 }
 
 void
 status_count_session(bool resumed)
 {
-	add(resumed ? &mine->cache_hits : &mine->cache_misses, 1);
+	count_add(resumed ? &mine->cache_hits : &mine->cache_misses, 1);
 }
 
 void
@@ -344,10 +344,10 @@ struct out {
 };
 
 static void
-putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+page_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
-putf(struct out *o, const char *fmt, ...)
+page_printf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -364,7 +364,7 @@ putf(struct out *o, const char *fmt, ...)
 }
 
 static void
-putc_(struct out *o, char c)
+page_char(struct out *o, char c)
 {
 	if (o->overflow || o->len + 1 >= o->cap)
 		o->overflow = true;
@@ -416,25 +416,25 @@ put_label(struct out *o, const char *value)
 
 	while (left > 0) {
 		if (*s == '\\' || *s == '"') {
-			putc_(o, '\\');
-			putc_(o, (char)*s);
+			page_char(o, '\\');
+			page_char(o, (char)*s);
 		} else if (*s == '\n') {
-			putc_(o, '\\');
-			putc_(o, 'n');
+			page_char(o, '\\');
+			page_char(o, 'n');
 		} else if (*s < 0x20 || *s == 0x7F) {
-			putc_(o, '?');
+			page_char(o, '?');
 		} else if (*s >= 0x80) {
 			if ((n = utf8_length(s, left)) == 0) {
-				putc_(o, '?');
+				page_char(o, '?');
 			} else {
 				while (n-- > 1) {
-					putc_(o, (char)*s++);
+					page_char(o, (char)*s++);
 					left--;
 				}
-				putc_(o, (char)*s);
+				page_char(o, (char)*s);
 			}
 		} else {
-			putc_(o, (char)*s);
+			page_char(o, (char)*s);
 		}
 		s++;
 		left--;
@@ -444,7 +444,7 @@ put_label(struct out *o, const char *value)
 static void
 family(struct out *o, const char *name, const char *type, const char *help)
 {
-	putf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	page_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 size_t
@@ -459,52 +459,52 @@ status_metrics_page(char *buf, size_t cap, time_t now)
 	family(&o, "mtlsd_handshakes_total", "counter",
 	    "TLS handshakes ended, by outcome of the client certificate check.");
 	for (i = 0; i < HS_COUNT; i++)
-		putf(&o, "mtlsd_handshakes_total{result=\"%s\"} %llu\n", result_names[i],
+		page_printf(&o, "mtlsd_handshakes_total{result=\"%s\"} %llu\n", result_names[i],
 		    (unsigned long long)c.handshakes[i]);
 	family(&o, "mtlsd_requests_total", "counter",
 	    "HTTP responses begun, by status class.");
 	for (i = 0; i < 4; i++)
-		putf(&o, "mtlsd_requests_total{code=\"%zuxx\"} %llu\n", i + 2,
+		page_printf(&o, "mtlsd_requests_total{code=\"%zuxx\"} %llu\n", i + 2,
 		    (unsigned long long)c.requests[i]);
 	family(&o, "mtlsd_response_bytes_total", "counter",
 	    "Bytes of responses (status line, headers, body) handed to TLS.");
-	putf(&o, "mtlsd_response_bytes_total %llu\n",
+	page_printf(&o, "mtlsd_response_bytes_total %llu\n",
 	    (unsigned long long)c.response_bytes);
 	family(&o, "mtlsd_connections", "gauge",
 	    "Open client connections, by state (idle: waiting between requests, or closing).");
 	for (i = 0; i < G_COUNT; i++)
-		putf(&o, "mtlsd_connections{state=\"%s\"} %llu\n", state_names[i],
+		page_printf(&o, "mtlsd_connections{state=\"%s\"} %llu\n", state_names[i],
 		    (unsigned long long)c.connections[i]);
 	family(&o, "mtlsd_connection_slots", "gauge",
 	    "Connection slots allocated at start-up, all workers.");
-	putf(&o, "mtlsd_connection_slots %llu\n", (unsigned long long)c.slots);
+	page_printf(&o, "mtlsd_connection_slots %llu\n", (unsigned long long)c.slots);
 	family(&o, "mtlsd_evictions_total", "counter",
 	    "Connections closed to free a slot for a new one.");
-	putf(&o, "mtlsd_evictions_total %llu\n", (unsigned long long)c.evictions);
+	page_printf(&o, "mtlsd_evictions_total %llu\n", (unsigned long long)c.evictions);
 	family(&o, "mtlsd_session_cache_hits_total", "counter",
 	    "Handshakes that resumed a cached session.");
-	putf(&o, "mtlsd_session_cache_hits_total %llu\n",
+	page_printf(&o, "mtlsd_session_cache_hits_total %llu\n",
 	    (unsigned long long)c.cache_hits);
 	family(&o, "mtlsd_session_cache_misses_total", "counter",
 	    "Full handshakes while the session cache is on.");
-	putf(&o, "mtlsd_session_cache_misses_total %llu\n",
+	page_printf(&o, "mtlsd_session_cache_misses_total %llu\n",
 	    (unsigned long long)c.cache_misses);
 	family(&o, "mtlsd_reloads_total", "counter",
 	    "Reloads (SIGHUP) of certificates, CAs, CRLs and allowlists, by outcome.");
-	putf(&o, "mtlsd_reloads_total{result=\"ok\"} %llu\n",
+	page_printf(&o, "mtlsd_reloads_total{result=\"ok\"} %llu\n",
 	    (unsigned long long)reloads_ok);
-	putf(&o, "mtlsd_reloads_total{result=\"failed\"} %llu\n",
+	page_printf(&o, "mtlsd_reloads_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)reloads_failed);
 	family(&o, "mtlsd_last_reload_timestamp_seconds", "gauge",
 	    "When the certificates in use were loaded (start-up or the last successful reload).");
-	putf(&o, "mtlsd_last_reload_timestamp_seconds %lld\n", (long long)loaded_at);
+	page_printf(&o, "mtlsd_last_reload_timestamp_seconds %lld\n", (long long)loaded_at);
 	family(&o, "mtlsd_certificate_expiry_timestamp_seconds", "gauge",
 	    "notAfter of the server certificate and pinned CAs; nextUpdate of CRLs.");
 	for (i = 0; i < cert_count; i++) {
-		putf(&o, "mtlsd_certificate_expiry_timestamp_seconds{kind=\"%s\",subject=\"",
+		page_printf(&o, "mtlsd_certificate_expiry_timestamp_seconds{kind=\"%s\",subject=\"",
 		    kind_names[certs[i].kind]);
 		put_label(&o, certs[i].subject);
-		putf(&o, "\"} %lld\n", (long long)certs[i].at);
+		page_printf(&o, "\"} %lld\n", (long long)certs[i].at);
 	}
 	return o.overflow ? 0 : o.len;
 }
@@ -518,7 +518,7 @@ put_time(struct out *o, int64_t t)
 
 	if (!gmtime_r(&tt, &tm) || !strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm))
 		snprintf(when, sizeof when, "@%lld", (long long)t);
-	putf(o, "%s", when);
+	page_printf(o, "%s", when);
 }
 
 size_t
@@ -529,37 +529,37 @@ status_text_page(char *buf, size_t cap, time_t now)
 	size_t i;
 
 	collect(&c);
-	putf(&o, "mtlsd %s, up %llds\n\nhandshakes:", MTLSD_VERSION,
+	page_printf(&o, "mtlsd %s, up %llds\n\nhandshakes:", MTLSD_VERSION,
 	    (long long)(now - started_at));
 	for (i = 0; i < HS_COUNT; i++)
-		putf(&o, " %s %llu%s", result_names[i], (unsigned long long)c.handshakes[i],
+		page_printf(&o, " %s %llu%s", result_names[i], (unsigned long long)c.handshakes[i],
 		    i + 1 < HS_COUNT ? "," : "\n");
-	putf(&o, "requests: 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu; %llu bytes sent\n",
+	page_printf(&o, "requests: 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu; %llu bytes sent\n",
 	    (unsigned long long)c.requests[0], (unsigned long long)c.requests[1],
 	    (unsigned long long)c.requests[2], (unsigned long long)c.requests[3],
 	    (unsigned long long)c.response_bytes);
-	putf(&o, "connections:");
+	page_printf(&o, "connections:");
 	for (i = 0; i < G_COUNT; i++)
-		putf(&o, " %s %llu,", state_names[i], (unsigned long long)c.connections[i]);
-	putf(&o, " of %llu slots; %llu evicted\n", (unsigned long long)c.slots,
+		page_printf(&o, " %s %llu,", state_names[i], (unsigned long long)c.connections[i]);
+	page_printf(&o, " of %llu slots; %llu evicted\n", (unsigned long long)c.slots,
 	    (unsigned long long)c.evictions);
-	putf(&o, "session cache: %llu resumed, %llu full handshakes\n",
+	page_printf(&o, "session cache: %llu resumed, %llu full handshakes\n",
 	    (unsigned long long)c.cache_hits, (unsigned long long)c.cache_misses);
-	putf(&o, "reloads: %llu ok, %llu failed; certificates loaded ",
+	page_printf(&o, "reloads: %llu ok, %llu failed; certificates loaded ",
 	    (unsigned long long)reloads_ok, (unsigned long long)reloads_failed);
 	put_time(&o, loaded_at);
-	putf(&o, "\n\ncertificates:\n");
+	page_printf(&o, "\n\ncertificates:\n");
 	for (i = 0; i < cert_count; i++) {
 		int64_t left = certs[i].at - (int64_t)now;
 
-		putf(&o, "  %-6s %s: %s ", certs[i].kind == K_SERVER ? "server"
+		page_printf(&o, "  %-6s %s: %s ", certs[i].kind == K_SERVER ? "server"
 		    : certs[i].kind == K_CA ? "CA" : "CRL", certs[i].subject,
 		    certs[i].kind == K_CRL ? "next update" : "expires");
 		put_time(&o, certs[i].at);
 		if (left < 0)
-			putf(&o, " (%lld days ago)\n", (long long)(-left / 86400));
+			page_printf(&o, " (%lld days ago)\n", (long long)(-left / 86400));
 		else
-			putf(&o, " (in %lld days)\n", (long long)(left / 86400));
+			page_printf(&o, " (in %lld days)\n", (long long)(left / 86400));
 	}
 	return o.overflow ? 0 : o.len;
 }
@@ -616,7 +616,7 @@ answer(struct sslot *s, int code, const char *reason, const char *type,
 {
 	struct out o = { s->out, 0, sizeof s->out, false };
 
-	putf(&o, "HTTP/1.1 %d %s\r\nServer: mtlsd\r\nContent-Type: %s\r\n"
+	page_printf(&o, "HTTP/1.1 %d %s\r\nServer: mtlsd\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%sConnection: close\r\n\r\n",
 	    code, reason, type, body_len, extra);
 	if (!head_only && !o.overflow) {
