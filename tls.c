@@ -2680,6 +2680,21 @@ tls_warn_expiring(const struct tls_credentials *creds, int days,
 	}
 }
 
+bool
+tls_server_certificate(const struct tls_credentials *creds, char *subject,
+    size_t subject_len, int64_t *not_after)
+{
+	struct client_identity id;
+	struct usage_verdict usage;
+
+	if (creds->chain_len == 0 || !parse_certificate(creds->chain[0].data,
+	    creds->chain[0].data_len, &id, &usage))
+		return false;
+	snprintf(subject, subject_len, "%s", id.subject);
+	*not_after = id.not_after;
+	return true;
+}
+
 /* ---- which pinned CAs are valid now ---- */
 
 static bool
@@ -3590,6 +3605,13 @@ const struct client_identity *
 tls_session_identity(const struct tls_session *s)
 {
 	return &s->verifier.identity;
+}
+
+bool
+tls_session_resumed(const struct tls_session *s)
+{
+	/* Only verified sessions are cached; a full handshake counts certificates. */
+	return s->verifier.identity.auth == AUTH_VERIFIED && s->verifier.cert_count == 0;
 }
 
 const char *

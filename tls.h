@@ -346,6 +346,13 @@ void tls_cache_init(const struct tls_config *config);
 void tls_warn_expiring(const struct tls_credentials *creds, int days,
     void (*warn)(const char *message));
 
+/*
+ * The server certificate's subject (RFC 4514) and notAfter, for --status;
+ * false if it cannot be read.
+ */
+bool tls_server_certificate(const struct tls_credentials *creds, char *subject,
+    size_t subject_len, int64_t *not_after);
+
 /* Configures a slot's engine once, at start-up. */
 void tls_session_init(struct tls_session *s);
 
@@ -410,6 +417,9 @@ bool tls_session_sending(const struct tls_session *s);
 void tls_session_send_refusal(const struct tls_session *s, int fd);
 
 const struct client_identity *tls_session_identity(const struct tls_session *s);
+
+/* After tls_session_handshake_finished(): true if a cached session was resumed. */
+bool tls_session_resumed(const struct tls_session *s);
 
 /* The verified client's CN, or NULL when the client is not verified. */
 const char *tls_session_client_cn(const struct tls_session *s);

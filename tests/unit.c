@@ -6,6 +6,7 @@
 #include "../http.c"
 #include "../filecache.c"
 #include "../tls.c"
+#include "../status.c"
 
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -1930,6 +1931,65 @@ test_allow_file(void)
 	free(c.path_rule_text);
 }
 
+/* ---- --status: outcomes and label values ---- */
+
+static void
+test_status(void)
+{
+	struct client_identity id;
+	struct out o;
+	char buf[256];
+	static const struct { int error; enum handshake_result r; } map[] = {
+		{ BR_ERR_X509_NOT_TRUSTED, HS_UNKNOWN_CA },
+		{ TLS_ERR_CA_KEY_MISMATCH, HS_UNKNOWN_CA },
+		{ TLS_ERR_REVOKED, HS_REVOKED },
+		{ TLS_ERR_CA_REVOKED, HS_REVOKED },
+		{ TLS_ERR_NOT_ALLOWED, HS_NOT_ALLOWED },
+		{ TLS_ERR_EKU, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_WEAK_KEY, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_PATH_LEN, HS_BAD_CERTIFICATE },
+		{ BR_ERR_X509_BAD_SIGNATURE, HS_BAD_CERTIFICATE },
+		{ BR_ERR_X509_INVALID_VALUE, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_CRL_EXPIRED, HS_OTHER },
+		{ TLS_ERR_CRL_MISSING, HS_OTHER },
+		{ BR_ERR_BAD_HANDSHAKE, HS_OTHER },
+	};
+	size_t i;
+
+	memset(&id, 0, sizeof id);
+	id.auth = AUTH_VERIFIED;
+	CHECK(status_handshake_result(&id, 1000) == HS_OK);
+	id.auth = AUTH_NOT_SENT;
+	CHECK(status_handshake_result(&id, 1000) == HS_NO_CERTIFICATE);
+	id.auth = AUTH_REJECTED;
+	for (i = 0; i < sizeof map / sizeof map[0]; i++) {
+		id.error = map[i].error;
+		CHECK(status_handshake_result(&id, 1000) == map[i].r);
+	}
+	id.error = BR_ERR_X509_EXPIRED;
+	id.not_before = 500;
+	CHECK(status_handshake_result(&id, 1000) == HS_EXPIRED);
+	id.not_before = 2000;
+	CHECK(status_handshake_result(&id, 1000) == HS_NOT_YET_VALID);
+
+	/* Label values: \\, \" and \n escaped; what is not UTF-8 becomes '?'. */
+	o = (struct out){ buf, 0, sizeof buf, false };
+	put_label(&o, "CN=a\\\"b\",O=\nx\x01\x7f");
+	CHECK(!o.overflow && o.len == strlen("CN=a\\\\\\\"b\\\",O=\\nx??")
+	    && memcmp(buf, "CN=a\\\\\\\"b\\\",O=\\nx??", o.len) == 0);
+	o = (struct out){ buf, 0, sizeof buf, false };
+	put_label(&o, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92");     /* café € 🔒 */
+	CHECK(o.len == 14 && memcmp(buf, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92", 14) == 0);
+	o = (struct out){ buf, 0, sizeof buf, false };
+	/* Latin-1, overlong, a surrogate, past U+10FFFF, cut short. */
+	put_label(&o, "\xe9|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82");
+	CHECK(o.len == strlen("?|??|???|????|??")
+	    && memcmp(buf, "?|??|???|????|??", o.len) == 0);
+	o = (struct out){ buf, 0, 8, false };
+	put_label(&o, "0123456789");
+	CHECK(o.overflow);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1959,6 +2019,7 @@ main(int argc, char **argv)
 	test_ou_parsing();
 	test_cn_plain();
 	test_allow_file();
+	test_status();
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
