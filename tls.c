@@ -2714,6 +2714,13 @@ tls_warn_expiring(const struct tls_credentials *creds, int days,
 
 		snprintf(what, sizeof what, "CRL of %s: nextUpdate", crl->issuer);
 		warn_if_expiring(what, crl->next_update, now, days, warn);
+		if (crl->anchor < 0) {
+			snprintf(msg, sizeof msg, "%s: this CRL of %s is not from a "
+			    "pinned CA: used only for chains through an intermediate "
+			    "named %s, if its signature verifies with that "
+			    "intermediate's key", crl->path, crl->issuer, crl->issuer);
+			warn(msg);
+		}
 		if (crl->scope == 0) {
 			snprintf(msg, sizeof msg, "%s: this CRL of %s covers no "
 			    "certificate mtlsd checks: %s", crl->path, crl->issuer,
@@ -4119,6 +4126,48 @@ print_allow_rules(const struct tls_credentials *creds, const struct client_ident
 	}
 }
 
+/*
+ * Each certificate below the one a pinned CA signed, against the CRL of
+ * the intermediate that signed it, as revocation_status sees them.
+ */
+static void
+print_intermediate_crls(const struct client_verifier *v, int64_t now, FILE *out)
+{
+	const struct client_identity *id = &v->identity;
+	struct client_identity ca;
+	struct usage_verdict usage;
+	const struct crl *crl;
+	const char *verdict;
+	char serial[48];
+	int k;
+
+	for (k = 0; k < id->trusted_at - 1; k++) {
+		memset(&ca, 0, sizeof ca);
+		if (v->ca_lost || !parse_certificate(v->ee_der + v->ca_off[k + 1],
+		    v->ca_len[k + 1], &ca, &usage))
+			snprintf(ca.subject, sizeof ca.subject, "?");
+		if (k >= id->below_count) {
+			fprintf(out, "revocation: %s %d: not checked (the chain failed "
+			    "before)\n", k == 0 ? "client certificate" : "intermediate", k);
+			continue;
+		}
+		crl = crl_for(v->creds, id->below[k].issuer_key_id, id->below[k].ca, now);
+		verdict = !crl ? "no CRL signed with its key covers it"
+		    : now < crl->this_update ? "its CRL is not yet valid"
+		    : crl->next_update != 0 && now > crl->next_update ? "its CRL has expired"
+		    : crl_lists(crl, &id->below[k].serial) ? "revoked" : "not revoked";
+		tls_serial_hex(&id->below[k].serial, serial, sizeof serial);
+		if (k == 0)
+			fprintf(out, "revocation: client certificate (serial %s), by the "
+			    "CRL of intermediate 1 (%s): %s%s%s\n", serial, ca.subject,
+			    verdict, crl ? ", " : "", crl ? crl->path : "");
+		else
+			fprintf(out, "revocation: intermediate %d (serial %s), by the CRL "
+			    "of intermediate %d (%s): %s%s%s\n", k, serial, k + 1,
+			    ca.subject, verdict, crl ? ", " : "", crl ? crl->path : "");
+	}
+}
+
 int
 tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FILE *out)
 {
@@ -4223,6 +4272,8 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 		fprintf(out, "trust: %s\n", tls_error_text((int)err));
 	}
 	/* The steps below are shown whenever the chain itself validated. */
+	if (creds->crl_count > 0 && id->trusted_at > 1)
+		print_intermediate_crls(&v, now, out);
 	if (creds->crl_count == 0)
 		fprintf(out, "revocation: no CRL given\n");
 	else if (id->trusted_at == 0)
