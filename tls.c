@@ -1475,6 +1475,24 @@ crl_in_force(const struct crl *crl, int64_t now)
 }
 
 /*
+ * Whether `crl` is signed with the key named `key_id` (see anchor_key_id):
+ * a pinned CA's, checked at load, or an intermediate's, as far as a
+ * validated chain has shown that key (verify_crls_with).
+ */
+static bool
+crl_signed_with(const struct crl *crl, const unsigned char key_id[32])
+{
+	unsigned i;
+
+	if (crl->anchor >= 0)
+		return memcmp(crl->anchor_id, key_id, 32) == 0;
+	for (i = 0; i < crl->verdict_count; i++)
+		if (memcmp(crl->verdicts[i].key_id, key_id, 32) == 0)
+			return crl->verdicts[i].signed_by;
+	return false;
+}
+
+/*
  * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED, TLS_ERR_CRL_EXPIRED,
  * TLS_ERR_CRL_NOT_YET_VALID or TLS_ERR_CRL_MISSING if the CRLs of `creds` say so, else 0.
  *
@@ -1491,24 +1509,6 @@ crl_in_force(const struct crl *crl, int64_t now)
  * `anchor_id`, a CA certificate or not: of several that cover it, the
  * newest one in force, as OpenSSL. NULL if none covers it.
  */
-/*
- * Whether `crl` is signed with the key named `key_id` (see anchor_key_id):
- * a pinned CA's, checked at load, or an intermediate's, as far as a
- * validated chain has shown that key (crl_verify_with).
- */
-static bool
-crl_signed_with(const struct crl *crl, const unsigned char key_id[32])
-{
-	unsigned i;
-
-	if (crl->anchor >= 0)
-		return memcmp(crl->anchor_id, key_id, 32) == 0;
-	for (i = 0; i < crl->verdict_count; i++)
-		if (memcmp(crl->verdicts[i].key_id, key_id, 32) == 0)
-			return crl->verdicts[i].signed_by;
-	return false;
-}
-
 static const struct crl *
 crl_for(const struct tls_credentials *creds, const unsigned char anchor_id[32], bool ca,
     int64_t now)
@@ -3040,8 +3040,9 @@ link_intermediates(struct client_verifier *v, const struct usage_verdict *leaf)
 			br_x509_decoder_push(&dc, v->ee_der + v->ca_off[n], v->ca_len[n]);
 		if (v->ca_lost || br_x509_decoder_last_error(&dc) != 0
 		    || !(pk = br_x509_decoder_get_pkey(&dc))) {
-			snprintf(v->reason, sizeof v->reason, "intermediate %d: not kept "
-			    "whole for the CRL of its key (the chain is too large)", n);
+			snprintf(v->reason, sizeof v->reason, "intermediate %d: its key "
+			    "cannot be read for its CRL (the chain too large to keep "
+			    "whole, or the key unreadable)", n);
 			v->reason_error = TLS_ERR_CA_UNREADABLE;
 			return TLS_ERR_CA_UNREADABLE;
 		}

@@ -256,8 +256,8 @@ struct client_identity {
 	int trusted_at;                 /* certificates up to the one a pinned CA signed */
 	/*
 	 * The certificate a pinned CA signed: the client's own when trusted_at
-	 * is 1, else the topmost intermediate. A CRL (always from a pinned CA)
-	 * can only cover this one. top_known is false if it could not be read.
+	 * is 1, else the topmost intermediate: a pinned CA's CRL covers it
+	 * (those below, see below[]). top_known is false if it could not be read.
 	 */
 	bool top_known;
 	bool top_ca;                    /* it is a CA certificate (basicConstraints cA) */

@@ -1158,6 +1158,40 @@ else
 	fail "reload: CA server starts" "$(cat "$SERVER_ERR")"
 fi
 
+# No heap calls while serving chains through intermediates with their CRLs:
+# each intermediate's key is read from the kept chain, each CRL verified
+# with it once, without allocation.
+COUNTER=$PWD/tests/malloc-count.so
+if [ ! -f "$COUNTER" ]; then
+	fail "no allocation with CRLs of intermediates" "build $COUNTER first (make tests/malloc-count.so)"
+else
+	p=$(free_port)
+	export LD_PRELOAD=$COUNTER MALLOC_COUNT_OUT=$TMPD/counts
+	started=0
+	mtlsd_at "$p" -C "$PKI/ca.crt" --verify-depth 2 --crl "$PKI/ca.crl" --crl "$PKI/int1-rev.crl" \
+		--crl "$PKI/int2.crl" --crl "$PKI/int-rev.crl" --crl "$PKI/int1-forged.crl" \
+		--access-log "$TMPD/noalloc.log" && started=1
+	unset LD_PRELOAD MALLOC_COUNT_OUT
+	if [ $started = 1 ]; then
+		for i in 1 2 3; do
+			got=$(probe "$p" good int-client int-revoked int-rev-client int2-client | tr '\n' ' ')
+		done
+		stop_mtlsd
+		expect_eq "no allocation: the answers with CRLs of intermediates" \
+			"good 200 int-client 200 int-revoked 400-cert int-rev-client 400-cert int2-client 200 " "$got"
+		serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
+		lines=$(wc -l <"$TMPD/noalloc.log")
+		if [ "${serving:-x}" = 0 ] && [ "$lines" -ge 15 ]; then
+			ok "no heap calls while serving chains checked by CRLs of intermediates ($lines requests)"
+		else
+			fail "no heap calls while serving chains checked by CRLs of intermediates" \
+				"serving '${serving:-?}', $lines log lines: $(sed -n '3,12p' "$TMPD/counts" 2>/dev/null)"
+		fi
+	else
+		fail "no allocation: server starts with the counter" "$(cat "$SERVER_ERR")"
+	fi
+fi
+
 # ---- --check-cert --------------------------------------------------------------------
 
 serial_of() { openssl x509 -in "$PKI/$1.crt" -noout -serial | sed 's/.*=//'; }
