@@ -1600,6 +1600,28 @@ test_intermediate_crls(void)
 	crl.next_update = now - 1;
 	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_EXPIRED
 	    && depth == 1);
+
+	/* An intermediate that could not be kept: refused, nothing linked. */
+	{
+		static struct client_verifier v;
+		struct usage_verdict leaf;
+
+		memset(&v, 0, sizeof v);
+		memset(&leaf, 0, sizeof leaf);
+		v.creds = &creds;
+		v.identity.trusted_at = 2;
+		v.identity.below_count = 1;
+		v.ca_lost = true;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE
+		    && v.identity.below_count == 0 && v.reason_error == TLS_ERR_CA_UNREADABLE);
+		/* Kept, but not a certificate: refused too. */
+		v.ca_lost = false;
+		v.ee_der = (unsigned char *)(uintptr_t)garbage;
+		v.ee_cap = sizeof garbage;
+		v.ca_off[1] = 0;
+		v.ca_len[1] = sizeof garbage;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE);
+	}
 }
 
 static void
