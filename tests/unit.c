@@ -1512,6 +1512,119 @@ lists(const struct crl *crl, const unsigned char *bytes, size_t len)
 	return crl_lists(crl, &s);
 }
 
+/*
+ * CRLs of intermediates: a verdict per key, kept once; a negative one makes
+ * room when the verdicts are full, never the positive one; each certificate
+ * below the top is checked against the CRL its issuer's key signed.
+ */
+static void
+test_intermediate_crls(void)
+{
+	static const unsigned char garbage[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	static unsigned char q[65] = { 4 };
+	struct tls_credentials creds;
+	struct client_identity id;
+	struct crl crl;
+	struct serial revoked = { 1, { 7 } }, fine = { 1, { 8 } };
+	unsigned char subject[32], other[32], key[32];
+	br_x509_pkey pk;
+	int64_t now = (int64_t)time(NULL);
+	int depth, i;
+
+	memset(&creds, 0, sizeof creds);
+	memset(&crl, 0, sizeof crl);
+	memset(subject, 1, 32);
+	memset(other, 2, 32);
+	memset(&pk, 0, sizeof pk);
+	pk.key_type = BR_KEYTYPE_EC;
+	pk.key.ec.curve = BR_EC_secp256r1;
+	pk.key.ec.q = q;
+	pk.key.ec.qlen = sizeof q;
+	crl.anchor = -1;
+	crl.der = (unsigned char *)(uintptr_t)garbage;
+	crl.der_len = sizeof garbage;
+	memcpy(crl.issuer_hash, subject, 32);
+	crl.scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
+	crl.this_update = now - 10;
+	crl.next_update = now + 100;
+	crl.revoked = &revoked;
+	crl.revoked_count = 1;
+	creds.crls = &crl;
+	creds.crl_count = 1;
+
+	/* Another issuer's name: not tried. */
+	memset(key, 0x10, 32);
+	verify_crls_with(&creds, other, key, &pk);
+	CHECK(crl.verdict_count == 0);
+	/* Tried once per key; a signature that does not verify counts for nothing. */
+	verify_crls_with(&creds, subject, key, &pk);
+	verify_crls_with(&creds, subject, key, &pk);
+	CHECK(crl.verdict_count == 1 && !crl.verdicts[0].signed_by);
+	CHECK(!crl_signed_with(&crl, key));
+	crl.verdicts[0].signed_by = true;       /* as if it had verified */
+	CHECK(crl_signed_with(&crl, key));
+	for (i = 1; i <= TLS_CRL_VERDICTS + 2; i++) {
+		unsigned char k[32];
+
+		memset(k, 0x10 + i, 32);
+		verify_crls_with(&creds, subject, k, &pk);
+	}
+	CHECK(crl.verdict_count == TLS_CRL_VERDICTS && crl_signed_with(&crl, key));
+
+	/* leaf (by the CRL of key) <- int 1 (by the CRL of another key) <- top */
+	memset(&id, 0, sizeof id);
+	id.trusted_at = 2;
+	id.below_count = 1;
+	id.below[0].serial = fine;
+	memcpy(id.below[0].issuer_key_id, key, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == 0 && depth == 0);
+	id.below[0].serial = revoked;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_REVOKED
+	    && depth == 1);
+	id.below[0].serial = fine;
+	id.trusted_at = 3;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);                 /* below_count short: closed */
+	id.below_count = 2;
+	id.below[1].serial = revoked;
+	id.below[1].ca = true;
+	memset(id.below[1].issuer_key_id, 0x77, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);                 /* no CRL of that key */
+	memcpy(id.below[1].issuer_key_id, key, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CA_REVOKED
+	    && depth == 2);
+	crl.scope = CRL_SCOPE_EE;           /* onlyContainsUserCerts: not the CA */
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);
+	crl.scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
+	crl.next_update = now - 1;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_EXPIRED
+	    && depth == 1);
+
+	/* An intermediate that could not be kept: refused, nothing linked. */
+	{
+		static struct client_verifier v;
+		struct usage_verdict leaf;
+
+		memset(&v, 0, sizeof v);
+		memset(&leaf, 0, sizeof leaf);
+		v.creds = &creds;
+		v.identity.trusted_at = 2;
+		v.identity.below_count = 1;
+		v.ca_lost = true;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE
+		    && v.identity.below_count == 0 && v.reason_error == TLS_ERR_CA_UNREADABLE);
+		/* Kept, but not a certificate: refused too. */
+		v.ca_lost = false;
+		v.ee_der = (unsigned char *)(uintptr_t)garbage;
+		v.ee_cap = sizeof garbage;
+		v.ca_off[1] = 0;
+		v.ca_len[1] = sizeof garbage;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE);
+	}
+}
+
 static void
 test_crl_entries(void)
 {
@@ -2014,6 +2127,7 @@ main(int argc, char **argv)
 	test_crl_idp();
 	test_crl_extensions();
 	test_crl_entries();
+	test_intermediate_crls();
 	test_anchor_views();
 	test_san_parsing();
 	test_ou_parsing();
