@@ -3216,7 +3216,12 @@ cache_lock(void)
 		if (busy < session_cache.size)
 			cache_wipe(&c->entries[busy]);
 		__atomic_store_n(&c->busy, SIZE_MAX, __ATOMIC_SEQ_CST);
-		rc = pthread_mutex_consistent(&c->lock);
+		if (pthread_mutex_consistent(&c->lock) != 0) {
+			/* Never expected; from now on no lock, so no resumption. */
+			pthread_mutex_unlock(&c->lock);
+			return false;
+		}
+		rc = 0;
 	}
 	return rc == 0;
 }
