@@ -1472,6 +1472,7 @@ usage(FILE *out)
 	    "                             SIGHUP (default: none)\n"
 	    "      --root-per-client      serve each client from ROOT/<its CN>/ (default off)\n"
 	    "      --session-cache N      resumable sessions kept, with their identity (default 1024; 0: off)\n"
+	    "                             in shared memory: one cache for all the workers\n"
 	    "      --session-timeout S    default 300, as nginx\n"
 	    "      --check-cert FILE      run the client-certificate checks on FILE (PEM chain, leaf\n"
 	    "                             first) with -C, --crl, --verify-depth, --allow-*, and exit\n"

@@ -3185,12 +3185,14 @@ struct cache_shared {
 	pthread_mutex_t lock;
 	uint64_t generation;            /* the newest; entries of others are void */
 	size_t busy;                    /* entry being written, or SIZE_MAX */
-	struct cache_entry entries[];
 };
+_Static_assert(sizeof(struct cache_shared) <= 4096, "the header fits a page");
 
 static struct {
 	const br_ssl_session_cache_class *vtable;
 	struct cache_shared *shared;    /* NULL: no cache */
+	struct cache_entry *entries;    /* in the same mapping, from its 2nd page on */
+	size_t entries_bytes;
 	size_t size;
 	size_t bytes;                   /* of the mapping */
 	long timeout;
@@ -3214,7 +3216,7 @@ cache_lock(void)
 	if (rc == EOWNERDEAD) {
 		busy = __atomic_load_n(&c->busy, __ATOMIC_SEQ_CST);
 		if (busy < session_cache.size)
-			cache_wipe(&c->entries[busy]);
+			cache_wipe(&session_cache.entries[busy]);
 		__atomic_store_n(&c->busy, SIZE_MAX, __ATOMIC_SEQ_CST);
 		if (pthread_mutex_consistent(&c->lock) != 0) {
 			/* Never expected; from now on no lock, so no resumption. */
@@ -3243,9 +3245,15 @@ cache_clear(void)
 	if (!c || !cache_lock())
 		return;
 	c->generation = session_cache.generation;
-	for (i = 0; i < session_cache.size; i++)
-		if (c->entries[i].expires != 0)
-			cache_wipe(&c->entries[i]);
+	/*
+	 * Freeing the pages forgets the sessions without making the whole
+	 * cache resident; they read as zeros (free entries) from now on.
+	 */
+	if (madvise(session_cache.entries, session_cache.entries_bytes,
+	    MADV_REMOVE) < 0)
+		for (i = 0; i < session_cache.size; i++)
+			if (session_cache.entries[i].expires != 0)
+				cache_wipe(&session_cache.entries[i]);
 	cache_unlock();
 }
 
@@ -3295,7 +3303,7 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 		return;
 	/* An old worker, after a reload: its generation is no longer cached. */
 	if (c->generation == session_cache.generation) {
-		e = &c->entries[slot];
+		e = &session_cache.entries[slot];
 		__atomic_store_n(&c->busy, slot, __ATOMIC_SEQ_CST);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		e->params = *params;
@@ -3320,7 +3328,7 @@ cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 	(void)ctx;
 	if (!c || !cache_lock())
 		return 0;
-	e = &c->entries[cache_slot(params->session_id, params->session_id_len)];
+	e = &session_cache.entries[cache_slot(params->session_id, params->session_id_len)];
 	if (e->expires == 0 || c->generation != session_cache.generation
 	    || e->generation != session_cache.generation
 	    || e->params.session_id_len != params->session_id_len
@@ -3352,7 +3360,7 @@ tls_cache_init(const struct tls_config *config)
 {
 	pthread_mutexattr_t attr;
 	struct cache_shared *c;
-	size_t bytes;
+	size_t bytes, page = (size_t)sysconf(_SC_PAGESIZE);
 	int rc;
 
 	session_cache.vtable = &cache_class;
@@ -3360,7 +3368,9 @@ tls_cache_init(const struct tls_config *config)
 	session_cache.timeout = config->session_timeout;
 	if (session_cache.size == 0)
 		return;
-	bytes = sizeof *c + session_cache.size * sizeof c->entries[0];
+	/* The header alone in the first page: reloads free the entries' pages. */
+	session_cache.entries_bytes = session_cache.size * sizeof(struct cache_entry);
+	bytes = page + session_cache.entries_bytes;
 	/* Pages stay unresident until a session first uses them. */
 	c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 	    -1, 0);
@@ -3381,6 +3391,7 @@ tls_cache_init(const struct tls_config *config)
 	pthread_mutexattr_destroy(&attr);
 	c->generation = session_cache.generation;
 	c->busy = SIZE_MAX;
+	session_cache.entries = (struct cache_entry *)(void *)((char *)c + page);
 	session_cache.shared = c;
 	session_cache.bytes = bytes;
 }

@@ -1953,7 +1953,7 @@ test_session_cache_shared(void)
 		if (!cache_lock())
 			_exit(1);
 		__atomic_store_n(&session_cache.shared->busy, 1, __ATOMIC_SEQ_CST);
-		session_cache.shared->entries[1].identity.cn[0] = 'X';
+		session_cache.entries[1].identity.cn[0] = 'X';
 		_exit(0);
 	}
 	CHECK(child_status(pid) == 0);
