@@ -476,6 +476,40 @@ sessions_group() {
 	expect_eq "sessions: after SIGHUP no session of the old workers resumes; full handshakes, all 200" \
 		"0 $n 0 $n" "${a_res:-?} ${a_ok:-?} ${b_res:-?} ${b_ok:-?}"
 	stop_mtlsd "$sup"
+
+	# The cache outlives the processes: sessions made before kill -9 of
+	# both workers resume on the workers started in their place (with one
+	# cache per process, none would: deterministic, whatever the kernel's
+	# spread of connections)
+	p=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" --workers 2 --access-log off; then
+		fail "sessions: --workers 2 starts again" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	sup=$SERVER_PID
+	wait_for_match "$SERVER_ERR" 'listening on' 2
+	rm -f "$TMPD/held" "$TMPD/go"
+	python3 "$TMPD/resume_client.py" --hold "$TMPD/held" "$TMPD/go" "$p" 10 "$PKI/ca.crt" \
+		"$PKI/server1.crt:$PKI/server1.key:A" >"$TMPD/resume.out" 2>"$TMPD/resume.err" &
+	cl=$!
+	for ((i = 0; i < 400 * TF; i++)); do
+		[ -e "$TMPD/held" ] && break
+		kill -0 "$cl" 2>/dev/null || break
+		sleep 0.05
+	done
+	old=$(workers_of "$sup")
+	# shellcheck disable=SC2086
+	kill -KILL $old
+	for ((i = 0; i < 100 * TF; i++)); do
+		[ "$(workers_of "$sup" | grep -c .)" = 2 ] &&
+			[ -z "$(comm -12 <(echo "$old" | sort) <(workers_of "$sup" | sort))" ] && break
+		sleep 0.05
+	done
+	touch "$TMPD/go"
+	wait "$cl"
+	expect_eq "sessions: after kill -9 of both workers, the new ones resume every session (10/10, all 200)" \
+		"A 10 10 A2 10 10" "$(tr '\n' ' ' <"$TMPD/resume.out" | sed 's/^Afull[^A]*//; s/ $//')"
+	stop_mtlsd "$sup"
 }
 
 # ==== 2. start-up errors with --workers ========================================
