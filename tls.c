@@ -3336,6 +3336,8 @@ cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 	    params->session_id_len) != 0) {
 		/* not this session */
 	} else if (monotonic_seconds() >= e->expires) {
+		/* Free first: even half wiped (its process killed), it stays unused. */
+		__atomic_store_n(&e->expires, 0, __ATOMIC_SEQ_CST);
 		cache_wipe(e);
 	} else {
 		*params = e->params;
