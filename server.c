@@ -1582,6 +1582,7 @@ usage(FILE *out)
 	    "                             SIGHUP (default: none)\n"
 	    "      --root-per-client      serve each client from ROOT/<its CN>/ (default off)\n"
 	    "      --session-cache N      resumable sessions kept, with their identity (default 1024; 0: off)\n"
+	    "                             in shared memory: one cache for all the workers\n"
 	    "      --session-timeout S    default 300, as nginx\n"
 	    "      --check-cert FILE      run the client-certificate checks on FILE (PEM chain, leaf\n"
 	    "                             first) with -C, --crl, --verify-depth, --allow-*, and exit\n"
@@ -1941,7 +1942,7 @@ static void
 allocate_slots(void)
 {
 	struct rlimit rl;
-	size_t i, per_slot, per_entry, total;
+	size_t i, per_slot, per_entry, total, cache_bytes, cache_entries, cache_each;
 	long avail, limit;
 	char *heads, cache_part[80] = "";
 
@@ -2007,6 +2008,13 @@ allocate_slots(void)
 		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = %.1f MiB, "
 		    "allocated once\n", MTLSD_VERSION, conn_count, per_slot, cache_part,
 		    (double)total / (1024.0 * 1024.0));
+	cache_bytes = tls_cache_bytes(&cache_entries, &cache_each);
+	if (cache_entries > 0)
+		fprintf(stderr, "mtlsd/%s: session cache: %zu sessions x %zu bytes = "
+		    "%.1f MiB of shared memory, mapped once%s\n", MTLSD_VERSION,
+		    cache_entries, cache_each,
+		    (double)cache_bytes / (1024.0 * 1024.0),
+		    opt.workers > 1 ? ", one cache for all workers" : "");
 	if (opt.tls.crl_file_count > 0) {
 		size_t serials, crl_bytes = tls_crl_memory(tls_current(), &serials);
 

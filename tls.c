@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -3435,29 +3437,110 @@ verifier_bind(struct client_verifier *v, struct tls_credentials *creds)
 
 /* ---- the session cache: resumption carries the identity it was made with ---- */
 
+/*
+ * One cache for every process: tls_cache_init() maps it MAP_SHARED before
+ * the supervisor forks, so a client resumes whichever worker the kernel
+ * hands it to (nginx's ssl_session_cache shared:). Its size is fixed at
+ * start-up, and entries are copied in and out under the lock: nothing is
+ * allocated while serving, and nothing in an entry points into one
+ * process's memory (struct client_identity holds only values; top_anchor
+ * indexes the generation's anchors, the same in all its workers).
+ *
+ * The lock is a process-shared robust mutex rather than a seqlock: it is
+ * held only for one entry's copy, and a worker that dies holding it
+ * (killed, crashed) cannot block the others: the next locker gets
+ * EOWNERDEAD, drops the one entry the dead process may have left half
+ * written (busy), and marks the mutex consistent again. glibc and musl
+ * (static) both have robust mutexes.
+ *
+ * Each reload is a new generation: tls_use() bumps the process's
+ * generation and the shared one, and empties the cache. Workers forked
+ * afterwards carry the new number; an old worker still finishing its
+ * responses carries the old one, so it neither resumes nor stores a
+ * session any more, and no new worker resumes one the old generation made
+ * (its identity was checked against the old CAs).
+ */
 struct cache_entry {
 	br_ssl_session_parameters params;
 	int64_t expires;                /* monotonic seconds; 0 = free */
+	uint64_t generation;            /* the tls_use() that made it */
 	struct client_identity identity;
 };
 
+struct cache_shared {
+	pthread_mutex_t lock;
+	uint64_t generation;            /* the newest; entries of others are void */
+	size_t busy;                    /* entry being written, or SIZE_MAX */
+};
+_Static_assert(sizeof(struct cache_shared) <= 4096, "the header fits a page");
+
 static struct {
 	const br_ssl_session_cache_class *vtable;
-	struct cache_entry *entries;
+	struct cache_shared *shared;    /* NULL: no cache */
+	struct cache_entry *entries;    /* in the same mapping, from its 2nd page on */
+	size_t entries_bytes;
 	size_t size;
+	size_t bytes;                   /* of the mapping */
 	long timeout;
+	uint64_t generation;            /* this process's; inherited by workers */
 } session_cache;
 
 static void
+cache_wipe(struct cache_entry *e)
+{
+	explicit_bzero(e, sizeof *e);
+}
+
+/* False only if the lock is unusable: then the cache is not used. */
+static bool
+cache_lock(void)
+{
+	struct cache_shared *c = session_cache.shared;
+	size_t busy;
+	int rc = pthread_mutex_lock(&c->lock);
+
+	if (rc == EOWNERDEAD) {
+		busy = __atomic_load_n(&c->busy, __ATOMIC_SEQ_CST);
+		if (busy < session_cache.size)
+			cache_wipe(&session_cache.entries[busy]);
+		__atomic_store_n(&c->busy, SIZE_MAX, __ATOMIC_SEQ_CST);
+		if (pthread_mutex_consistent(&c->lock) != 0) {
+			/* Never expected; from now on no lock, so no resumption. */
+			pthread_mutex_unlock(&c->lock);
+			return false;
+		}
+		rc = 0;
+	}
+	return rc == 0;
+}
+
+static void
+cache_unlock(void)
+{
+	pthread_mutex_unlock(&session_cache.shared->lock);
+}
+
+/* tls_use(): a new generation; the cache forgets every session. */
+static void
 cache_clear(void)
 {
+	struct cache_shared *c = session_cache.shared;
 	size_t i;
 
-	for (i = 0; i < session_cache.size; i++) {
-		explicit_bzero(&session_cache.entries[i].params,
-		    sizeof session_cache.entries[i].params);
-		session_cache.entries[i].expires = 0;
-	}
+	session_cache.generation++;
+	if (!c || !cache_lock())
+		return;
+	c->generation = session_cache.generation;
+	/*
+	 * Freeing the pages forgets the sessions without making the whole
+	 * cache resident; they read as zeros (free entries) from now on.
+	 */
+	if (madvise(session_cache.entries, session_cache.entries_bytes,
+	    MADV_REMOVE) < 0)
+		for (i = 0; i < session_cache.size; i++)
+			if (session_cache.entries[i].expires != 0)
+				cache_wipe(&session_cache.entries[i]);
+	cache_unlock();
 }
 
 static struct tls_session *
@@ -3471,7 +3554,7 @@ session_of(const br_ssl_server_context *server)
  * them evenly. A newer session takes the place of an older one that
  * shares it, so a lookup is one comparison whatever the cache size.
  */
-static struct cache_entry *
+static size_t
 cache_slot(const unsigned char *id, size_t id_len)
 {
 	uint32_t h = 0;
@@ -3479,7 +3562,7 @@ cache_slot(const unsigned char *id, size_t id_len)
 
 	for (i = 0; i < id_len && i < 4; i++)
 		h = (h << 8) | id[i];
-	return &session_cache.entries[h % session_cache.size];
+	return h % session_cache.size;
 }
 
 /* Only a verified client's session is kept, and with its identity. */
@@ -3488,10 +3571,12 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
     const br_ssl_session_parameters *params)
 {
 	const struct client_verifier *v = &session_of(server)->verifier;
+	struct cache_shared *c = session_cache.shared;
 	struct cache_entry *e;
+	size_t slot;
 
 	(void)ctx;
-	if (v->identity.auth != AUTH_VERIFIED || session_cache.size == 0)
+	if (v->identity.auth != AUTH_VERIFIED || !c)
 		return;
 	/*
 	 * A handshake that began before a reload was verified against the
@@ -3499,10 +3584,22 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 	 */
 	if (v->creds != current_creds)
 		return;
-	e = cache_slot(params->session_id, params->session_id_len);
-	e->params = *params;
-	e->identity = v->identity;
-	e->expires = monotonic_seconds() + session_cache.timeout;
+	slot = cache_slot(params->session_id, params->session_id_len);
+	if (!cache_lock())
+		return;
+	/* An old worker, after a reload: its generation is no longer cached. */
+	if (c->generation == session_cache.generation) {
+		e = &session_cache.entries[slot];
+		__atomic_store_n(&c->busy, slot, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		e->params = *params;
+		e->identity = v->identity;
+		e->generation = session_cache.generation;
+		e->expires = monotonic_seconds() + session_cache.timeout;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		__atomic_store_n(&c->busy, SIZE_MAX, __ATOMIC_SEQ_CST);
+	}
+	cache_unlock();
 }
 
 static int
@@ -3510,26 +3607,34 @@ cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
     br_ssl_session_parameters *params)
 {
 	struct client_verifier *v = &session_of(server)->verifier;
+	struct cache_shared *c = session_cache.shared;
 	struct cache_entry *e;
+	int found = 0;
 
 	(void)ctx;
-	if (session_cache.size == 0)
+	if (!c || !cache_lock())
 		return 0;
-	e = cache_slot(params->session_id, params->session_id_len);
-	if (e->expires == 0 || e->params.session_id_len != params->session_id_len
+	e = &session_cache.entries[cache_slot(params->session_id, params->session_id_len)];
+	if (e->expires == 0 || c->generation != session_cache.generation
+	    || e->generation != session_cache.generation
+	    || e->params.session_id_len != params->session_id_len
 	    || memcmp(e->params.session_id, params->session_id,
-	    params->session_id_len) != 0)
-		return 0;
-	if (monotonic_seconds() >= e->expires) {
-		e->expires = 0;
-		return 0;
+	    params->session_id_len) != 0) {
+		/* not this session */
+	} else if (monotonic_seconds() >= e->expires) {
+		/* Free first: even half wiped (its process killed), it stays unused. */
+		__atomic_store_n(&e->expires, 0, __ATOMIC_SEQ_CST);
+		cache_wipe(e);
+	} else {
+		*params = e->params;
+		/* Not trusted yet: BearSSL may still decline and do a full handshake. */
+		v->resume_offered = true;
+		memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
+		v->resume_identity = e->identity;
+		found = 1;
 	}
-	*params = e->params;
-	/* Not trusted yet: BearSSL may still decline and do a full handshake. */
-	v->resume_offered = true;
-	memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
-	v->resume_identity = e->identity;
-	return 1;
+	cache_unlock();
+	return found;
 }
 
 static const br_ssl_session_cache_class cache_class = {
@@ -3541,17 +3646,50 @@ static const br_ssl_session_cache_class cache_class = {
 void
 tls_cache_init(const struct tls_config *config)
 {
+	pthread_mutexattr_t attr;
+	struct cache_shared *c;
+	size_t bytes, page = (size_t)sysconf(_SC_PAGESIZE);
+	int rc;
+
 	session_cache.vtable = &cache_class;
 	session_cache.size = config->session_cache_size;
 	session_cache.timeout = config->session_timeout;
-	if (session_cache.size > 0) {
-		session_cache.entries = calloc(session_cache.size,
-		    sizeof *session_cache.entries);
-		if (!session_cache.entries) {
-			perror("mtlsd: calloc");
-			exit(1);
-		}
+	if (session_cache.size == 0)
+		return;
+	/* The header alone in the first page: reloads free the entries' pages. */
+	session_cache.entries_bytes = session_cache.size * sizeof(struct cache_entry);
+	bytes = page + session_cache.entries_bytes;
+	/* Pages stay unresident until a session first uses them. */
+	c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (c == MAP_FAILED) {
+		fprintf(stderr, "mtlsd: --session-cache %zu: cannot map %zu bytes "
+		    "of shared memory: %s\n", session_cache.size, bytes,
+		    strerror(errno));
+		exit(1);
 	}
+	if ((rc = pthread_mutexattr_init(&attr)) != 0
+	    || (rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)) != 0
+	    || (rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)) != 0
+	    || (rc = pthread_mutex_init(&c->lock, &attr)) != 0) {
+		fprintf(stderr, "mtlsd: --session-cache: cannot make a process-shared "
+		    "robust lock: %s\n", strerror(rc));
+		exit(1);
+	}
+	pthread_mutexattr_destroy(&attr);
+	c->generation = session_cache.generation;
+	c->busy = SIZE_MAX;
+	session_cache.entries = (struct cache_entry *)(void *)((char *)c + page);
+	session_cache.shared = c;
+	session_cache.bytes = bytes;
+}
+
+size_t
+tls_cache_bytes(size_t *entries, size_t *entry_bytes)
+{
+	*entries = session_cache.shared ? session_cache.size : 0;
+	*entry_bytes = sizeof(struct cache_entry);
+	return session_cache.bytes;
 }
 
 /* ---- sessions ---- */
@@ -3576,7 +3714,7 @@ tls_session_init(struct tls_session *s)
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
 	br_ssl_engine_set_protocol_names(eng, alpn_names, 1);
-	if (session_cache.size > 0)
+	if (session_cache.shared)
 		br_ssl_server_set_cache(&s->server, &session_cache.vtable);
 	br_ssl_engine_set_buffers_bidi(eng, s->iobuf, BR_SSL_BUFSIZE_INPUT,
 	    s->iobuf + BR_SSL_BUFSIZE_INPUT, BR_SSL_BUFSIZE_OUTPUT);

@@ -375,8 +375,14 @@ void tls_use(struct tls_credentials *creds);
 /* The generation in use. */
 const struct tls_credentials *tls_current(void);
 
-/* Allocates the session cache (config->session_cache_size entries). */
+/*
+ * Maps the session cache (config->session_cache_size entries) in shared
+ * memory, before any worker is forked: all processes then share it.
+ */
 void tls_cache_init(const struct tls_config *config);
+
+/* The session cache's shared mapping: its bytes, its entries (0: none) and their size. */
+size_t tls_cache_bytes(size_t *entries, size_t *entry_bytes);
 
 /*
  * Writes warnings for certificates and CRLs expiring within `days`, for

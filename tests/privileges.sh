@@ -164,7 +164,7 @@ if [ $started = 0 ]; then
 	rotate "chroot, relative paths"
 	# -s reload from the same directory with the same options
 	if (cd "$TMPD" && exec "${MTLSD_CMD[@]}" -l "127.0.0.1:$PORT" -r www -c keys/server.crt \
-		-k keys/server.key -C pki/ca.crt --access-log off --user "$USER_NAME" --chroot www \
+		-k keys/server.key -C keys/ca.crt --access-log off --user "$USER_NAME" --chroot www \
 		--pid-file "$TMPD/chroot.pid" -s reload) >"$TMPD/sreload.out" 2>&1; then
 		ok "chroot, relative paths: -s reload -> exit 0"
 	else

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <utime.h>
 
 static int passed, failed;
@@ -1965,6 +1966,150 @@ allow_file_of(const char *text, struct tls_credentials *c, char *why, size_t why
 	return rc;
 }
 
+/* ---- the session cache shared by workers ---- */
+
+static struct tls_session cache_sess;
+
+/* cache_save() for session ID byte `id` made by a client with CN `cn`. */
+static void
+sess_put(unsigned char id, const char *cn)
+{
+	br_ssl_session_parameters p;
+	struct client_verifier *v = &cache_sess.verifier;
+
+	memset(&p, 0, sizeof p);
+	memset(p.session_id, 0xa5, sizeof p.session_id);
+	p.session_id[3] = id;       /* the slot: id % 8 */
+	p.session_id_len = 32;
+	p.version = BR_TLS12;
+	memset(p.master_secret, id, sizeof p.master_secret);
+	memset(&v->identity, 0, sizeof v->identity);
+	v->identity.auth = AUTH_VERIFIED;
+	snprintf(v->identity.cn, sizeof v->identity.cn, "%s", cn);
+	v->creds = current_creds;
+	cache_save(&session_cache.vtable, &cache_sess.server, &p);
+}
+
+/* cache_load(): 1 and the CN restored if session `id` resumes, else 0. */
+static int
+sess_get(unsigned char id, char *cn, size_t cn_len)
+{
+	br_ssl_session_parameters p;
+	struct client_verifier *v = &cache_sess.verifier;
+	int found;
+
+	memset(&p, 0, sizeof p);
+	memset(p.session_id, 0xa5, sizeof p.session_id);
+	p.session_id[3] = id;
+	p.session_id_len = 32;
+	memset(&v->resume_identity, 0, sizeof v->resume_identity);
+	found = cache_load(&session_cache.vtable, &cache_sess.server, &p);
+	snprintf(cn, cn_len, "%s", found ? v->resume_identity.cn : "");
+	return found && p.master_secret[0] == id;
+}
+
+/* In a child (a worker): 0 if `id` resumes as `cn`, else 1. */
+static int
+child_get(unsigned char id, const char *cn)
+{
+	char got[65];
+
+	return sess_get(id, got, sizeof got) && strcmp(got, cn) == 0 ? 0 : 1;
+}
+
+static int
+child_status(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+static void
+test_session_cache_shared(void)
+{
+	struct tls_config cfg;
+	size_t entries, each;
+	char cn[65];
+	int go[2];
+	pid_t pid;
+	char c = 0;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.session_cache_size = 8;
+	cfg.session_timeout = 300;
+	tls_cache_init(&cfg);
+	CHECK(tls_cache_bytes(&entries, &each) >= 8 * each && entries == 8);
+	br_ssl_server_zero(&cache_sess.server);
+
+	/* a session made in the parent resumes in a forked worker, and back */
+	sess_put(1, "alice");
+	pid = fork();
+	if (pid == 0) {
+		if (child_get(1, "alice") != 0)
+			_exit(1);
+		sess_put(2, "bob");
+		_exit(0);
+	}
+	CHECK(child_status(pid) == 0);
+	CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
+	CHECK(!sess_get(3, cn, sizeof cn));
+
+	/*
+	 * A worker dies holding the lock, half-way through writing session 1:
+	 * the next locker is not blocked, session 1 is gone, 2 is intact.
+	 */
+	pid = fork();
+	if (pid == 0) {
+		if (!cache_lock())
+			_exit(1);
+		__atomic_store_n(&session_cache.shared->busy, 1, __ATOMIC_SEQ_CST);
+		session_cache.entries[1].identity.cn[0] = 'X';
+		_exit(0);
+	}
+	CHECK(child_status(pid) == 0);
+	CHECK(!sess_get(1, cn, sizeof cn));
+	CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
+	sess_put(1, "carol");
+	CHECK(sess_get(1, cn, sizeof cn) && strcmp(cn, "carol") == 0);
+
+	/*
+	 * A reload (tls_use() -> cache_clear()) while an old worker still
+	 * runs: nothing of the old generation resumes anywhere, and what the
+	 * old worker saves afterwards is not kept.
+	 */
+	CHECK(pipe(go) == 0);
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		if (child_get(2, "bob") == 0)
+			_exit(2);       /* resumed after the reload */
+		sess_put(4, "mallory");
+		_exit(0);
+	}
+	close(go[0]);
+	cache_clear();
+	CHECK(write(go[1], &c, 1) == 1);
+	close(go[1]);
+	CHECK(child_status(pid) == 0);
+	CHECK(!sess_get(1, cn, sizeof cn));
+	CHECK(!sess_get(2, cn, sizeof cn));
+	CHECK(!sess_get(4, cn, sizeof cn));
+	sess_put(5, "dave");
+	CHECK(sess_get(5, cn, sizeof cn) && strcmp(cn, "dave") == 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(child_get(5, "dave"));
+	CHECK(child_status(pid) == 0);
+	cache_clear();
+	CHECK(!sess_get(5, cn, sizeof cn));
+}
+
 static void
 test_allow_file(void)
 {
@@ -2134,6 +2279,7 @@ main(int argc, char **argv)
 	test_cn_plain();
 	test_allow_file();
 	test_status();
+	test_session_cache_shared();
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
