@@ -47,6 +47,7 @@ struct options {
 	bool sandbox;               /* Landlock, where the kernel has it */
 	const char *pid_file;       /* --pid-file: the (supervisor's) pid, and
 	                               FILE.reload: the last reload's outcome */
+	const char *status;         /* --status ADDR:PORT; NULL: off */
 	struct redirect redirect[MAX_LISTENERS];    /* from --nginx-conf only */
 	int redirect_count;
 	struct http_header add_header[HTTP_MAX_ADD_HEADERS];    /* likewise */

@@ -117,15 +117,33 @@ enum {
 };
 
 /*
- * One CRL (never a delta or an indirect one: those are refused at load),
- * verified against the pinned CA whose key signed it. It applies only to
- * certificates that key signed (anchor_id), and only to those its scope
- * covers.
+ * Intermediate CA keys whose signature verdict one CRL keeps: a CRL not from
+ * a pinned CA is verified at most once per such key (and generation).
+ */
+#define TLS_CRL_VERDICTS 8
+
+struct crl_verdict {
+	unsigned char key_id[32];      /* the intermediate: see anchor_key_id in tls.c */
+	bool signed_by;                /* the CRL's signature verifies with its key */
+};
+
+/*
+ * One CRL (never a delta or an indirect one: those are refused at load).
+ * From a pinned CA, it is verified against that CA's key at load and
+ * applies only to certificates that key signed (anchor_id). From any other
+ * issuer (anchor -1), it is kept with its signature (der) and verified
+ * against an intermediate's key only once a validated chain shows one of
+ * that name (verdicts); it applies only to certificates of such a chain
+ * that key signed. Either way, only to those its scope covers.
  */
 struct crl {
 	unsigned char issuer_hash[32]; /* SHA-256 of the issuer Name's DER */
 	unsigned char anchor_id[32];   /* the signing CA: see anchor_key_id in tls.c */
-	int anchor;                    /* that CA's index in creds->anchors */
+	int anchor;                    /* that CA's index in creds->anchors; -1: none */
+	unsigned char *der;            /* anchor -1: the whole CRL, to verify later */
+	size_t der_len;
+	struct crl_verdict verdicts[TLS_CRL_VERDICTS];
+	unsigned verdict_count;
 	char issuer[160];
 	const char *path;              /* the --crl file, for messages */
 	unsigned scope;                /* CRL_SCOPE_*; 0 with scope_note saying why */
@@ -238,8 +256,8 @@ struct client_identity {
 	int trusted_at;                 /* certificates up to the one a pinned CA signed */
 	/*
 	 * The certificate a pinned CA signed: the client's own when trusted_at
-	 * is 1, else the topmost intermediate. A CRL (always from a pinned CA)
-	 * can only cover this one. top_known is false if it could not be read.
+	 * is 1, else the topmost intermediate: a pinned CA's CRL covers it
+	 * (those below, see below[]). top_known is false if it could not be read.
 	 */
 	bool top_known;
 	bool top_ca;                    /* it is a CA certificate (basicConstraints cA) */
@@ -252,6 +270,19 @@ struct client_identity {
 	 */
 	int top_anchor;
 	unsigned char top_anchor_id[32];
+	/*
+	 * The certificates below the one a pinned CA signed, client's own
+	 * first (trusted_at - 1 of them when below_count says so): what the
+	 * CRL of the intermediate that signed each needs, so that a request
+	 * can be rechecked against another generation's CRLs without the
+	 * chain. Filled only once the chain validated.
+	 */
+	unsigned char below_count;
+	struct chain_link {
+		struct serial serial;
+		bool ca;                        /* which CRL scope covers it */
+		unsigned char issuer_key_id[32];  /* the intermediate that signed it */
+	} below[TLS_MAX_CLIENT_CHAIN - 1];
 };
 
 /*
@@ -268,6 +299,15 @@ struct client_verifier {
 	unsigned char *ee_der;          /* scratch for the client certificate */
 	size_t ee_cap, ee_len;
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
+	size_t cur_off;                 /* where in ee_der that one is written */
+	/*
+	 * The intermediates up to the one a pinned CA signed stay in ee_der,
+	 * after the client's certificate (ca_off/ca_len, in chain order), for
+	 * the CRLs of intermediates; ca_lost when one did not fit.
+	 */
+	size_t ca_kept;
+	size_t ca_off[TLS_MAX_CLIENT_CHAIN], ca_len[TLS_MAX_CLIENT_CHAIN];
+	bool ca_lost;
 	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
 	int64_t ca_not_after;           /* the intermediates' first notAfter */
 	/*
@@ -335,8 +375,14 @@ void tls_use(struct tls_credentials *creds);
 /* The generation in use. */
 const struct tls_credentials *tls_current(void);
 
-/* Allocates the session cache (config->session_cache_size entries). */
+/*
+ * Maps the session cache (config->session_cache_size entries) in shared
+ * memory, before any worker is forked: all processes then share it.
+ */
 void tls_cache_init(const struct tls_config *config);
+
+/* The session cache's shared mapping: its bytes, its entries (0: none) and their size. */
+size_t tls_cache_bytes(size_t *entries, size_t *entry_bytes);
 
 /*
  * Writes warnings for certificates and CRLs expiring within `days`, for
@@ -345,6 +391,13 @@ void tls_cache_init(const struct tls_config *config);
  */
 void tls_warn_expiring(const struct tls_credentials *creds, int days,
     void (*warn)(const char *message));
+
+/*
+ * The server certificate's subject (RFC 4514) and notAfter, for --status;
+ * false if it cannot be read.
+ */
+bool tls_server_certificate(const struct tls_credentials *creds, char *subject,
+    size_t subject_len, int64_t *not_after);
 
 /* Configures a slot's engine once, at start-up. */
 void tls_session_init(struct tls_session *s);
@@ -410,6 +463,9 @@ bool tls_session_sending(const struct tls_session *s);
 void tls_session_send_refusal(const struct tls_session *s, int fd);
 
 const struct client_identity *tls_session_identity(const struct tls_session *s);
+
+/* After tls_session_handshake_finished(): true if a cached session was resumed. */
+bool tls_session_resumed(const struct tls_session *s);
 
 /* The verified client's CN, or NULL when the client is not verified. */
 const char *tls_session_client_cn(const struct tls_session *s);

@@ -230,9 +230,15 @@ if srv_at "$p" --allow-cn carol --allow-ou reports --allow-ou eng --allow-file "
 
 	# SIGHUP: a new file applies to a connection already open.
 	GO=$TMPD/go.1
+	served=$(grep -c '"GET /public.txt HTTP/1.1" 200' "$SERVER_OUT")
 	get "$p" bob /public.txt "@$GO" /public.txt /reports/r.txt >"$TMPD/ka.1" &
 	ka=$!
-	sleep 0.3
+	# The first request is answered under the old rules before the reload
+	# (a fixed sleep raced with a slow handshake on a loaded machine).
+	for _ in $(seq 100); do
+		[ "$(grep -c '"GET /public.txt HTTP/1.1" 200' "$SERVER_OUT")" -gt "$served" ] && break
+		sleep 0.1
+	done
 	printf '/ ou reports\n/public.txt cn alice\n' >"$RULES.new"
 	mv "$RULES.new" "$RULES"
 	kill -HUP "$SERVER_PID"

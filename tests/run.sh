@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/run.sh - what `make test` runs: the unit tests; the integration,
-# robustness, no-allocation and privilege suites against ./mtlsd; the fuzz
+# robustness, no-allocation, privilege and status suites against ./mtlsd; the fuzz
 # corpus replayed; the integration and robustness suites again against the
 # ASan+UBSan build (SANITIZE_RUN=0 skips them); one short valgrind run
 # (VALGRIND_RUN=0 skips it). Each suite's own summary is prefixed with its
@@ -99,6 +99,7 @@ run_suite differential bash tests/differential.sh
 if [ -z "${MTLSD:-}" ]; then
 	run_suite identity bash tests/identity.sh
 	run_suite allow bash tests/allow.sh
+	run_suite status bash tests/status.sh
 	run_suite unit-nginx ./tests/unit-nginx
 	run_suite nginx-conf bash tests/nginx-conf.sh
 	run_suite deploy bash tests/deploy.sh
@@ -126,7 +127,7 @@ if [ -z "${MTLSD:-}" ]; then
 		run_suite valgrind env PKI="$work/pki" bash tests/memcheck.sh
 	fi
 else
-	echo "skip - identity, allow, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
+	echo "skip - identity, allow, status, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
 fi
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -6,12 +6,14 @@
 #include "../http.c"
 #include "../filecache.c"
 #include "../tls.c"
+#include "../status.c"
 
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <utime.h>
 
 static int passed, failed;
@@ -1511,6 +1513,119 @@ lists(const struct crl *crl, const unsigned char *bytes, size_t len)
 	return crl_lists(crl, &s);
 }
 
+/*
+ * CRLs of intermediates: a verdict per key, kept once; a negative one makes
+ * room when the verdicts are full, never the positive one; each certificate
+ * below the top is checked against the CRL its issuer's key signed.
+ */
+static void
+test_intermediate_crls(void)
+{
+	static const unsigned char garbage[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	static unsigned char q[65] = { 4 };
+	struct tls_credentials creds;
+	struct client_identity id;
+	struct crl crl;
+	struct serial revoked = { 1, { 7 } }, fine = { 1, { 8 } };
+	unsigned char subject[32], other[32], key[32];
+	br_x509_pkey pk;
+	int64_t now = (int64_t)time(NULL);
+	int depth, i;
+
+	memset(&creds, 0, sizeof creds);
+	memset(&crl, 0, sizeof crl);
+	memset(subject, 1, 32);
+	memset(other, 2, 32);
+	memset(&pk, 0, sizeof pk);
+	pk.key_type = BR_KEYTYPE_EC;
+	pk.key.ec.curve = BR_EC_secp256r1;
+	pk.key.ec.q = q;
+	pk.key.ec.qlen = sizeof q;
+	crl.anchor = -1;
+	crl.der = (unsigned char *)(uintptr_t)garbage;
+	crl.der_len = sizeof garbage;
+	memcpy(crl.issuer_hash, subject, 32);
+	crl.scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
+	crl.this_update = now - 10;
+	crl.next_update = now + 100;
+	crl.revoked = &revoked;
+	crl.revoked_count = 1;
+	creds.crls = &crl;
+	creds.crl_count = 1;
+
+	/* Another issuer's name: not tried. */
+	memset(key, 0x10, 32);
+	verify_crls_with(&creds, other, key, &pk);
+	CHECK(crl.verdict_count == 0);
+	/* Tried once per key; a signature that does not verify counts for nothing. */
+	verify_crls_with(&creds, subject, key, &pk);
+	verify_crls_with(&creds, subject, key, &pk);
+	CHECK(crl.verdict_count == 1 && !crl.verdicts[0].signed_by);
+	CHECK(!crl_signed_with(&crl, key));
+	crl.verdicts[0].signed_by = true;       /* as if it had verified */
+	CHECK(crl_signed_with(&crl, key));
+	for (i = 1; i <= TLS_CRL_VERDICTS + 2; i++) {
+		unsigned char k[32];
+
+		memset(k, 0x10 + i, 32);
+		verify_crls_with(&creds, subject, k, &pk);
+	}
+	CHECK(crl.verdict_count == TLS_CRL_VERDICTS && crl_signed_with(&crl, key));
+
+	/* leaf (by the CRL of key) <- int 1 (by the CRL of another key) <- top */
+	memset(&id, 0, sizeof id);
+	id.trusted_at = 2;
+	id.below_count = 1;
+	id.below[0].serial = fine;
+	memcpy(id.below[0].issuer_key_id, key, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == 0 && depth == 0);
+	id.below[0].serial = revoked;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_REVOKED
+	    && depth == 1);
+	id.below[0].serial = fine;
+	id.trusted_at = 3;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);                 /* below_count short: closed */
+	id.below_count = 2;
+	id.below[1].serial = revoked;
+	id.below[1].ca = true;
+	memset(id.below[1].issuer_key_id, 0x77, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);                 /* no CRL of that key */
+	memcpy(id.below[1].issuer_key_id, key, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CA_REVOKED
+	    && depth == 2);
+	crl.scope = CRL_SCOPE_EE;           /* onlyContainsUserCerts: not the CA */
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);
+	crl.scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
+	crl.next_update = now - 1;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_EXPIRED
+	    && depth == 1);
+
+	/* An intermediate that could not be kept: refused, nothing linked. */
+	{
+		static struct client_verifier v;
+		struct usage_verdict leaf;
+
+		memset(&v, 0, sizeof v);
+		memset(&leaf, 0, sizeof leaf);
+		v.creds = &creds;
+		v.identity.trusted_at = 2;
+		v.identity.below_count = 1;
+		v.ca_lost = true;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE
+		    && v.identity.below_count == 0 && v.reason_error == TLS_ERR_CA_UNREADABLE);
+		/* Kept, but not a certificate: refused too. */
+		v.ca_lost = false;
+		v.ee_der = (unsigned char *)(uintptr_t)garbage;
+		v.ee_cap = sizeof garbage;
+		v.ca_off[1] = 0;
+		v.ca_len[1] = sizeof garbage;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE);
+	}
+}
+
 static void
 test_crl_entries(void)
 {
@@ -1851,6 +1966,150 @@ allow_file_of(const char *text, struct tls_credentials *c, char *why, size_t why
 	return rc;
 }
 
+/* ---- the session cache shared by workers ---- */
+
+static struct tls_session cache_sess;
+
+/* cache_save() for session ID byte `id` made by a client with CN `cn`. */
+static void
+sess_put(unsigned char id, const char *cn)
+{
+	br_ssl_session_parameters p;
+	struct client_verifier *v = &cache_sess.verifier;
+
+	memset(&p, 0, sizeof p);
+	memset(p.session_id, 0xa5, sizeof p.session_id);
+	p.session_id[3] = id;       /* the slot: id % 8 */
+	p.session_id_len = 32;
+	p.version = BR_TLS12;
+	memset(p.master_secret, id, sizeof p.master_secret);
+	memset(&v->identity, 0, sizeof v->identity);
+	v->identity.auth = AUTH_VERIFIED;
+	snprintf(v->identity.cn, sizeof v->identity.cn, "%s", cn);
+	v->creds = current_creds;
+	cache_save(&session_cache.vtable, &cache_sess.server, &p);
+}
+
+/* cache_load(): 1 and the CN restored if session `id` resumes, else 0. */
+static int
+sess_get(unsigned char id, char *cn, size_t cn_len)
+{
+	br_ssl_session_parameters p;
+	struct client_verifier *v = &cache_sess.verifier;
+	int found;
+
+	memset(&p, 0, sizeof p);
+	memset(p.session_id, 0xa5, sizeof p.session_id);
+	p.session_id[3] = id;
+	p.session_id_len = 32;
+	memset(&v->resume_identity, 0, sizeof v->resume_identity);
+	found = cache_load(&session_cache.vtable, &cache_sess.server, &p);
+	snprintf(cn, cn_len, "%s", found ? v->resume_identity.cn : "");
+	return found && p.master_secret[0] == id;
+}
+
+/* In a child (a worker): 0 if `id` resumes as `cn`, else 1. */
+static int
+child_get(unsigned char id, const char *cn)
+{
+	char got[65];
+
+	return sess_get(id, got, sizeof got) && strcmp(got, cn) == 0 ? 0 : 1;
+}
+
+static int
+child_status(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+static void
+test_session_cache_shared(void)
+{
+	struct tls_config cfg;
+	size_t entries, each;
+	char cn[65];
+	int go[2];
+	pid_t pid;
+	char c = 0;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.session_cache_size = 8;
+	cfg.session_timeout = 300;
+	tls_cache_init(&cfg);
+	CHECK(tls_cache_bytes(&entries, &each) >= 8 * each && entries == 8);
+	br_ssl_server_zero(&cache_sess.server);
+
+	/* a session made in the parent resumes in a forked worker, and back */
+	sess_put(1, "alice");
+	pid = fork();
+	if (pid == 0) {
+		if (child_get(1, "alice") != 0)
+			_exit(1);
+		sess_put(2, "bob");
+		_exit(0);
+	}
+	CHECK(child_status(pid) == 0);
+	CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
+	CHECK(!sess_get(3, cn, sizeof cn));
+
+	/*
+	 * A worker dies holding the lock, half-way through writing session 1:
+	 * the next locker is not blocked, session 1 is gone, 2 is intact.
+	 */
+	pid = fork();
+	if (pid == 0) {
+		if (!cache_lock())
+			_exit(1);
+		__atomic_store_n(&session_cache.shared->busy, 1, __ATOMIC_SEQ_CST);
+		session_cache.entries[1].identity.cn[0] = 'X';
+		_exit(0);
+	}
+	CHECK(child_status(pid) == 0);
+	CHECK(!sess_get(1, cn, sizeof cn));
+	CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
+	sess_put(1, "carol");
+	CHECK(sess_get(1, cn, sizeof cn) && strcmp(cn, "carol") == 0);
+
+	/*
+	 * A reload (tls_use() -> cache_clear()) while an old worker still
+	 * runs: nothing of the old generation resumes anywhere, and what the
+	 * old worker saves afterwards is not kept.
+	 */
+	CHECK(pipe(go) == 0);
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		if (child_get(2, "bob") == 0)
+			_exit(2);       /* resumed after the reload */
+		sess_put(4, "mallory");
+		_exit(0);
+	}
+	close(go[0]);
+	cache_clear();
+	CHECK(write(go[1], &c, 1) == 1);
+	close(go[1]);
+	CHECK(child_status(pid) == 0);
+	CHECK(!sess_get(1, cn, sizeof cn));
+	CHECK(!sess_get(2, cn, sizeof cn));
+	CHECK(!sess_get(4, cn, sizeof cn));
+	sess_put(5, "dave");
+	CHECK(sess_get(5, cn, sizeof cn) && strcmp(cn, "dave") == 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(child_get(5, "dave"));
+	CHECK(child_status(pid) == 0);
+	cache_clear();
+	CHECK(!sess_get(5, cn, sizeof cn));
+}
+
 static void
 test_allow_file(void)
 {
@@ -1930,6 +2189,65 @@ test_allow_file(void)
 	free(c.path_rule_text);
 }
 
+/* ---- --status: outcomes and label values ---- */
+
+static void
+test_status(void)
+{
+	struct client_identity id;
+	struct out o;
+	char buf[256];
+	static const struct { int error; enum handshake_result r; } map[] = {
+		{ BR_ERR_X509_NOT_TRUSTED, HS_UNKNOWN_CA },
+		{ TLS_ERR_CA_KEY_MISMATCH, HS_UNKNOWN_CA },
+		{ TLS_ERR_REVOKED, HS_REVOKED },
+		{ TLS_ERR_CA_REVOKED, HS_REVOKED },
+		{ TLS_ERR_NOT_ALLOWED, HS_NOT_ALLOWED },
+		{ TLS_ERR_EKU, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_WEAK_KEY, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_PATH_LEN, HS_BAD_CERTIFICATE },
+		{ BR_ERR_X509_BAD_SIGNATURE, HS_BAD_CERTIFICATE },
+		{ BR_ERR_X509_INVALID_VALUE, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_CRL_EXPIRED, HS_OTHER },
+		{ TLS_ERR_CRL_MISSING, HS_OTHER },
+		{ BR_ERR_BAD_HANDSHAKE, HS_OTHER },
+	};
+	size_t i;
+
+	memset(&id, 0, sizeof id);
+	id.auth = AUTH_VERIFIED;
+	CHECK(status_handshake_result(&id, 1000) == HS_OK);
+	id.auth = AUTH_NOT_SENT;
+	CHECK(status_handshake_result(&id, 1000) == HS_NO_CERTIFICATE);
+	id.auth = AUTH_REJECTED;
+	for (i = 0; i < sizeof map / sizeof map[0]; i++) {
+		id.error = map[i].error;
+		CHECK(status_handshake_result(&id, 1000) == map[i].r);
+	}
+	id.error = BR_ERR_X509_EXPIRED;
+	id.not_before = 500;
+	CHECK(status_handshake_result(&id, 1000) == HS_EXPIRED);
+	id.not_before = 2000;
+	CHECK(status_handshake_result(&id, 1000) == HS_NOT_YET_VALID);
+
+	/* Label values: \\, \" and \n escaped; what is not UTF-8 becomes '?'. */
+	o = (struct out){ buf, 0, sizeof buf, false };
+	put_label(&o, "CN=a\\\"b\",O=\nx\x01\x7f");
+	CHECK(!o.overflow && o.len == strlen("CN=a\\\\\\\"b\\\",O=\\nx??")
+	    && memcmp(buf, "CN=a\\\\\\\"b\\\",O=\\nx??", o.len) == 0);
+	o = (struct out){ buf, 0, sizeof buf, false };
+	put_label(&o, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92");     /* café € 🔒 */
+	CHECK(o.len == 14 && memcmp(buf, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92", 14) == 0);
+	o = (struct out){ buf, 0, sizeof buf, false };
+	/* Latin-1, overlong, a surrogate, past U+10FFFF, cut short. */
+	put_label(&o, "\xe9|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82");
+	CHECK(o.len == strlen("?|??|???|????|??")
+	    && memcmp(buf, "?|??|???|????|??", o.len) == 0);
+	o = (struct out){ buf, 0, 8, false };
+	put_label(&o, "0123456789");
+	CHECK(o.overflow);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1954,11 +2272,14 @@ main(int argc, char **argv)
 	test_crl_idp();
 	test_crl_extensions();
 	test_crl_entries();
+	test_intermediate_crls();
 	test_anchor_views();
 	test_san_parsing();
 	test_ou_parsing();
 	test_cn_plain();
 	test_allow_file();
+	test_status();
+	test_session_cache_shared();
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
