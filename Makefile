@@ -3,11 +3,13 @@
 #   make            build ./mtlsd (BearSSL linked statically)
 #   make certs      demo PKI in certs/ (CA, server, client, client.p12)
 #   make run        build, make the demo certificates, serve ./www on :8443
+#   make check      the quick tests: unit, integration, deploy, docs
+#                   (under a minute; no root, no installs, loopback only)
 #   make test       unit, integration, robustness and no-allocation tests,
 #                   the fuzz corpus, the sanitizer build and valgrind
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (clang)
 #   make deps       install the Debian packages needed to build and test
-#   make install    PREFIX=/usr/local DESTDIR= (binary, man page, example
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, example
 #                   config, systemd unit)
 #   make CROSS=aarch64-linux-gnu-    build/arm64/mtlsd (arm-linux-gnueabihf-: armhf)
 #   make STATIC=1   link fully statically (any target; cross: build/NAME-static/)
@@ -77,8 +79,8 @@ endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
 OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)filecache.o $(O)nginx_conf.o $(O)proxy.o \
-	$(O)priv.o $(O)redirect.o
-HEADERS = tls.h http.h filecache.h server.h proxy.h priv.h redirect.h
+	$(O)priv.o $(O)redirect.o $(O)status.o
+HEADERS = tls.h http.h filecache.h server.h proxy.h priv.h redirect.h status.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 UNIT_PROXY = $(if $(O),$(O)unit-proxy,tests/unit-proxy)
 
@@ -95,7 +97,7 @@ $(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-$(UNIT): tests/unit.c tls.c http.c filecache.c $(HEADERS) $(COMPAT)
+$(UNIT): tests/unit.c tls.c http.c filecache.c status.c $(HEADERS) $(COMPAT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit.c $(COMPAT) $(LIBS)
 
@@ -148,7 +150,7 @@ $(UNIT_PROXY): tests/unit-proxy.c proxy.c proxy.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-proxy.c
 
-# ---- sanitizers, fuzzing and allocation counting (see README, Tests) ----
+# ---- sanitizers, fuzzing and allocation counting (see tests/README.md) ----
 
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -227,6 +229,11 @@ test:
 		tests/malloc-count.so $(REPLAYERS)
 	sh tests/run.sh
 
+# What a developer runs before committing: no package installs, no root.
+check:
+	$(MAKE) mtlsd tests/unit tests/unit-nginx tests/unit-proxy
+	sh tests/run.sh check
+
 deps:
 	sh tests/install-deps.sh test
 
@@ -255,15 +262,19 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 # The example configuration goes to $(SYSCONFDIR)/mtlsd/nginx.conf only
 # when there is none, so that reinstalling never overwrites a real one.
+# The man pages name the default paths (man ./mtlsd.8 reads well in the
+# checkout); the installed copies get the real ones.
 install: $(O)mtlsd
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 \
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples $(DESTDIR)$(SYSCONFDIR)/mtlsd \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	cp $(O)mtlsd $(DESTDIR)$(PREFIX)/bin/mtlsd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/mtlsd
-	sed 's,@BINDIR@,$(PREFIX)/bin,g; s,@SYSCONFDIR@,$(SYSCONFDIR),g' mtlsd.8 \
+	sed 's,/usr/local/,$(PREFIX)/,g; s,/etc/mtlsd/,$(SYSCONFDIR)/mtlsd/,g' mtlsd.8 \
 		>$(DESTDIR)$(MANDIR)/man8/mtlsd.8
-	chmod 644 $(DESTDIR)$(MANDIR)/man8/mtlsd.8
+	sed 's,/usr/local/,$(PREFIX)/,g; s,/etc/mtlsd/,$(SYSCONFDIR)/mtlsd/,g' mtlsd-nginx.5 \
+		>$(DESTDIR)$(MANDIR)/man5/mtlsd-nginx.5
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/mtlsd.8 $(DESTDIR)$(MANDIR)/man5/mtlsd-nginx.5
 	cp deploy/nginx.conf $(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples/nginx.conf
 	chmod 644 $(DESTDIR)$(PREFIX)/share/doc/mtlsd/examples/nginx.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/mtlsd/nginx.conf ] || \
@@ -279,4 +290,4 @@ clean:
 		mtlsd-san $(REPLAYERS) $(FUZZERS) tests/malloc-count.so
 	rm -rf build
 
-.PHONY: all certs run test deps install clean test-cross test-musl size bench fuzz
+.PHONY: all certs run check test deps install clean test-cross test-musl size bench fuzz

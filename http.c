@@ -19,7 +19,7 @@
 #include "filecache.h"
 #include "http.h"
 
-#define MAX_PATH_BYTES 8192
+#define MAX_PATH_BYTES HTTP_MAX_PATH
 
 static const struct {
 	enum status status;
@@ -1197,17 +1197,18 @@ open_in_site(const struct http_site *site, const char *rel, int flags)
  */
 static bool
 open_target(struct http_response *resp, const struct http_site *site,
-    char *path, size_t path_len, size_t path_cap)
+    char *path, size_t path_len, size_t path_cap, int key_root, const char *key,
+    size_t key_len)
 {
 	const char *rel = path_len > 1 ? path + 1 : ".";
 	int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
-	size_t index_len = strlen(site->index), key_len = path_len;
+	size_t index_len = strlen(site->index);
 	struct file_cache_entry *e;
 	struct stat st;
 	int fd;
 
-	if (site->cache && (e = file_cache_get(site->cache, site->root_fd, path,
-	    path_len, &st))) {
+	if (site->cache && key && (e = file_cache_get(site->cache, key_root, key,
+	    key_len, &st))) {
 		resp->fd = e->fd;
 		resp->cached = e;
 		resp->size = (uint64_t)st.st_size;
@@ -1260,10 +1261,45 @@ open_target(struct http_response *resp, const struct http_site *site,
 	resp->mtime = st.st_mtime;
 	resp->content_type = http_content_type(path, path_len);
 	/* Keyed by the path asked for: "/dir/", not "/dir/index.html". */
-	if (site->cache)
-		resp->cached = file_cache_put(site->cache, site->root_fd, path,
+	if (site->cache && key)
+		resp->cached = file_cache_put(site->cache, key_root, key,
 		    key_len, fd, &st, resp->content_type);
 	return true;
+}
+
+/*
+ * --root-per-client: opens the path beneath the client's own directory,
+ * a real directory (not a symlink) right under the root, for this request
+ * only. The cache key starts with the client's name, so that an entry
+ * made for one client is never found for another, whatever the fd
+ * numbers of their directories were.
+ */
+static bool
+open_client_target(struct http_response *resp, const struct http_site *site,
+    char *path, size_t path_len, size_t path_cap)
+{
+	char key[FILE_CACHE_PATH_MAX + 1];
+	size_t dir_len = strlen(site->client_dir);
+	struct http_site mine = *site;
+	bool ok, cacheable = 1 + dir_len + path_len < sizeof key;
+	int dir;
+
+	if (cacheable) {
+		key[0] = '/';
+		memcpy(key + 1, site->client_dir, dir_len);
+		memcpy(key + 1 + dir_len, path, path_len);
+	}
+	dir = openat(site->root_fd, site->client_dir,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0) {
+		set_status(resp, errno == ELOOP ? S_NOT_FOUND : status_for_errno(errno), NULL);
+		return false;
+	}
+	mine.root_fd = dir;
+	ok = open_target(resp, &mine, path, path_len, path_cap, site->root_fd,
+	    cacheable ? key : NULL, 1 + dir_len + path_len);
+	close(dir);
+	return ok;
 }
 
 static void
@@ -1306,7 +1342,9 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 		set_status(resp, S_BAD_REQUEST, NULL);
 		return;
 	}
-	if (!open_target(resp, site, path, (size_t)path_len, sizeof path))
+	if (site->client_dir ? !open_client_target(resp, site, path, (size_t)path_len,
+	    sizeof path) : !open_target(resp, site, path, (size_t)path_len, sizeof path,
+	    site->root_fd, path, (size_t)path_len))
 		return;
 	/*
 	 * As nginx: once the file is found, a client waiting for "100

@@ -70,6 +70,9 @@ struct http_request {
 	uint64_t content_length;
 };
 
+/* Longest request path (before decoding) mtlsd looks up; longer is 414. */
+#define HTTP_MAX_PATH 8192
+
 /* Largest request body mtlsd reads (and throws away), as nginx's default. */
 #define HTTP_MAX_BODY (1024 * 1024)
 
@@ -91,6 +94,12 @@ struct http_site {
 	int root_fd;              /* the document root, opened at start-up */
 	const char *index;        /* file served for a directory */
 	struct file_cache *cache; /* NULL: every request opens its file */
+	/*
+	 * --root-per-client: the client's CN, a plain name (tls_cn_is_plain);
+	 * files are opened beneath root_fd/client_dir, and cached under
+	 * "/client_dir/path", so no client's entry answers another. NULL: off.
+	 */
+	const char *client_dir;
 };
 
 /* Where the client reached us, for the Location of redirects. */

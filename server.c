@@ -35,6 +35,7 @@
 #include "priv.h"
 #include "redirect.h"
 #include "server.h"
+#include "status.h"
 #include "tls.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -83,6 +84,7 @@ struct conn {
 	bool head_sent;
 	bool unflushed;             /* plaintext given to the engine, not flushed */
 	bool runnable;              /* has work that needs no I/O event */
+	bool handshake_counted;     /* in --status's mtlsd_handshakes_total */
 	size_t active_index;        /* position in active[] while busy */
 	char peer[INET6_ADDRSTRLEN];
 	unsigned peer_port;
@@ -99,6 +101,7 @@ struct conn {
 	struct http_request req;
 	struct http_response resp;
 	struct tls_session tls;
+	struct tls_access access;   /* what let the current request in */
 };
 
 struct listener {
@@ -291,10 +294,13 @@ static void
 access_log_write(const struct conn *c)
 {
 	char line[2048], stamp[40], request[700], user[200], referer[400], agent[500];
+	char allowed[400], allowed_log[500];
 	const char *cn = tls_session_client_cn(&c->tls);
 	struct tm tm;
 	int n;
 
+	/* Every response, logged or not, passes here once. */
+	status_count_request(c->resp.status);
 	if (access_fd < 0)
 		return;
 	gmtime_r(&wall_now, &tm);
@@ -305,9 +311,21 @@ access_log_write(const struct conn *c)
 	    c->req.referer.len ? c->req.referer.len : 1);
 	log_escape(agent, sizeof agent, c->req.user_agent.len ? c->req.user_agent.p : "-",
 	    c->req.user_agent.len ? c->req.user_agent.len : 1);
-	n = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d %" PRIu64 " \"%s\" \"%s\"\n",
-	    c->peer, user, stamp, request, c->resp.status, c->resp.body_bytes,
-	    referer, agent);
+	allowed_log[0] = '\0';
+	if (opt.access_log_identity) {
+		/* After the combined fields, where log parsers tolerate extras. */
+		tls_access_text(tls_session_identity(&c->tls), &c->access, allowed,
+		    sizeof allowed);
+		allowed_log[0] = ' ';
+		allowed_log[1] = '"';
+		n = (int)log_escape(allowed_log + 2, sizeof allowed_log - 3, allowed,
+		    strlen(allowed));
+		allowed_log[2 + n] = '"';
+		allowed_log[3 + n] = '\0';
+	}
+	n = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d %" PRIu64
+	    " \"%s\" \"%s\"%s\n", c->peer, user, stamp, request, c->resp.status,
+	    c->resp.body_bytes, referer, agent, allowed_log);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof line)
@@ -348,9 +366,20 @@ update_clock(void)
 
 /* ---- connections ---- */
 
+/* Each connection's handshake is counted once, however it ends. */
+static void
+count_handshake(struct conn *c, enum handshake_result r)
+{
+	if (!c->handshake_counted)
+		status_count_handshake(r);
+	c->handshake_counted = true;
+}
+
 static void
 conn_free(struct conn *c)
 {
+	if (c->state == C_PROXY || c->state == C_HANDSHAKE)
+		count_handshake(c, HS_OTHER);   /* timed out, evicted, cut off */
 	tls_session_end(&c->tls);
 	http_response_end(&c->resp);
 	if (c->fd >= 0)
@@ -419,6 +448,8 @@ handshake_failed(struct conn *c)
 
 	if (opt.tls.mode == VERIFY_STRICT && auth != AUTH_VERIFIED
 	    && (auth == AUTH_REJECTED || err == BR_ERR_NO_CLIENT_AUTH)) {
+		count_handshake(c, status_handshake_result(tls_session_identity(&c->tls),
+		    (int64_t)wall_now));
 		log_error("info", c, "%s, handshake refused",
 		    tls_session_auth_failure(&c->tls));
 		tls_session_send_refusal(&c->tls, c->fd);
@@ -427,6 +458,7 @@ handshake_failed(struct conn *c)
 	} else {
 		log_error("info", c, "SSL handshake failed: %s", tls_error_text(err));
 	}
+	count_handshake(c, HS_OTHER);
 	conn_start_linger(c);
 }
 
@@ -466,6 +498,23 @@ check_early_body(struct conn *c)
 	}
 }
 
+/*
+ * Who may have this request: tls_access_check() on the path as the file
+ * lookup will see it (decoded and normalised). A path that cannot be
+ * normalised is answered 400 whatever the rules; the global rules decide.
+ */
+static int
+access_check(struct conn *c, const struct client_identity *id)
+{
+	char path[HTTP_MAX_PATH + 256];
+	long len = -1;
+
+	if (c->req.path.len <= HTTP_MAX_PATH)
+		len = http_normalize_path(c->req.path.p, c->req.path.len, path, sizeof path);
+	return tls_access_check(id, len < 0 ? NULL : path, len < 0 ? 0 : (size_t)len,
+	    &c->access);
+}
+
 static void
 begin_response(struct conn *c)
 {
@@ -474,6 +523,7 @@ begin_response(struct conn *c)
 	bool keep_alive = !shutting_down
 	    && c->requests + 1 < (unsigned long)opt.max_requests;
 
+	memset(&c->access, 0, sizeof c->access);
 	if (c->req.error != S_NONE) {
 		http_prepare_error(&c->resp, &c->req, c->req.error,
 		    c->req.error_detail, keep_alive);
@@ -482,17 +532,28 @@ begin_response(struct conn *c)
 		log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
 		http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
 		    id->auth == AUTH_NOT_SENT ? DETAIL_NO_CERT : DETAIL_CERT_ERROR, false);
-	} else if ((refusal = tls_identity_recheck(id)) != 0) {
+	} else if ((refusal = access_check(c, id)) != 0) {
 		/* Checked on every request: a reload can revoke an open connection. */
-		log_error("info", c, "%s (subject \"%s\"), closing",
-		    tls_error_text(refusal), id->subject);
-		if (refusal == TLS_ERR_NOT_ALLOWED)
-			http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, false);
-		else
-			http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
-			    DETAIL_CERT_ERROR, false);
+		if (refusal == TLS_ERR_PATH_NOT_ALLOWED) {
+			/* Other paths may be open to the client: keep the connection. */
+			log_error("info", c, "%s (subject \"%s\")",
+			    tls_error_text(refusal), id->subject);
+			http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, keep_alive);
+		} else {
+			log_error("info", c, "%s (subject \"%s\"), closing",
+			    tls_error_text(refusal), id->subject);
+			if (refusal == TLS_ERR_NOT_ALLOWED || refusal == TLS_ERR_CN_NOT_PLAIN)
+				http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, false);
+			else
+				http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
+				    DETAIL_CERT_ERROR, false);
+		}
 	} else {
-		http_prepare(&c->resp, &c->req, &site, keep_alive);
+		struct http_site here = site;
+
+		if (opt.tls.root_per_client)
+			here.client_dir = id->cn;   /* a plain name: access_check said so */
+		http_prepare(&c->resp, &c->req, &here, keep_alive);
 		check_early_body(c);
 	}
 	if (c->req.error == S_NONE && c->resp.keep_alive) {
@@ -664,6 +725,7 @@ send_head(struct conn *c)
 		return false;
 	}
 	tls_session_write_done(&c->tls, n);
+	status_count_bytes(n);
 	c->unflushed = true;
 	c->head_sent = true;
 	return true;
@@ -687,6 +749,7 @@ send_file_data(struct conn *c)
 		return false;
 	}
 	tls_session_write_done(&c->tls, (size_t)n);
+	status_count_bytes((uint64_t)n);
 	c->unflushed = true;
 	c->resp.offset += (uint64_t)n;
 	c->resp.remaining -= (uint64_t)n;
@@ -747,6 +810,10 @@ conn_step(struct conn *c)
 		case C_HANDSHAKE:
 			if (tls_session_handshake_done(&c->tls)) {
 				tls_session_handshake_finished(&c->tls);
+				count_handshake(c, status_handshake_result(
+				    tls_session_identity(&c->tls), (int64_t)wall_now));
+				if (opt.tls.session_cache_size > 0)
+					status_count_session(tls_session_resumed(&c->tls));
 				c->state = C_READING;
 				c->deadline = now_ms + opt.header_timeout * 1000;
 				progress = true;
@@ -872,6 +939,7 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 			return;
 		}
 		log_error("info", victim, "evicted: all slots in use");
+		status_count_eviction();
 		conn_free(victim);
 	}
 	c = &conns[free_slots[--free_count]];
@@ -904,6 +972,7 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	c->in_len = c->scanned = c->head_len = 0;
 	c->body_left = 0;
 	c->head_sent = c->unflushed = c->runnable = c->body_chunked = false;
+	c->handshake_counted = false;
 	memset(&c->req, 0, sizeof c->req);
 	memset(&c->resp, 0, sizeof c->resp);
 	c->resp.fd = -1;
@@ -1013,6 +1082,9 @@ proxy_read(struct conn *c)
 
 /* ---- listeners ---- */
 
+/* The option parse_listen() names in its messages. */
+static const char *listen_option = "--listen";
+
 /*
  * Reads "ADDR:PORT", "[IPV6]:PORT" or "PORT" into `addr`; dies naming the
  * option on anything else. -t runs it too, so that what start-up refuses,
@@ -1031,18 +1103,18 @@ parse_listen(const char *spec, struct sockaddr_storage *addr)
 
 		if (!close_bracket || close_bracket[1] != ':'
 		    || (size_t)(close_bracket - spec - 1) >= sizeof host)
-			die("--listen %s: expected [IPV6]:PORT", spec);
+			die("%s %s: expected [IPV6]:PORT", listen_option, spec);
 		snprintf(host, sizeof host, "%.*s", (int)(close_bracket - spec - 1), spec + 1);
 		snprintf(port, sizeof port, "%s", close_bracket + 2);
 	} else if ((colon = strrchr(spec, ':'))) {
 		if ((size_t)(colon - spec) >= sizeof host)
-			die("--listen %s: address too long", spec);
+			die("%s %s: address too long", listen_option, spec);
 		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
 		snprintf(port, sizeof port, "%s", colon + 1);
 	} else {
 		if (strspn(spec, "0123456789") != strlen(spec))
-			die("--listen %s: no port; expected ADDR:PORT, [IPV6]:PORT "
-			    "or PORT, e.g. %s:8443", spec, spec);
+			die("%s %s: no port; expected ADDR:PORT, [IPV6]:PORT "
+			    "or PORT, e.g. %s:8443", listen_option, spec, spec);
 		snprintf(host, sizeof host, "0.0.0.0");
 		snprintf(port, sizeof port, "%s", spec);
 	}
@@ -1050,10 +1122,12 @@ parse_listen(const char *spec, struct sockaddr_storage *addr)
 		snprintf(host, sizeof host, "0.0.0.0");
 	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port)
 	    || strlen(port) > 6)
-		die("--listen %s: bad port; expected a number from 1 to 65535", spec);
+		die("%s %s: bad port; expected a number from 1 to 65535",
+		    listen_option, spec);
 	number = atol(port);
 	if (number < 1 || number > 65535)
-		die("--listen %s: port %ld is out of range (1 to 65535)", spec, number);
+		die("%s %s: port %ld is out of range (1 to 65535)", listen_option,
+		    spec, number);
 	/* Numeric addresses only: no resolver, nothing for a static build to load. */
 	memset(addr, 0, sizeof *addr);
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)addr)->sin_addr) == 1) {
@@ -1065,8 +1139,9 @@ parse_listen(const char *spec, struct sockaddr_storage *addr)
 		((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)number);
 		addr_len = sizeof(struct sockaddr_in6);
 	} else {
-		die("--listen %s: %s is not a numeric IPv4 or IPv6 address (mtlsd "
-		    "resolves no names: use 127.0.0.1, [::1] or 0.0.0.0)", spec, host);
+		die("%s %s: %s is not a numeric IPv4 or IPv6 address (mtlsd "
+		    "resolves no names: use 127.0.0.1, [::1] or 0.0.0.0)", listen_option,
+		    spec, host);
 	}
 	return addr_len;
 }
@@ -1107,6 +1182,64 @@ open_listener(const char *spec)
 	l = &listeners[listener_count++];
 	l->fd = fd;
 	snprintf(l->name, sizeof l->name, "%s", spec);
+}
+
+/*
+ * --status: the scrapers' port (status.c), served by the supervisor or the
+ * only process, never by workers. What it shows is not secret, but it is
+ * not for everyone either (subjects, load, reload times), and it has no
+ * TLS and no authentication: so only a loopback address is accepted.
+ * Reach it from elsewhere through an SSH tunnel or a proxy that
+ * authenticates.
+ */
+static socklen_t
+status_address(struct sockaddr_storage *addr_out)
+{
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	bool loopback;
+
+	listen_option = "--status";
+	addr_len = parse_listen(opt.status, &addr);
+	listen_option = "--listen";
+	if (addr.ss_family == AF_INET) {
+		loopback = (ntohl(((struct sockaddr_in *)&addr)->sin_addr.s_addr)
+		    >> 24) == 127;
+	} else {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&addr)->sin6_addr;
+
+		loopback = IN6_IS_ADDR_LOOPBACK(a)
+		    || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	if (!loopback)
+		die("--status %s: not a loopback address; the status port has no "
+		    "TLS and no authentication, so it listens on 127.0.0.1 or [::1] "
+		    "only (e.g. --status 127.0.0.1:9443)", opt.status);
+	*addr_out = addr;
+	return addr_len;
+}
+
+static void
+open_status_listener(void)
+{
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	int fd, one = 1;
+
+	if (!opt.status)
+		return;
+	addr_len = status_address(&addr);
+	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("--status %s: socket: %s", opt.status, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0 || listen(fd, 64) < 0)
+		die("--status %s: %s", opt.status, strerror(errno));
+	status_init(fd);
+	fprintf(stderr, "mtlsd/%s: status on %s (GET /metrics, GET /status)\n",
+	    MTLSD_VERSION, opt.status);
 }
 
 /* The plain-HTTP ports of --nginx-conf's redirect servers (redirect.c). */
@@ -1229,6 +1362,7 @@ record_reload(const char *failure)
 	char line[700], why[600];
 
 	reload_generation++;
+	status_reloaded(failure == NULL);
 	if (!opt.pid_file || getpid() != pid_file_owner)
 		return;
 	snprintf(line, sizeof line, "%lu %s%s\n", reload_generation,
@@ -1356,15 +1490,20 @@ poll_timeout(void)
 	redirect_nearest = redirect_expire(now_ms);  /* closes what timed out */
 	if (redirect_nearest < nearest)
 		nearest = redirect_nearest;
+	redirect_nearest = status_expire(now_ms);   /* likewise */
+	if (redirect_nearest < nearest)
+		nearest = redirect_nearest;
 	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
 }
 
 static size_t redirect_first;      /* pollfds[] from here are redirect.c's */
+static size_t status_first;        /* and from here status.c's */
 
 static size_t
 build_pollfds(void)
 {
 	size_t n = 0, i;
+	uint64_t states[G_COUNT] = { 0 };
 	int k;
 
 	pollfds[n].fd = signal_pipe[0];
@@ -1384,9 +1523,20 @@ build_pollfds(void)
 		pollfds[n].events = c->state == C_LINGERING || c->state == C_PROXY
 		    ? POLLIN : tls_session_poll_events(&c->tls);
 		poll_owner[n++] = c;
+		if (c->state == C_PROXY || c->state == C_HANDSHAKE)
+			states[G_HANDSHAKE]++;
+		else if (c->state == C_SENDING)
+			states[G_SENDING]++;
+		else if (c->state == C_READING && (c->in_len > 0 || c->requests == 0))
+			states[G_READING]++;
+		else
+			states[G_IDLE]++;       /* keep-alive, closing, lingering */
 	}
+	status_set_connections(states, conn_count);
 	redirect_first = n;
-	return n + redirect_pollfds(pollfds + n, now_ms);
+	n += redirect_pollfds(pollfds + n, now_ms);
+	status_first = n;
+	return n + status_pollfds(pollfds + n, now_ms);
 }
 
 static size_t
@@ -1433,9 +1583,12 @@ run(void)
 				hang_up_if_stuck(c, pollfds[i].revents);
 			}
 		}
-		if (ready > 0)
-			redirect_ready(pollfds + redirect_first, n - redirect_first,
-			    now_ms, wall_now);
+		if (ready > 0) {
+			redirect_ready(pollfds + redirect_first,
+			    status_first - redirect_first, now_ms, wall_now);
+			status_ready(pollfds + status_first, n - status_first, now_ms,
+			    wall_now);
+		}
 		/* Backwards: freeing moves the last busy slot into this place. */
 		for (i = active_count; i-- > 0; ) {
 			struct conn *c = active[i];
@@ -1474,7 +1627,15 @@ usage(FILE *out)
 	    "      --crl FILE             CRLs (PEM or DER) issued by pinned CAs; may be repeated\n"
 	    "      --allow-cn NAME        only clients with this certificate CN; may be repeated\n"
 	    "      --allow-fingerprint H  only this client certificate (SHA-256, hex); may be repeated\n"
+	    "      --allow-ou NAME        only clients with this subject OU; may be repeated\n"
+	    "      --allow-dns NAME       only clients with this dNSName SAN (any case); may be repeated\n"
+	    "      --allow-uri URI        only clients with this URI SAN (a SPIFFE ID); may be repeated\n"
+	    "                             (the --allow-* options combine: any of them allows)\n"
+	    "      --allow-file FILE      per-path rules, \"PREFIX RULE [VALUE]\" lines; re-read on\n"
+	    "                             SIGHUP (default: none)\n"
+	    "      --root-per-client      serve each client from ROOT/<its CN>/ (default off)\n"
 	    "      --session-cache N      resumable sessions kept, with their identity (default 1024; 0: off)\n"
+	    "                             in shared memory: one cache for all the workers\n"
 	    "      --session-timeout S    default 300, as nginx\n"
 	    "      --check-cert FILE      run the client-certificate checks on FILE (PEM chain, leaf\n"
 	    "                             first) with -C, --crl, --verify-depth, --allow-*, and exit\n"
@@ -1483,10 +1644,14 @@ usage(FILE *out)
 	    "  -t                         check the configuration and exit (as nginx -t)\n"
 	    "  -s reload                  check as -t, send SIGHUP to the server of --pid-file,\n"
 	    "                             wait for its outcome; exit 1 with the reason if it failed\n"
+	    "      --status ADDR:PORT     plain-HTTP status port on a loopback address: GET /metrics\n"
+	    "                             (Prometheus), GET /status (default: off)\n"
 	    "      --pid-file FILE        write the (supervisor's) pid to FILE, and each reload's\n"
 	    "                             outcome to FILE.reload (default: none)\n"
 	    "      --index NAME           default index.html\n"
 	    "      --access-log FILE      default - (stdout); off disables\n"
+	    "      --access-log-identity  add the rule that let each request in as a last field\n"
+	    "                             (\"cn=NAME\", \"uri=URI\", ...; default off)\n"
 	    "      --max-conns N          connection slots, allocated at start-up (default 1024)\n"
 	    "      --open-file-cache N    files kept open between requests (default 64; 0: off)\n"
 	    "      --open-file-cache-inactive S\n"
@@ -1520,6 +1685,9 @@ enum {
 	OPT_WORKERS, OPT_PROXY_PROTOCOL,
 	OPT_USER, OPT_CHROOT, OPT_SANDBOX, OPT_OPEN_FILE_CACHE,
 	OPT_OPEN_FILE_CACHE_INACTIVE, OPT_PID_FILE, OPT_SECURITY_LEVEL,
+	OPT_ALLOW_OU, OPT_ALLOW_DNS, OPT_ALLOW_URI, OPT_ALLOW_FILE, OPT_ROOT_PER_CLIENT,
+	OPT_ACCESS_LOG_IDENTITY,
+	OPT_STATUS,
 };
 
 static const struct option long_options[] = {
@@ -1545,6 +1713,12 @@ static const struct option long_options[] = {
 	{ "crl", required_argument, NULL, OPT_CRL },
 	{ "allow-cn", required_argument, NULL, OPT_ALLOW_CN },
 	{ "allow-fingerprint", required_argument, NULL, OPT_ALLOW_FINGERPRINT },
+	{ "allow-ou", required_argument, NULL, OPT_ALLOW_OU },
+	{ "allow-dns", required_argument, NULL, OPT_ALLOW_DNS },
+	{ "allow-uri", required_argument, NULL, OPT_ALLOW_URI },
+	{ "allow-file", required_argument, NULL, OPT_ALLOW_FILE },
+	{ "root-per-client", no_argument, NULL, OPT_ROOT_PER_CLIENT },
+	{ "access-log-identity", no_argument, NULL, OPT_ACCESS_LOG_IDENTITY },
 	{ "verify-depth", required_argument, NULL, OPT_VERIFY_DEPTH },
 	{ "security-level", required_argument, NULL, OPT_SECURITY_LEVEL },
 	{ "session-cache", required_argument, NULL, OPT_SESSION_CACHE },
@@ -1557,6 +1731,7 @@ static const struct option long_options[] = {
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "sandbox", no_argument, NULL, OPT_SANDBOX },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+	{ "status", required_argument, NULL, OPT_STATUS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -1680,6 +1855,30 @@ parse_options(int argc, char **argv)
 				usage_error("--allow-fingerprint: at most %d", TLS_MAX_ALLOW);
 			opt.tls.allow_fingerprint[opt.tls.allow_fingerprint_count++] = optarg;
 			break;
+		case OPT_ALLOW_OU:
+			if (opt.tls.allow_ou_count == TLS_MAX_ALLOW)
+				usage_error("--allow-ou: at most %d names", TLS_MAX_ALLOW);
+			opt.tls.allow_ou[opt.tls.allow_ou_count++] = optarg;
+			break;
+		case OPT_ALLOW_DNS:
+			if (opt.tls.allow_dns_count == TLS_MAX_ALLOW)
+				usage_error("--allow-dns: at most %d names", TLS_MAX_ALLOW);
+			opt.tls.allow_dns[opt.tls.allow_dns_count++] = optarg;
+			break;
+		case OPT_ALLOW_URI:
+			if (opt.tls.allow_uri_count == TLS_MAX_ALLOW)
+				usage_error("--allow-uri: at most %d URIs", TLS_MAX_ALLOW);
+			opt.tls.allow_uri[opt.tls.allow_uri_count++] = optarg;
+			break;
+		case OPT_ALLOW_FILE:
+			opt.tls.allow_file = optarg;
+			break;
+		case OPT_ROOT_PER_CLIENT:
+			opt.tls.root_per_client = true;
+			break;
+		case OPT_ACCESS_LOG_IDENTITY:
+			opt.access_log_identity = true;
+			break;
 		case OPT_VERIFY_DEPTH:
 			opt.tls.verify_depth = (int)number_option("--verify-depth", optarg,
 			    0, TLS_MAX_CLIENT_CHAIN - 1);
@@ -1718,6 +1917,9 @@ parse_options(int argc, char **argv)
 			if (!*optarg)
 				usage_error("--pid-file: expected a file name");
 			opt.pid_file = optarg;
+			break;
+		case OPT_STATUS:
+			opt.status = optarg;
 			break;
 		case 's':
 			if (strcmp(optarg, "reload") != 0)
@@ -1793,7 +1995,8 @@ static void
 allocate_slots(void)
 {
 	struct rlimit rl;
-	size_t i, per_slot, per_entry, total, page;
+	size_t i, per_slot, per_entry, total, cache_bytes, cache_entries, cache_each;
+	size_t page;
 	long avail, limit, psz;
 	char cache_part[80] = "";
 
@@ -1850,10 +2053,10 @@ allocate_slots(void)
 		slot_buffers = NULL;
 	free_slots = calloc(conn_count, sizeof *free_slots);
 	active = calloc(conn_count, sizeof *active);
-	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
-	    sizeof *pollfds);
-	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS + 1,
-	    sizeof *poll_owner);
+	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS
+	    + STATUS_POLLFDS + 1, sizeof *pollfds);
+	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS
+	    + STATUS_POLLFDS + 1, sizeof *poll_owner);
 	if (!conns || !slot_buffers || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
 	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
@@ -1887,6 +2090,13 @@ allocate_slots(void)
 		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = %.1f MiB, "
 		    "allocated once\n", MTLSD_VERSION, conn_count, per_slot, cache_part,
 		    (double)total / (1024.0 * 1024.0));
+	cache_bytes = tls_cache_bytes(&cache_entries, &cache_each);
+	if (cache_entries > 0)
+		fprintf(stderr, "mtlsd/%s: session cache: %zu sessions x %zu bytes = "
+		    "%.1f MiB of shared memory, mapped once%s\n", MTLSD_VERSION,
+		    cache_entries, cache_each,
+		    (double)cache_bytes / (1024.0 * 1024.0),
+		    opt.workers > 1 ? ", one cache for all workers" : "");
 	if (opt.tls.crl_file_count > 0) {
 		size_t serials, crl_bytes = tls_crl_memory(tls_current(), &serials);
 
@@ -1999,6 +2209,8 @@ check_config(void)
 
 	for (i = 0; i < opt.listen_count; i++)
 		parse_listen(opt.listen[i], &addr);
+	if (opt.status)
+		status_address(&addr);
 	if (priv_prepare(opt.user, opt.chroot_dir, why, sizeof why) < 0)
 		die("%s", why);
 	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
@@ -2246,6 +2458,7 @@ become_worker(int w)
 	sigaction(SIGCHLD, &sa, NULL);
 	close(signal_pipe[0]);
 	close(signal_pipe[1]);
+	status_close();         /* the supervisor answers scrapes */
 	stop_requested = reload_requested = child_exited = 0;
 	setup_signals();
 	for (v = 0; v < opt.workers; v++)
@@ -2275,7 +2488,12 @@ start_worker(int w)
 {
 	sigset_t hold, saved;
 	pid_t pid;
+	int block = status_worker_block();
 
+	if (block < 0 && opt.status)
+		log_error("warn", NULL, "worker %d: no free --status counter block "
+		    "(too many reloads within --shutdown-grace); its counts are "
+		    "missing from the totals", w + 1);
 	sigemptyset(&hold);
 	sigaddset(&hold, SIGTERM);
 	sigaddset(&hold, SIGINT);
@@ -2284,11 +2502,13 @@ start_worker(int w)
 	sigprocmask(SIG_BLOCK, &hold, &saved);
 	pid = fork();
 	if (pid == 0) {
+		status_worker_counts_in(block);
 		become_worker(w);
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		return true;
 	}
 	sigprocmask(SIG_SETMASK, &saved, NULL);
+	status_worker_started(block, pid);
 	if (pid < 0) {
 		workers[w].restart_at = now_ms + RESTART_DELAY_MAX_MS;
 		log_error("alert", NULL, "worker %d: fork: %s; trying again in %ds",
@@ -2328,6 +2548,7 @@ reap_workers(bool restart)
 
 	child_exited = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		status_worker_exited(pid);      /* its counts join the totals */
 		for (w = 0; w < opt.workers && workers[w].pid != pid; w++)
 			;
 		describe_exit(status, how, sizeof how);
@@ -2450,9 +2671,10 @@ static void
 supervise(void)
 {
 	struct sigaction sa;
-	struct pollfd pfd;
+	struct pollfd pfd[1 + STATUS_POLLFDS];
 	struct stat st;
 	int64_t kill_at = 0, wake;
+	size_t n;
 	int w, k, failures = 0;
 	bool stopping = false, killed = false;
 	char sink[64];
@@ -2526,11 +2748,19 @@ supervise(void)
 				}
 			}
 		}
-		pfd.fd = signal_pipe[0];
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, wake > now_ms ? (int)(wake - now_ms) : 0) > 0)
-			while (read(signal_pipe[0], sink, sizeof sink) > 0)
-				;
+		if (status_expire(now_ms) < wake)
+			wake = status_expire(now_ms);
+		pfd[0].fd = signal_pipe[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		n = 1 + status_pollfds(pfd + 1, now_ms);
+		if (poll(pfd, (nfds_t)n, wake > now_ms ? (int)(wake - now_ms) : 0) > 0) {
+			if (pfd[0].revents)
+				while (read(signal_pipe[0], sink, sizeof sink) > 0)
+					;
+			update_clock();
+			status_ready(pfd + 1, n - 1, now_ms, wall_now);
+		}
 	}
 	log_error("notice", NULL, "exiting");
 	remove_pid_file();
@@ -2561,6 +2791,7 @@ main(int argc, char **argv)
 	if (!(creds = tls_load(&opt.tls, why, sizeof why)))
 		die("%s", why);
 	tls_use(creds);
+	status_loaded();
 	tls_warn_expiring(creds, 7, warn_line);
 	if (opt.tls.security_level < 2)
 		log_error("warn", NULL, "--security-level %d: client chains may use RSA "
@@ -2574,6 +2805,9 @@ main(int argc, char **argv)
 	open_error_log();
 	setup_signals();
 	supervised = opt.workers > 1 || opt.user || opt.chroot_dir || opt.sandbox;
+	if (supervised && opt.status)
+		status_shared_init(opt.workers);
+	open_status_listener();
 	if (supervised)
 		open_worker_listeners();
 	else

@@ -31,6 +31,7 @@ struct options {
 	const char *check_cert;         /* --check-cert: check offline and exit */
 	const char *index;
 	const char *access_log;
+	bool access_log_identity;       /* --access-log-identity: the rule that allowed */
 	long max_conns;
 	long open_file_cache;           /* entries; 0: off */
 	long open_file_cache_inactive;  /* seconds an idle entry stays open */
@@ -46,6 +47,7 @@ struct options {
 	bool sandbox;               /* Landlock, where the kernel has it */
 	const char *pid_file;       /* --pid-file: the (supervisor's) pid, and
 	                               FILE.reload: the last reload's outcome */
+	const char *status;         /* --status ADDR:PORT; NULL: off */
 	struct redirect redirect[MAX_LISTENERS];    /* from --nginx-conf only */
 	int redirect_count;
 	struct http_header add_header[HTTP_MAX_ADD_HEADERS];    /* likewise */

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -374,6 +376,7 @@ static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
 static const unsigned char oid_key_usage[] = { 0x55, 0x1d, 0x0f };
 static const unsigned char oid_name_constraints[] = { 0x55, 0x1d, 0x1e };
 static const unsigned char oid_basic_constraints[] = { 0x55, 0x1d, 0x13 };
+static const unsigned char oid_san[] = { 0x55, 0x1d, 0x11 };
 static const unsigned char oid_client_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
 static const unsigned char oid_server_auth[] = { 0x2b, 6, 1, 5, 5, 7, 3, 1 };
 static const unsigned char oid_email[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 1 };
@@ -622,6 +625,90 @@ format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap,
 	return true;
 }
 
+/*
+ * Keeps one OU or SAN for the allow rules. A name that is empty, not plain
+ * text, or does not fit makes names_ok false: a certificate whose names
+ * cannot all be kept matches none of them, rather than some.
+ */
+static void
+names_add(struct client_identity *id, enum allow_kind kind, unsigned tag, struct der v)
+{
+	size_t i;
+
+	if (!id->names_ok)
+		return;
+	if (kind == ALLOW_OU) {
+		if (v.len == 0 || !cn_comparable(tag, v, TLS_ID_NAMES_BYTES))
+			goto unusable;
+	} else {
+		/* dNSName and URI are IA5String: printable ASCII, no space, here. */
+		if (v.len == 0)
+			goto unusable;
+		for (i = 0; i < v.len; i++)
+			if (v.p[i] <= 0x20 || v.p[i] >= 0x7f)
+				goto unusable;
+	}
+	if (id->names_count == TLS_ID_NAMES_MAX
+	    || v.len + 2 > sizeof id->names - id->names_len)
+		goto unusable;
+	id->names[id->names_len] = (char)kind;
+	memcpy(id->names + id->names_len + 1, v.p, v.len);
+	id->names[id->names_len + 1 + v.len] = '\0';
+	id->names_len = (unsigned short)(id->names_len + v.len + 2);
+	id->names_count++;
+	return;
+unusable:
+	id->names_ok = false;
+}
+
+/* The subject's OUs, in the order of the Name (already parsed once). */
+static bool
+collect_ous(struct der name, struct client_identity *id)
+{
+	static const unsigned char oid_ou[] = { 0x55, 0x04, 0x0b };
+	struct der rdn, atv, oid, value;
+	unsigned tag;
+
+	while (name.len > 0) {
+		if (!der_expect(&name, 0x31, &rdn, NULL))
+			return false;
+		while (rdn.len > 0) {
+			if (!der_expect(&rdn, 0x30, &atv, NULL)
+			    || !der_expect(&atv, 0x06, &oid, NULL)
+			    || !der_next(&atv, &tag, &value, NULL))
+				return false;
+			if (der_oid_is(oid, oid_ou, sizeof oid_ou))
+				names_add(id, ALLOW_OU, tag, value);
+		}
+	}
+	return true;
+}
+
+/*
+ * subjectAltName: SEQUENCE OF GeneralName. Keeps dNSName [2] and URI [6];
+ * other kinds are skipped. Returns false if it is not well-formed DER.
+ */
+static bool
+collect_sans(struct der value, struct client_identity *id)
+{
+	struct der seq, item;
+	unsigned tag;
+
+	if (!der_expect(&value, 0x30, &seq, NULL) || value.len != 0 || seq.len == 0)
+		return false;
+	while (seq.len > 0) {
+		if (!der_next(&seq, &tag, &item, NULL) || (tag & 0xc0) != 0x80)
+			return false;
+		if (tag == 0x82)
+			names_add(id, ALLOW_DNS, 0x16, item);
+		else if (tag == 0x86)
+			names_add(id, ALLOW_URI, 0x16, item);
+		else if (tag == 0x82 + 0x20 || tag == 0x86 + 0x20)
+			id->names_ok = false;   /* constructed: not a plain string */
+	}
+	return true;
+}
+
 static void
 set_serial(struct serial *s, struct der v)
 {
@@ -673,6 +760,8 @@ struct usage_verdict {
 	int path_len;                   /* pathLenConstraint; -1 if none */
 	bool has_ns_cert_type, ns_ssl_client;   /* Netscape cert type */
 	bool unknown_critical;          /* a critical extension not listed below */
+	struct der san;                 /* subjectAltName's value; len 0 if none */
+	unsigned san_count;             /* how many subjectAltName extensions */
 	int version;                    /* 1 to 3 */
 	unsigned rsa_bits;              /* size of an RSA key's modulus; 0 for others */
 	enum sig_hash sig_hash;         /* of the issuer's signature on it */
@@ -788,6 +877,9 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 			u->unreadable = "its basicConstraints extension";
 			if (!parse_basic_constraints(value, u))
 				return false;
+		} else if (der_oid_is(oid, oid_san, sizeof oid_san)) {
+			u->san = value;
+			u->san_count++;
 		} else if (der_oid_is(oid, oid_ns_cert_type, sizeof oid_ns_cert_type)) {
 			u->has_ns_cert_type = true;
 			u->unreadable = "its Netscape cert type extension";
@@ -879,6 +971,11 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 	    &id->cn_ok))
 		return false;
 	usage->self_issued = v.len == issuer.len && memcmp(v.p, issuer.p, v.len) == 0;
+	id->names_ok = true;
+	id->names_count = 0;
+	id->names_len = 0;
+	if (!collect_ous(subject, id))
+		return false;
 	usage->unreadable = "its public key";
 	if (!der_expect(&tbs, 0x30, &spki, NULL) || !der_expect(&spki, 0x30, &alg, NULL)
 	    || !der_expect(&alg, 0x06, &oid, NULL))
@@ -896,6 +993,11 @@ parse_certificate(const unsigned char *der, size_t len, struct client_identity *
 			return false;
 		}
 	}
+	usage->unreadable = "its subjectAltName extension";
+	if (usage->san_count > 1)
+		id->names_ok = false;   /* RFC 5280 allows one: which would count? */
+	if (usage->san_count > 0 && !collect_sans(usage->san, id))
+		return false;
 	usage->unreadable = "its signature algorithm";
 	if (!der_expect(&cert, 0x30, &alg, NULL) || !der_expect(&alg, 0x06, &oid, NULL))
 		return false;
@@ -1292,23 +1394,28 @@ load_crl_der(struct tls_credentials *creds, const char *path, const unsigned cha
 		if (signature_valid(alg, tbs_whole, sig, &creds->anchors[i].pkey))
 			crl.anchor = (int)i;
 	}
-	if (named == 0)
-		return fail(why, why_len, "%s: issuer %s is not a pinned CA (-C)",
-		    path, crl.issuer);
-	if (crl.anchor < 0 && named == 1)
+	if (named == 0) {
+		/* An intermediate's, perhaps: verified once a chain shows its key. */
+		if (!(crl.der = copy_of(data, len)))
+			return fail(why, why_len, "%s: out of memory", path);
+		crl.der_len = len;
+	} else if (crl.anchor < 0 && named == 1)
 		return fail(why, why_len, "%s: signature does not verify with the "
 		    "pinned CA %s", path, crl.issuer);
-	if (crl.anchor < 0)
+	else if (crl.anchor < 0)
 		return fail(why, why_len, "%s: signature does not verify with any of "
 		    "the %zu pinned CAs named %s", path, named, crl.issuer);
-	memcpy(crl.anchor_id, creds->anchor_key_id[crl.anchor], 32);
+	if (crl.anchor >= 0)
+		memcpy(crl.anchor_id, creds->anchor_key_id[crl.anchor], 32);
 	sha256_of(issuer.p, issuer.len, crl.issuer_hash);
 	if ((err = parse_revoked(path, entries, &crl, why, why_len)) < 0) {
 		free(crl.revoked);
+		free(crl.der);
 		return err;
 	}
 	if (!(grown = realloc(creds->crls, (creds->crl_count + 1) * sizeof *creds->crls))) {
 		free(crl.revoked);
+		free(crl.der);
 		return fail(why, why_len, "%s: out of memory", path);
 	}
 	creds->crls = grown;
@@ -1358,6 +1465,7 @@ tls_crl_memory(const struct tls_credentials *creds, size_t *serials)
 	for (i = 0; i < creds->crl_count; i++) {
 		*serials += creds->crls[i].revoked_count;
 		bytes += creds->crls[i].revoked_count * sizeof *creds->crls[i].revoked;
+		bytes += creds->crls[i].der_len;
 	}
 	return bytes;
 }
@@ -1369,16 +1477,34 @@ crl_in_force(const struct crl *crl, int64_t now)
 }
 
 /*
+ * Whether `crl` is signed with the key named `key_id` (see anchor_key_id):
+ * a pinned CA's, checked at load, or an intermediate's, as far as a
+ * validated chain has shown that key (verify_crls_with).
+ */
+static bool
+crl_signed_with(const struct crl *crl, const unsigned char key_id[32])
+{
+	unsigned i;
+
+	if (crl->anchor >= 0)
+		return memcmp(crl->anchor_id, key_id, 32) == 0;
+	for (i = 0; i < crl->verdict_count; i++)
+		if (memcmp(crl->verdicts[i].key_id, key_id, 32) == 0)
+			return crl->verdicts[i].signed_by;
+	return false;
+}
+
+/*
  * TLS_ERR_REVOKED, TLS_ERR_CA_REVOKED, TLS_ERR_CRL_EXPIRED,
  * TLS_ERR_CRL_NOT_YET_VALID or TLS_ERR_CRL_MISSING if the CRLs of `creds` say so, else 0.
  *
  * Once CRLs are given, every certificate of the chain must be covered by
  * its issuer's CRL, or the chain is refused, as nginx does (OpenSSL's
- * CRL_CHECK_ALL). CRLs come from pinned CAs only, so the one certificate
- * they can cover is the one a pinned CA signed: a chain with intermediates
- * has certificates no CRL can cover. Only the CRLs signed by the key that
- * signed that certificate count (not those of another CA of the same
- * name), and only those whose scope covers it.
+ * CRL_CHECK_ALL): the certificates below the topmost intermediate by the
+ * CRLs of the intermediates that signed them, the one a pinned CA signed
+ * by that CA's CRL, and the pinned CA's own. Only the CRLs signed by the
+ * key that signed a certificate count (not those of another CA of the
+ * same name), and only those whose scope covers it.
  */
 /*
  * The CRL that decides for a certificate signed by the pinned CA
@@ -1396,7 +1522,7 @@ crl_for(const struct tls_credentials *creds, const unsigned char anchor_id[32], 
 	for (i = 0; i < creds->crl_count; i++) {
 		const struct crl *c = &creds->crls[i];
 
-		if (memcmp(c->anchor_id, anchor_id, 32) != 0 || !(c->scope & need))
+		if (!crl_signed_with(c, anchor_id) || !(c->scope & need))
 			continue;
 		if (!crl || crl_in_force(c, now) > crl_in_force(crl, now)
 		    || (crl_in_force(c, now) == crl_in_force(crl, now)
@@ -1455,14 +1581,48 @@ anchor_revocation_status(const struct tls_credentials *creds,
 	return 0;
 }
 
+/*
+ * The certificates below the one a pinned CA signed, client's own first,
+ * each against the CRL of the intermediate that signed it (OpenSSL's
+ * CRL_CHECK_ALL checks the chain from the leaf up): 0, or why not. With
+ * *depth set to the failing one (1: the client's own certificate).
+ */
+static int
+intermediate_revocation_status(const struct tls_credentials *creds,
+    const struct client_identity *id, int64_t now, int *depth)
+{
+	const struct crl *crl;
+	int k;
+
+	for (k = 0; k < id->trusted_at - 1; k++) {
+		const struct chain_link *l = &id->below[k];
+
+		*depth = k + 1;
+		if (k >= id->below_count
+		    || !(crl = crl_for(creds, l->issuer_key_id, l->ca, now)))
+			return TLS_ERR_CRL_MISSING;
+		if (now < crl->this_update)
+			return TLS_ERR_CRL_NOT_YET_VALID;
+		if (crl->next_update != 0 && now > crl->next_update)
+			return TLS_ERR_CRL_EXPIRED;
+		if (crl_lists(crl, &l->serial))
+			return k == 0 ? TLS_ERR_REVOKED : TLS_ERR_CA_REVOKED;
+	}
+	*depth = 0;
+	return 0;
+}
+
 static int
 revocation_status(const struct tls_credentials *creds, const struct client_identity *id,
     int64_t now)
 {
 	const struct crl *crl;
+	int err, depth;
 
 	if (creds->crl_count == 0)
 		return 0;
+	if ((err = intermediate_revocation_status(creds, id, now, &depth)) != 0)
+		return err;
 	if (!(crl = covering_crl(creds, id, now)))
 		return TLS_ERR_CRL_MISSING;
 	if (now < crl->this_update)
@@ -1471,26 +1631,209 @@ revocation_status(const struct tls_credentials *creds, const struct client_ident
 		return TLS_ERR_CRL_EXPIRED;
 	if (crl_lists(crl, &id->top_serial))
 		return id->trusted_at > 1 ? TLS_ERR_CA_REVOKED : TLS_ERR_REVOKED;
-	if (id->trusted_at > 1)
-		return TLS_ERR_CRL_MISSING;
 	return anchor_revocation_status(creds, id, now);
+}
+
+/* ---- who gets in: the allow rules ---- */
+
+/*
+ * Does the identity show `value` as a name of this kind? Sets *matched to
+ * the identity's own copy. CNs and OUs and URIs compare byte for byte, DNS
+ * names ignoring ASCII case (as DNS does). A CN or names that could not be
+ * kept whole (cn_ok, names_ok) never match.
+ */
+static bool
+identity_has(const struct client_identity *id, enum allow_kind kind,
+    const char *value, const char **matched)
+{
+	size_t off;
+	const char *name;
+
+	if (kind == ALLOW_CN) {
+		if (!id->cn_ok || strcmp(value, id->cn) != 0)
+			return false;
+		*matched = id->cn;
+		return true;
+	}
+	if (!id->names_ok)
+		return false;
+	for (off = 0; off < id->names_len; off += strlen(name) + 2) {
+		name = id->names + off + 1;
+		if ((unsigned char)id->names[off] != kind)
+			continue;
+		if (kind == ALLOW_DNS ? strcasecmp(name, value) == 0
+		    : strcmp(name, value) == 0) {
+			*matched = name;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+global_rules_given(const struct tls_credentials *creds)
+{
+	const struct tls_config *cfg = creds->config;
+
+	return cfg->allow_cn_count + creds->allow_fingerprint_count + cfg->allow_ou_count
+	    + cfg->allow_dns_count + cfg->allow_uri_count > 0;
+}
+
+static bool
+any_of(const struct client_identity *id, enum allow_kind kind,
+    const char *const *values, size_t count, struct tls_access *a)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (identity_has(id, kind, values[i], &a->value)) {
+			a->kind = kind;
+			return true;
+		}
+	return false;
+}
+
+/* The global --allow-* options: any of them allows; none given, all may. */
+static bool
+allowed_globally(const struct tls_credentials *creds, const struct client_identity *id,
+    struct tls_access *a)
+{
+	const struct tls_config *cfg = creds->config;
+	size_t i;
+
+	a->kind = ALLOW_NOTHING;
+	a->value = NULL;
+	if (!global_rules_given(creds)) {
+		a->kind = ALLOW_UNRULED;
+		return true;
+	}
+	if (any_of(id, ALLOW_CN, cfg->allow_cn, cfg->allow_cn_count, a)
+	    || any_of(id, ALLOW_OU, cfg->allow_ou, cfg->allow_ou_count, a)
+	    || any_of(id, ALLOW_DNS, cfg->allow_dns, cfg->allow_dns_count, a)
+	    || any_of(id, ALLOW_URI, cfg->allow_uri, cfg->allow_uri_count, a))
+		return true;
+	for (i = 0; i < creds->allow_fingerprint_count; i++)
+		if (memcmp(creds->allow_fingerprints[i], id->fingerprint, 32) == 0) {
+			a->kind = ALLOW_FINGERPRINT;
+			return true;
+		}
+	return false;
 }
 
 static bool
 allowed_by_lists(const struct tls_credentials *creds, const struct client_identity *id)
 {
-	const struct tls_config *cfg = creds->config;
+	struct tls_access a;
+
+	return allowed_globally(creds, id, &a);
+}
+
+static bool
+path_rule_allows(const struct path_rule *r, const struct client_identity *id,
+    struct tls_access *a)
+{
+	switch (r->kind) {
+	case ALLOW_ANY:
+		a->kind = ALLOW_ANY;
+		return true;
+	case ALLOW_FINGERPRINT:
+		if (memcmp(r->fingerprint, id->fingerprint, 32) != 0)
+			return false;
+		a->kind = ALLOW_FINGERPRINT;
+		return true;
+	case ALLOW_CN:
+	case ALLOW_OU:
+	case ALLOW_DNS:
+	case ALLOW_URI:
+		if (!identity_has(id, r->kind, r->value, &a->value))
+			return false;
+		a->kind = r->kind;
+		return true;
+	default:
+		return false;       /* none */
+	}
+}
+
+/*
+ * Does the --allow-file prefix cover the path? "/reports/" covers
+ * "/reports/..." and "/reports" itself, which would only redirect there.
+ */
+static bool
+prefix_covers(const struct path_rule *r, const char *path, size_t len)
+{
+	if (len >= r->prefix_len)
+		return memcmp(path, r->prefix, r->prefix_len) == 0;
+	return len + 1 == r->prefix_len && r->prefix[len] == '/'
+	    && memcmp(path, r->prefix, len) == 0;
+}
+
+/* The rule of the longest prefix covering the path that comes first; NULL if none. */
+static const struct path_rule *
+deciding_prefix(const struct tls_credentials *creds, const char *path, size_t len)
+{
+	const struct path_rule *best = NULL;
 	size_t i;
 
-	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
-		return true;
-	for (i = 0; i < cfg->allow_cn_count && id->cn_ok; i++)
-		if (strcmp(cfg->allow_cn[i], id->cn) == 0)
+	for (i = 0; i < creds->path_rule_count; i++)
+		if (prefix_covers(&creds->path_rules[i], path, len)
+		    && (!best || creds->path_rules[i].prefix_len > best->prefix_len))
+			best = &creds->path_rules[i];
+	return best;
+}
+
+/*
+ * The rules for one path: those of the longest --allow-file prefix covering
+ * it (any of its lines allows), or the global ones when no prefix does.
+ */
+static bool
+allowed_for_path(const struct tls_credentials *creds, const struct client_identity *id,
+    const char *path, size_t len, struct tls_access *a, const struct path_rule **decided)
+{
+	const struct path_rule *best = path ? deciding_prefix(creds, path, len) : NULL;
+	size_t i;
+
+	*decided = best;
+	a->kind = ALLOW_NOTHING;
+	a->value = NULL;
+	if (!best)
+		return allowed_globally(creds, id, a);
+	for (i = 0; i < creds->path_rule_count; i++) {
+		const struct path_rule *r = &creds->path_rules[i];
+
+		if (r->prefix_len == best->prefix_len
+		    && memcmp(r->prefix, best->prefix, r->prefix_len) == 0
+		    && path_rule_allows(r, id, a))
 			return true;
-	for (i = 0; i < creds->allow_fingerprint_count; i++)
-		if (memcmp(creds->allow_fingerprints[i], id->fingerprint, 32) == 0)
+	}
+	return false;
+}
+
+/* May the client reach some path? What strict mode asks at the handshake. */
+static bool
+allowed_somewhere(const struct tls_credentials *creds, const struct client_identity *id)
+{
+	struct tls_access a;
+	size_t i;
+
+	if (allowed_globally(creds, id, &a))
+		return true;
+	for (i = 0; i < creds->path_rule_count; i++)
+		if (path_rule_allows(&creds->path_rules[i], id, &a))
 			return true;
 	return false;
+}
+
+bool
+tls_cn_is_plain(const struct client_identity *id)
+{
+	size_t i, len = strlen(id->cn);
+
+	if (!id->cn_ok || len == 0 || len > 64 || id->cn[0] == '.')
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)id->cn[i] < 0x20 || id->cn[i] == 0x7f || id->cn[i] == '/')
+			return false;
+	return true;
 }
 
 static int
@@ -1873,23 +2216,30 @@ load_anchors(struct tls_credentials *creds, const char *path, char *why, size_t 
  * it; a CA re-keyed under the same name does not.
  */
 static void
+key_id_finish(br_sha256_context *ctx, const br_x509_pkey *pk, unsigned char out[32])
+{
+	unsigned char type = (unsigned char)pk->key_type;
+
+	br_sha256_update(ctx, &type, 1);
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		br_sha256_update(ctx, pk->key.rsa.n, pk->key.rsa.nlen);
+		br_sha256_update(ctx, pk->key.rsa.e, pk->key.rsa.elen);
+	} else {
+		type = (unsigned char)pk->key.ec.curve;
+		br_sha256_update(ctx, &type, 1);
+		br_sha256_update(ctx, pk->key.ec.q, pk->key.ec.qlen);
+	}
+	br_sha256_out(ctx, out);
+}
+
+static void
 anchor_key_id(const br_x509_trust_anchor *ta, unsigned char out[32])
 {
 	br_sha256_context ctx;
-	unsigned char type = (unsigned char)ta->pkey.key_type;
 
 	br_sha256_init(&ctx);
 	br_sha256_update(&ctx, ta->dn.data, ta->dn.len);
-	br_sha256_update(&ctx, &type, 1);
-	if (ta->pkey.key_type == BR_KEYTYPE_RSA) {
-		br_sha256_update(&ctx, ta->pkey.key.rsa.n, ta->pkey.key.rsa.nlen);
-		br_sha256_update(&ctx, ta->pkey.key.rsa.e, ta->pkey.key.rsa.elen);
-	} else {
-		type = (unsigned char)ta->pkey.key.ec.curve;
-		br_sha256_update(&ctx, &type, 1);
-		br_sha256_update(&ctx, ta->pkey.key.ec.q, ta->pkey.key.ec.qlen);
-	}
-	br_sha256_out(&ctx, out);
+	key_id_finish(&ctx, &ta->pkey, out);
 }
 
 /* The key ids of the pinned CAs, and room for the two views of them. */
@@ -1949,12 +2299,239 @@ free_credentials(struct tls_credentials *c)
 		free(c->views[i].index);
 	}
 	free(c->anchor_path_len);
-	for (i = 0; i < c->crl_count; i++)
+	for (i = 0; i < c->crl_count; i++) {
 		free(c->crls[i].revoked);
+		free(c->crls[i].der);
+	}
 	free(c->crls);
 	free(c->allow_fingerprints);
+	free(c->path_rules);
+	free(c->path_rule_text);
 	explicit_bzero(&c->key, sizeof c->key);
 	free(c);
+}
+
+/* ---- --allow-file ---- */
+
+#define MAX_ALLOW_FILE (1024 * 1024)
+
+static const struct {
+	const char *word;
+	enum allow_kind kind;
+} rule_words[] = {
+	{ "cn", ALLOW_CN }, { "ou", ALLOW_OU }, { "dns", ALLOW_DNS },
+	{ "uri", ALLOW_URI }, { "fingerprint", ALLOW_FINGERPRINT },
+	{ "any", ALLOW_ANY }, { "none", ALLOW_NONE },
+};
+
+static const char *
+rule_word(enum allow_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof rule_words / sizeof rule_words[0]; i++)
+		if (rule_words[i].kind == kind)
+			return rule_words[i].word;
+	return "?";
+}
+
+/*
+ * Why a name given to an allow rule could never match a certificate, or
+ * NULL if it can: an empty CN, a DNS name with a blank, and so on.
+ */
+static const char *
+allow_value_problem(enum allow_kind kind, const char *v)
+{
+	size_t i, len = strlen(v);
+
+	if (len == 0)
+		return "empty";
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "a control character";
+		if ((kind == ALLOW_DNS || kind == ALLOW_URI) && (c == ' ' || c > 0x7e))
+			return "a space or a non-ASCII byte (certificates store these "
+			    "as IA5String)";
+	}
+	if (kind == ALLOW_CN && len > 64)
+		return "longer than 64 bytes (mtlsd compares CNs of up to 64)";
+	if (kind != ALLOW_CN && len + 2 > TLS_ID_NAMES_BYTES)
+		return "longer than mtlsd keeps from a certificate (318 bytes)";
+	return NULL;
+}
+
+/*
+ * A path prefix as the decoded, normalised request path will show it:
+ * '/' first, no "//", no "." or ".." segment, no '%' (paths are compared
+ * decoded), no control character.
+ */
+static const char *
+prefix_problem(const char *p)
+{
+	size_t i, len = strlen(p);
+
+	if (p[0] != '/')
+		return "a path prefix must start with /";
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return "a control character in the path prefix";
+		if (p[i] == '%')
+			return "'%' in the path prefix: prefixes are compared with the "
+			    "decoded path, write them decoded";
+		if (p[i] == '/' && i > 0 && p[i - 1] == '/')
+			return "'//' in the path prefix (request paths are normalised)";
+		if (p[i] == '/' && (strncmp(p + i, "/./", 3) == 0
+		    || strncmp(p + i, "/../", 4) == 0 || strcmp(p + i, "/.") == 0
+		    || strcmp(p + i, "/..") == 0))
+			return "a '.' or '..' segment in the path prefix (request paths "
+			    "are normalised)";
+	}
+	return NULL;
+}
+
+static char *
+next_word(char **p)
+{
+	char *w;
+
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	w = *p;
+	while (**p && **p != ' ' && **p != '\t')
+		(*p)++;
+	if (**p)
+		*(*p)++ = '\0';
+	return w;
+}
+
+/*
+ * Reads --allow-file into creds->path_rules. Lines: "PREFIX RULE [VALUE]",
+ * '#' first for a comment, blank lines ignored; VALUE is the rest of the
+ * line without its outer blanks. Returns -1 with "FILE:LINE: why".
+ */
+static int
+load_allow_file(struct tls_credentials *c, const char *path, char *why, size_t why_len)
+{
+	struct bytes text = { 0 };
+	char *p, *end, *line, *prefix, *word, *value;
+	unsigned lineno = 0;
+	size_t i, j, len;
+	const char *problem;
+
+	if (read_whole_file(path, &text, MAX_ALLOW_FILE, why, why_len) < 0)
+		return -1;
+	if (memchr(text.data, '\0', text.len)) {
+		free(text.data);
+		return fail(why, why_len, "%s: a NUL byte: not a text file", path);
+	}
+	c->path_rule_text = malloc(text.len + 1);
+	if (!c->path_rule_text) {
+		free(text.data);
+		return fail(why, why_len, "%s: out of memory", path);
+	}
+	memcpy(c->path_rule_text, text.data, text.len);
+	c->path_rule_text[text.len] = '\0';
+	free(text.data);
+	for (p = c->path_rule_text; *p; p = end) {
+		struct path_rule *r;
+
+		lineno++;
+		line = p;
+		end = strchr(p, '\n');
+		end = end ? end + 1 : p + strlen(p);
+		if (end > line && end[-1] == '\n')
+			end[-1] = '\0';
+		len = strlen(line);
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		prefix = next_word(&line);
+		if (*prefix == '\0' || *prefix == '#')
+			continue;
+		word = next_word(&line);
+		while (*line == ' ' || *line == '\t')
+			line++;
+		value = line;
+		if ((problem = prefix_problem(prefix)))
+			return fail(why, why_len, "%s:%u: %s: %s", path, lineno, prefix, problem);
+		for (i = 0; i < sizeof rule_words / sizeof rule_words[0]; i++)
+			if (strcmp(word, rule_words[i].word) == 0)
+				break;
+		if (i == sizeof rule_words / sizeof rule_words[0])
+			return fail(why, why_len, "%s:%u: %s: expected a rule (cn, ou, dns, "
+			    "uri, fingerprint, any or none) after the path prefix, not "
+			    "\"%s\"", path, lineno, prefix, word);
+		r = realloc(c->path_rules, (c->path_rule_count + 1) * sizeof *r);
+		if (!r)
+			return fail(why, why_len, "%s: out of memory", path);
+		c->path_rules = r;
+		r = &c->path_rules[c->path_rule_count];
+		memset(r, 0, sizeof *r);
+		r->prefix = prefix;
+		r->prefix_len = strlen(prefix);
+		r->kind = rule_words[i].kind;
+		r->line = lineno;
+		if (r->kind == ALLOW_ANY || r->kind == ALLOW_NONE) {
+			if (*value)
+				return fail(why, why_len, "%s:%u: %s %s takes no value, "
+				    "found \"%s\"", path, lineno, prefix, word, value);
+		} else if (r->kind == ALLOW_FINGERPRINT) {
+			if (parse_fingerprint(value, r->fingerprint) < 0)
+				return fail(why, why_len, "%s:%u: %s fingerprint: expected 64 "
+				    "hex digits (SHA-256, colons allowed)", path, lineno, prefix);
+		} else if ((problem = allow_value_problem(r->kind, value))) {
+			return fail(why, why_len, "%s:%u: %s %s: the name is %s", path,
+			    lineno, prefix, word, problem);
+		} else if (strstr(value, " #") || strstr(value, "\t#")) {
+			/* A name may hold '#', but this is likely a comment, which would never match. */
+			return fail(why, why_len, "%s:%u: %s %s \"%s\": comments take a "
+			    "line of their own", path, lineno, prefix, word, value);
+		} else {
+			r->value = value;
+		}
+		c->path_rule_count++;
+	}
+	/* "none" means nobody: with an allowing rule beside it, which is meant? */
+	for (i = 0; i < c->path_rule_count; i++)
+		for (j = 0; j < c->path_rule_count; j++) {
+			const struct path_rule *a = &c->path_rules[i], *b = &c->path_rules[j];
+
+			if (a->kind == ALLOW_NONE && b->kind != ALLOW_NONE
+			    && strcmp(a->prefix, b->prefix) == 0)
+				return fail(why, why_len, "%s:%u: %s none: the prefix also "
+				    "has a rule allowing clients, at line %u", path,
+				    a->line > b->line ? a->line : b->line, a->prefix,
+				    a->line > b->line ? b->line : a->line);
+		}
+	return 0;
+}
+
+/* The global --allow-ou, --allow-dns and --allow-uri names, checked as the file's. */
+static int
+check_allow_options(const struct tls_config *cfg, char *why, size_t why_len)
+{
+	static const struct {
+		const char *option;
+		enum allow_kind kind;
+	} lists[] = {
+		{ "--allow-ou", ALLOW_OU }, { "--allow-dns", ALLOW_DNS },
+		{ "--allow-uri", ALLOW_URI },
+	};
+	const char *const *values[] = { cfg->allow_ou, cfg->allow_dns, cfg->allow_uri };
+	const size_t counts[] = { cfg->allow_ou_count, cfg->allow_dns_count,
+		cfg->allow_uri_count };
+	const char *problem;
+	size_t i, k;
+
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < counts[k]; i++)
+			if ((problem = allow_value_problem(lists[k].kind, values[k][i])))
+				return fail(why, why_len, "%s \"%s\": the name is %s",
+				    lists[k].option, values[k][i], problem);
+	return 0;
 }
 
 /*
@@ -2040,6 +2617,13 @@ tls_load(const struct tls_config *config, char *why, size_t why_len)
 		}
 	}
 	c->allow_fingerprint_count = config->allow_fingerprint_count;
+	if (check_allow_options(config, why, why_len) < 0)
+		goto failed;
+	if (config->allow_file && checked(load_allow_file(c, config->allow_file,
+	    why, why_len), config->allow_file, why, why_len) < 0) {
+		name_option(why, why_len, "--allow-file");
+		goto failed;
+	}
 	return c;
 failed:
 	free_credentials(c);
@@ -2068,6 +2652,7 @@ release_retired(void)
 }
 
 static void cache_clear(void);
+static void verify_crls_with_known_keys(struct tls_credentials *creds);
 
 void
 tls_use(struct tls_credentials *creds)
@@ -2082,6 +2667,7 @@ tls_use(struct tls_credentials *creds)
 		}
 	}
 	current_creds = creds;
+	verify_crls_with_known_keys(creds);
 	cache_clear();
 	release_retired();
 }
@@ -2130,6 +2716,13 @@ tls_warn_expiring(const struct tls_credentials *creds, int days,
 
 		snprintf(what, sizeof what, "CRL of %s: nextUpdate", crl->issuer);
 		warn_if_expiring(what, crl->next_update, now, days, warn);
+		if (crl->anchor < 0) {
+			snprintf(msg, sizeof msg, "%s: this CRL of %s is not from a "
+			    "pinned CA: used only for chains through an intermediate "
+			    "named %s, if its signature verifies with that "
+			    "intermediate's key", crl->path, crl->issuer, crl->issuer);
+			warn(msg);
+		}
 		if (crl->scope == 0) {
 			snprintf(msg, sizeof msg, "%s: this CRL of %s covers no "
 			    "certificate mtlsd checks: %s", crl->path, crl->issuer,
@@ -2161,6 +2754,21 @@ tls_warn_expiring(const struct tls_credentials *creds, int days,
 		snprintf(what, sizeof what, "pinned CA %s", creds->anchor_names[i]);
 		warn_if_expiring(what, creds->anchor_not_after[i], now, days, warn);
 	}
+}
+
+bool
+tls_server_certificate(const struct tls_credentials *creds, char *subject,
+    size_t subject_len, int64_t *not_after)
+{
+	struct client_identity id;
+	struct usage_verdict usage;
+
+	if (creds->chain_len == 0 || !parse_certificate(creds->chain[0].data,
+	    creds->chain[0].data_len, &id, &usage))
+		return false;
+	snprintf(subject, subject_len, "%s", id.subject);
+	*not_after = id.not_after;
+	return true;
 }
 
 /* ---- which pinned CAs are valid now ---- */
@@ -2306,6 +2914,178 @@ anchor_still_pinned(const struct tls_credentials *creds,
 	return false;
 }
 
+/* ---- CRLs of intermediate CAs ---- */
+
+/*
+ * Intermediate CA keys seen in validated chains, so that a reload can
+ * verify its CRLs of intermediates before a request on a connection that
+ * outlived its chain is rechecked against them. Fixed size: the oldest
+ * is forgotten first (its clients then find no CRL until they reconnect:
+ * closed, not open).
+ */
+#define KNOWN_CA_KEYS 32
+
+static struct known_ca_key {
+	unsigned char key_id[32], subject_hash[32];
+	br_x509_pkey pkey;              /* points into data */
+	unsigned char data[BR_X509_BUFSIZE_KEY];
+} known_ca_keys[KNOWN_CA_KEYS];
+static size_t known_ca_key_count, known_ca_key_next;
+
+static void
+remember_ca_key(const unsigned char key_id[32], const unsigned char subject_hash[32],
+    const br_x509_pkey *pk)
+{
+	struct known_ca_key *k;
+	size_t i;
+
+	for (i = 0; i < known_ca_key_count; i++)
+		if (memcmp(known_ca_keys[i].key_id, key_id, 32) == 0)
+			return;
+	if (known_ca_key_count < KNOWN_CA_KEYS) {
+		k = &known_ca_keys[known_ca_key_count++];
+	} else {
+		k = &known_ca_keys[known_ca_key_next];
+		known_ca_key_next = (known_ca_key_next + 1) % KNOWN_CA_KEYS;
+	}
+	memcpy(k->key_id, key_id, 32);
+	memcpy(k->subject_hash, subject_hash, 32);
+	k->pkey = *pk;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		/* br_x509_decoder's key fits BR_X509_BUFSIZE_KEY. */
+		memcpy(k->data, pk->key.rsa.n, pk->key.rsa.nlen);
+		memcpy(k->data + pk->key.rsa.nlen, pk->key.rsa.e, pk->key.rsa.elen);
+		k->pkey.key.rsa.n = k->data;
+		k->pkey.key.rsa.e = k->data + pk->key.rsa.nlen;
+	} else {
+		memcpy(k->data, pk->key.ec.q, pk->key.ec.qlen);
+		k->pkey.key.ec.q = k->data;
+	}
+}
+
+/* Whether the kept CRL `crl` (anchor -1) verifies with `pk`. */
+static bool
+crl_signature_valid(const struct crl *crl, const br_x509_pkey *pk)
+{
+	struct der in = { crl->der, crl->der_len }, list, tbs, tbs_whole, alg, sig;
+
+	return der_expect(&in, 0x30, &list, NULL)
+	    && der_expect(&list, 0x30, &tbs, &tbs_whole)
+	    && der_expect(&list, 0x30, &alg, NULL) && der_expect(&list, 0x03, &sig, NULL)
+	    && signature_valid(alg, tbs_whole, sig, pk);
+}
+
+/*
+ * Verifies, once per key and generation, each CRL of `creds` that names
+ * the intermediate `subject_hash` as its issuer with that intermediate's
+ * key `pk` (`key_id`), and keeps the verdict in the CRL. A CRL's
+ * signature verifies with one key at most, so when its verdicts are full
+ * a negative one makes room.
+ */
+static void
+verify_crls_with(struct tls_credentials *creds, const unsigned char subject_hash[32],
+    const unsigned char key_id[32], const br_x509_pkey *pk)
+{
+	size_t i;
+	unsigned j;
+
+	for (i = 0; i < creds->crl_count; i++) {
+		struct crl *c = &creds->crls[i];
+		struct crl_verdict *slot = NULL;
+
+		if (c->anchor >= 0 || memcmp(c->issuer_hash, subject_hash, 32) != 0)
+			continue;
+		for (j = 0; j < c->verdict_count; j++)
+			if (memcmp(c->verdicts[j].key_id, key_id, 32) == 0)
+				break;
+		if (j < c->verdict_count)
+			continue;
+		if (c->verdict_count < TLS_CRL_VERDICTS)
+			slot = &c->verdicts[c->verdict_count++];
+		for (j = 0; !slot && j < c->verdict_count; j++)
+			if (!c->verdicts[j].signed_by)
+				slot = &c->verdicts[j];
+		if (!slot)
+			continue;
+		memcpy(slot->key_id, key_id, 32);
+		slot->signed_by = crl_signature_valid(c, pk);
+	}
+}
+
+struct dn_hashes {
+	br_sha256_context subject, key;
+};
+
+static void
+dn_hashes_append(void *ctx, const void *buf, size_t len)
+{
+	struct dn_hashes *h = ctx;
+
+	br_sha256_update(&h->subject, buf, len);
+	br_sha256_update(&h->key, buf, len);
+}
+
+/*
+ * For a chain that validated: what each certificate below the one a
+ * pinned CA signed needs for the CRL of the intermediate that signed it
+ * (id->below), from the intermediates kept in ee_der; the CRLs of those
+ * intermediates verified with their keys. 0, or TLS_ERR_CA_UNREADABLE
+ * when an intermediate was not kept or its key cannot be read (closed).
+ */
+static int
+link_intermediates(struct client_verifier *v, const struct usage_verdict *leaf)
+{
+	static br_x509_decoder_context dc;
+	struct client_identity *id = &v->identity;
+	int n, top = id->trusted_at - 1;
+
+	id->below_count = 0;
+	if (top < 1 || top >= TLS_MAX_CLIENT_CHAIN)
+		return 0;
+	id->below[0].serial = id->serial;
+	id->below[0].ca = leaf->is_ca;
+	for (n = 1; n <= top; n++) {
+		struct dn_hashes h;
+		unsigned char subject_hash[32], key_id[32];
+		const br_x509_pkey *pk;
+
+		br_sha256_init(&h.subject);
+		br_sha256_init(&h.key);
+		br_x509_decoder_init(&dc, dn_hashes_append, &h);
+		if (!v->ca_lost && v->ca_off[n] <= v->ee_cap
+		    && v->ca_len[n] <= v->ee_cap - v->ca_off[n])
+			br_x509_decoder_push(&dc, v->ee_der + v->ca_off[n], v->ca_len[n]);
+		if (v->ca_lost || br_x509_decoder_last_error(&dc) != 0
+		    || !(pk = br_x509_decoder_get_pkey(&dc))) {
+			snprintf(v->reason, sizeof v->reason, "intermediate %d: its key "
+			    "cannot be read for its CRL (the chain too large to keep "
+			    "whole, or the key unreadable)", n);
+			v->reason_error = TLS_ERR_CA_UNREADABLE;
+			return TLS_ERR_CA_UNREADABLE;
+		}
+		br_sha256_out(&h.subject, subject_hash);
+		key_id_finish(&h.key, pk, key_id);
+		memcpy(id->below[n - 1].issuer_key_id, key_id, 32);
+		verify_crls_with(v->creds, subject_hash, key_id, pk);
+		if (current_creds && current_creds != v->creds)
+			verify_crls_with(current_creds, subject_hash, key_id, pk);
+		remember_ca_key(key_id, subject_hash, pk);
+	}
+	id->below_count = (unsigned char)top;
+	return 0;
+}
+
+/* A new generation's CRLs of intermediates, verified with the keys seen so far. */
+static void
+verify_crls_with_known_keys(struct tls_credentials *creds)
+{
+	size_t i;
+
+	for (i = 0; i < known_ca_key_count; i++)
+		verify_crls_with(creds, known_ca_keys[i].subject_hash,
+		    known_ca_keys[i].key_id, &known_ca_keys[i].pkey);
+}
+
 /* ---- the client verifier: br_x509_minimal plus a per-connection verdict ---- */
 
 static int64_t
@@ -2348,6 +3128,8 @@ verifier_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->identity.top_anchor = -1;
 	v->cert_count = 0;
 	v->ee_len = 0;
+	v->ca_kept = 0;
+	v->ca_lost = false;
 	v->ca_error = 0;
 	v->ca_not_after = INT64_MAX;
 	v->reason[0] = '\0';
@@ -2363,6 +3145,16 @@ verifier_start_cert(const br_x509_class **ctx, uint32_t length)
 	struct client_verifier *v = verifier_of(ctx);
 
 	v->cur_len = 0;
+	/*
+	 * An intermediate is written after those kept; if it does not fit
+	 * there, over them (they are lost for the CRLs of intermediates).
+	 */
+	v->cur_off = v->ee_len + v->ca_kept;
+	if (v->cert_count >= 1 && (v->ee_len > v->ee_cap || v->cur_off > v->ee_cap
+	    || length > v->ee_cap - v->cur_off)) {
+		v->cur_off = v->ee_len;
+		v->ca_lost = true;
+	}
 	/* Past the cap, stop feeding the validator: no CPU for long chains. */
 	if (++v->cert_count <= TLS_MAX_CLIENT_CHAIN)
 		v->minimal->vtable->start_cert(&v->minimal->vtable, length);
@@ -2382,9 +3174,9 @@ verifier_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 			memcpy(v->ee_der + v->ee_len, buf, len);
 		v->ee_len += len;
 	} else if (v->identity.trusted_at == 0) {
-		/* An intermediate: kept until it is known whether a pinned CA signed it. */
-		if (v->ee_len <= v->ee_cap && v->cur_len + len <= v->ee_cap - v->ee_len)
-			memcpy(v->ee_der + v->ee_len + v->cur_len, buf, len);
+		/* An intermediate, up to the one a pinned CA signed. */
+		if (v->cur_off <= v->ee_cap && v->cur_len + len <= v->ee_cap - v->cur_off)
+			memcpy(v->ee_der + v->cur_off + v->cur_len, buf, len);
 		v->cur_len += len;
 	}
 	v->minimal->vtable->append(&v->minimal->vtable, buf, len);
@@ -2407,8 +3199,8 @@ inspect_intermediate(struct client_verifier *v, bool top)
 	char rule[160];
 
 	memset(&ca, 0, sizeof ca);
-	if (v->ee_len > v->ee_cap || v->cur_len > v->ee_cap - v->ee_len
-	    || !parse_certificate(v->ee_der + v->ee_len, v->cur_len, &ca, &usage)) {
+	if (v->cur_off > v->ee_cap || v->cur_len > v->ee_cap - v->cur_off
+	    || !parse_certificate(v->ee_der + v->cur_off, v->cur_len, &ca, &usage)) {
 		if (v->ca_error == 0)
 			v->ca_error = TLS_ERR_CA_UNREADABLE;
 		memset(v->last_issuer_hash, 0, sizeof v->last_issuer_hash);
@@ -2436,6 +3228,17 @@ inspect_intermediate(struct client_verifier *v, bool top)
 	if (ca.not_after < v->ca_not_after)
 		v->ca_not_after = ca.not_after;
 	memcpy(v->last_issuer_hash, ca.issuer_hash, 32);
+	if (n < TLS_MAX_CLIENT_CHAIN && v->cur_off == v->ee_len + v->ca_kept) {
+		v->ca_off[n] = v->cur_off;
+		v->ca_len[n] = v->cur_len;
+		v->ca_kept += v->cur_len;
+	} else {
+		v->ca_lost = true;
+	}
+	if (!top && n < TLS_MAX_CLIENT_CHAIN - 1) {
+		v->identity.below[n].serial = ca.serial;
+		v->identity.below[n].ca = true;
+	}
 	if (top) {
 		v->identity.top_known = true;
 		v->identity.top_serial = ca.serial;
@@ -2464,7 +3267,7 @@ verifier_end_cert(const br_x509_class **ctx)
 		inspect_intermediate(v, v->identity.trusted_at != 0);
 	if (v->identity.trusted_at > 1 && v->identity.top_known) {
 		v->identity.top_ca = true;      /* BearSSL took it as a CA */
-		set_top_anchor(v, v->ee_der + v->ee_len, v->cur_len);
+		set_top_anchor(v, v->ee_der + v->cur_off, v->cur_len);
 	}
 }
 
@@ -2504,10 +3307,12 @@ policy_error(struct client_verifier *v, const struct usage_verdict *usage)
 	}
 	if (v->ca_error != 0)
 		return v->ca_error;
+	if (cfg->crl_file_count > 0 && (err = link_intermediates(v, usage)) != 0)
+		return err;
 	if ((err = revocation_status(v->creds, &v->identity, (int64_t)time(NULL))) != 0)
 		return err;
 	/* In "on" mode the allowlists answer 403 per request instead. */
-	if (cfg->mode == VERIFY_STRICT && !allowed_by_lists(v->creds, &v->identity))
+	if (cfg->mode == VERIFY_STRICT && !allowed_somewhere(v->creds, &v->identity))
 		return TLS_ERR_NOT_ALLOWED;
 	return 0;
 }
@@ -2632,29 +3437,110 @@ verifier_bind(struct client_verifier *v, struct tls_credentials *creds)
 
 /* ---- the session cache: resumption carries the identity it was made with ---- */
 
+/*
+ * One cache for every process: tls_cache_init() maps it MAP_SHARED before
+ * the supervisor forks, so a client resumes whichever worker the kernel
+ * hands it to (nginx's ssl_session_cache shared:). Its size is fixed at
+ * start-up, and entries are copied in and out under the lock: nothing is
+ * allocated while serving, and nothing in an entry points into one
+ * process's memory (struct client_identity holds only values; top_anchor
+ * indexes the generation's anchors, the same in all its workers).
+ *
+ * The lock is a process-shared robust mutex rather than a seqlock: it is
+ * held only for one entry's copy, and a worker that dies holding it
+ * (killed, crashed) cannot block the others: the next locker gets
+ * EOWNERDEAD, drops the one entry the dead process may have left half
+ * written (busy), and marks the mutex consistent again. glibc and musl
+ * (static) both have robust mutexes.
+ *
+ * Each reload is a new generation: tls_use() bumps the process's
+ * generation and the shared one, and empties the cache. Workers forked
+ * afterwards carry the new number; an old worker still finishing its
+ * responses carries the old one, so it neither resumes nor stores a
+ * session any more, and no new worker resumes one the old generation made
+ * (its identity was checked against the old CAs).
+ */
 struct cache_entry {
 	br_ssl_session_parameters params;
 	int64_t expires;                /* monotonic seconds; 0 = free */
+	uint64_t generation;            /* the tls_use() that made it */
 	struct client_identity identity;
 };
 
+struct cache_shared {
+	pthread_mutex_t lock;
+	uint64_t generation;            /* the newest; entries of others are void */
+	size_t busy;                    /* entry being written, or SIZE_MAX */
+};
+_Static_assert(sizeof(struct cache_shared) <= 4096, "the header fits a page");
+
 static struct {
 	const br_ssl_session_cache_class *vtable;
-	struct cache_entry *entries;
+	struct cache_shared *shared;    /* NULL: no cache */
+	struct cache_entry *entries;    /* in the same mapping, from its 2nd page on */
+	size_t entries_bytes;
 	size_t size;
+	size_t bytes;                   /* of the mapping */
 	long timeout;
+	uint64_t generation;            /* this process's; inherited by workers */
 } session_cache;
 
 static void
+cache_wipe(struct cache_entry *e)
+{
+	explicit_bzero(e, sizeof *e);
+}
+
+/* False only if the lock is unusable: then the cache is not used. */
+static bool
+cache_lock(void)
+{
+	struct cache_shared *c = session_cache.shared;
+	size_t busy;
+	int rc = pthread_mutex_lock(&c->lock);
+
+	if (rc == EOWNERDEAD) {
+		busy = __atomic_load_n(&c->busy, __ATOMIC_SEQ_CST);
+		if (busy < session_cache.size)
+			cache_wipe(&session_cache.entries[busy]);
+		__atomic_store_n(&c->busy, SIZE_MAX, __ATOMIC_SEQ_CST);
+		if (pthread_mutex_consistent(&c->lock) != 0) {
+			/* Never expected; from now on no lock, so no resumption. */
+			pthread_mutex_unlock(&c->lock);
+			return false;
+		}
+		rc = 0;
+	}
+	return rc == 0;
+}
+
+static void
+cache_unlock(void)
+{
+	pthread_mutex_unlock(&session_cache.shared->lock);
+}
+
+/* tls_use(): a new generation; the cache forgets every session. */
+static void
 cache_clear(void)
 {
+	struct cache_shared *c = session_cache.shared;
 	size_t i;
 
-	for (i = 0; i < session_cache.size; i++) {
-		explicit_bzero(&session_cache.entries[i].params,
-		    sizeof session_cache.entries[i].params);
-		session_cache.entries[i].expires = 0;
-	}
+	session_cache.generation++;
+	if (!c || !cache_lock())
+		return;
+	c->generation = session_cache.generation;
+	/*
+	 * Freeing the pages forgets the sessions without making the whole
+	 * cache resident; they read as zeros (free entries) from now on.
+	 */
+	if (madvise(session_cache.entries, session_cache.entries_bytes,
+	    MADV_REMOVE) < 0)
+		for (i = 0; i < session_cache.size; i++)
+			if (session_cache.entries[i].expires != 0)
+				cache_wipe(&session_cache.entries[i]);
+	cache_unlock();
 }
 
 static struct tls_session *
@@ -2668,7 +3554,7 @@ session_of(const br_ssl_server_context *server)
  * them evenly. A newer session takes the place of an older one that
  * shares it, so a lookup is one comparison whatever the cache size.
  */
-static struct cache_entry *
+static size_t
 cache_slot(const unsigned char *id, size_t id_len)
 {
 	uint32_t h = 0;
@@ -2676,7 +3562,7 @@ cache_slot(const unsigned char *id, size_t id_len)
 
 	for (i = 0; i < id_len && i < 4; i++)
 		h = (h << 8) | id[i];
-	return &session_cache.entries[h % session_cache.size];
+	return h % session_cache.size;
 }
 
 /* Only a verified client's session is kept, and with its identity. */
@@ -2685,10 +3571,12 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
     const br_ssl_session_parameters *params)
 {
 	const struct client_verifier *v = &session_of(server)->verifier;
+	struct cache_shared *c = session_cache.shared;
 	struct cache_entry *e;
+	size_t slot;
 
 	(void)ctx;
-	if (v->identity.auth != AUTH_VERIFIED || session_cache.size == 0)
+	if (v->identity.auth != AUTH_VERIFIED || !c)
 		return;
 	/*
 	 * A handshake that began before a reload was verified against the
@@ -2696,10 +3584,22 @@ cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
 	 */
 	if (v->creds != current_creds)
 		return;
-	e = cache_slot(params->session_id, params->session_id_len);
-	e->params = *params;
-	e->identity = v->identity;
-	e->expires = monotonic_seconds() + session_cache.timeout;
+	slot = cache_slot(params->session_id, params->session_id_len);
+	if (!cache_lock())
+		return;
+	/* An old worker, after a reload: its generation is no longer cached. */
+	if (c->generation == session_cache.generation) {
+		e = &session_cache.entries[slot];
+		__atomic_store_n(&c->busy, slot, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		e->params = *params;
+		e->identity = v->identity;
+		e->generation = session_cache.generation;
+		e->expires = monotonic_seconds() + session_cache.timeout;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		__atomic_store_n(&c->busy, SIZE_MAX, __ATOMIC_SEQ_CST);
+	}
+	cache_unlock();
 }
 
 static int
@@ -2707,26 +3607,34 @@ cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *server
     br_ssl_session_parameters *params)
 {
 	struct client_verifier *v = &session_of(server)->verifier;
+	struct cache_shared *c = session_cache.shared;
 	struct cache_entry *e;
+	int found = 0;
 
 	(void)ctx;
-	if (session_cache.size == 0)
+	if (!c || !cache_lock())
 		return 0;
-	e = cache_slot(params->session_id, params->session_id_len);
-	if (e->expires == 0 || e->params.session_id_len != params->session_id_len
+	e = &session_cache.entries[cache_slot(params->session_id, params->session_id_len)];
+	if (e->expires == 0 || c->generation != session_cache.generation
+	    || e->generation != session_cache.generation
+	    || e->params.session_id_len != params->session_id_len
 	    || memcmp(e->params.session_id, params->session_id,
-	    params->session_id_len) != 0)
-		return 0;
-	if (monotonic_seconds() >= e->expires) {
-		e->expires = 0;
-		return 0;
+	    params->session_id_len) != 0) {
+		/* not this session */
+	} else if (monotonic_seconds() >= e->expires) {
+		/* Free first: even half wiped (its process killed), it stays unused. */
+		__atomic_store_n(&e->expires, 0, __ATOMIC_SEQ_CST);
+		cache_wipe(e);
+	} else {
+		*params = e->params;
+		/* Not trusted yet: BearSSL may still decline and do a full handshake. */
+		v->resume_offered = true;
+		memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
+		*v->resume_identity = e->identity;
+		found = 1;
 	}
-	*params = e->params;
-	/* Not trusted yet: BearSSL may still decline and do a full handshake. */
-	v->resume_offered = true;
-	memcpy(v->resume_id, e->params.session_id, sizeof v->resume_id);
-	*v->resume_identity = e->identity;
-	return 1;
+	cache_unlock();
+	return found;
 }
 
 static const br_ssl_session_cache_class cache_class = {
@@ -2738,17 +3646,50 @@ static const br_ssl_session_cache_class cache_class = {
 void
 tls_cache_init(const struct tls_config *config)
 {
+	pthread_mutexattr_t attr;
+	struct cache_shared *c;
+	size_t bytes, page = (size_t)sysconf(_SC_PAGESIZE);
+	int rc;
+
 	session_cache.vtable = &cache_class;
 	session_cache.size = config->session_cache_size;
 	session_cache.timeout = config->session_timeout;
-	if (session_cache.size > 0) {
-		session_cache.entries = calloc(session_cache.size,
-		    sizeof *session_cache.entries);
-		if (!session_cache.entries) {
-			perror("mtlsd: calloc");
-			exit(1);
-		}
+	if (session_cache.size == 0)
+		return;
+	/* The header alone in the first page: reloads free the entries' pages. */
+	session_cache.entries_bytes = session_cache.size * sizeof(struct cache_entry);
+	bytes = page + session_cache.entries_bytes;
+	/* Pages stay unresident until a session first uses them. */
+	c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (c == MAP_FAILED) {
+		fprintf(stderr, "mtlsd: --session-cache %zu: cannot map %zu bytes "
+		    "of shared memory: %s\n", session_cache.size, bytes,
+		    strerror(errno));
+		exit(1);
 	}
+	if ((rc = pthread_mutexattr_init(&attr)) != 0
+	    || (rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)) != 0
+	    || (rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)) != 0
+	    || (rc = pthread_mutex_init(&c->lock, &attr)) != 0) {
+		fprintf(stderr, "mtlsd: --session-cache: cannot make a process-shared "
+		    "robust lock: %s\n", strerror(rc));
+		exit(1);
+	}
+	pthread_mutexattr_destroy(&attr);
+	c->generation = session_cache.generation;
+	c->busy = SIZE_MAX;
+	session_cache.entries = (struct cache_entry *)(void *)((char *)c + page);
+	session_cache.shared = c;
+	session_cache.bytes = bytes;
+}
+
+size_t
+tls_cache_bytes(size_t *entries, size_t *entry_bytes)
+{
+	*entries = session_cache.shared ? session_cache.size : 0;
+	*entry_bytes = sizeof(struct cache_entry);
+	return session_cache.bytes;
 }
 
 /* ---- sessions ---- */
@@ -2773,7 +3714,7 @@ tls_session_init(struct tls_session *s, struct tls_buffers *b)
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
 	br_ssl_engine_set_protocol_names(eng, alpn_names, 1);
-	if (session_cache.size > 0)
+	if (session_cache.shared)
 		br_ssl_server_set_cache(&s->server, &session_cache.vtable);
 	br_ssl_engine_set_buffers_bidi(eng, b->iobuf, BR_SSL_BUFSIZE_INPUT,
 	    b->iobuf + BR_SSL_BUFSIZE_INPUT, BR_SSL_BUFSIZE_OUTPUT);
@@ -3109,6 +4050,13 @@ tls_session_identity(const struct tls_session *s)
 	return &s->verifier.identity;
 }
 
+bool
+tls_session_resumed(const struct tls_session *s)
+{
+	/* Only verified sessions are cached; a full handshake counts certificates. */
+	return s->verifier.identity.auth == AUTH_VERIFIED && s->verifier.cert_count == 0;
+}
+
 const char *
 tls_session_client_cn(const struct tls_session *s)
 {
@@ -3153,7 +4101,13 @@ policy_error_text(int err)
 	case TLS_ERR_CRL_EXPIRED:
 		return "CRL has expired (nextUpdate passed)";
 	case TLS_ERR_NOT_ALLOWED:
-		return "certificate not in --allow-cn / --allow-fingerprint";
+		return "certificate not in --allow-cn / --allow-ou / --allow-dns / "
+		    "--allow-uri / --allow-fingerprint";
+	case TLS_ERR_PATH_NOT_ALLOWED:
+		return "certificate not allowed by the --allow-file rules of this path";
+	case TLS_ERR_CN_NOT_PLAIN:
+		return "--root-per-client: the certificate's CN is not a plain name "
+		    "(empty, over 64 bytes, '/', a leading '.' or a control character)";
 	case TLS_ERR_WEAK_KEY:
 		return "an RSA key of the chain is too small for --security-level";
 	case TLS_ERR_WEAK_SIGNATURE:
@@ -3206,11 +4160,11 @@ tls_session_auth_failure(const struct tls_session *s)
 	return text;
 }
 
-int
-tls_identity_recheck(const struct client_identity *id)
+/* The checks a request repeats on its chain: a reload may have changed them. */
+static int
+recheck_chain(const struct client_identity *id)
 {
 	int64_t now = (int64_t)time(NULL);
-	int err;
 
 	/* A keep-alive connection or a resumed session outliving its chain. */
 	if (now > id->valid_until)
@@ -3218,11 +4172,73 @@ tls_identity_recheck(const struct client_identity *id)
 	/* Its CA removed by a reload: by key, a same-named new CA is not it. */
 	if (!anchor_still_pinned(current_creds, id, now))
 		return BR_ERR_X509_NOT_TRUSTED;
-	if ((err = revocation_status(current_creds, id, now)) != 0)
+	return revocation_status(current_creds, id, now);
+}
+
+int
+tls_identity_recheck(const struct client_identity *id)
+{
+	int err;
+
+	if ((err = recheck_chain(id)) != 0)
 		return err;
 	if (!allowed_by_lists(current_creds, id))
 		return TLS_ERR_NOT_ALLOWED;
 	return 0;
+}
+
+int
+tls_access_check(const struct client_identity *id, const char *path,
+    size_t path_len, struct tls_access *access)
+{
+	const struct path_rule *decided;
+	int err;
+
+	access->kind = ALLOW_NOTHING;
+	access->value = NULL;
+	if (id->auth != AUTH_VERIFIED)
+		return id->error ? id->error : BR_ERR_X509_NOT_TRUSTED;
+	if ((err = recheck_chain(id)) != 0)
+		return err;
+	if (!allowed_for_path(current_creds, id, path, path_len, access, &decided)) {
+		access->kind = ALLOW_NOTHING;
+		access->value = NULL;
+		return decided ? TLS_ERR_PATH_NOT_ALLOWED : TLS_ERR_NOT_ALLOWED;
+	}
+	if (current_creds->config->root_per_client && !tls_cn_is_plain(id)) {
+		access->kind = ALLOW_NOTHING;
+		access->value = NULL;
+		return TLS_ERR_CN_NOT_PLAIN;
+	}
+	return 0;
+}
+
+void
+tls_access_text(const struct client_identity *id, const struct tls_access *access,
+    char *out, size_t out_len)
+{
+	size_t i, o;
+
+	switch (access->kind) {
+	case ALLOW_CN:
+	case ALLOW_OU:
+	case ALLOW_DNS:
+	case ALLOW_URI:
+		snprintf(out, out_len, "%s=%s", rule_word(access->kind),
+		    access->value ? access->value : "");
+		break;
+	case ALLOW_FINGERPRINT:
+		o = (size_t)snprintf(out, out_len, "sha256=");
+		for (i = 0; i < 32 && o + 2 < out_len; i++, o += 2)
+			snprintf(out + o, out_len - o, "%02X", id->fingerprint[i]);
+		break;
+	case ALLOW_ANY:
+		snprintf(out, out_len, "any");
+		break;
+	default:
+		snprintf(out, out_len, "-");
+		break;
+	}
 }
 
 /* ---- --check-cert: the same checks, offline, step by step ---- */
@@ -3247,6 +4263,104 @@ print_time(FILE *out, const char *label, int64_t t)
 	gmtime_r(&tt, &tm);
 	strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	fprintf(out, "%s%s", label, date);
+}
+
+/* The rule that allows the certificate, or why none does; then each --allow-file prefix. */
+static void
+print_allow_rules(const struct tls_credentials *creds, const struct client_identity *id,
+    FILE *out)
+{
+	static const char *const kinds[] = { [ALLOW_OU] = "OU", [ALLOW_DNS] = "DNS",
+		[ALLOW_URI] = "URI" };
+	const struct tls_config *cfg = creds->config;
+	struct tls_access a;
+	char text[400];
+	size_t off, i, j;
+
+	if (id->trusted_at > 0) {
+		fprintf(out, "names:       CN %s%s", id->cn, id->cn_ok ? ""
+		    : " (cannot match: several CNs, control characters, too long or "
+		    "not a UTF-8 string)");
+		for (off = 0; off < id->names_len; off += strlen(id->names + off + 1) + 2)
+			fprintf(out, ", %s %s", kinds[(unsigned char)id->names[off]],
+			    id->names + off + 1);
+		fprintf(out, "%s\n", id->names_ok ? "" : " (OUs and SANs cannot match: "
+		    "more than 16 or 318 bytes of them, or one not plain text)");
+	}
+	if (!global_rules_given(creds))
+		fprintf(out, "allowlist: none given%s\n", creds->path_rule_count
+		    ? " (paths without an --allow-file prefix: every verified client)" : "");
+	else if (id->trusted_at == 0)
+		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
+	else if (allowed_globally(creds, id, &a)) {
+		tls_access_text(id, &a, text, sizeof text);
+		fprintf(out, "allowlist: allowed by --allow-%s (%s)\n", a.kind
+		    == ALLOW_FINGERPRINT ? "fingerprint" : rule_word(a.kind), text);
+	} else {
+		fprintf(out, "allowlist: refused: no --allow-cn, --allow-ou, --allow-dns, "
+		    "--allow-uri or --allow-fingerprint matches (%d rule(s))\n",
+		    (int)(cfg->allow_cn_count + cfg->allow_ou_count + cfg->allow_dns_count
+		    + cfg->allow_uri_count + creds->allow_fingerprint_count));
+	}
+	if (creds->path_rule_count == 0 || id->trusted_at == 0)
+		return;
+	for (i = 0; i < creds->path_rule_count; i++) {
+		const struct path_rule *r = &creds->path_rules[i], *decided;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(creds->path_rules[j].prefix, r->prefix) == 0)
+				break;
+		if (j < i)
+			continue;       /* that prefix is listed already */
+		if (allowed_for_path(creds, id, r->prefix, r->prefix_len, &a, &decided)) {
+			tls_access_text(id, &a, text, sizeof text);
+			fprintf(out, "allow-file: %s: allowed (%s)\n", r->prefix, text);
+		} else {
+			fprintf(out, "allow-file: %s: refused\n", r->prefix);
+		}
+	}
+}
+
+/*
+ * Each certificate below the one a pinned CA signed, against the CRL of
+ * the intermediate that signed it, as revocation_status sees them.
+ */
+static void
+print_intermediate_crls(const struct client_verifier *v, int64_t now, FILE *out)
+{
+	const struct client_identity *id = &v->identity;
+	struct client_identity ca;
+	struct usage_verdict usage;
+	const struct crl *crl;
+	const char *verdict;
+	char serial[48];
+	int k;
+
+	for (k = 0; k < id->trusted_at - 1; k++) {
+		memset(&ca, 0, sizeof ca);
+		if (v->ca_lost || !parse_certificate(v->ee_der + v->ca_off[k + 1],
+		    v->ca_len[k + 1], &ca, &usage))
+			snprintf(ca.subject, sizeof ca.subject, "?");
+		if (k >= id->below_count) {
+			fprintf(out, "revocation: %s %d: not checked (the chain failed "
+			    "before)\n", k == 0 ? "client certificate" : "intermediate", k);
+			continue;
+		}
+		crl = crl_for(v->creds, id->below[k].issuer_key_id, id->below[k].ca, now);
+		verdict = !crl ? "no CRL signed with its key covers it"
+		    : now < crl->this_update ? "its CRL is not yet valid"
+		    : crl->next_update != 0 && now > crl->next_update ? "its CRL has expired"
+		    : crl_lists(crl, &id->below[k].serial) ? "revoked" : "not revoked";
+		tls_serial_hex(&id->below[k].serial, serial, sizeof serial);
+		if (k == 0)
+			fprintf(out, "revocation: client certificate (serial %s), by the "
+			    "CRL of intermediate 1 (%s): %s%s%s\n", serial, ca.subject,
+			    verdict, crl ? ", " : "", crl ? crl->path : "");
+		else
+			fprintf(out, "revocation: intermediate %d (serial %s), by the CRL "
+			    "of intermediate %d (%s): %s%s%s\n", k, serial, k + 1,
+			    ca.subject, verdict, crl ? ", " : "", crl ? crl->path : "");
+	}
 }
 
 int
@@ -3355,6 +4469,8 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 		fprintf(out, "trust: %s\n", tls_error_text((int)err));
 	}
 	/* The steps below are shown whenever the chain itself validated. */
+	if (creds->crl_count > 0 && id->trusted_at > 1)
+		print_intermediate_crls(&v, now, out);
 	if (creds->crl_count == 0)
 		fprintf(out, "revocation: no CRL given\n");
 	else if (id->trusted_at == 0)
@@ -3387,17 +4503,17 @@ tls_check_chain(const struct tls_credentials *creds, const char *chain_file, FIL
 			fprintf(out, "revocation: %s\n", tls_error_text(rev));
 			break;
 		}
-	if (cfg->allow_cn_count == 0 && creds->allow_fingerprint_count == 0)
-		fprintf(out, "allowlist: none given\n");
-	else if (id->trusted_at == 0)
-		fprintf(out, "allowlist: not checked (the chain did not validate)\n");
-	else
-		fprintf(out, "allowlist: %s\n", allowed_by_lists(creds, id)
-		    ? "listed" : id->cn_ok ? "CN and fingerprint not listed"
-		    : "fingerprint not listed; the CN cannot match (several CNs, "
-		    "control characters, too long or not a UTF-8 string)");
-	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_by_lists(creds, id))
+	print_allow_rules(creds, id, out);
+	if (err == 0 && cfg->mode == VERIFY_ON && !allowed_somewhere(creds, id))
 		err = TLS_ERR_NOT_ALLOWED;
+	if (cfg->root_per_client && id->trusted_at > 0) {
+		if (tls_cn_is_plain(id))
+			fprintf(out, "root-per-client: served from ROOT/%s/\n", id->cn);
+		else
+			fprintf(out, "root-per-client: refused: the CN is not a plain name\n");
+	}
+	if (err == 0 && cfg->root_per_client && !tls_cn_is_plain(id))
+		err = TLS_ERR_CN_NOT_PLAIN;
 	if (err == 0)
 		fprintf(out, "result: accepted\n");
 	else

@@ -24,6 +24,28 @@ enum verify_mode {
 #define TLS_MAX_CRL_FILES 16
 #define TLS_MAX_ALLOW 64
 
+/*
+ * The subject OUs and dNSName and URI SANs kept from a client certificate:
+ * at most TLS_ID_NAMES_MAX names in TLS_ID_NAMES_BYTES bytes (each name
+ * takes its length plus 2). A certificate with more, or with one that is
+ * not plain text, matches no --allow-ou/-dns/-uri rule (names_ok false).
+ */
+#define TLS_ID_NAMES_MAX 16
+#define TLS_ID_NAMES_BYTES 320
+
+/* What an allow rule matches (and what names[] entries are). */
+enum allow_kind {
+	ALLOW_NOTHING = 0,   /* refused; or, in names[], never used */
+	ALLOW_CN,
+	ALLOW_OU,
+	ALLOW_DNS,           /* compared case-insensitively */
+	ALLOW_URI,
+	ALLOW_FINGERPRINT,
+	ALLOW_ANY,           /* --allow-file "any": every verified client */
+	ALLOW_NONE,          /* --allow-file "none": no client */
+	ALLOW_UNRULED,       /* no rule applies: every verified client */
+};
+
 /* mtlsd's own reasons to refuse a chain BearSSL accepted (BR_ERR_X509_* otherwise). */
 enum {
 	TLS_ERR_EKU = 1024,        /* EKU present without clientAuth */
@@ -46,6 +68,8 @@ enum {
 	TLS_ERR_CA_EKU,            /* an intermediate's EKU present without clientAuth */
 	TLS_ERR_NS_CERT_TYPE,      /* Netscape cert type present without SSL client */
 	TLS_ERR_PATH_LEN,          /* more intermediates than a pathLenConstraint allows */
+	TLS_ERR_PATH_NOT_ALLOWED,  /* outside the --allow-file rules of the path */
+	TLS_ERR_CN_NOT_PLAIN,      /* --root-per-client, but the CN is no plain name */
 };
 
 /* --security-level: OpenSSL's levels 1 and 2 for client chains (see tls_load). */
@@ -61,6 +85,14 @@ struct tls_config {
 	size_t allow_cn_count;
 	const char *allow_fingerprint[TLS_MAX_ALLOW];   /* SHA-256, hex */
 	size_t allow_fingerprint_count;
+	const char *allow_ou[TLS_MAX_ALLOW];
+	size_t allow_ou_count;
+	const char *allow_dns[TLS_MAX_ALLOW];
+	size_t allow_dns_count;
+	const char *allow_uri[TLS_MAX_ALLOW];
+	size_t allow_uri_count;
+	const char *allow_file;        /* per-path rules; NULL if none */
+	bool root_per_client;          /* serve ROOT/<CN>/: the CN must be a plain name */
 	enum verify_mode mode;
 	int verify_depth;              /* intermediates allowed, as nginx */
 	/*
@@ -85,15 +117,33 @@ enum {
 };
 
 /*
- * One CRL (never a delta or an indirect one: those are refused at load),
- * verified against the pinned CA whose key signed it. It applies only to
- * certificates that key signed (anchor_id), and only to those its scope
- * covers.
+ * Intermediate CA keys whose signature verdict one CRL keeps: a CRL not from
+ * a pinned CA is verified at most once per such key (and generation).
+ */
+#define TLS_CRL_VERDICTS 8
+
+struct crl_verdict {
+	unsigned char key_id[32];      /* the intermediate: see anchor_key_id in tls.c */
+	bool signed_by;                /* the CRL's signature verifies with its key */
+};
+
+/*
+ * One CRL (never a delta or an indirect one: those are refused at load).
+ * From a pinned CA, it is verified against that CA's key at load and
+ * applies only to certificates that key signed (anchor_id). From any other
+ * issuer (anchor -1), it is kept with its signature (der) and verified
+ * against an intermediate's key only once a validated chain shows one of
+ * that name (verdicts); it applies only to certificates of such a chain
+ * that key signed. Either way, only to those its scope covers.
  */
 struct crl {
 	unsigned char issuer_hash[32]; /* SHA-256 of the issuer Name's DER */
 	unsigned char anchor_id[32];   /* the signing CA: see anchor_key_id in tls.c */
-	int anchor;                    /* that CA's index in creds->anchors */
+	int anchor;                    /* that CA's index in creds->anchors; -1: none */
+	unsigned char *der;            /* anchor -1: the whole CRL, to verify later */
+	size_t der_len;
+	struct crl_verdict verdicts[TLS_CRL_VERDICTS];
+	unsigned verdict_count;
 	char issuer[160];
 	const char *path;              /* the --crl file, for messages */
 	unsigned scope;                /* CRL_SCOPE_*; 0 with scope_note saying why */
@@ -149,8 +199,22 @@ struct tls_credentials {
 	size_t crl_count;
 	unsigned char (*allow_fingerprints)[32];
 	size_t allow_fingerprint_count;
+	/* --allow-file's rules, in file order; path_rule_text owns their strings. */
+	struct path_rule *path_rules;
+	size_t path_rule_count;
+	char *path_rule_text;
 	const struct tls_config *config;
 	unsigned refs;                  /* handshakes using this generation */
+};
+
+/* One --allow-file line: clients it allows under a path prefix. */
+struct path_rule {
+	const char *prefix;            /* starts with '/' */
+	size_t prefix_len;
+	enum allow_kind kind;
+	const char *value;             /* NULL for any and none */
+	unsigned char fingerprint[32]; /* for ALLOW_FINGERPRINT */
+	unsigned line;
 };
 
 /* What the client's certificate showed during the handshake. */
@@ -173,6 +237,16 @@ struct client_identity {
 	char issuer[160];
 	char cn[65];                    /* controls as \XX; may be cut short */
 	bool cn_ok;                     /* cn is the only CN, whole, as sent: --allow-cn may match */
+	/*
+	 * The subject's OUs, then the dNSName and URI SANs, each stored as a
+	 * kind byte (ALLOW_OU, ALLOW_DNS, ALLOW_URI), its text and a NUL.
+	 * names_ok is false when one did not fit or was not plain text: then
+	 * the names never match a rule (fail closed).
+	 */
+	bool names_ok;
+	unsigned char names_count;
+	unsigned short names_len;
+	char names[TLS_ID_NAMES_BYTES];
 	struct serial serial;
 	unsigned char issuer_hash[32];
 	unsigned char fingerprint[32];  /* SHA-256 of the certificate's DER */
@@ -182,8 +256,8 @@ struct client_identity {
 	int trusted_at;                 /* certificates up to the one a pinned CA signed */
 	/*
 	 * The certificate a pinned CA signed: the client's own when trusted_at
-	 * is 1, else the topmost intermediate. A CRL (always from a pinned CA)
-	 * can only cover this one. top_known is false if it could not be read.
+	 * is 1, else the topmost intermediate: a pinned CA's CRL covers it
+	 * (those below, see below[]). top_known is false if it could not be read.
 	 */
 	bool top_known;
 	bool top_ca;                    /* it is a CA certificate (basicConstraints cA) */
@@ -196,6 +270,19 @@ struct client_identity {
 	 */
 	int top_anchor;
 	unsigned char top_anchor_id[32];
+	/*
+	 * The certificates below the one a pinned CA signed, client's own
+	 * first (trusted_at - 1 of them when below_count says so): what the
+	 * CRL of the intermediate that signed each needs, so that a request
+	 * can be rechecked against another generation's CRLs without the
+	 * chain. Filled only once the chain validated.
+	 */
+	unsigned char below_count;
+	struct chain_link {
+		struct serial serial;
+		bool ca;                        /* which CRL scope covers it */
+		unsigned char issuer_key_id[32];  /* the intermediate that signed it */
+	} below[TLS_MAX_CLIENT_CHAIN - 1];
 };
 
 /*
@@ -212,6 +299,15 @@ struct client_verifier {
 	unsigned char *ee_der;          /* scratch for the client certificate */
 	size_t ee_cap, ee_len;
 	size_t cur_len;                 /* an intermediate, kept after it in ee_der */
+	size_t cur_off;                 /* where in ee_der that one is written */
+	/*
+	 * The intermediates up to the one a pinned CA signed stay in ee_der,
+	 * after the client's certificate (ca_off/ca_len, in chain order), for
+	 * the CRLs of intermediates; ca_lost when one did not fit.
+	 */
+	size_t ca_kept;
+	size_t ca_off[TLS_MAX_CLIENT_CHAIN], ca_len[TLS_MAX_CLIENT_CHAIN];
+	bool ca_lost;
 	int ca_error;                   /* TLS_ERR_* an intermediate CA showed, or 0 */
 	int64_t ca_not_after;           /* the intermediates' first notAfter */
 	/*
@@ -292,8 +388,14 @@ void tls_use(struct tls_credentials *creds);
 /* The generation in use. */
 const struct tls_credentials *tls_current(void);
 
-/* Allocates the session cache (config->session_cache_size entries). */
+/*
+ * Maps the session cache (config->session_cache_size entries) in shared
+ * memory, before any worker is forked: all processes then share it.
+ */
 void tls_cache_init(const struct tls_config *config);
+
+/* The session cache's shared mapping: its bytes, its entries (0: none) and their size. */
+size_t tls_cache_bytes(size_t *entries, size_t *entry_bytes);
 
 /*
  * Writes warnings for certificates and CRLs expiring within `days`, for
@@ -302,6 +404,13 @@ void tls_cache_init(const struct tls_config *config);
  */
 void tls_warn_expiring(const struct tls_credentials *creds, int days,
     void (*warn)(const char *message));
+
+/*
+ * The server certificate's subject (RFC 4514) and notAfter, for --status;
+ * false if it cannot be read.
+ */
+bool tls_server_certificate(const struct tls_credentials *creds, char *subject,
+    size_t subject_len, int64_t *not_after);
 
 /* Configures a slot's engine once, at start-up, with its buffers. */
 void tls_session_init(struct tls_session *s, struct tls_buffers *b);
@@ -377,6 +486,9 @@ void tls_session_send_refusal(const struct tls_session *s, int fd);
 
 const struct client_identity *tls_session_identity(const struct tls_session *s);
 
+/* After tls_session_handshake_finished(): true if a cached session was resumed. */
+bool tls_session_resumed(const struct tls_session *s);
+
 /* The verified client's CN, or NULL when the client is not verified. */
 const char *tls_session_client_cn(const struct tls_session *s);
 
@@ -389,6 +501,40 @@ const char *tls_session_auth_failure(const struct tls_session *s);
  * TLS_ERR_CRL_EXPIRED or TLS_ERR_NOT_ALLOWED.
  */
 int tls_identity_recheck(const struct client_identity *id);
+
+/* Which rule let a request in, for the access log (see tls_access_text). */
+struct tls_access {
+	enum allow_kind kind;           /* ALLOW_NOTHING when refused or unchecked */
+	const char *value;              /* the identity's matching name, in the identity */
+};
+
+/*
+ * THE decision for a request: is the verified identity `id` let in to the
+ * normalised `path` (NULL: no path could be made, the global rules decide)?
+ * Rechecks the chain against the current generation (expiry, pinned CA,
+ * CRLs, as tls_identity_recheck), then the rules: the --allow-file rules
+ * of the longest prefix matching the path, or if none, the global
+ * --allow-* options (any of them allows; none given: everyone verified).
+ * With --root-per-client, refuses a CN that is not a plain name.
+ * Returns 0 and fills *access, or the refusal: TLS_ERR_NOT_ALLOWED,
+ * TLS_ERR_PATH_NOT_ALLOWED, TLS_ERR_CN_NOT_PLAIN or a recheck error.
+ */
+int tls_access_check(const struct client_identity *id, const char *path,
+    size_t path_len, struct tls_access *access);
+
+/*
+ * Formats what allowed a request ("cn=alice", "uri=spiffe://...",
+ * "sha256=AB..", "any", or "-" when no rule applied or it was refused).
+ * Writes at most out_len bytes, NUL included.
+ */
+void tls_access_text(const struct client_identity *id, const struct tls_access *access,
+    char *out, size_t out_len);
+
+/*
+ * A CN that may name a directory: not empty, at most 64 bytes, no '/',
+ * not "." or "..", no NUL or control character, and kept whole (cn_ok).
+ */
+bool tls_cn_is_plain(const struct client_identity *id);
 
 /* Formats the serial as upper-case hex, as nginx's $ssl_client_serial. */
 void tls_serial_hex(const struct serial *serial, char *out, size_t out_len);

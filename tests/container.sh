@@ -23,10 +23,10 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 
 # Where the deployment files are, relative to the project's top directory.
-DOCKERFILE=${DOCKERFILE:-Dockerfile}
-COMPOSE_FILE=${COMPOSE_FILE:-docker-compose.yml}
-DEMO_CONF=${DEMO_CONF:-demo/nginx.conf}         # the seed's server block
-DEMO_CERTS=${DEMO_CERTS:-demo/certs}             # what the compose file mounts
+DOCKERFILE=${DOCKERFILE:-deploy/Dockerfile}
+COMPOSE_FILE=${COMPOSE_FILE:-deploy/docker-compose.yml}
+DEMO_CONF=${DEMO_CONF:-deploy/demo/nginx.conf}   # the seed's server block
+DEMO_CERTS=${DEMO_CERTS:-deploy/demo/certs}       # what the compose file mounts
 CACHE=${MTLSD_CONTAINER_CACHE:-/var/tmp/mtlsd-container}
 BASE_IMAGE=debian:bookworm-slim
 IMAGE=localhost/mtlsd-test:latest
@@ -227,7 +227,7 @@ echo "# client image build: $((SECONDS - t)) s"
 # local one, server2's image by the one built above, and the published port
 # made a free loopback one.
 CPORT=$(free_port)
-# Written next to the original, so its relative paths (./www, ./demo) hold.
+# Written next to the original, so its relative paths (../www, ./demo) hold.
 CFILE=$(dirname "$CTX/$COMPOSE_FILE")/compose-test.yml
 sed -e "s#^\(    image:\) curlimages/curl:.*#\1 $CLIENT_IMAGE#" \
 	-e "s#^\(    image:\) mtlsd:latest#\1 $IMAGE#" \

@@ -40,14 +40,14 @@ expect_text() {
 
 # ---- the reference server block, as it is ------------------------------------
 
-# demo/nginx.conf is the server block of the setup mtlsd replaces, byte for
+# deploy/demo/nginx.conf is the server block of the setup mtlsd replaces, byte for
 # byte (the container reads it as it is).  Here only its paths change.
 PORT=$(free_port)
 REF=$TMPD/nginx-ref.conf
 sed -e "s,/etc/nginx/certs/server2,$PKI/server2,; s,/etc/nginx/certs/ca,$PKI/ca," \
 	-e "s,listen 443 ssl,listen 127.0.0.1:$PORT ssl," -e "s,/var/www/html,$WWW," \
-	demo/nginx.conf >"$REF"
-changed=$(diff demo/nginx.conf "$REF" | grep -c '^>')
+	deploy/demo/nginx.conf >"$REF"
+changed=$(diff deploy/demo/nginx.conf "$REF" | grep -c '^>')
 expect_eq "reference block: only the listen, certificate and root lines adapted" 5 "$changed"
 
 run_mtlsd --nginx-conf "$REF" -t
@@ -249,13 +249,15 @@ else
 	fail "make install DESTDIR= PREFIX=/usr" "$(cat "$TMPD/install.log")"
 fi
 missing=
-for f in usr/bin/mtlsd usr/share/man/man8/mtlsd.8 usr/share/doc/mtlsd/examples/nginx.conf \
+for f in usr/bin/mtlsd usr/share/man/man8/mtlsd.8 usr/share/man/man5/mtlsd-nginx.5 \
+	usr/share/doc/mtlsd/examples/nginx.conf \
 	etc/mtlsd/nginx.conf usr/lib/systemd/system/mtlsd.service usr/lib/sysusers.d/mtlsd.conf; do
 	[ -f "$DEST/$f" ] || missing="$missing $f"
 done
-expect_eq "install: binary, man page, example config, unit, sysusers" "" "$missing"
+expect_eq "install: binary, man pages, example config, unit, sysusers" "" "$missing"
 expect_eq "install: the binary is executable" 755 "$(stat -c %a "$DEST/usr/bin/mtlsd" 2>/dev/null)"
-if grep -l '@[A-Z]*@' "$DEST/usr/lib/systemd/system/mtlsd.service" "$DEST/usr/share/man/man8/mtlsd.8" 2>/dev/null; then
+if grep -l '@[A-Z]*@' "$DEST/usr/lib/systemd/system/mtlsd.service" "$DEST/usr/share/man/man8/mtlsd.8" \
+	"$DEST/usr/share/man/man5/mtlsd-nginx.5" 2>/dev/null; then
 	fail "install: no @PLACEHOLDER@ left"
 else
 	ok "install: no @PLACEHOLDER@ left"
@@ -306,6 +308,7 @@ if command -v groff >/dev/null 2>&1; then
 	groff -t -man -Tutf8 "$DEST/usr/share/man/man8/mtlsd.8" 2>/dev/null | sed 's/.\x08//g' >"$TMPD/man.txt"
 	expect_text "man page: documents --nginx-conf" "$TMPD/man.txt" "--nginx-conf FILE"
 	expect_text "man page: installed paths filled in" "$TMPD/man.txt" "/etc/mtlsd/nginx.conf"
+	expect_text "man page: installed paths follow PREFIX" "$TMPD/man.txt" "/usr/lib/systemd/system/mtlsd.service"
 else
 	skip "man page: groff check" "groff is not installed (apt-get install groff-base)"
 fi
@@ -351,8 +354,9 @@ fi
 
 # ---- the container files ---------------------------------------------------------------
 
-# No Docker engine runs here: check what can be checked without one.
-python3 - Dockerfile >"$TMPD/dockerfile.out" 2>&1 <<'EOF'
+# No Docker engine runs here: check what can be checked without one.  The
+# build context is the top directory (docker build -f deploy/Dockerfile .).
+python3 - deploy/Dockerfile >"$TMPD/dockerfile.out" 2>&1 <<'EOF'
 import fnmatch, glob, json, os, re, sys
 stages, final, problems = [], None, []
 ignored = [l.strip() for l in open('.dockerignore') if l.strip() and not l.startswith('#')]
@@ -411,15 +415,18 @@ expect_text "Dockerfile: exposes 443" "$TMPD/dockerfile.out" "expose 443"
 expect_text "Dockerfile: runs the nginx.conf" "$TMPD/dockerfile.out" "entrypoint: ['/usr/sbin/mtlsd']"
 
 if python3 -c 'import yaml' 2>/dev/null; then
-	python3 - docker-compose.yml "$PKI" >"$TMPD/compose.out" 2>&1 <<'EOF'
+	python3 - deploy/docker-compose.yml "$PKI" >"$TMPD/compose.out" 2>&1 <<'EOF'
 import os, sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
+os.chdir(os.path.dirname(sys.argv[1]))  # compose's paths are relative to its file
 s = d['services']
 problems = []
 if set(s) != {'server1', 'server2'}:
     problems.append('services: %s' % sorted(s))
-if s['server2'].get('build') != '.':
-    problems.append('server2 is not built from the Dockerfile')
+b = s['server2'].get('build') or {}
+if not isinstance(b, dict) or not os.path.samefile(b.get('context', '.'), '..') \
+        or not os.path.samefile(os.path.join('..', b.get('dockerfile', '')), 'Dockerfile'):
+    problems.append('server2 is not built from deploy/Dockerfile with the top directory as context')
 if 'server2' not in s['server1'].get('depends_on', []):
     problems.append('server1 does not wait for server2')
 if 'https://server2/' not in ' '.join(s['server1']['command']):
@@ -435,18 +442,18 @@ for name, svc in s.items():
             problems.append('%s: %s does not exist' % (name, host))
 print('\n'.join('problem: ' + p for p in problems) or 'ok')
 EOF
-	expect_eq "docker-compose.yml: two hosts, server2 built here, mounts that exist" ok "$(cat "$TMPD/compose.out")"
+	expect_eq "deploy/docker-compose.yml: two hosts, server2 built here, mounts that exist" ok "$(cat "$TMPD/compose.out")"
 else
-	skip "docker-compose.yml: parse" "python3-yaml is not installed"
+	skip "deploy/docker-compose.yml: parse" "python3-yaml is not installed"
 fi
 if command -v docker-compose >/dev/null 2>&1; then
-	if out=$(docker-compose -f docker-compose.yml config -q 2>&1); then
-		ok "docker-compose.yml: docker-compose config accepts it"
+	if out=$(docker-compose -f deploy/docker-compose.yml config -q 2>&1); then
+		ok "deploy/docker-compose.yml: docker-compose config accepts it"
 	else
-		fail "docker-compose.yml: docker-compose config accepts it" "$out"
+		fail "deploy/docker-compose.yml: docker-compose config accepts it" "$out"
 	fi
 else
-	skip "docker-compose.yml: docker-compose config" "docker-compose is not installed"
+	skip "deploy/docker-compose.yml: docker-compose config" "docker-compose is not installed"
 fi
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
 	skip "docker build" "an engine is here, but the build downloads base images; run it by hand"

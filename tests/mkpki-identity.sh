@@ -14,7 +14,10 @@
 #   ca-*.crl  CRLs of ca with an issuingDistributionPoint (ca-only, user-only,
 #             partition, indirect), an unknown critical extension (crit), a
 #             delta CRL; big.crl and big-2.crl list 40000 more serials (> 1 MiB)
-#   int1 -> int2, int-rev, v1int, nc-int, c1 -> ... -> c19: intermediates
+#   int1 -> int2, int-rev, v1int, nc-int, c1 -> ... -> c19: intermediates;
+#             int1.crl, int2.crl, int-rev.crl revoke nothing, int1-rev.crl
+#             revokes "int-revoked"; int1-forged.crl names int1 as its
+#             issuer but is signed with another key
 #   NAME.crt  a client certificate; NAME.chain the chain a client sends
 #             (leaf first); NAME.key its key
 set -eu
@@ -344,6 +347,9 @@ issue_int ca ncn-int ncn_int 9000
 
 issue int1 int-client client.key "/O=mtlsd test/CN=int-client" leaf
 cat int-client.crt int1.crt >int-client.chain
+# Revoked in int1-rev.crl (not in int1.crl, made before).
+issue int1 int-revoked client.key "/O=mtlsd test/CN=int-revoked" leaf
+cat int-revoked.crt int1.crt >int-revoked.chain
 issue int2 int2-client client.key "/O=mtlsd test/CN=int2-client" leaf
 cat int2-client.crt int2.crt int1.crt >int2-client.chain
 issue int-rev int-rev-client client.key "/O=mtlsd test/CN=int-rev-client" leaf
@@ -402,7 +408,7 @@ for ab in a b; do
 	done
 done
 
-for n in int-client int2-client int-rev-client v1int-client nc-client ncn-client ncn-ok-client \
+for n in int-client int-revoked int2-client int-rev-client v1int-client nc-client ncn-client ncn-ok-client \
 	chain8 chain20 good-extra; do
 	cp client.key "$n.key"
 done
@@ -459,6 +465,17 @@ openssl ca -config db-ec-ca/ca.cnf -revoke ec-revoked.crt 2>/dev/null
 gencrl ec-ca ec-ca.crl
 gencrl other-ca other-ca.crl
 gencrl int1 int1.crl
+gencrl int2 int2.crl
+gencrl int-rev int-rev.crl
+openssl ca -config db-int1/ca.cnf -revoke int-revoked.crt 2>/dev/null
+gencrl int1 int1-rev.crl
+# A CRL that claims to be int1's, signed with another key.
+# (openssl ca put int1's CN first: the same Name, byte for byte.)
+openssl req -x509 -new -key ec256.key -out int1-forged.crt -days 3650 \
+	-subj "/CN=int1/O=mtlsd test" -config ext.cnf -extensions ca 2>/dev/null
+cp ec256.key int1-forged.key
+ca_init int1-forged 24000
+gencrl int1-forged int1-forged.crl
 # The same CRL with one bit of its signature flipped.
 openssl crl -in ca.crl -outform DER -out bad-sig.der
 python3 - bad-sig.der <<'EOF'

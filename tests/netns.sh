@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# tests/netns.sh -- the two-host demo of docker-compose.yml without Docker.
+# tests/netns.sh -- the two-host demo of deploy/docker-compose.yml without Docker.
 #
 # server2 and server1 are two network namespaces joined by a veth pair
 # (10.77.0.2 and 10.77.0.1, which exist only inside them).  server2 runs
 # what the container image holds, the way Docker would run it: the static
-# binary (make STATIC=1, as the Dockerfile builds it) chrooted into a
-# directory that has nothing but it, demo/nginx.conf byte for byte at
+# binary (make STATIC=1, as deploy/Dockerfile builds it) chrooted into a
+# directory that has nothing but it, deploy/demo/nginx.conf byte for byte at
 # /etc/nginx/nginx.conf, the reference certificates in /etc/nginx/certs and
 # www/ in /var/www/html; as uid 65532, on port 443 thanks to
 # net.ipv4.ip_unprivileged_port_start=0 in its namespace.  server1 runs curl
@@ -81,7 +81,7 @@ make_pki
 ROOT=$TMPD/server2-root
 mkdir -p "$ROOT/usr/sbin" "$ROOT/etc/nginx/certs" "$ROOT/var/www/html"
 cp "$STATIC_BIN" "$ROOT/usr/sbin/mtlsd"
-cp demo/nginx.conf "$ROOT/etc/nginx/nginx.conf"
+cp deploy/demo/nginx.conf "$ROOT/etc/nginx/nginx.conf"
 cp "$PKI/server2.crt" "$PKI/ca.crt" "$ROOT/etc/nginx/certs/"
 # The key readable by the image's user only, as a mounted key must be.
 install -m 600 -o 65532 -g 65532 "$PKI/server2.key" "$ROOT/etc/nginx/certs/server2.key"

@@ -64,7 +64,7 @@ else
 	sed -e "s#/etc/nginx#$ETC#g" -e "s#/var/log/nginx#$TMPD/log#g" \
 		-e "s#^pid .*#pid $TMPD/nginx.pid;#" /etc/nginx/nginx.conf >"$ETC/nginx.conf"
 	PORT=$(free_port)
-	# The seed's server block (demo/nginx.conf), with this test's files
+	# The seed's server block (deploy/demo/nginx.conf), with this test's files
 	cat >"$ETC/sites-available/default" <<EOF
 server {
   listen 127.0.0.1:$PORT ssl;

@@ -6,7 +6,8 @@
 # with 24 requests each: files, 404, 206, 304, 301, 403, 405, fifos; then
 # full handshakes without a certificate or with an untrusted one, malformed
 # requests, 414 and oversized heads, HEAD, resumed sessions and failed
-# handshakes), stops it
+# handshakes), scrapes its --status port (GET /metrics, /status, a 404, a
+# 405, a request that never ends), stops it
 # with SIGTERM and reads the counts: malloc, calloc, realloc, free and the
 # aligned allocators must have been called zero times between the first and
 # the last poll(). Start-up may allocate. Prints "N passed, N failed" last.
@@ -43,10 +44,12 @@ else
 fi
 
 PORT=$(free_port)
+SPORT=$(free_port)
 export LD_PRELOAD=$COUNTER MALLOC_COUNT_OUT=$TMPD/counts
 started=0
 start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
-	-C "$PKI/ca.crt" --max-conns 64 --access-log "$TMPD/access.log" && started=1
+	-C "$PKI/ca.crt" --max-conns 64 --access-log "$TMPD/access.log" \
+	--status "127.0.0.1:$SPORT" && started=1
 unset LD_PRELOAD MALLOC_COUNT_OUT
 if [ $started = 0 ]; then
 	fail "server starts with the counter preloaded" "$(cat "$SERVER_ERR")"
@@ -61,10 +64,23 @@ while IFS= read -r line; do
 	*) fail "load: unexpected output" "$line" ;;
 	esac
 done <"$TMPD/load.out"
+# The status port while serving: pages made, refusals, a client cut off.
+(exec 3<>"/dev/tcp/127.0.0.1/$SPORT"; printf 'GET /metr' >&3; sleep 0.2) 2>/dev/null
+curl -s --max-time 5 -o /dev/null -X POST "http://127.0.0.1:$SPORT/metrics"
+curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$SPORT/nothing"
+curl -s --max-time 5 -o "$TMPD/status.txt" "http://127.0.0.1:$SPORT/status"
+curl -s --max-time 5 -o "$TMPD/metrics.txt" "http://127.0.0.1:$SPORT/metrics"
+n=$(awk '$1 ~ /^mtlsd_requests_total[{]/ { n += $2 } END { print n + 0 }' "$TMPD/metrics.txt")
+if [ "$n" -ge 1000 ] && grep -q '^handshakes: ok ' "$TMPD/status.txt"; then
+	ok "scraped /metrics ($n responses counted) and /status while serving"
+else
+	fail "scraped /metrics and /status while serving" "$n responses; $(head -c 300 "$TMPD/metrics.txt")"
+fi
 stop_mtlsd
 expect_eq "server exit status" 0 "$SERVER_STATUS"
 lines=$(wc -l <"$TMPD/access.log")
 if [ "$lines" -ge 1000 ]; then ok "access log: $lines lines written"; else fail "access log: at least 1000 lines" "$lines"; fi
+expect_eq "mtlsd_requests_total: one per access log line" "$lines" "$n"
 
 if [ ! -s "$TMPD/counts" ]; then
 	fail "counts written at exit" "no $TMPD/counts"

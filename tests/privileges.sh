@@ -153,16 +153,18 @@ fi
 PORT=$(free_port)
 SAVED_CMD=("${MTLSD_CMD[@]}")
 MTLSD_CMD[0]=$(realpath "${MTLSD_CMD[0]}" 2>/dev/null || command -v "${MTLSD_CMD[0]}")
+# The CA too, wherever PKI is: relative to the same directory.
+cp "$PKI/ca.crt" "$TMPD/keys/ca.crt"
 cd "$TMPD" || exit 1
 start_mtlsd -l "127.0.0.1:$PORT" -r www -c keys/server.crt -k keys/server.key \
-	-C pki/ca.crt --access-log off --user "$USER_NAME" --chroot www --pid-file "$TMPD/chroot.pid"
+	-C keys/ca.crt --access-log off --user "$USER_NAME" --chroot www --pid-file "$TMPD/chroot.pid"
 started=$?
 cd - >/dev/null || exit 1
 if [ $started = 0 ]; then
 	rotate "chroot, relative paths"
 	# -s reload from the same directory with the same options
 	if (cd "$TMPD" && exec "${MTLSD_CMD[@]}" -l "127.0.0.1:$PORT" -r www -c keys/server.crt \
-		-k keys/server.key -C pki/ca.crt --access-log off --user "$USER_NAME" --chroot www \
+		-k keys/server.key -C keys/ca.crt --access-log off --user "$USER_NAME" --chroot www \
 		--pid-file "$TMPD/chroot.pid" -s reload) >"$TMPD/sreload.out" 2>&1; then
 		ok "chroot, relative paths: -s reload -> exit 0"
 	else

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/run.sh - what `make test` runs: the unit tests; the integration,
-# robustness, no-allocation and privilege suites against ./mtlsd; the fuzz
+# robustness, no-allocation, privilege and status suites against ./mtlsd; the fuzz
 # corpus replayed; the integration and robustness suites again against the
 # ASan+UBSan build (SANITIZE_RUN=0 skips them); one short valgrind run
 # (VALGRIND_RUN=0 skips it). Each suite's own summary is prefixed with its
@@ -13,6 +13,10 @@
 #   MTLSD='qemu-arm-static build/armhf-static/mtlsd' sh tests/run.sh
 # With MTLSD set, only the unit and integration suites run: the others
 # measure or instrument the native build.
+#
+# `sh tests/run.sh check` (make check) runs the quick ones only: the unit
+# tests, the integration and deploy suites and the docs checks; under a
+# minute, no root, nothing installed, loopback only.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -21,12 +25,18 @@ trap 'rm -rf "$work"' EXIT INT TERM
 total_passed=0
 total_failed=0
 
-# run_suite NAME COMMAND...: runs it, shows its lines, adds up its summary.
+# run_suite NAME COMMAND...: runs it (or waits for it, when start_suite
+# started it), shows its lines, adds up its summary.
 run_suite() {
 	name=$1
 	shift
-	"$@" > "$work/$name.out" 2>&1
-	rc=$?
+	if [ -e "$work/$name.pid" ]; then
+		wait "$(cat "$work/$name.pid")"
+		rc=$?
+	else
+		"$@" > "$work/$name.out" 2>&1
+		rc=$?
+	fi
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name.out" | tail -n 1)
 	grep -v -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name.out"
 	if [ -z "$summary" ]; then
@@ -46,16 +56,39 @@ run_suite() {
 	fi
 }
 
+# start_suite NAME COMMAND...: starts it in the background; run_suite NAME
+# waits for it and reports it.
+start_suite() {
+	name=$1
+	shift
+	"$@" > "$work/$name.out" 2>&1 &
+	echo $! > "$work/$name.pid"
+}
+
 if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
 	cat "$work/mkpki.log"
 	echo "FAIL - tests/mkpki.sh could not make the test certificates"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+# make check: the integration suite spends most of its time waiting for
+# timeouts to pass, so the other quick suites run meanwhile.
+if [ "${1:-}" = check ]; then
+	start_suite integration bash tests/integration.sh
+fi
 # shellcheck disable=SC2086 # UNIT is a word list
 run_suite unit ${UNIT:-./tests/unit} "$work/pki"
 # shellcheck disable=SC2086 # so is UNIT_PROXY
 run_suite unit-proxy ${UNIT_PROXY:-./tests/unit-proxy}
+if [ "${1:-}" = check ]; then
+	run_suite unit-nginx ./tests/unit-nginx
+	run_suite deploy bash tests/deploy.sh
+	run_suite docs bash tests/docs.sh
+	run_suite integration
+	echo "$total_passed passed, $total_failed failed"
+	[ "$total_failed" -eq 0 ]
+	exit
+fi
 run_suite integration bash tests/integration.sh
 run_suite scale bash tests/scale.sh
 run_suite http bash tests/http.sh
@@ -65,9 +98,12 @@ run_suite differential bash tests/differential.sh
 # such as make test-cross's qemu: they test the host.
 if [ -z "${MTLSD:-}" ]; then
 	run_suite identity bash tests/identity.sh
+	run_suite allow bash tests/allow.sh
+	run_suite status bash tests/status.sh
 	run_suite unit-nginx ./tests/unit-nginx
 	run_suite nginx-conf bash tests/nginx-conf.sh
 	run_suite deploy bash tests/deploy.sh
+	run_suite docs bash tests/docs.sh
 	run_suite container bash tests/container.sh
 	run_suite netns bash tests/netns.sh
 	run_suite browser bash tests/browser.sh
@@ -91,7 +127,7 @@ if [ -z "${MTLSD:-}" ]; then
 		run_suite valgrind env PKI="$work/pki" bash tests/memcheck.sh
 	fi
 else
-	echo "skip - identity, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
+	echo "skip - identity, allow, status, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
 fi
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -2,7 +2,7 @@
 # tests/scale.sh -- scaling out: --workers (the supervisor, restarts,
 # signals, start-up errors), --proxy-protocol (raw v1/v2 clients, then
 # HAProxy with send-proxy-v2 in front of two mtlsd, using deploy/haproxy.cfg)
-# and the deploy/ files the README shows.
+# and the deploy/ files deploy/README.md shows.
 #
 #   bash tests/scale.sh          # against ./mtlsd (build it first)
 #   KEEP_TMP=1 ...               # keep the temp dir (logs, PKI, configs)
@@ -358,6 +358,160 @@ workers_group() {
 	fi
 }
 
+# ==== 1b. one session cache for all workers =====================================
+
+# resume_client [--hold FILE GO] PORT N CERT:KEY:TAG... -- for each client,
+# one full handshake, then N connections offering that first session (as
+# openssl s_client -sess_in); each GETs /?c=TAG&r=0|1 (r: resumed) with
+# Connection: close.  Prints "TAG resumed ok" per client.  With --hold, it
+# writes FILE after the first round, waits for GO to exist, then does N more
+# connections with the same sessions and prints their line too, "TAG2 ...".
+cat >"$TMPD/resume_client.py" <<'EOF2'
+import os, socket, ssl, sys, time
+args = sys.argv[1:]
+hold = None
+if args[0] == '--hold':
+    hold = (args[1], args[2]); args = args[3:]
+port, n, ca = int(args[0]), int(args[1]), args[2]
+clients = []
+for spec in args[3:]:
+    cert, key, tag = spec.split(':')
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca)
+    ctx.check_hostname = False
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    clients.append([ctx, tag, None])
+tf = float(os.environ.get('TF', '1'))
+def one(c, tag):
+    s = socket.create_connection(('127.0.0.1', port), timeout=10 * tf)
+    t = c[0].wrap_socket(s, server_hostname='server2', session=c[2])
+    r = 1 if t.session_reused else 0
+    t.sendall(b'GET /?c=%s&r=%d HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' % (tag.encode(), r))
+    got = b''
+    while True:
+        b = t.recv(65536)
+        if not b:
+            break
+        got += b
+    if c[2] is None:
+        c[2] = t.session
+    t.close()
+    return r, got.startswith(b'HTTP/1.1 200 ')
+def rounds(suffix):
+    counts = {c[1]: [0, 0] for c in clients}
+    for i in range(n):
+        for c in clients:
+            r, good = one(c, c[1] + suffix)
+            counts[c[1]][0] += r
+            counts[c[1]][1] += good
+    for c in clients:
+        print(c[1] + suffix, counts[c[1]][0], counts[c[1]][1], flush=True)
+for c in clients:
+    one(c, c[1] + 'full')
+rounds('')
+if hold:
+    open(hold[0], 'w').close()
+    while not os.path.exists(hold[1]):
+        time.sleep(0.05)
+    rounds('2')
+EOF2
+
+sessions_group() {
+	local p sup alog out n=40 a_res a_ok b_res b_ok bad old i
+
+	p=$(free_port)
+	alog=$TMPD/sessions-access.log
+	if ! start_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" --workers 2 --access-log "$alog"; then
+		fail "sessions: --workers 2 starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	sup=$SERVER_PID
+	wait_for_match "$SERVER_ERR" 'listening on' 2
+	if grep -q -E '^mtlsd/0\.1\.0: session cache: 1024 sessions x [0-9]+ bytes = [0-9.]+ MiB of shared memory, mapped once, one cache for all workers$' "$SERVER_ERR"; then
+		ok "sessions: the memory budget names the one shared session cache"
+	else
+		fail "sessions: the memory budget names the one shared session cache" "$(grep 'session cache' "$SERVER_ERR")"
+	fi
+	rm -f "$TMPD/held" "$TMPD/go"
+	python3 "$TMPD/resume_client.py" --hold "$TMPD/held" "$TMPD/go" "$p" "$n" "$PKI/ca.crt" \
+		"$PKI/server1.crt:$PKI/server1.key:A" "$PKI/ec-client.crt:$PKI/ec-client.key:B" \
+		>"$TMPD/resume.out" 2>"$TMPD/resume.err" &
+	local cl=$!
+	for ((i = 0; i < 400 * TF; i++)); do
+		[ -e "$TMPD/held" ] && break
+		kill -0 "$cl" 2>/dev/null || break
+		sleep 0.05
+	done
+	read -r _ a_res a_ok < <(grep '^A ' "$TMPD/resume.out")
+	read -r _ b_res b_ok < <(grep '^B ' "$TMPD/resume.out")
+	echo "# sessions: --workers 2, $n connections per client offering its first session: resumed A ${a_res:-?}/$n, B ${b_res:-?}/$n"
+	if [ "${a_ok:-0}" = "$n" ] && [ "${b_ok:-0}" = "$n" ] &&
+		[ $((a_res * 100)) -ge $((n * 95)) ] && [ $((b_res * 100)) -ge $((n * 95)) ]; then
+		ok "sessions: --workers 2 -> at least 95% of the connections resume (A $a_res/$n, B $b_res/$n), all 200"
+	else
+		fail "sessions: --workers 2 -> at least 95% of the connections resume (A $a_res/$n, B $b_res/$n), all 200" "$(cat "$TMPD/resume.out" "$TMPD/resume.err")"
+	fi
+	# both workers served them: the kernel spread the connections
+	for ((i = 0; i < 60 * TF && $(grep -c . "$alog") < 2 * n + 2; i++)); do sleep 0.05; done
+	# each resumed connection has the identity of its own full handshake
+	bad=$(grep -a -E 'GET /\?c=A&r=1 ' "$alog" | grep -a -v -c '^127\.0\.0\.1 - server1 ')
+	bad=$((bad + $(grep -a -E 'GET /\?c=B&r=1 ' "$alog" | grep -a -v -c '^127\.0\.0\.1 - ec-client ')))
+	expect_eq "sessions: every resumed connection logs the CN of its session's full handshake ($((a_res + b_res)) lines)" \
+		"$((a_res + b_res)) 0" "$(grep -a -c -E 'GET /\?c=[AB]&r=1 ' "$alog") $bad"
+
+	# SIGHUP: the new generation of workers resumes none of the old sessions
+	log_mark "$SERVER_ERR"
+	old=$(workers_of "$sup")
+	kill -HUP "$sup"
+	log_new "$SERVER_ERR" '\[notice\] reloaded certificates.*new workers serve' >/dev/null
+	for ((i = 0; i < 100 * TF; i++)); do
+		[ -z "$(comm -12 <(echo "$old" | sort) <(workers_of "$sup" | sort))" ] && break
+		sleep 0.05
+	done
+	touch "$TMPD/go"
+	wait "$cl"
+	read -r _ a_res a_ok < <(grep '^A2 ' "$TMPD/resume.out")
+	read -r _ b_res b_ok < <(grep '^B2 ' "$TMPD/resume.out")
+	expect_eq "sessions: after SIGHUP no session of the old workers resumes; full handshakes, all 200" \
+		"0 $n 0 $n" "${a_res:-?} ${a_ok:-?} ${b_res:-?} ${b_ok:-?}"
+	stop_mtlsd "$sup"
+
+	# The cache outlives the processes: sessions made before kill -9 of
+	# both workers resume on the workers started in their place (with one
+	# cache per process, none would: deterministic, whatever the kernel's
+	# spread of connections)
+	p=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$p" "${SRV[@]}" --workers 2 --access-log off; then
+		fail "sessions: --workers 2 starts again" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	sup=$SERVER_PID
+	wait_for_match "$SERVER_ERR" 'listening on' 2
+	rm -f "$TMPD/held" "$TMPD/go"
+	python3 "$TMPD/resume_client.py" --hold "$TMPD/held" "$TMPD/go" "$p" 10 "$PKI/ca.crt" \
+		"$PKI/server1.crt:$PKI/server1.key:A" >"$TMPD/resume.out" 2>"$TMPD/resume.err" &
+	cl=$!
+	for ((i = 0; i < 400 * TF; i++)); do
+		[ -e "$TMPD/held" ] && break
+		kill -0 "$cl" 2>/dev/null || break
+		sleep 0.05
+	done
+	old=$(workers_of "$sup")
+	# shellcheck disable=SC2086
+	kill -KILL $old
+	for ((i = 0; i < 100 * TF; i++)); do
+		[ "$(workers_of "$sup" | grep -c .)" = 2 ] &&
+			[ -z "$(comm -12 <(echo "$old" | sort) <(workers_of "$sup" | sort))" ] && break
+		sleep 0.05
+	done
+	touch "$TMPD/go"
+	wait "$cl"
+	expect_eq "sessions: after kill -9 of both workers, the new ones resume every session (10/10, all 200)" \
+		"A 10 10 A2 10 10" "$(tr '\n' ' ' <"$TMPD/resume.out" | sed 's/^Afull[^A]*//; s/ $//')"
+	stop_mtlsd "$sup"
+}
+
 # ==== 2. start-up errors with --workers ========================================
 
 startup_group() {
@@ -527,7 +681,7 @@ haproxy_group() {
 	fi
 	local err_b=$SERVER_ERR
 
-	# deploy/haproxy.cfg as the README shows it, on these ports and files
+	# deploy/haproxy.cfg as deploy/README.md shows it, on these ports and files
 	cat "$PKI/server1.crt" "$PKI/server1.key" >"$TMPD/health.pem"
 	cfg=$TMPD/haproxy.cfg
 	sed -e "s|^\\(    bind \\):443\$|\\1127.0.0.1:$p0|" \
@@ -625,22 +779,22 @@ EOF
 	stop_mtlsd "$pid_a"
 }
 
-# ==== 5. deploy/ files and the README ============================================
+# ==== 5. deploy/ files and deploy/README.md ============================================
 
 deploy_group() {
 	local out args
 
-	# the README shows deploy/haproxy.cfg verbatim
-	if python3 - deploy/haproxy.cfg README.md <<'EOF'
+	# deploy/README.md shows deploy/haproxy.cfg verbatim
+	if python3 - deploy/haproxy.cfg deploy/README.md <<'EOF'
 import re, sys
 cfg = open(sys.argv[1]).read()
 blocks = re.findall(r'^```[a-z]*\n(.*?)^```$', open(sys.argv[2]).read(), re.S | re.M)
 sys.exit(0 if cfg in blocks else 1)
 EOF
 	then
-		ok "deploy: README shows deploy/haproxy.cfg verbatim"
+		ok "deploy: deploy/README.md shows deploy/haproxy.cfg verbatim"
 	else
-		fail "deploy: README shows deploy/haproxy.cfg verbatim"
+		fail "deploy: deploy/README.md shows deploy/haproxy.cfg verbatim"
 	fi
 
 	if ! python3 -c 'import yaml' 2>/dev/null; then
@@ -649,7 +803,7 @@ EOF
 	fi
 	# Not applied to a cluster here: parsed, and its parts checked against
 	# each other and against mtlsd's option parser.
-	out=$(python3 - deploy/kubernetes.yaml Dockerfile <<'EOF' 2>&1
+	out=$(python3 - deploy/kubernetes.yaml deploy/Dockerfile <<'EOF' 2>&1
 import re, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 dockerfile = open(sys.argv[2]).read()
@@ -690,6 +844,7 @@ EOF
 }
 
 workers_group
+sessions_group
 startup_group
 proxy_group
 haproxy_group

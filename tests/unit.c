@@ -6,12 +6,14 @@
 #include "../http.c"
 #include "../filecache.c"
 #include "../tls.c"
+#include "../status.c"
 
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <utime.h>
 
 static int passed, failed;
@@ -487,7 +489,7 @@ serve(int root_fd, const char *head)
 {
 	struct http_request req;
 	struct http_response resp;
-	struct http_site s = { root_fd, "index.html", NULL };
+	struct http_site s = { root_fd, "index.html", NULL, NULL };
 
 	parse(head, &req);
 	http_prepare(&resp, &req, &s, true);
@@ -603,7 +605,7 @@ test_resolve(void)
 	{
 		struct http_request req;
 		struct http_response resp;
-		struct http_site st = { root_fd, "index.html", NULL };
+		struct http_site st = { root_fd, "index.html", NULL, NULL };
 
 		parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
 		    "Content-Length: 5\r\n\r\n", &req);
@@ -878,8 +880,8 @@ static void
 test_file_cache_http(int dir_fd, const char *dir)
 {
 	struct file_cache c;
-	struct http_site s = { dir_fd, "index.html", &c };
-	struct http_site plain = { dir_fd, "index.html", NULL };
+	struct http_site s = { dir_fd, "index.html", &c, NULL };
+	struct http_site plain = { dir_fd, "index.html", NULL, NULL };
 	struct http_response r1, r2;
 	struct rlimit rl, low;
 	struct stat st;
@@ -1514,6 +1516,119 @@ lists(const struct crl *crl, const unsigned char *bytes, size_t len)
 	return crl_lists(crl, &s);
 }
 
+/*
+ * CRLs of intermediates: a verdict per key, kept once; a negative one makes
+ * room when the verdicts are full, never the positive one; each certificate
+ * below the top is checked against the CRL its issuer's key signed.
+ */
+static void
+test_intermediate_crls(void)
+{
+	static const unsigned char garbage[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	static unsigned char q[65] = { 4 };
+	struct tls_credentials creds;
+	struct client_identity id;
+	struct crl crl;
+	struct serial revoked = { 1, { 7 } }, fine = { 1, { 8 } };
+	unsigned char subject[32], other[32], key[32];
+	br_x509_pkey pk;
+	int64_t now = (int64_t)time(NULL);
+	int depth, i;
+
+	memset(&creds, 0, sizeof creds);
+	memset(&crl, 0, sizeof crl);
+	memset(subject, 1, 32);
+	memset(other, 2, 32);
+	memset(&pk, 0, sizeof pk);
+	pk.key_type = BR_KEYTYPE_EC;
+	pk.key.ec.curve = BR_EC_secp256r1;
+	pk.key.ec.q = q;
+	pk.key.ec.qlen = sizeof q;
+	crl.anchor = -1;
+	crl.der = (unsigned char *)(uintptr_t)garbage;
+	crl.der_len = sizeof garbage;
+	memcpy(crl.issuer_hash, subject, 32);
+	crl.scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
+	crl.this_update = now - 10;
+	crl.next_update = now + 100;
+	crl.revoked = &revoked;
+	crl.revoked_count = 1;
+	creds.crls = &crl;
+	creds.crl_count = 1;
+
+	/* Another issuer's name: not tried. */
+	memset(key, 0x10, 32);
+	verify_crls_with(&creds, other, key, &pk);
+	CHECK(crl.verdict_count == 0);
+	/* Tried once per key; a signature that does not verify counts for nothing. */
+	verify_crls_with(&creds, subject, key, &pk);
+	verify_crls_with(&creds, subject, key, &pk);
+	CHECK(crl.verdict_count == 1 && !crl.verdicts[0].signed_by);
+	CHECK(!crl_signed_with(&crl, key));
+	crl.verdicts[0].signed_by = true;       /* as if it had verified */
+	CHECK(crl_signed_with(&crl, key));
+	for (i = 1; i <= TLS_CRL_VERDICTS + 2; i++) {
+		unsigned char k[32];
+
+		memset(k, 0x10 + i, 32);
+		verify_crls_with(&creds, subject, k, &pk);
+	}
+	CHECK(crl.verdict_count == TLS_CRL_VERDICTS && crl_signed_with(&crl, key));
+
+	/* leaf (by the CRL of key) <- int 1 (by the CRL of another key) <- top */
+	memset(&id, 0, sizeof id);
+	id.trusted_at = 2;
+	id.below_count = 1;
+	id.below[0].serial = fine;
+	memcpy(id.below[0].issuer_key_id, key, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == 0 && depth == 0);
+	id.below[0].serial = revoked;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_REVOKED
+	    && depth == 1);
+	id.below[0].serial = fine;
+	id.trusted_at = 3;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);                 /* below_count short: closed */
+	id.below_count = 2;
+	id.below[1].serial = revoked;
+	id.below[1].ca = true;
+	memset(id.below[1].issuer_key_id, 0x77, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);                 /* no CRL of that key */
+	memcpy(id.below[1].issuer_key_id, key, 32);
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CA_REVOKED
+	    && depth == 2);
+	crl.scope = CRL_SCOPE_EE;           /* onlyContainsUserCerts: not the CA */
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_MISSING
+	    && depth == 2);
+	crl.scope = CRL_SCOPE_EE | CRL_SCOPE_CA;
+	crl.next_update = now - 1;
+	CHECK(intermediate_revocation_status(&creds, &id, now, &depth) == TLS_ERR_CRL_EXPIRED
+	    && depth == 1);
+
+	/* An intermediate that could not be kept: refused, nothing linked. */
+	{
+		static struct client_verifier v;
+		struct usage_verdict leaf;
+
+		memset(&v, 0, sizeof v);
+		memset(&leaf, 0, sizeof leaf);
+		v.creds = &creds;
+		v.identity.trusted_at = 2;
+		v.identity.below_count = 1;
+		v.ca_lost = true;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE
+		    && v.identity.below_count == 0 && v.reason_error == TLS_ERR_CA_UNREADABLE);
+		/* Kept, but not a certificate: refused too. */
+		v.ca_lost = false;
+		v.ee_der = (unsigned char *)(uintptr_t)garbage;
+		v.ee_cap = sizeof garbage;
+		v.ca_off[1] = 0;
+		v.ca_len[1] = sizeof garbage;
+		CHECK(link_intermediates(&v, &leaf) == TLS_ERR_CA_UNREADABLE);
+	}
+}
+
 static void
 test_crl_entries(void)
 {
@@ -1655,6 +1770,489 @@ test_file_caps(const char *dir)
 	CHECK(MAX_CRL_FILE == 64 * 1024 * 1024 && MAX_PEM_FILE == 1024 * 1024);
 }
 
+/* ---- identities beyond the CN: OUs and SANs, allow rules, --allow-file ---- */
+
+static size_t
+der_tlv(unsigned char *out, unsigned tag, const void *v, size_t len)
+{
+	size_t n = 0;
+
+	out[n++] = (unsigned char)tag;
+	if (len < 128) {
+		out[n++] = (unsigned char)len;
+	} else {
+		out[n++] = 0x82;
+		out[n++] = (unsigned char)(len >> 8);
+		out[n++] = (unsigned char)len;
+	}
+	memcpy(out + n, v, len);
+	return n + len;
+}
+
+/* Runs collect_sans on SEQUENCE { items } into a fresh identity. */
+static bool
+sans_of(const unsigned char *items, size_t len, struct client_identity *id)
+{
+	static unsigned char buf[8192];
+	struct der d;
+
+	memset(id, 0, sizeof *id);
+	id->names_ok = true;
+	d.p = buf;
+	d.len = der_tlv(buf, 0x30, items, len);
+	return collect_sans(d, id);
+}
+
+static const char *
+name_at(const struct client_identity *id, unsigned k, enum allow_kind *kind)
+{
+	size_t off = 0;
+
+	while (k-- > 0)
+		off += strlen(id->names + off + 1) + 2;
+	*kind = (enum allow_kind)(unsigned char)id->names[off];
+	return id->names + off + 1;
+}
+
+static void
+test_san_parsing(void)
+{
+	static struct client_identity id;
+	unsigned char items[4096], big[TLS_ID_NAMES_BYTES];
+	enum allow_kind kind;
+	const char *match;
+	size_t n = 0, i;
+
+	n += der_tlv(items + n, 0x82, "a.Example.org", 13);
+	n += der_tlv(items + n, 0x87, "\x7f\0\0\1", 4);             /* iPAddress: skipped */
+	n += der_tlv(items + n, 0x81, "m@example.org", 13);         /* rfc822Name: skipped */
+	n += der_tlv(items + n, 0xa0, "\x06\x01\x01", 3);           /* otherName: skipped */
+	n += der_tlv(items + n, 0x86, "spiffe://example.org/ns/prod/sa/web", 35);
+	CHECK(sans_of(items, n, &id) && id.names_ok && id.names_count == 2);
+	CHECK(strcmp(name_at(&id, 0, &kind), "a.Example.org") == 0 && kind == ALLOW_DNS);
+	CHECK(strcmp(name_at(&id, 1, &kind), "spiffe://example.org/ns/prod/sa/web") == 0
+	    && kind == ALLOW_URI);
+	/* DNS names ignore case, URIs do not; kinds never cross. */
+	CHECK(identity_has(&id, ALLOW_DNS, "A.EXAMPLE.ORG", &match) && match == id.names + 1);
+	CHECK(!identity_has(&id, ALLOW_URI, "SPIFFE://example.org/ns/prod/sa/web", &match));
+	CHECK(identity_has(&id, ALLOW_URI, "spiffe://example.org/ns/prod/sa/web", &match));
+	CHECK(!identity_has(&id, ALLOW_URI, "spiffe://example.org/ns/prod/sa/we", &match));
+	CHECK(!identity_has(&id, ALLOW_OU, "a.Example.org", &match));
+	CHECK(!identity_has(&id, ALLOW_DNS, "spiffe://example.org/ns/prod/sa/web", &match));
+	/* Names that cannot all be kept: none of them counts. */
+	id.names_ok = false;
+	CHECK(!identity_has(&id, ALLOW_DNS, "a.example.org", &match));
+
+	n = der_tlv(items, 0x82, "a b.example", 11);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* a space */
+	n = der_tlv(items, 0x82, "", 0);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* empty */
+	n = der_tlv(items, 0x86, "spiffe://\xc3\xa9", 11);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* not ASCII */
+	n = der_tlv(items, 0x82, "a\0b", 3);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* a NUL */
+	n = der_tlv(items, 0xa2, "\x16\x01x", 3);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);               /* constructed */
+	n = 0;
+	for (i = 0; i < TLS_ID_NAMES_MAX + 1; i++)
+		n += der_tlv(items + n, 0x82, "d.example.org", 13);
+	CHECK(sans_of(items, n, &id) && !id.names_ok && id.names_count == TLS_ID_NAMES_MAX);
+	memset(big, 'x', sizeof big);
+	n = der_tlv(items, 0x86, big, 200);
+	n += der_tlv(items + n, 0x86, big, 200);                     /* 404 bytes > 320 */
+	CHECK(sans_of(items, n, &id) && !id.names_ok);
+	n = der_tlv(items, 0x86, big, TLS_ID_NAMES_BYTES - 2);      /* just fits */
+	CHECK(sans_of(items, n, &id) && id.names_ok && id.names_len == TLS_ID_NAMES_BYTES);
+	n = der_tlv(items, 0x86, big, TLS_ID_NAMES_BYTES - 1);
+	CHECK(sans_of(items, n, &id) && !id.names_ok);
+	/* Not DER: the certificate is unreadable. */
+	CHECK(!sans_of(items, 0, &id));                              /* empty SEQUENCE */
+	n = der_tlv(items, 0x04, "x", 1);
+	CHECK(!sans_of(items, n, &id));                              /* not a GeneralName */
+	n = der_tlv(items, 0x82, "abc", 3);
+	CHECK(!sans_of(items, n - 1, &id));                          /* truncated */
+}
+
+static void
+test_ou_parsing(void)
+{
+	static const unsigned char ou[] = { 0x55, 0x04, 0x0b }, cn[] = { 0x55, 0x04, 0x03 };
+	static struct client_identity id;
+	unsigned char name[512], rdn[128], atv[96], oid[8];
+	struct der d;
+	enum allow_kind kind;
+	size_t n = 0, a, r, o;
+
+	/* OU=eng (Printable), OU=ops (UTF8), CN=bob */
+	o = der_tlv(oid, 0x06, ou, 3);
+	memcpy(atv, oid, o);
+	a = o + der_tlv(atv + o, 0x13, "eng", 3);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n += der_tlv(name + n, 0x31, rdn, r);
+	a = o + der_tlv(atv + o, 0x0c, "ops", 3);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n += der_tlv(name + n, 0x31, rdn, r);
+	o = der_tlv(oid, 0x06, cn, 3);
+	memcpy(atv, oid, o);
+	a = o + der_tlv(atv + o, 0x0c, "bob", 3);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n += der_tlv(name + n, 0x31, rdn, r);
+	memset(&id, 0, sizeof id);
+	id.names_ok = true;
+	d.p = name;
+	d.len = n;
+	CHECK(collect_ous(d, &id) && id.names_ok && id.names_count == 2);
+	CHECK(strcmp(name_at(&id, 0, &kind), "eng") == 0 && kind == ALLOW_OU);
+	CHECK(strcmp(name_at(&id, 1, &kind), "ops") == 0 && kind == ALLOW_OU);
+	/* A BMPString OU, or one with a control character: no OU counts. */
+	o = der_tlv(oid, 0x06, ou, 3);
+	memcpy(atv, oid, o);
+	a = o + der_tlv(atv + o, 0x1e, "\0e\0n\0g", 6);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n = der_tlv(name, 0x31, rdn, r);
+	memset(&id, 0, sizeof id);
+	id.names_ok = true;
+	d.len = n;
+	CHECK(collect_ous(d, &id) && !id.names_ok);
+	a = o + der_tlv(atv + o, 0x0c, "en\ng", 4);
+	r = der_tlv(rdn, 0x30, atv, a);
+	n = der_tlv(name, 0x31, rdn, r);
+	memset(&id, 0, sizeof id);
+	id.names_ok = true;
+	d.len = n;
+	CHECK(collect_ous(d, &id) && !id.names_ok);
+}
+
+static void
+test_cn_plain(void)
+{
+	static struct client_identity id;
+	static const char *const good[] = { "alice", "a..b", "dev-01.example", "x" };
+	static const char *const bad[] = { "", ".", "..", ".hidden", "a/b", "/", "a\tb" };
+	size_t i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		snprintf(id.cn, sizeof id.cn, "%s", good[i]);
+		id.cn_ok = true;
+		CHECK(tls_cn_is_plain(&id));
+		id.cn_ok = false;               /* several CNs, or not kept whole */
+		CHECK(!tls_cn_is_plain(&id));
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(id.cn, sizeof id.cn, "%s", bad[i]);
+		id.cn_ok = true;
+		CHECK(!tls_cn_is_plain(&id));
+	}
+	memset(id.cn, 'a', 64);
+	id.cn[64] = '\0';
+	CHECK(tls_cn_is_plain(&id));
+}
+
+/* Loads `text` as an --allow-file; returns load_allow_file's result. */
+static int
+allow_file_of(const char *text, struct tls_credentials *c, char *why, size_t why_len)
+{
+	static char path[] = "/tmp/mtlsd-unit-allow.XXXXXX";
+	int fd, rc;
+
+	memset(c, 0, sizeof *c);
+	strcpy(path + sizeof path - 7, "XXXXXX");
+	if ((fd = mkstemp(path)) < 0)
+		return -2;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(fd);
+		return -2;
+	}
+	close(fd);
+	rc = load_allow_file(c, path, why, why_len);
+	unlink(path);
+	return rc;
+}
+
+/* ---- the session cache shared by workers ---- */
+
+static struct tls_session cache_sess;
+
+/* cache_save() for session ID byte `id` made by a client with CN `cn`. */
+static void
+sess_put(unsigned char id, const char *cn)
+{
+	br_ssl_session_parameters p;
+	struct client_verifier *v = &cache_sess.verifier;
+
+	memset(&p, 0, sizeof p);
+	memset(p.session_id, 0xa5, sizeof p.session_id);
+	p.session_id[3] = id;       /* the slot: id % 8 */
+	p.session_id_len = 32;
+	p.version = BR_TLS12;
+	memset(p.master_secret, id, sizeof p.master_secret);
+	memset(&v->identity, 0, sizeof v->identity);
+	v->identity.auth = AUTH_VERIFIED;
+	snprintf(v->identity.cn, sizeof v->identity.cn, "%s", cn);
+	v->creds = current_creds;
+	cache_save(&session_cache.vtable, &cache_sess.server, &p);
+}
+
+/* cache_load(): 1 and the CN restored if session `id` resumes, else 0. */
+static int
+sess_get(unsigned char id, char *cn, size_t cn_len)
+{
+	static struct client_identity resume_identity;
+	br_ssl_session_parameters p;
+	struct client_verifier *v = &cache_sess.verifier;
+	int found;
+
+	memset(&p, 0, sizeof p);
+	memset(p.session_id, 0xa5, sizeof p.session_id);
+	p.session_id[3] = id;
+	p.session_id_len = 32;
+	v->resume_identity = &resume_identity;     /* in tls_buffers in a slot */
+	memset(v->resume_identity, 0, sizeof *v->resume_identity);
+	found = cache_load(&session_cache.vtable, &cache_sess.server, &p);
+	snprintf(cn, cn_len, "%s", found ? v->resume_identity->cn : "");
+	return found && p.master_secret[0] == id;
+}
+
+/* In a child (a worker): 0 if `id` resumes as `cn`, else 1. */
+static int
+child_get(unsigned char id, const char *cn)
+{
+	char got[65];
+
+	return sess_get(id, got, sizeof got) && strcmp(got, cn) == 0 ? 0 : 1;
+}
+
+static int
+child_status(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+static void
+test_session_cache_shared(void)
+{
+	struct tls_config cfg;
+	size_t entries, each;
+	char cn[65];
+	int go[2];
+	pid_t pid;
+	char c = 0;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.session_cache_size = 8;
+	cfg.session_timeout = 300;
+	tls_cache_init(&cfg);
+	CHECK(tls_cache_bytes(&entries, &each) >= 8 * each && entries == 8);
+	br_ssl_server_zero(&cache_sess.server);
+
+	/* a session made in the parent resumes in a forked worker, and back */
+	sess_put(1, "alice");
+	pid = fork();
+	if (pid == 0) {
+		if (child_get(1, "alice") != 0)
+			_exit(1);
+		sess_put(2, "bob");
+		_exit(0);
+	}
+	CHECK(child_status(pid) == 0);
+	CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
+	CHECK(!sess_get(3, cn, sizeof cn));
+
+	/*
+	 * A worker dies holding the lock, half-way through writing session 1:
+	 * the next locker is not blocked, session 1 is gone, 2 is intact.
+	 */
+	pid = fork();
+	if (pid == 0) {
+		if (!cache_lock())
+			_exit(1);
+		__atomic_store_n(&session_cache.shared->busy, 1, __ATOMIC_SEQ_CST);
+		session_cache.entries[1].identity.cn[0] = 'X';
+		_exit(0);
+	}
+	CHECK(child_status(pid) == 0);
+	CHECK(!sess_get(1, cn, sizeof cn));
+	CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
+	sess_put(1, "carol");
+	CHECK(sess_get(1, cn, sizeof cn) && strcmp(cn, "carol") == 0);
+
+	/*
+	 * A reload (tls_use() -> cache_clear()) while an old worker still
+	 * runs: nothing of the old generation resumes anywhere, and what the
+	 * old worker saves afterwards is not kept.
+	 */
+	CHECK(pipe(go) == 0);
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		if (child_get(2, "bob") == 0)
+			_exit(2);       /* resumed after the reload */
+		sess_put(4, "mallory");
+		_exit(0);
+	}
+	close(go[0]);
+	cache_clear();
+	CHECK(write(go[1], &c, 1) == 1);
+	close(go[1]);
+	CHECK(child_status(pid) == 0);
+	CHECK(!sess_get(1, cn, sizeof cn));
+	CHECK(!sess_get(2, cn, sizeof cn));
+	CHECK(!sess_get(4, cn, sizeof cn));
+	sess_put(5, "dave");
+	CHECK(sess_get(5, cn, sizeof cn) && strcmp(cn, "dave") == 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(child_get(5, "dave"));
+	CHECK(child_status(pid) == 0);
+	cache_clear();
+	CHECK(!sess_get(5, cn, sizeof cn));
+}
+
+static void
+test_allow_file(void)
+{
+	static struct tls_credentials c;
+	static struct tls_config cfg;
+	static struct client_identity alice;
+	const struct path_rule *r, *decided;
+	struct tls_access a;
+	char why[512];
+
+	CHECK(allow_file_of("# rules\n\n  /reports/ cn  Alice Smith  \r\n"
+	    "/reports/secret/\tdns\tA.example.org\n/ any\n/private/ none\n"
+	    "/reports/ fingerprint " "00112233445566778899aabbccddeeff"
+	    "00112233445566778899AABBCCDDEEFF\n", &c, why, sizeof why) == 0);
+	CHECK(c.path_rule_count == 5);
+	r = &c.path_rules[0];
+	CHECK(strcmp(r->prefix, "/reports/") == 0 && r->kind == ALLOW_CN
+	    && strcmp(r->value, "Alice Smith") == 0 && r->line == 3);
+	CHECK(c.path_rules[1].kind == ALLOW_DNS && c.path_rules[1].line == 4);
+	CHECK(c.path_rules[2].kind == ALLOW_ANY && !c.path_rules[2].value);
+	CHECK(c.path_rules[4].kind == ALLOW_FINGERPRINT && c.path_rules[4].fingerprint[0] == 0
+	    && c.path_rules[4].fingerprint[31] == 0xff);
+	/* The longest prefix covering the path decides; "/reports" too. */
+	CHECK(deciding_prefix(&c, "/reports/x", 10) == &c.path_rules[0]);
+	CHECK(deciding_prefix(&c, "/reports", 8) == &c.path_rules[0]);
+	CHECK(deciding_prefix(&c, "/reportsx", 9) == &c.path_rules[2]);
+	CHECK(deciding_prefix(&c, "/reports/secret/a", 17) == &c.path_rules[1]);
+	CHECK(deciding_prefix(&c, "/reports/secret", 15) == &c.path_rules[1]);
+	CHECK(deciding_prefix(&c, "/private", 8) == &c.path_rules[3]);
+	CHECK(deciding_prefix(&c, "/", 1) == &c.path_rules[2]);
+	/* Any rule of that prefix allows; others' rules do not count. */
+	c.config = &cfg;
+	memset(&alice, 0, sizeof alice);
+	strcpy(alice.cn, "Alice Smith");
+	alice.cn_ok = true;
+	alice.names_ok = true;
+	CHECK(allowed_for_path(&c, &alice, "/reports/r", 10, &a, &decided)
+	    && a.kind == ALLOW_CN && a.value == alice.cn);
+	CHECK(!allowed_for_path(&c, &alice, "/reports/secret/s", 17, &a, &decided)
+	    && decided == &c.path_rules[1]);
+	CHECK(!allowed_for_path(&c, &alice, "/private/p", 10, &a, &decided));
+	CHECK(allowed_for_path(&c, &alice, "/index.html", 11, &a, &decided)
+	    && a.kind == ALLOW_ANY);
+	alice.fingerprint[31] = 0xff;
+	CHECK(allowed_for_path(&c, &alice, "/reports", 8, &a, &decided));
+	/* No path (it did not normalise): the global rules. */
+	cfg.allow_cn[0] = "bob";
+	cfg.allow_cn_count = 1;
+	CHECK(!allowed_for_path(&c, &alice, NULL, 0, &a, &decided) && !decided);
+	CHECK(allowed_somewhere(&c, &alice));
+	free(c.path_rules);
+	free(c.path_rule_text);
+
+	CHECK(allow_file_of("/a/ cn x\n\n/b/ ou\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":3: /b/ ou: the name is empty"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/ dns a b\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":1: /a/ dns: the name is a space"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a//b/ any\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":1: /a//b/: '//' in the path prefix"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/. any\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":1: /a/.: a '.' or '..' segment"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/ none\n/a/ any\n", &c, why, sizeof why) < 0
+	    && strstr(why, ":2: /a/ none: the prefix also has a rule allowing clients, at line 1"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+	CHECK(allow_file_of("/a/ cn " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    &c, why, sizeof why) < 0 && strstr(why, "longer than 64 bytes"));
+	free(c.path_rules);
+	free(c.path_rule_text);
+}
+
+/* ---- --status: outcomes and label values ---- */
+
+static void
+test_status(void)
+{
+	struct client_identity id;
+	struct out o;
+	char buf[256];
+	static const struct { int error; enum handshake_result r; } map[] = {
+		{ BR_ERR_X509_NOT_TRUSTED, HS_UNKNOWN_CA },
+		{ TLS_ERR_CA_KEY_MISMATCH, HS_UNKNOWN_CA },
+		{ TLS_ERR_REVOKED, HS_REVOKED },
+		{ TLS_ERR_CA_REVOKED, HS_REVOKED },
+		{ TLS_ERR_NOT_ALLOWED, HS_NOT_ALLOWED },
+		{ TLS_ERR_EKU, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_WEAK_KEY, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_PATH_LEN, HS_BAD_CERTIFICATE },
+		{ BR_ERR_X509_BAD_SIGNATURE, HS_BAD_CERTIFICATE },
+		{ BR_ERR_X509_INVALID_VALUE, HS_BAD_CERTIFICATE },
+		{ TLS_ERR_CRL_EXPIRED, HS_OTHER },
+		{ TLS_ERR_CRL_MISSING, HS_OTHER },
+		{ BR_ERR_BAD_HANDSHAKE, HS_OTHER },
+	};
+	size_t i;
+
+	memset(&id, 0, sizeof id);
+	id.auth = AUTH_VERIFIED;
+	CHECK(status_handshake_result(&id, 1000) == HS_OK);
+	id.auth = AUTH_NOT_SENT;
+	CHECK(status_handshake_result(&id, 1000) == HS_NO_CERTIFICATE);
+	id.auth = AUTH_REJECTED;
+	for (i = 0; i < sizeof map / sizeof map[0]; i++) {
+		id.error = map[i].error;
+		CHECK(status_handshake_result(&id, 1000) == map[i].r);
+	}
+	id.error = BR_ERR_X509_EXPIRED;
+	id.not_before = 500;
+	CHECK(status_handshake_result(&id, 1000) == HS_EXPIRED);
+	id.not_before = 2000;
+	CHECK(status_handshake_result(&id, 1000) == HS_NOT_YET_VALID);
+
+	/* Label values: \\, \" and \n escaped; what is not UTF-8 becomes '?'. */
+	o = (struct out){ buf, 0, sizeof buf, false };
+	put_label(&o, "CN=a\\\"b\",O=\nx\x01\x7f");
+	CHECK(!o.overflow && o.len == strlen("CN=a\\\\\\\"b\\\",O=\\nx??")
+	    && memcmp(buf, "CN=a\\\\\\\"b\\\",O=\\nx??", o.len) == 0);
+	o = (struct out){ buf, 0, sizeof buf, false };
+	put_label(&o, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92");     /* café € 🔒 */
+	CHECK(o.len == 14 && memcmp(buf, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92", 14) == 0);
+	o = (struct out){ buf, 0, sizeof buf, false };
+	/* Latin-1, overlong, a surrogate, past U+10FFFF, cut short. */
+	put_label(&o, "\xe9|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82");
+	CHECK(o.len == strlen("?|??|???|????|??")
+	    && memcmp(buf, "?|??|???|????|??", o.len) == 0);
+	o = (struct out){ buf, 0, 8, false };
+	put_label(&o, "0123456789");
+	CHECK(o.overflow);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1679,7 +2277,14 @@ main(int argc, char **argv)
 	test_crl_idp();
 	test_crl_extensions();
 	test_crl_entries();
+	test_intermediate_crls();
 	test_anchor_views();
+	test_san_parsing();
+	test_ou_parsing();
+	test_cn_plain();
+	test_allow_file();
+	test_status();
+	test_session_cache_shared();
 	test_implementations();
 	if (argc > 1) {
 		test_credentials(argv[1]);
