@@ -1062,7 +1062,8 @@ fi
 cp "$PKI/ca.crl" "$TMPD/reload.crl"
 p=$(free_port)
 if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$TMPD/reload.crl"; then
-	rm -f "$TMPD/go1" "$TMPD/go2"
+	# ka*.out of an earlier case would end the wait below at once.
+	rm -f "$TMPD/go1" "$TMPD/go2" "$TMPD/ka1.out" "$TMPD/ka2.out"
 	keepalive "$p" reloadee "$TMPD/go1" >"$TMPD/ka1.out" 2>&1 &
 	ka1=$!
 	keepalive "$p" good "$TMPD/go2" >"$TMPD/ka2.out" 2>&1 &
@@ -1109,7 +1110,8 @@ fi
 cp "$PKI/int1.crl" "$TMPD/reload-int.crl"
 p=$(free_port)
 if mtlsd_at "$p" -C "$PKI/ca.crt" --crl "$PKI/ca.crl" --crl "$TMPD/reload-int.crl"; then
-	rm -f "$TMPD/go1" "$TMPD/go2"
+	# ka*.out of an earlier case would end the wait below at once.
+	rm -f "$TMPD/go1" "$TMPD/go2" "$TMPD/ka1.out" "$TMPD/ka2.out"
 	keepalive "$p" int-revoked "$TMPD/go1" >"$TMPD/ka1.out" 2>&1 &
 	ka1=$!
 	keepalive "$p" int-client "$TMPD/go2" >"$TMPD/ka2.out" 2>&1 &
