@@ -88,7 +88,7 @@ assault() {
 }
 
 ASSAULTS=(junk junk-flood alert-flood plain-http slow-hello stalled-handshake
-	idle-flood no-read pipeline reset-handshake reset-response half-close
+	idle-flood churn no-read pipeline reset-handshake reset-response half-close
 	file-change special-files)
 
 # ---- start-up: the slot budget, clamped to the descriptor limit ---------------------
