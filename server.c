@@ -605,6 +605,15 @@ send_head(struct conn *c)
 			c->unflushed = false;
 			return true;
 		}
+		if (c->resp.status != S_INTERNAL_SERVER_ERROR) {
+			/* A 500 page always fits: every request gets an answer. */
+			log_error("error", c, "response head larger than a TLS "
+			    "record, answering 500");
+			http_response_end(&c->resp);
+			http_prepare_error(&c->resp, &c->req,
+			    S_INTERNAL_SERVER_ERROR, NULL, false);
+			return true;
+		}
 		log_error("error", c, "response head larger than a TLS record");
 		conn_free(c);
 		return false;
