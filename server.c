@@ -709,6 +709,14 @@ conn_step(struct conn *c)
 			break;
 		case C_READING:
 			progress = read_request(c);
+			if (!progress && c->state == C_READING
+			    && tls_session_stalled(&c->tls)) {
+				/* nginx closes at any renegotiation attempt. */
+				log_error("info", c, "client sent a handshake "
+				    "message after the handshake, closing");
+				conn_free(c);
+				return;
+			}
 			break;
 		case C_SENDING:
 			progress = send_response(c);

@@ -1993,6 +1993,15 @@ tls_session_poll_events(const struct tls_session *s)
 }
 
 bool
+tls_session_stalled(const struct tls_session *s)
+{
+	unsigned state = br_ssl_engine_current_state(&s->server.eng);
+
+	return (state & (BR_SSL_CLOSED | BR_SSL_SENDREC | BR_SSL_RECVREC
+	    | BR_SSL_RECVAPP)) == 0;
+}
+
+bool
 tls_session_handshake_done(const struct tls_session *s)
 {
 	unsigned state = br_ssl_engine_current_state(&s->server.eng);

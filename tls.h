@@ -248,6 +248,15 @@ void tls_session_ready(struct tls_session *s, short revents);
 /* POLLIN and/or POLLOUT, as the engine's state asks. */
 short tls_session_poll_events(const struct tls_session *s);
 
+/*
+ * True when the engine can neither take a record nor give one, nor has
+ * data to read: nothing the client sends can move it again. BearSSL ends
+ * up so after two ClientHello messages in one record after the handshake
+ * (it answers the first with a no_renegotiation alert, never reads the
+ * second, and the record's rest blocks the next one).
+ */
+bool tls_session_stalled(const struct tls_session *s);
+
 bool tls_session_handshake_done(const struct tls_session *s);
 
 /*
