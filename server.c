@@ -813,18 +813,19 @@ eviction_rank(const struct conn *c)
 }
 
 /*
- * The least advanced connection, the oldest of those; NULL if none may go
- * yet. Only a connection at least EVICT_MIN_AGE_MS old may go (unless it is
+ * The oldest of the least advanced connections; NULL if none may go yet.
+ * Only a connection at least EVICT_MIN_AGE_MS old may go (unless it is
  * closing), so that a flood of new connections cannot evict each client
  * before its ClientHello arrives: they wait in the listen queue meanwhile,
- * and a client's ClientHello is there when it is accepted. *retry is when
- * one may go, at the latest.
+ * and a client's ClientHello is there when it is accepted. A younger, less
+ * advanced connection is waited for rather than one further on evicted.
+ * *retry is when one may go, at the latest.
  */
 static struct conn *
 eviction_candidate(int64_t *retry, bool *all_kept)
 {
 	struct conn *best = NULL;
-	int best_rank = 0;
+	int low = -1;
 	size_t i;
 
 	*retry = now_ms + EVICT_MIN_AGE_MS;
@@ -836,16 +837,20 @@ eviction_candidate(int64_t *retry, bool *all_kept)
 		if (rank < 0)
 			continue;
 		*all_kept = false;
+		if (low < 0 || rank < low) {
+			low = rank;
+			best = NULL;
+			*retry = now_ms + EVICT_MIN_AGE_MS;
+		} else if (rank > low) {
+			continue;
+		}
 		if (rank > 0 && c->accepted_at + EVICT_MIN_AGE_MS > now_ms) {
 			if (c->accepted_at + EVICT_MIN_AGE_MS < *retry)
 				*retry = c->accepted_at + EVICT_MIN_AGE_MS;
 			continue;
 		}
-		if (!best || rank < best_rank
-		    || (rank == best_rank && c->accepted_at < best->accepted_at)) {
+		if (!best || c->accepted_at < best->accepted_at)
 			best = c;
-			best_rank = rank;
-		}
 	}
 	return best;
 }
