@@ -622,15 +622,18 @@ parse_header(struct http_request *req, struct header_state *hs, struct text line
 	}
 	if (ignored)
 		return;
-	/* Values may hold any byte but NUL and CR (refused for the line). */
+	/*
+	 * Values may hold any byte but NUL and CR (refused for the line). As
+	 * nginx, only spaces around a value are dropped: a tab is part of it,
+	 * so "Transfer-Encoding:<TAB>chunked" is an unknown coding (501).
+	 */
 	value.p = colon + 1;
 	value.len = line.len - name.len - 1;
-	while (value.len > 0 && (value.p[0] == ' ' || value.p[0] == '\t')) {
+	while (value.len > 0 && value.p[0] == ' ') {
 		value.p++;
 		value.len--;
 	}
-	while (value.len > 0 && (value.p[value.len - 1] == ' '
-	    || value.p[value.len - 1] == '\t'))
+	while (value.len > 0 && value.p[value.len - 1] == ' ')
 		value.len--;
 
 	if (text_is(name, "Host")) {
@@ -1427,9 +1430,13 @@ put_escaped_path(struct writer *w, const char *s, size_t len)
 	}
 }
 
+/*
+ * `raw_query`: the query's 8-bit bytes as the client sent them, as nginx
+ * does, for when their escaped form would not fit a TLS record.
+ */
 static void
 put_location(struct writer *w, const struct http_request *req,
-    const struct http_endpoint *endpoint)
+    const struct http_endpoint *endpoint, bool raw_query)
 {
 	char path[MAX_PATH_BYTES + 256];
 	long path_len = http_normalize_path(req->path.p, req->path.len, path,
@@ -1462,7 +1469,7 @@ put_location(struct writer *w, const struct http_request *req,
 		for (i = 0; i < req->query.len; i++) {
 			unsigned char c = (unsigned char)req->query.p[i];
 
-			if (c <= 0x20 || c >= 0x7f)
+			if (c <= 0x20 || c == 0x7f || (c > 0x7f && !raw_query))
 				putf(w, "%%%02X", c);
 			else
 				put(w, (const char *)&c, 1);
@@ -1555,9 +1562,10 @@ has_error_page(enum status status)
 	return status >= 300 && status != S_NOT_MODIFIED;
 }
 
-size_t
-http_write_head(struct http_response *r, const struct http_request *req,
-    const struct http_endpoint *endpoint, time_t now, char *out, size_t cap)
+static size_t
+write_head(struct http_response *r, const struct http_request *req,
+    const struct http_endpoint *endpoint, time_t now, char *out, size_t cap,
+    bool raw_query)
 {
 	struct writer w = { out, 0, cap, false };
 	char etag[48];
@@ -1605,7 +1613,7 @@ http_write_head(struct http_response *r, const struct http_request *req,
 	}
 	puts_(&w, "\r\n");
 	if (r->status == S_MOVED_PERMANENTLY && req)
-		put_location(&w, req, endpoint);
+		put_location(&w, req, endpoint, raw_query);
 	puts_(&w, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
 	if (is_file && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
 		puts_(&w, "ETag: ");
@@ -1635,6 +1643,17 @@ http_write_head(struct http_response *r, const struct http_request *req,
 	if (has_error_page(r->status) && !r->head_only)
 		r->body_bytes = put_error_page(&w, r);
 	return w.overflow ? 0 : w.len;
+}
+
+size_t
+http_write_head(struct http_response *r, const struct http_request *req,
+    const struct http_endpoint *endpoint, time_t now, char *out, size_t cap)
+{
+	size_t n = write_head(r, req, endpoint, now, out, cap, false);
+
+	if (n == 0 && r->status == S_MOVED_PERMANENTLY && req)
+		n = write_head(r, req, endpoint, now, out, cap, true);
+	return n;
 }
 
 /* ---- request bodies, skipped ---- */

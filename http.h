@@ -162,7 +162,9 @@ void http_prepare_error(struct http_response *resp, const struct http_request *r
 /*
  * Writes the status line, headers and, for error pages, the body into
  * out[0..cap), counting an error page's body in resp->body_bytes.
- * Returns the length, or 0 if it does not fit.
+ * Returns the length, or 0 if it does not fit. A redirect's Location
+ * %-escapes the query's 8-bit bytes, unless only their raw form (nginx's)
+ * fits.
  */
 size_t http_write_head(struct http_response *resp,
     const struct http_request *req, const struct http_endpoint *endpoint,

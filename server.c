@@ -44,6 +44,7 @@
 #define LINGER_READS 16             /* 4 KiB reads per wake-up while lingering */
 #define CLOSE_NOTIFY_MS 5000
 #define ACCEPT_BACKOFF_MS 100
+#define EVICT_MIN_AGE_MS 100        /* a new connection's time to send its first bytes */
 #define LOG_BUFFER_BYTES 65536
 #define MAX_WORKERS 64
 #define CLIENT_LINES_PER_SECOND 100 /* error-log lines caused by clients */
@@ -142,6 +143,7 @@ static volatile sig_atomic_t stop_requested;
 static int64_t now_ms;
 static time_t wall_now;
 static int64_t accept_paused_until;
+static int64_t accept_full_until;   /* no free slot and nobody to evict yet */
 static int64_t shutdown_deadline;
 static bool shutting_down;
 /*
@@ -388,6 +390,7 @@ conn_free(struct conn *c)
 	c->state = C_FREE;
 	c->runnable = false;
 	free_slots[free_count++] = (size_t)(c - conns);
+	accept_full_until = 0;
 	active[c->active_index] = active[--active_count];
 	active[c->active_index]->active_index = c->active_index;
 }
@@ -720,6 +723,15 @@ send_head(struct conn *c)
 			c->unflushed = false;
 			return true;
 		}
+		if (c->resp.status != S_INTERNAL_SERVER_ERROR) {
+			/* A 500 page always fits: every request gets an answer. */
+			log_error("error", c, "response head larger than a TLS "
+			    "record, answering 500");
+			http_response_end(&c->resp);
+			http_prepare_error(&c->resp, &c->req,
+			    S_INTERNAL_SERVER_ERROR, NULL, false);
+			return true;
+		}
 		log_error("error", c, "response head larger than a TLS record");
 		conn_free(c);
 		return false;
@@ -821,6 +833,14 @@ conn_step(struct conn *c)
 			break;
 		case C_READING:
 			progress = read_request(c);
+			if (!progress && c->state == C_READING
+			    && tls_session_stalled(&c->tls)) {
+				/* nginx closes at any renegotiation attempt. */
+				log_error("info", c, "client sent a handshake "
+				    "message after the handshake, closing");
+				conn_free(c);
+				return;
+			}
 			break;
 		case C_SENDING:
 			progress = send_response(c);
@@ -879,22 +899,82 @@ conn_timed_out(struct conn *c)
 	conn_free(c);
 }
 
-/* The oldest connection that has not yet been answered once. */
+/*
+ * What a connection would lose if evicted, lowest first; -1: never evicted.
+ * Anyone can open sockets that send nothing, so the rank goes by how far the
+ * handshake has got, not by age: a new connection replaces one that has done
+ * less, never one whose client showed a valid certificate (in its handshake,
+ * or completed and waiting for its first request).
+ */
+static int
+eviction_rank(const struct conn *c)
+{
+	switch (c->state) {
+	case C_CLOSING:
+	case C_LINGERING:
+		return 0;
+	case C_PROXY:
+		return 1;
+	case C_HANDSHAKE:
+		switch (tls_session_progress(&c->tls)) {
+		case TLS_PROGRESS_SILENT:
+			return 1;
+		case TLS_PROGRESS_HELLO:
+			return 2;
+		case TLS_PROGRESS_ANSWERED:
+			return 3;
+		default:
+			return -1;
+		}
+	case C_READING:
+		if (c->requests > 0
+		    || tls_session_identity(&c->tls)->auth == AUTH_VERIFIED)
+			return -1;
+		return 3;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * The oldest of the least advanced connections; NULL if none may go yet.
+ * Only a connection at least EVICT_MIN_AGE_MS old may go (unless it is
+ * closing), so that a flood of new connections cannot evict each client
+ * before its ClientHello arrives: they wait in the listen queue meanwhile,
+ * and a client's ClientHello is there when it is accepted. A younger, less
+ * advanced connection is waited for rather than one further on evicted.
+ * *retry is when one may go, at the latest.
+ */
 static struct conn *
-eviction_candidate(void)
+eviction_candidate(int64_t *retry, bool *all_kept)
 {
 	struct conn *best = NULL;
+	int low = -1;
 	size_t i;
 
+	*retry = now_ms + EVICT_MIN_AGE_MS;
+	*all_kept = true;
 	for (i = 0; i < active_count; i++) {
 		struct conn *c = active[i];
+		int rank = eviction_rank(c);
 
-		if (c->state == C_PROXY || c->state == C_HANDSHAKE
-		    || c->state == C_LINGERING
-		    || c->state == C_CLOSING
-		    || (c->state == C_READING && c->requests == 0))
-			if (!best || c->accepted_at < best->accepted_at)
-				best = c;
+		if (rank < 0)
+			continue;
+		*all_kept = false;
+		if (low < 0 || rank < low) {
+			low = rank;
+			best = NULL;
+			*retry = now_ms + EVICT_MIN_AGE_MS;
+		} else if (rank > low) {
+			continue;
+		}
+		if (rank > 0 && c->accepted_at + EVICT_MIN_AGE_MS > now_ms) {
+			if (c->accepted_at + EVICT_MIN_AGE_MS < *retry)
+				*retry = c->accepted_at + EVICT_MIN_AGE_MS;
+			continue;
+		}
+		if (!best || c->accepted_at < best->accepted_at)
+			best = c;
 	}
 	return best;
 }
@@ -928,20 +1008,6 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	char host[INET6_ADDRSTRLEN];
 	int one = 1;
 
-	if (free_count == 0) {
-		struct conn *victim = eviction_candidate();
-
-		if (!victim) {
-			close(fd);
-			if (client_line_allowed())
-				log_error("warn", NULL, "%zu connections are busy; "
-				    "a new one was refused", conn_count);
-			return;
-		}
-		log_error("info", victim, "evicted: all slots in use");
-		status_count_eviction();
-		conn_free(victim);
-	}
 	c = &conns[free_slots[--free_count]];
 	if (!c->in) {
 		/* First use of this slot. */
@@ -977,6 +1043,8 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	memset(&c->resp, 0, sizeof c->resp);
 	c->resp.fd = -1;
 	tls_session_start(&c->tls, (unsigned char *)c->in, in_capacity());
+	/* A ClientHello already here ranks the connection above silent ones. */
+	conn_step(c);
 }
 
 static void
@@ -987,9 +1055,28 @@ accept_clients(int lfd)
 	for (i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof peer;
-		int fd = accept4(lfd, (struct sockaddr *)&peer, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *victim = NULL;
+		int64_t retry;
+		bool all_kept;
+		int fd;
 
+		/*
+		 * With no slot free and nobody to evict yet, connections wait in
+		 * the listen queue until someone may go or a slot frees itself.
+		 */
+		if (free_count == 0
+		    && !(victim = eviction_candidate(&retry, &all_kept))) {
+			if (all_kept && accept_full_until == 0
+			    && client_line_allowed())
+				log_error("warn", NULL, "all %zu connection slots "
+				    "are busy and none may be evicted; new "
+				    "connections wait in the listen queue",
+				    conn_count);
+			accept_full_until = retry;
+			return;
+		}
+		fd = accept4(lfd, (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
 			    || errno == ENOMEM) {
@@ -999,6 +1086,11 @@ accept_clients(int lfd)
 			}
 			/* EAGAIN, or aborted connections: try again at the next event. */
 			return;
+		}
+		if (victim) {
+			log_error("info", victim, "evicted: all slots in use");
+			status_count_eviction();
+			conn_free(victim);
 		}
 		conn_open(fd, &peer);
 	}
@@ -1483,6 +1575,8 @@ poll_timeout(void)
 	}
 	if (accept_paused_until > now_ms && accept_paused_until < nearest)
 		nearest = accept_paused_until;
+	if (accept_full_until > now_ms && accept_full_until < nearest)
+		nearest = accept_full_until;
 	if (shutting_down && shutdown_deadline < nearest)
 		nearest = shutdown_deadline;
 	if (file_cache_deadline(&file_cache) < nearest)
@@ -1509,7 +1603,7 @@ build_pollfds(void)
 	pollfds[n].fd = signal_pipe[0];
 	pollfds[n].events = POLLIN;
 	poll_owner[n++] = NULL;
-	if (accept_paused_until <= now_ms) {
+	if (accept_paused_until <= now_ms && accept_full_until <= now_ms) {
 		for (k = 0; k < listener_count; k++) {
 			pollfds[n].fd = listeners[k].fd;
 			pollfds[n].events = POLLIN;
@@ -1550,7 +1644,7 @@ run(void)
 {
 	for (;;) {
 		size_t n, i;
-		int ready;
+		int ready, listening_ready[MAX_LISTENERS], ready_listeners, k;
 
 		update_clock();
 		if (reload_requested)
@@ -1565,6 +1659,7 @@ run(void)
 		if (ready < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		update_clock();
+		ready_listeners = 0;
 		for (i = 0; ready > 0 && i < redirect_first; i++) {
 			struct conn *c = poll_owner[i];
 
@@ -1576,13 +1671,19 @@ run(void)
 				while (read(signal_pipe[0], sink, sizeof sink) > 0)
 					;
 			} else if (!c) {
-				accept_clients(pollfds[i].fd);
+				listening_ready[ready_listeners++] = pollfds[i].fd;
 			} else if (c->state != C_FREE && c->fd == pollfds[i].fd) {
 				tls_session_ready(&c->tls, pollfds[i].revents);
 				conn_step(c);
 				hang_up_if_stuck(c, pollfds[i].revents);
 			}
 		}
+		/*
+		 * New connections after the others have read what came: a
+		 * ClientHello that arrived must count before anyone is evicted.
+		 */
+		for (k = 0; k < ready_listeners; k++)
+			accept_clients(listening_ready[k]);
 		if (ready > 0) {
 			redirect_ready(pollfds + redirect_first,
 			    status_first - redirect_first, now_ms, wall_now);

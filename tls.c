@@ -3801,6 +3801,7 @@ tls_session_start(struct tls_session *s, unsigned char *scratch, size_t scratch_
 	v->cert_count = 0;
 	v->resume_offered = false;
 	s->read_blocked = s->write_blocked = false;
+	s->received = s->sent = false;
 	s->stage_off = s->stage_len = 0;
 	do
 		got = getrandom(seed, sizeof seed, 0);
@@ -3877,6 +3878,7 @@ tls_session_pump(struct tls_session *s, int fd)
 			n = send(fd, buf, len, MSG_NOSIGNAL);
 			if (n > 0) {
 				br_ssl_engine_sendrec_ack(eng, (size_t)n);
+				s->sent = true;
 				/* A short write filled the socket: wait for POLLOUT. */
 				if ((size_t)n < len)
 					s->write_blocked = true;
@@ -3913,6 +3915,7 @@ tls_session_pump(struct tls_session *s, int fd)
 				s->read_blocked = true;
 				return TLS_IO_OPEN;
 			}
+			s->received = true;
 			/* A short read drained the socket: wait for POLLIN. */
 			if ((size_t)n < want)
 				s->read_blocked = true;
@@ -3951,11 +3954,30 @@ tls_session_poll_events(const struct tls_session *s)
 }
 
 bool
+tls_session_stalled(const struct tls_session *s)
+{
+	unsigned state = br_ssl_engine_current_state(&s->server.eng);
+
+	return (state & (BR_SSL_CLOSED | BR_SSL_SENDREC | BR_SSL_RECVREC
+	    | BR_SSL_RECVAPP)) == 0;
+}
+
+bool
 tls_session_handshake_done(const struct tls_session *s)
 {
 	unsigned state = br_ssl_engine_current_state(&s->server.eng);
 
 	return (state & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0;
+}
+
+enum tls_progress
+tls_session_progress(const struct tls_session *s)
+{
+	if (s->verifier.identity.auth == AUTH_VERIFIED)
+		return TLS_PROGRESS_VERIFIED;
+	if (s->sent)
+		return TLS_PROGRESS_ANSWERED;
+	return s->received ? TLS_PROGRESS_HELLO : TLS_PROGRESS_SILENT;
 }
 
 int

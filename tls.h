@@ -330,6 +330,7 @@ struct tls_session {
 	br_ssl_server_context server;   /* first: the cache finds the session from it */
 	bool read_blocked;              /* the socket was drained since the last POLLIN */
 	bool write_blocked;             /* send() said EAGAIN since the last POLLOUT */
+	bool received, sent;            /* any bytes from the client, to it */
 	/*
 	 * BearSSL asks for a record's 5-byte header and its body separately;
 	 * reading into this stage first takes a whole small record, or several,
@@ -452,7 +453,30 @@ void tls_session_ready(struct tls_session *s, short revents);
 /* POLLIN and/or POLLOUT, as the engine's state asks. */
 short tls_session_poll_events(const struct tls_session *s);
 
+/*
+ * True when the engine can neither take a record nor give one, nor has
+ * data to read: nothing the client sends can move it again. BearSSL ends
+ * up so after two ClientHello messages in one record after the handshake
+ * (it answers the first with a no_renegotiation alert, never reads the
+ * second, and the record's rest blocks the next one).
+ */
+bool tls_session_stalled(const struct tls_session *s);
+
 bool tls_session_handshake_done(const struct tls_session *s);
+
+/*
+ * How far a handshake has got, for choosing which connection to give up
+ * when every slot is taken: a client that has sent nothing costs nothing to
+ * replace, one that has shown a certificate chained to a pinned CA must not
+ * be replaced.
+ */
+enum tls_progress {
+	TLS_PROGRESS_SILENT,       /* nothing received yet */
+	TLS_PROGRESS_HELLO,        /* bytes received; no answer from us yet */
+	TLS_PROGRESS_ANSWERED,     /* our ServerHello went out */
+	TLS_PROGRESS_VERIFIED,     /* its certificate chain validated */
+};
+enum tls_progress tls_session_progress(const struct tls_session *s);
 
 /* BearSSL's error code once the engine has failed or closed, 0 if none. */
 int tls_session_error(const struct tls_session *s);

@@ -724,6 +724,9 @@ header: CR inside a value -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}X-A: 
 header: UTF-8 in a value | 200 | keep | - | GET / HTTP/1.1\r\n${H}X-A: caf\xc3\xa9\r\n\r\n
 header: empty value | 200 | keep | - | GET / HTTP/1.1\r\n${H}X-A:\r\n\r\n
 header: 7000-byte value | 200 | keep | - | GET / HTTP/1.1\r\n${H}X-A: {7000*v}\r\n\r\n
+header: a tab before a value is part of it (nginx): Host -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost:\tserver2\r\n\r\n
+header: a tab after a value is part of it (nginx): Content-Length -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}Content-Length: 0\t\r\n\r\n
+header: Range with a leading tab is not a range (nginx) | 200 | keep | B=@notes.txt | GET /notes.txt HTTP/1.1\r\n${H}Range:\tbytes=0-1\r\n\r\n
 host: two Host lines -> 400 | 400 | close | - | GET / HTTP/1.1\r\n${H}Host: other\r\n\r\n
 host: empty -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost:\r\n\r\n
 host: with a slash -> 400 | 400 | close | - | GET / HTTP/1.1\r\nHost: a/b\r\n\r\n
@@ -771,6 +774,10 @@ body: Transfer-Encoding gzip -> 501 | 501 | close | B=page | GET /notes.txt HTTP
 body: Transfer-Encoding gzip, chunked -> 501 | 501 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n
 body: empty Transfer-Encoding -> 501 | 501 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding:\r\n\r\n
 body: Transfer-Encoding with a trailing space | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked \r\n\r\n0\r\n\r\n
+body: Transfer-Encoding with spaces around | 200 | keep | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding:   chunked  \r\n\r\n0\r\n\r\n
+body: Transfer-Encoding:<TAB>chunked -> 501 (nginx keeps the tab) | 501 | close | B=page | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n
+body: Transfer-Encoding: <TAB>chunked -> 501 | 501 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: \tchunked\r\n\r\n0\r\n\r\n
+body: Transfer-Encoding: chunked<TAB> -> 501 | 501 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n
 body: Transfer-Encoding in HTTP/1.0 -> 400 | 400 | close | - | GET /notes.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n
 body: two Transfer-Encoding lines -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n
 body: two Content-Length lines -> 400 | 400 | close | - | GET /notes.txt HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello
@@ -835,6 +842,7 @@ dir: without slash -> 301 | 301 | keep | B=page; H:Location=https://server2:$POR
 dir: 301 keeps the query | 301 | keep | H:Location=https://server2:$PORT/sub/?x=1&y=2 | GET /sub?x=1&y=2 HTTP/1.1\r\n$H\r\n
 dir: 301 after a fragment mark | 301 | keep | H:Location=https://server2:$PORT/sub/ | GET /sub#x HTTP/1.1\r\n$H\r\n
 dir: 301 with a query and a fragment | 301 | keep | H:Location=https://server2:$PORT/sub/?a | GET /sub?a#x HTTP/1.1\r\n$H\r\n
+dir: 301 with 6000 8-bit bytes of query, raw as nginx (escaped they pass a TLS record) | 301 | keep | B=page; H:Location~^https://server2:$PORT/sub/[?]\xff{6000}\$ | GET /sub?{6000*\xff} HTTP/1.1\r\n$H\r\n
 dir: 301 with an escaped query | 301 | keep | - | GET /sub?a=%20b&c HTTP/1.1\r\n$H\r\n
 dir: 301 for HEAD, no body | 301 | keep | B#0; H:Location=https://server2:$PORT/sub/ | HEAD /sub HTTP/1.1\r\n$H\r\n
 dir: 301 Location without the Host port | 301 | keep | H:Location=https://server2:$PORT/sub/ | GET /sub HTTP/1.1\r\nHost: server2:1234\r\n\r\n

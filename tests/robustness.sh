@@ -13,8 +13,9 @@
 # (no slot, socket or file left behind; cached files close 1 s after their
 # last use). Between the rounds it compares the server's memory (see
 # memory_check). Then accept() failing (EMFILE), SIGTERM with a download in
-# flight, and assaults on a server run with --proxy-protocol. Prints
-# "N passed, N failed" last.
+# flight, ClientHello messages after the handshake (tests/tlshello.c, needs
+# a C compiler and libbearssl-dev), and assaults on a server run with
+# --proxy-protocol. Prints "N passed, N failed" last.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -88,7 +89,7 @@ assault() {
 }
 
 ASSAULTS=(junk junk-flood alert-flood plain-http slow-hello stalled-handshake
-	idle-flood no-read pipeline reset-handshake reset-response half-close
+	idle-flood churn no-read pipeline reset-handshake reset-response half-close
 	file-change special-files)
 
 # ---- start-up: the slot budget, clamped to the descriptor limit ---------------------
@@ -245,6 +246,44 @@ if start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/ser
 		fail "SIGINT on an idle server: exit 0 at once" "status $st after $ms ms"
 	fi
 	SERVER_PID=
+fi
+
+# ---- ClientHello messages after the handshake (renegotiation, refused) -------------
+
+# tests/tlshello.c sends them in one encrypted record, then a request. One is
+# answered with a no_renegotiation alert and the request is served; two once
+# left the connection stalled until the header timeout (30 s here).
+TLSHELLO=$TMPD/tlshello
+if ! ${CC:-cc} -O1 -o "$TLSHELLO" tests/tlshello.c -lbearssl >"$TMPD/tlshello.cc" 2>&1; then
+	skip "renegotiation" "cannot build tests/tlshello.c: $(head -c 200 "$TMPD/tlshello.cc")"
+else
+	openssl pkey -in "$PKI/server1.key" -outform DER -out "$TMPD/server1.key.der"
+	openssl x509 -in "$PKI/server1.crt" -outform DER -out "$TMPD/server1.crt.der"
+	PORT=$(free_port)
+	if start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$PKI/ca.crt" --header-timeout 30 --keepalive-timeout 30 --access-log off; then
+		for n in 1 2 3; do
+			out=$(printf 'GET /small.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n' |
+				timeout -k 2 $((40 * TF)) "$TLSHELLO" "$PORT" "$n" "$TMPD/server1.key.der" \
+				"$TMPD/server1.crt.der" 2>&1)
+			read -r bytes ms <<<"$(sed -n 's/^\([0-9]*\) bytes, closed after \([0-9]*\) ms$/\1 \2/p' <<<"$out")"
+			if [ -z "${ms:-}" ] || [ "$ms" -gt $((3000 * TF)) ]; then
+				fail "renegotiation: $n ClientHello in one record after the handshake -> closed at once" "$out"
+			elif [ "$n" = 1 ] && [ "$bytes" -lt 100 ]; then
+				fail "renegotiation: one ClientHello refused, the request then answered" "$out"
+			else
+				ok "renegotiation: $n ClientHello in one record after the handshake -> alert, $([ "$n" = 1 ] && echo "request answered" || echo "closed") ($bytes bytes, $ms ms)"
+			fi
+		done
+		if grep -q 'client sent a handshake message after the handshake, closing' "$SERVER_ERR"; then
+			ok "renegotiation: the stalled connection's close is logged"
+		else
+			fail "renegotiation: the stalled connection's close is logged" "$(tail -n 2 "$SERVER_ERR")"
+		fi
+		stop_mtlsd
+	else
+		fail "renegotiation: server starts" "$(cat "$SERVER_ERR")"
+	fi
 fi
 
 # ---- behind a load balancer: --proxy-protocol ----------------------------------------
