@@ -133,6 +133,7 @@ sock_write(void *ctx, const unsigned char *buf, size_t len)
 	return n <= 0 ? -1 : (int)n;
 }
 
+#ifndef TLSCLIENT_HELPERS_ONLY
 int
 main(int argc, char **argv)
 {
@@ -206,3 +207,4 @@ main(int argc, char **argv)
 	}
 	return 0;
 }
+#endif
