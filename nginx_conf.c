@@ -1132,7 +1132,7 @@ r_include(struct parser *ps, const struct directive *d, const struct rule *r)
 	(void)r;
 	if (strcmp(slash ? slash + 1 : v, "mime.types") == 0) {
 		warn(ps, d->line, "\"include %s\" ignored: mtlsd has its own table of "
-		    "content types (see README)", v);
+		    "content types (see mtlsd(8), HTTP)", v);
 		return 0;
 	}
 	if (!ps->follow_includes)
