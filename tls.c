@@ -3491,13 +3491,36 @@ cache_wipe(struct cache_entry *e)
 	explicit_bzero(e, sizeof *e);
 }
 
-/* False only if the lock is unusable: then the cache is not used. */
+/*
+ * False if the lock cannot be had: then this operation goes without the
+ * cache. The wait is bounded: the lock is held only for one entry's copy,
+ * so 50 ms means its holder died and the kernel did not say so (no robust
+ * futex list, as under qemu-user); this process then stops using the
+ * cache (no resumption) rather than ever stalling its poll loop again.
+ */
+static bool cache_lock_lost;       /* this process gave up on the lock */
+
 static bool
 cache_lock(void)
 {
 	struct cache_shared *c = session_cache.shared;
+	struct timespec until;
 	size_t busy;
-	int rc = pthread_mutex_lock(&c->lock);
+	int rc;
+
+	if (cache_lock_lost)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 50 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	rc = pthread_mutex_timedlock(&c->lock, &until);
+	if (rc == ETIMEDOUT) {
+		cache_lock_lost = true;
+		return false;
+	}
 
 	if (rc == EOWNERDEAD) {
 		busy = __atomic_load_n(&c->busy, __ATOMIC_SEQ_CST);

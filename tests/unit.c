@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <utime.h>
@@ -2033,6 +2034,16 @@ child_status(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
 }
 
+/* Whether the kernel keeps robust futex lists (qemu-user does not). */
+static bool
+robust_futexes(void)
+{
+	void *head;
+	size_t len;
+
+	return syscall(SYS_get_robust_list, 0, &head, &len) == 0;
+}
+
 static void
 test_session_cache_shared(void)
 {
@@ -2066,6 +2077,9 @@ test_session_cache_shared(void)
 	/*
 	 * A worker dies holding the lock, half-way through writing session 1:
 	 * the next locker is not blocked, session 1 is gone, 2 is intact.
+	 * That needs the kernel's robust futex list, which qemu-user lacks;
+	 * there the lock is given up after 50 ms (cache_lock), not waited on
+	 * for ever, which the end of this block checks instead.
 	 */
 	pid = fork();
 	if (pid == 0) {
@@ -2077,9 +2091,16 @@ test_session_cache_shared(void)
 	}
 	CHECK(child_status(pid) == 0);
 	CHECK(!sess_get(1, cn, sizeof cn));
-	CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
-	sess_put(1, "carol");
-	CHECK(sess_get(1, cn, sizeof cn) && strcmp(cn, "carol") == 0);
+	if (robust_futexes()) {
+		CHECK(sess_get(2, cn, sizeof cn) && strcmp(cn, "bob") == 0);
+		sess_put(1, "carol");
+		CHECK(sess_get(1, cn, sizeof cn) && strcmp(cn, "carol") == 0);
+	} else {
+		printf("skip - a worker dying with the lock: no robust futexes here "
+		    "(qemu-user); the lock was given up, not waited on\n");
+		CHECK(cache_lock_lost);
+		return;
+	}
 
 	/*
 	 * A reload (tls_use() -> cache_clear()) while an old worker still
