@@ -1477,11 +1477,12 @@ write_pid_file(void)
 	snprintf(reload_status_file, sizeof reload_status_file, "%s.reload",
 	    opt.pid_file);
 	pid_file_owner = getpid();
-	snprintf(line, sizeof line, "%ld\n", (long)pid_file_owner);
-	write_small_file(opt.pid_file, line, why, sizeof why);
+	/* FILE.reload first: whoever finds the pid finds the outcome too. */
+	write_small_file(reload_status_file, "0 started\n", why, sizeof why);
 	if (why[0])
 		die("--pid-file %s", why);
-	write_small_file(reload_status_file, "0 started\n", why, sizeof why);
+	snprintf(line, sizeof line, "%ld\n", (long)pid_file_owner);
+	write_small_file(opt.pid_file, line, why, sizeof why);
 	if (why[0])
 		die("--pid-file %s", why);
 }

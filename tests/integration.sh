@@ -1169,6 +1169,12 @@ ops_group() {
 		"$RUN_RC $(grep -c "$d/m.pid: No such file.*is mtlsd running" "$RUN_ERR")"
 	if start_mtlsd "${k[@]}"; then
 		PORT=$p
+		# The port accepts once it listens; the file follows the slots'
+		# allocation, which takes a moment under qemu.
+		for _ in $(seq 100); do
+			[ -s "$d/m.pid" ] && break
+			sleep 0.1
+		done
 		expect_eq "--pid-file: holds the server's pid" "$SERVER_PID" "$(cat "$d/m.pid")"
 		expect_eq "--pid-file: FILE.reload says no reload yet" "0 started" "$(cat "$d/m.pid.reload")"
 		run_mtlsd "${k[@]}" -s reload
