@@ -78,9 +78,9 @@ BUILDDIR ?= build/$(CROSS_NAME)$(if $(filter 1,$(STATIC)),-static)
 endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
-OBJS = $(O)server.o $(O)tls.o $(O)http.o $(O)filecache.o $(O)nginx_conf.o $(O)proxy.o \
-	$(O)priv.o $(O)redirect.o $(O)status.o
-HEADERS = tls.h http.h filecache.h server.h proxy.h priv.h redirect.h status.h
+OBJS = $(O)server.o $(O)tls.o $(O)x509.o $(O)http.o $(O)filecache.o $(O)nginx_conf.o \
+	$(O)proxy.o $(O)priv.o $(O)redirect.o $(O)status.o
+HEADERS = tls.h x509.h http.h filecache.h server.h proxy.h priv.h redirect.h status.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 UNIT_PROXY = $(if $(O),$(O)unit-proxy,tests/unit-proxy)
 
@@ -97,7 +97,7 @@ $(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-$(UNIT): tests/unit.c tls.c http.c filecache.c status.c $(HEADERS) $(COMPAT)
+$(UNIT): tests/unit.c tls.c x509.c http.c filecache.c status.c $(HEADERS) $(COMPAT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit.c $(COMPAT) $(LIBS)
 
@@ -170,14 +170,14 @@ tests/malloc-count.so: tests/malloc-count.c
 
 # Fuzz targets with a plain main() that replays a corpus; any compiler.
 REPLAYERS = $(FUZZ_TARGETS:%=tests/replay-%)
-$(REPLAYERS): tests/replay-%: tests/fuzz-%.c tests/fuzz-main.c tls.c http.c filecache.c \
+$(REPLAYERS): tests/replay-%: tests/fuzz-%.c tests/fuzz-main.c tls.c x509.c http.c filecache.c \
 		nginx_conf.c proxy.c $(HEADERS)
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN_FLAGS) $(WARNINGS) -Wno-missing-prototypes \
 		-I. $(LDFLAGS) -o $@ tests/fuzz-$*.c tests/fuzz-main.c $(LIBS)
 
 # The same targets linked with libFuzzer (clang).
 FUZZERS = $(FUZZ_TARGETS:%=tests/fuzz-%)
-$(FUZZERS): tests/fuzz-%: tests/fuzz-%.c tls.c http.c filecache.c nginx_conf.c proxy.c \
+$(FUZZERS): tests/fuzz-%: tests/fuzz-%.c tls.c x509.c http.c filecache.c nginx_conf.c proxy.c \
 		$(HEADERS)
 	$(FUZZ_CC) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined $(WARNINGS) -Wno-missing-prototypes \

@@ -16,6 +16,7 @@
  * corpus replayer by `make test`.
  */
 #include "../tls.c"
+#include "../x509.c"
 
 #include <assert.h>
 #include <sys/mman.h>

@@ -1,11 +1,12 @@
 /*
- * Unit tests for http.c, filecache.c and tls.c. The sources are included so
- * that their static functions can be reached. Usage: tests/unit PKI_DIR,
- * where PKI_DIR holds the files tests/mkpki.sh makes.
+ * Unit tests for http.c, filecache.c, tls.c and x509.c. The sources are
+ * included so that their static functions can be reached. Usage:
+ * tests/unit PKI_DIR, where PKI_DIR holds the files tests/mkpki.sh makes.
  */
 #include "../http.c"
 #include "../filecache.c"
 #include "../tls.c"
+#include "../x509.c"
 #include "../status.c"
 
 #include <stdlib.h>
