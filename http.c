@@ -18,6 +18,7 @@
 
 #include "filecache.h"
 #include "http.h"
+#include "x509.h"
 
 #define MAX_PATH_BYTES HTTP_MAX_PATH
 
@@ -227,21 +228,6 @@ month_index(const char *s)
 	return -1;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 0-11). */
-static long long
-days_from_civil(long long y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	m += 1;
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 time_t
 http_parse_date(const char *s, size_t len)
 {
@@ -267,7 +253,7 @@ http_parse_date(const char *s, size_t len)
 	if ((m = month_index(mon)) < 0 || day < 1 || day > 31 || hour > 23
 	    || min > 59 || sec > 60 || year < 1970)
 		return -1;
-	return (time_t)(days_from_civil(year, m, day) * 86400LL
+	return (time_t)(days_since_epoch(year, m + 1, day) * 86400LL
 	    + hour * 3600 + min * 60 + sec);
 }
 
@@ -753,18 +739,6 @@ http_head_too_large(const char *buf, size_t len, struct http_request *req)
 
 /* ---- paths ---- */
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long
 http_normalize_path(const char *in, size_t len, char *out, size_t cap)
 {
@@ -777,8 +751,8 @@ http_normalize_path(const char *in, size_t len, char *out, size_t cap)
 		char c = in[i];
 
 		if (c == '%') {
-			int hi = i + 2 < len ? hex_value(in[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(in[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_digit(in[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(in[i + 2]) : -1;
 
 			if (lo < 0)
 				return -1;
@@ -1686,7 +1660,7 @@ http_chunked_skip(struct chunked_skipper *k, const char *p, size_t len, size_t *
 
 		switch (k->state) {
 		case K_SIZE:
-			if ((digit = hex_value(c)) >= 0) {
+			if ((digit = hex_digit(c)) >= 0) {
 				if (k->chunk_left > HTTP_MAX_BODY)
 					return SKIP_TOO_LARGE;
 				k->chunk_left = k->chunk_left * 16 + (uint64_t)digit;

@@ -8,7 +8,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "priv.h"
+#include "x509.h"
 
 static struct {
 	bool wanted;
@@ -25,21 +25,6 @@ static struct {
 	gid_t gid;
 	char name[64];
 } target;
-
-static int
-fail(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int
 priv_prepare(const char *user, const char *chroot_dir, char *why, size_t why_len)

@@ -9,6 +9,7 @@
  * static functions.
  */
 #include "../http.c"
+#include "../x509.c"
 #include "../filecache.c"
 
 #include <assert.h>

@@ -11,6 +11,7 @@
  * corpus replayer by `make test`.
  */
 #include "../http.c"
+#include "../x509.c"
 #include "../filecache.c"
 
 #include <assert.h>
