@@ -261,7 +261,7 @@ hex_digit(char c)
  * Reads one element from `in`: its tag, its contents and (if `whole` is not
  * NULL) the element with its header. Single-byte tags, definite lengths.
  */
-bool
+static bool
 der_next(struct der *in, unsigned *tag, struct der *value, struct der *whole)
 {
 	size_t i = 2, len;
@@ -304,6 +304,23 @@ static bool
 der_oid_is(struct der oid, const unsigned char *want, size_t want_len)
 {
 	return oid.len == want_len && memcmp(oid.p, want, want_len) == 0;
+}
+
+/* One Extension of `seq`: its OID, whether it is critical, its value. */
+static bool
+der_extension(struct der *seq, struct der *oid, bool *critical, struct der *value)
+{
+	struct der ext, flag;
+
+	if (!der_expect(seq, 0x30, &ext, NULL) || !der_expect(&ext, 0x06, oid, NULL))
+		return false;
+	*critical = false;
+	if (ext.len > 0 && ext.p[0] == 0x01) {
+		if (!der_expect(&ext, 0x01, &flag, NULL) || flag.len != 1)
+			return false;
+		*critical = flag.p[0] != 0;
+	}
+	return der_expect(&ext, 0x04, value, NULL) && ext.len == 0;
 }
 
 static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
@@ -356,7 +373,7 @@ days_in_month(int y, int m)
 }
 
 /* UTCTime or GeneralizedTime, "Z" form, to Unix time; impossible dates fail. */
-bool
+static bool
 der_time(unsigned tag, struct der v, int64_t *out)
 {
 	int y, mo, d, h, mi, s = 0, at = 0;
@@ -409,26 +426,26 @@ text_add(struct text_out *t, const char *s, size_t n)
 	t->p[t->len] = '\0';
 }
 
-/* An attribute value as RFC 4514 text: specials escaped, controls as \XX. */
+/*
+ * An attribute value as text, controls as \XX; with `rfc4514`, RFC 4514's
+ * specials escaped too, else nothing else (a CN for logs).
+ */
 static void
-text_add_value(struct text_out *t, struct der v)
+text_add_value(struct text_out *t, struct der v, bool rfc4514)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t i;
 
 	for (i = 0; i < v.len; i++) {
 		unsigned char c = v.p[i];
-		char esc[3];
+		char esc[3] = { '\\', hex[c >> 4], hex[c & 15] };
 
 		if (c < 0x20 || c == 0x7f) {
-			esc[0] = '\\';
-			esc[1] = hex[c >> 4];
-			esc[2] = hex[c & 15];
 			text_add(t, esc, 3);
 			continue;
 		}
-		if (strchr(",+\"\\<>;=", c) || (i == 0 && (c == ' ' || c == '#'))
-		    || (i + 1 == v.len && c == ' '))
+		if (rfc4514 && (strchr(",+\"\\<>;=", c) || (i == 0 && (c == ' ' || c == '#'))
+		    || (i + 1 == v.len && c == ' ')))
 			text_add(t, "\\", 1);
 		text_add(t, (const char *)&c, 1);
 	}
@@ -484,30 +501,12 @@ cn_comparable(unsigned tag, struct der v, size_t cap)
 	return true;
 }
 
-/* A CN for logs: control characters as \XX, nothing else escaped. */
-static void
-text_add_cn(struct text_out *t, struct der v)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i;
-
-	for (i = 0; i < v.len; i++) {
-		unsigned char c = v.p[i];
-		char esc[3] = { '\\', hex[c >> 4], hex[c & 15] };
-
-		if (c < 0x20 || c == 0x7f)
-			text_add(t, esc, 3);
-		else
-			text_add(t, (const char *)&c, 1);
-	}
-}
-
 /*
  * Formats a Name as RFC 4514 (last RDN first, as nginx's $ssl_client_s_dn)
  * and copies its CN, if any, to `cn`. *cn_ok tells whether that CN is the
  * name's only one and can be compared whole (see cn_comparable).
  */
-bool
+static bool
 format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap,
     bool *cn_ok)
 {
@@ -545,11 +544,11 @@ format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap,
 			else
 				text_add_oid(&t, oid);
 			text_add(&t, "=", 1);
-			text_add_value(&t, value);
+			text_add_value(&t, value, true);
 			if (cn && k == 0 && cns++ == 0) {
 				struct text_out c = { cn, 0, cn_cap };
 
-				text_add_cn(&c, value);
+				text_add_value(&c, value, false);
 				*cn_ok = cn_comparable(tag, value, cn_cap);
 			} else if (cn && k == 0) {
 				*cn_ok = false;         /* two CNs: which one is "the" CN? */
@@ -738,27 +737,14 @@ parse_basic_constraints(struct der value, struct usage_verdict *u)
 static bool
 parse_extensions(struct der exts, struct usage_verdict *u)
 {
-	struct der seq, ext, oid, value, inner, item;
-	unsigned tag;
+	struct der seq, oid, value, inner, item;
 	bool critical;
 
 	if (!der_expect(&exts, 0x30, &seq, NULL))
 		return false;
 	while (seq.len > 0) {
-		critical = false;
-		if (!der_expect(&seq, 0x30, &ext, NULL)
-		    || !der_expect(&ext, 0x06, &oid, NULL)
-		    || !der_next(&ext, &tag, &value, NULL))
+		if (!der_extension(&seq, &oid, &critical, &value))
 			return false;
-		if (tag == 0x01) {
-			if (value.len != 1)
-				return false;
-			critical = value.p[0] != 0;
-			if (!der_expect(&ext, 0x04, &value, NULL))
-				return false;
-		} else if (tag != 0x04) {
-			return false;
-		}
 		if (critical && !extension_known(oid))
 			u->unknown_critical = true;
 		if (der_oid_is(oid, oid_eku, sizeof oid_eku)) {
@@ -986,23 +972,6 @@ static const unsigned char oid_crl_number[] = { 0x55, 0x1d, 0x14 };
 static const unsigned char oid_delta_crl[] = { 0x55, 0x1d, 0x1b };
 static const unsigned char oid_idp[] = { 0x55, 0x1d, 0x1c };
 static const unsigned char oid_cert_issuer[] = { 0x55, 0x1d, 0x1d };
-
-/* One Extension of `seq`: its OID, whether it is critical, its value. */
-static bool
-der_extension(struct der *seq, struct der *oid, bool *critical, struct der *value)
-{
-	struct der ext, flag;
-
-	if (!der_expect(seq, 0x30, &ext, NULL) || !der_expect(&ext, 0x06, oid, NULL))
-		return false;
-	*critical = false;
-	if (ext.len > 0 && ext.p[0] == 0x01) {
-		if (!der_expect(&ext, 0x01, &flag, NULL) || flag.len != 1)
-			return false;
-		*critical = flag.p[0] != 0;
-	}
-	return der_expect(&ext, 0x04, value, NULL) && ext.len == 0;
-}
 
 static void
 oid_text(struct der oid, char *out, size_t cap)

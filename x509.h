@@ -83,12 +83,8 @@ int hex_digit(char c);
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12). */
 int64_t days_since_epoch(int64_t y, int m, int d);
 
-/* DER readers: false when `in` does not hold what is asked. */
-bool der_next(struct der *in, unsigned *tag, struct der *value, struct der *whole);
+/* Reads one element of tag `want` from `in` (see der_next in x509.c). */
 bool der_expect(struct der *in, unsigned want, struct der *value, struct der *whole);
-bool der_time(unsigned tag, struct der v, int64_t *out);
-bool format_name(struct der name, char *out, size_t out_cap, char *cn, size_t cn_cap,
-    bool *cn_ok);
 void sha256_of(const void *data, size_t len, unsigned char out[32]);
 bool parse_certificate(const unsigned char *der, size_t len, struct client_identity *id,
     struct usage_verdict *usage);

@@ -1875,6 +1875,40 @@ test_san_parsing(void)
 	CHECK(!sans_of(items, n - 1, &id));                          /* truncated */
 }
 
+/*
+ * An extendedKeyUsage extension, critical or not, with or without a byte
+ * after its value: that byte makes the extensions unreadable.
+ */
+static void
+test_extension_parsing(void)
+{
+	static const unsigned char eku[] = { 0x55, 0x1d, 0x25 };
+	static const unsigned char client[] = { 0x2b, 6, 1, 5, 5, 7, 3, 2 };
+	unsigned char purposes[16], value[24], ext[48], seq[64], exts[80];
+	struct usage_verdict u;
+	struct der d;
+	size_t p, v, e, s;
+	int trailing, critical;
+
+	p = der_tlv(purposes, 0x06, client, sizeof client);
+	v = der_tlv(value, 0x30, purposes, p);
+	for (trailing = 0; trailing < 2; trailing++)
+		for (critical = 0; critical < 2; critical++) {
+			e = der_tlv(ext, 0x06, eku, sizeof eku);
+			if (critical)
+				e += der_tlv(ext + e, 0x01, "\xff", 1);
+			e += der_tlv(ext + e, 0x04, value, v);
+			if (trailing)
+				e += der_tlv(ext + e, 0x05, "", 0);
+			s = der_tlv(seq, 0x30, ext, e);
+			d.p = exts;
+			d.len = der_tlv(exts, 0x30, seq, s);
+			memset(&u, 0, sizeof u);
+			CHECK(parse_extensions(d, &u) == !trailing);
+			CHECK(trailing || (u.has_eku && u.eku_client_auth && !u.unknown_critical));
+		}
+}
+
 static void
 test_ou_parsing(void)
 {
@@ -2303,6 +2337,7 @@ main(int argc, char **argv)
 	test_anchor_views();
 	test_san_parsing();
 	test_ou_parsing();
+	test_extension_parsing();
 	test_cn_plain();
 	test_allow_file();
 	test_status();
