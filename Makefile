@@ -97,7 +97,7 @@ $(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-$(UNIT): tests/unit.c tls.c x509.c http.c filecache.c status.c $(HEADERS) $(COMPAT)
+$(UNIT): tests/unit.c tests/check.h tls.c x509.c http.c filecache.c status.c $(HEADERS) $(COMPAT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit.c $(COMPAT) $(LIBS)
 
@@ -142,11 +142,11 @@ bench:
 	$(MAKE) mtlsd bench/floor
 	bash bench/run.sh
 
-tests/unit-nginx: tests/unit-nginx.c nginx_conf.c $(HEADERS)
+tests/unit-nginx: tests/unit-nginx.c tests/check.h nginx_conf.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-nginx.c
 
-$(UNIT_PROXY): tests/unit-proxy.c proxy.c proxy.h
+$(UNIT_PROXY): tests/unit-proxy.c tests/check.h proxy.c proxy.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit-proxy.c
 

@@ -5,20 +5,7 @@
  */
 #include "../nginx_conf.c"
 
-static int passed, failed;
-
-#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
-
-static void
-check(bool ok, const char *what, const char *file, int line)
-{
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		printf("FAIL - %s:%d: %s\n", file, line, what);
-	}
-}
+#include "check.h"
 
 static char warnings[8192];
 static int warning_count;
@@ -1122,6 +1109,5 @@ main(void)
 		if (dir[0] && system(cmd) != 0)
 			printf("# could not remove %s\n", dir);
 	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

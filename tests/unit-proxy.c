@@ -9,20 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int passed, failed;
-
-#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
-
-static void
-check(bool ok, const char *what, const char *file, int line)
-{
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		printf("FAIL - %s:%d: %s\n", file, line, what);
-	}
-}
+#include "check.h"
 
 static long
 parse_text(const char *s, struct proxy_header *h)
@@ -373,6 +360,5 @@ main(void)
 	test_v2_good();
 	test_v2_bad();
 	test_properties();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_done();
 }

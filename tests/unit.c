@@ -18,20 +18,7 @@
 #include <sys/wait.h>
 #include <utime.h>
 
-static int passed, failed;
-
-#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
-
-static void
-check(bool ok, const char *what, const char *file, int line)
-{
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		printf("FAIL - %s:%d: %s\n", file, line, what);
-	}
-}
+#include "check.h"
 
 /* ---- request parsing ---- */
 
@@ -2352,6 +2339,5 @@ main(int argc, char **argv)
 		printf("FAIL - no PKI directory given: key loading not tested\n");
 		failed++;
 	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_done();
 }
