@@ -257,24 +257,32 @@ test_normalize(void)
 static void
 test_mime_and_dates(void)
 {
+	static const struct {
+		const char *path, *type;
+	} types[] = {
+		{ "/a/index.html", "text/html" },
+		{ "/x.CSS", "text/css" },
+		{ "/x.tar.gz", "application/gzip" },
+		{ "/x.woff2", "font/woff2" },
+		{ "/x", "application/octet-stream" },
+		{ "/d.x/y", "application/octet-stream" },
+		{ "/x.docx", 
+		    "application/vnd.openxmlformats-officedocument.wordprocessingml.document" },
+		{ "/x.tk", "application/x-tcl" },
+		{ "/x.t", "application/octet-stream" },
+		{ "/x.", "application/octet-stream" },
+		{ "/.txt", "application/octet-stream" },
+		{ "/..txt", "application/octet-stream" },
+		{ "/.a.txt", "text/plain" },
+		{ "/d/.txt", "application/octet-stream" },
+		{ "/x.csv", "application/octet-stream" },
+	};
 	char date[HTTP_DATE_SIZE];
+	size_t i;
 
-	CHECK(strcmp(http_content_type("/a/index.html", 13), "text/html") == 0);
-	CHECK(strcmp(http_content_type("/x.CSS", 6), "text/css") == 0);
-	CHECK(strcmp(http_content_type("/x.tar.gz", 9), "application/gzip") == 0);
-	CHECK(strcmp(http_content_type("/x.woff2", 8), "font/woff2") == 0);
-	CHECK(strcmp(http_content_type("/x", 2), "application/octet-stream") == 0);
-	CHECK(strcmp(http_content_type("/d.x/y", 6), "application/octet-stream") == 0);
-	CHECK(strcmp(http_content_type("/x.docx", 7), "application/vnd.openxmlformats-"
-	    "officedocument.wordprocessingml.document") == 0);
-	CHECK(strcmp(http_content_type("/x.tk", 5), "application/x-tcl") == 0);
-	CHECK(strcmp(http_content_type("/x.t", 4), "application/octet-stream") == 0);
-	CHECK(strcmp(http_content_type("/x.", 3), "application/octet-stream") == 0);
-	CHECK(strcmp(http_content_type("/.txt", 5), "application/octet-stream") == 0);
-	CHECK(strcmp(http_content_type("/..txt", 6), "application/octet-stream") == 0);
-	CHECK(strcmp(http_content_type("/.a.txt", 7), "text/plain") == 0);
-	CHECK(strcmp(http_content_type("/d/.txt", 7), "application/octet-stream") == 0);
-	CHECK(strcmp(http_content_type("/x.csv", 6), "application/octet-stream") == 0);
+	for (i = 0; i < sizeof types / sizeof types[0]; i++)
+		CHECK_ROW(strcmp(http_content_type(types[i].path, strlen(types[i].path)),
+		    types[i].type) == 0, types[i].path);
 	http_format_date(1794547329, date);
 	CHECK(strcmp(date, "Fri, 13 Nov 2026 05:22:09 GMT") == 0);
 	CHECK(http_parse_date(date, strlen(date)) == 1794547329);
@@ -302,57 +310,46 @@ range_of(uint64_t size, const char *range)
 static void
 test_ranges(void)
 {
+	static const struct {
+		uint64_t size;
+		const char *range;
+		enum status status;
+		uint64_t first, last;   /* for S_PARTIAL_CONTENT */
+	} rows[] = {
+		{ 100, "bytes=0-9", S_PARTIAL_CONTENT, 0, 9 },
+		{ 100, "bytes=90-", S_PARTIAL_CONTENT, 90, 99 },
+		{ 100, "bytes=-10", S_PARTIAL_CONTENT, 90, 99 },
+		{ 100, "bytes=-500", S_PARTIAL_CONTENT, 0, 99 },
+		{ 100, "bytes=50-500", S_PARTIAL_CONTENT, 50, 99 },
+		{ 100, "bytes=100-", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 100, "bytes=-0", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 100, "bytes=5-2", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 100, "bytes=abc", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 100, "bytes=0-1,5-6", S_OK, 0, 0 }, /* several ranges: the whole file */
+		{ 100, "items=0-1", S_OK, 0, 0 },
+		{ 0, "bytes=0-", S_OK, 0, 0 },
+		{ 100, "bytes=99999999999999999999-", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		/* nginx's rules for the odd ones */
+		{ 100, "bytes=", S_OK, 0, 0 },
+		{ 100, "BYTES=1-2", S_PARTIAL_CONTENT, 1, 2 },
+		{ 100, "bytes=5-2,3-4", S_PARTIAL_CONTENT, 3, 4 },
+		{ 100, "bytes=,0-9", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 100, "bytes=0-9,", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 100, "bytes= 0 - 9 ", S_PARTIAL_CONTENT, 0, 9 },
+		{ 100, "bytes=0-99,0-99", S_OK, 0, 0 },
+		{ 0, "bytes=-5", S_OK, 0, 0 },
+		{ 0, "bytes=5-", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 100, "bytes=0-9223372036854775808", S_RANGE_NOT_SATISFIABLE, 0, 0 },
+		{ 5368709120ULL, "bytes=5368709110-", S_PARTIAL_CONTENT, 5368709110ULL, 5368709119ULL },
+	};
 	struct http_response r;
+	size_t i;
 
-	r = range_of(100, "bytes=0-9");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 0 && r.last == 9);
-	r = range_of(100, "bytes=90-");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 90 && r.last == 99);
-	r = range_of(100, "bytes=-10");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 90 && r.last == 99);
-	r = range_of(100, "bytes=-500");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 0 && r.last == 99);
-	r = range_of(100, "bytes=50-500");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.last == 99);
-	r = range_of(100, "bytes=100-");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(100, "bytes=-0");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(100, "bytes=5-2");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(100, "bytes=abc");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(100, "bytes=0-1,5-6");
-	CHECK(r.status == S_OK);           /* several ranges: the whole file */
-	r = range_of(100, "items=0-1");
-	CHECK(r.status == S_OK);
-	r = range_of(0, "bytes=0-");
-	CHECK(r.status == S_OK);
-	r = range_of(100, "bytes=99999999999999999999-");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	/* nginx's rules for the odd ones */
-	r = range_of(100, "bytes=");
-	CHECK(r.status == S_OK);
-	r = range_of(100, "BYTES=1-2");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 1 && r.last == 2);
-	r = range_of(100, "bytes=5-2,3-4");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 3 && r.last == 4);
-	r = range_of(100, "bytes=,0-9");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(100, "bytes=0-9,");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(100, "bytes= 0 - 9 ");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 0 && r.last == 9);
-	r = range_of(100, "bytes=0-99,0-99");
-	CHECK(r.status == S_OK);
-	r = range_of(0, "bytes=-5");
-	CHECK(r.status == S_OK);
-	r = range_of(0, "bytes=5-");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(100, "bytes=0-9223372036854775808");
-	CHECK(r.status == S_RANGE_NOT_SATISFIABLE);
-	r = range_of(5368709120ULL, "bytes=5368709110-");
-	CHECK(r.status == S_PARTIAL_CONTENT && r.first == 5368709110ULL && r.last == 5368709119ULL);
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		r = range_of(rows[i].size, rows[i].range);
+		CHECK_ROW(r.status == rows[i].status && (r.status != S_PARTIAL_CONTENT
+		    || (r.first == rows[i].first && r.last == rows[i].last)), rows[i].range);
+	}
 }
 
 static bool
@@ -1027,95 +1024,28 @@ test_wide_types(void)
 
 /* ---- which BearSSL implementations the engine ends up with ---- */
 
-static const char *
-aes_ctr_name(const br_block_ctr_class *c)
-{
-	if (!c)
-		return "none";
-	if (c == br_aes_x86ni_ctr_get_vtable())
-		return "aes_x86ni";
-	if (c == br_aes_pwr8_ctr_get_vtable())
-		return "aes_pwr8";
-	if (c == &br_aes_ct64_ctr_vtable)
-		return "aes_ct64";
-	if (c == &br_aes_ct_ctr_vtable)
-		return "aes_ct";
-	if (c == &br_aes_big_ctr_vtable)
-		return "aes_big";
-	if (c == &br_aes_small_ctr_vtable)
-		return "aes_small";
-	return "unknown";
-}
+/*
+ * The name of `impl` in `names` (count entries); "none" for NULL. Entries
+ * whose implementation this CPU lacks are NULL and match nothing.
+ */
+struct impl_name {
+	const void *impl;
+	const char *name;
+};
 
 static const char *
-ghash_name(br_ghash g)
+impl_name(const void *impl, const struct impl_name *names, size_t count)
 {
-	if (!g)
-		return "none";
-	if (g == br_ghash_pclmul_get())
-		return "ghash_pclmul";
-	if (g == br_ghash_pwr8_get())
-		return "ghash_pwr8";
-	if (g == &br_ghash_ctmul64)
-		return "ghash_ctmul64";
-	if (g == &br_ghash_ctmul32)
-		return "ghash_ctmul32";
-	if (g == &br_ghash_ctmul)
-		return "ghash_ctmul";
-	return "unknown";
+	size_t i;
+
+	for (i = 0; impl && i < count; i++)
+		if (names[i].impl == impl)
+			return names[i].name;
+	return impl ? "unknown" : "none";
 }
 
-static const char *
-chacha_name(br_chacha20_run c)
-{
-	if (!c)
-		return "none";
-	if (c == br_chacha20_sse2_get())
-		return "chacha20_sse2";
-	if (c == &br_chacha20_ct_run)
-		return "chacha20_ct";
-	return "unknown";
-}
-
-static const char *
-poly_name(br_poly1305_run p)
-{
-	if (!p)
-		return "none";
-	if (p == br_poly1305_ctmulq_get())
-		return "poly1305_ctmulq";
-	if (p == &br_poly1305_ctmul_run)
-		return "poly1305_ctmul";
-	if (p == &br_poly1305_ctmul32_run)
-		return "poly1305_ctmul32";
-	if (p == &br_poly1305_i15_run)
-		return "poly1305_i15";
-	return "unknown";
-}
-
-static const char *
-rsa_name(br_rsa_private r)
-{
-	if (r && r == br_rsa_i62_private_get())
-		return "rsa_i62";
-	if (r == &br_rsa_i31_private)
-		return "rsa_i31";
-	if (r == &br_rsa_i32_private)
-		return "rsa_i32";
-	if (r == &br_rsa_i15_private)
-		return "rsa_i15";
-	return r ? "unknown" : "none";
-}
-
-static const char *
-ec_name(const br_ec_impl *e)
-{
-	if (e == &br_ec_all_m31)
-		return "ec_all_m31";
-	if (e == &br_ec_all_m15)
-		return "ec_all_m15";
-	return e ? "unknown" : "none";
-}
+#define IMPL_NAME(impl, names) impl_name((const void *)(impl), names, \
+	sizeof names / sizeof names[0])
 
 /*
  * Prints what a session set up by tls_session_init() uses: on x86 the
@@ -1128,16 +1058,43 @@ test_implementations(void)
 	static struct tls_session s;
 	static struct tls_buffers b;
 	const br_ssl_engine_context *eng = &s.server.eng;
+	const struct impl_name aes_ctrs[] = {
+		{ br_aes_x86ni_ctr_get_vtable(), "aes_x86ni" },
+		{ br_aes_pwr8_ctr_get_vtable(), "aes_pwr8" },
+		{ &br_aes_ct64_ctr_vtable, "aes_ct64" }, { &br_aes_ct_ctr_vtable, "aes_ct" },
+		{ &br_aes_big_ctr_vtable, "aes_big" }, { &br_aes_small_ctr_vtable, "aes_small" },
+	}, ghashes[] = {
+		{ (const void *)br_ghash_pclmul_get(), "ghash_pclmul" },
+		{ (const void *)br_ghash_pwr8_get(), "ghash_pwr8" },
+		{ (const void *)&br_ghash_ctmul64, "ghash_ctmul64" },
+		{ (const void *)&br_ghash_ctmul32, "ghash_ctmul32" },
+		{ (const void *)&br_ghash_ctmul, "ghash_ctmul" },
+	}, chachas[] = {
+		{ (const void *)br_chacha20_sse2_get(), "chacha20_sse2" },
+		{ (const void *)&br_chacha20_ct_run, "chacha20_ct" },
+	}, polys[] = {
+		{ (const void *)br_poly1305_ctmulq_get(), "poly1305_ctmulq" },
+		{ (const void *)&br_poly1305_ctmul_run, "poly1305_ctmul" },
+		{ (const void *)&br_poly1305_ctmul32_run, "poly1305_ctmul32" },
+		{ (const void *)&br_poly1305_i15_run, "poly1305_i15" },
+	}, rsas[] = {
+		{ (const void *)br_rsa_i62_private_get(), "rsa_i62" },
+		{ (const void *)&br_rsa_i31_private, "rsa_i31" },
+		{ (const void *)&br_rsa_i32_private, "rsa_i32" },
+		{ (const void *)&br_rsa_i15_private, "rsa_i15" },
+	}, ecs[] = {
+		{ &br_ec_all_m31, "ec_all_m31" }, { &br_ec_all_m15, "ec_all_m15" },
+	};
 	const char *aes, *ghash, *chacha, *poly;
 
 	tls_session_init(&s, &b);
-	aes = aes_ctr_name(eng->iaes_ctr);
-	ghash = ghash_name(eng->ighash);
-	chacha = chacha_name(eng->ichacha);
-	poly = poly_name(eng->ipoly);
+	aes = IMPL_NAME(eng->iaes_ctr, aes_ctrs);
+	ghash = IMPL_NAME(eng->ighash, ghashes);
+	chacha = IMPL_NAME(eng->ichacha, chachas);
+	poly = IMPL_NAME(eng->ipoly, polys);
 	printf("# BearSSL implementations: AES-GCM %s + %s, ChaCha20-Poly1305 "
 	    "%s + %s, RSA %s, EC %s\n", aes, ghash, chacha, poly,
-	    rsa_name(br_rsa_private_get_default()), ec_name(eng->iec));
+	    IMPL_NAME(br_rsa_private_get_default(), rsas), IMPL_NAME(eng->iec, ecs));
 	CHECK(strcmp(aes, "none") != 0 && strcmp(aes, "unknown") != 0);
 	CHECK(strcmp(ghash, "none") != 0 && strcmp(ghash, "unknown") != 0);
 	CHECK(strcmp(chacha, "none") != 0 && strcmp(chacha, "unknown") != 0);
