@@ -1124,37 +1124,44 @@ load(const char *dir, const char *cert, const char *key, const char *ca, char *w
 	return 0;
 }
 
+/*
+ * Loading a server certificate, key and CA: `why` NULL when it loads, else
+ * what the error names (and `also`, when not NULL).
+ */
 static void
 test_credentials(const char *dir)
 {
-	char why[512];
+	static const struct {
+		const char *cert, *key, *ca, *why, *also;
+	} rows[] = {
+		{ "server2.crt", "server2.key", "ca.crt", NULL, NULL },
+		{ "server2.crt", "rsa-pkcs1.key", "ca.crt", NULL, NULL },
+		{ "ec-server.crt", "ec-server.key", "ca.crt", NULL, NULL },
+		{ "ec-server.crt", "ec-server.p8.key", "ca.crt", NULL, NULL },
+		{ "server2.crt", "server2.key", "other-ca.crt", NULL, NULL },
+		{ "server2.crt", "encrypted.key", "ca.crt", "encrypted", NULL },
+		{ "server2.crt", "mismatch.key", "ca.crt", "does not match", NULL },
+		{ "ec-server.crt", "server2.key", "ca.crt", "does not match", NULL },
+		{ "notacert.pem", "server2.key", "ca.crt", "no certificate", NULL },
+		{ "empty.pem", "server2.key", "ca.crt", "empty.pem", NULL },
+		{ "server2.crt", "server2.key", "notacert.pem", "no CA", NULL },
+		{ "server2.crt", "server2.crt", "ca.crt", "no private key", NULL },
+		{ "missing.crt", "server2.key", "ca.crt", "missing.crt", "No such file" },
+		/* A leaf cannot be pinned: the seed's v1 server1.crt is not self-signed. */
+		{ "server2.crt", "server2.key", "server1.crt", "server1.crt: certificate 1 "
+		    "(CN=server1,", "cannot be a pinned CA: a v1 certificate without "
+		    "basicConstraints is a CA only if self-signed" },
+	};
+	char why[512], row[128];
+	size_t i;
+	int rc;
 
-	CHECK(load(dir, "server2.crt", "server2.key", "ca.crt", why) == 0);
-	CHECK(load(dir, "server2.crt", "rsa-pkcs1.key", "ca.crt", why) == 0);
-	CHECK(load(dir, "ec-server.crt", "ec-server.key", "ca.crt", why) == 0);
-	CHECK(load(dir, "ec-server.crt", "ec-server.p8.key", "ca.crt", why) == 0);
-	CHECK(load(dir, "server2.crt", "encrypted.key", "ca.crt", why) < 0
-	    && strstr(why, "encrypted"));
-	CHECK(load(dir, "server2.crt", "mismatch.key", "ca.crt", why) < 0
-	    && strstr(why, "does not match"));
-	CHECK(load(dir, "ec-server.crt", "server2.key", "ca.crt", why) < 0
-	    && strstr(why, "does not match"));
-	CHECK(load(dir, "notacert.pem", "server2.key", "ca.crt", why) < 0
-	    && strstr(why, "no certificate"));
-	CHECK(load(dir, "empty.pem", "server2.key", "ca.crt", why) < 0
-	    && strstr(why, "empty.pem"));
-	CHECK(load(dir, "server2.crt", "server2.key", "notacert.pem", why) < 0
-	    && strstr(why, "no CA"));
-	CHECK(load(dir, "server2.crt", "server2.crt", "ca.crt", why) < 0
-	    && strstr(why, "no private key"));
-	CHECK(load(dir, "missing.crt", "server2.key", "ca.crt", why) < 0
-	    && strstr(why, "missing.crt") && strstr(why, "No such file"));
-	/* A leaf cannot be pinned: the seed's v1 server1.crt is not self-signed. */
-	CHECK(load(dir, "server2.crt", "server2.key", "server1.crt", why) < 0
-	    && strstr(why, "server1.crt: certificate 1 (CN=server1,")
-	    && strstr(why, "cannot be a pinned CA: a v1 certificate without "
-	    "basicConstraints is a CA only if self-signed"));
-	CHECK(load(dir, "server2.crt", "server2.key", "other-ca.crt", why) == 0);
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		rc = load(dir, rows[i].cert, rows[i].key, rows[i].ca, why);
+		snprintf(row, sizeof row, "%s %s %s", rows[i].cert, rows[i].key, rows[i].ca);
+		CHECK_ROW(rows[i].why ? rc < 0 && strstr(why, rows[i].why)
+		    && (!rows[i].also || strstr(why, rows[i].also)) : rc == 0, row);
+	}
 }
 
 /* parse_certificate: what the policy reads, on the seed's CA and v1 leaf. */
@@ -1352,14 +1359,22 @@ test_crl_idp(void)
 	static const unsigned char attr[] = { 0x30, 3, 0x85, 1, 0xff };
 	static const unsigned char dp[] = { 0x30, 8, 0xa0, 6, 0xa0, 4, 0x86, 2, 'a', 'b' };
 	static const unsigned char only_some[] = { 0x30, 4, 0x83, 2, 7, 0x80 };
-	static const unsigned char indirect[] = { 0x30, 3, 0x84, 1, 0xff };
-	static const unsigned char both[] = { 0x30, 6, 0x81, 1, 0xff, 0x82, 1, 0xff };
-	static const unsigned char order[] = { 0x30, 6, 0x82, 1, 0, 0x81, 1, 0xff };
-	static const unsigned char twice[] = { 0x30, 6, 0x81, 1, 0xff, 0x81, 1, 0xff };
-	static const unsigned char tag6[] = { 0x30, 3, 0x86, 1, 0xff };
-	static const unsigned char long_bool[] = { 0x30, 4, 0x81, 2, 0xff, 0xff };
-	static const unsigned char trailing[] = { 0x30, 0, 0 };
+	static const struct {
+		const char *name;
+		unsigned char der[8];
+		size_t len;
+		const char *err;
+	} refused[] = {
+		{ "indirect", { 0x30, 3, 0x84, 1, 0xff }, 5, "indirect CRL" },
+		{ "both", { 0x30, 6, 0x81, 1, 0xff, 0x82, 1, 0xff }, 8, "more than one" },
+		{ "order", { 0x30, 6, 0x82, 1, 0, 0x81, 1, 0xff }, 8, "malformed" },
+		{ "twice", { 0x30, 6, 0x81, 1, 0xff, 0x81, 1, 0xff }, 8, "malformed" },
+		{ "tag6", { 0x30, 3, 0x86, 1, 0xff }, 5, "malformed" },
+		{ "long_bool", { 0x30, 4, 0x81, 2, 0xff, 0xff }, 6, "malformed" },
+		{ "trailing", { 0x30, 0, 0 }, 3, "malformed" },
+	};
 	const char *err, *note;
+	size_t i;
 
 	CHECK(idp_scope(empty, sizeof empty, &err, &note) == (CRL_SCOPE_EE | CRL_SCOPE_CA)
 	    && !err && !note);
@@ -1372,20 +1387,10 @@ test_crl_idp(void)
 	CHECK(idp_scope(dp, sizeof dp, &err, &note) == 0 && !err && strstr(note, "partition"));
 	CHECK(idp_scope(only_some, sizeof only_some, &err, &note) == 0 && !err
 	    && strstr(note, "onlySomeReasons"));
-	idp_scope(indirect, sizeof indirect, &err, &note);
-	CHECK(err && strstr(err, "indirect CRL"));
-	idp_scope(both, sizeof both, &err, &note);
-	CHECK(err && strstr(err, "more than one"));
-	idp_scope(order, sizeof order, &err, &note);
-	CHECK(err && strstr(err, "malformed"));
-	idp_scope(twice, sizeof twice, &err, &note);
-	CHECK(err && strstr(err, "malformed"));
-	idp_scope(tag6, sizeof tag6, &err, &note);
-	CHECK(err && strstr(err, "malformed"));
-	idp_scope(long_bool, sizeof long_bool, &err, &note);
-	CHECK(err && strstr(err, "malformed"));
-	idp_scope(trailing, sizeof trailing, &err, &note);
-	CHECK(err && strstr(err, "malformed"));
+	for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		idp_scope(refused[i].der, refused[i].len, &err, &note);
+		CHECK_ROW(err && strstr(err, refused[i].err), refused[i].name);
+	}
 }
 
 /* parse_crl_extensions on the Extensions made of `exts` (n bytes). */
@@ -2118,12 +2123,25 @@ test_session_cache_shared(void)
 static void
 test_allow_file(void)
 {
+	static const struct {
+		const char *text, *why;
+	} refused[] = {
+		{ "/a/ cn x\n\n/b/ ou\n", ":3: /b/ ou: the name is empty" },
+		{ "/a/ dns a b\n", ":1: /a/ dns: the name is a space" },
+		{ "/a//b/ any\n", ":1: /a//b/: '//' in the path prefix" },
+		{ "/a/. any\n", ":1: /a/.: a '.' or '..' segment" },
+		{ "/a/ none\n/a/ any\n",
+		    ":2: /a/ none: the prefix also has a rule allowing clients, at line 1" },
+		{ "/a/ cn aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		    "longer than 64 bytes" },
+	};
 	static struct tls_credentials c;
 	static struct tls_config cfg;
 	static struct client_identity alice;
 	const struct path_rule *r, *decided;
 	struct tls_access a;
 	char why[512];
+	size_t i;
 
 	CHECK(allow_file_of("# rules\n\n  /reports/ cn  Alice Smith  \r\n"
 	    "/reports/secret/\tdns\tA.example.org\n/ any\n/private/ none\n"
@@ -2168,30 +2186,12 @@ test_allow_file(void)
 	free(c.path_rules);
 	free(c.path_rule_text);
 
-	CHECK(allow_file_of("/a/ cn x\n\n/b/ ou\n", &c, why, sizeof why) < 0
-	    && strstr(why, ":3: /b/ ou: the name is empty"));
-	free(c.path_rules);
-	free(c.path_rule_text);
-	CHECK(allow_file_of("/a/ dns a b\n", &c, why, sizeof why) < 0
-	    && strstr(why, ":1: /a/ dns: the name is a space"));
-	free(c.path_rules);
-	free(c.path_rule_text);
-	CHECK(allow_file_of("/a//b/ any\n", &c, why, sizeof why) < 0
-	    && strstr(why, ":1: /a//b/: '//' in the path prefix"));
-	free(c.path_rules);
-	free(c.path_rule_text);
-	CHECK(allow_file_of("/a/. any\n", &c, why, sizeof why) < 0
-	    && strstr(why, ":1: /a/.: a '.' or '..' segment"));
-	free(c.path_rules);
-	free(c.path_rule_text);
-	CHECK(allow_file_of("/a/ none\n/a/ any\n", &c, why, sizeof why) < 0
-	    && strstr(why, ":2: /a/ none: the prefix also has a rule allowing clients, at line 1"));
-	free(c.path_rules);
-	free(c.path_rule_text);
-	CHECK(allow_file_of("/a/ cn " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-	    &c, why, sizeof why) < 0 && strstr(why, "longer than 64 bytes"));
-	free(c.path_rules);
-	free(c.path_rule_text);
+	for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		CHECK_ROW(allow_file_of(refused[i].text, &c, why, sizeof why) < 0
+		    && strstr(why, refused[i].why), refused[i].text);
+		free(c.path_rules);
+		free(c.path_rule_text);
+	}
 }
 
 /* ---- --status: outcomes and label values ---- */
