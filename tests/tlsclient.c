@@ -133,32 +133,76 @@ sock_write(void *ctx, const unsigned char *buf, size_t len)
 	return n <= 0 ? -1 : (int)n;
 }
 
+/*
+ * Sets `cc` up for TLS 1.2, any server certificate, presenting `chain` with
+ * the key in `key_file` (DER), and returns a socket connected to
+ * 127.0.0.1:`port` with a 10 s receive timeout. Exits 2 when the key cannot
+ * be read, 1 on a socket error.
+ */
+static int
+client_connect(br_ssl_client_context *cc, const char *port, const char *key_file,
+    br_x509_certificate *chain, size_t nchain)
+{
+	static unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+	static br_skey_decoder_context key;
+	static struct any_server any = { .vtable = &any_server_class };
+	static br_x509_minimal_context unused_minimal;
+	struct sockaddr_in sa;
+	struct timeval tv = { 10, 0 };
+	unsigned char *der;
+	size_t len;
+	int fd;
+
+	br_skey_decoder_init(&key);
+	der = read_file(key_file, &len);
+	br_skey_decoder_push(&key, der, len);
+	if (br_skey_decoder_last_error(&key) != 0) {
+		fprintf(stderr, "%s: not a private key\n", key_file);
+		exit(2);
+	}
+	/* The full profile, then the validator replaced by any_server. */
+	br_ssl_client_init_full(cc, &unused_minimal, NULL, 0);
+	br_ssl_engine_set_versions(&cc->eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_x509(&cc->eng, &any.vtable);
+	if (br_skey_decoder_key_type(&key) == BR_KEYTYPE_RSA)
+		br_ssl_client_set_single_rsa(cc, chain, nchain,
+		    br_skey_decoder_get_rsa(&key), br_rsa_pkcs1_sign_get_default());
+	else
+		br_ssl_client_set_single_ec(cc, chain, nchain,
+		    br_skey_decoder_get_ec(&key), BR_KEYTYPE_SIGN, BR_KEYTYPE_RSA,
+		    br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
+	br_ssl_engine_set_buffer(&cc->eng, iobuf, sizeof iobuf, 1);
+	br_ssl_client_reset(cc, "server2", 0);
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
+		perror("socket");
+		exit(1);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)atoi(port));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		perror("connect");
+		exit(1);
+	}
+	return fd;
+}
+
 #ifndef TLSCLIENT_HELPERS_ONLY
 int
 main(int argc, char **argv)
 {
 	static br_ssl_client_context cc;
-	static unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
-	static br_skey_decoder_context key;
-	static struct any_server any = { .vtable = &any_server_class };
-	static br_x509_minimal_context unused_minimal;
 	br_x509_certificate chain[32];
 	br_sslio_context io;
-	struct sockaddr_in sa;
 	unsigned char *request, buf[4096];
-	size_t request_len, len, i, nchain = 0;
-	struct timeval tv = { 10, 0 };
+	size_t request_len, i, nchain = 0;
 	int fd, n, err;
 
 	if (argc < 4 || argc - 3 > 32) {
 		fprintf(stderr, "usage: tlsclient PORT KEY.der CERT.der...\n");
-		return 2;
-	}
-	br_skey_decoder_init(&key);
-	request = read_file(argv[2], &len);
-	br_skey_decoder_push(&key, request, len);
-	if (br_skey_decoder_last_error(&key) != 0) {
-		fprintf(stderr, "%s: not a private key\n", argv[2]);
 		return 2;
 	}
 	for (i = 3; i < (size_t)argc; i++) {
@@ -166,34 +210,7 @@ main(int argc, char **argv)
 		nchain++;
 	}
 	request = read_file("/dev/stdin", &request_len);
-
-	/* The full profile, then the validator replaced by any_server. */
-	br_ssl_client_init_full(&cc, &unused_minimal, NULL, 0);
-	br_ssl_engine_set_versions(&cc.eng, BR_TLS12, BR_TLS12);
-	br_ssl_engine_set_x509(&cc.eng, &any.vtable);
-	if (br_skey_decoder_key_type(&key) == BR_KEYTYPE_RSA)
-		br_ssl_client_set_single_rsa(&cc, chain, nchain,
-		    br_skey_decoder_get_rsa(&key), br_rsa_pkcs1_sign_get_default());
-	else
-		br_ssl_client_set_single_ec(&cc, chain, nchain,
-		    br_skey_decoder_get_ec(&key), BR_KEYTYPE_SIGN, BR_KEYTYPE_RSA,
-		    br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
-	br_ssl_engine_set_buffer(&cc.eng, iobuf, sizeof iobuf, 1);
-	br_ssl_client_reset(&cc, "server2", 0);
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
-		perror("socket");
-		return 1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((unsigned short)atoi(argv[1]));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		perror("connect");
-		return 1;
-	}
+	fd = client_connect(&cc, argv[1], argv[2], chain, nchain);
 	br_sslio_init(&io, &cc.eng, sock_read, &fd, sock_write, &fd);
 	if (br_sslio_write_all(&io, request, request_len) == 0)
 		br_sslio_flush(&io);

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <bearssl.h>
 
-/* The key and certificate loading and the socket I/O of tests/tlsclient.c. */
+/* File reading, the client set-up and the socket I/O of tests/tlsclient.c. */
 #define TLSCLIENT_HELPERS_ONLY
 #include "tlsclient.c"
 
@@ -61,30 +61,17 @@ int
 main(int argc, char **argv)
 {
 	static br_ssl_client_context cc;
-	static unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
-	static br_skey_decoder_context key;
-	static struct any_server any = { .vtable = &any_server_class };
-	static br_x509_minimal_context unused_minimal;
 	static unsigned char rec[2048], req[2048];
 	br_x509_certificate chain[1];
 	const br_sslrec_out_class **out;
 	br_sslio_context io;
-	struct sockaddr_in sa;
 	unsigned char *request, *wire, buf[4096];
 	size_t request_len, len, start, end, hellos, i, got = 0;
-	struct timeval tv = { 10, 0 };
 	long t0;
 	int fd, n;
 
 	if (argc != 5 || (hellos = (size_t)atoi(argv[2])) < 1 || hellos > 16) {
 		fprintf(stderr, "usage: tlshello PORT N KEY.der CERT.der\n");
-		return 2;
-	}
-	br_skey_decoder_init(&key);
-	request = read_file(argv[3], &len);
-	br_skey_decoder_push(&key, request, len);
-	if (br_skey_decoder_last_error(&key) != 0) {
-		fprintf(stderr, "%s: not a private key\n", argv[3]);
 		return 2;
 	}
 	chain[0].data = read_file(argv[4], &chain[0].data_len);
@@ -93,33 +80,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "tlshello: request over 1024 bytes\n");
 		return 2;
 	}
-
-	br_ssl_client_init_full(&cc, &unused_minimal, NULL, 0);
-	br_ssl_engine_set_versions(&cc.eng, BR_TLS12, BR_TLS12);
-	br_ssl_engine_set_x509(&cc.eng, &any.vtable);
-	if (br_skey_decoder_key_type(&key) == BR_KEYTYPE_RSA)
-		br_ssl_client_set_single_rsa(&cc, chain, 1,
-		    br_skey_decoder_get_rsa(&key), br_rsa_pkcs1_sign_get_default());
-	else
-		br_ssl_client_set_single_ec(&cc, chain, 1,
-		    br_skey_decoder_get_ec(&key), BR_KEYTYPE_SIGN, BR_KEYTYPE_RSA,
-		    br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
-	br_ssl_engine_set_buffer(&cc.eng, iobuf, sizeof iobuf, 1);
-	br_ssl_client_reset(&cc, "server2", 0);
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
-		perror("socket");
-		return 1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((unsigned short)atoi(argv[1]));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		perror("connect");
-		return 1;
-	}
+	fd = client_connect(&cc, argv[1], argv[3], chain, 1);
 	br_sslio_init(&io, &cc.eng, sock_read, &fd, sock_write, &fd);
 	/* Runs the handshake to its end. */
 	if (br_sslio_flush(&io) < 0) {

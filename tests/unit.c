@@ -266,7 +266,7 @@ test_mime_and_dates(void)
 		{ "/x.woff2", "font/woff2" },
 		{ "/x", "application/octet-stream" },
 		{ "/d.x/y", "application/octet-stream" },
-		{ "/x.docx", 
+		{ "/x.docx",
 		    "application/vnd.openxmlformats-officedocument.wordprocessingml.document" },
 		{ "/x.tk", "application/x-tcl" },
 		{ "/x.t", "application/octet-stream" },
