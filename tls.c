@@ -1,6 +1,7 @@
 /*
- * tls.c - BearSSL glue for mtlsd: PEM loading, the server engine, and the
- * X.509 wrapper that decides who the client is.
+ * tls.c - BearSSL glue for mtlsd: loading credentials (parsed by x509.c),
+ * the server engine, the X.509 wrapper that decides who the client is, and
+ * the session cache.
  */
 #include <errno.h>
 #include <fcntl.h>
