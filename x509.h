@@ -54,7 +54,6 @@ struct usage_verdict {
 	const char *unreadable;         /* when parsing failed: the part that did */
 };
 
-
 /*
  * Set when an allocation made while loading failed (a callback cannot
  * return an error); the load then fails with "out of memory".
