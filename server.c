@@ -33,9 +33,8 @@
 #include "http.h"
 #include "proxy.h"
 #include "priv.h"
-#include "redirect.h"
 #include "server.h"
-#include "status.h"
+#include "side.h"
 #include "tls.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -1277,7 +1276,7 @@ open_listener(const char *spec)
 }
 
 /*
- * --status: the scrapers' port (status.c), served by the supervisor or the
+ * --status: the scrapers' port (side.c), served by the supervisor or the
  * only process, never by workers. What it shows is not secret, but it is
  * not for everyone either (subjects, load, reload times), and it has no
  * TLS and no authentication: so only a loopback address is accepted.
@@ -1334,7 +1333,7 @@ open_status_listener(void)
 	    MTLSD_VERSION, opt.status);
 }
 
-/* The plain-HTTP ports of --nginx-conf's redirect servers (redirect.c). */
+/* The plain-HTTP ports of --nginx-conf's redirect servers (side.c). */
 static void
 open_redirect_listeners(void)
 {
@@ -1563,7 +1562,7 @@ reload(void)
 static int
 poll_timeout(void)
 {
-	int64_t nearest = now_ms + 60000, redirect_nearest;
+	int64_t nearest = now_ms + 60000, side_nearest;
 	size_t i;
 
 	for (i = 0; i < active_count; i++) {
@@ -1582,17 +1581,13 @@ poll_timeout(void)
 		nearest = shutdown_deadline;
 	if (file_cache_deadline(&file_cache) < nearest)
 		nearest = file_cache_deadline(&file_cache);
-	redirect_nearest = redirect_expire(now_ms);  /* closes what timed out */
-	if (redirect_nearest < nearest)
-		nearest = redirect_nearest;
-	redirect_nearest = status_expire(now_ms);   /* likewise */
-	if (redirect_nearest < nearest)
-		nearest = redirect_nearest;
+	side_nearest = side_expire(now_ms);  /* closes what timed out */
+	if (side_nearest < nearest)
+		nearest = side_nearest;
 	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
 }
 
-static size_t redirect_first;      /* pollfds[] from here are redirect.c's */
-static size_t status_first;        /* and from here status.c's */
+static size_t side_first;          /* pollfds[] from here are side.c's */
 
 static size_t
 build_pollfds(void)
@@ -1628,10 +1623,8 @@ build_pollfds(void)
 			states[G_IDLE]++;       /* keep-alive, closing, lingering */
 	}
 	status_set_connections(states, conn_count);
-	redirect_first = n;
-	n += redirect_pollfds(pollfds + n, now_ms);
-	status_first = n;
-	return n + status_pollfds(pollfds + n, now_ms);
+	side_first = n;
+	return n + side_pollfds(pollfds + n, now_ms, true);
 }
 
 static size_t
@@ -1661,7 +1654,7 @@ run(void)
 			die("poll: %s", strerror(errno));
 		update_clock();
 		ready_listeners = 0;
-		for (i = 0; ready > 0 && i < redirect_first; i++) {
+		for (i = 0; ready > 0 && i < side_first; i++) {
 			struct conn *c = poll_owner[i];
 
 			if (pollfds[i].revents == 0)
@@ -1685,12 +1678,8 @@ run(void)
 		 */
 		for (k = 0; k < ready_listeners; k++)
 			accept_clients(listening_ready[k]);
-		if (ready > 0) {
-			redirect_ready(pollfds + redirect_first,
-			    status_first - redirect_first, now_ms, wall_now);
-			status_ready(pollfds + status_first, n - status_first, now_ms,
-			    wall_now);
-		}
+		if (ready > 0)
+			side_ready(pollfds + side_first, n - side_first, now_ms, wall_now);
 		/* Backwards: freeing moves the last busy slot into this place. */
 		for (i = active_count; i-- > 0; ) {
 			struct conn *c = active[i];
@@ -2155,10 +2144,8 @@ allocate_slots(void)
 		slot_buffers = NULL;
 	free_slots = calloc(conn_count, sizeof *free_slots);
 	active = calloc(conn_count, sizeof *active);
-	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS
-	    + STATUS_POLLFDS + 1, sizeof *pollfds);
-	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS
-	    + STATUS_POLLFDS + 1, sizeof *poll_owner);
+	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + SIDE_POLLFDS + 1, sizeof *pollfds);
+	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + SIDE_POLLFDS + 1, sizeof *poll_owner);
 	if (!conns || !slot_buffers || !free_slots || !active || !pollfds || !poll_owner)
 		die("cannot allocate %zu connection slots", conn_count);
 	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
@@ -2773,7 +2760,7 @@ static void
 supervise(void)
 {
 	struct sigaction sa;
-	struct pollfd pfd[1 + STATUS_POLLFDS];
+	struct pollfd pfd[1 + SIDE_POLLFDS];
 	struct stat st;
 	int64_t kill_at = 0, wake;
 	size_t n;
@@ -2850,18 +2837,18 @@ supervise(void)
 				}
 			}
 		}
-		if (status_expire(now_ms) < wake)
-			wake = status_expire(now_ms);
+		if (side_expire(now_ms) < wake)
+			wake = side_expire(now_ms);
 		pfd[0].fd = signal_pipe[0];
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
-		n = 1 + status_pollfds(pfd + 1, now_ms);
+		n = 1 + side_pollfds(pfd + 1, now_ms, false);
 		if (poll(pfd, (nfds_t)n, wake > now_ms ? (int)(wake - now_ms) : 0) > 0) {
 			if (pfd[0].revents)
 				while (read(signal_pipe[0], sink, sizeof sink) > 0)
 					;
 			update_clock();
-			status_ready(pfd + 1, n - 1, now_ms, wall_now);
+			side_ready(pfd + 1, n - 1, now_ms, wall_now);
 		}
 	}
 	log_error("notice", NULL, "exiting");

@@ -6,7 +6,7 @@
 #include "../http.c"
 #include "../filecache.c"
 #include "../tls.c"
-#include "../status.c"
+#include "../side.c"
 
 #include <stdlib.h>
 #include <sys/resource.h>
