@@ -138,7 +138,7 @@ static size_t active_count;
 static struct pollfd *pollfds;
 static struct conn **poll_owner;
 static int signal_pipe[2] = { -1, -1 };
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, child_exited;
 static int64_t now_ms;
 static time_t wall_now;
 static int64_t accept_paused_until;
@@ -1352,26 +1352,19 @@ open_redirect_listeners(void)
 
 /* ---- signals ---- */
 
+/* SIGTERM, SIGINT, SIGHUP and (the supervisor's) SIGCHLD: noted, and the loop woken. */
 static void
-on_stop_signal(int sig)
+on_signal(int sig)
 {
 	int saved = errno;
 	char byte = (char)sig;
 
-	stop_requested = 1;
-	if (write(signal_pipe[1], &byte, 1) < 0) {
-		/* The pipe is full: a wake-up is already pending. */
-	}
-	errno = saved;
-}
-
-static void
-on_reload_signal(int sig)
-{
-	int saved = errno;
-	char byte = (char)sig;
-
-	reload_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else if (sig == SIGCHLD)
+		child_exited = 1;
+	else
+		stop_requested = 1;
 	if (write(signal_pipe[1], &byte, 1) < 0) {
 		/* The pipe is full: a wake-up is already pending. */
 	}
@@ -1388,10 +1381,8 @@ setup_signals(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_reload_signal;
+	sa.sa_handler = on_signal;
 	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 }
@@ -1527,33 +1518,47 @@ reopen_root(bool report)
 		    "now; serving it", opt.root);
 }
 
-/* SIGHUP: a new generation, or the old one kept with the reason logged. */
-static void
-reload(void)
+/*
+ * SIGHUP's common part: the root opened again and the files loaded anew.
+ * False when they cannot be, with the reason logged and recorded; the
+ * current generation stays.
+ */
+static bool
+load_again(void)
 {
 	struct tls_credentials *creds;
 	char why[512];
 
 	reload_requested = 0;
+	reopen_root(true);
+	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
+		log_error("error", NULL, "reload failed, keeping the current "
+		    "certificates, CAs, CRLs and allowlists: %s", why);
+		record_reload(why);
+		return false;
+	}
+	tls_use(creds);
+	tls_warn_expiring(creds, 7, warn_line);
+	return true;
+}
+
+/* SIGHUP without a supervisor: a new generation, or the old one kept. */
+static void
+reload(void)
+{
 	if (supervised) {
 		/* Read with root's rights by the supervisor, never here. */
+		reload_requested = 0;
 		log_error("notice", NULL, "SIGHUP ignored: the supervisor (pid %ld) "
 		    "reloads, by starting new workers", (long)supervisor_pid);
 		return;
 	}
 	/* Files are opened anew, beneath the root as it is now. */
 	file_cache_flush(&file_cache);
-	reopen_root(true);
-	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
-		log_error("error", NULL, "reload failed, keeping the current "
-		    "certificates, CAs, CRLs and allowlists: %s", why);
-		record_reload(why);
+	if (!load_again())
 		return;
-	}
-	tls_use(creds);
 	log_error("notice", NULL, "reloaded certificates, CAs, CRLs and "
 	    "allowlists; session cache emptied");
-	tls_warn_expiring(creds, 7, warn_line);
 	record_reload(NULL);
 }
 
@@ -2443,7 +2448,6 @@ struct worker {
 static struct worker workers[MAX_WORKERS];
 static int sockets_opened;          /* workers whose sockets are open */
 static bool worker_cannot_drop;     /* a worker exited with EXIT_PRIVILEGES */
-static volatile sig_atomic_t child_exited;
 
 /*
  * Called by open_listener() before bind(). SO_REUSEPORT would let a second
@@ -2487,19 +2491,6 @@ open_worker_listeners(void)
 		}
 		sockets_opened++;
 	}
-}
-
-static void
-on_child_signal(int sig)
-{
-	int saved = errno;
-	char byte = (char)sig;
-
-	child_exited = 1;
-	if (write(signal_pipe[1], &byte, 1) < 0) {
-		/* The pipe is full: a wake-up is already pending. */
-	}
-	errno = saved;
 }
 
 /*
@@ -2711,21 +2702,12 @@ signal_workers(int sig)
 static bool
 supervisor_reload(void)
 {
-	struct tls_credentials *creds;
 	char why[512];
 	pid_t old;
 	int w, started = 0;
 
-	reload_requested = 0;
-	reopen_root(true);
-	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
-		log_error("error", NULL, "reload failed, keeping the current "
-		    "certificates, CAs, CRLs and allowlists: %s", why);
-		record_reload(why);
+	if (!load_again())
 		return false;
-	}
-	tls_use(creds);
-	tls_warn_expiring(creds, 7, warn_line);
 	for (w = 0; w < opt.workers; w++) {
 		old = workers[w].pid;
 		if (start_worker(w))
@@ -2774,7 +2756,7 @@ supervise(void)
 	    && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
 		access_write_max = PIPE_BUF;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_child_signal;
+	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
 	/* True already: the sockets queue connections until a worker takes them. */
