@@ -63,12 +63,15 @@
 #endif
 
 
+/* Where a connection is, in the order a request goes; each has its deadline. */
 enum conn_state {
 	C_FREE,
 	C_PROXY,       /* reading the PROXY protocol header (--proxy-protocol) */
 	C_HANDSHAKE,   /* TLS handshake in progress */
-	C_READING,     /* waiting for a request head */
-	C_SENDING,     /* writing a response */
+	C_HEAD,        /* reading a request head, or idle before one */
+	C_SEND_HEAD,   /* writing a response's head */
+	C_SEND_BODY,   /* writing its body; then C_SKIP_BODY, C_HEAD or C_CLOSING */
+	C_SKIP_BODY,   /* reading the answered request's body, to drop it */
 	C_CLOSING,     /* close_notify queued, flushing it */
 	C_LINGERING,   /* write side shut; draining what the client still sends */
 };
@@ -81,7 +84,6 @@ struct conn {
 	                               buffers' pages; 0: not waiting to */
 	int64_t accepted_at;        /* ms, for choosing whom to evict */
 	unsigned requests;          /* responses begun on this connection */
-	bool head_sent;
 	bool unflushed;             /* plaintext given to the engine, not flushed */
 	bool runnable;              /* has work that needs no I/O event */
 	bool handshake_counted;     /* in --status's mtlsd_handshakes_total */
@@ -95,8 +97,8 @@ struct conn {
 	                               in the slot's buffers, after its tls_buffers */
 	size_t in_len, scanned;
 	size_t head_len;            /* of the request being answered */
-	uint64_t body_left;         /* Content-Length bytes still to skip */
-	bool body_chunked;          /* a chunked body is still to skip */
+	uint64_t body_left;         /* C_SKIP_BODY: Content-Length bytes to skip */
+	bool body_chunked;          /* C_SKIP_BODY: or a chunked body */
 	struct chunked_skipper skipper;
 	struct http_request req;
 	struct http_response resp;
@@ -367,6 +369,13 @@ update_clock(void)
 
 /* ---- connections ---- */
 
+/* Between requests: before a head, or dropping the last request's body. */
+static bool
+reading(const struct conn *c)
+{
+	return c->state == C_HEAD || c->state == C_SKIP_BODY;
+}
+
 /* Each connection's handshake is counted once, however it ends. */
 static void
 count_handshake(struct conn *c, enum handshake_result r)
@@ -398,7 +407,7 @@ conn_free(struct conn *c)
 static void
 conn_abort(struct conn *c, const char *why)
 {
-	if (c->state == C_SENDING) {
+	if (c->state == C_SEND_HEAD || c->state == C_SEND_BODY) {
 		log_error("info", c, "%s while sending response", why);
 		access_log_write(c);
 	} else if (why) {
@@ -558,14 +567,13 @@ begin_response(struct conn *c)
 		http_prepare(&c->resp, &c->req, &here, keep_alive);
 		check_early_body(c);
 	}
-	if (c->req.error == S_NONE && c->resp.keep_alive) {
-		c->body_left = c->req.chunked ? 0 : c->req.content_length;
-		c->body_chunked = c->req.chunked;
-		memset(&c->skipper, 0, sizeof c->skipper);
-	}
+	/* The body C_SKIP_BODY drops after the response, if the connection stays. */
+	keep_alive = c->req.error == S_NONE && c->resp.keep_alive;
+	c->body_left = keep_alive && !c->req.chunked ? c->req.content_length : 0;
+	c->body_chunked = keep_alive && c->req.chunked;
+	memset(&c->skipper, 0, sizeof c->skipper);
 	c->requests++;
-	c->head_sent = false;
-	c->state = C_SENDING;
+	c->state = C_SEND_HEAD;
 	c->deadline = now_ms + opt.send_timeout * 1000;
 }
 
@@ -584,9 +592,9 @@ drop_leading_blank_lines(struct conn *c)
 }
 
 /*
- * Drops the body of the request just answered from the head buffer.
- * Returns false when the body is malformed or too large: the connection
- * cannot find the next request and must close.
+ * Drops the body of the request just answered from the head buffer, and
+ * goes on to C_HEAD at its end. Returns false when the body is malformed
+ * or too large: the connection cannot find the next request and must close.
  */
 static bool
 skip_body(struct conn *c)
@@ -596,7 +604,7 @@ skip_body(struct conn *c)
 	if (c->body_chunked) {
 		switch (http_chunked_skip(&c->skipper, c->in, c->in_len, &used)) {
 		case SKIP_DONE:
-			c->body_chunked = false;
+			c->state = C_HEAD;
 			break;
 		case SKIP_MORE:
 			break;
@@ -605,7 +613,8 @@ skip_body(struct conn *c)
 		}
 	} else {
 		used = c->body_left < c->in_len ? (size_t)c->body_left : c->in_len;
-		c->body_left -= used;
+		if ((c->body_left -= used) == 0)
+			c->state = C_HEAD;
 	}
 	memmove(c->in, c->in + used, c->in_len - used);
 	c->in_len -= used;
@@ -624,16 +633,14 @@ read_request(struct conn *c)
 		got = tls_session_read(&c->tls, c->in + c->in_len,
 		    (size_t)opt.head_max - c->in_len);
 	c->in_len += got;
-	if (c->body_left > 0 || c->body_chunked) {
-		if (!skip_body(c)) {
-			log_error("info", c, "bad or too large request body; closing");
-			conn_start_close(c);
-			return true;
-		}
-		if (c->body_left > 0 || c->body_chunked) {
-			c->deadline = now_ms + opt.header_timeout * 1000;
-			return got > 0;
-		}
+	if (c->state == C_SKIP_BODY && !skip_body(c)) {
+		log_error("info", c, "bad or too large request body; closing");
+		conn_start_close(c);
+		return true;
+	}
+	if (c->state == C_SKIP_BODY) {
+		c->deadline = now_ms + opt.header_timeout * 1000;
+		return got > 0;
 	}
 	drop_leading_blank_lines(c);
 	head_len = http_head_end(c->in, c->in_len, c->scanned);
@@ -678,7 +685,7 @@ static void
 release_buffers(struct conn *c)
 {
 	c->release_at = 0;
-	if (c->state != C_READING || c->in_len != 0 || c->unflushed || c->runnable
+	if (!reading(c) || c->in_len != 0 || c->unflushed || c->runnable
 	    || !tls_session_quiet(&c->tls))
 		return;
 	(void)madvise(slot_buffers + (size_t)(c - conns) * buffer_stride,
@@ -700,7 +707,7 @@ finish_response(struct conn *c)
 	c->scanned = 0;
 	memset(&c->req, 0, sizeof c->req);
 	/* Not flushed yet: a pipelined request may share the record. */
-	c->state = C_READING;
+	c->state = c->body_left > 0 || c->body_chunked ? C_SKIP_BODY : C_HEAD;
 	c->deadline = now_ms + (c->in_len > 0 ? opt.header_timeout
 	    : opt.keepalive_timeout) * 1000;
 }
@@ -738,7 +745,7 @@ send_head(struct conn *c)
 	tls_session_write_done(&c->tls, n);
 	status_count_bytes(n);
 	c->unflushed = true;
-	c->head_sent = true;
+	c->state = C_SEND_BODY;
 	return true;
 }
 
@@ -769,18 +776,6 @@ send_file_data(struct conn *c)
 	return true;
 }
 
-static bool
-send_response(struct conn *c)
-{
-	if (!c->head_sent) {
-		return send_head(c);
-	}
-	if (c->resp.remaining > 0)
-		return send_file_data(c);
-	finish_response(c);
-	return true;
-}
-
 static void
 engine_closed(struct conn *c)
 {
@@ -788,7 +783,8 @@ engine_closed(struct conn *c)
 	case C_HANDSHAKE:
 		handshake_failed(c);
 		break;
-	case C_SENDING:
+	case C_SEND_HEAD:
+	case C_SEND_BODY:
 		conn_abort(c, "client closed connection");
 		break;
 	default:
@@ -825,15 +821,15 @@ conn_step(struct conn *c)
 				    tls_session_identity(&c->tls), (int64_t)wall_now));
 				if (opt.tls.session_cache_size > 0)
 					status_count_session(tls_session_resumed(&c->tls));
-				c->state = C_READING;
+				c->state = C_HEAD;
 				c->deadline = now_ms + opt.header_timeout * 1000;
 				progress = true;
 			}
 			break;
-		case C_READING:
+		case C_HEAD:
+		case C_SKIP_BODY:
 			progress = read_request(c);
-			if (!progress && c->state == C_READING
-			    && tls_session_stalled(&c->tls)) {
+			if (!progress && reading(c) && tls_session_stalled(&c->tls)) {
 				/* nginx closes at any renegotiation attempt. */
 				log_error("info", c, "client sent a handshake "
 				    "message after the handshake, closing");
@@ -841,8 +837,16 @@ conn_step(struct conn *c)
 				return;
 			}
 			break;
-		case C_SENDING:
-			progress = send_response(c);
+		case C_SEND_HEAD:
+			progress = send_head(c);
+			break;
+		case C_SEND_BODY:
+			if (c->resp.remaining > 0) {
+				progress = send_file_data(c);
+				break;
+			}
+			finish_response(c);
+			progress = true;
 			break;
 		case C_CLOSING:
 			if (!tls_session_sending(&c->tls)) {
@@ -884,12 +888,14 @@ conn_timed_out(struct conn *c)
 	case C_HANDSHAKE:
 		log_error("info", c, "client timed out while SSL handshaking");
 		break;
-	case C_READING:
+	case C_HEAD:
+	case C_SKIP_BODY:
 		if (c->in_len > 0 || c->requests == 0)
 			log_error("info", c, "client timed out while reading "
 			    "client request headers");
 		break;
-	case C_SENDING:
+	case C_SEND_HEAD:
+	case C_SEND_BODY:
 		conn_abort(c, "client timed out");
 		return;
 	default:
@@ -925,7 +931,7 @@ eviction_rank(const struct conn *c)
 		default:
 			return -1;
 		}
-	case C_READING:
+	case C_HEAD:
 		if (c->requests > 0
 		    || tls_session_identity(&c->tls)->auth == AUTH_VERIFIED)
 			return -1;
@@ -1035,8 +1041,7 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	c->requests = 0;
 	c->release_at = 0;
 	c->in_len = c->scanned = c->head_len = 0;
-	c->body_left = 0;
-	c->head_sent = c->unflushed = c->runnable = c->body_chunked = false;
+	c->unflushed = c->runnable = false;
 	c->handshake_counted = false;
 	memset(&c->req, 0, sizeof c->req);
 	memset(&c->resp, 0, sizeof c->resp);
@@ -1402,7 +1407,7 @@ begin_shutdown(void)
 	    "(at most %lds)", opt.shutdown_grace);
 	/* Idle keep-alive connections have nothing in flight. */
 	for (k = active_count; k-- > 0; )
-		if (active[k]->state == C_READING && active[k]->in_len == 0)
+		if (reading(active[k]) && active[k]->in_len == 0)
 			conn_free(active[k]);
 }
 
@@ -1620,9 +1625,9 @@ build_pollfds(void)
 		poll_owner[n++] = c;
 		if (c->state == C_PROXY || c->state == C_HANDSHAKE)
 			states[G_HANDSHAKE]++;
-		else if (c->state == C_SENDING)
+		else if (c->state == C_SEND_HEAD || c->state == C_SEND_BODY)
 			states[G_SENDING]++;
-		else if (c->state == C_READING && (c->in_len > 0 || c->requests == 0))
+		else if (reading(c) && (c->in_len > 0 || c->requests == 0))
 			states[G_READING]++;
 		else
 			states[G_IDLE]++;       /* keep-alive, closing, lingering */
@@ -1693,7 +1698,7 @@ run(void)
 				conn_step(c);
 			if (c->state != C_FREE && c->deadline <= now_ms)
 				conn_timed_out(c);
-			if (c->state == C_READING && c->release_at != 0
+			if (reading(c) && c->release_at != 0
 			    && c->release_at <= now_ms)
 				release_buffers(c);
 		}
