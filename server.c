@@ -485,16 +485,18 @@ linger_read(struct conn *c)
 static void
 handshake_failed(struct conn *c)
 {
-	int err = tls_session_error(&c->tls);
-	enum client_auth auth = tls_session_identity(&c->tls)->auth;
+	const struct client_identity *id = tls_session_identity(&c->tls);
+	int err = tls_session_error(&c->tls), why;
+	enum verdict v;
 
-	if (opt.tls.mode == VERIFY_STRICT && auth != AUTH_VERIFIED
-	    && (auth == AUTH_REJECTED || err == BR_ERR_NO_CLIENT_AUTH)) {
-		count_handshake(c, status_handshake_result(tls_session_identity(&c->tls),
-		    (int64_t)now.wall));
+	/* Strict mode's refusals: the certificate it asked for, absent or refused. */
+	if (opt.tls.mode == VERIFY_STRICT
+	    && (id->auth == AUTH_REJECTED || err == BR_ERR_NO_CLIENT_AUTH)
+	    && (v = tls_access_check(id, NULL, 0, &c->access, &why)) != V_ALLOW) {
+		count_handshake(c, status_handshake_result(id, (int64_t)now.wall));
 		log_error("info", c, "%s, handshake refused",
 		    tls_session_auth_failure(&c->tls));
-		tls_session_send_refusal(&c->tls, c->fd);
+		tls_session_send_refusal(&c->tls, c->fd, v);
 	} else if (err == 0) {
 		log_error("info", c, "client closed connection while SSL handshaking");
 	} else {
@@ -545,8 +547,8 @@ check_early_body(struct conn *c)
  * lookup will see it (decoded and normalised). A path that cannot be
  * normalised is answered 400 whatever the rules; the global rules decide.
  */
-static int
-access_check(struct conn *c, const struct client_identity *id)
+static enum verdict
+access_check(struct conn *c, const struct client_identity *id, int *why)
 {
 	char path[HTTP_MAX_PATH + 256];
 	long len = -1;
@@ -554,14 +556,15 @@ access_check(struct conn *c, const struct client_identity *id)
 	if (c->req.path.len <= HTTP_MAX_PATH)
 		len = http_normalize_path(c->req.path.p, c->req.path.len, path, sizeof path);
 	return tls_access_check(id, len < 0 ? NULL : path, len < 0 ? 0 : (size_t)len,
-	    &c->access);
+	    &c->access, why);
 }
 
 static void
 begin_response(struct conn *c)
 {
 	const struct client_identity *id = tls_session_identity(&c->tls);
-	int refusal;
+	enum verdict v;
+	int why;
 	bool keep_alive = !life.shutting_down
 	    && c->requests + 1 < (unsigned long)opt.max_requests;
 
@@ -569,34 +572,28 @@ begin_response(struct conn *c)
 	if (c->req.error != S_NONE) {
 		http_prepare_error(&c->resp, &c->req, c->req.error,
 		    c->req.error_detail, keep_alive);
-	} else if (id->auth != AUTH_VERIFIED) {
-		/* nginx's "on": the head is read, then 400 and close. */
-		log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
-		http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
-		    id->auth == AUTH_NOT_SENT ? DETAIL_NO_CERT : DETAIL_CERT_ERROR, false);
-	} else if ((refusal = access_check(c, id)) != 0) {
-		/* Checked on every request: a reload can revoke an open connection. */
-		if (refusal == TLS_ERR_PATH_NOT_ALLOWED) {
-			/* Other paths may be open to the client: keep the connection. */
-			log_error("info", c, "%s (subject \"%s\")",
-			    tls_error_text(refusal), id->subject);
-			http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, keep_alive);
-		} else {
-			log_error("info", c, "%s (subject \"%s\"), closing",
-			    tls_error_text(refusal), id->subject);
-			if (refusal == TLS_ERR_NOT_ALLOWED || refusal == TLS_ERR_CN_NOT_PLAIN)
-				http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, false);
-			else
-				http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
-				    DETAIL_CERT_ERROR, false);
-		}
-	} else {
+	} else if ((v = access_check(c, id, &why)) == V_ALLOW) {
 		struct http_site here = site;
 
 		if (opt.tls.root_per_client)
 			here.client_dir = id->cn;   /* a plain name: access_check said so */
 		http_prepare(&c->resp, &c->req, &here, keep_alive);
 		check_early_body(c);
+	} else {
+		/*
+		 * nginx's "on": the head is read, then 400 and close. Checked on
+		 * every request: a reload can revoke an open connection. Other
+		 * paths may be open to a client refused one: it stays.
+		 */
+		if (id->auth != AUTH_VERIFIED)
+			log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
+		else
+			log_error("info", c, "%s (subject \"%s\")%s", tls_error_text(why),
+			    id->subject, v == V_FORBIDDEN_HERE ? "" : ", closing");
+		http_prepare_error(&c->resp, &c->req, v == V_NO_CERT || v == V_BAD_CERT
+		    ? S_BAD_REQUEST : S_FORBIDDEN, v == V_NO_CERT ? DETAIL_NO_CERT
+		    : v == V_BAD_CERT ? DETAIL_CERT_ERROR : NULL,
+		    v == V_FORBIDDEN_HERE && keep_alive);
 	}
 	/* The body C_SKIP_BODY drops after the response, if the connection stays. */
 	keep_alive = c->req.error == S_NONE && c->resp.keep_alive;
