@@ -34,7 +34,6 @@
  * listen backlog).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -774,10 +773,6 @@ static int64_t accept_paused_until;    /* out of descriptors: wait, do not spin 
 void
 status_init(int fd)
 {
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags >= 0)
-		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	ports[0].fd = fd;
 }
 

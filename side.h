@@ -80,8 +80,8 @@ void status_worker_counts_in(int block);
 void status_worker_exited(pid_t pid);
 
 /*
- * The listeners. status_init() takes the --status socket (blocking or
- * not: it is made non-blocking); status_close() closes it, in a worker.
+ * The listeners. status_init() takes the --status socket (non-blocking);
+ * status_close() closes it, in a worker.
  * redirect_init() serves r[i] on the listening socket fds[i];
  * header_timeout and keepalive_timeout are in seconds, max_requests per
  * connection.
