@@ -79,8 +79,8 @@ endif
 O = $(if $(BUILDDIR),$(BUILDDIR)/)
 
 OBJS = $(O)server.o $(O)tls.o $(O)x509.o $(O)http.o $(O)filecache.o $(O)nginx_conf.o \
-	$(O)proxy.o $(O)priv.o $(O)redirect.o $(O)status.o
-HEADERS = tls.h x509.h http.h filecache.h server.h proxy.h priv.h redirect.h status.h
+	$(O)proxy.o $(O)priv.o $(O)side.o
+HEADERS = tls.h x509.h http.h filecache.h server.h proxy.h priv.h side.h
 UNIT = $(if $(O),$(O)unit,tests/unit)
 UNIT_PROXY = $(if $(O),$(O)unit-proxy,tests/unit-proxy)
 
@@ -97,7 +97,7 @@ $(O)server.o: CPPFLAGS += -DBEARSSL_VERSION='"$(BEARSSL_VERSION)"'
 $(O)%.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-$(UNIT): tests/unit.c tests/check.h tls.c x509.c http.c filecache.c status.c $(HEADERS) $(COMPAT)
+$(UNIT): tests/unit.c tests/check.h tls.c x509.c http.c filecache.c side.c $(HEADERS) $(COMPAT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
 		$(LDFLAGS) -o $@ tests/unit.c $(COMPAT) $(LIBS)
 

@@ -12,7 +12,7 @@
  *
  * Several server blocks are read and then told apart (pick_server()): one
  * with TLS and client verification is served; plain-HTTP ones are taken
- * only when all they do is redirect (redirect.c answers them).
+ * only when all they do is redirect (side.c answers them).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -33,9 +33,8 @@
 #include "http.h"
 #include "proxy.h"
 #include "priv.h"
-#include "redirect.h"
 #include "server.h"
-#include "status.h"
+#include "side.h"
 #include "tls.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -64,12 +63,15 @@
 #endif
 
 
+/* Where a connection is, in the order a request goes; each has its deadline. */
 enum conn_state {
 	C_FREE,
 	C_PROXY,       /* reading the PROXY protocol header (--proxy-protocol) */
 	C_HANDSHAKE,   /* TLS handshake in progress */
-	C_READING,     /* waiting for a request head */
-	C_SENDING,     /* writing a response */
+	C_HEAD,        /* reading a request head, or idle before one */
+	C_SEND_HEAD,   /* writing a response's head */
+	C_SEND_BODY,   /* writing its body; then C_SKIP_BODY, C_HEAD or C_CLOSING */
+	C_SKIP_BODY,   /* reading the answered request's body, to drop it */
 	C_CLOSING,     /* close_notify queued, flushing it */
 	C_LINGERING,   /* write side shut; draining what the client still sends */
 };
@@ -82,7 +84,6 @@ struct conn {
 	                               buffers' pages; 0: not waiting to */
 	int64_t accepted_at;        /* ms, for choosing whom to evict */
 	unsigned requests;          /* responses begun on this connection */
-	bool head_sent;
 	bool unflushed;             /* plaintext given to the engine, not flushed */
 	bool runnable;              /* has work that needs no I/O event */
 	bool handshake_counted;     /* in --status's mtlsd_handshakes_total */
@@ -96,8 +97,8 @@ struct conn {
 	                               in the slot's buffers, after its tls_buffers */
 	size_t in_len, scanned;
 	size_t head_len;            /* of the request being answered */
-	uint64_t body_left;         /* Content-Length bytes still to skip */
-	bool body_chunked;          /* a chunked body is still to skip */
+	uint64_t body_left;         /* C_SKIP_BODY: Content-Length bytes to skip */
+	bool body_chunked;          /* C_SKIP_BODY: or a chunked body */
 	struct chunked_skipper skipper;
 	struct http_request req;
 	struct http_response resp;
@@ -116,66 +117,102 @@ static void share_port(int fd, const struct sockaddr *addr, socklen_t addr_len,
 
 static struct options opt = OPTIONS_DEFAULTS;
 
-static volatile sig_atomic_t reload_requested;
 static struct http_site site;
 static struct file_cache file_cache;
-static struct listener listeners[MAX_LISTENERS];
-static int listener_count;
-static struct conn *conns;
-static size_t conn_count;
-static size_t *free_slots;
-static size_t free_count;
-static struct conn **active;        /* the busy slots, densely */
+
+/* The listening sockets, and why accept() waits. */
+static struct {
+	struct listener at[MAX_LISTENERS];
+	int count;
+	int64_t paused_until;       /* out of descriptors */
+	int64_t full_until;         /* no free slot and nobody to evict yet */
+} listeners;
+
 /*
- * Each slot's buffers, page-aligned, buffer_stride bytes apart: its struct
- * tls_buffers (BearSSL's record buffers, the chain check), then its head
- * buffer. struct conn (the engine's state, the request) is kept apart, in
- * conns[], so that an idle connection can give back every page here and
+ * The connection slots, allocated at start-up. Each slot's buffers are
+ * page-aligned, stride bytes apart in buffers: its struct tls_buffers
+ * (BearSSL's record buffers, the chain check), then its head buffer.
+ * struct conn (the engine's state, the request) is kept apart, in conns[],
+ * so that an idle connection can give back every page of its buffers and
  * keep only its struct conn, about 7 KiB.
  */
-static unsigned char *slot_buffers;
-static size_t buffer_stride;
-static size_t active_count;
-static struct pollfd *pollfds;
-static struct conn **poll_owner;
-static int signal_pipe[2] = { -1, -1 };
-static volatile sig_atomic_t stop_requested;
-static int64_t now_ms;
-static time_t wall_now;
-static int64_t accept_paused_until;
-static int64_t accept_full_until;   /* no free slot and nobody to evict yet */
-static int64_t shutdown_deadline;
-static bool shutting_down;
+static struct {
+	struct conn *conns;
+	size_t count;
+	size_t *free, free_count;
+	struct conn **active;       /* the busy slots, densely */
+	size_t active_count;
+	unsigned char *buffers;
+	size_t stride;
+	struct pollfd *pollfds;     /* poll()'s entries, and the connection */
+	struct conn **poll_owner;   /* each is for (NULL: none) */
+	size_t side_first;          /* pollfds[] from here are side.c's */
+} slots;
+
+/* Read once per wake-up: monotonic ms for deadlines, wall time for logs. */
+static struct {
+	int64_t ms;
+	time_t wall;
+} now;
+
 /*
- * A supervisor that keeps root forks the workers (--workers > 1, --user,
- * --chroot or --sandbox): each worker drops what it does not need, and a
- * reload is a new generation of workers started from what the supervisor
- * read, as nginx's master does.
+ * Signals, shutdown and reloads. A supervisor that keeps root forks the
+ * workers (--workers > 1, --user, --chroot or --sandbox): each worker drops
+ * what it does not need, and a reload is a new generation of workers
+ * started from what the supervisor read, as nginx's master does.
  */
-static bool supervised;
-static pid_t supervisor_pid;
-static unsigned long reload_generation;     /* reloads tried, for -s reload */
+static struct {
+	volatile sig_atomic_t stop_requested, reload_requested, child_exited;
+	int signal_pipe[2];
+	bool shutting_down;
+	int64_t shutdown_deadline;
+	bool supervised;
+	pid_t supervisor_pid;
+	int sockets_opened;         /* workers whose sockets are open */
+	bool worker_cannot_drop;    /* a worker exited with EXIT_PRIVILEGES */
+	unsigned long reload_generation;    /* reloads tried, for -s reload */
+	pid_t pid_file_owner;       /* the process that wrote the pid file */
+	char reload_status_file[4096];
+} life = { .signal_pipe = { -1, -1 } };
+
+/*
+ * The logs. Lines about clients are capped per second: anyone who can
+ * connect can make them, and a flood of connections must not fill the disk
+ * through the error log. How many were dropped is logged with the next
+ * line, and at exit.
+ */
+static struct {
+	char tag[24];               /* "worker N: " in a worker */
+	int access_fd, error_fd;
+	size_t access_write_max;    /* PIPE_BUF when workers share a pipe */
+	char access_buf[LOG_BUFFER_BYTES];
+	size_t access_len;
+	unsigned long access_dropped, client_dropped, client_unreported;
+} logs = { .access_fd = -1, .error_fd = -1, .access_write_max = SIZE_MAX };
+
+/* Start-up: what the command line asked for beside opt. */
+static struct {
+	const char *listen_option;  /* the option parse_listen() names */
+	const char *signal_name;    /* -s reload: check, signal, report */
+	bool listen_from_file;      /* --nginx-conf's listens: a -l replaces them */
+	const char *nginx_conf_path;
+	char *nginx_conf_strings;   /* what opt's strings from the file point into */
+	bool config_test;
+	bool reload_checking;       /* -s reload's checks, before SIGHUP */
+} args = { .listen_option = "--listen" };
 
 /* ---- logs ---- */
 
-static char log_tag[24];            /* "worker N: " in a worker */
-static int access_fd = -1;
-static size_t access_write_max = SIZE_MAX;  /* PIPE_BUF when workers share a pipe */
-static char access_buf[LOG_BUFFER_BYTES];
-static size_t access_len;
-static unsigned long access_dropped;
 
 static void
 die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static bool reload_checking;        /* -s reload's checks, before SIGHUP */
 
 static void
 die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(reload_checking ? "mtlsd: reload not sent: " : "mtlsd: ", stderr);
+	fputs(args.reload_checking ? "mtlsd: reload not sent: " : "mtlsd: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -187,13 +224,6 @@ static void
 log_error(const char *level, const struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/*
- * Lines about clients are capped per second: anyone who can connect can
- * make them, and a flood of connections must not fill the disk through the
- * error log. How many were dropped is logged with the next line, and at exit.
- */
-static unsigned long client_lines_dropped, client_lines_unreported;
-
 static bool
 client_line_allowed(void)
 {
@@ -201,16 +231,16 @@ client_line_allowed(void)
 	static unsigned lines;
 
 	/* The second of the lines' time stamps. */
-	if (wall_now != second) {
-		second = wall_now;
+	if (now.wall != second) {
+		second = now.wall;
 		lines = 0;
 	}
 	if (lines < CLIENT_LINES_PER_SECOND) {
 		lines++;
 		return true;
 	}
-	client_lines_dropped++;
-	client_lines_unreported++;
+	logs.client_dropped++;
+	logs.client_unreported++;
 	return false;
 }
 
@@ -224,22 +254,22 @@ log_error(const char *level, const struct conn *c, const char *fmt, ...)
 
 	if (c && !client_line_allowed())
 		return;
-	localtime_r(&wall_now, &tm);
+	localtime_r(&now.wall, &tm);
 	strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
-	if (client_lines_unreported > 0) {
+	if (logs.client_unreported > 0) {
 		fprintf(stderr, "%s [warn] %lu lines about clients were not logged "
-		    "(more than %d a second)\n", stamp, client_lines_unreported,
+		    "(more than %d a second)\n", stamp, logs.client_unreported,
 		    CLIENT_LINES_PER_SECOND);
-		client_lines_unreported = 0;
+		logs.client_unreported = 0;
 	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (c)
 		fprintf(stderr, "%s [%s] %sclient %s:%u: %s\n", stamp, level,
-		    log_tag, c->peer, c->peer_port, msg);
+		    logs.tag, c->peer, c->peer_port, msg);
 	else
-		fprintf(stderr, "%s [%s] %s%s\n", stamp, level, log_tag, msg);
+		fprintf(stderr, "%s [%s] %s%s\n", stamp, level, logs.tag, msg);
 }
 
 /* Copies text into a log line, escaping what could forge or break lines. */
@@ -272,22 +302,24 @@ access_log_flush(void)
 	size_t len;
 	const char *end;
 
-	while (access_len > 0) {
-		len = access_len;
-		if (len > access_write_max) {
+	while (logs.access_len > 0) {
+		len = logs.access_len;
+		if (len > logs.access_write_max) {
 			/* Whole lines only: a pipe keeps such a write in one piece. */
-			end = memrchr(access_buf, '\n', access_write_max);
-			len = end ? (size_t)(end - access_buf) + 1 : access_write_max;
+			end = memrchr(logs.access_buf, '\n', logs.access_write_max);
+			len = end ? (size_t)(end - logs.access_buf) + 1
+			    : logs.access_write_max;
 		}
-		n = write(access_fd, access_buf, len);
+		n = write(logs.access_fd, logs.access_buf, len);
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			/* A full pipe: keep the lines for the next round. */
 			return;
 		}
-		memmove(access_buf, access_buf + n, access_len - (size_t)n);
-		access_len -= (size_t)n;
+		memmove(logs.access_buf, logs.access_buf + n,
+		    logs.access_len - (size_t)n);
+		logs.access_len -= (size_t)n;
 	}
 }
 
@@ -303,9 +335,9 @@ access_log_write(const struct conn *c)
 
 	/* Every response, logged or not, passes here once. */
 	status_count_request(c->resp.status);
-	if (access_fd < 0)
+	if (logs.access_fd < 0)
 		return;
-	gmtime_r(&wall_now, &tm);
+	gmtime_r(&now.wall, &tm);
 	strftime(stamp, sizeof stamp, "%d/%b/%Y:%H:%M:%S +0000", &tm);
 	log_escape(request, sizeof request, c->req.line.p, c->req.line.len);
 	log_escape(user, sizeof user, cn && *cn ? cn : "-", cn && *cn ? strlen(cn) : 1);
@@ -332,15 +364,15 @@ access_log_write(const struct conn *c)
 		return;
 	if ((size_t)n >= sizeof line)
 		n = sizeof line - 1;
-	if (access_len + (size_t)n > sizeof access_buf) {
+	if (logs.access_len + (size_t)n > sizeof logs.access_buf) {
 		access_log_flush();
-		if (access_len + (size_t)n > sizeof access_buf) {
-			access_dropped++;
+		if (logs.access_len + (size_t)n > sizeof logs.access_buf) {
+			logs.access_dropped++;
 			return;
 		}
 	}
-	memcpy(access_buf + access_len, line, (size_t)n);
-	access_len += (size_t)n;
+	memcpy(logs.access_buf + logs.access_len, line, (size_t)n);
+	logs.access_len += (size_t)n;
 }
 
 /*
@@ -361,12 +393,19 @@ update_clock(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	wall_now = time(NULL);
-	file_cache_tick(&file_cache, now_ms);
+	now.ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now.wall = time(NULL);
+	file_cache_tick(&file_cache, now.ms);
 }
 
 /* ---- connections ---- */
+
+/* Between requests: before a head, or dropping the last request's body. */
+static bool
+reading(const struct conn *c)
+{
+	return c->state == C_HEAD || c->state == C_SKIP_BODY;
+}
 
 /* Each connection's handshake is counted once, however it ends. */
 static void
@@ -389,17 +428,17 @@ conn_free(struct conn *c)
 	c->fd = -1;
 	c->state = C_FREE;
 	c->runnable = false;
-	free_slots[free_count++] = (size_t)(c - conns);
-	accept_full_until = 0;
-	active[c->active_index] = active[--active_count];
-	active[c->active_index]->active_index = c->active_index;
+	slots.free[slots.free_count++] = (size_t)(c - slots.conns);
+	listeners.full_until = 0;
+	slots.active[c->active_index] = slots.active[--slots.active_count];
+	slots.active[c->active_index]->active_index = c->active_index;
 }
 
 /* Ends a response in the middle: the client sees a short body, as with nginx. */
 static void
 conn_abort(struct conn *c, const char *why)
 {
-	if (c->state == C_SENDING) {
+	if (c->state == C_SEND_HEAD || c->state == C_SEND_BODY) {
 		log_error("info", c, "%s while sending response", why);
 		access_log_write(c);
 	} else if (why) {
@@ -413,7 +452,7 @@ conn_start_close(struct conn *c)
 {
 	tls_session_close(&c->tls);
 	c->state = C_CLOSING;
-	c->deadline = now_ms + CLOSE_NOTIFY_MS;
+	c->deadline = now.ms + CLOSE_NOTIFY_MS;
 }
 
 static void
@@ -424,7 +463,7 @@ conn_start_linger(struct conn *c)
 		return;
 	}
 	c->state = C_LINGERING;
-	c->deadline = now_ms + LINGER_MS;
+	c->deadline = now.ms + LINGER_MS;
 }
 
 /* Reads a bounded amount: a client streaming bytes must not hold the loop. */
@@ -446,16 +485,18 @@ linger_read(struct conn *c)
 static void
 handshake_failed(struct conn *c)
 {
-	int err = tls_session_error(&c->tls);
-	enum client_auth auth = tls_session_identity(&c->tls)->auth;
+	const struct client_identity *id = tls_session_identity(&c->tls);
+	int err = tls_session_error(&c->tls), why;
+	enum verdict v;
 
-	if (opt.tls.mode == VERIFY_STRICT && auth != AUTH_VERIFIED
-	    && (auth == AUTH_REJECTED || err == BR_ERR_NO_CLIENT_AUTH)) {
-		count_handshake(c, status_handshake_result(tls_session_identity(&c->tls),
-		    (int64_t)wall_now));
+	/* Strict mode's refusals: the certificate it asked for, absent or refused. */
+	if (opt.tls.mode == VERIFY_STRICT
+	    && (id->auth == AUTH_REJECTED || err == BR_ERR_NO_CLIENT_AUTH)
+	    && (v = tls_access_check(id, NULL, 0, &c->access, &why)) != V_ALLOW) {
+		count_handshake(c, status_handshake_result(id, (int64_t)now.wall));
 		log_error("info", c, "%s, handshake refused",
 		    tls_session_auth_failure(&c->tls));
-		tls_session_send_refusal(&c->tls, c->fd);
+		tls_session_send_refusal(&c->tls, c->fd, v);
 	} else if (err == 0) {
 		log_error("info", c, "client closed connection while SSL handshaking");
 	} else {
@@ -506,8 +547,8 @@ check_early_body(struct conn *c)
  * lookup will see it (decoded and normalised). A path that cannot be
  * normalised is answered 400 whatever the rules; the global rules decide.
  */
-static int
-access_check(struct conn *c, const struct client_identity *id)
+static enum verdict
+access_check(struct conn *c, const struct client_identity *id, int *why)
 {
 	char path[HTTP_MAX_PATH + 256];
 	long len = -1;
@@ -515,59 +556,53 @@ access_check(struct conn *c, const struct client_identity *id)
 	if (c->req.path.len <= HTTP_MAX_PATH)
 		len = http_normalize_path(c->req.path.p, c->req.path.len, path, sizeof path);
 	return tls_access_check(id, len < 0 ? NULL : path, len < 0 ? 0 : (size_t)len,
-	    &c->access);
+	    &c->access, why);
 }
 
 static void
 begin_response(struct conn *c)
 {
 	const struct client_identity *id = tls_session_identity(&c->tls);
-	int refusal;
-	bool keep_alive = !shutting_down
+	enum verdict v;
+	int why;
+	bool keep_alive = !life.shutting_down
 	    && c->requests + 1 < (unsigned long)opt.max_requests;
 
 	memset(&c->access, 0, sizeof c->access);
 	if (c->req.error != S_NONE) {
 		http_prepare_error(&c->resp, &c->req, c->req.error,
 		    c->req.error_detail, keep_alive);
-	} else if (id->auth != AUTH_VERIFIED) {
-		/* nginx's "on": the head is read, then 400 and close. */
-		log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
-		http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
-		    id->auth == AUTH_NOT_SENT ? DETAIL_NO_CERT : DETAIL_CERT_ERROR, false);
-	} else if ((refusal = access_check(c, id)) != 0) {
-		/* Checked on every request: a reload can revoke an open connection. */
-		if (refusal == TLS_ERR_PATH_NOT_ALLOWED) {
-			/* Other paths may be open to the client: keep the connection. */
-			log_error("info", c, "%s (subject \"%s\")",
-			    tls_error_text(refusal), id->subject);
-			http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, keep_alive);
-		} else {
-			log_error("info", c, "%s (subject \"%s\"), closing",
-			    tls_error_text(refusal), id->subject);
-			if (refusal == TLS_ERR_NOT_ALLOWED || refusal == TLS_ERR_CN_NOT_PLAIN)
-				http_prepare_error(&c->resp, &c->req, S_FORBIDDEN, NULL, false);
-			else
-				http_prepare_error(&c->resp, &c->req, S_BAD_REQUEST,
-				    DETAIL_CERT_ERROR, false);
-		}
-	} else {
+	} else if ((v = access_check(c, id, &why)) == V_ALLOW) {
 		struct http_site here = site;
 
 		if (opt.tls.root_per_client)
 			here.client_dir = id->cn;   /* a plain name: access_check said so */
 		http_prepare(&c->resp, &c->req, &here, keep_alive);
 		check_early_body(c);
+	} else {
+		/*
+		 * nginx's "on": the head is read, then 400 and close. Checked on
+		 * every request: a reload can revoke an open connection. Other
+		 * paths may be open to a client refused one: it stays.
+		 */
+		if (id->auth != AUTH_VERIFIED)
+			log_error("info", c, "%s", tls_session_auth_failure(&c->tls));
+		else
+			log_error("info", c, "%s (subject \"%s\")%s", tls_error_text(why),
+			    id->subject, v == V_FORBIDDEN_HERE ? "" : ", closing");
+		http_prepare_error(&c->resp, &c->req, v == V_NO_CERT || v == V_BAD_CERT
+		    ? S_BAD_REQUEST : S_FORBIDDEN, v == V_NO_CERT ? DETAIL_NO_CERT
+		    : v == V_BAD_CERT ? DETAIL_CERT_ERROR : NULL,
+		    v == V_FORBIDDEN_HERE && keep_alive);
 	}
-	if (c->req.error == S_NONE && c->resp.keep_alive) {
-		c->body_left = c->req.chunked ? 0 : c->req.content_length;
-		c->body_chunked = c->req.chunked;
-		memset(&c->skipper, 0, sizeof c->skipper);
-	}
+	/* The body C_SKIP_BODY drops after the response, if the connection stays. */
+	keep_alive = c->req.error == S_NONE && c->resp.keep_alive;
+	c->body_left = keep_alive && !c->req.chunked ? c->req.content_length : 0;
+	c->body_chunked = keep_alive && c->req.chunked;
+	memset(&c->skipper, 0, sizeof c->skipper);
 	c->requests++;
-	c->head_sent = false;
-	c->state = C_SENDING;
-	c->deadline = now_ms + opt.send_timeout * 1000;
+	c->state = C_SEND_HEAD;
+	c->deadline = now.ms + opt.send_timeout * 1000;
 }
 
 static void
@@ -585,9 +620,9 @@ drop_leading_blank_lines(struct conn *c)
 }
 
 /*
- * Drops the body of the request just answered from the head buffer.
- * Returns false when the body is malformed or too large: the connection
- * cannot find the next request and must close.
+ * Drops the body of the request just answered from the head buffer, and
+ * goes on to C_HEAD at its end. Returns false when the body is malformed
+ * or too large: the connection cannot find the next request and must close.
  */
 static bool
 skip_body(struct conn *c)
@@ -597,7 +632,7 @@ skip_body(struct conn *c)
 	if (c->body_chunked) {
 		switch (http_chunked_skip(&c->skipper, c->in, c->in_len, &used)) {
 		case SKIP_DONE:
-			c->body_chunked = false;
+			c->state = C_HEAD;
 			break;
 		case SKIP_MORE:
 			break;
@@ -606,7 +641,8 @@ skip_body(struct conn *c)
 		}
 	} else {
 		used = c->body_left < c->in_len ? (size_t)c->body_left : c->in_len;
-		c->body_left -= used;
+		if ((c->body_left -= used) == 0)
+			c->state = C_HEAD;
 	}
 	memmove(c->in, c->in + used, c->in_len - used);
 	c->in_len -= used;
@@ -625,16 +661,14 @@ read_request(struct conn *c)
 		got = tls_session_read(&c->tls, c->in + c->in_len,
 		    (size_t)opt.head_max - c->in_len);
 	c->in_len += got;
-	if (c->body_left > 0 || c->body_chunked) {
-		if (!skip_body(c)) {
-			log_error("info", c, "bad or too large request body; closing");
-			conn_start_close(c);
-			return true;
-		}
-		if (c->body_left > 0 || c->body_chunked) {
-			c->deadline = now_ms + opt.header_timeout * 1000;
-			return got > 0;
-		}
+	if (c->state == C_SKIP_BODY && !skip_body(c)) {
+		log_error("info", c, "bad or too large request body; closing");
+		conn_start_close(c);
+		return true;
+	}
+	if (c->state == C_SKIP_BODY) {
+		c->deadline = now.ms + opt.header_timeout * 1000;
+		return got > 0;
 	}
 	drop_leading_blank_lines(c);
 	head_len = http_head_end(c->in, c->in_len, c->scanned);
@@ -653,9 +687,9 @@ read_request(struct conn *c)
 		}
 		/* The first byte of a request starts the header timeout. */
 		if (was_idle && c->in_len > 0)
-			c->deadline = now_ms + opt.header_timeout * 1000;
+			c->deadline = now.ms + opt.header_timeout * 1000;
 		if (c->in_len == 0)
-			c->release_at = now_ms + IDLE_RELEASE_MS;
+			c->release_at = now.ms + IDLE_RELEASE_MS;
 		return got > 0;
 	}
 	c->head_len = head_len;
@@ -679,11 +713,11 @@ static void
 release_buffers(struct conn *c)
 {
 	c->release_at = 0;
-	if (c->state != C_READING || c->in_len != 0 || c->unflushed || c->runnable
+	if (!reading(c) || c->in_len != 0 || c->unflushed || c->runnable
 	    || !tls_session_quiet(&c->tls))
 		return;
-	(void)madvise(slot_buffers + (size_t)(c - conns) * buffer_stride,
-	    buffer_stride, MADV_DONTNEED);
+	(void)madvise(slots.buffers + (size_t)(c - slots.conns) * slots.stride,
+	    slots.stride, MADV_DONTNEED);
 }
 
 static void
@@ -691,7 +725,7 @@ finish_response(struct conn *c)
 {
 	access_log_write(c);
 	http_response_end(&c->resp);
-	if (!c->resp.keep_alive || shutting_down) {
+	if (!c->resp.keep_alive || life.shutting_down) {
 		conn_start_close(c);
 		return;
 	}
@@ -701,8 +735,8 @@ finish_response(struct conn *c)
 	c->scanned = 0;
 	memset(&c->req, 0, sizeof c->req);
 	/* Not flushed yet: a pipelined request may share the record. */
-	c->state = C_READING;
-	c->deadline = now_ms + (c->in_len > 0 ? opt.header_timeout
+	c->state = c->body_left > 0 || c->body_chunked ? C_SKIP_BODY : C_HEAD;
+	c->deadline = now.ms + (c->in_len > 0 ? opt.header_timeout
 	    : opt.keepalive_timeout) * 1000;
 }
 
@@ -715,7 +749,7 @@ send_head(struct conn *c)
 
 	if (!(space = tls_session_write_space(&c->tls, &len)))
 		return false;
-	n = http_write_head(&c->resp, &c->req, &endpoint, wall_now, (char *)space, len);
+	n = http_write_head(&c->resp, &c->req, &endpoint, now.wall, (char *)space, len);
 	if (n == 0) {
 		if (c->unflushed) {
 			/* Room comes back once the pending record is out. */
@@ -739,7 +773,7 @@ send_head(struct conn *c)
 	tls_session_write_done(&c->tls, n);
 	status_count_bytes(n);
 	c->unflushed = true;
-	c->head_sent = true;
+	c->state = C_SEND_BODY;
 	return true;
 }
 
@@ -766,19 +800,7 @@ send_file_data(struct conn *c)
 	c->resp.offset += (uint64_t)n;
 	c->resp.remaining -= (uint64_t)n;
 	c->resp.body_bytes += (uint64_t)n;
-	c->deadline = now_ms + opt.send_timeout * 1000;
-	return true;
-}
-
-static bool
-send_response(struct conn *c)
-{
-	if (!c->head_sent) {
-		return send_head(c);
-	}
-	if (c->resp.remaining > 0)
-		return send_file_data(c);
-	finish_response(c);
+	c->deadline = now.ms + opt.send_timeout * 1000;
 	return true;
 }
 
@@ -789,7 +811,8 @@ engine_closed(struct conn *c)
 	case C_HANDSHAKE:
 		handshake_failed(c);
 		break;
-	case C_SENDING:
+	case C_SEND_HEAD:
+	case C_SEND_BODY:
 		conn_abort(c, "client closed connection");
 		break;
 	default:
@@ -823,18 +846,18 @@ conn_step(struct conn *c)
 			if (tls_session_handshake_done(&c->tls)) {
 				tls_session_handshake_finished(&c->tls);
 				count_handshake(c, status_handshake_result(
-				    tls_session_identity(&c->tls), (int64_t)wall_now));
+				    tls_session_identity(&c->tls), (int64_t)now.wall));
 				if (opt.tls.session_cache_size > 0)
 					status_count_session(tls_session_resumed(&c->tls));
-				c->state = C_READING;
-				c->deadline = now_ms + opt.header_timeout * 1000;
+				c->state = C_HEAD;
+				c->deadline = now.ms + opt.header_timeout * 1000;
 				progress = true;
 			}
 			break;
-		case C_READING:
+		case C_HEAD:
+		case C_SKIP_BODY:
 			progress = read_request(c);
-			if (!progress && c->state == C_READING
-			    && tls_session_stalled(&c->tls)) {
+			if (!progress && reading(c) && tls_session_stalled(&c->tls)) {
 				/* nginx closes at any renegotiation attempt. */
 				log_error("info", c, "client sent a handshake "
 				    "message after the handshake, closing");
@@ -842,8 +865,16 @@ conn_step(struct conn *c)
 				return;
 			}
 			break;
-		case C_SENDING:
-			progress = send_response(c);
+		case C_SEND_HEAD:
+			progress = send_head(c);
+			break;
+		case C_SEND_BODY:
+			if (c->resp.remaining > 0) {
+				progress = send_file_data(c);
+				break;
+			}
+			finish_response(c);
+			progress = true;
 			break;
 		case C_CLOSING:
 			if (!tls_session_sending(&c->tls)) {
@@ -885,12 +916,14 @@ conn_timed_out(struct conn *c)
 	case C_HANDSHAKE:
 		log_error("info", c, "client timed out while SSL handshaking");
 		break;
-	case C_READING:
+	case C_HEAD:
+	case C_SKIP_BODY:
 		if (c->in_len > 0 || c->requests == 0)
 			log_error("info", c, "client timed out while reading "
 			    "client request headers");
 		break;
-	case C_SENDING:
+	case C_SEND_HEAD:
+	case C_SEND_BODY:
 		conn_abort(c, "client timed out");
 		return;
 	default:
@@ -926,7 +959,7 @@ eviction_rank(const struct conn *c)
 		default:
 			return -1;
 		}
-	case C_READING:
+	case C_HEAD:
 		if (c->requests > 0
 		    || tls_session_identity(&c->tls)->auth == AUTH_VERIFIED)
 			return -1;
@@ -952,10 +985,10 @@ eviction_candidate(int64_t *retry, bool *all_kept)
 	int low = -1;
 	size_t i;
 
-	*retry = now_ms + EVICT_MIN_AGE_MS;
+	*retry = now.ms + EVICT_MIN_AGE_MS;
 	*all_kept = true;
-	for (i = 0; i < active_count; i++) {
-		struct conn *c = active[i];
+	for (i = 0; i < slots.active_count; i++) {
+		struct conn *c = slots.active[i];
 		int rank = eviction_rank(c);
 
 		if (rank < 0)
@@ -964,11 +997,11 @@ eviction_candidate(int64_t *retry, bool *all_kept)
 		if (low < 0 || rank < low) {
 			low = rank;
 			best = NULL;
-			*retry = now_ms + EVICT_MIN_AGE_MS;
+			*retry = now.ms + EVICT_MIN_AGE_MS;
 		} else if (rank > low) {
 			continue;
 		}
-		if (rank > 0 && c->accepted_at + EVICT_MIN_AGE_MS > now_ms) {
+		if (rank > 0 && c->accepted_at + EVICT_MIN_AGE_MS > now.ms) {
 			if (c->accepted_at + EVICT_MIN_AGE_MS < *retry)
 				*retry = c->accepted_at + EVICT_MIN_AGE_MS;
 			continue;
@@ -1008,16 +1041,17 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	char host[INET6_ADDRSTRLEN];
 	int one = 1;
 
-	c = &conns[free_slots[--free_count]];
+	c = &slots.conns[slots.free[--slots.free_count]];
 	if (!c->in) {
 		/* First use of this slot. */
-		unsigned char *b = slot_buffers + (size_t)(c - conns) * buffer_stride;
+		unsigned char *b = slots.buffers
+		    + (size_t)(c - slots.conns) * slots.stride;
 
 		c->in = (char *)b + sizeof(struct tls_buffers);
 		tls_session_init(&c->tls, (struct tls_buffers *)(void *)b);
 	}
-	c->active_index = active_count;
-	active[active_count++] = c;
+	c->active_index = slots.active_count;
+	slots.active[slots.active_count++] = c;
 	c->fd = fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	describe_address(peer, c->peer, sizeof c->peer, &c->peer_port);
@@ -1031,13 +1065,12 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	}
 	/* The handshake timeout covers the PROXY header too. */
 	c->state = opt.proxy_protocol ? C_PROXY : C_HANDSHAKE;
-	c->accepted_at = now_ms;
-	c->deadline = now_ms + opt.handshake_timeout * 1000;
+	c->accepted_at = now.ms;
+	c->deadline = now.ms + opt.handshake_timeout * 1000;
 	c->requests = 0;
 	c->release_at = 0;
 	c->in_len = c->scanned = c->head_len = 0;
-	c->body_left = 0;
-	c->head_sent = c->unflushed = c->runnable = c->body_chunked = false;
+	c->unflushed = c->runnable = false;
 	c->handshake_counted = false;
 	memset(&c->req, 0, sizeof c->req);
 	memset(&c->resp, 0, sizeof c->resp);
@@ -1064,15 +1097,15 @@ accept_clients(int lfd)
 		 * With no slot free and nobody to evict yet, connections wait in
 		 * the listen queue until someone may go or a slot frees itself.
 		 */
-		if (free_count == 0
+		if (slots.free_count == 0
 		    && !(victim = eviction_candidate(&retry, &all_kept))) {
-			if (all_kept && accept_full_until == 0
+			if (all_kept && listeners.full_until == 0
 			    && client_line_allowed())
 				log_error("warn", NULL, "all %zu connection slots "
 				    "are busy and none may be evicted; new "
 				    "connections wait in the listen queue",
-				    conn_count);
-			accept_full_until = retry;
+				    slots.count);
+			listeners.full_until = retry;
 			return;
 		}
 		fd = accept4(lfd, (struct sockaddr *)&peer, &len,
@@ -1082,7 +1115,7 @@ accept_clients(int lfd)
 			    || errno == ENOMEM) {
 				log_error("error", NULL, "accept: %s; pausing accepts",
 				    strerror(errno));
-				accept_paused_until = now_ms + ACCEPT_BACKOFF_MS;
+				listeners.paused_until = now.ms + ACCEPT_BACKOFF_MS;
 			}
 			/* EAGAIN, or aborted connections: try again at the next event. */
 			return;
@@ -1174,9 +1207,6 @@ proxy_read(struct conn *c)
 
 /* ---- listeners ---- */
 
-/* The option parse_listen() names in its messages. */
-static const char *listen_option = "--listen";
-
 /*
  * Reads "ADDR:PORT", "[IPV6]:PORT" or "PORT" into `addr`; dies naming the
  * option on anything else. -t runs it too, so that what start-up refuses,
@@ -1195,18 +1225,18 @@ parse_listen(const char *spec, struct sockaddr_storage *addr)
 
 		if (!close_bracket || close_bracket[1] != ':'
 		    || (size_t)(close_bracket - spec - 1) >= sizeof host)
-			die("%s %s: expected [IPV6]:PORT", listen_option, spec);
+			die("%s %s: expected [IPV6]:PORT", args.listen_option, spec);
 		snprintf(host, sizeof host, "%.*s", (int)(close_bracket - spec - 1), spec + 1);
 		snprintf(port, sizeof port, "%s", close_bracket + 2);
 	} else if ((colon = strrchr(spec, ':'))) {
 		if ((size_t)(colon - spec) >= sizeof host)
-			die("%s %s: address too long", listen_option, spec);
+			die("%s %s: address too long", args.listen_option, spec);
 		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
 		snprintf(port, sizeof port, "%s", colon + 1);
 	} else {
 		if (strspn(spec, "0123456789") != strlen(spec))
 			die("%s %s: no port; expected ADDR:PORT, [IPV6]:PORT "
-			    "or PORT, e.g. %s:8443", listen_option, spec, spec);
+			    "or PORT, e.g. %s:8443", args.listen_option, spec, spec);
 		snprintf(host, sizeof host, "0.0.0.0");
 		snprintf(port, sizeof port, "%s", spec);
 	}
@@ -1215,10 +1245,10 @@ parse_listen(const char *spec, struct sockaddr_storage *addr)
 	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port)
 	    || strlen(port) > 6)
 		die("%s %s: bad port; expected a number from 1 to 65535",
-		    listen_option, spec);
+		    args.listen_option, spec);
 	number = atol(port);
 	if (number < 1 || number > 65535)
-		die("%s %s: port %ld is out of range (1 to 65535)", listen_option,
+		die("%s %s: port %ld is out of range (1 to 65535)", args.listen_option,
 		    spec, number);
 	/* Numeric addresses only: no resolver, nothing for a static build to load. */
 	memset(addr, 0, sizeof *addr);
@@ -1232,7 +1262,7 @@ parse_listen(const char *spec, struct sockaddr_storage *addr)
 		addr_len = sizeof(struct sockaddr_in6);
 	} else {
 		die("%s %s: %s is not a numeric IPv4 or IPv6 address (mtlsd "
-		    "resolves no names: use 127.0.0.1, [::1] or 0.0.0.0)", listen_option,
+		    "resolves no names: use 127.0.0.1, [::1] or 0.0.0.0)", args.listen_option,
 		    spec, host);
 	}
 	return addr_len;
@@ -1246,7 +1276,7 @@ open_listener(const char *spec)
 	struct listener *l;
 	int fd, one = 1;
 
-	if (listener_count == MAX_LISTENERS)
+	if (listeners.count == MAX_LISTENERS)
 		die("--listen %s: at most %d listeners", spec, MAX_LISTENERS);
 	addr_len = parse_listen(spec, &addr);
 	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1271,13 +1301,13 @@ open_listener(const char *spec)
 	}
 	if (listen(fd, 511) < 0)
 		die("--listen %s: %s", spec, strerror(errno));
-	l = &listeners[listener_count++];
+	l = &listeners.at[listeners.count++];
 	l->fd = fd;
 	snprintf(l->name, sizeof l->name, "%s", spec);
 }
 
 /*
- * --status: the scrapers' port (status.c), served by the supervisor or the
+ * --status: the scrapers' port (side.c), served by the supervisor or the
  * only process, never by workers. What it shows is not secret, but it is
  * not for everyone either (subjects, load, reload times), and it has no
  * TLS and no authentication: so only a loopback address is accepted.
@@ -1291,9 +1321,9 @@ status_address(struct sockaddr_storage *addr_out)
 	socklen_t addr_len;
 	bool loopback;
 
-	listen_option = "--status";
+	args.listen_option = "--status";
 	addr_len = parse_listen(opt.status, &addr);
-	listen_option = "--listen";
+	args.listen_option = "--listen";
 	if (addr.ss_family == AF_INET) {
 		loopback = (ntohl(((struct sockaddr_in *)&addr)->sin_addr.s_addr)
 		    >> 24) == 127;
@@ -1334,7 +1364,7 @@ open_status_listener(void)
 	    MTLSD_VERSION, opt.status);
 }
 
-/* The plain-HTTP ports of --nginx-conf's redirect servers (redirect.c). */
+/* The plain-HTTP ports of --nginx-conf's redirect servers (side.c). */
 static void
 open_redirect_listeners(void)
 {
@@ -1342,7 +1372,7 @@ open_redirect_listeners(void)
 
 	for (i = 0; i < opt.redirect_count; i++) {
 		open_listener(opt.redirect[i].listen);
-		fds[i] = listeners[--listener_count].fd;
+		fds[i] = listeners.at[--listeners.count].fd;
 		fprintf(stderr, "mtlsd/%s: redirecting on %s (%d to %s)\n",
 		    MTLSD_VERSION, opt.redirect[i].listen, opt.redirect[i].code,
 		    opt.redirect[i].target);
@@ -1353,27 +1383,20 @@ open_redirect_listeners(void)
 
 /* ---- signals ---- */
 
+/* SIGTERM, SIGINT, SIGHUP and (the supervisor's) SIGCHLD: noted, and the loop woken. */
 static void
-on_stop_signal(int sig)
+on_signal(int sig)
 {
 	int saved = errno;
 	char byte = (char)sig;
 
-	stop_requested = 1;
-	if (write(signal_pipe[1], &byte, 1) < 0) {
-		/* The pipe is full: a wake-up is already pending. */
-	}
-	errno = saved;
-}
-
-static void
-on_reload_signal(int sig)
-{
-	int saved = errno;
-	char byte = (char)sig;
-
-	reload_requested = 1;
-	if (write(signal_pipe[1], &byte, 1) < 0) {
+	if (sig == SIGHUP)
+		life.reload_requested = 1;
+	else if (sig == SIGCHLD)
+		life.child_exited = 1;
+	else
+		life.stop_requested = 1;
+	if (write(life.signal_pipe[1], &byte, 1) < 0) {
 		/* The pipe is full: a wake-up is already pending. */
 	}
 	errno = saved;
@@ -1384,15 +1407,13 @@ setup_signals(void)
 {
 	struct sigaction sa;
 
-	if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+	if (pipe2(life.signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		die("pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_reload_signal;
+	sa.sa_handler = on_signal;
 	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 }
@@ -1403,17 +1424,17 @@ begin_shutdown(void)
 	int i;
 	size_t k;
 
-	shutting_down = true;
-	shutdown_deadline = now_ms + opt.shutdown_grace * 1000;
-	for (i = 0; i < listener_count; i++)
-		close(listeners[i].fd);
-	listener_count = 0;
+	life.shutting_down = true;
+	life.shutdown_deadline = now.ms + opt.shutdown_grace * 1000;
+	for (i = 0; i < listeners.count; i++)
+		close(listeners.at[i].fd);
+	listeners.count = 0;
 	log_error("notice", NULL, "shutting down: finishing responses in flight "
 	    "(at most %lds)", opt.shutdown_grace);
 	/* Idle keep-alive connections have nothing in flight. */
-	for (k = active_count; k-- > 0; )
-		if (active[k]->state == C_READING && active[k]->in_len == 0)
-			conn_free(active[k]);
+	for (k = slots.active_count; k-- > 0; )
+		if (reading(slots.active[k]) && slots.active[k]->in_len == 0)
+			conn_free(slots.active[k]);
 }
 
 static void
@@ -1423,9 +1444,6 @@ warn_line(const char *message)
 }
 
 /* ---- --pid-file, and the outcome of each reload for -s reload ---- */
-
-static pid_t pid_file_owner;        /* the process that wrote them */
-static char reload_status_file[4096];
 
 static void
 write_small_file(const char *path, const char *text, char *why, size_t why_len)
@@ -1453,13 +1471,13 @@ record_reload(const char *failure)
 {
 	char line[700], why[600];
 
-	reload_generation++;
+	life.reload_generation++;
 	status_reloaded(failure == NULL);
-	if (!opt.pid_file || getpid() != pid_file_owner)
+	if (!opt.pid_file || getpid() != life.pid_file_owner)
 		return;
-	snprintf(line, sizeof line, "%lu %s%s\n", reload_generation,
+	snprintf(line, sizeof line, "%lu %s%s\n", life.reload_generation,
 	    failure ? "failed: " : "ok", failure ? failure : "");
-	write_small_file(reload_status_file, line, why, sizeof why);
+	write_small_file(life.reload_status_file, line, why, sizeof why);
 	if (why[0])
 		log_error("alert", NULL, "--pid-file: the reload's outcome could "
 		    "not be recorded: %s", why);
@@ -1472,16 +1490,16 @@ write_pid_file(void)
 
 	if (!opt.pid_file)
 		return;
-	if (strlen(opt.pid_file) + sizeof ".reload" > sizeof reload_status_file)
+	if (strlen(opt.pid_file) + sizeof ".reload" > sizeof life.reload_status_file)
 		die("--pid-file %s: name too long", opt.pid_file);
-	snprintf(reload_status_file, sizeof reload_status_file, "%s.reload",
+	snprintf(life.reload_status_file, sizeof life.reload_status_file, "%s.reload",
 	    opt.pid_file);
-	pid_file_owner = getpid();
+	life.pid_file_owner = getpid();
 	/* FILE.reload first: whoever finds the pid finds the outcome too. */
-	write_small_file(reload_status_file, "0 started\n", why, sizeof why);
+	write_small_file(life.reload_status_file, "0 started\n", why, sizeof why);
 	if (why[0])
 		die("--pid-file %s", why);
-	snprintf(line, sizeof line, "%ld\n", (long)pid_file_owner);
+	snprintf(line, sizeof line, "%ld\n", (long)life.pid_file_owner);
 	write_small_file(opt.pid_file, line, why, sizeof why);
 	if (why[0])
 		die("--pid-file %s", why);
@@ -1490,8 +1508,8 @@ write_pid_file(void)
 static void
 remove_pid_file(void)
 {
-	if (opt.pid_file && getpid() == pid_file_owner) {
-		unlink(reload_status_file);
+	if (opt.pid_file && getpid() == life.pid_file_owner) {
+		unlink(life.reload_status_file);
 		unlink(opt.pid_file);
 	}
 }
@@ -1528,33 +1546,47 @@ reopen_root(bool report)
 		    "now; serving it", opt.root);
 }
 
-/* SIGHUP: a new generation, or the old one kept with the reason logged. */
-static void
-reload(void)
+/*
+ * SIGHUP's common part: the root opened again and the files loaded anew.
+ * False when they cannot be, with the reason logged and recorded; the
+ * current generation stays.
+ */
+static bool
+load_again(void)
 {
 	struct tls_credentials *creds;
 	char why[512];
 
-	reload_requested = 0;
-	if (supervised) {
-		/* Read with root's rights by the supervisor, never here. */
-		log_error("notice", NULL, "SIGHUP ignored: the supervisor (pid %ld) "
-		    "reloads, by starting new workers", (long)supervisor_pid);
-		return;
-	}
-	/* Files are opened anew, beneath the root as it is now. */
-	file_cache_flush(&file_cache);
+	life.reload_requested = 0;
 	reopen_root(true);
 	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
 		log_error("error", NULL, "reload failed, keeping the current "
 		    "certificates, CAs, CRLs and allowlists: %s", why);
 		record_reload(why);
-		return;
+		return false;
 	}
 	tls_use(creds);
+	tls_warn_expiring(creds, 7, warn_line);
+	return true;
+}
+
+/* SIGHUP without a supervisor: a new generation, or the old one kept. */
+static void
+reload(void)
+{
+	if (life.supervised) {
+		/* Read with root's rights by the supervisor, never here. */
+		life.reload_requested = 0;
+		log_error("notice", NULL, "SIGHUP ignored: the supervisor (pid %ld) "
+		    "reloads, by starting new workers", (long)life.supervisor_pid);
+		return;
+	}
+	/* Files are opened anew, beneath the root as it is now. */
+	file_cache_flush(&file_cache);
+	if (!load_again())
+		return;
 	log_error("notice", NULL, "reloaded certificates, CAs, CRLs and "
 	    "allowlists; session cache emptied");
-	tls_warn_expiring(creds, 7, warn_line);
 	record_reload(NULL);
 }
 
@@ -1563,36 +1595,31 @@ reload(void)
 static int
 poll_timeout(void)
 {
-	int64_t nearest = now_ms + 60000, redirect_nearest;
+	int64_t nearest = now.ms + 60000, side_nearest;
 	size_t i;
 
-	for (i = 0; i < active_count; i++) {
-		if (active[i]->runnable)
+	for (i = 0; i < slots.active_count; i++) {
+		if (slots.active[i]->runnable)
 			return 0;
-		if (active[i]->deadline < nearest)
-			nearest = active[i]->deadline;
-		if (active[i]->release_at != 0 && active[i]->release_at < nearest)
-			nearest = active[i]->release_at;
+		if (slots.active[i]->deadline < nearest)
+			nearest = slots.active[i]->deadline;
+		if (slots.active[i]->release_at != 0
+		    && slots.active[i]->release_at < nearest)
+			nearest = slots.active[i]->release_at;
 	}
-	if (accept_paused_until > now_ms && accept_paused_until < nearest)
-		nearest = accept_paused_until;
-	if (accept_full_until > now_ms && accept_full_until < nearest)
-		nearest = accept_full_until;
-	if (shutting_down && shutdown_deadline < nearest)
-		nearest = shutdown_deadline;
+	if (listeners.paused_until > now.ms && listeners.paused_until < nearest)
+		nearest = listeners.paused_until;
+	if (listeners.full_until > now.ms && listeners.full_until < nearest)
+		nearest = listeners.full_until;
+	if (life.shutting_down && life.shutdown_deadline < nearest)
+		nearest = life.shutdown_deadline;
 	if (file_cache_deadline(&file_cache) < nearest)
 		nearest = file_cache_deadline(&file_cache);
-	redirect_nearest = redirect_expire(now_ms);  /* closes what timed out */
-	if (redirect_nearest < nearest)
-		nearest = redirect_nearest;
-	redirect_nearest = status_expire(now_ms);   /* likewise */
-	if (redirect_nearest < nearest)
-		nearest = redirect_nearest;
-	return nearest <= now_ms ? 0 : (int)(nearest - now_ms);
+	side_nearest = side_expire(now.ms);  /* closes what timed out */
+	if (side_nearest < nearest)
+		nearest = side_nearest;
+	return nearest <= now.ms ? 0 : (int)(nearest - now.ms);
 }
-
-static size_t redirect_first;      /* pollfds[] from here are redirect.c's */
-static size_t status_first;        /* and from here status.c's */
 
 static size_t
 build_pollfds(void)
@@ -1601,43 +1628,41 @@ build_pollfds(void)
 	uint64_t states[G_COUNT] = { 0 };
 	int k;
 
-	pollfds[n].fd = signal_pipe[0];
-	pollfds[n].events = POLLIN;
-	poll_owner[n++] = NULL;
-	if (accept_paused_until <= now_ms && accept_full_until <= now_ms) {
-		for (k = 0; k < listener_count; k++) {
-			pollfds[n].fd = listeners[k].fd;
-			pollfds[n].events = POLLIN;
-			poll_owner[n++] = NULL;
+	slots.pollfds[n].fd = life.signal_pipe[0];
+	slots.pollfds[n].events = POLLIN;
+	slots.poll_owner[n++] = NULL;
+	if (listeners.paused_until <= now.ms && listeners.full_until <= now.ms) {
+		for (k = 0; k < listeners.count; k++) {
+			slots.pollfds[n].fd = listeners.at[k].fd;
+			slots.pollfds[n].events = POLLIN;
+			slots.poll_owner[n++] = NULL;
 		}
 	}
-	for (i = 0; i < active_count; i++) {
-		struct conn *c = active[i];
+	for (i = 0; i < slots.active_count; i++) {
+		struct conn *c = slots.active[i];
 
-		pollfds[n].fd = c->fd;
-		pollfds[n].events = c->state == C_LINGERING || c->state == C_PROXY
+		slots.pollfds[n].fd = c->fd;
+		slots.pollfds[n].events = c->state == C_LINGERING || c->state == C_PROXY
 		    ? POLLIN : tls_session_poll_events(&c->tls);
-		poll_owner[n++] = c;
+		slots.poll_owner[n++] = c;
 		if (c->state == C_PROXY || c->state == C_HANDSHAKE)
 			states[G_HANDSHAKE]++;
-		else if (c->state == C_SENDING)
+		else if (c->state == C_SEND_HEAD || c->state == C_SEND_BODY)
 			states[G_SENDING]++;
-		else if (c->state == C_READING && (c->in_len > 0 || c->requests == 0))
+		else if (reading(c) && (c->in_len > 0 || c->requests == 0))
 			states[G_READING]++;
 		else
 			states[G_IDLE]++;       /* keep-alive, closing, lingering */
 	}
-	status_set_connections(states, conn_count);
-	redirect_first = n;
-	n += redirect_pollfds(pollfds + n, now_ms);
-	status_first = n;
-	return n + status_pollfds(pollfds + n, now_ms);
+	status_set_connections(states, slots.count);
+	slots.side_first = n;
+	return n + side_pollfds(slots.pollfds + n, now.ms, true);
 }
 
 static size_t
 busy_connections(void)
 {
-	return active_count;
+	return slots.active_count;
 }
 
 static void
@@ -1648,35 +1673,35 @@ run(void)
 		int ready, listening_ready[MAX_LISTENERS], ready_listeners, k;
 
 		update_clock();
-		if (reload_requested)
+		if (life.reload_requested)
 			reload();
-		if (stop_requested && !shutting_down)
+		if (life.stop_requested && !life.shutting_down)
 			begin_shutdown();
-		if (shutting_down && (busy_connections() == 0
-		    || now_ms >= shutdown_deadline))
+		if (life.shutting_down && (busy_connections() == 0
+		    || now.ms >= life.shutdown_deadline))
 			return;
 		n = build_pollfds();
-		ready = poll(pollfds, (nfds_t)n, poll_timeout());
+		ready = poll(slots.pollfds, (nfds_t)n, poll_timeout());
 		if (ready < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		update_clock();
 		ready_listeners = 0;
-		for (i = 0; ready > 0 && i < redirect_first; i++) {
-			struct conn *c = poll_owner[i];
+		for (i = 0; ready > 0 && i < slots.side_first; i++) {
+			struct conn *c = slots.poll_owner[i];
 
-			if (pollfds[i].revents == 0)
+			if (slots.pollfds[i].revents == 0)
 				continue;
-			if (pollfds[i].fd == signal_pipe[0]) {
+			if (slots.pollfds[i].fd == life.signal_pipe[0]) {
 				char sink[16];
 
-				while (read(signal_pipe[0], sink, sizeof sink) > 0)
+				while (read(life.signal_pipe[0], sink, sizeof sink) > 0)
 					;
 			} else if (!c) {
-				listening_ready[ready_listeners++] = pollfds[i].fd;
-			} else if (c->state != C_FREE && c->fd == pollfds[i].fd) {
-				tls_session_ready(&c->tls, pollfds[i].revents);
+				listening_ready[ready_listeners++] = slots.pollfds[i].fd;
+			} else if (c->state != C_FREE && c->fd == slots.pollfds[i].fd) {
+				tls_session_ready(&c->tls, slots.pollfds[i].revents);
 				conn_step(c);
-				hang_up_if_stuck(c, pollfds[i].revents);
+				hang_up_if_stuck(c, slots.pollfds[i].revents);
 			}
 		}
 		/*
@@ -1685,22 +1710,19 @@ run(void)
 		 */
 		for (k = 0; k < ready_listeners; k++)
 			accept_clients(listening_ready[k]);
-		if (ready > 0) {
-			redirect_ready(pollfds + redirect_first,
-			    status_first - redirect_first, now_ms, wall_now);
-			status_ready(pollfds + status_first, n - status_first, now_ms,
-			    wall_now);
-		}
+		if (ready > 0)
+			side_ready(slots.pollfds + slots.side_first, n - slots.side_first,
+			    now.ms, now.wall);
 		/* Backwards: freeing moves the last busy slot into this place. */
-		for (i = active_count; i-- > 0; ) {
-			struct conn *c = active[i];
+		for (i = slots.active_count; i-- > 0; ) {
+			struct conn *c = slots.active[i];
 
 			if (c->runnable)
 				conn_step(c);
-			if (c->state != C_FREE && c->deadline <= now_ms)
+			if (c->state != C_FREE && c->deadline <= now.ms)
 				conn_timed_out(c);
-			if (c->state == C_READING && c->release_at != 0
-			    && c->release_at <= now_ms)
+			if (reading(c) && c->release_at != 0
+			    && c->release_at <= now.ms)
 				release_buffers(c);
 		}
 		access_log_flush();
@@ -1841,12 +1863,6 @@ static const struct option long_options[] = {
 
 static const char short_options[] = ":l:r:c:k:C:hVts:";
 
-/* -s reload: check as -t, signal the running server, report its outcome. */
-static const char *signal_name;
-
-/* The listeners came from --nginx-conf: a -l replaces them. */
-static bool listen_from_file;
-
 static void
 usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -1886,9 +1902,9 @@ parse_options(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if (listen_from_file) {
+			if (args.listen_from_file) {
 				opt.listen_count = 0;
-				listen_from_file = false;
+				args.listen_from_file = false;
 			}
 			if (opt.listen_count == MAX_LISTENERS)
 				usage_error("--listen: at most %d listeners", MAX_LISTENERS);
@@ -2026,7 +2042,7 @@ parse_options(int argc, char **argv)
 		case 's':
 			if (strcmp(optarg, "reload") != 0)
 				usage_error("-s %s: expected reload", optarg);
-			signal_name = optarg;
+			args.signal_name = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -2060,14 +2076,15 @@ open_access_log(void)
 	if (strcmp(opt.access_log, "off") == 0)
 		return;
 	if (strcmp(opt.access_log, "-") == 0)
-		access_fd = STDOUT_FILENO;
-	else if ((access_fd = open(opt.access_log, O_WRONLY | O_APPEND | O_CREAT
+		logs.access_fd = STDOUT_FILENO;
+	else if ((logs.access_fd = open(opt.access_log, O_WRONLY | O_APPEND | O_CREAT
 	    | O_CLOEXEC, 0644)) < 0)
 		die("--access-log %s: %s", opt.access_log, strerror(errno));
 	/* A pipe or socket must never stall the loop; files cannot. */
-	if (fstat(access_fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
-	    && (flags = fcntl(access_fd, F_GETFL)) >= 0)
-		fcntl(access_fd, F_SETFL, flags | O_NONBLOCK);
+	if (fstat(logs.access_fd, &st) == 0
+	    && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+	    && (flags = fcntl(logs.access_fd, F_GETFL)) >= 0)
+		fcntl(logs.access_fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 static void
@@ -2098,7 +2115,7 @@ allocate_slots(void)
 {
 	struct rlimit rl;
 	size_t i, per_slot, per_entry, total, cache_bytes, cache_entries, cache_each;
-	size_t page;
+	size_t page, entries;
 	long avail, limit, psz;
 	char cache_part[80] = "";
 
@@ -2107,7 +2124,7 @@ allocate_slots(void)
 	 * the cache need (an administrator's hard limit is the budget).
 	 */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		rlim_t need = (rlim_t)(16 + listener_count + opt.open_file_cache
+		rlim_t need = (rlim_t)(16 + listeners.count + opt.open_file_cache
 		    + 2 * opt.max_conns), was = rl.rlim_cur;
 
 		if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
@@ -2124,7 +2141,7 @@ allocate_slots(void)
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		/* Listeners, logs, the signal pipe and the root. */
-		avail = (long)rl.rlim_cur - 16 - listener_count;
+		avail = (long)rl.rlim_cur - 16 - listeners.count;
 		if (opt.open_file_cache > avail / 4) {
 			limit = avail / 4 > 0 ? avail / 4 : 0;
 			fprintf(stderr, "mtlsd: --open-file-cache %ld lowered to %ld "
@@ -2142,25 +2159,25 @@ allocate_slots(void)
 			opt.max_conns = limit;
 		}
 	}
-	conn_count = (size_t)opt.max_conns;
-	conns = calloc(conn_count, sizeof *conns);
+	slots.count = (size_t)opt.max_conns;
+	slots.conns = calloc(slots.count, sizeof *slots.conns);
 	psz = sysconf(_SC_PAGESIZE);
 	page = psz > 0 ? (size_t)psz : 4096;
-	buffer_stride = (sizeof(struct tls_buffers) + in_capacity() + page - 1)
+	slots.stride = (sizeof(struct tls_buffers) + in_capacity() + page - 1)
 	    / page * page;
 	/* mmap, not calloc: the slots' buffers must start on page boundaries. */
-	slot_buffers = mmap(NULL, conn_count * buffer_stride, PROT_READ | PROT_WRITE,
+	slots.buffers = mmap(NULL, slots.count * slots.stride, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (slot_buffers == MAP_FAILED)
-		slot_buffers = NULL;
-	free_slots = calloc(conn_count, sizeof *free_slots);
-	active = calloc(conn_count, sizeof *active);
-	pollfds = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS
-	    + STATUS_POLLFDS + 1, sizeof *pollfds);
-	poll_owner = calloc(conn_count + 2 * MAX_LISTENERS + REDIRECT_SLOTS
-	    + STATUS_POLLFDS + 1, sizeof *poll_owner);
-	if (!conns || !slot_buffers || !free_slots || !active || !pollfds || !poll_owner)
-		die("cannot allocate %zu connection slots", conn_count);
+	if (slots.buffers == MAP_FAILED)
+		slots.buffers = NULL;
+	slots.free = calloc(slots.count, sizeof *slots.free);
+	slots.active = calloc(slots.count, sizeof *slots.active);
+	entries = slots.count + 2 * MAX_LISTENERS + SIDE_POLLFDS + 1;
+	slots.pollfds = calloc(entries, sizeof *slots.pollfds);
+	slots.poll_owner = calloc(entries, sizeof *slots.poll_owner);
+	if (!slots.conns || !slots.buffers || !slots.free || !slots.active
+	    || !slots.pollfds || !slots.poll_owner)
+		die("cannot allocate %zu connection slots", slots.count);
 	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
 	    opt.open_file_cache_inactive * 1000) < 0)
 		die("cannot allocate an open-file cache of %ld entries",
@@ -2172,25 +2189,25 @@ allocate_slots(void)
 	 * their pages stay untouched, and unresident, until a connection first
 	 * uses them.
 	 */
-	for (i = 0; i < conn_count; i++)
-		free_slots[conn_count - 1 - i] = i;
-	free_count = conn_count;
-	per_slot = sizeof(struct conn) + buffer_stride + sizeof(size_t)
+	for (i = 0; i < slots.count; i++)
+		slots.free[slots.count - 1 - i] = i;
+	slots.free_count = slots.count;
+	per_slot = sizeof(struct conn) + slots.stride + sizeof(size_t)
 	    + sizeof(struct pollfd) + 2 * sizeof(struct conn *);
 	per_entry = file_cache_entry_bytes();
-	total = per_slot * conn_count + per_entry * (size_t)opt.open_file_cache;
+	total = per_slot * slots.count + per_entry * (size_t)opt.open_file_cache;
 	if (opt.open_file_cache > 0)
 		snprintf(cache_part, sizeof cache_part, " + open-file cache %ld x %zu bytes",
 		    opt.open_file_cache, per_entry);
 	if (opt.workers > 1)
 		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = "
 		    "%.1f MiB per worker, allocated once; %ld workers: %.1f MiB\n",
-		    MTLSD_VERSION, conn_count, per_slot, cache_part,
+		    MTLSD_VERSION, slots.count, per_slot, cache_part,
 		    (double)total / (1024.0 * 1024.0), opt.workers,
 		    (double)total * (double)opt.workers / (1024.0 * 1024.0));
 	else
 		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = %.1f MiB, "
-		    "allocated once\n", MTLSD_VERSION, conn_count, per_slot, cache_part,
+		    "allocated once\n", MTLSD_VERSION, slots.count, per_slot, cache_part,
 		    (double)total / (1024.0 * 1024.0));
 	cache_bytes = tls_cache_bytes(&cache_entries, &cache_each);
 	if (cache_entries > 0)
@@ -2227,11 +2244,6 @@ check_cert_main(void)
 
 /* ---- --nginx-conf, -t and error_log ---- */
 
-static const char *nginx_conf_path;
-static char *nginx_conf_strings;        /* what opt's strings from the file point into */
-static bool config_test;
-static int error_log_fd = -1;
-
 static void
 nginx_conf_warning(const char *message)
 {
@@ -2243,10 +2255,10 @@ load_nginx_conf(const char *path)
 {
 	char why[512];
 
-	if (nginx_conf_load(path, &opt, &nginx_conf_strings, nginx_conf_warning,
+	if (nginx_conf_load(path, &opt, &args.nginx_conf_strings, nginx_conf_warning,
 	    why, sizeof why) < 0)
 		die("%s", why);
-	listen_from_file = true;
+	args.listen_from_file = true;
 }
 
 /*
@@ -2261,16 +2273,16 @@ read_nginx_conf(int argc, char **argv)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		if (ch == 't')
-			config_test = true;
+			args.config_test = true;
 		if (ch != OPT_NGINX_CONF)
 			continue;
-		if (nginx_conf_path)
+		if (args.nginx_conf_path)
 			usage_error("--nginx-conf given twice");
-		nginx_conf_path = optarg;
+		args.nginx_conf_path = optarg;
 	}
 	optind = 0;     /* glibc: parse_options() starts over */
-	if (nginx_conf_path)
-		load_nginx_conf(nginx_conf_path);
+	if (args.nginx_conf_path)
+		load_nginx_conf(args.nginx_conf_path);
 }
 
 /* The error log is stderr; error_log FILE sends it to FILE once listening. */
@@ -2279,7 +2291,7 @@ open_error_log(void)
 {
 	if (!opt.error_log || strcmp(opt.error_log, "stderr") == 0)
 		return;
-	if ((error_log_fd = open(opt.error_log, O_WRONLY | O_APPEND | O_CREAT
+	if ((logs.error_fd = open(opt.error_log, O_WRONLY | O_APPEND | O_CREAT
 	    | O_CLOEXEC, 0644)) < 0)
 		die("error_log %s: %s", opt.error_log, strerror(errno));
 }
@@ -2287,13 +2299,13 @@ open_error_log(void)
 static void
 use_error_log(void)
 {
-	if (error_log_fd < 0)
+	if (logs.error_fd < 0)
 		return;
 	fflush(stderr);
-	if (dup2(error_log_fd, STDERR_FILENO) < 0)
+	if (dup2(logs.error_fd, STDERR_FILENO) < 0)
 		die("error_log %s: %s", opt.error_log, strerror(errno));
-	close(error_log_fd);
-	error_log_fd = -1;
+	close(logs.error_fd);
+	logs.error_fd = -1;
 }
 
 /*
@@ -2338,11 +2350,11 @@ static int
 test_config_main(void)
 {
 	check_config();
-	if (nginx_conf_path) {
+	if (args.nginx_conf_path) {
 		fprintf(stderr, "mtlsd: the configuration file %s syntax is ok\n",
-		    nginx_conf_path);
+		    args.nginx_conf_path);
 		fprintf(stderr, "mtlsd: configuration file %s test is successful\n",
-		    nginx_conf_path);
+		    args.nginx_conf_path);
 	} else {
 		fprintf(stderr, "mtlsd: configuration test is successful\n");
 	}
@@ -2383,9 +2395,9 @@ signal_main(void)
 	if (!opt.pid_file)
 		die("-s reload: needs --pid-file FILE, the one the server was "
 		    "started with");
-	reload_checking = true;
+	args.reload_checking = true;
 	check_config();
-	reload_checking = false;
+	args.reload_checking = false;
 	snprintf(status_file, sizeof status_file, "%s.reload", opt.pid_file);
 	errno = 0;
 	if (!read_small_file(opt.pid_file, line, sizeof line))
@@ -2454,9 +2466,6 @@ struct worker {
 };
 
 static struct worker workers[MAX_WORKERS];
-static int sockets_opened;          /* workers whose sockets are open */
-static bool worker_cannot_drop;     /* a worker exited with EXIT_PRIVILEGES */
-static volatile sig_atomic_t child_exited;
 
 /*
  * Called by open_listener() before bind(). SO_REUSEPORT would let a second
@@ -2471,7 +2480,7 @@ share_port(int fd, const struct sockaddr *addr, socklen_t addr_len,
 {
 	int probe, one = 1;
 
-	if (sockets_opened == 0) {
+	if (life.sockets_opened == 0) {
 		probe = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (probe < 0)
 			die("--listen %s: socket: %s", spec, strerror(errno));
@@ -2493,26 +2502,13 @@ open_worker_listeners(void)
 	int w, k;
 
 	for (w = 0; w < opt.workers; w++) {
-		listener_count = 0;
+		listeners.count = 0;
 		for (k = 0; k < opt.listen_count; k++) {
 			open_listener(opt.listen[k]);
-			workers[w].fds[k] = listeners[k].fd;
+			workers[w].fds[k] = listeners.at[k].fd;
 		}
-		sockets_opened++;
+		life.sockets_opened++;
 	}
-}
-
-static void
-on_child_signal(int sig)
-{
-	int saved = errno;
-	char byte = (char)sig;
-
-	child_exited = 1;
-	if (write(signal_pipe[1], &byte, 1) < 0) {
-		/* The pipe is full: a wake-up is already pending. */
-	}
-	errno = saved;
 }
 
 /*
@@ -2558,25 +2554,25 @@ become_worker(int w)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	close(signal_pipe[0]);
-	close(signal_pipe[1]);
+	close(life.signal_pipe[0]);
+	close(life.signal_pipe[1]);
 	status_close();         /* the supervisor answers scrapes */
-	stop_requested = reload_requested = child_exited = 0;
+	life.stop_requested = life.reload_requested = life.child_exited = 0;
 	setup_signals();
 	for (v = 0; v < opt.workers; v++)
 		for (k = 0; k < opt.listen_count && v != w; k++)
 			close(workers[v].fds[k]);
 	for (k = 0; k < opt.listen_count; k++)
-		listeners[k].fd = workers[w].fds[k];
-	listener_count = opt.listen_count;
-	snprintf(log_tag, sizeof log_tag, "worker %d: ", w + 1);
+		listeners.at[k].fd = workers[w].fds[k];
+	listeners.count = opt.listen_count;
+	snprintf(logs.tag, sizeof logs.tag, "worker %d: ", w + 1);
 	drop_privileges();
 	/*
 	 * A supervisor killed outright must not leave workers serving. Set
 	 * after the drop, which clears it.
 	 */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != supervisor_pid)
+	if (getppid() != life.supervisor_pid)
 		_exit(0);
 }
 
@@ -2612,13 +2608,13 @@ start_worker(int w)
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	status_worker_started(block, pid);
 	if (pid < 0) {
-		workers[w].restart_at = now_ms + RESTART_DELAY_MAX_MS;
+		workers[w].restart_at = now.ms + RESTART_DELAY_MAX_MS;
 		log_error("alert", NULL, "worker %d: fork: %s; trying again in %ds",
 		    w + 1, strerror(errno), RESTART_DELAY_MAX_MS / 1000);
 		return false;
 	}
 	workers[w].pid = pid;
-	workers[w].started_at = now_ms;
+	workers[w].started_at = now.ms;
 	workers[w].restart_at = 0;
 	log_error("notice", NULL, "worker %d started, pid %ld", w + 1, (long)pid);
 	return false;
@@ -2648,7 +2644,7 @@ reap_workers(bool restart)
 	struct worker *wk;
 	pid_t pid;
 
-	child_exited = 0;
+	life.child_exited = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		status_worker_exited(pid);      /* its counts join the totals */
 		for (w = 0; w < opt.workers && workers[w].pid != pid; w++)
@@ -2669,7 +2665,7 @@ reap_workers(bool restart)
 			/* Restarting cannot help: stop, with the reason logged. */
 			log_error("alert", NULL, "worker %d (pid %ld) could not drop "
 			    "privileges; stopping", w + 1, (long)pid);
-			worker_cannot_drop = true;
+			life.worker_cannot_drop = true;
 			continue;
 		}
 		if (!restart) {
@@ -2678,13 +2674,13 @@ reap_workers(bool restart)
 				    (long)pid, how);
 			continue;
 		}
-		if (wk->delay_ms == 0 || now_ms - wk->started_at >= WORKER_STABLE_MS)
+		if (wk->delay_ms == 0 || now.ms - wk->started_at >= WORKER_STABLE_MS)
 			wk->delay_ms = RESTART_DELAY_MIN_MS;
 		else if (wk->delay_ms * 2 <= RESTART_DELAY_MAX_MS)
 			wk->delay_ms *= 2;
 		else
 			wk->delay_ms = RESTART_DELAY_MAX_MS;
-		wk->restart_at = now_ms + wk->delay_ms;
+		wk->restart_at = now.ms + wk->delay_ms;
 		log_error("alert", NULL, "worker %d (pid %ld) %s; restarting it in "
 		    "%.1fs", w + 1, (long)pid, how, (double)wk->delay_ms / 1000.0);
 	}
@@ -2724,21 +2720,12 @@ signal_workers(int sig)
 static bool
 supervisor_reload(void)
 {
-	struct tls_credentials *creds;
 	char why[512];
 	pid_t old;
 	int w, started = 0;
 
-	reload_requested = 0;
-	reopen_root(true);
-	if (!(creds = tls_load(&opt.tls, why, sizeof why))) {
-		log_error("error", NULL, "reload failed, keeping the current "
-		    "certificates, CAs, CRLs and allowlists: %s", why);
-		record_reload(why);
+	if (!load_again())
 		return false;
-	}
-	tls_use(creds);
-	tls_warn_expiring(creds, 7, warn_line);
 	for (w = 0; w < opt.workers; w++) {
 		old = workers[w].pid;
 		if (start_worker(w))
@@ -2773,7 +2760,7 @@ static void
 supervise(void)
 {
 	struct sigaction sa;
-	struct pollfd pfd[1 + STATUS_POLLFDS];
+	struct pollfd pfd[1 + SIDE_POLLFDS];
 	struct stat st;
 	int64_t kill_at = 0, wake;
 	size_t n;
@@ -2781,13 +2768,13 @@ supervise(void)
 	bool stopping = false, killed = false;
 	char sink[64];
 
-	supervisor_pid = getpid();
+	life.supervisor_pid = getpid();
 	/* Workers share the access log: on a pipe, lines must not be torn. */
-	if (access_fd >= 0 && fstat(access_fd, &st) == 0
+	if (logs.access_fd >= 0 && fstat(logs.access_fd, &st) == 0
 	    && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-		access_write_max = PIPE_BUF;
+		logs.access_write_max = PIPE_BUF;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_child_signal;
+	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
 	/* True already: the sockets queue connections until a worker takes them. */
@@ -2800,14 +2787,14 @@ supervise(void)
 			return;
 	for (;;) {
 		update_clock();
-		if (child_exited) {
+		if (life.child_exited) {
 			k = reap_workers(!stopping);
 			if (stopping)
 				failures += k;
 		}
-		if (stop_requested && !stopping) {
+		if (life.stop_requested && !stopping) {
 			stopping = true;
-			kill_at = now_ms + opt.shutdown_grace * 1000 + STOP_MARGIN_MS;
+			kill_at = now.ms + opt.shutdown_grace * 1000 + STOP_MARGIN_MS;
 			log_error("notice", NULL, "shutting down: stopping %d workers",
 			    workers_running());
 			/* The workers close theirs: then the ports are closed. */
@@ -2816,17 +2803,17 @@ supervise(void)
 					close(workers[w].fds[k]);
 			signal_workers(SIGTERM);
 		}
-		if (worker_cannot_drop && !stopping) {
-			stop_requested = 1;
+		if (life.worker_cannot_drop && !stopping) {
+			life.stop_requested = 1;
 			failures++;
 		}
-		if (reload_requested && !stopping && supervisor_reload())
+		if (life.reload_requested && !stopping && supervisor_reload())
 			return;
-		wake = now_ms + 1000;
+		wake = now.ms + 1000;
 		if (stopping) {
 			if (workers_running() == 0)
 				break;
-			if (!killed && now_ms >= kill_at) {
+			if (!killed && now.ms >= kill_at) {
 				for (w = 0; w < opt.workers; w++)
 					if (workers[w].pid > 0)
 						log_error("alert", NULL, "worker %d (pid %ld) still "
@@ -2842,7 +2829,7 @@ supervise(void)
 			for (w = 0; w < opt.workers; w++) {
 				if (workers[w].pid > 0 || workers[w].restart_at == 0)
 					continue;
-				if (workers[w].restart_at <= now_ms) {
+				if (workers[w].restart_at <= now.ms) {
 					if (start_worker(w))
 						return;
 				} else if (workers[w].restart_at < wake) {
@@ -2850,18 +2837,18 @@ supervise(void)
 				}
 			}
 		}
-		if (status_expire(now_ms) < wake)
-			wake = status_expire(now_ms);
-		pfd[0].fd = signal_pipe[0];
+		if (side_expire(now.ms) < wake)
+			wake = side_expire(now.ms);
+		pfd[0].fd = life.signal_pipe[0];
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
-		n = 1 + status_pollfds(pfd + 1, now_ms);
-		if (poll(pfd, (nfds_t)n, wake > now_ms ? (int)(wake - now_ms) : 0) > 0) {
+		n = 1 + side_pollfds(pfd + 1, now.ms, false);
+		if (poll(pfd, (nfds_t)n, wake > now.ms ? (int)(wake - now.ms) : 0) > 0) {
 			if (pfd[0].revents)
-				while (read(signal_pipe[0], sink, sizeof sink) > 0)
+				while (read(life.signal_pipe[0], sink, sizeof sink) > 0)
 					;
 			update_clock();
-			status_ready(pfd + 1, n - 1, now_ms, wall_now);
+			side_ready(pfd + 1, n - 1, now.ms, now.wall);
 		}
 	}
 	log_error("notice", NULL, "exiting");
@@ -2878,15 +2865,15 @@ main(int argc, char **argv)
 
 	read_nginx_conf(argc, argv);
 	parse_options(argc, argv);
-	if (nginx_conf_path && nginx_conf_check_files(&opt, why, sizeof why) < 0)
+	if (args.nginx_conf_path && nginx_conf_check_files(&opt, why, sizeof why) < 0)
 		die("%s", why);
 	tzset();    /* now, not at the first log line while serving */
 	update_clock();
 	if (opt.check_cert)
 		return check_cert_main();
-	if (signal_name)
+	if (args.signal_name)
 		return signal_main();
-	if (config_test)
+	if (args.config_test)
 		return test_config_main();
 	if (priv_prepare(opt.user, opt.chroot_dir, why, sizeof why) < 0)
 		die("%s", why);
@@ -2906,11 +2893,11 @@ main(int argc, char **argv)
 	open_access_log();
 	open_error_log();
 	setup_signals();
-	supervised = opt.workers > 1 || opt.user || opt.chroot_dir || opt.sandbox;
-	if (supervised && opt.status)
+	life.supervised = opt.workers > 1 || opt.user || opt.chroot_dir || opt.sandbox;
+	if (life.supervised && opt.status)
 		status_shared_init(opt.workers);
 	open_status_listener();
-	if (supervised)
+	if (life.supervised)
 		open_worker_listeners();
 	else
 		for (i = 0; i < opt.listen_count; i++)
@@ -2918,22 +2905,22 @@ main(int argc, char **argv)
 	open_redirect_listeners();
 	allocate_slots();
 	write_pid_file();
-	if (supervised) {
+	if (life.supervised) {
 		supervise();        /* returns in each worker, privileges dropped */
 	} else {
-		for (i = 0; i < listener_count; i++)
+		for (i = 0; i < listeners.count; i++)
 			fprintf(stderr, "mtlsd/%s: listening on %s\n", MTLSD_VERSION,
-			    listeners[i].name);
+			    listeners.at[i].name);
 		use_error_log();
 	}
 	run();
 	access_log_flush();
-	if (access_dropped)
+	if (logs.access_dropped)
 		log_error("warn", NULL, "%lu access log lines were dropped "
-		    "(log output blocked)", access_dropped);
-	if (client_lines_dropped)
+		    "(log output blocked)", logs.access_dropped);
+	if (logs.client_dropped)
 		log_error("warn", NULL, "%lu lines about clients were not logged "
-		    "in all", client_lines_dropped);
+		    "in all", logs.client_dropped);
 	log_error("notice", NULL, "exiting");
 	remove_pid_file();
 	return 0;

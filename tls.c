@@ -443,14 +443,6 @@ allowed_globally(const struct tls_credentials *creds, const struct client_identi
 }
 
 static bool
-allowed_by_lists(const struct tls_credentials *creds, const struct client_identity *id)
-{
-	struct tls_access a;
-
-	return allowed_globally(creds, id, &a);
-}
-
-static bool
 path_rule_allows(const struct path_rule *r, const struct client_identity *id,
     struct tls_access *a)
 {
@@ -2781,7 +2773,7 @@ tls_session_sending(const struct tls_session *s)
 }
 
 void
-tls_session_send_refusal(const struct tls_session *s, int fd)
+tls_session_send_refusal(const struct tls_session *s, int fd, enum verdict v)
 {
 	enum { HANDSHAKE_FAILURE = 40, BAD_CERTIFICATE = 42,
 		UNSUPPORTED_CERTIFICATE = 43, CERTIFICATE_REVOKED = 44,
@@ -2790,10 +2782,12 @@ tls_session_send_refusal(const struct tls_session *s, int fd)
 
 	const struct client_identity *id = &s->verifier.identity;
 
-	if (id->auth == AUTH_VERIFIED)
+	if (v == V_ALLOW)
 		return;
-	if (id->auth == AUTH_NOT_SENT)
+	if (v == V_NO_CERT)
 		alert[6] = HANDSHAKE_FAILURE;
+	else if (v == V_FORBIDDEN)
+		alert[6] = ACCESS_DENIED;
 	else if (id->error == BR_ERR_X509_EXPIRED)
 		alert[6] = CERTIFICATE_EXPIRED;
 	else if (id->error == BR_ERR_X509_NOT_TRUSTED
@@ -2801,8 +2795,6 @@ tls_session_send_refusal(const struct tls_session *s, int fd)
 		alert[6] = UNKNOWN_CA;
 	else if (id->error == TLS_ERR_REVOKED || id->error == TLS_ERR_CA_REVOKED)
 		alert[6] = CERTIFICATE_REVOKED;
-	else if (id->error == TLS_ERR_NOT_ALLOWED)
-		alert[6] = ACCESS_DENIED;
 	else if (id->error == TLS_ERR_EKU || id->error == TLS_ERR_KEY_USAGE
 	    || id->error == TLS_ERR_CA_EKU || id->error == TLS_ERR_NS_CERT_TYPE)
 		alert[6] = UNSUPPORTED_CERTIFICATE;     /* OpenSSL: invalid purpose */
@@ -2942,42 +2934,30 @@ recheck_chain(const struct client_identity *id)
 	return revocation_status(current_creds, id, now);
 }
 
-int
-tls_identity_recheck(const struct client_identity *id)
-{
-	int err;
-
-	if ((err = recheck_chain(id)) != 0)
-		return err;
-	if (!allowed_by_lists(current_creds, id))
-		return TLS_ERR_NOT_ALLOWED;
-	return 0;
-}
-
-int
+enum verdict
 tls_access_check(const struct client_identity *id, const char *path,
-    size_t path_len, struct tls_access *access)
+    size_t path_len, struct tls_access *access, int *why)
 {
-	const struct path_rule *decided;
-	int err;
+	const struct path_rule *decided = NULL;
 
 	access->kind = ALLOW_NOTHING;
 	access->value = NULL;
-	if (id->auth != AUTH_VERIFIED)
-		return id->error ? id->error : BR_ERR_X509_NOT_TRUSTED;
-	if ((err = recheck_chain(id)) != 0)
-		return err;
-	if (!allowed_for_path(current_creds, id, path, path_len, access, &decided)) {
-		access->kind = ALLOW_NOTHING;
-		access->value = NULL;
-		return decided ? TLS_ERR_PATH_NOT_ALLOWED : TLS_ERR_NOT_ALLOWED;
-	}
-	if (current_creds->config->root_per_client && !tls_cn_is_plain(id)) {
-		access->kind = ALLOW_NOTHING;
-		access->value = NULL;
-		return TLS_ERR_CN_NOT_PLAIN;
-	}
-	return 0;
+	*why = id->auth == AUTH_VERIFIED ? recheck_chain(id) : id->error;
+	if (id->auth == AUTH_NOT_SENT)
+		return V_NO_CERT;
+	if (*why == TLS_ERR_NOT_ALLOWED)        /* strict mode's, in the handshake */
+		return V_FORBIDDEN;
+	if (id->auth != AUTH_VERIFIED || *why != 0)
+		return V_BAD_CERT;
+	if (!allowed_for_path(current_creds, id, path, path_len, access, &decided))
+		*why = decided ? TLS_ERR_PATH_NOT_ALLOWED : TLS_ERR_NOT_ALLOWED;
+	else if (current_creds->config->root_per_client && !tls_cn_is_plain(id))
+		*why = TLS_ERR_CN_NOT_PLAIN;
+	else
+		return V_ALLOW;
+	access->kind = ALLOW_NOTHING;
+	access->value = NULL;
+	return *why == TLS_ERR_PATH_NOT_ALLOWED ? V_FORBIDDEN_HERE : V_FORBIDDEN;
 }
 
 void

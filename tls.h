@@ -501,12 +501,22 @@ void tls_session_close(struct tls_session *s);
 /* True when records are still waiting to be written to the socket. */
 bool tls_session_sending(const struct tls_session *s);
 
+/* Who gets in; what the caller answers is a mapping of this. */
+enum verdict {
+	V_ALLOW,
+	V_NO_CERT,          /* 400 "No required SSL certificate", or an alert */
+	V_BAD_CERT,         /* 400 "The SSL certificate error", or an alert */
+	V_FORBIDDEN,        /* 403 and close, or strict mode's access_denied */
+	V_FORBIDDEN_HERE,   /* 403 for this path only: the connection stays */
+};
+
 /*
- * After a refused handshake (strict mode), tells the client why with a
- * plaintext fatal alert, as OpenSSL servers do; BearSSL itself just stops.
- * Valid only while the handshake is still unencrypted.
+ * After a handshake strict mode refused (v, from tls_access_check()),
+ * tells the client why with a plaintext fatal alert, as OpenSSL servers
+ * do; BearSSL itself just stops. Valid only while the handshake is still
+ * unencrypted.
  */
-void tls_session_send_refusal(const struct tls_session *s, int fd);
+void tls_session_send_refusal(const struct tls_session *s, int fd, enum verdict v);
 
 const struct client_identity *tls_session_identity(const struct tls_session *s);
 
@@ -519,13 +529,6 @@ const char *tls_session_client_cn(const struct tls_session *s);
 /* Why the client is not verified, in nginx's words where nginx has some. */
 const char *tls_session_auth_failure(const struct tls_session *s);
 
-/*
- * Checks a verified identity against the current generation's CRLs and
- * allowlists, as done for every request. Returns 0, TLS_ERR_REVOKED,
- * TLS_ERR_CRL_EXPIRED or TLS_ERR_NOT_ALLOWED.
- */
-int tls_identity_recheck(const struct client_identity *id);
-
 /* Which rule let a request in, for the access log (see tls_access_text). */
 struct tls_access {
 	enum allow_kind kind;           /* ALLOW_NOTHING when refused or unchecked */
@@ -533,18 +536,21 @@ struct tls_access {
 };
 
 /*
- * THE decision for a request: is the verified identity `id` let in to the
- * normalised `path` (NULL: no path could be made, the global rules decide)?
- * Rechecks the chain against the current generation (expiry, pinned CA,
- * CRLs, as tls_identity_recheck), then the rules: the --allow-file rules
+ * THE decision, for a request and for a handshake strict mode refused: is
+ * `id` let in to the normalised `path` (NULL: no path could be made, or
+ * no request yet; the global rules decide)? An identity the handshake did
+ * not verify is refused as it was. A verified one's chain is checked
+ * again against the current generation (expiry, pinned CA, CRLs: a reload
+ * may revoke an open connection), then the rules: the --allow-file rules
  * of the longest prefix matching the path, or if none, the global
  * --allow-* options (any of them allows; none given: everyone verified).
- * With --root-per-client, refuses a CN that is not a plain name.
- * Returns 0 and fills *access, or the refusal: TLS_ERR_NOT_ALLOWED,
- * TLS_ERR_PATH_NOT_ALLOWED, TLS_ERR_CN_NOT_PLAIN or a recheck error.
+ * With --root-per-client, a CN that is not a plain name is refused.
+ * Fills *access (ALLOW_NOTHING when refused) and *why: the TLS_ERR_ or
+ * BR_ERR_ code of a refusal (TLS_ERR_NOT_ALLOWED, TLS_ERR_PATH_NOT_ALLOWED,
+ * TLS_ERR_CN_NOT_PLAIN, a recheck error, the handshake's), 0 if allowed.
  */
-int tls_access_check(const struct client_identity *id, const char *path,
-    size_t path_len, struct tls_access *access);
+enum verdict tls_access_check(const struct client_identity *id, const char *path,
+    size_t path_len, struct tls_access *access, int *why);
 
 /*
  * Formats what allowed a request ("cn=alice", "uri=spiffe://...",

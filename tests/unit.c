@@ -7,7 +7,7 @@
 #include "../filecache.c"
 #include "../tls.c"
 #include "../x509.c"
-#include "../status.c"
+#include "../side.c"
 
 #include <stdlib.h>
 #include <sys/resource.h>

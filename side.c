@@ -1,6 +1,6 @@
 /*
- * status.c - --status: counters, their two pages, and the plain-HTTP port
- * that serves them (see status.h).
+ * side.c - the plain-HTTP side ports (see side.h): --status's counters,
+ * their two pages, nginx's redirects, and one listener for both.
  *
  * Where the counters live. Without a supervisor, in this process. With one
  * (--workers N, --user, --chroot, --sandbox) the supervisor answers the
@@ -24,12 +24,16 @@
  * supervisor logs that the totals miss it.
  *
  * The scrapers' port is served by one process only (the supervisor, or
- * the only one): STATUS_SLOTS fixed slots, each with its request and
- * answer buffers; one request per connection (Connection: close), a
- * deadline for the whole exchange, nothing allocated.
+ * the only one): one request per connection (Connection: close), a
+ * deadline for the whole exchange. The redirect ports are served where
+ * the TLS ports are; their answer is nginx 1.22's to "return CODE URL"
+ * byte for byte but the server token: the same status line, headers in
+ * its order (Location last), its page. Each connection is a fixed slot
+ * with a head buffer and an answer buffer; nothing is allocated, and the
+ * number of slots bounds what a flood can take (the rest waits in the
+ * listen backlog).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +42,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "status.h"
+#include "side.h"
 
 #define LINGER_MS 2000
 #define ACCEPT_PAUSE_MS 100
-#define HEAD_MAX 2048
-#define ANSWER_MAX (64 * 1024)
+#define STATUS_HEAD_MAX 2048
+#define STATUS_ANSWER_MAX (64 * 1024)
 #define BLOCKS_PER_WORKER 4
 
 struct counters {
@@ -87,6 +90,55 @@ static const char *const result_names[HS_COUNT] = {
 static const char *const state_names[G_COUNT] = {
 	"handshake", "reading", "sending", "idle",
 };
+
+struct out {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void
+out_put(struct out *o, const char *s, size_t n)
+{
+	if (o->overflow || n > o->cap - o->len) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+out_str(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+static void
+out_fmt(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+out_fmt(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len)
+		o->overflow = true;
+	else
+		o->len += (size_t)n;
+}
+
+static void
+out_char(struct out *o, char c)
+{
+	out_put(o, &c, 1);
+}
 
 /* ---- counting ---- */
 
@@ -339,41 +391,6 @@ collect(struct counters *sum)
 
 /* ---- the pages ---- */
 
-struct out {
-	char *p;
-	size_t len, cap;
-	bool overflow;
-};
-
-static void
-page_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-page_printf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len)
-		o->overflow = true;
-	else
-		o->len += (size_t)n;
-}
-
-static void
-page_char(struct out *o, char c)
-{
-	if (o->overflow || o->len + 1 >= o->cap)
-		o->overflow = true;
-	else
-		o->p[o->len++] = c;
-}
-
 /* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
 static size_t
 utf8_length(const unsigned char *s, size_t left)
@@ -418,25 +435,25 @@ put_label(struct out *o, const char *value)
 
 	while (left > 0) {
 		if (*s == '\\' || *s == '"') {
-			page_char(o, '\\');
-			page_char(o, (char)*s);
+			out_char(o, '\\');
+			out_char(o, (char)*s);
 		} else if (*s == '\n') {
-			page_char(o, '\\');
-			page_char(o, 'n');
+			out_char(o, '\\');
+			out_char(o, 'n');
 		} else if (*s < 0x20 || *s == 0x7F) {
-			page_char(o, '?');
+			out_char(o, '?');
 		} else if (*s >= 0x80) {
 			if ((n = utf8_length(s, left)) == 0) {
-				page_char(o, '?');
+				out_char(o, '?');
 			} else {
 				while (n-- > 1) {
-					page_char(o, (char)*s++);
+					out_char(o, (char)*s++);
 					left--;
 				}
-				page_char(o, (char)*s);
+				out_char(o, (char)*s);
 			}
 		} else {
-			page_char(o, (char)*s);
+			out_char(o, (char)*s);
 		}
 		s++;
 		left--;
@@ -446,7 +463,7 @@ put_label(struct out *o, const char *value)
 static void
 family(struct out *o, const char *name, const char *type, const char *help)
 {
-	page_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	out_fmt(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 size_t
@@ -461,52 +478,52 @@ status_metrics_page(char *buf, size_t cap, time_t now)
 	family(&o, "mtlsd_handshakes_total", "counter",
 	    "TLS handshakes ended, by outcome of the client certificate check.");
 	for (i = 0; i < HS_COUNT; i++)
-		page_printf(&o, "mtlsd_handshakes_total{result=\"%s\"} %llu\n", result_names[i],
+		out_fmt(&o, "mtlsd_handshakes_total{result=\"%s\"} %llu\n", result_names[i],
 		    (unsigned long long)c.handshakes[i]);
 	family(&o, "mtlsd_requests_total", "counter",
 	    "HTTP responses begun, by status class.");
 	for (i = 0; i < 4; i++)
-		page_printf(&o, "mtlsd_requests_total{code=\"%zuxx\"} %llu\n", i + 2,
+		out_fmt(&o, "mtlsd_requests_total{code=\"%zuxx\"} %llu\n", i + 2,
 		    (unsigned long long)c.requests[i]);
 	family(&o, "mtlsd_response_bytes_total", "counter",
 	    "Bytes of responses (status line, headers, body) handed to TLS.");
-	page_printf(&o, "mtlsd_response_bytes_total %llu\n",
+	out_fmt(&o, "mtlsd_response_bytes_total %llu\n",
 	    (unsigned long long)c.response_bytes);
 	family(&o, "mtlsd_connections", "gauge",
 	    "Open client connections, by state (idle: waiting between requests, or closing).");
 	for (i = 0; i < G_COUNT; i++)
-		page_printf(&o, "mtlsd_connections{state=\"%s\"} %llu\n", state_names[i],
+		out_fmt(&o, "mtlsd_connections{state=\"%s\"} %llu\n", state_names[i],
 		    (unsigned long long)c.connections[i]);
 	family(&o, "mtlsd_connection_slots", "gauge",
 	    "Connection slots allocated at start-up, all workers.");
-	page_printf(&o, "mtlsd_connection_slots %llu\n", (unsigned long long)c.slots);
+	out_fmt(&o, "mtlsd_connection_slots %llu\n", (unsigned long long)c.slots);
 	family(&o, "mtlsd_evictions_total", "counter",
 	    "Connections closed to free a slot for a new one.");
-	page_printf(&o, "mtlsd_evictions_total %llu\n", (unsigned long long)c.evictions);
+	out_fmt(&o, "mtlsd_evictions_total %llu\n", (unsigned long long)c.evictions);
 	family(&o, "mtlsd_session_cache_hits_total", "counter",
 	    "Handshakes that resumed a cached session.");
-	page_printf(&o, "mtlsd_session_cache_hits_total %llu\n",
+	out_fmt(&o, "mtlsd_session_cache_hits_total %llu\n",
 	    (unsigned long long)c.cache_hits);
 	family(&o, "mtlsd_session_cache_misses_total", "counter",
 	    "Full handshakes while the session cache is on.");
-	page_printf(&o, "mtlsd_session_cache_misses_total %llu\n",
+	out_fmt(&o, "mtlsd_session_cache_misses_total %llu\n",
 	    (unsigned long long)c.cache_misses);
 	family(&o, "mtlsd_reloads_total", "counter",
 	    "Reloads (SIGHUP) of certificates, CAs, CRLs and allowlists, by outcome.");
-	page_printf(&o, "mtlsd_reloads_total{result=\"ok\"} %llu\n",
+	out_fmt(&o, "mtlsd_reloads_total{result=\"ok\"} %llu\n",
 	    (unsigned long long)reloads_ok);
-	page_printf(&o, "mtlsd_reloads_total{result=\"failed\"} %llu\n",
+	out_fmt(&o, "mtlsd_reloads_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)reloads_failed);
 	family(&o, "mtlsd_last_reload_timestamp_seconds", "gauge",
 	    "When the certificates in use were loaded (start-up or the last successful reload).");
-	page_printf(&o, "mtlsd_last_reload_timestamp_seconds %lld\n", (long long)loaded_at);
+	out_fmt(&o, "mtlsd_last_reload_timestamp_seconds %lld\n", (long long)loaded_at);
 	family(&o, "mtlsd_certificate_expiry_timestamp_seconds", "gauge",
 	    "notAfter of the server certificate and pinned CAs; nextUpdate of CRLs.");
 	for (i = 0; i < cert_count; i++) {
-		page_printf(&o, "mtlsd_certificate_expiry_timestamp_seconds{kind=\"%s\",subject=\"",
+		out_fmt(&o, "mtlsd_certificate_expiry_timestamp_seconds{kind=\"%s\",subject=\"",
 		    kind_names[certs[i].kind]);
 		put_label(&o, certs[i].subject);
-		page_printf(&o, "\"} %lld\n", (long long)certs[i].at);
+		out_fmt(&o, "\"} %lld\n", (long long)certs[i].at);
 	}
 	return o.overflow ? 0 : o.len;
 }
@@ -520,7 +537,7 @@ put_time(struct out *o, int64_t t)
 
 	if (!gmtime_r(&tt, &tm) || !strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm))
 		snprintf(when, sizeof when, "@%lld", (long long)t);
-	page_printf(o, "%s", when);
+	out_fmt(o, "%s", when);
 }
 
 size_t
@@ -531,167 +548,351 @@ status_text_page(char *buf, size_t cap, time_t now)
 	size_t i;
 
 	collect(&c);
-	page_printf(&o, "mtlsd %s, up %llds\n\nhandshakes:", MTLSD_VERSION,
+	out_fmt(&o, "mtlsd %s, up %llds\n\nhandshakes:", MTLSD_VERSION,
 	    (long long)(now - started_at));
 	for (i = 0; i < HS_COUNT; i++)
-		page_printf(&o, " %s %llu%s", result_names[i], (unsigned long long)c.handshakes[i],
+		out_fmt(&o, " %s %llu%s", result_names[i], (unsigned long long)c.handshakes[i],
 		    i + 1 < HS_COUNT ? "," : "\n");
-	page_printf(&o, "requests: 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu; %llu bytes sent\n",
+	out_fmt(&o, "requests: 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu; %llu bytes sent\n",
 	    (unsigned long long)c.requests[0], (unsigned long long)c.requests[1],
 	    (unsigned long long)c.requests[2], (unsigned long long)c.requests[3],
 	    (unsigned long long)c.response_bytes);
-	page_printf(&o, "connections:");
+	out_fmt(&o, "connections:");
 	for (i = 0; i < G_COUNT; i++)
-		page_printf(&o, " %s %llu,", state_names[i], (unsigned long long)c.connections[i]);
-	page_printf(&o, " of %llu slots; %llu evicted\n", (unsigned long long)c.slots,
+		out_fmt(&o, " %s %llu,", state_names[i], (unsigned long long)c.connections[i]);
+	out_fmt(&o, " of %llu slots; %llu evicted\n", (unsigned long long)c.slots,
 	    (unsigned long long)c.evictions);
-	page_printf(&o, "session cache: %llu resumed, %llu full handshakes\n",
+	out_fmt(&o, "session cache: %llu resumed, %llu full handshakes\n",
 	    (unsigned long long)c.cache_hits, (unsigned long long)c.cache_misses);
-	page_printf(&o, "reloads: %llu ok, %llu failed; certificates loaded ",
+	out_fmt(&o, "reloads: %llu ok, %llu failed; certificates loaded ",
 	    (unsigned long long)reloads_ok, (unsigned long long)reloads_failed);
 	put_time(&o, loaded_at);
-	page_printf(&o, "\n\ncertificates:\n");
+	out_fmt(&o, "\n\ncertificates:\n");
 	for (i = 0; i < cert_count; i++) {
 		int64_t left = certs[i].at - (int64_t)now;
 
-		page_printf(&o, "  %-6s %s: %s ", certs[i].kind == K_SERVER ? "server"
+		out_fmt(&o, "  %-6s %s: %s ", certs[i].kind == K_SERVER ? "server"
 		    : certs[i].kind == K_CA ? "CA" : "CRL", certs[i].subject,
 		    certs[i].kind == K_CRL ? "next update" : "expires");
 		put_time(&o, certs[i].at);
 		if (left < 0)
-			page_printf(&o, " (%lld days ago)\n", (long long)(-left / 86400));
+			out_fmt(&o, " (%lld days ago)\n", (long long)(-left / 86400));
 		else
-			page_printf(&o, " (in %lld days)\n", (long long)(left / 86400));
+			out_fmt(&o, " (in %lld days)\n", (long long)(left / 86400));
 	}
 	return o.overflow ? 0 : o.len;
 }
 
+/* ---- redirects ---- */
+
+/* nginx's status line says "Moved Temporarily" for 302, its page "Found". */
+static const char *
+line_reason(int code)
+{
+	switch (code) {
+	case 301: return "Moved Permanently";
+	case 302: return "Moved Temporarily";
+	case 303: return "See Other";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	default: return http_reason((enum status)code);
+	}
+}
+
+static const char *
+page_reason(int code)
+{
+	return code == 302 ? "Found" : line_reason(code);
+}
+
+/* nginx's page for a code, as http.c writes it for the TLS side. */
+static void
+put_page(struct out *o, int code, const char *detail)
+{
+	if (detail)
+		out_fmt(o, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+		    "<center><h1>%d %s</h1></center>\r\n<center>%s</center>\r\n",
+		    code, detail, code, page_reason(code), detail);
+	else
+		out_fmt(o, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+		    "<center><h1>%d %s</h1></center>\r\n", code, page_reason(code),
+		    code, page_reason(code));
+	out_str(o, "<hr><center>" SERVER_TOKEN "</center>\r\n</body>\r\n</html>\r\n");
+}
+
+/* $host: the request's host without the port and a final dot, in lower case. */
+static void
+put_host(struct out *o, struct text h)
+{
+	size_t n = h.len, i;
+
+	if (n > 0 && h.p[0] == '[') {
+		const char *end = memchr(h.p, ']', n);
+
+		n = end ? (size_t)(end - h.p) + 1 : n;
+	} else {
+		const char *colon = memchr(h.p, ':', n);
+
+		n = colon ? (size_t)(colon - h.p) : n;
+	}
+	if (n > 1 && h.p[n - 1] == '.')
+		n--;
+	for (i = 0; i < n; i++) {
+		char c = h.p[i];
+
+		c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		out_put(o, &c, 1);
+	}
+}
+
+/* The return's URL with $host, $server_name, $request_uri and $scheme filled in. */
+static void
+put_target(struct out *o, const struct redirect *r, const struct http_request *req)
+{
+	static const char *const names[] = { "$host", "$server_name", "$request_uri",
+		"$scheme" };
+	const char *t = r->target;
+	size_t k, n;
+
+	while (*t) {
+		for (k = 0; *t == '$' && k < sizeof names / sizeof names[0]; k++)
+			if (strncmp(t, names[k], strlen(names[k])) == 0)
+				break;
+		if (*t != '$' || k == sizeof names / sizeof names[0]) {
+			out_put(o, t++, 1);
+			continue;
+		}
+		t += strlen(names[k]);
+		switch (k) {
+		case 0:
+			if (req->host.len > 0)
+				put_host(o, req->host);
+			else
+				out_str(o, r->server_name);
+			break;
+		case 1:
+			out_str(o, r->server_name);
+			break;
+		case 2:
+			/* As received, but without an absolute form's scheme and host. */
+			if (req->target.len > 0 && req->target.p[0] == '/') {
+				out_put(o, req->target.p, req->target.len);
+			} else if (req->path.p >= req->target.p
+			    && req->path.p < req->target.p + req->target.len) {
+				n = req->target.len - (size_t)(req->path.p - req->target.p);
+				out_put(o, req->path.p, n);
+			} else {
+				out_str(o, "/");
+			}
+			break;
+		default:
+			out_str(o, "http");
+			break;
+		}
+	}
+}
+
+/*
+ * Writes the whole answer to the request head buf[0..len) (complete, or
+ * REDIRECT_HEAD_MAX bytes without an end when too_large) into out: nginx's
+ * redirect with r's target filled in, or its 400/414 page for a bad
+ * request. *keep_alive says whether the connection may carry another
+ * request. Returns the length (0 if out is too small).
+ */
+static size_t
+redirect_answer(const struct redirect *r, const char *buf, size_t len,
+    bool too_large, time_t now, bool *keep_alive, char *out, size_t cap)
+{
+	struct out o = { out, 0, cap, false }, page;
+	char date[HTTP_DATE_SIZE], body[1024], path[REDIRECT_HEAD_MAX + 16];
+	struct http_request req;
+	int code;
+
+	if (too_large)
+		http_head_too_large(buf, len, &req);
+	else
+		http_parse_head(buf, len, &req);
+	/* nginx refuses a path it cannot normalise before any return. */
+	if (req.error == S_NONE && http_normalize_path(req.path.p, req.path.len,
+	    path, sizeof path) < 0) {
+		req.error = S_BAD_REQUEST;
+		req.error_detail = NULL;
+	}
+	code = req.error != S_NONE ? (int)req.error : r->code;
+	/* A body would have to be read and thrown away: close instead. */
+	*keep_alive = req.error == S_NONE && req.keep_alive && !req.has_body;
+	page = (struct out){ body, 0, sizeof body, false };
+	put_page(&page, code, req.error != S_NONE ? req.error_detail : NULL);
+	http_format_date(now, date);
+	out_fmt(&o, "HTTP/1.1 %d %s\r\n", code, line_reason(code));
+	out_str(&o, "Server: " SERVER_TOKEN "\r\nDate: ");
+	out_str(&o, date);
+	out_fmt(&o, "\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n"
+	    "Connection: %s\r\n", page.len, *keep_alive ? "keep-alive" : "close");
+	if (req.error == S_NONE) {
+		out_str(&o, "Location: ");
+		put_target(&o, r, &req);
+		out_str(&o, "\r\n");
+	}
+	out_str(&o, "\r\n");
+	if (req.method != M_HEAD)
+		out_put(&o, body, page.len);
+	return o.overflow || page.overflow ? 0 : o.len;
+}
+
 /* ---- the listener ---- */
 
-enum sstate { S_FREE, S_READING, S_WRITING, S_LINGERING };
+enum side_state { SIDE_FREE, SIDE_READING, SIDE_WRITING, SIDE_LINGERING };
 
-struct sslot {
-	enum sstate state;
+struct slot {
+	enum side_state state;
 	int fd;
+	const struct redirect *r;       /* NULL: a scraper on --status */
 	int64_t deadline;
-	size_t in_len, out_len, out_sent;
-	char in[HEAD_MAX];
-	char out[ANSWER_MAX];
+	unsigned long requests;
+	bool keep_alive;
+	size_t in_len, in_cap, head_len, out_len, out_cap, out_sent;
+	char in[REDIRECT_HEAD_MAX];
+	char *out;
 };
 
-static struct sslot slots[STATUS_SLOTS];
-static size_t busy;
-static int listen_fd = -1;
-static int64_t accept_paused_until;
-static char page[ANSWER_MAX];       /* one answer is made at a time */
+/* The redirects' slots, then the scrapers': a flood of one leaves the other. */
+static struct slot slots[REDIRECT_SLOTS + STATUS_SLOTS];
+static char redirect_out[REDIRECT_SLOTS][REDIRECT_ANSWER_MAX];
+static char status_out[STATUS_SLOTS][STATUS_ANSWER_MAX];
+static char status_page[STATUS_ANSWER_MAX];     /* one is made at a time */
+/* Port 0 is --status (fd -1 when off), the others redirect. */
+static struct {
+	int fd;
+	const struct redirect *r;
+} ports[1 + MAX_LISTENERS] = { { -1, NULL } };
+static int port_count = 1;
+static long header_ms, keepalive_ms, request_limit;
+static int64_t accept_paused_until;    /* out of descriptors: wait, do not spin */
 
 void
 status_init(int fd)
 {
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags >= 0)
-		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-	listen_fd = fd;
+	ports[0].fd = fd;
 }
 
 void
 status_close(void)
 {
-	if (listen_fd >= 0)
-		close(listen_fd);
-	listen_fd = -1;
+	if (ports[0].fd >= 0)
+		close(ports[0].fd);
+	ports[0].fd = -1;
 }
 
-static void
-slot_close(struct sslot *s)
+void
+redirect_init(const struct redirect *r, const int *fds, int count,
+    long header_timeout, long keepalive_timeout, long max_requests)
 {
-	close(s->fd);
-	s->fd = -1;
-	s->state = S_FREE;
-	busy--;
-}
-
-static void
-answer(struct sslot *s, int code, const char *reason, const char *type,
-    const char *body, size_t body_len, bool head_only, const char *extra)
-{
-	struct out o = { s->out, 0, sizeof s->out, false };
-
-	page_printf(&o, "HTTP/1.1 %d %s\r\nServer: mtlsd\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%sConnection: close\r\n\r\n",
-	    code, reason, type, body_len, extra);
-	if (!head_only && !o.overflow) {
-		if (body_len > o.cap - o.len)
-			o.overflow = true;
-		else {
-			memcpy(o.p + o.len, body, body_len);
-			o.len += body_len;
-		}
+	for (port_count = 1; port_count <= count && port_count <= MAX_LISTENERS;
+	    port_count++) {
+		ports[port_count].fd = fds[port_count - 1];
+		ports[port_count].r = &r[port_count - 1];
 	}
-	s->out_len = o.overflow ? 0 : o.len;
-	s->out_sent = 0;
-	s->state = S_WRITING;
+	header_ms = header_timeout * 1000;
+	keepalive_ms = keepalive_timeout * 1000;
+	request_limit = max_requests;
 }
 
 #define TEXT_TYPE "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Answers the head now in the buffer, if it is complete (or too large). */
-static void
-slot_answer(struct sslot *s, time_t now)
+/* The scrapers' answer to the head buf[0..len), as redirect_answer(). */
+static size_t
+status_answer(const char *buf, size_t len, bool too_large, time_t now, char *out,
+    size_t cap)
 {
-	size_t end = http_head_end(s->in, s->in_len, 0), len;
+	struct out o = { out, 0, cap, false };
 	struct http_request req;
-	bool metrics;
-	static const char too_large[] = "request head too large\n",
-	    bad[] = "bad request\n", not_found[] = "not found: try /metrics or /status\n",
-	    not_allowed[] = "only GET and HEAD\n", failed[] =
-	    "the page is larger than mtlsd's buffer for it\n";
+	const char *line = "431 Request Header Fields Too Large", *extra = "",
+	    *type = TEXT_TYPE, *body = "request head too large\n";
+	size_t body_len;
+	bool metrics = false, head_only = false;
 
-	if (end == 0) {
-		if (s->in_len == sizeof s->in)
-			answer(s, 431, "Request Header Fields Too Large", TEXT_TYPE,
-			    too_large, sizeof too_large - 1, false, "");
-		return;
-	}
 	memset(&req, 0, sizeof req);
-	http_parse_head(s->in, end, &req);
-	if (req.error != S_NONE) {
-		answer(s, 400, "Bad Request", TEXT_TYPE, bad, sizeof bad - 1, false, "");
-		return;
+	if (!too_large)
+		http_parse_head(buf, len, &req);
+	if (too_large) {
+	} else if (req.error != S_NONE) {
+		line = "400 Bad Request";
+		body = "bad request\n";
+	} else if (req.method != M_GET && req.method != M_HEAD) {
+		line = "405 Method Not Allowed";
+		body = "only GET and HEAD\n";
+		extra = "Allow: GET, HEAD\r\n";
+	} else if (!(metrics = req.path.len == 8 && memcmp(req.path.p, "/metrics", 8) == 0)
+	    && !(req.path.len == 7 && memcmp(req.path.p, "/status", 7) == 0)) {
+		line = "404 Not Found";
+		head_only = req.method == M_HEAD;
+		body = "not found: try /metrics or /status\n";
+	} else if ((len = metrics ? status_metrics_page(status_page, sizeof status_page, now)
+	    : status_text_page(status_page, sizeof status_page, now)) == 0) {
+		line = "500 Internal Server Error";
+		head_only = req.method == M_HEAD;
+		body = "the page is larger than mtlsd's buffer for it\n";
+	} else {
+		line = "200 OK";
+		head_only = req.method == M_HEAD;
+		type = metrics ? METRICS_TYPE : TEXT_TYPE;
+		body = status_page;
 	}
-	if (req.method != M_GET && req.method != M_HEAD) {
-		answer(s, 405, "Method Not Allowed", TEXT_TYPE, not_allowed,
-		    sizeof not_allowed - 1, false, "Allow: GET, HEAD\r\n");
-		return;
-	}
-	metrics = req.path.len == 8 && memcmp(req.path.p, "/metrics", 8) == 0;
-	if (!metrics && !(req.path.len == 7 && memcmp(req.path.p, "/status", 7) == 0)) {
-		answer(s, 404, "Not Found", TEXT_TYPE, not_found, sizeof not_found - 1,
-		    req.method == M_HEAD, "");
-		return;
-	}
-	len = metrics ? status_metrics_page(page, sizeof page, now)
-	    : status_text_page(page, sizeof page, now);
-	if (len == 0)
-		answer(s, 500, "Internal Server Error", TEXT_TYPE, failed,
-		    sizeof failed - 1, req.method == M_HEAD, "");
-	else
-		answer(s, 200, "OK", metrics ? METRICS_TYPE : TEXT_TYPE, page, len,
-		    req.method == M_HEAD, "");
+	body_len = body == status_page ? len : strlen(body);
+	out_fmt(&o, "HTTP/1.1 %s\r\nServer: mtlsd\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%sConnection: close\r\n\r\n",
+	    line, type, body_len, extra);
+	if (!head_only)
+		out_put(&o, body, body_len);
+	return o.overflow ? 0 : o.len;
 }
 
 static void
-slot_step(struct sslot *s, int64_t now_ms, time_t now)
+slot_close(struct slot *s)
 {
-	char sink[512];
+	close(s->fd);
+	s->fd = -1;
+	s->state = SIDE_FREE;
+}
+
+/* Answers the head now in the buffer, if it is complete (or too large). */
+static void
+slot_answer(struct slot *s, int64_t now_ms, time_t now)
+{
+	size_t end = http_head_end(s->in, s->in_len, 0);
+
+	if (end == 0 && s->in_len < s->in_cap)
+		return;
+	s->head_len = end ? end : s->in_len;
+	s->keep_alive = false;
+	s->out_len = s->r ? redirect_answer(s->r, s->in, s->head_len, end == 0, now,
+	    &s->keep_alive, s->out, s->out_cap)
+	    : status_answer(s->in, s->head_len, end == 0, now, s->out, s->out_cap);
+	s->out_sent = 0;
+	s->requests++;
+	if (request_limit > 0 && s->requests >= (unsigned long)request_limit)
+		s->keep_alive = false;
+	if (s->out_len == 0) {
+		slot_close(s);      /* cannot happen: the buffer fits any answer */
+		return;
+	}
+	s->state = SIDE_WRITING;
+	if (s->r)           /* a scraper's deadline is for the whole exchange */
+		s->deadline = now_ms + header_ms;
+}
+
+static void
+slot_step(struct slot *s, int64_t now_ms, time_t now)
+{
 	ssize_t n;
+	char sink[4096];
 	int i;
 
 	switch (s->state) {
-	case S_READING:
-		n = recv(s->fd, s->in + s->in_len, sizeof s->in - s->in_len, 0);
+	case SIDE_READING:
+		n = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len, 0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			slot_close(s);
 			return;
@@ -699,15 +900,11 @@ slot_step(struct sslot *s, int64_t now_ms, time_t now)
 		if (n < 0)
 			return;
 		s->in_len += (size_t)n;
-		slot_answer(s, now);
-		if (s->state != S_WRITING)
+		slot_answer(s, now_ms, now);
+		if (s->state != SIDE_WRITING)
 			return;
-		if (s->out_len == 0) {
-			slot_close(s);  /* cannot happen: the buffer fits the head */
-			return;
-		}
 		/* FALLTHROUGH */
-	case S_WRITING:
+	case SIDE_WRITING:
 		while (s->out_sent < s->out_len) {
 			n = send(s->fd, s->out + s->out_sent, s->out_len - s->out_sent,
 			    MSG_NOSIGNAL);
@@ -719,13 +916,22 @@ slot_step(struct sslot *s, int64_t now_ms, time_t now)
 			}
 			s->out_sent += (size_t)n;
 		}
-		/* Read what the client still sends, so that close() sends no reset. */
-		shutdown(s->fd, SHUT_WR);
-		s->state = S_LINGERING;
-		if (s->deadline > now_ms + LINGER_MS)
-			s->deadline = now_ms + LINGER_MS;
+		if (!s->keep_alive) {
+			/* Read what the client still sends, so that close() sends no reset. */
+			shutdown(s->fd, SHUT_WR);
+			s->state = SIDE_LINGERING;
+			if (s->r || s->deadline > now_ms + LINGER_MS)
+				s->deadline = now_ms + LINGER_MS;
+			return;
+		}
+		/* The next request, perhaps already here (pipelined). */
+		memmove(s->in, s->in + s->head_len, s->in_len - s->head_len);
+		s->in_len -= s->head_len;
+		s->state = SIDE_READING;
+		s->deadline = now_ms + keepalive_ms;
+		slot_answer(s, now_ms, now);
 		return;
-	case S_LINGERING:
+	case SIDE_LINGERING:
 		for (i = 0; i < 16; i++) {
 			n = recv(s->fd, sink, sizeof sink, 0);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -736,69 +942,100 @@ slot_step(struct sslot *s, int64_t now_ms, time_t now)
 			}
 		}
 		return;
-	case S_FREE:
+	case SIDE_FREE:
 		return;
 	}
 }
 
+/* The slots port p's clients take: [*first, *end). */
 static void
-accept_scrapers(int64_t now_ms)
+pool(int p, size_t *first, size_t *end)
 {
-	size_t i;
+	*first = p == 0 ? REDIRECT_SLOTS : 0;
+	*end = p == 0 ? REDIRECT_SLOTS + STATUS_SLOTS : REDIRECT_SLOTS;
+}
+
+static bool
+slot_free(int p)
+{
+	size_t i, end;
+
+	for (pool(p, &i, &end); i < end; i++)
+		if (slots[i].state == SIDE_FREE)
+			return true;
+	return false;
+}
+
+static void
+accept_on(int p, int64_t now_ms)
+{
+	size_t i, end;
+	struct slot *s;
 	int fd;
 
-	for (i = 0; i < STATUS_SLOTS && busy < STATUS_SLOTS; i++) {
-		if (slots[i].state != S_FREE)
+	for (pool(p, &i, &end); i < end; i++) {
+		s = &slots[i];
+		if (s->state != SIDE_FREE)
 			continue;
-		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(ports[p].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
 			    || errno == ENOMEM)
 				accept_paused_until = now_ms + ACCEPT_PAUSE_MS;
 			return;
 		}
-		slots[i].state = S_READING;
-		slots[i].fd = fd;
-		slots[i].deadline = now_ms + STATUS_TIMEOUT_MS;
-		slots[i].in_len = 0;
-		busy++;
+		s->state = SIDE_READING;
+		s->fd = fd;
+		s->r = ports[p].r;
+		s->deadline = now_ms + (s->r ? header_ms : STATUS_TIMEOUT_MS);
+		s->requests = 0;
+		s->in_len = 0;
+		s->in_cap = s->r ? sizeof s->in : STATUS_HEAD_MAX;
+		s->out = s->r ? redirect_out[i] : status_out[i - REDIRECT_SLOTS];
+		s->out_cap = s->r ? REDIRECT_ANSWER_MAX : STATUS_ANSWER_MAX;
 	}
 }
 
 size_t
-status_pollfds(struct pollfd *pfd, int64_t now_ms)
+side_pollfds(struct pollfd *pfd, int64_t now_ms, bool redirects)
 {
 	size_t n = 0, i;
+	int p;
 
-	if (listen_fd >= 0 && busy < STATUS_SLOTS && accept_paused_until <= now_ms) {
-		pfd[n].fd = listen_fd;
-		pfd[n].events = POLLIN;
-		pfd[n++].revents = 0;
-	}
-	for (i = 0; i < STATUS_SLOTS; i++) {
-		if (slots[i].state == S_FREE)
+	for (p = 0; p < (redirects ? port_count : 1); p++)
+		if (ports[p].fd >= 0 && accept_paused_until <= now_ms && slot_free(p)) {
+			pfd[n].fd = ports[p].fd;
+			pfd[n].events = POLLIN;
+			pfd[n++].revents = 0;
+		}
+	for (i = 0; i < REDIRECT_SLOTS + STATUS_SLOTS; i++) {
+		if (slots[i].state == SIDE_FREE)
 			continue;
 		pfd[n].fd = slots[i].fd;
-		pfd[n].events = slots[i].state == S_WRITING ? POLLOUT : POLLIN;
+		pfd[n].events = slots[i].state == SIDE_WRITING ? POLLOUT : POLLIN;
 		pfd[n++].revents = 0;
 	}
 	return n;
 }
 
 void
-status_ready(const struct pollfd *pfd, size_t n, int64_t now_ms, time_t now)
+side_ready(const struct pollfd *pfd, size_t n, int64_t now_ms, time_t now)
 {
 	size_t k, i;
+	int p;
 
 	for (k = 0; k < n; k++) {
 		if (pfd[k].revents == 0)
 			continue;
-		if (pfd[k].fd == listen_fd) {
-			accept_scrapers(now_ms);
+		for (p = 0; p < port_count; p++)
+			if (ports[p].fd == pfd[k].fd)
+				break;
+		if (p < port_count) {
+			accept_on(p, now_ms);
 			continue;
 		}
-		for (i = 0; i < STATUS_SLOTS; i++)
-			if (slots[i].state != S_FREE && slots[i].fd == pfd[k].fd) {
+		for (i = 0; i < REDIRECT_SLOTS + STATUS_SLOTS; i++)
+			if (slots[i].state != SIDE_FREE && slots[i].fd == pfd[k].fd) {
 				slot_step(&slots[i], now_ms, now);
 				break;
 			}
@@ -806,13 +1043,13 @@ status_ready(const struct pollfd *pfd, size_t n, int64_t now_ms, time_t now)
 }
 
 int64_t
-status_expire(int64_t now_ms)
+side_expire(int64_t now_ms)
 {
 	int64_t nearest = accept_paused_until > now_ms ? accept_paused_until : INT64_MAX;
 	size_t i;
 
-	for (i = 0; i < STATUS_SLOTS; i++) {
-		if (slots[i].state == S_FREE)
+	for (i = 0; i < REDIRECT_SLOTS + STATUS_SLOTS; i++) {
+		if (slots[i].state == SIDE_FREE)
 			continue;
 		if (slots[i].deadline <= now_ms)
 			slot_close(&slots[i]);

@@ -1,11 +1,13 @@
 /*
- * status.h - --status ADDR:PORT: what mtlsd counts while serving, and a
- * plain-HTTP port that shows it: GET /metrics in the Prometheus text
- * format 0.0.4, GET /status as a page for people. A few fixed slots, no
- * TLS, no allocation while serving.
+ * side.h - the plain-HTTP side ports. --status ADDR:PORT shows what mtlsd
+ * counts while serving: GET /metrics in the Prometheus text format 0.0.4,
+ * GET /status as a page for people. --nginx-conf's redirect-only servers
+ * (server { listen 80; return 301 https://$host$request_uri; }) answer
+ * nginx's redirect. A few fixed slots each, no TLS, no allocation while
+ * serving.
  */
-#ifndef MTLSD_STATUS_H
-#define MTLSD_STATUS_H
+#ifndef MTLSD_SIDE_H
+#define MTLSD_SIDE_H
 
 #include <poll.h>
 #include <stdbool.h>
@@ -14,10 +16,15 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "http.h"
+#include "server.h"
 #include "tls.h"
 
 #define STATUS_SLOTS 4              /* scrapers at once; more wait in the backlog */
 #define STATUS_TIMEOUT_MS 10000     /* a whole exchange, request to close */
+#define REDIRECT_SLOTS 32           /* redirected clients at once; likewise */
+#define REDIRECT_HEAD_MAX 4096      /* a longer head gets nginx's 414 or 400 */
+#define REDIRECT_ANSWER_MAX (2 * REDIRECT_HEAD_MAX + 2048)
 
 /* The values of mtlsd_handshakes_total's label result. */
 enum handshake_result {
@@ -60,7 +67,7 @@ void status_loaded(void);
 
 /*
  * --workers N under a supervisor. Before the first fork: a MAP_SHARED
- * block of counters for each worker that may run at once (see status.c).
+ * block of counters for each worker that may run at once (see side.c).
  * status_worker_block() is called before each fork (it returns -1 when
  * none is free), status_worker_started() after it (pid < 0: the fork
  * failed), status_worker_counts_in() in the new worker, and
@@ -73,21 +80,30 @@ void status_worker_counts_in(int block);
 void status_worker_exited(pid_t pid);
 
 /*
- * The listener. status_init() takes the listening socket (blocking or
- * not: it is made non-blocking); status_close() closes it, in a worker.
+ * The listeners. status_init() takes the --status socket (non-blocking);
+ * status_close() closes it, in a worker.
+ * redirect_init() serves r[i] on the listening socket fds[i];
+ * header_timeout and keepalive_timeout are in seconds, max_requests per
+ * connection.
  */
 void status_init(int fd);
 void status_close(void);
+void redirect_init(const struct redirect *r, const int *fds, int count,
+    long header_timeout, long keepalive_timeout, long max_requests);
 
-/* The poll entries for the listener and the busy slots; how many. */
-size_t status_pollfds(struct pollfd *pfd, int64_t now_ms);
-#define STATUS_POLLFDS (STATUS_SLOTS + 1)
+/*
+ * The poll entries for the listeners with a free slot (the redirect ports
+ * only when redirects is true: the supervisor leaves them to its workers)
+ * and the busy slots, at most SIDE_POLLFDS. Returns how many.
+ */
+size_t side_pollfds(struct pollfd *pfd, int64_t now_ms, bool redirects);
+#define SIDE_POLLFDS (STATUS_SLOTS + REDIRECT_SLOTS + 1 + MAX_LISTENERS)
 
 /* After poll(): the same entries, with their revents. */
-void status_ready(const struct pollfd *pfd, size_t n, int64_t now_ms, time_t now);
+void side_ready(const struct pollfd *pfd, size_t n, int64_t now_ms, time_t now);
 
 /* Closes what timed out; returns the nearest deadline (ms), or INT64_MAX. */
-int64_t status_expire(int64_t now_ms);
+int64_t side_expire(int64_t now_ms);
 
 /*
  * The pages, into out[0..cap): for tests and the listener. Returns the
