@@ -142,9 +142,9 @@ bench:
 	$(MAKE) mtlsd bench/floor
 	bash bench/run.sh
 
-tests/unit-nginx: tests/unit-nginx.c nginx_conf.c $(HEADERS)
+tests/unit-nginx: tests/unit-nginx.c nginx_conf.c http.c filecache.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
-		$(LDFLAGS) -o $@ tests/unit-nginx.c
+		$(LDFLAGS) -o $@ tests/unit-nginx.c http.c filecache.c
 
 $(UNIT_PROXY): tests/unit-proxy.c proxy.c proxy.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
