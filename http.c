@@ -1550,7 +1550,7 @@ answer_return(struct http_response *resp, int code, const char *text)
 {
 	set_status(resp, (enum status)code, NULL);
 	/* Without a text, a code below 300 has an empty body. */
-	resp->text = text ? text : code < 300 ? "" : NULL;
+	resp->text = text ? text : code < 300 && code != S_NO_CONTENT ? "" : NULL;
 }
 
 /* nginx's rewrite phase of one level: its if () { return } and return. */
@@ -1562,7 +1562,7 @@ rewrite_phase(struct http_response *resp, const struct http_location *level,
 
 	for (i = 0; i < level->ident_count; i++)
 		if (id_rule_holds(&level->ident[i], site->subject)) {
-			answer_return(resp, level->ident[i].code, NULL);
+			answer_return(resp, level->ident[i].code, level->ident[i].text);
 			return false;
 		}
 	if (level->return_code) {
@@ -1811,13 +1811,15 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 				continue;
 		}
 		/*
-		 * The index module redirects internally to DIR/INDEX, which
-		 * another location may take: then it is looked up again.
+		 * The index module redirects internally to DIR/INDEX: looked up
+		 * again when another location takes it, or this one's try_files
+		 * would see it (else the lookup would give the same answer).
 		 */
 		index_len = strlen(mine.index);
 		if (path[path_len - 1] == '/' && (size_t)path_len + index_len < sizeof path) {
 			memcpy(path + path_len, mine.index, index_len + 1);
-			if (http_find_location(path, (size_t)path_len + index_len) != loc
+			if ((loc->try_count || http_find_location(path, (size_t)path_len
+			    + index_len) != loc)
 			    && exists_as(loc, site, path, (size_t)path_len + index_len, false)) {
 				path_len += (long)index_len;
 				continue;

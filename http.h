@@ -282,7 +282,8 @@ struct http_id_rule {
 	enum http_id_op op;
 	const char *value;        /* ID_EQ, ID_NE */
 	struct http_pattern pattern;  /* ID_MATCH, ID_NO_MATCH */
-	int code;
+	int code;                 /* return CODE [TEXT|URL] inside */
+	const char *text;
 };
 
 /* A types { } entry: the extension (any case) and its type. */

@@ -1522,7 +1522,7 @@ r_if(struct parser *ps, const struct directive *d, const struct rule *r)
 	struct directive inner;
 	struct settings *s = here(ps);
 	struct http_id_rule rule;
-	const char *op;
+	const char *op, *text = NULL;
 	int n = 0, i, rc, code = 0, m = -1;
 	long c = 0;
 	size_t len;
@@ -1590,15 +1590,30 @@ r_if(struct parser *ps, const struct directive *d, const struct rule *r)
 		if (rc < 0)
 			return -1;
 		if (strcmp(inner.argv[0], "return") != 0 || inner.block
-		    || inner.argc < 2 || inner.argc > 3 || (!verify && (inner.argc != 2
-		    || parse_long(inner.argv[1], 0, 999, &c) < 0)))
+		    || inner.argc < 2 || inner.argc > 3)
 			return unsupported(ps, &inner, verify ? "inside \"if "
 			    "($ssl_client_verify != SUCCESS)\" mtlsd takes \"return\" only"
 			    : "inside an \"if\" on the client certificate mtlsd takes "
-			    "\"return CODE;\" only");
+			    "\"return\" only");
 		if (!verify && code == 0) {
-			if (check_return(ps, inner.line, c, NULL) < 0)
+			text = inner.argc == 3 ? inner.argv[2] : NULL;
+			if (inner.argc == 2 && parse_long(inner.argv[1], 0, 999, &c) < 0) {
+				text = inner.argv[1];
+				if (strncmp(text, "http://", 7) != 0
+				    && strncmp(text, "https://", 8) != 0
+				    && strncmp(text, "$scheme", 7) != 0)
+					return fail(ps, inner.line, "invalid return code \"%.64s\"",
+					    text);
+				c = 302;
+			} else if (inner.argc == 3 && parse_long(inner.argv[1], 0, 999, &c) < 0) {
+				return fail(ps, inner.line, "invalid return code \"%.64s\"",
+				    inner.argv[1]);
+			}
+			if (check_return(ps, inner.line, c, text) < 0)
 				return -1;
+			if (text && strstr(text, "$server_name"))
+				return fail(ps, inner.line, "\"return\": mtlsd fills "
+				    "$server_name only on a plain-HTTP redirect server");
 			code = (int)c;
 		}
 	}
@@ -1611,6 +1626,7 @@ r_if(struct parser *ps, const struct directive *d, const struct rule *r)
 		return fail(ps, d->line, "more than %d \"if\" at one level",
 		    HTTP_MAX_ID_RULES);
 	rule.code = code;
+	rule.text = text;
 	s->l.ident[s->l.ident_count++] = rule;
 	return 0;
 }
