@@ -495,6 +495,24 @@ if [ -n "${NGINX_BIN:-}" ]; then
 	done
 fi
 
+# No heap calls while answering through the location table
+if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
+	skip "locations without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
+else
+	for n in 1 2; do
+		rm -f "$TMPD/counts"
+		LD_PRELOAD=$PWD/tests/malloc-count.so MALLOC_COUNT_OUT=$TMPD/counts \
+			PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc$n.conf"
+		declare -n paths=LOC${n}_PATHS
+		for cert in server1 ec-client; do
+			answers "$LP" "$cert" "${paths[@]}" >/dev/null
+		done
+		stop_mtlsd
+		serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
+		expect_eq "locations, configuration $n: no heap calls while serving (malloc-count)" "0" "${serving:-none}"
+	done
+fi
+
 if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMPD"/server.*.err >/dev/null 2>&1; then
 	fail "sanitizer reports on the server's stderr" "$(grep -h -E 'ERROR:|runtime error:' "$TMPD"/server.*.err | head -n 3)"
 else
