@@ -1754,20 +1754,131 @@ try_files(struct http_response *resp, const struct http_location *loc,
 /* nginx gives up after this many internal redirects (500). */
 #define MAX_INTERNAL_REDIRECTS 10
 
+/*
+ * Finds what path names, through the table: the location, its rewrite
+ * and access phases, try_files and the index's internal redirects; opens
+ * the file. Returns true with the file in resp, or false with the answer
+ * decided (resp->loc says whose it is, for error_page and headers).
+ */
+static bool
+lookup(struct http_response *resp, const struct http_site *site, char *path,
+    long path_len, size_t cap)
+{
+	char rel[MAX_PATH_BYTES + 256];
+	const struct http_location *loc = &locations[0];
+	struct http_site mine = *site;
+	const char *type_name;
+	long rel_len;
+	size_t index_len;
+	int redirects;
+
+	for (redirects = 0; ; redirects++) {
+		if (redirects > MAX_INTERNAL_REDIRECTS) {
+			set_status(resp, S_INTERNAL_SERVER_ERROR, NULL);
+			return false;
+		}
+		loc = http_find_location(path, (size_t)path_len);
+		resp->loc = loc;
+		mine.index = loc->index ? loc->index : site->index;
+		/* The server's rewrite phase, then the location's; then access. */
+		if (!rewrite_phase(resp, &locations[0], site)
+		    || (loc != &locations[0] && !rewrite_phase(resp, loc, site))
+		    || !access_phase(resp, loc, site))
+			return false;
+		if (loc->try_count) {
+			enum try_result t = try_files(resp, loc, site, path, &path_len, cap);
+
+			if (t == TRY_ANSWERED)
+				return false;
+			if (t == TRY_REDIRECT)
+				continue;
+		}
+		/*
+		 * The index module redirects internally to DIR/INDEX: looked up
+		 * again when another location takes it, or this one's try_files
+		 * would see it (else the lookup would give the same answer).
+		 */
+		index_len = strlen(mine.index);
+		if (path[path_len - 1] == '/' && (size_t)path_len + index_len < cap) {
+			memcpy(path + path_len, mine.index, index_len + 1);
+			if ((loc->try_count || http_find_location(path, (size_t)path_len
+			    + index_len) != loc)
+			    && exists_as(loc, site, path, (size_t)path_len + index_len, false)) {
+				path_len += (long)index_len;
+				continue;
+			}
+			path[path_len] = '\0';
+		}
+		break;
+	}
+	rel_len = location_path(loc, path, (size_t)path_len, rel, sizeof rel);
+	if (rel_len <= 0) {
+		set_status(resp, S_NOT_FOUND, NULL);
+		return false;
+	}
+	mine.root_fd = location_fd(loc, site);
+	if (site->client_dir ? !open_client_target(resp, &mine, rel, (size_t)rel_len,
+	    sizeof rel) : !open_target(resp, &mine, rel, (size_t)rel_len, sizeof rel,
+	    mine.root_fd, rel, (size_t)rel_len))
+		return false;
+	if (loc->types || loc->default_type) {
+		type_name = rel[rel_len - 1] == '/' ? mine.index : rel;
+		resp->content_type = location_type(loc, type_name, strlen(type_name));
+	}
+	return true;
+}
+
+static const struct http_error_page *
+error_page_for(const struct http_location *loc, enum status status)
+{
+	int i;
+
+	for (i = 0; loc && i < loc->error_page_count; i++)
+		if (loc->error_pages[i].code == (int)status)
+			return &loc->error_pages[i];
+	return NULL;
+}
+
+/*
+ * nginx's error_page: the error's URI is looked up as a GET, once
+ * (recursive_error_pages off), and answered with the error's code, or
+ * "=CODE"'s; a URL is a redirect. Returns true when a file answers with
+ * a 200 (the normal path follows), false when resp is decided.
+ */
+static bool
+error_page(struct http_response *resp, const struct http_site *site, char *path,
+    size_t cap)
+{
+	const struct http_error_page *ep = error_page_for(resp->loc, resp->status);
+	enum status code = resp->status;
+	long len;
+
+	if (!ep || resp->text || code < 300 || code == S_NOT_MODIFIED)
+		return false;
+	if (ep->uri[0] != '/') {
+		answer_return(resp, ep->answer > 0 ? ep->answer : S_FOUND, ep->uri);
+		return false;
+	}
+	if ((len = http_normalize_path(ep->uri, strlen(ep->uri), path, cap)) < 0
+	    || !lookup(resp, site, path, len, cap))
+		return false;
+	if (ep->answer == 0 || (ep->answer > 0 && ep->answer != S_OK)) {
+		resp->status = ep->answer > 0 ? (enum status)ep->answer : code;
+		resp->file_error = true;
+		return false;
+	}
+	return true;
+}
+
 void
 http_prepare(struct http_response *resp, const struct http_request *req,
     const struct http_site *site, bool keep_alive_allowed)
 {
-	char path[MAX_PATH_BYTES + 256], rel[MAX_PATH_BYTES + 256];
-	const struct http_location *loc = &locations[0];
-	struct http_site mine = *site;
-	const char *type_name;
-	long path_len, rel_len;
-	size_t index_len;
-	int redirects;
+	char path[MAX_PATH_BYTES + 256];
+	long path_len;
 
 	reset_response(resp, req, keep_alive_allowed);
-	resp->loc = loc;
+	resp->loc = &locations[0];
 	if (req->content_length > HTTP_MAX_BODY) {
 		set_status(resp, S_PAYLOAD_TOO_LARGE, NULL);
 		return;
@@ -1788,59 +1899,16 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 		set_status(resp, S_BAD_REQUEST, NULL);
 		return;
 	}
-	for (redirects = 0; ; redirects++) {
-		if (redirects > MAX_INTERNAL_REDIRECTS) {
-			set_status(resp, S_INTERNAL_SERVER_ERROR, NULL);
-			return;
+	if (!lookup(resp, site, path, path_len, sizeof path)
+	    && !error_page(resp, site, path, sizeof path)) {
+		if (resp->file_error) {
+			/* The whole page, whatever the request's ranges and conditions. */
+			resp->offset = 0;
+			resp->remaining = resp->head_only ? 0 : resp->size;
+			if (resp->remaining == 0)
+				release_file(resp);
 		}
-		loc = http_find_location(path, (size_t)path_len);
-		resp->loc = loc;
-		mine.index = loc->index ? loc->index : site->index;
-		/* The server's rewrite phase, then the location's; then access. */
-		if (!rewrite_phase(resp, &locations[0], site)
-		    || (loc != &locations[0] && !rewrite_phase(resp, loc, site))
-		    || !access_phase(resp, loc, site))
-			return;
-		if (loc->try_count) {
-			enum try_result t = try_files(resp, loc, site, path, &path_len,
-			    sizeof path);
-
-			if (t == TRY_ANSWERED)
-				return;
-			if (t == TRY_REDIRECT)
-				continue;
-		}
-		/*
-		 * The index module redirects internally to DIR/INDEX: looked up
-		 * again when another location takes it, or this one's try_files
-		 * would see it (else the lookup would give the same answer).
-		 */
-		index_len = strlen(mine.index);
-		if (path[path_len - 1] == '/' && (size_t)path_len + index_len < sizeof path) {
-			memcpy(path + path_len, mine.index, index_len + 1);
-			if ((loc->try_count || http_find_location(path, (size_t)path_len
-			    + index_len) != loc)
-			    && exists_as(loc, site, path, (size_t)path_len + index_len, false)) {
-				path_len += (long)index_len;
-				continue;
-			}
-			path[path_len] = '\0';
-		}
-		break;
-	}
-	rel_len = location_path(loc, path, (size_t)path_len, rel, sizeof rel);
-	if (rel_len <= 0) {
-		set_status(resp, S_NOT_FOUND, NULL);
 		return;
-	}
-	mine.root_fd = location_fd(loc, site);
-	if (site->client_dir ? !open_client_target(resp, &mine, rel, (size_t)rel_len,
-	    sizeof rel) : !open_target(resp, &mine, rel, (size_t)rel_len, sizeof rel,
-	    mine.root_fd, rel, (size_t)rel_len))
-		return;
-	if (loc->types || loc->default_type) {
-		type_name = rel[rel_len - 1] == '/' ? mine.index : rel;
-		resp->content_type = location_type(loc, type_name, strlen(type_name));
 	}
 	/*
 	 * As nginx: once the file is found, a client waiting for "100
@@ -2191,11 +2259,12 @@ write_head(struct http_response *r, const struct http_request *req,
 		    : "application/octet-stream", loc->charset);
 		puts_(&w, "\r\nContent-Length: ");
 		put_number(&w, put_expanded(NULL, r, req, endpoint), 10);
-	} else if (r->status == S_OK || r->status == S_PARTIAL_CONTENT) {
+	} else if (r->status == S_OK || r->status == S_PARTIAL_CONTENT || r->file_error) {
 		puts_(&w, "\r\nContent-Type: ");
 		put_content_type(&w, r->content_type, loc->charset);
 		puts_(&w, "\r\nContent-Length: ");
-		put_number(&w, r->status == S_OK ? r->size : r->last - r->first + 1, 10);
+		put_number(&w, r->status == S_PARTIAL_CONTENT ? r->last - r->first + 1
+		    : r->size, 10);
 	} else if (has_error_page(r->status)) {
 		/* nginx gives a redirect no charset (old browsers kept it). */
 		puts_(&w, is_redirect(r->status) ? "\r\nContent-Type: text/html"
@@ -2228,7 +2297,7 @@ write_head(struct http_response *r, const struct http_request *req,
 		put_expanded(&w, r, req, endpoint);
 		puts_(&w, "\r\n");
 	}
-	if (is_file && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
+	if ((is_file || r->file_error) && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
 		puts_(&w, "ETag: ");
 		put(&w, etag, etag_len);
 		puts_(&w, "\r\n");
@@ -2256,7 +2325,7 @@ write_head(struct http_response *r, const struct http_request *req,
 	puts_(&w, "\r\n");
 	if (text_body && !r->head_only)
 		r->body_bytes = put_expanded(&w, r, req, endpoint);
-	else if (has_error_page(r->status) && !r->head_only)
+	else if (has_error_page(r->status) && !r->head_only && !r->file_error)
 		r->body_bytes = put_error_page(&w, r);
 	return w.overflow ? 0 : w.len;
 }

@@ -1848,6 +1848,60 @@ r_try_files(struct parser *ps, const struct directive *d, const struct rule *r)
 	return 0;
 }
 
+/*
+ * error_page CODE... [=[CODE]] URI|URL: the error's answer is the URI's
+ * file (looked up once, as nginx's recursive_error_pages off), with the
+ * error's code or the one after "="; a URL is a redirect (302, or "=CODE").
+ */
+static int
+r_error_page(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct settings *s = here(ps);
+	const char *uri = d->argv[d->argc - 1], *eq = NULL;
+	long code, answer = 0;
+	int i, last = d->argc - 1;
+
+	(void)r;
+	if (d->argc > 2 && d->argv[last - 1][0] == '=') {
+		eq = d->argv[--last];
+		if (eq[1] && (parse_long(eq + 1, 200, 599, &answer) < 0
+		    || check_return(ps, d->line, answer, NULL) < 0))
+			return fail(ps, d->line, "invalid value \"%.64s\"", eq);
+		if (!eq[1])
+			answer = -1;    /* the status of the page's own answer */
+	}
+	if (last < 2)
+		return fail(ps, d->line, "invalid number of arguments in \"error_page\"");
+	if (uri[0] == '@')
+		return unsupported(ps, d, "a named location: mtlsd has no internal "
+		    "redirects to named locations (they lead to proxies)");
+	if (strchr(uri, '$') || strchr(uri, '?'))
+		return fail(ps, d->line, "\"error_page ... %.64s\": mtlsd takes a constant "
+		    "URI without arguments", uri);
+	if (uri[0] != '/' && strncmp(uri, "http://", 7) != 0
+	    && strncmp(uri, "https://", 8) != 0)
+		return fail(ps, d->line, "\"error_page ... %.64s\": a URI starts with \"/\", "
+		    "a URL with http:// or https://", uri);
+	if (uri[0] != '/' && answer && !is_redirect(answer))
+		return fail(ps, d->line, "\"error_page ... %s %.64s\": a URL is answered "
+		    "with a redirect (301, 302, 303, 307, 308)", eq, uri);
+	if (uri[0] != '/' && check_vars(ps, d->line, 302, uri) < 0)
+		return -1;
+	for (i = 1; i < last; i++) {
+		if (parse_long(d->argv[i], 300, 599, &code) < 0)
+			return fail(ps, d->line, "value \"%.64s\" must be between 300 and 599",
+			    d->argv[i]);
+		if (s->l.error_page_count == HTTP_MAX_ERROR_PAGES)
+			return fail(ps, d->line, "more than %d codes with an error_page at "
+			    "one level", HTTP_MAX_ERROR_PAGES);
+		s->l.error_pages[s->l.error_page_count].code = (int)code;
+		s->l.error_pages[s->l.error_page_count].answer = (int)answer;
+		s->l.error_pages[s->l.error_page_count].uri = uri;
+		s->l.error_page_count++;
+	}
+	return 0;
+}
+
 /* allow | deny ADDRESS[/BITS] | all, in order. */
 static int
 r_access(struct parser *ps, const struct directive *d, const struct rule *r)
@@ -2163,6 +2217,7 @@ static const struct rule rules[] = {
 	{ "if", S | L, true, 1, -1, r_if, 0, NULL },
 	{ "try_files", S | L, false, 2, -1, r_try_files, 0, NULL },
 	{ "alias", L, false, 1, 1, r_alias, 0, NULL },
+	{ "error_page", H | S | L, false, 2, -1, r_error_page, 0, NULL },
 	{ "allow", H | S | L, false, 1, 1, r_access, 0, NULL },
 	{ "deny", H | S | L, false, 1, 1, r_access, 0, NULL },
 	{ "expires", H | S | L, false, 1, 2, r_expires, 0, NULL },
@@ -2575,6 +2630,12 @@ build_entry(struct parser *ps, struct http_location *out, const struct settings 
 		if (lv[k] && lv[k]->l.access_count) {
 			memcpy(out->access, lv[k]->l.access, sizeof out->access);
 			out->access_count = lv[k]->l.access_count;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->l.error_page_count) {
+			memcpy(out->error_pages, lv[k]->l.error_pages, sizeof out->error_pages);
+			out->error_page_count = lv[k]->l.error_page_count;
 			break;
 		}
 	for (k = n - 1; k >= 0; k--)

@@ -437,7 +437,33 @@ LOC1_PATHS=(/ /index.html /exact.txt /exact.txt/ /static/s.css /static/r.md /sta
 	/priv/p.txt /priv2/ /epoch/ /sub /missing "/hello -I")
 LOC2_PATHS=(/ /index.html /r200 /r204 /r403t /sub/ /sub /sub/index.html /ec/a.txt /s1
 	/denyal/x /static "/a.txt -I")
-for n in 1 2; do
+mkdir -p "$LW/www/err"
+printf 'custom 404\n' >"$LW/www/err/404.html"
+printf 'custom 50x\n' >"$LW/www/50x.html"
+cat >"$TMPD/loc3.conf" <<EOF
+server {
+  listen 127.0.0.1:$LP ssl;
+  ssl_certificate $PKI/server2.crt;
+  ssl_certificate_key $PKI/server2.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  root $LW/www;
+  add_header X-S 1;
+  error_page 404 /err/404.html;
+  error_page 500 502 503 504 /50x.html;
+  location = /50x.html { add_header X-50 1; }
+  location /e500 { return 500; }
+  location /e503t { return 503 "text"; }
+  location /deny/ { deny all; error_page 403 =200 /index.html; }
+  location /lost/ { error_page 404 /nothere.html; }
+  location /loc404/ { error_page 404 =404 /err/404.html; add_header X-L 1; }
+  location /redir/ { error_page 404 https://elsewhere/; }
+  location /tf/ { try_files \$uri =404; }
+}
+EOF
+LOC3_PATHS=(/missing /e500 /e503t /deny/x /lost/x /loc404/x /redir/x /tf/x "/missing -I"
+	"/missing -H Range:bytes=0-2" "/missing -H If-None-Match:*")
+for n in 1 2 3; do
 	out=$("${MTLSD_CMD[@]}" --nginx-conf "$TMPD/loc$n.conf" -t 2>&1)
 	expect_eq "locations, configuration $n: -t, no warning" "0" \
 		"$(grep -c -v -e 'test is successful' -e 'syntax is ok' <<<"$out")"
@@ -456,13 +482,14 @@ if grep -q '^X-Static: s' "$TMPD/loc1.server1.mtlsd" &&
 	grep -q '^secret' "$TMPD/loc1.server1.mtlsd" && ! grep -q '^secret' "$TMPD/loc1.ec-client.mtlsd" &&
 	grep -q '^Location: https://ex.com/new/moved?a' "$TMPD/loc1.server1.mtlsd" &&
 	! grep -q '^HTTP/1.1 401' "$TMPD/loc2.server1.mtlsd" &&
-	grep -q '^HTTP/1.1 404' "$TMPD/loc2.server1.mtlsd"; then
-	ok "locations: headers, types, return, alias and identities as configured"
+	grep -q '^HTTP/1.1 404' "$TMPD/loc2.server1.mtlsd" &&
+	[ "$(grep -c '^custom 404' "$TMPD/loc3.server1.mtlsd")" = 5 ]; then
+	ok "locations: headers, types, return, alias, identities and error pages as configured"
 else
 	fail "locations" "$(head -c 3000 "$TMPD/loc1.server1.mtlsd")"
 fi
 if [ -n "${NGINX_BIN:-}" ]; then
-	for n in 1 2; do
+	for n in 1 2 3; do
 		mkdir -p "$TMPD/nginx-loc$n"
 		{
 			if [ "$(id -u)" = 0 ]; then printf 'user root;\n'; fi
@@ -499,7 +526,7 @@ fi
 if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
 	skip "locations without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
 else
-	for n in 1 2; do
+	for n in 1 2 3; do
 		rm -f "$TMPD/counts"
 		LD_PRELOAD=$PWD/tests/malloc-count.so MALLOC_COUNT_OUT=$TMPD/counts \
 			PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc$n.conf"

@@ -1072,6 +1072,17 @@ test_locations(void)
 	CHECK(parse(server("  location /a/ { types { text/plain txt md; } }"), &o) == 0);
 	CHECK(o.locations[1].type_count == 2
 	    && strcmp(o.locations[1].types[1].ext, "md") == 0);
+	/* error_page: codes, =CODE, a URI or a URL */
+	CHECK(parse(server("  error_page 500 502 /50x.html;\n  location /a/ { error_page 404 =200 /i.html; }\n"
+	    "  location /b/ { }"), &o) == 0);
+	CHECK(o.locations[0].error_page_count == 2 && o.locations[0].error_pages[1].code == 502);
+	CHECK(o.locations[1].error_page_count == 1 && o.locations[1].error_pages[0].answer == 200);
+	CHECK(o.locations[2].error_page_count == 2);
+	CHECK(parse(server("  error_page 404 @fallback;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"error_page\": a named location"));
+	CHECK(parse(server("  error_page 200 /x.html;"), &o) < 0);
+	CHECK(parse(server("  error_page 404 /x.html?a=$uri;"), &o) < 0);
+	CHECK(parse(server("  error_page 404 =200 https://x/;"), &o) < 0);
 	/* Identity: the if forms and map */
 	CHECK(parse(server("  location /a/ { if ($ssl_client_s_dn !~ \"CN=alice\") "
 	    "{ return 403; } }"), &o) == 0);
