@@ -1471,46 +1471,43 @@ http_pattern_match(const struct http_pattern *p, const char *s)
 	return false;
 }
 
-/*
- * The first CN of an RFC 4514 subject as (^|,)CN=(?<CN>[^,]+) finds it,
- * the map that configurations use for $ssl_client_s_dn_cn; "" if none.
- */
+/* A CN captured as struct http_cn_capture says, into out[cap]; NULL: no match. */
 static const char *
-subject_cn(const char *subject, char *out, size_t cap)
+capture_cn(const struct http_cn_capture *c, const char *s, char *out, size_t cap)
 {
-	const char *p = subject;
+	const char *q;
 	size_t n;
 
-	for (;;) {
-		if (strncmp(p, "CN=", 3) == 0 && p[3] && p[3] != ',') {
-			n = strcspn(p + 3, ",");
-			if (n >= cap)
-				n = cap - 1;
-			memcpy(out, p + 3, n);
-			out[n] = '\0';
-			return out;
-		}
-		if (!(p = strchr(p, ',')))
-			break;
-		p++;
+	for (q = strstr(s, "CN="); q; q = strstr(q + 1, "CN=")) {
+		if (c->lead == '^' && q != s && q[-1] != ',')
+			continue;
+		if (c->lead == '/' && (q == s || q[-1] != '/'))
+			continue;
+		if (!q[3] || strchr(c->stop, q[3]))
+			continue;
+		n = strcspn(q + 3, c->stop);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, q + 3, n);
+		out[n] = '\0';
+		return out;
 	}
-	out[0] = '\0';
-	return out;
+	return NULL;
 }
 
-/* The value of an identity variable; `cn` is room for a CN. */
+#define ID_VALUE_MAX 160
+
+/*
+ * A map's value for the subject; `buf` holds ID_VALUE_MAX bytes for each
+ * level of maps (two).
+ */
 static const char *
-id_value(enum http_id_var var, const struct http_map *map, const char *subject,
-    char *cn, size_t cap)
+map_value(const struct http_map *map, const char *subject, char *buf)
 {
-	const char *src;
+	const char *src = map->source ? map_value(map->source, subject,
+	    buf + ID_VALUE_MAX) : subject;
 	int i;
 
-	if (var == ID_SUBJECT)
-		return subject;
-	if (var == ID_SUBJECT_CN)
-		return subject_cn(subject, cn, cap);
-	src = map->source == ID_SUBJECT ? subject : subject_cn(subject, cn, cap);
 	/* nginx's map: the exact keys first, then the expressions in order. */
 	for (i = 0; i < map->count; i++)
 		if (map->key[i] && strcmp(map->key[i], src) == 0)
@@ -1518,11 +1515,12 @@ id_value(enum http_id_var var, const struct http_map *map, const char *subject,
 	for (i = 0; i < map->count; i++) {
 		if (map->key[i])
 			continue;
-		/* ~(^|,)CN=(?<CN>[^,]+) matches where it finds a CN. */
-		if (map->value_is_cn[i] && *subject_cn(src, cn, cap))
-			return cn;
-		if (!map->value_is_cn[i] && http_pattern_match(&map->pattern[i], src))
+		if (map->cn[i].lead) {
+			if (capture_cn(&map->cn[i], src, buf, ID_VALUE_MAX))
+				return buf;
+		} else if (http_pattern_match(&map->pattern[i], src)) {
 			return map->value[i];
+		}
 	}
 	return map->fallback;
 }
@@ -1530,8 +1528,9 @@ id_value(enum http_id_var var, const struct http_map *map, const char *subject,
 static bool
 id_rule_holds(const struct http_id_rule *r, const char *subject)
 {
-	char cn[160];
-	const char *v = id_value(r->var, r->map, subject ? subject : "", cn, sizeof cn);
+	char buf[2 * ID_VALUE_MAX];
+	const char *v = r->var == ID_MAP ? map_value(r->map, subject ? subject : "", buf)
+	    : subject ? subject : "";
 
 	switch (r->op) {
 	case ID_EQ: return strcmp(v, r->value) == 0;

@@ -258,17 +258,27 @@ struct http_pattern {
 /* The client certificate's values an identity condition may read. */
 enum http_id_var {
 	ID_SUBJECT,               /* $ssl_client_s_dn */
-	ID_SUBJECT_CN,            /* the first CN=... of it, as the usual map extracts it */
-	ID_MAP,                   /* a map over one of those */
+	ID_MAP,                   /* a map over it, or over such a map */
+};
+
+/*
+ * A map entry ~LEADCN=(?<CN>[^STOP]+) with the value $CN: the first
+ * "CN=" that LEAD allows ('a': anywhere, also after an optional [/,];
+ * '^': at the start or after ','; '/': after '/') and a character not in
+ * STOP after it; the value is what follows, up to a STOP character.
+ */
+struct http_cn_capture {
+	char lead;                /* 0: not a capture */
+	const char *stop;
 };
 
 /* map $ssl_client_s_dn $NAME { default V; "DN" V; ~REGEX V; }, in nginx's order. */
 struct http_map {
-	enum http_id_var source;  /* ID_SUBJECT or ID_SUBJECT_CN */
+	const struct http_map *source;  /* NULL: $ssl_client_s_dn, else a map of it */
 	const char *key[HTTP_MAX_MAP_ENTRIES];      /* exact keys; NULL: pattern[] */
 	struct http_pattern pattern[HTTP_MAX_MAP_ENTRIES];
+	struct http_cn_capture cn[HTTP_MAX_MAP_ENTRIES];  /* instead of pattern */
 	const char *value[HTTP_MAX_MAP_ENTRIES];
-	bool value_is_cn[HTTP_MAX_MAP_ENTRIES];     /* "$CN" of ~(^|,)CN=(?<CN>[^,]+) */
 	int count;
 	const char *fallback;     /* default, "" when none */
 };

@@ -1411,8 +1411,40 @@ find_map(const struct parser *ps, const char *name)
 	return -1;
 }
 
+/* The capture forms struct http_cn_capture describes, as configurations write them. */
+static int
+cn_capture(const char *re, struct http_cn_capture *c)
+{
+	static const struct { const char *lead_text; char lead; } leads[] = {
+		{ "(^|,)", '^' }, { "[/,]?", 'a' }, { "[,/]?", 'a' }, { "/", '/' },
+		{ "", 'a' },
+	};
+	static const char *const stops[] = { ",", "/,", ",/", "/" };
+	char form[64];
+	size_t i, k;
+
+	for (i = 0; i < sizeof leads / sizeof leads[0]; i++)
+		for (k = 0; k < sizeof stops / sizeof stops[0]; k++) {
+			snprintf(form, sizeof form, "%sCN=(?<CN>[^%s]+)", leads[i].lead_text,
+			    stops[k]);
+			if (strcmp(re, form) == 0) {
+				c->lead = leads[i].lead;
+				c->stop = stops[k];
+				return 0;
+			}
+			snprintf(form, sizeof form, "%sCN=(?P<CN>[^%s]+)", leads[i].lead_text,
+			    stops[k]);
+			if (strcmp(re, form) == 0) {
+				c->lead = leads[i].lead;
+				c->stop = stops[k];
+				return 0;
+			}
+		}
+	return -1;
+}
+
 /*
- * map $ssl_client_s_dn $NAME { ... } (or a map of such a map's CN): the
+ * map $ssl_client_s_dn $NAME { ... } (or a map of such a map): the
  * values an identity condition may test. Exact keys, default, and
  * regular expressions compile_pattern() takes, or the usual CN capture
  * ~(^|,)CN=(?<CN>[^,]+) with the value $CN.
@@ -1426,11 +1458,12 @@ r_map(struct parser *ps, const struct directive *d, const struct rule *r)
 	int rc, src;
 
 	(void)r;
+	src = find_map(ps, d->argv[1]);
 	if (strcmp(d->argv[1], "$ssl_client_s_dn") != 0
-	    && ((src = find_map(ps, d->argv[1])) < 0 || ps->maps[src].count != 1
-	    || !ps->maps[src].value_is_cn[0]))
+	    && (src < 0 || ps->maps[src].source))
 		return unsupported(ps, d, "mtlsd takes map only over the client "
-		    "certificate's subject, map $ssl_client_s_dn $NAME { ... }");
+		    "certificate's subject, map $ssl_client_s_dn $NAME { ... }, or over "
+		    "such a map");
 	if (d->argv[2][0] != '$' || !d->argv[2][1])
 		return fail(ps, d->line, "invalid variable name \"%.64s\"", d->argv[2]);
 	if (find_map(ps, d->argv[2]) >= 0)
@@ -1440,8 +1473,7 @@ r_map(struct parser *ps, const struct directive *d, const struct rule *r)
 		return fail(ps, d->line, "more than %d map blocks", MAX_MAPS);
 	m = &ps->maps[ps->map_count];
 	memset(m, 0, sizeof *m);
-	m->source = strcmp(d->argv[1], "$ssl_client_s_dn") == 0 ? ID_SUBJECT
-	    : ID_SUBJECT_CN;
+	m->source = src >= 0 ? &ps->maps[src] : NULL;
 	m->fallback = "";
 	for (;;) {
 		rc = read_directive(ps, &e);
@@ -1472,14 +1504,11 @@ r_map(struct parser *ps, const struct directive *d, const struct rule *r)
 		if (m->count == HTTP_MAX_MAP_ENTRIES)
 			return fail(ps, e.line, "more than %d entries in a map",
 			    HTTP_MAX_MAP_ENTRIES);
-		if (key[0] == '~' && (strcmp(key, "~(^|,)CN=(?<CN>[^,]+)") == 0
-		    || strcmp(key, "~(^|,)CN=(?P<CN>[^,]+)") == 0)
-		    && strcmp(value, "$CN") == 0 && m->source == ID_SUBJECT) {
-			m->value_is_cn[m->count] = true;
-			m->pattern[m->count].count = 1;
-			m->pattern[m->count].branch[0] = "CN=";
-			/* Same matches as the capture: "CN=" at the start or after ','
-			   followed by a character that is not ','. */
+		if (key[0] == '~' && strcmp(value, "$CN") == 0) {
+			if (cn_capture(key + 1, &m->cn[m->count]) < 0)
+				return unsupported(ps, &e, "mtlsd takes $CN after "
+				    "~CN=(?<CN>[^,]+), ~(^|,)CN=..., ~[/,]?CN=(?<CN>[^/,]+) or "
+				    "~/CN=(?<CN>[^/]+) only");
 			m->value[m->count] = "";
 			m->key[m->count] = NULL;
 			m->count++;
@@ -2733,6 +2762,9 @@ build_table(struct parser *ps, struct options *opt)
 		if (build_entry(ps, &t[1 + i], &ps->locs[ps->cur.loc_first + i].s,
 		    ps->locs[ps->cur.loc_first + i].line, opt->root) < 0)
 			return -1;
+	for (i = 0; i < ps->map_count; i++)
+		if (maps[i].source)
+			maps[i].source = maps + (maps[i].source - ps->maps);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < t[i].ident_count; k++)
 			if (t[i].ident[k].map)
