@@ -1478,6 +1478,12 @@ capture_cn(const struct http_cn_capture *c, const char *s, char *out, size_t cap
 	const char *q;
 	size_t n;
 
+	if (c->lead == '=') {
+		if (!(q = strrchr(s, '=')))
+			return NULL;
+		snprintf(out, cap, "%s", q + 1);
+		return out;
+	}
 	for (q = strstr(s, "CN="); q; q = strstr(q + 1, "CN=")) {
 		if (c->lead == '^' && q != s && q[-1] != ',')
 			continue;

@@ -266,6 +266,7 @@ enum http_id_var {
  * "CN=" that LEAD allows ('a': anywhere, also after an optional [/,];
  * '^': at the start or after ','; '/': after '/') and a character not in
  * STOP after it; the value is what follows, up to a STOP character.
+ * Or ~^.*=(?<CN>.*)$ ('='): all after the last '='.
  */
 struct http_cn_capture {
 	char lead;                /* 0: not a capture */

@@ -1423,6 +1423,13 @@ cn_capture(const char *re, struct http_cn_capture *c)
 	char form[64];
 	size_t i, k;
 
+	/* ~^.*=(?<CN>.*)$: all after the last '=' */
+	if (strcmp(re, "^.*=(?<CN>.*)$") == 0 || strcmp(re, "^.*=(?P<CN>.*)$") == 0) {
+		c->lead = '=';
+		c->stop = "";
+		return 0;
+	}
+
 	for (i = 0; i < sizeof leads / sizeof leads[0]; i++)
 		for (k = 0; k < sizeof stops / sizeof stops[0]; k++) {
 			snprintf(form, sizeof form, "%sCN=(?<CN>[^%s]+)", leads[i].lead_text,
@@ -1507,8 +1514,8 @@ r_map(struct parser *ps, const struct directive *d, const struct rule *r)
 		if (key[0] == '~' && strcmp(value, "$CN") == 0) {
 			if (cn_capture(key + 1, &m->cn[m->count]) < 0)
 				return unsupported(ps, &e, "mtlsd takes $CN after "
-				    "~CN=(?<CN>[^,]+), ~(^|,)CN=..., ~[/,]?CN=(?<CN>[^/,]+) or "
-				    "~/CN=(?<CN>[^/]+) only");
+				    "~CN=(?<CN>[^,]+), ~(^|,)CN=..., ~[/,]?CN=(?<CN>[^/,]+), "
+				    "~/CN=(?<CN>[^/]+) or ~^.*=(?<CN>.*)$ only");
 			m->value[m->count] = "";
 			m->key[m->count] = NULL;
 			m->count++;

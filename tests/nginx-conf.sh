@@ -369,6 +369,7 @@ map \$ssl_client_s_dn \$ssl_client_s_dn_cn { default ""; ~(^|,)CN=(?<CN>[^,]+) \
 map \$ssl_client_s_dn_cn \$allowed { default 0; server1 1; }
 map \$ssl_client_s_dn \$cn2 { default ""; ~[/,]?CN=(?<CN>[^/,]+) \$CN; }
 map \$cn2 \$ok2 { default "no"; ~^server1\$ "yes"; }
+map \$ssl_client_s_dn \$lastv { default "x"; ~^.*=(?<CN>.*)\$ \$CN; }
 server {
   listen 127.0.0.1:$LP ssl;
   ssl_certificate $PKI/server2.crt;
@@ -395,6 +396,7 @@ server {
   location /priv2/ { if (\$allowed = 0) { return 403; } root $LW/www; }
   location /epoch/ { expires epoch; }
   location /priv3/ { if (\$ok2 = no) { return 403; } alias $LW/www/priv/; }
+  location /last { if (\$lastv = ES) { return 200 "es"; } return 404; }
 }
 EOF
 cat >"$TMPD/loc2.conf" <<EOF
@@ -437,7 +439,7 @@ answers() {
 LOC1_PATHS=(/ /index.html /exact.txt /exact.txt/ /static/s.css /static/r.md /static/s.js
 	/static/none /files/ /files/a.txt /files/inner /files/inner/ /favicon.ico /app/ /app/x/y
 	/try404/x /gone /gone/x "/hello?q=1" "/moved?a" /rel /denied/x /local/ /other/x
-	/priv/p.txt /priv2/ /epoch/ /sub /missing "/hello -I" /priv3/p.txt)
+	/priv/p.txt /priv2/ /epoch/ /sub /missing "/hello -I" /priv3/p.txt /last)
 LOC2_PATHS=(/ /index.html /r200 /r204 /r403t /sub/ /sub /sub/index.html /ec/a.txt /s1
 	/denyal/x /static "/a.txt -I")
 mkdir -p "$LW/www/err"
