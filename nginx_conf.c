@@ -2336,6 +2336,14 @@ static const struct rule rules[] = {
 	{ "types_hash_max_size", H, false, 1, 1, r_quiet, 0, NULL },
 	{ "server_names_hash_bucket_size", H, false, 1, 1, r_quiet, 0, NULL },
 	{ "autoindex", H | S | L, false, 1, 1, r_autoindex, 0, NULL },
+	{ "proxy_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it does not proxy (keep nginx, or another proxy, for that)" },
+	{ "fastcgi_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it runs no application (keep nginx, or another server, for that)" },
+	{ "uwsgi_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it runs no application (keep nginx, or another server, for that)" },
+	{ "grpc_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it does not proxy (keep nginx, or another proxy, for that)" },
 	{ "server_tokens", H | S | L, false, 1, 1, r_flag, 1,
 	    "mtlsd always sends \"mtlsd/VERSION\"" },
 	{ "gzip", H | S | L, false, 1, 1, r_flag, 0,

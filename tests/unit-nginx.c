@@ -539,7 +539,8 @@ test_unsupported(void)
 	struct options o;
 
 	CHECK(parse(server("  location / {\n    proxy_pass http://127.0.0.1:8080;\n  }"), &o) < 0);
-	CHECK(strcmp(why, "t.conf:9: unsupported directive \"proxy_pass\"") == 0);
+	CHECK(strcmp(why, "t.conf:9: unsupported directive \"proxy_pass\": mtlsd is a static "
+	    "file server: it does not proxy (keep nginx, or another proxy, for that)") == 0);
 	CHECK(parse(server("  location ~ \\.php$ { root /x; }"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"location\": a "
 	    "regular-expression location"));
