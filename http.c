@@ -187,7 +187,7 @@ ext_in_list(const char *list, const char *ext, size_t ext_len)
  * ("/.txt"). Returns NULL when there is none.
  */
 static const char *
-extension(const char *name, size_t len, size_t *ext_len)
+file_extension(const char *name, size_t len, size_t *ext_len)
 {
 	const char *dot = NULL, *seg = name;
 	size_t i;
@@ -216,7 +216,7 @@ static const char *
 builtin_type(const char *name, size_t len)
 {
 	size_t i, ext_len = 0;
-	const char *dot = extension(name, len, &ext_len);
+	const char *dot = file_extension(name, len, &ext_len);
 
 	if (dot)
 		for (i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
@@ -242,7 +242,7 @@ location_type(const struct http_location *loc, const char *name, size_t len)
 
 	if (!loc->types) {
 		type = builtin_type(name, len);
-	} else if ((dot = extension(name, len, &ext_len)) && ext_len > 0) {
+	} else if ((dot = file_extension(name, len, &ext_len)) && ext_len > 0) {
 		for (i = 0; i < (size_t)loc->type_count && !type; i++)
 			if (strlen(loc->types[i].ext) == ext_len
 			    && strncasecmp(loc->types[i].ext, dot, ext_len) == 0)
@@ -1685,6 +1685,28 @@ exists_as(const struct http_location *loc, const struct http_site *site,
 	return dir ? S_ISDIR(st.st_mode) : !S_ISDIR(st.st_mode);
 }
 
+/*
+ * A URI try_files made: "//" merged (the file system would), and -1 when
+ * a segment is "." or "..", which nothing below the directory may climb.
+ */
+static long
+tidy_uri(char *u, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (u[i] == '/' && o > 0 && u[o - 1] == '/')
+			continue;
+		u[o++] = u[i];
+	}
+	u[o] = '\0';
+	for (i = 0; i < o; i++)
+		if (u[i] == '/' && u[i + 1] == '.' && (u[i + 2] == '/' || u[i + 2] == '\0'
+		    || (u[i + 2] == '.' && (u[i + 3] == '/' || u[i + 3] == '\0'))))
+			return -1;
+	return (long)o;
+}
+
 /* try_files' entry with $uri put in; returns the length or -1. */
 static long
 try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t cap)
@@ -1708,7 +1730,7 @@ try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t 
 		entry += k;
 	}
 	out[n] = '\0';
-	return (long)n;
+	return (long)tidy_uri(out, n);
 }
 
 enum try_result { TRY_FOUND, TRY_REDIRECT, TRY_ANSWERED };
@@ -1735,10 +1757,11 @@ try_files(struct http_response *resp, const struct http_location *loc,
 		}
 		n = try_entry(e, uri, (size_t)*uri_len, cand, sizeof cand);
 		if (i == loc->try_count - 1) {
-			if (n < 0 || (n = http_normalize_path(cand, (size_t)n, uri, cap)) < 0) {
-				set_status(resp, S_INTERNAL_SERVER_ERROR, NULL);
+			if (n <= 0 || cand[0] != '/' || (size_t)n + 1 > cap) {
+				set_status(resp, S_NOT_FOUND, NULL);
 				return TRY_ANSWERED;
 			}
+			memcpy(uri, cand, (size_t)n + 1);
 			*uri_len = n;
 			return TRY_REDIRECT;
 		}
