@@ -2657,7 +2657,8 @@ build_entry(struct parser *ps, struct http_location *out, const struct settings 
 		out->dir = NULL;
 	}
 	out->dir_fd = -1;
-	snprintf(here_text, sizeof here_text, "%s", where(ps, line, 0));
+	snprintf(here_text, sizeof here_text, "%s:%u", ps->files[POS_FILE(line)],
+	    POS_LINE(line));
 	if (!(out->where = store_word(ps, here_text, strlen(here_text))))
 		return -1;
 	if (out->return_text && strstr(out->return_text, "$server_name"))
@@ -3017,6 +3018,19 @@ nginx_conf_check_files(const struct options *opt, char *why, size_t why_len)
 		if ((fd = open(origins[i].value, O_RDONLY | O_CLOEXEC)) < 0) {
 			snprintf(why, why_len, "%s: \"%s %s\": %s", origins[i].where,
 			    origins[i].directive, origins[i].value, strerror(errno));
+			return -1;
+		}
+		close(fd);
+	}
+	/* The directories of locations with their own root or alias. */
+	for (i = 0; opt->locations && i < opt->location_count; i++) {
+		const struct http_location *l = &opt->locations[i];
+
+		if (!l->dir)
+			continue;
+		if ((fd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			snprintf(why, why_len, "%s: \"%s %s\": %s", l->where ? l->where : "?",
+			    l->alias ? "alias" : "root", l->dir, strerror(errno));
 			return -1;
 		}
 		close(fd);

@@ -527,6 +527,12 @@ if [ -n "${NGINX_BIN:-}" ]; then
 	done
 fi
 
+# A location's missing directory: -t says where
+sed "s#alias $LW/alias/;#alias $LW/absent/;#" "$TMPD/loc1.conf" >"$TMPD/loc-absent.conf"
+out=$("${MTLSD_CMD[@]}" --nginx-conf "$TMPD/loc-absent.conf" -t 2>&1)
+expect_eq "a location's missing alias directory: -t names the file and line" \
+	"mtlsd: $TMPD/loc-absent.conf:17: \"alias $LW/absent/\": No such file or directory" "$out"
+
 # No heap calls while answering through the location table
 if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
 	skip "locations without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
