@@ -1407,6 +1407,12 @@ http_set_locations(struct http_location *table, size_t count, char *why,
 	return 0;
 }
 
+int
+http_location_dir(size_t i)
+{
+	return i < location_count ? locations[i].dir_fd : -2;
+}
+
 const struct http_location *
 http_find_location(const char *path, size_t len)
 {

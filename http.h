@@ -354,6 +354,12 @@ struct http_location {
 int http_set_locations(struct http_location *table, size_t count, char *why,
     size_t why_len);
 
+/*
+ * The directory descriptor of the table's entry i (for --sandbox): -1 when
+ * it reads the site's root, -2 past the end.
+ */
+int http_location_dir(size_t i);
+
 /* The entry of table[1..) a normalised path selects, or table[0]. */
 const struct http_location *http_find_location(const char *path, size_t len);
 

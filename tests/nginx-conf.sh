@@ -533,6 +533,17 @@ out=$("${MTLSD_CMD[@]}" --nginx-conf "$TMPD/loc-absent.conf" -t 2>&1)
 expect_eq "a location's missing alias directory: -t names the file and line" \
 	"mtlsd: $TMPD/loc-absent.conf:17: \"alias $LW/absent/\": No such file or directory" "$out"
 
+# --sandbox: a location's alias outside the root stays readable
+PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc1.conf" --sandbox
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
+	--key "$PKI/server1.key" --resolve "server2:$LP:127.0.0.1" "https://server2:$LP/files/a.txt")
+stop_mtlsd
+if grep -q "sandboxed with Landlock" "$SERVER_ERR" 2>/dev/null; then
+	expect_eq "--sandbox: a location's alias outside the root is readable" "200" "$code"
+else
+	skip "--sandbox with an alias outside the root" "no Landlock here"
+fi
+
 # No heap calls while answering through the location table
 if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
 	skip "locations without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
