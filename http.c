@@ -1796,7 +1796,7 @@ try_files(struct http_response *resp, const struct http_location *loc,
  */
 static bool
 lookup(struct http_response *resp, const struct http_site *site, char *path,
-    long path_len, size_t cap)
+    long path_len, size_t cap, bool internal)
 {
 	char rel[MAX_PATH_BYTES + 256];
 	const struct http_location *loc = &locations[0];
@@ -1814,6 +1814,10 @@ lookup(struct http_response *resp, const struct http_site *site, char *path,
 		loc = http_find_location(path, (size_t)path_len);
 		resp->loc = loc;
 		mine.index = loc->index ? loc->index : site->index;
+		if (loc->internal && !internal && redirects == 0) {
+			set_status(resp, S_NOT_FOUND, NULL);
+			return false;
+		}
 		/* The server's rewrite phase, then the location's; then access. */
 		if (!rewrite_phase(resp, &locations[0], site)
 		    || (loc != &locations[0] && !rewrite_phase(resp, loc, site))
@@ -1894,7 +1898,7 @@ error_page(struct http_response *resp, const struct http_site *site, char *path,
 		return false;
 	}
 	if ((len = http_normalize_path(ep->uri, strlen(ep->uri), path, cap)) < 0
-	    || !lookup(resp, site, path, len, cap))
+	    || !lookup(resp, site, path, len, cap, true))
 		return false;
 	if (ep->answer == 0 || (ep->answer > 0 && ep->answer != S_OK)) {
 		resp->status = ep->answer > 0 ? (enum status)ep->answer : code;
@@ -1933,7 +1937,7 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 		set_status(resp, S_BAD_REQUEST, NULL);
 		return;
 	}
-	if (!lookup(resp, site, path, path_len, sizeof path)
+	if (!lookup(resp, site, path, path_len, sizeof path, false)
 	    && !error_page(resp, site, path, sizeof path)) {
 		if (resp->file_error) {
 			/* The whole page, whatever the request's ranges and conditions. */

@@ -342,6 +342,7 @@ struct http_location {
 	int type_count;
 	struct http_error_page error_pages[HTTP_MAX_ERROR_PAGES];
 	int error_page_count;
+	bool internal;            /* reached by internal redirects only, else 404 */
 };
 
 /*

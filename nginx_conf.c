@@ -1938,6 +1938,16 @@ r_error_page(struct parser *ps, const struct directive *d, const struct rule *r)
 	return 0;
 }
 
+/* internal: the location answers internal redirects only (404 otherwise). */
+static int
+r_internal(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	(void)d;
+	(void)r;
+	here(ps)->l.internal = true;
+	return 0;
+}
+
 /* allow | deny ADDRESS[/BITS] | all, in order. */
 static int
 r_access(struct parser *ps, const struct directive *d, const struct rule *r)
@@ -2258,6 +2268,7 @@ static const struct rule rules[] = {
 	{ "deny", H | S | L, false, 1, 1, r_access, 0, NULL },
 	{ "expires", H | S | L, false, 1, 2, r_expires, 0, NULL },
 	{ "log_not_found", H | S | L, false, 1, 1, r_quiet, 0, NULL },
+	{ "internal", L, false, 0, 0, r_internal, 0, NULL },
 	{ "rewrite", S | L, false, 2, 3, r_rewrite, 0, NULL },
 	{ "add_header", H | S | L, false, 2, 3, r_add_header, 0, NULL },
 	{ "charset", H | S | L, false, 1, 1, r_charset, 0, NULL },

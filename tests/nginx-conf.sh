@@ -464,9 +464,11 @@ server {
   location /loc404/ { error_page 404 =404 /err/404.html; add_header X-L 1; }
   location /redir/ { error_page 404 https://elsewhere/; }
   location /tf/ { try_files \$uri =404; }
+  location = /err/404.html { internal; }
+  location /int/ { internal; error_page 404 /50x.html; }
 }
 EOF
-LOC3_PATHS=(/missing /e500 /e503t /deny/x /lost/x /loc404/x /redir/x /tf/x "/missing -I"
+LOC3_PATHS=(/missing /e500 /e503t /deny/x /lost/x /loc404/x /redir/x /tf/x /err/404.html /int/x "/missing -I"
 	"/missing -H Range:bytes=0-2" "/missing -H If-None-Match:*")
 for n in 1 2 3; do
 	out=$("${MTLSD_CMD[@]}" --nginx-conf "$TMPD/loc$n.conf" -t 2>&1)
@@ -488,7 +490,7 @@ if grep -q '^X-Static: s' "$TMPD/loc1.server1.mtlsd" &&
 	grep -q '^Location: https://ex.com/new/moved?a' "$TMPD/loc1.server1.mtlsd" &&
 	! grep -q '^HTTP/1.1 401' "$TMPD/loc2.server1.mtlsd" &&
 	grep -q '^HTTP/1.1 404' "$TMPD/loc2.server1.mtlsd" &&
-	[ "$(grep -c '^custom 404' "$TMPD/loc3.server1.mtlsd")" = 5 ]; then
+	[ "$(grep -c '^custom 404' "$TMPD/loc3.server1.mtlsd")" = 6 ]; then
 	ok "locations: headers, types, return, alias, identities and error pages as configured"
 else
 	fail "locations" "$(head -c 3000 "$TMPD/loc1.server1.mtlsd")"

@@ -1079,6 +1079,9 @@ test_locations(void)
 	CHECK(o.locations[0].error_page_count == 2 && o.locations[0].error_pages[1].code == 502);
 	CHECK(o.locations[1].error_page_count == 1 && o.locations[1].error_pages[0].answer == 200);
 	CHECK(o.locations[2].error_page_count == 2);
+	CHECK(parse(server("  location = /404.html { internal; }"), &o) == 0);
+	CHECK(o.locations[1].internal && !o.locations[0].internal);
+	CHECK(parse(server("  internal;"), &o) < 0);
 	CHECK(parse(server("  error_page 404 @fallback;"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"error_page\": a named location"));
 	CHECK(parse(server("  error_page 200 /x.html;"), &o) < 0);
