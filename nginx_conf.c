@@ -2651,7 +2651,7 @@ pick_server(struct parser *ps)
  */
 static int
 build_entry(struct parser *ps, struct http_location *out, const struct settings *loc,
-    unsigned line, const char *site_root)
+    unsigned line, const char *site_root, const char *site_index)
 {
 	const struct settings *lv[4] = { &ps->level[LV_MAIN], &ps->level[LV_HTTP],
 		&ps->level[LV_SERVER], loc };
@@ -2732,6 +2732,9 @@ build_entry(struct parser *ps, struct http_location *out, const struct settings 
 		}
 	if (!out->index)
 		out->index = "index.html";      /* nginx's default */
+	/* The site's (--index may override it), as a root equal to the site's. */
+	if (site_index && strcmp(out->index, site_index) == 0)
+		out->index = NULL;
 	if (out->alias)
 		return 0;
 	for (k = n - 1; k >= 0; k--)
@@ -2783,11 +2786,11 @@ build_table(struct parser *ps, struct options *opt)
 		memcpy(maps, ps->maps, (size_t)ps->map_count * sizeof *maps);
 	if (types)
 		memcpy(types, ps->types, (size_t)ps->type_count * sizeof *types);
-	if (build_entry(ps, &t[0], NULL, ps->server_line, opt->root) < 0)
+	if (build_entry(ps, &t[0], NULL, ps->server_line, opt->root, opt->index) < 0)
 		return -1;
 	for (i = 0; i < ps->cur.loc_count; i++)
 		if (build_entry(ps, &t[1 + i], &ps->locs[ps->cur.loc_first + i].s,
-		    ps->locs[ps->cur.loc_first + i].line, opt->root) < 0)
+		    ps->locs[ps->cur.loc_first + i].line, opt->root, opt->index) < 0)
 			return -1;
 	for (i = 0; i < ps->map_count; i++)
 		if (maps[i].source)

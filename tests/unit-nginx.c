@@ -1041,7 +1041,8 @@ test_locations(void)
 	CHECK(l->access[1].family == 6 && !l->access[2].allow && l->access[2].family == 0);
 	/* The server's root: no dir of their own (the site's, reopened on reload) */
 	CHECK(o.locations[1].dir == NULL && o.locations[4].dir == NULL);
-	CHECK(strcmp(o.locations[4].index, "index.html") == 0);
+	/* The site's index (--index may override it): NULL; another: its own */
+	CHECK(o.locations[4].index == NULL && strcmp(o.index, "index.html") == 0);
 	/* Inheritance: add_header from the deepest level with any */
 	CHECK(parse(server("  add_header S 1;\n  location /a/ { }\n  location /b/ { add_header B 2; }"),
 	    &o) == 0);
