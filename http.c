@@ -1804,7 +1804,7 @@ lookup(struct http_response *resp, const struct http_site *site, char *path,
 	const char *type_name;
 	long rel_len;
 	size_t index_len;
-	int redirects;
+	int redirects, i;
 
 	for (redirects = 0; ; redirects++) {
 		if (redirects > MAX_INTERNAL_REDIRECTS) {
@@ -1836,6 +1836,23 @@ lookup(struct http_response *resp, const struct http_site *site, char *path,
 		 * again when another location takes it, or this one's try_files
 		 * would see it (else the lookup would give the same answer).
 		 */
+		/* nginx takes the first of the index names that exists. */
+		if (path[path_len - 1] == '/' && loc->index_more_count > 0) {
+			for (i = 0; i <= loc->index_more_count; i++) {
+				const char *name = i == 0 ? mine.index : loc->index_more[i - 1];
+
+				index_len = strlen(name);
+				if ((size_t)path_len + index_len >= cap)
+					break;
+				memcpy(path + path_len, name, index_len + 1);
+				if (exists_as(loc, site, path, (size_t)path_len + index_len,
+				    false)) {
+					mine.index = name;
+					break;
+				}
+			}
+		}
+		path[path_len] = '\0';
 		index_len = strlen(mine.index);
 		if (path[path_len - 1] == '/' && (size_t)path_len + index_len < cap) {
 			memcpy(path + path_len, mine.index, index_len + 1);

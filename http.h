@@ -231,6 +231,7 @@ struct http_header {
 #define HTTP_MAX_TRY 8            /* try_files entries */
 #define HTTP_MAX_ERROR_PAGES 16   /* codes given an error_page */
 #define HTTP_MAX_LOCATIONS 64     /* the server level included */
+#define HTTP_MAX_INDEX 7          /* index names after the first */
 
 /* How a location's path matches: "location = P", "location P", "location ^~ P". */
 enum http_match { HTTP_MATCH_PREFIX, HTTP_MATCH_EXACT, HTTP_MATCH_NOREGEX };
@@ -324,6 +325,8 @@ struct http_location {
 	const char *alias_file;   /* an exact location aliasing a file: its name */
 	int dir_fd;               /* dir opened by http_set_locations() */
 	const char *index;        /* NULL: the site's */
+	const char *index_more[HTTP_MAX_INDEX];     /* tried after it, in order */
+	int index_more_count;
 	const char *try_files[HTTP_MAX_TRY];  /* the last: "=CODE" or a URI */
 	int try_count;
 	int return_code;          /* 0: none */

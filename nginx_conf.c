@@ -756,10 +756,17 @@ r_index(struct parser *ps, const struct directive *d, const struct rule *r)
 	if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
 		return fail(ps, d->line, "\"index %.64s\": mtlsd takes a file name "
 		    "in the directory", v);
-	if (d->argc > 2)
-		warn(ps, d->line, "\"index\": only the first name, \"%s\", is used "
-		    "(mtlsd tries one index file)", v);
-	return set_text(ps, d, T_INDEX, v);
+	if (d->argc - 2 > HTTP_MAX_INDEX)
+		return fail(ps, d->line, "\"index\": more than %d names", HTTP_MAX_INDEX + 1);
+	for (i = 2; i < d->argc; i++) {
+		v = d->argv[i];
+		if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+			return fail(ps, d->line, "\"index ... %.64s\": mtlsd takes a file "
+			    "name in the directory", v);
+		here(ps)->l.index_more[i - 2] = v;
+	}
+	here(ps)->l.index_more_count = d->argc - 2;
+	return set_text(ps, d, T_INDEX, d->argv[1]);
 }
 
 static int
@@ -2722,6 +2729,8 @@ build_entry(struct parser *ps, struct http_location *out, const struct settings 
 	for (k = n - 1; k >= 0; k--)
 		if (lv[k] && lv[k]->text_line[T_INDEX]) {
 			out->index = lv[k]->text[T_INDEX];
+			memcpy(out->index_more, lv[k]->l.index_more, sizeof out->index_more);
+			out->index_more_count = lv[k]->l.index_more_count;
 			break;
 		}
 	for (k = n - 1; k >= 0; k--)
@@ -2733,7 +2742,7 @@ build_entry(struct parser *ps, struct http_location *out, const struct settings 
 	if (!out->index)
 		out->index = "index.html";      /* nginx's default */
 	/* The site's (--index may override it), as a root equal to the site's. */
-	if (site_index && strcmp(out->index, site_index) == 0)
+	if (site_index && strcmp(out->index, site_index) == 0 && !out->index_more_count)
 		out->index = NULL;
 	if (out->alias)
 		return 0;

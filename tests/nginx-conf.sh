@@ -395,6 +395,8 @@ server {
   location /priv/ { if (\$ssl_client_s_dn !~ "CN=server1") { return 403; } }
   location /priv2/ { if (\$allowed = 0) { return 403; } root $LW/www; }
   location /epoch/ { expires epoch; }
+  location /multi/ { alias $LW/alias/; index none.html index.htm; }
+  location /multi2/ { alias $LW/alias/; index none.html none2.html; }
   location /priv3/ { if (\$ok2 = no) { return 403; } alias $LW/www/priv/; }
   location /last { if (\$lastv = ES) { return 200 "es"; } return 404; }
 }
@@ -439,7 +441,7 @@ answers() {
 LOC1_PATHS=(/ /index.html /exact.txt /exact.txt/ /static/s.css /static/r.md /static/s.js
 	/static/none /files/ /files/a.txt /files/inner /files/inner/ /favicon.ico /app/ /app/x/y
 	/try404/x /gone /gone/x "/hello?q=1" "/moved?a" /rel /denied/x /local/ /other/x
-	/priv/p.txt /priv2/ /epoch/ /sub /missing "/hello -I" /priv3/p.txt /last)
+	/priv/p.txt /priv2/ /epoch/ /sub /missing "/hello -I" /priv3/p.txt /last /multi/ /multi2/)
 LOC2_PATHS=(/ /index.html /r200 /r204 /r403t /sub/ /sub /sub/index.html /ec/a.txt /s1
 	/denyal/x /static "/a.txt -I")
 mkdir -p "$LW/www/err"

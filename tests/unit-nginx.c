@@ -502,7 +502,11 @@ test_site_and_logs(void)
 	CHECK(strcmp(o.root, "/l") == 0 && strcmp(o.index, "h.html") == 0);
 	CHECK(strcmp(o.access_log, "off") == 0);
 	CHECK(parse(server("  index home.html index.htm;"), &o) == 0);
-	CHECK(strcmp(o.index, "home.html") == 0 && warning_count == 1);
+	CHECK(strcmp(o.index, "home.html") == 0 && warning_count == 0);
+	/* Every name is tried, in order, as nginx */
+	CHECK(o.locations[0].index_more_count == 1
+	    && strcmp(o.locations[0].index_more[0], "index.htm") == 0);
+	CHECK(parse(server("  index a.html b/c.html;"), &o) < 0);
 	CHECK(parse(server("  index a/b.html;"), &o) < 0);
 	CHECK(parse(server("  root /other;"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "\"root\" directive is duplicate (first at line 7)"));
