@@ -142,9 +142,9 @@ bench:
 	$(MAKE) mtlsd bench/floor
 	bash bench/run.sh
 
-tests/unit-nginx: tests/unit-nginx.c tests/check.h nginx_conf.c $(HEADERS)
+tests/unit-nginx: tests/unit-nginx.c tests/check.h nginx_conf.c http.c filecache.c x509.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
-		$(LDFLAGS) -o $@ tests/unit-nginx.c
+		$(LDFLAGS) -o $@ tests/unit-nginx.c http.c filecache.c x509.c $(LIBS)
 
 $(UNIT_PROXY): tests/unit-proxy.c tests/check.h proxy.c proxy.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-missing-prototypes -I. \
@@ -157,6 +157,8 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 FUZZ_TARGETS = http path pem nginx proxy
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
+# what a target links beside the .c files it includes
+FUZZ_EXTRA_nginx = http.c filecache.c x509.c
 
 # The server built with ASan and UBSan, beside ./mtlsd (no shared objects).
 SAN_SRCS = $(patsubst $(O)%.o,%.c,$(OBJS))
@@ -173,7 +175,7 @@ REPLAYERS = $(FUZZ_TARGETS:%=tests/replay-%)
 $(REPLAYERS): tests/replay-%: tests/fuzz-%.c tests/fuzz-main.c tls.c x509.c http.c filecache.c \
 		nginx_conf.c proxy.c $(HEADERS)
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN_FLAGS) $(WARNINGS) -Wno-missing-prototypes \
-		-I. $(LDFLAGS) -o $@ tests/fuzz-$*.c tests/fuzz-main.c $(LIBS)
+		-I. $(LDFLAGS) -o $@ tests/fuzz-$*.c tests/fuzz-main.c $(FUZZ_EXTRA_$*) $(LIBS)
 
 # The same targets linked with libFuzzer (clang).
 FUZZERS = $(FUZZ_TARGETS:%=tests/fuzz-%)
@@ -181,7 +183,7 @@ $(FUZZERS): tests/fuzz-%: tests/fuzz-%.c tls.c x509.c http.c filecache.c nginx_c
 		$(HEADERS)
 	$(FUZZ_CC) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined $(WARNINGS) -Wno-missing-prototypes \
-		-I. -o $@ tests/fuzz-$*.c $(LIBS)
+		-I. -o $@ tests/fuzz-$*.c $(FUZZ_EXTRA_$*) $(LIBS)
 
 # Each target for FUZZ_SECONDS, starting from the checked-in corpus (and,
 # for pem, from inputs with real keys made from a throwaway PKI); new inputs

@@ -1,11 +1,13 @@
 /*
  * http.c - request parsing, path resolution and responses for mtlsd.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -27,20 +29,33 @@ static const struct {
 	const char *reason;
 } reasons[] = {
 	{ S_OK, "OK" },
+	{ S_NO_CONTENT, "No Content" },
 	{ S_PARTIAL_CONTENT, "Partial Content" },
 	{ S_MOVED_PERMANENTLY, "Moved Permanently" },
+	{ S_FOUND, "Moved Temporarily" },
+	{ S_SEE_OTHER, "See Other" },
 	{ S_NOT_MODIFIED, "Not Modified" },
+	{ S_TEMPORARY_REDIRECT, "Temporary Redirect" },
+	{ S_PERMANENT_REDIRECT, "Permanent Redirect" },
 	{ S_BAD_REQUEST, "Bad Request" },
+	{ S_UNAUTHORIZED, "Unauthorized" },
 	{ S_FORBIDDEN, "Forbidden" },
 	{ S_NOT_FOUND, "Not Found" },
 	{ S_METHOD_NOT_ALLOWED, "Not Allowed" },
+	{ S_NOT_ACCEPTABLE, "Not Acceptable" },
 	{ S_REQUEST_TIMEOUT, "Request Time-out" },
+	{ S_CONFLICT, "Conflict" },
+	{ S_GONE, "Gone" },
 	{ S_PRECONDITION_FAILED, "Precondition Failed" },
 	{ S_PAYLOAD_TOO_LARGE, "Request Entity Too Large" },
 	{ S_URI_TOO_LONG, "Request-URI Too Large" },
 	{ S_RANGE_NOT_SATISFIABLE, "Requested Range Not Satisfiable" },
+	{ S_TOO_MANY_REQUESTS, "Too Many Requests" },
 	{ S_INTERNAL_SERVER_ERROR, "Internal Server Error" },
 	{ S_NOT_IMPLEMENTED, "Not Implemented" },
+	{ S_BAD_GATEWAY, "Bad Gateway" },
+	{ S_SERVICE_UNAVAILABLE, "Service Temporarily Unavailable" },
+	{ S_GATEWAY_TIMEOUT, "Gateway Time-out" },
 	{ S_VERSION_NOT_SUPPORTED, "HTTP Version Not Supported" },
 };
 
@@ -133,6 +148,7 @@ static const struct {
 	{ "video/x-ms-asf", "asx asf" },
 	{ "video/x-ms-wmv", "wmv" },
 	{ "video/x-msvideo", "avi" },
+	{ "application/octet-stream", "bin exe dll deb dmg iso img msi msp msm" },
 	/* not in nginx 1.22's mime.types */
 	{ "application/javascript", "mjs" },
 	{ "font/ttf", "ttf" },
@@ -169,13 +185,13 @@ ext_in_list(const char *list, const char *ext, size_t ext_len)
 /*
  * The extension is what follows the last dot of the last segment, as for
  * nginx, which does not see one when only dots come before that dot
- * ("/.txt").
+ * ("/.txt"). Returns NULL when there is none.
  */
-const char *
-http_content_type(const char *name, size_t len)
+static const char *
+file_extension(const char *name, size_t len, size_t *ext_len)
 {
 	const char *dot = NULL, *seg = name;
-	size_t i, ext_len;
+	size_t i;
 
 	for (i = len; i > 0; i--) {
 		if (name[i - 1] == '/') {
@@ -191,13 +207,51 @@ http_content_type(const char *name, size_t len)
 		if (seg == dot - 1)
 			dot = NULL;
 	}
-	if (dot) {
-		ext_len = (size_t)(name + len - dot);
+	if (dot)
+		*ext_len = (size_t)(name + len - dot);
+	return dot;
+}
+
+/* The built-in table's type, or NULL. */
+static const char *
+builtin_type(const char *name, size_t len)
+{
+	size_t i, ext_len = 0;
+	const char *dot = file_extension(name, len, &ext_len);
+
+	if (dot)
 		for (i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
 			if (ext_len > 0 && ext_in_list(mime_types[i].exts, dot, ext_len))
 				return mime_types[i].type;
+	return NULL;
+}
+
+const char *
+http_content_type(const char *name, size_t len)
+{
+	const char *type = builtin_type(name, len);
+
+	return type ? type : "application/octet-stream";
+}
+
+/* The type a location gives a file: its types { } or the built-in table, then its default_type. */
+static const char *
+location_type(const struct http_location *loc, const char *name, size_t len)
+{
+	size_t i, ext_len = 0;
+	const char *dot, *type = NULL;
+
+	if (!loc->types) {
+		type = builtin_type(name, len);
+	} else if ((dot = file_extension(name, len, &ext_len)) && ext_len > 0) {
+		for (i = 0; i < (size_t)loc->type_count && !type; i++)
+			if (strlen(loc->types[i].ext) == ext_len
+			    && strncasecmp(loc->types[i].ext, dot, ext_len) == 0)
+				type = loc->types[i].type;
 	}
-	return "application/octet-stream";
+	if (type)
+		return type;
+	return loc->default_type ? loc->default_type : "application/octet-stream";
 }
 
 /* ---- dates ---- */
@@ -1291,6 +1345,560 @@ release_file(struct http_response *resp)
 	resp->fd = -1;
 }
 
+/* ---- the location table ---- */
+
+static struct http_location server_level = { .path = "", .dir_fd = -1 };
+static const struct http_location *locations = &server_level;
+static size_t location_count = 1;
+
+int
+http_set_locations(struct http_location *table, size_t count, char *why,
+    size_t why_len)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < count; i++)
+		table[i].dir_fd = -1;
+	for (i = 0; i < count; i++) {
+		if (!table[i].dir)
+			continue;
+		if ((fd = open(table[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			snprintf(why, why_len, "%s%s\"%s %s\": %s", table[i].where
+			    ? table[i].where : "", table[i].where ? ": " : "",
+			    table[i].alias ? "alias" : "root", table[i].dir, strerror(errno));
+			while (i-- > 0)
+				if (table[i].dir_fd >= 0)
+					close(table[i].dir_fd);
+			return -1;
+		}
+		table[i].dir_fd = fd;
+	}
+	if (count > 0) {
+		locations = table;
+		location_count = count;
+	}
+	return 0;
+}
+
+int
+http_location_dir(size_t i)
+{
+	return i < location_count ? locations[i].dir_fd : -2;
+}
+
+const struct http_location *
+http_find_location(const char *path, size_t len)
+{
+	const struct http_location *best = &locations[0];
+	size_t i;
+
+	/* An exact match wins; else the longest prefix (no regex to try after). */
+	for (i = 1; i < location_count; i++) {
+		const struct http_location *l = &locations[i];
+
+		if (l->match == HTTP_MATCH_EXACT) {
+			if (l->path_len == len && memcmp(l->path, path, len) == 0)
+				return l;
+		} else if (l->path_len <= len && memcmp(l->path, path, l->path_len) == 0
+		    && (best == &locations[0] || l->path_len > best->path_len)) {
+			best = l;
+		}
+	}
+	return best;
+}
+
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Does branch b (with '\1' for '.') match at s, and up to its end if `end`? */
+static bool
+branch_at(const char *b, const char *s, bool caseless, bool end)
+{
+	for (; *b; b++, s++) {
+		if (!*s)
+			return false;
+		if (*b == '\1')
+			continue;
+		if (caseless ? lower(*b) != lower(*s) : *b != *s)
+			return false;
+	}
+	return !end || !*s;
+}
+
+bool
+http_pattern_match(const struct http_pattern *p, const char *s)
+{
+	const char *t;
+	int i;
+
+	for (i = 0; i < p->count; i++) {
+		if (p->start[i]) {
+			if (branch_at(p->branch[i], s, p->caseless, p->end[i]))
+				return true;
+			continue;
+		}
+		for (t = s; ; t++) {
+			if (branch_at(p->branch[i], t, p->caseless, p->end[i]))
+				return true;
+			if (!*t)
+				break;
+		}
+	}
+	return false;
+}
+
+/* A CN captured as struct http_cn_capture says, into out[cap]; NULL: no match. */
+static const char *
+capture_cn(const struct http_cn_capture *c, const char *s, char *out, size_t cap)
+{
+	const char *q;
+	size_t n;
+
+	if (c->lead == '=') {
+		if (!(q = strrchr(s, '=')))
+			return NULL;
+		snprintf(out, cap, "%s", q + 1);
+		return out;
+	}
+	for (q = strstr(s, "CN="); q; q = strstr(q + 1, "CN=")) {
+		if (c->lead == '^' && q != s && q[-1] != ',')
+			continue;
+		if (c->lead == '/' && (q == s || q[-1] != '/'))
+			continue;
+		if (!q[3] || strchr(c->stop, q[3]))
+			continue;
+		n = strcspn(q + 3, c->stop);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, q + 3, n);
+		out[n] = '\0';
+		return out;
+	}
+	return NULL;
+}
+
+#define ID_VALUE_MAX 160
+
+/*
+ * A map's value for the subject; `buf` holds ID_VALUE_MAX bytes for each
+ * level of maps (two).
+ */
+static const char *
+map_value(const struct http_map *map, const char *subject, char *buf)
+{
+	const char *src = map->source ? map_value(map->source, subject,
+	    buf + ID_VALUE_MAX) : subject;
+	int i;
+
+	/* nginx's map: the exact keys first, then the expressions in order. */
+	for (i = 0; i < map->count; i++)
+		if (map->key[i] && strcmp(map->key[i], src) == 0)
+			return map->value[i];
+	for (i = 0; i < map->count; i++) {
+		if (map->key[i])
+			continue;
+		if (map->cn[i].lead) {
+			if (capture_cn(&map->cn[i], src, buf, ID_VALUE_MAX))
+				return buf;
+		} else if (http_pattern_match(&map->pattern[i], src)) {
+			return map->value[i];
+		}
+	}
+	return map->fallback;
+}
+
+static bool
+id_rule_holds(const struct http_id_rule *r, const char *subject)
+{
+	char buf[2 * ID_VALUE_MAX];
+	const char *v = r->var == ID_MAP ? map_value(r->map, subject ? subject : "", buf)
+	    : subject ? subject : "";
+
+	switch (r->op) {
+	case ID_EQ: return strcmp(v, r->value) == 0;
+	case ID_NE: return strcmp(v, r->value) != 0;
+	case ID_MATCH: return http_pattern_match(&r->pattern, v);
+	case ID_NO_MATCH: return !http_pattern_match(&r->pattern, v);
+	case ID_TRUE: return *v && strcmp(v, "0") != 0;
+	case ID_FALSE: return !*v || strcmp(v, "0") == 0;
+	}
+	return true;
+}
+
+/* return CODE [TEXT]: the answer, its text expanded when written. */
+static void
+answer_return(struct http_response *resp, int code, const char *text)
+{
+	set_status(resp, (enum status)code, NULL);
+	/* Without a text, a code below 300 has an empty body. */
+	resp->text = text ? text : code < 300 && code != S_NO_CONTENT ? "" : NULL;
+}
+
+/* nginx's rewrite phase of one level: its if () { return } and return. */
+static bool
+rewrite_phase(struct http_response *resp, const struct http_location *level,
+    const struct http_site *site)
+{
+	int i;
+
+	for (i = 0; i < level->ident_count; i++)
+		if (id_rule_holds(&level->ident[i], site->subject)) {
+			answer_return(resp, level->ident[i].code, level->ident[i].text);
+			return false;
+		}
+	if (level->return_code) {
+		answer_return(resp, level->return_code, level->return_text);
+		return false;
+	}
+	return true;
+}
+
+/* allow/deny: the first rule matching the client decides; none: allowed. */
+static bool
+access_phase(struct http_response *resp, const struct http_location *loc,
+    const struct http_site *site)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	unsigned char addr[16];
+	int family = 0, i;
+	unsigned bits, k;
+
+	if (loc->access_count == 0)
+		return true;
+	if (site->client_addr && inet_pton(AF_INET, site->client_addr, addr) == 1) {
+		family = 4;
+	} else if (site->client_addr && inet_pton(AF_INET6, site->client_addr, addr) == 1) {
+		family = 6;
+		if (memcmp(addr, mapped, sizeof mapped) == 0) {
+			memmove(addr, addr + 12, 4);    /* as nginx: checked as IPv4 */
+			family = 4;
+		}
+	}
+	for (i = 0; i < loc->access_count; i++) {
+		const struct http_access_rule *r = &loc->access[i];
+
+		if (r->family != 0) {
+			if (r->family != family)
+				continue;
+			for (bits = r->bits, k = 0; bits >= 8; bits -= 8, k++)
+				if (addr[k] != r->addr[k])
+					break;
+			if (bits >= 8 || (bits > 0
+			    && ((addr[k] ^ r->addr[k]) & (0xff00 >> bits) & 0xff)))
+				continue;
+		}
+		if (r->allow)
+			return true;
+		set_status(resp, S_FORBIDDEN, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* The directory a location reads from. */
+static int
+location_fd(const struct http_location *loc, const struct http_site *site)
+{
+	return loc->dir ? loc->dir_fd : site->root_fd;
+}
+
+/*
+ * The path under location_fd() that a URI names: the URI itself under a
+ * root, the part after the location's path under an alias. Returns its
+ * length, or -1 when the URI is not under the alias (try_files' doing).
+ */
+static long
+location_path(const struct http_location *loc, const char *uri, size_t len,
+    char *out, size_t cap)
+{
+	const char *p = uri;
+
+	if (loc->alias) {
+		if (len < loc->path_len || memcmp(uri, loc->path, loc->path_len) != 0)
+			return -1;
+		if (loc->alias_file) {
+			if (len != loc->path_len || strlen(loc->alias_file) + 2 > cap)
+				return -1;
+			out[0] = '/';
+			memcpy(out + 1, loc->alias_file, strlen(loc->alias_file) + 1);
+			return (long)strlen(out);
+		} else {
+			/* The location's path ends with '/' (nginx_conf checks it). */
+			p = uri + loc->path_len - 1;
+			len -= loc->path_len - 1;
+		}
+	}
+	if (len + 1 > cap)
+		return -1;
+	memmove(out, p, len);
+	out[len] = '\0';
+	return (long)len;
+}
+
+/* Is there a directory (`dir`) or something else at URI in the location? */
+static bool
+exists_as(const struct http_location *loc, const struct http_site *site,
+    const char *uri, size_t len, bool dir)
+{
+	char rel[MAX_PATH_BYTES + 256];
+	long n = location_path(loc, uri, len, rel, sizeof rel);
+	struct stat st;
+	int fd;
+
+	if (n < 0)
+		return false;
+	if (n > 1 && rel[n - 1] == '/')
+		rel[n - 1] = '\0';
+	fd = open_beneath(location_fd(loc, site), n > 1 ? rel + 1 : ".",
+	    O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	return dir ? S_ISDIR(st.st_mode) : !S_ISDIR(st.st_mode);
+}
+
+/*
+ * A URI try_files made: "//" merged (the file system would), and -1 when
+ * a segment is "." or "..", which nothing below the directory may climb.
+ */
+static long
+tidy_uri(char *u, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (u[i] == '/' && o > 0 && u[o - 1] == '/')
+			continue;
+		u[o++] = u[i];
+	}
+	u[o] = '\0';
+	for (i = 0; i < o; i++)
+		if (u[i] == '/' && u[i + 1] == '.' && (u[i + 2] == '/' || u[i + 2] == '\0'
+		    || (u[i + 2] == '.' && (u[i + 3] == '/' || u[i + 3] == '\0'))))
+			return -1;
+	return (long)o;
+}
+
+/* try_files' entry with $uri put in; returns the length or -1. */
+static long
+try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t cap)
+{
+	size_t n = 0, k;
+
+	while (*entry) {
+		if (strncmp(entry, "$uri", 4) == 0) {
+			if (n + uri_len >= cap)
+				return -1;
+			memcpy(out + n, uri, uri_len);
+			n += uri_len;
+			entry += 4;
+			continue;
+		}
+		k = strcspn(entry + 1, "$") + 1;
+		if (n + k >= cap)
+			return -1;
+		memcpy(out + n, entry, k);
+		n += k;
+		entry += k;
+	}
+	out[n] = '\0';
+	return (long)tidy_uri(out, n);
+}
+
+enum try_result { TRY_FOUND, TRY_REDIRECT, TRY_ANSWERED };
+
+/*
+ * try_files: the first entry that exists becomes the URI (a directory
+ * keeps its slash); else the last entry's =CODE, or its URI, which is
+ * looked up again from the start (an internal redirect).
+ */
+static enum try_result
+try_files(struct http_response *resp, const struct http_location *loc,
+    const struct http_site *site, char *uri, long *uri_len, size_t cap)
+{
+	char cand[MAX_PATH_BYTES + 256];
+	long n;
+	int i;
+
+	for (i = 0; i < loc->try_count; i++) {
+		const char *e = loc->try_files[i];
+
+		if (i == loc->try_count - 1 && e[0] == '=') {
+			set_status(resp, (enum status)atoi(e + 1), NULL);
+			return TRY_ANSWERED;
+		}
+		n = try_entry(e, uri, (size_t)*uri_len, cand, sizeof cand);
+		if (i == loc->try_count - 1) {
+			if (n <= 0 || cand[0] != '/' || (size_t)n + 1 > cap) {
+				set_status(resp, S_NOT_FOUND, NULL);
+				return TRY_ANSWERED;
+			}
+			memcpy(uri, cand, (size_t)n + 1);
+			*uri_len = n;
+			return TRY_REDIRECT;
+		}
+		if (n <= 0 || cand[0] != '/')
+			continue;
+		if (exists_as(loc, site, cand, (size_t)n, cand[n - 1] == '/')) {
+			if ((size_t)n + 1 > cap)
+				continue;
+			memcpy(uri, cand, (size_t)n + 1);
+			*uri_len = n;
+			return TRY_FOUND;
+		}
+	}
+	set_status(resp, S_NOT_FOUND, NULL);
+	return TRY_ANSWERED;
+}
+
+/* nginx gives up after this many internal redirects (500). */
+#define MAX_INTERNAL_REDIRECTS 10
+
+/*
+ * Finds what path names, through the table: the location, its rewrite
+ * and access phases, try_files and the index's internal redirects; opens
+ * the file. Returns true with the file in resp, or false with the answer
+ * decided (resp->loc says whose it is, for error_page and headers).
+ */
+static bool
+lookup(struct http_response *resp, const struct http_site *site, char *path,
+    long path_len, size_t cap, bool internal)
+{
+	char rel[MAX_PATH_BYTES + 256];
+	const struct http_location *loc = &locations[0];
+	struct http_site mine = *site;
+	const char *type_name;
+	long rel_len;
+	size_t index_len;
+	int redirects, i;
+
+	for (redirects = 0; ; redirects++) {
+		if (redirects > MAX_INTERNAL_REDIRECTS) {
+			set_status(resp, S_INTERNAL_SERVER_ERROR, NULL);
+			return false;
+		}
+		loc = http_find_location(path, (size_t)path_len);
+		resp->loc = loc;
+		mine.index = loc->index ? loc->index : site->index;
+		if (loc->internal && !internal && redirects == 0) {
+			set_status(resp, S_NOT_FOUND, NULL);
+			return false;
+		}
+		/* The server's rewrite phase, then the location's; then access. */
+		if (!rewrite_phase(resp, &locations[0], site)
+		    || (loc != &locations[0] && !rewrite_phase(resp, loc, site))
+		    || !access_phase(resp, loc, site))
+			return false;
+		if (loc->try_count) {
+			enum try_result t = try_files(resp, loc, site, path, &path_len, cap);
+
+			if (t == TRY_ANSWERED)
+				return false;
+			if (t == TRY_REDIRECT)
+				continue;
+		}
+		/*
+		 * The index module redirects internally to DIR/INDEX: looked up
+		 * again when another location takes it, or this one's try_files
+		 * would see it (else the lookup would give the same answer).
+		 */
+		/* nginx takes the first of the index names that exists. */
+		if (path[path_len - 1] == '/' && loc->index_more_count > 0) {
+			for (i = 0; i <= loc->index_more_count; i++) {
+				const char *name = i == 0 ? mine.index : loc->index_more[i - 1];
+
+				index_len = strlen(name);
+				if ((size_t)path_len + index_len >= cap)
+					break;
+				memcpy(path + path_len, name, index_len + 1);
+				if (exists_as(loc, site, path, (size_t)path_len + index_len,
+				    false)) {
+					mine.index = name;
+					break;
+				}
+			}
+		}
+		path[path_len] = '\0';
+		index_len = strlen(mine.index);
+		if (path[path_len - 1] == '/' && (size_t)path_len + index_len < cap) {
+			memcpy(path + path_len, mine.index, index_len + 1);
+			if ((loc->try_count || http_find_location(path, (size_t)path_len
+			    + index_len) != loc)
+			    && exists_as(loc, site, path, (size_t)path_len + index_len, false)) {
+				path_len += (long)index_len;
+				continue;
+			}
+			path[path_len] = '\0';
+		}
+		break;
+	}
+	rel_len = location_path(loc, path, (size_t)path_len, rel, sizeof rel);
+	if (rel_len <= 0) {
+		set_status(resp, S_NOT_FOUND, NULL);
+		return false;
+	}
+	mine.root_fd = location_fd(loc, site);
+	if (site->client_dir ? !open_client_target(resp, &mine, rel, (size_t)rel_len,
+	    sizeof rel) : !open_target(resp, &mine, rel, (size_t)rel_len, sizeof rel,
+	    mine.root_fd, rel, (size_t)rel_len))
+		return false;
+	if (loc->types || loc->default_type) {
+		type_name = rel[rel_len - 1] == '/' ? mine.index : rel;
+		resp->content_type = location_type(loc, type_name, strlen(type_name));
+	}
+	return true;
+}
+
+static const struct http_error_page *
+error_page_for(const struct http_location *loc, enum status status)
+{
+	int i;
+
+	for (i = 0; loc && i < loc->error_page_count; i++)
+		if (loc->error_pages[i].code == (int)status)
+			return &loc->error_pages[i];
+	return NULL;
+}
+
+/*
+ * nginx's error_page: the error's URI is looked up as a GET, once
+ * (recursive_error_pages off), and answered with the error's code, or
+ * "=CODE"'s; a URL is a redirect. Returns true when a file answers with
+ * a 200 (the normal path follows), false when resp is decided.
+ */
+static bool
+error_page(struct http_response *resp, const struct http_site *site, char *path,
+    size_t cap)
+{
+	const struct http_error_page *ep = error_page_for(resp->loc, resp->status);
+	enum status code = resp->status;
+	long len;
+
+	if (!ep || resp->text || code < 300 || code == S_NOT_MODIFIED)
+		return false;
+	if (ep->uri[0] != '/') {
+		answer_return(resp, ep->answer > 0 ? ep->answer : S_FOUND, ep->uri);
+		return false;
+	}
+	if ((len = http_normalize_path(ep->uri, strlen(ep->uri), path, cap)) < 0
+	    || !lookup(resp, site, path, len, cap, true))
+		return false;
+	if (ep->answer == 0 || (ep->answer > 0 && ep->answer != S_OK)) {
+		resp->status = ep->answer > 0 ? (enum status)ep->answer : code;
+		resp->file_error = true;
+		return false;
+	}
+	return true;
+}
+
 void
 http_prepare(struct http_response *resp, const struct http_request *req,
     const struct http_site *site, bool keep_alive_allowed)
@@ -1299,6 +1907,7 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 	long path_len;
 
 	reset_response(resp, req, keep_alive_allowed);
+	resp->loc = &locations[0];
 	if (req->content_length > HTTP_MAX_BODY) {
 		set_status(resp, S_PAYLOAD_TOO_LARGE, NULL);
 		return;
@@ -1319,10 +1928,17 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 		set_status(resp, S_BAD_REQUEST, NULL);
 		return;
 	}
-	if (site->client_dir ? !open_client_target(resp, site, path, (size_t)path_len,
-	    sizeof path) : !open_target(resp, site, path, (size_t)path_len, sizeof path,
-	    site->root_fd, path, (size_t)path_len))
+	if (!lookup(resp, site, path, path_len, sizeof path, false)
+	    && !error_page(resp, site, path, sizeof path)) {
+		if (resp->file_error) {
+			/* The whole page, whatever the request's ranges and conditions. */
+			resp->offset = 0;
+			resp->remaining = resp->head_only ? 0 : resp->size;
+			if (resp->remaining == 0)
+				release_file(resp);
+		}
 		return;
+	}
 	/*
 	 * As nginx: once the file is found, a client waiting for "100
 	 * Continue" gets it, so its body will come and can be skipped.
@@ -1457,7 +2073,9 @@ static size_t
 put_error_page(struct writer *w, const struct http_response *r)
 {
 	char page[512];
-	const char *reason = http_reason(r->status);
+	const char *reason = r->status == S_FOUND ? "Found"
+	    : r->status == S_UNAUTHORIZED ? "Authorization Required"
+	    : http_reason(r->status);
 	int n;
 
 	if (r->detail)
@@ -1475,19 +2093,9 @@ put_error_page(struct writer *w, const struct http_response *r)
 	return (size_t)n;
 }
 
-static const struct http_header *add_headers;
-static size_t add_header_count;
-static const char *charset;
-
-void
-http_set_charset(const char *name)
-{
-	charset = name;
-}
-
 /* The type, and nginx's "; charset=" for the types of its charset_types default. */
 static void
-put_content_type(struct writer *w, const char *type)
+put_content_type(struct writer *w, const char *type, const char *charset)
 {
 	static const char *const charset_types[] = { "text/html", "text/xml",
 		"text/plain", "text/vnd.wap.wml", "application/javascript",
@@ -1505,29 +2113,138 @@ put_content_type(struct writer *w, const char *type)
 		}
 }
 
-void
-http_set_add_headers(const struct http_header *headers, size_t count)
+/* The statuses nginx's add_header (without always) and expires apply to. */
+static bool
+headers_apply(enum status status)
 {
-	add_headers = headers;
-	add_header_count = count;
+	switch (status) {
+	case S_OK: case S_NO_CONTENT: case S_PARTIAL_CONTENT:
+	case S_MOVED_PERMANENTLY: case S_FOUND: case S_SEE_OTHER:
+	case S_NOT_MODIFIED: case S_TEMPORARY_REDIRECT: case S_PERMANENT_REDIRECT:
+		return true;
+	default:
+		return false;
+	}
 }
 
-/* nginx's add_header: without "always" on 200, 206, 301 and 304 only (here). */
+/* nginx's expires: Expires and Cache-Control, before add_header's. */
 static void
-put_add_headers(struct writer *w, enum status status)
+put_expires(struct writer *w, const struct http_location *loc, enum status status,
+    time_t now)
 {
-	bool success = status == S_OK || status == S_PARTIAL_CONTENT
-	    || status == S_MOVED_PERMANENTLY || status == S_NOT_MODIFIED;
-	size_t i;
+	char date[HTTP_DATE_SIZE];
+	long max_age = loc->expires;
 
-	for (i = 0; i < add_header_count; i++) {
-		if (!success && !add_headers[i].always)
-			continue;
-		puts_(w, add_headers[i].name);
-		puts_(w, ": ");
-		puts_(w, add_headers[i].value);
+	if (!loc->expires_kind || !headers_apply(status))
+		return;
+	if (loc->expires_kind == 2) {
+		http_format_date(1, date);
+		max_age = -1;
+	} else if (loc->expires_kind == 3) {
+		http_format_date(2145916555, date);     /* nginx's "max" */
+		max_age = 315360000;
+	} else {
+		http_format_date(now + loc->expires, date);
+	}
+	puts_(w, "Expires: ");
+	puts_(w, date);
+	puts_(w, "\r\nCache-Control: ");
+	if (max_age < 0) {
+		puts_(w, "no-cache\r\n");
+	} else {
+		puts_(w, "max-age=");
+		put_number(w, (uint64_t)max_age, 10);
 		puts_(w, "\r\n");
 	}
+}
+
+/* nginx's add_header: without "always" on the statuses headers_apply() names. */
+static void
+put_add_headers(struct writer *w, const struct http_location *loc, enum status status)
+{
+	bool success = headers_apply(status);
+	int i;
+
+	for (i = 0; i < loc->header_count; i++) {
+		if (!success && !loc->headers[i].always)
+			continue;
+		puts_(w, loc->headers[i].name);
+		puts_(w, ": ");
+		puts_(w, loc->headers[i].value);
+		puts_(w, "\r\n");
+	}
+}
+
+static bool
+is_redirect(enum status status)
+{
+	return status == S_MOVED_PERMANENTLY || status == S_FOUND
+	    || status == S_SEE_OTHER || status == S_TEMPORARY_REDIRECT
+	    || status == S_PERMANENT_REDIRECT;
+}
+
+/*
+ * return's text with $host, $request_uri and $scheme put in (w NULL:
+ * only counted). A redirect's URL that starts with '/' gets the scheme
+ * and host first, as nginx's absolute_redirect.
+ */
+static size_t
+put_expanded(struct writer *w, const struct http_response *r,
+    const struct http_request *req, const struct http_endpoint *endpoint)
+{
+	struct writer counter = { NULL, 0, 0, false };
+	struct text host = req ? req->host : (struct text){ NULL, 0 };
+	const char *t = r->text, *uri = req ? req->path.p : "";
+	size_t uri_len = req ? (size_t)(req->target.p + req->target.len - req->path.p) : 0;
+	size_t start, i;
+	char c;
+
+	if (!w) {
+		w = &counter;
+		w->cap = (size_t)-1;
+	}
+	start = w->len;
+	if (host.len > 0) {
+		host.len = host_name_length(host);
+	} else {
+		host.p = endpoint ? endpoint->host : "";
+		host.len = strlen(host.p);
+	}
+#define PUT(s, n) (w->p ? put(w, (s), (n)) : (void)(w->len += (n)))
+	if (is_redirect(r->status) && t[0] == '/') {
+		PUT("https://", 8);
+		for (i = 0; i < host.len; i++) {
+			c = lower(host.p[i]);
+			PUT(&c, 1);
+		}
+		if (endpoint && endpoint->port != 443) {
+			char port[8];
+			int n = snprintf(port, sizeof port, ":%u", endpoint->port);
+
+			PUT(port, (size_t)n);
+		}
+	}
+	while (*t) {
+		if (strncmp(t, "$host", 5) == 0) {
+			for (i = 0; i < host.len; i++) {
+				c = lower(host.p[i]);
+				PUT(&c, 1);
+			}
+			t += 5;
+		} else if (strncmp(t, "$request_uri", 12) == 0) {
+			PUT(uri, uri_len);
+			t += 12;
+		} else if (strncmp(t, "$scheme", 7) == 0) {
+			PUT("https", 5);
+			t += 7;
+		} else {
+			i = strcspn(t + 1, "$") + 1;
+			PUT(t, i);
+			t += i;
+		}
+	}
+#undef PUT
+	return w->len - start;
 }
 
 static bool
@@ -1544,8 +2261,10 @@ write_head(struct http_response *r, const struct http_request *req,
 	struct writer w = { out, 0, cap, false };
 	char etag[48];
 	size_t etag_len;
-	bool is_file = r->status == S_OK || r->status == S_PARTIAL_CONTENT
-	    || r->status == S_NOT_MODIFIED;
+	const struct http_location *loc = r->loc ? r->loc : &locations[0];
+	bool text_body = r->text && !is_redirect(r->status);
+	bool is_file = !r->text && (r->status == S_OK || r->status == S_PARTIAL_CONTENT
+	    || r->status == S_NOT_MODIFIED);
 
 	static time_t now_of, mtime_of;
 	static char now_text[HTTP_DATE_SIZE], mtime_text[HTTP_DATE_SIZE];
@@ -1563,17 +2282,24 @@ write_head(struct http_response *r, const struct http_request *req,
 	puts_(&w, http_reason(r->status));
 	puts_(&w, "\r\nServer: " SERVER_TOKEN "\r\nDate: ");
 	puts_(&w, now_text);
-	if (r->status == S_OK || r->status == S_PARTIAL_CONTENT) {
+	if (text_body) {
 		puts_(&w, "\r\nContent-Type: ");
-		put_content_type(&w, r->content_type);
+		put_content_type(&w, loc->default_type ? loc->default_type
+		    : "application/octet-stream", loc->charset);
 		puts_(&w, "\r\nContent-Length: ");
-		put_number(&w, r->status == S_OK ? r->size : r->last - r->first + 1, 10);
+		put_number(&w, put_expanded(NULL, r, req, endpoint), 10);
+	} else if (r->status == S_OK || r->status == S_PARTIAL_CONTENT || r->file_error) {
+		puts_(&w, "\r\nContent-Type: ");
+		put_content_type(&w, r->content_type, loc->charset);
+		puts_(&w, "\r\nContent-Length: ");
+		put_number(&w, r->status == S_PARTIAL_CONTENT ? r->last - r->first + 1
+		    : r->size, 10);
 	} else if (has_error_page(r->status)) {
 		/* nginx gives a redirect no charset (old browsers kept it). */
-		puts_(&w, r->status == S_MOVED_PERMANENTLY ? "\r\nContent-Type: text/html"
+		puts_(&w, is_redirect(r->status) ? "\r\nContent-Type: text/html"
 		    : "\r\nContent-Type: ");
-		if (r->status != S_MOVED_PERMANENTLY)
-			put_content_type(&w, "text/html");
+		if (!is_redirect(r->status))
+			put_content_type(&w, "text/html", loc->charset);
 		puts_(&w, "\r\nContent-Length: ");
 		put_number(&w, put_error_page(NULL, r), 10);
 	}
@@ -1586,16 +2312,28 @@ write_head(struct http_response *r, const struct http_request *req,
 		puts_(&w, mtime_text);
 	}
 	puts_(&w, "\r\n");
-	if (r->status == S_MOVED_PERMANENTLY && req)
+	/* nginx writes a relative one (made absolute) before Connection. */
+	if (r->text && is_redirect(r->status) && r->text[0] == '/') {
+		puts_(&w, "Location: ");
+		put_expanded(&w, r, req, endpoint);
+		puts_(&w, "\r\n");
+	} else if (!r->text && r->status == S_MOVED_PERMANENTLY && req) {
 		put_location(&w, req, endpoint, raw_query);
+	}
 	puts_(&w, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
-	if (is_file && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
+	if (r->text && is_redirect(r->status) && r->text[0] != '/') {
+		puts_(&w, "Location: ");
+		put_expanded(&w, r, req, endpoint);
+		puts_(&w, "\r\n");
+	}
+	if ((is_file || r->file_error) && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
 		puts_(&w, "ETag: ");
 		put(&w, etag, etag_len);
 		puts_(&w, "\r\n");
 	}
-	put_add_headers(&w, r->status);
-	if (r->status == S_OK)
+	put_expires(&w, loc, r->status, now);
+	put_add_headers(&w, loc, r->status);
+	if (r->status == S_OK && !r->text)
 		puts_(&w, "Accept-Ranges: bytes\r\n");
 	if (r->status == S_PARTIAL_CONTENT) {
 		puts_(&w, "Content-Range: bytes ");
@@ -1614,7 +2352,9 @@ write_head(struct http_response *r, const struct http_request *req,
 	if (r->status == S_METHOD_NOT_ALLOWED)
 		puts_(&w, "Allow: GET, HEAD\r\n");
 	puts_(&w, "\r\n");
-	if (has_error_page(r->status) && !r->head_only)
+	if (text_body && !r->head_only)
+		r->body_bytes = put_expanded(&w, r, req, endpoint);
+	else if (has_error_page(r->status) && !r->head_only && !r->file_error)
 		r->body_bytes = put_error_page(&w, r);
 	return w.overflow ? 0 : w.len;
 }

@@ -20,20 +20,33 @@
 enum status {
 	S_NONE = 0,
 	S_OK = 200,
+	S_NO_CONTENT = 204,
 	S_PARTIAL_CONTENT = 206,
 	S_MOVED_PERMANENTLY = 301,
+	S_FOUND = 302,
+	S_SEE_OTHER = 303,
 	S_NOT_MODIFIED = 304,
+	S_TEMPORARY_REDIRECT = 307,
+	S_PERMANENT_REDIRECT = 308,
 	S_BAD_REQUEST = 400,
+	S_UNAUTHORIZED = 401,
 	S_FORBIDDEN = 403,
 	S_NOT_FOUND = 404,
 	S_METHOD_NOT_ALLOWED = 405,
+	S_NOT_ACCEPTABLE = 406,
 	S_REQUEST_TIMEOUT = 408,
+	S_CONFLICT = 409,
+	S_GONE = 410,
 	S_PRECONDITION_FAILED = 412,
 	S_PAYLOAD_TOO_LARGE = 413,
 	S_URI_TOO_LONG = 414,
 	S_RANGE_NOT_SATISFIABLE = 416,
+	S_TOO_MANY_REQUESTS = 429,
 	S_INTERNAL_SERVER_ERROR = 500,
 	S_NOT_IMPLEMENTED = 501,
+	S_BAD_GATEWAY = 502,
+	S_SERVICE_UNAVAILABLE = 503,
+	S_GATEWAY_TIMEOUT = 504,
 	S_VERSION_NOT_SUPPORTED = 505,
 };
 
@@ -100,6 +113,8 @@ struct http_site {
 	 * "/client_dir/path", so no client's entry answers another. NULL: off.
 	 */
 	const char *client_dir;
+	const char *subject;      /* the client's, RFC 4514; NULL: none */
+	const char *client_addr;  /* the client's address as text, for allow/deny */
 };
 
 /* Where the client reached us, for the Location of redirects. */
@@ -120,6 +135,9 @@ struct http_response {
 	uint64_t size;            /* of the whole file */
 	time_t mtime;
 	const char *content_type;
+	const struct http_location *loc;  /* whose headers the answer gets; NULL: table[0] */
+	const char *text;         /* return CODE TEXT|URL, expanded when written */
+	bool file_error;          /* an error_page file answers this error status */
 	uint64_t first, last;     /* byte range of the file to send */
 	uint64_t offset;          /* next file byte to send */
 	uint64_t remaining;       /* file bytes still to send */
@@ -204,15 +222,153 @@ struct http_header {
 
 #define HTTP_MAX_ADD_HEADERS 16
 
-/*
- * The headers every answer gets (nginx's add_header), after ETag and
- * before Accept-Ranges, Content-Range and Allow, as nginx orders them.
- * The array must outlive the server; set at start-up.
- */
-void http_set_add_headers(const struct http_header *headers, size_t count);
+/* ---- per-path settings: nginx's location blocks (--nginx-conf) ---- */
 
-/* nginx's charset: NULL, or the name added to text types' Content-Type. */
-void http_set_charset(const char *name);
+#define HTTP_MAX_ACCESS 16        /* allow/deny lines in one location */
+#define HTTP_MAX_ID_RULES 8       /* identity conditions in one location */
+#define HTTP_MAX_ID_BRANCHES 16   /* alternatives in one condition's pattern */
+#define HTTP_MAX_MAP_ENTRIES 32
+#define HTTP_MAX_TRY 8            /* try_files entries */
+#define HTTP_MAX_ERROR_PAGES 16   /* codes given an error_page */
+#define HTTP_MAX_LOCATIONS 64     /* the server level included */
+#define HTTP_MAX_INDEX 7          /* index names after the first */
+
+/* How a location's path matches: "location = P", "location P", "location ^~ P". */
+enum http_match { HTTP_MATCH_PREFIX, HTTP_MATCH_EXACT, HTTP_MATCH_NOREGEX };
+
+/* allow/deny ADDRESS[/BITS] | all; the first that matches decides. */
+struct http_access_rule {
+	bool allow;
+	unsigned char family;     /* 0: all, 4 or 6 */
+	unsigned char bits;       /* of the prefix */
+	unsigned char addr[16];
+};
+
+/*
+ * A regular expression mtlsd can follow exactly: alternatives ("|") of
+ * literal text where '.' is any character, each optionally anchored by
+ * '^' and '$', matched anywhere in the subject, as PCRE does.
+ */
+struct http_pattern {
+	const char *branch[HTTP_MAX_ID_BRANCHES];   /* the text, anchors taken off */
+	bool start[HTTP_MAX_ID_BRANCHES], end[HTTP_MAX_ID_BRANCHES];
+	int count;
+	bool caseless;            /* ~*: ASCII letters in any case */
+};
+
+/* The client certificate's values an identity condition may read. */
+enum http_id_var {
+	ID_SUBJECT,               /* $ssl_client_s_dn */
+	ID_MAP,                   /* a map over it, or over such a map */
+};
+
+/*
+ * A map entry ~LEADCN=(?<CN>[^STOP]+) with the value $CN: the first
+ * "CN=" that LEAD allows ('a': anywhere, also after an optional [/,];
+ * '^': at the start or after ','; '/': after '/') and a character not in
+ * STOP after it; the value is what follows, up to a STOP character.
+ * Or ~^.*=(?<CN>.*)$ ('='): all after the last '='.
+ */
+struct http_cn_capture {
+	char lead;                /* 0: not a capture */
+	const char *stop;
+};
+
+/* map $ssl_client_s_dn $NAME { default V; "DN" V; ~REGEX V; }, in nginx's order. */
+struct http_map {
+	const struct http_map *source;  /* NULL: $ssl_client_s_dn, else a map of it */
+	const char *key[HTTP_MAX_MAP_ENTRIES];      /* exact keys; NULL: pattern[] */
+	struct http_pattern pattern[HTTP_MAX_MAP_ENTRIES];
+	struct http_cn_capture cn[HTTP_MAX_MAP_ENTRIES];  /* instead of pattern */
+	const char *value[HTTP_MAX_MAP_ENTRIES];
+	int count;
+	const char *fallback;     /* default, "" when none */
+};
+
+enum http_id_op { ID_EQ, ID_NE, ID_MATCH, ID_NO_MATCH, ID_TRUE, ID_FALSE };
+
+/* if (VAR OP VALUE) { return CODE; } on the client certificate. */
+struct http_id_rule {
+	enum http_id_var var;
+	const struct http_map *map;   /* ID_MAP */
+	enum http_id_op op;
+	const char *value;        /* ID_EQ, ID_NE */
+	struct http_pattern pattern;  /* ID_MATCH, ID_NO_MATCH */
+	int code;                 /* return CODE [TEXT|URL] inside */
+	const char *text;
+};
+
+/* A types { } entry: the extension (any case) and its type. */
+struct http_type {
+	const char *ext, *type;
+};
+
+struct http_error_page {
+	int code;
+	int answer;               /* "=CODE": answered with it; 0: code itself */
+	const char *uri;
+};
+
+/*
+ * One location, or (the table's first entry) the server level that
+ * requests matching none of them use. Every value is the one nginx's
+ * inheritance gives the location; NULL/0 fields keep mtlsd's defaults.
+ * Built at start-up, never changed while serving.
+ */
+struct http_location {
+	const char *path;         /* "" for the server level */
+	const char *where;        /* "FILE:LINE" of its block, for messages; may be NULL */
+	size_t path_len;
+	enum http_match match;
+	const char *dir;          /* root, or alias, directory; NULL: the site's */
+	bool alias;               /* dir stands for path, not for "/" */
+	const char *alias_file;   /* an exact location aliasing a file: its name */
+	int dir_fd;               /* dir opened by http_set_locations() */
+	const char *index;        /* NULL: the site's */
+	const char *index_more[HTTP_MAX_INDEX];     /* tried after it, in order */
+	int index_more_count;
+	const char *try_files[HTTP_MAX_TRY];  /* the last: "=CODE" or a URI */
+	int try_count;
+	int return_code;          /* 0: none */
+	const char *return_text;  /* body or URL, with $host, $request_uri, $scheme */
+	struct http_access_rule access[HTTP_MAX_ACCESS];
+	int access_count;
+	struct http_id_rule ident[HTTP_MAX_ID_RULES];   /* before access, in order */
+	int ident_count;
+	struct http_header headers[HTTP_MAX_ADD_HEADERS];
+	int header_count;
+	const char *charset;      /* NULL: none */
+	int expires_kind;         /* 0: off, 1: seconds, 2: epoch, 3: max */
+	long expires;             /* seconds from now, may be negative */
+	const char *default_type; /* NULL: application/octet-stream */
+	const struct http_type *types;        /* NULL: the built-in table */
+	int type_count;
+	struct http_error_page error_pages[HTTP_MAX_ERROR_PAGES];
+	int error_page_count;
+	bool internal;            /* reached by internal redirects only, else 404 */
+};
+
+/*
+ * Start-up: the table requests are answered by; table[0] is the server
+ * level, the others are tried by nginx's rules (exact match, then the
+ * longest prefix). Opens each entry's dir. The table must outlive the
+ * server. Without a call, every request is the server level's with
+ * mtlsd's defaults. Returns 0, or -1 with the reason in why.
+ */
+int http_set_locations(struct http_location *table, size_t count, char *why,
+    size_t why_len);
+
+/*
+ * The directory descriptor of the table's entry i (for --sandbox): -1 when
+ * it reads the site's root, -2 past the end.
+ */
+int http_location_dir(size_t i);
+
+/* The entry of table[1..) a normalised path selects, or table[0]. */
+const struct http_location *http_find_location(const char *path, size_t len);
+
+/* Does the regular expression p (as in struct http_pattern) match s? */
+bool http_pattern_match(const struct http_pattern *p, const char *s);
 
 #define HTTP_DATE_SIZE 80
 

@@ -42,6 +42,8 @@
 #define MAX_SERVER_BLOCKS 16
 #define MAX_RETURN_TEXT 1024
 #define MAX_ADD_HEADER_BYTES 2048       /* of add_header lines at one level */
+#define MAX_MAPS 8                      /* map blocks */
+#define MAX_TYPES 1024                  /* types { } entries, all blocks together */
 
 /*
  * A position is the file's index in parser.files above the line number:
@@ -81,8 +83,14 @@ struct settings {
 	unsigned text_line[T_COUNT];    /* 0: not set at this level */
 	long number[N_COUNT];
 	unsigned number_line[N_COUNT];
-	struct http_header add_header[HTTP_MAX_ADD_HEADERS];
-	int add_header_count;           /* a level with any replaces the outer ones */
+	/*
+	 * Per-path settings made at this level; l.header_count,
+	 * l.access_count: a level with any replaces the outer ones. The
+	 * lines say which of the others were set here.
+	 */
+	struct http_location l;
+	unsigned try_line, expires_line, type_line, types_line, alias_line;
+	unsigned return_line;
 };
 
 struct listen_entry {
@@ -91,9 +99,16 @@ struct listen_entry {
 	bool ssl;
 };
 
+/* A location { } block, kept with the server's. */
+struct location_block {
+	struct settings s;
+	unsigned line;
+};
+
 /* A server { } block, kept until all of them are read and told apart. */
 struct server_block {
-	struct settings server, location;
+	struct settings server, location;     /* location: "location /"'s */
+	int loc_first, loc_count;       /* in parser.locs */
 	struct listen_entry listens[MAX_LISTENERS];
 	int listen_count;
 	unsigned line;
@@ -138,6 +153,14 @@ struct parser {
 	struct redirect redirects[MAX_LISTENERS];
 	unsigned redirect_lines[MAX_LISTENERS];
 	int redirect_count;
+	struct location_block locs[HTTP_MAX_LOCATIONS];  /* of every server */
+	int loc_count;
+	bool in_root_location;          /* reading "location /" */
+	struct http_map maps[MAX_MAPS];
+	const char *map_names[MAX_MAPS];        /* "$name" */
+	int map_count;
+	struct http_type types[MAX_TYPES];
+	int type_count;
 };
 
 struct rule;
@@ -577,6 +600,63 @@ set_number(struct parser *ps, const struct directive *d, int which, long value)
 
 static int parse_block(struct parser *ps, enum context ctx, bool whole_file);
 
+/*
+ * location [=|^~] PATH: prefix and exact locations, as nginx matches them
+ * (see http_find_location()). Regular expressions are refused: nginx
+ * tries them in order after the prefixes, with PCRE, which mtlsd does not
+ * have.
+ */
+static int
+begin_location(struct parser *ps, const struct directive *d)
+{
+	struct http_location *l = &ps->level[LV_LOCATION].l;
+	const char *path = d->argv[d->argc - 1], *mod = d->argc == 3 ? d->argv[1] : "";
+	enum http_match match = HTTP_MATCH_PREFIX;
+	int i;
+
+	if (ps->ctx == CTX_LOCATION)
+		return unsupported(ps, d, "a location inside a location: mtlsd takes "
+		    "locations directly in the server block; write it there");
+	if (strcmp(mod, "~") == 0 || strcmp(mod, "~*") == 0 || (d->argc == 2
+	    && path[0] == '~'))
+		return unsupported(ps, d, "a regular-expression location: nginx tries "
+		    "them with PCRE after the prefixes, which mtlsd cannot do exactly; "
+		    "use prefix (location /dir/), exact (location = /file) or ^~ locations");
+	if (path[0] == '@')
+		return unsupported(ps, d, "a named location: mtlsd has no internal "
+		    "redirects to named locations (they lead to proxies)");
+	if (strcmp(mod, "=") == 0)
+		match = HTTP_MATCH_EXACT;
+	else if (strcmp(mod, "^~") == 0)
+		match = HTTP_MATCH_NOREGEX;
+	else if (*mod)
+		return fail(ps, d->line, "invalid location modifier \"%.64s\"", mod);
+	if (path[0] != '/')
+		return unsupported(ps, d, "a location path must start with \"/\" for mtlsd");
+	if (strchr(path, '$'))
+		return fail(ps, d->line, "\"location %.64s\": mtlsd has no variables",
+		    path);
+	for (i = ps->cur.loc_first; i < ps->loc_count; i++) {
+		const struct http_location *o = &ps->locs[i].s.l;
+
+		if (strcmp(o->path, path) == 0 && (o->match == HTTP_MATCH_EXACT)
+		    == (match == HTTP_MATCH_EXACT))
+			return fail(ps, d->line, "duplicate location \"%.64s\" (first at %s)",
+			    path, where(ps, ps->locs[i].line, d->line));
+	}
+	if (ps->loc_count == HTTP_MAX_LOCATIONS - 1)
+		return fail(ps, d->line, "more than %d locations", HTTP_MAX_LOCATIONS - 1);
+	memset(&ps->level[LV_LOCATION], 0, sizeof ps->level[LV_LOCATION]);
+	l->path = path;
+	l->path_len = strlen(path);
+	l->match = match;
+	ps->locs[ps->loc_count].line = d->line;
+	ps->locs[ps->loc_count].s = ps->level[LV_LOCATION];
+	ps->loc_count++;
+	ps->in_root_location = match != HTTP_MATCH_EXACT && strcmp(path, "/") == 0;
+	return 0;
+}
+
 static int
 r_block(struct parser *ps, const struct directive *d, const struct rule *r)
 {
@@ -598,25 +678,26 @@ r_block(struct parser *ps, const struct directive *d, const struct rule *r)
 		memset(&ps->level[LV_SERVER], 0, sizeof ps->level[LV_SERVER]);
 		memset(&ps->level[LV_LOCATION], 0, sizeof ps->level[LV_LOCATION]);
 		ps->cur.line = d->line;
+		ps->cur.loc_first = ps->loc_count;
 		ps->listen_count = 0;
-		ps->locations = 0;
 	}
-	if (inner == CTX_LOCATION) {
-		if (d->argc != 2 || strcmp(d->argv[1], "/") != 0)
-			return unsupported(ps, d, "mtlsd serves one directory, "
-			    "so only \"location / { root ...; index ...; }\"");
-		if (ps->locations++ > 0)
-			return fail(ps, d->line, "duplicate location \"/\"");
-	}
+	if (inner == CTX_LOCATION && begin_location(ps, d) < 0)
+		return -1;
 	ps->ctx = inner;
 	rc = parse_block(ps, inner, false);
 	ps->ctx = outer;
+	if (rc == 0 && inner == CTX_LOCATION) {
+		ps->locs[ps->loc_count - 1].s = ps->level[LV_LOCATION];
+		if (ps->in_root_location)
+			ps->cur.location = ps->level[LV_LOCATION];
+		ps->in_root_location = false;
+	}
 	if (rc == 0 && inner == CTX_SERVER) {
 		/* Kept as read; finish() tells the servers apart. */
 		b = &ps->blocks[ps->servers++];
 		*b = ps->cur;
 		b->server = ps->level[LV_SERVER];
-		b->location = ps->level[LV_LOCATION];
+		b->loc_count = ps->loc_count - b->loc_first;
 		memcpy(b->listens, ps->listens, sizeof b->listens);
 		b->listen_count = ps->listen_count;
 	}
@@ -656,6 +737,9 @@ r_root(struct parser *ps, const struct directive *d, const struct rule *r)
 	if (d->argv[1][0] != '/')
 		return fail(ps, d->line, "\"root %.64s\": write the full path (nginx would "
 		    "resolve it against its prefix, mtlsd has none)", d->argv[1]);
+	if (here(ps)->alias_line)
+		return fail(ps, d->line, "\"root\" directive is duplicate, \"alias\" "
+		    "directive was specified earlier");
 	return set_text(ps, d, T_ROOT, d->argv[1]);
 }
 
@@ -672,10 +756,17 @@ r_index(struct parser *ps, const struct directive *d, const struct rule *r)
 	if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
 		return fail(ps, d->line, "\"index %.64s\": mtlsd takes a file name "
 		    "in the directory", v);
-	if (d->argc > 2)
-		warn(ps, d->line, "\"index\": only the first name, \"%s\", is used "
-		    "(mtlsd tries one index file)", v);
-	return set_text(ps, d, T_INDEX, v);
+	if (d->argc - 2 > HTTP_MAX_INDEX)
+		return fail(ps, d->line, "\"index\": more than %d names", HTTP_MAX_INDEX + 1);
+	for (i = 2; i < d->argc; i++) {
+		v = d->argv[i];
+		if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+			return fail(ps, d->line, "\"index ... %.64s\": mtlsd takes a file "
+			    "name in the directory", v);
+		here(ps)->l.index_more[i - 2] = v;
+	}
+	here(ps)->l.index_more_count = d->argc - 2;
+	return set_text(ps, d, T_INDEX, d->argv[1]);
 }
 
 static int
@@ -686,6 +777,11 @@ r_access_log(struct parser *ps, const struct directive *d, const struct rule *r)
 	int i;
 
 	(void)r;
+	if (ps->ctx == CTX_LOCATION && !ps->in_root_location) {
+		warn(ps, d->line, "\"access_log\" in location \"%s\" ignored: mtlsd "
+		    "writes one access log, the server's", s->l.path);
+		return 0;
+	}
 	if (s->text_line[T_ACCESS_LOG])
 		return fail(ps, d->line, "a second \"access_log\": mtlsd writes one "
 		    "access log (first at %s)",
@@ -1164,19 +1260,316 @@ r_include(struct parser *ps, const struct directive *d, const struct rule *r)
 	return rc;
 }
 
+/* The redirect codes nginx's return takes with a URL. */
+static bool
+is_redirect(long code)
+{
+	return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
+}
+
+static bool
+is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The variables a return's text may use: those mtlsd fills. */
+static int
+check_vars(struct parser *ps, unsigned line, long code, const char *text)
+{
+	static const char *const known[] = { "$host", "$server_name", "$request_uri",
+		"$scheme" };
+	const char *v;
+	size_t k, n;
+
+	for (v = strchr(text, '$'); v; v = strchr(v + 1, '$')) {
+		for (k = 0; k < sizeof known / sizeof known[0]; k++) {
+			n = strlen(known[k]);
+			if (strncmp(v, known[k], n) == 0 && !is_name_char(v[n]))
+				break;
+		}
+		if (k == sizeof known / sizeof known[0])
+			return fail(ps, line, "\"return %ld %.200s\": mtlsd fills $host, "
+			    "$server_name (on a plain-HTTP redirect server), $request_uri "
+			    "and $scheme only", code, text);
+	}
+	if (is_redirect(code) && (strchr(text, '\r') || strchr(text, '\n')))
+		return fail(ps, line, "\"return\": a line break in the URL");
+	return 0;
+}
+
 /*
- * if (COND) { ... }: mtlsd has no variables. The one condition taken is
- * "$ssl_client_verify != SUCCESS", which "ssl_verify_client on" already
- * makes impossible (such a client gets the 400 page first, in nginx too),
- * so its block, which may only return, is never run.
+ * The codes mtlsd answers as nginx does (its reason phrases and pages);
+ * in the server with client verification, $server_name is not filled.
+ */
+static int
+check_return(struct parser *ps, unsigned line, long code, const char *text)
+{
+	if (code == 444)
+		return fail(ps, line, "\"return 444\": mtlsd always answers; it does "
+		    "not close without one");
+	static const int codes[] = { S_OK, S_NO_CONTENT, S_MOVED_PERMANENTLY, S_FOUND,
+		S_SEE_OTHER, S_TEMPORARY_REDIRECT, S_PERMANENT_REDIRECT, S_BAD_REQUEST,
+		S_UNAUTHORIZED, S_FORBIDDEN, S_NOT_FOUND, S_METHOD_NOT_ALLOWED,
+		S_NOT_ACCEPTABLE, S_REQUEST_TIMEOUT, S_CONFLICT, S_GONE,
+		S_PRECONDITION_FAILED, S_PAYLOAD_TOO_LARGE, S_URI_TOO_LONG,
+		S_TOO_MANY_REQUESTS, S_INTERNAL_SERVER_ERROR, S_NOT_IMPLEMENTED,
+		S_BAD_GATEWAY, S_SERVICE_UNAVAILABLE, S_GATEWAY_TIMEOUT,
+		S_VERSION_NOT_SUPPORTED };
+	size_t i;
+
+	for (i = 0; i < sizeof codes / sizeof codes[0] && codes[i] != code; i++)
+		continue;
+	if (i == sizeof codes / sizeof codes[0])
+		return fail(ps, line, "\"return %ld\": mtlsd answers return with 200, "
+		    "204, 301, 302, 303, 307, 308, 400, 401, 403-406, 408-410, "
+		    "412-414, 429 or 500-505", code);
+	if (text && check_vars(ps, line, code, text) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * A regular expression mtlsd follows exactly (struct http_pattern):
+ * "^(a|b)$", or alternatives of literal text, '.', "\." and the like,
+ * each with '^' and '$' at its ends. Anything else is refused.
+ */
+static int
+compile_pattern(struct parser *ps, unsigned line, const char *re, bool caseless,
+    struct http_pattern *p)
+{
+	char buf[1024], *b, *o;
+	const char *c;
+	size_t len = strlen(re);
+	bool group = false, last;
+
+	memset(p, 0, sizeof *p);
+	p->caseless = caseless;
+	if (len + 1 > sizeof buf || len == 0)
+		return fail(ps, line, "the regular expression \"%.64s\" is empty or "
+		    "too long for mtlsd", re);
+	memcpy(buf, re, len + 1);
+	b = buf;
+	/* ^(a|b|c)$: the group is the whole expression. */
+	if (len > 4 && strncmp(b, "^(", 2) == 0 && strcmp(b + len - 2, ")$") == 0) {
+		b[len - 2] = '\0';
+		if (!strpbrk(b + 2, "()\\")) {
+			group = true;
+			b += 2;
+		} else {
+			b[len - 2] = ')';
+		}
+	}
+	for (;;) {
+		char *bar = b, *start = b;
+		bool escaped = false;
+
+		/* The branch ends at an unescaped '|'. */
+		for (; *bar && (escaped || *bar != '|'); bar++)
+			escaped = !escaped && *bar == '\\';
+		if (p->count == HTTP_MAX_ID_BRANCHES)
+			return fail(ps, line, "\"%.64s\": more than %d alternatives",
+			    re, HTTP_MAX_ID_BRANCHES);
+		last = !*bar;
+		p->start[p->count] = group;
+		p->end[p->count] = group;
+		if (*start == '^' && !group) {
+			p->start[p->count] = true;
+			start++;
+		}
+		o = start;
+		for (c = start; c < bar; c++) {
+			if (*c == '\\' && c + 1 < bar && strchr(".-_=,/:@ +*?()[]{}|^$\\\"'",
+			    c[1])) {
+				*o++ = *++c;
+			} else if (*c == '$' && c + 1 == bar && !group) {
+				p->end[p->count] = true;
+			} else if (*c == '.') {
+				*o++ = '\1';
+			} else if (strchr("\\[](){}*+?|^$", *c) || (unsigned char)*c < 0x20
+			    || (caseless && (unsigned char)*c >= 0x80)) {
+				return fail(ps, line, "the regular expression \"%.64s\": mtlsd "
+				    "follows literal text, '.', '^', '$' and alternatives "
+				    "(a|b) only, which it can match exactly as nginx's PCRE", re);
+			} else {
+				*o++ = *c;
+			}
+		}
+		*o = '\0';
+		if (!(p->branch[p->count] = store_word(ps, start, (size_t)(o - start))))
+			return -1;
+		p->count++;
+		if (last)
+			break;
+		b = bar + 1;
+	}
+	return 0;
+}
+
+static int
+find_map(const struct parser *ps, const char *name)
+{
+	int i;
+
+	for (i = 0; i < ps->map_count; i++)
+		if (strcmp(ps->map_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* The capture forms struct http_cn_capture describes, as configurations write them. */
+static int
+cn_capture(const char *re, struct http_cn_capture *c)
+{
+	static const struct { const char *lead_text; char lead; } leads[] = {
+		{ "(^|,)", '^' }, { "[/,]?", 'a' }, { "[,/]?", 'a' }, { "/", '/' },
+		{ "", 'a' },
+	};
+	static const char *const stops[] = { ",", "/,", ",/", "/" };
+	char form[64];
+	size_t i, k;
+
+	/* ~^.*=(?<CN>.*)$: all after the last '=' */
+	if (strcmp(re, "^.*=(?<CN>.*)$") == 0 || strcmp(re, "^.*=(?P<CN>.*)$") == 0) {
+		c->lead = '=';
+		c->stop = "";
+		return 0;
+	}
+
+	for (i = 0; i < sizeof leads / sizeof leads[0]; i++)
+		for (k = 0; k < sizeof stops / sizeof stops[0]; k++) {
+			snprintf(form, sizeof form, "%sCN=(?<CN>[^%s]+)", leads[i].lead_text,
+			    stops[k]);
+			if (strcmp(re, form) == 0) {
+				c->lead = leads[i].lead;
+				c->stop = stops[k];
+				return 0;
+			}
+			snprintf(form, sizeof form, "%sCN=(?P<CN>[^%s]+)", leads[i].lead_text,
+			    stops[k]);
+			if (strcmp(re, form) == 0) {
+				c->lead = leads[i].lead;
+				c->stop = stops[k];
+				return 0;
+			}
+		}
+	return -1;
+}
+
+/*
+ * map $ssl_client_s_dn $NAME { ... } (or a map of such a map): the
+ * values an identity condition may test. Exact keys, default, and
+ * regular expressions compile_pattern() takes, or the usual CN capture
+ * ~(^|,)CN=(?<CN>[^,]+) with the value $CN.
+ */
+static int
+r_map(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct directive e;
+	struct http_map *m;
+	const char *key, *value;
+	int rc, src;
+
+	(void)r;
+	src = find_map(ps, d->argv[1]);
+	if (strcmp(d->argv[1], "$ssl_client_s_dn") != 0
+	    && (src < 0 || ps->maps[src].source))
+		return unsupported(ps, d, "mtlsd takes map only over the client "
+		    "certificate's subject, map $ssl_client_s_dn $NAME { ... }, or over "
+		    "such a map");
+	if (d->argv[2][0] != '$' || !d->argv[2][1])
+		return fail(ps, d->line, "invalid variable name \"%.64s\"", d->argv[2]);
+	if (find_map(ps, d->argv[2]) >= 0)
+		return fail(ps, d->line, "the variable \"%.64s\" is mapped twice",
+		    d->argv[2]);
+	if (ps->map_count == MAX_MAPS)
+		return fail(ps, d->line, "more than %d map blocks", MAX_MAPS);
+	m = &ps->maps[ps->map_count];
+	memset(m, 0, sizeof *m);
+	m->source = src >= 0 ? &ps->maps[src] : NULL;
+	m->fallback = "";
+	for (;;) {
+		rc = read_directive(ps, &e);
+		if (rc == 0)
+			break;
+		if (rc == -1)
+			return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
+		if (rc < 0)
+			return -1;
+		if (e.block)
+			return fail(ps, e.line, "unexpected \"{\" in map");
+		if (e.argc == 1 && strcmp(e.argv[0], "volatile") == 0)
+			continue;
+		if (e.argc != 2)
+			return unsupported(ps, &e, "in a map mtlsd takes \"KEY VALUE;\" "
+			    "and \"default VALUE;\"");
+		key = e.argv[0];
+		value = e.argv[1];
+		if (strcmp(key, "hostnames") == 0 || strcmp(key, "include") == 0)
+			return unsupported(ps, &e, "in a map mtlsd takes \"KEY VALUE;\" "
+			    "and \"default VALUE;\"");
+		if (strcmp(key, "default") == 0) {
+			if (strchr(value, '$'))
+				return fail(ps, e.line, "map: mtlsd takes constant values");
+			m->fallback = value;
+			continue;
+		}
+		if (m->count == HTTP_MAX_MAP_ENTRIES)
+			return fail(ps, e.line, "more than %d entries in a map",
+			    HTTP_MAX_MAP_ENTRIES);
+		if (key[0] == '~' && strcmp(value, "$CN") == 0) {
+			if (cn_capture(key + 1, &m->cn[m->count]) < 0)
+				return unsupported(ps, &e, "mtlsd takes $CN after "
+				    "~CN=(?<CN>[^,]+), ~(^|,)CN=..., ~[/,]?CN=(?<CN>[^/,]+), "
+				    "~/CN=(?<CN>[^/]+) or ~^.*=(?<CN>.*)$ only");
+			m->value[m->count] = "";
+			m->key[m->count] = NULL;
+			m->count++;
+			continue;
+		}
+		if (strchr(value, '$'))
+			return fail(ps, e.line, "map: mtlsd takes constant values, and $CN "
+			    "after ~(^|,)CN=(?<CN>[^,]+)");
+		if (key[0] == '~') {
+			bool caseless = key[1] == '*';
+
+			if (compile_pattern(ps, e.line, key + 1 + caseless, caseless,
+			    &m->pattern[m->count]) < 0)
+				return -1;
+			m->key[m->count] = NULL;
+		} else {
+			m->key[m->count] = key[0] == '\\' ? key + 1 : key;
+		}
+		m->value[m->count] = value;
+		m->count++;
+	}
+	ps->map_names[ps->map_count++] = d->argv[2];
+	return 0;
+}
+
+/*
+ * if (COND) { return CODE; }. Taken:
+ * - $ssl_client_verify != SUCCESS, which "ssl_verify_client on" already
+ *   makes impossible (such a client gets the 400 page first, in nginx too),
+ *   so its block is never run;
+ * - conditions on the client certificate's subject: $ssl_client_s_dn, or
+ *   a map of it, with =, !=, ~, ~*, !~, !~* (regular expressions as
+ *   compile_pattern() takes them), or a map's variable alone; its return
+ *   runs, in order with the level's other if and return, before allow/deny.
  */
 static int
 r_if(struct parser *ps, const struct directive *d, const struct rule *r)
 {
 	char *w[MAX_ARGS];
 	struct directive inner;
-	int n = 0, i, rc;
+	struct settings *s = here(ps);
+	struct http_id_rule rule;
+	const char *op, *text = NULL;
+	int n = 0, i, rc, code = 0, m = -1;
+	long c = 0;
 	size_t len;
+	bool verify;
 
 	(void)r;
 	for (i = 1; i < d->argc; i++)
@@ -1196,31 +1589,89 @@ r_if(struct parser *ps, const struct directive *d, const struct rule *r)
 		w[n - 1][len - 1] = '\0';
 	else
 		return fail(ps, d->line, "invalid condition \"%.64s\"", n ? w[n - 1] : "");
-	if (n != 3 || strcmp(w[0], "$ssl_client_verify") != 0
-	    || strcmp(w[1], "!=") != 0 || strcmp(w[2], "SUCCESS") != 0)
-		return unsupported(ps, d, "mtlsd has no variables or conditions; the one "
-		    "\"if\" it takes is if ($ssl_client_verify != SUCCESS) "
-		    "{ return ...; }, which ssl_verify_client on implies");
+	verify = n == 3 && strcmp(w[0], "$ssl_client_verify") == 0
+	    && strcmp(w[1], "!=") == 0 && strcmp(w[2], "SUCCESS") == 0;
+	memset(&rule, 0, sizeof rule);
+	if (!verify) {
+		if (n >= 1)
+			m = find_map(ps, w[0]);
+		if (n < 1 || (strcmp(w[0], "$ssl_client_s_dn") != 0 && m < 0)
+		    || (n != 1 && n != 3) || (n == 1 && m < 0))
+			return unsupported(ps, d, "mtlsd takes \"if\" only on the client "
+			    "certificate: if ($ssl_client_s_dn OP VALUE), OP one of = != ~ "
+			    "~* !~ !~*, or the same on a map of $ssl_client_s_dn, "
+			    "with { return CODE; } inside");
+		rule.var = m >= 0 ? ID_MAP : ID_SUBJECT;
+		rule.map = m >= 0 ? &ps->maps[m] : NULL;
+		if (n == 1) {
+			rule.op = ID_TRUE;
+		} else {
+			op = w[1];
+			if (strcmp(op, "=") == 0 || strcmp(op, "!=") == 0) {
+				if (strchr(w[2], '$'))
+					return fail(ps, d->line, "\"if\": mtlsd compares with "
+					    "constant values only");
+				rule.op = op[0] == '=' ? ID_EQ : ID_NE;
+				rule.value = w[2];
+			} else if (strcmp(op, "~") == 0 || strcmp(op, "~*") == 0
+			    || strcmp(op, "!~") == 0 || strcmp(op, "!~*") == 0) {
+				rule.op = op[0] == '!' ? ID_NO_MATCH : ID_MATCH;
+				if (compile_pattern(ps, d->line, w[2], op[strlen(op) - 1] == '*',
+				    &rule.pattern) < 0)
+					return -1;
+			} else {
+				return fail(ps, d->line, "invalid condition \"%.64s\"", op);
+			}
+		}
+	}
 	for (;;) {
 		rc = read_directive(ps, &inner);
 		if (rc == 0)
-			return 0;
+			break;
 		if (rc == -1)
 			return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
 		if (rc < 0)
 			return -1;
 		if (strcmp(inner.argv[0], "return") != 0 || inner.block
 		    || inner.argc < 2 || inner.argc > 3)
-			return unsupported(ps, &inner, "inside \"if ($ssl_client_verify != "
-			    "SUCCESS)\" mtlsd takes \"return\" only");
+			return unsupported(ps, &inner, verify ? "inside \"if "
+			    "($ssl_client_verify != SUCCESS)\" mtlsd takes \"return\" only"
+			    : "inside an \"if\" on the client certificate mtlsd takes "
+			    "\"return\" only");
+		if (!verify && code == 0) {
+			text = inner.argc == 3 ? inner.argv[2] : NULL;
+			if (inner.argc == 2 && parse_long(inner.argv[1], 0, 999, &c) < 0) {
+				text = inner.argv[1];
+				if (strncmp(text, "http://", 7) != 0
+				    && strncmp(text, "https://", 8) != 0
+				    && strncmp(text, "$scheme", 7) != 0)
+					return fail(ps, inner.line, "invalid return code \"%.64s\"",
+					    text);
+				c = 302;
+			} else if (inner.argc == 3 && parse_long(inner.argv[1], 0, 999, &c) < 0) {
+				return fail(ps, inner.line, "invalid return code \"%.64s\"",
+				    inner.argv[1]);
+			}
+			if (check_return(ps, inner.line, c, text) < 0)
+				return -1;
+			if (text && strstr(text, "$server_name"))
+				return fail(ps, inner.line, "\"return\": mtlsd fills "
+				    "$server_name only on a plain-HTTP redirect server");
+			code = (int)c;
+		}
 	}
-}
-
-/* The redirect codes nginx's return takes with a URL. */
-static bool
-is_redirect(long code)
-{
-	return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
+	if (verify || code == 0)
+		return 0;
+	/* After a return at this level, never run. */
+	if (s->return_line)
+		return 0;
+	if (s->l.ident_count == HTTP_MAX_ID_RULES)
+		return fail(ps, d->line, "more than %d \"if\" at one level",
+		    HTTP_MAX_ID_RULES);
+	rule.code = code;
+	rule.text = text;
+	s->l.ident[s->l.ident_count++] = rule;
+	return 0;
 }
 
 /*
@@ -1248,6 +1699,14 @@ r_return(struct parser *ps, const struct directive *d, const struct rule *r)
 	if (text && strlen(text) > MAX_RETURN_TEXT)
 		return fail(ps, d->line, "\"return\": a text of more than %d bytes",
 		    MAX_RETURN_TEXT);
+	if (check_return(ps, d->line, code, text) < 0)
+		return -1;
+	/* The first runs; what follows it at that level never does. */
+	if (!here(ps)->return_line) {
+		here(ps)->return_line = d->line;
+		here(ps)->l.return_code = (int)code;
+		here(ps)->l.return_text = text;
+	}
 	/* The first one runs, and the server's own before any location's. */
 	if (ps->cur.return_line && (ps->cur.return_in_server || ps->ctx != CTX_SERVER))
 		return 0;
@@ -1338,19 +1797,19 @@ r_add_header(struct parser *ps, const struct directive *d, const struct rule *r)
 			    "in the value", name);
 	if (!*value)
 		return 0;           /* nginx adds no header with an empty value */
-	if (s->add_header_count == HTTP_MAX_ADD_HEADERS)
+	if (s->l.header_count == HTTP_MAX_ADD_HEADERS)
 		return fail(ps, d->line, "more than %d \"add_header\" at one level",
 		    HTTP_MAX_ADD_HEADERS);
 	/* The head of an answer must fit one TLS record with the rest. */
-	for (k = 0, bytes = 0; k < (size_t)s->add_header_count; k++)
-		bytes += strlen(s->add_header[k].name) + strlen(s->add_header[k].value) + 4;
+	for (k = 0, bytes = 0; k < (size_t)s->l.header_count; k++)
+		bytes += strlen(s->l.headers[k].name) + strlen(s->l.headers[k].value) + 4;
 	if (bytes + strlen(name) + strlen(value) + 4 > MAX_ADD_HEADER_BYTES)
 		return fail(ps, d->line, "\"add_header\": more than %d bytes of headers "
 		    "at one level", MAX_ADD_HEADER_BYTES);
-	s->add_header[s->add_header_count].name = name;
-	s->add_header[s->add_header_count].value = value;
-	s->add_header[s->add_header_count].always = d->argc == 4;
-	s->add_header_count++;
+	s->l.headers[s->l.header_count].name = name;
+	s->l.headers[s->l.header_count].value = value;
+	s->l.headers[s->l.header_count].always = d->argc == 4;
+	s->l.header_count++;
 	return 0;
 }
 
@@ -1367,17 +1826,330 @@ r_charset(struct parser *ps, const struct directive *d, const struct rule *r)
 	return set_text(ps, d, T_CHARSET, v);
 }
 
-/* try_files: only the form that means what mtlsd does anyway. */
+/*
+ * try_files ENTRY... LAST: entries are URIs where $uri may stand, a
+ * trailing '/' testing for a directory; LAST is =CODE or a URI looked up
+ * again (its ?$args dropped: mtlsd serves files, arguments change nothing).
+ */
 static int
 r_try_files(struct parser *ps, const struct directive *d, const struct rule *r)
 {
+	struct settings *s = here(ps);
+	const char *e, *v;
+	char *last;
+	long code;
+	int i;
+
 	(void)r;
-	if (d->argc == 4 && strcmp(d->argv[1], "$uri") == 0
-	    && strcmp(d->argv[2], "$uri/") == 0 && strcmp(d->argv[3], "=404") == 0)
+	if (s->try_line)
+		return fail(ps, d->line, "\"try_files\" directive is duplicate");
+	if (d->argc - 1 > HTTP_MAX_TRY)
+		return fail(ps, d->line, "\"try_files\": more than %d entries", HTTP_MAX_TRY);
+	if (s->alias_line)
+		return unsupported(ps, d, "try_files with alias: nginx's has known quirks "
+		    "there (trac #97) that mtlsd does not copy; use root");
+	for (i = 1; i < d->argc; i++) {
+		e = d->argv[i];
+		if (i == d->argc - 1 && e[0] == '=') {
+			if (parse_long(e + 1, 0, 999, &code) < 0)
+				return fail(ps, d->line, "invalid code \"%.64s\"", e);
+			if (check_return(ps, d->line, code, NULL) < 0)
+				return -1;
+			s->l.try_files[i - 1] = e;
+			continue;
+		}
+		if (e[0] == '@')
+			return unsupported(ps, d, "a named location: mtlsd has no internal "
+			    "redirects to named locations (they lead to proxies)");
+		if (i == d->argc - 1 && (v = strchr(e, '?'))
+		    && (strcmp(v, "?$args") == 0 || strcmp(v, "?$query_string") == 0
+		    || strcmp(v, "?$is_args$args") == 0)) {
+			if (!(last = store_word(ps, e, (size_t)(v - e))))
+				return -1;
+			e = last;
+		}
+		if (i == d->argc - 1 && strncmp(e, "$is_args", 8) != 0 && (v = strstr(e, "$is_args$args"))
+		    && strcmp(v, "$is_args$args") == 0) {
+			if (!(last = store_word(ps, e, (size_t)(v - e))))
+				return -1;
+			e = last;
+		}
+		for (v = strchr(e, '$'); v; v = strchr(v + 1, '$'))
+			if (strncmp(v, "$uri", 4) != 0 || is_name_char(v[4]))
+				return fail(ps, d->line, "\"try_files ... %.64s\": mtlsd fills "
+				    "$uri only", d->argv[i]);
+		if (strchr(e, '?'))
+			return fail(ps, d->line, "\"try_files ... %.64s\": mtlsd takes "
+			    "no arguments there but ?$args", d->argv[i]);
+		if (e[0] != '/' && strncmp(e, "$uri", 4) != 0)
+			return fail(ps, d->line, "\"try_files ... %.64s\": a URI starts "
+			    "with \"/\" or $uri", e);
+		s->l.try_files[i - 1] = e;
+	}
+	s->l.try_count = d->argc - 1;
+	s->try_line = d->line;
+	return 0;
+}
+
+/*
+ * error_page CODE... [=[CODE]] URI|URL: the error's answer is the URI's
+ * file (looked up once, as nginx's recursive_error_pages off), with the
+ * error's code or the one after "="; a URL is a redirect (302, or "=CODE").
+ */
+static int
+r_error_page(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct settings *s = here(ps);
+	const char *uri = d->argv[d->argc - 1], *eq = NULL;
+	long code, answer = 0;
+	int i, last = d->argc - 1;
+
+	(void)r;
+	if (d->argc > 2 && d->argv[last - 1][0] == '=') {
+		eq = d->argv[--last];
+		if (eq[1] && (parse_long(eq + 1, 200, 599, &answer) < 0
+		    || check_return(ps, d->line, answer, NULL) < 0))
+			return fail(ps, d->line, "invalid value \"%.64s\"", eq);
+		if (!eq[1])
+			answer = -1;    /* the status of the page's own answer */
+	}
+	if (last < 2)
+		return fail(ps, d->line, "invalid number of arguments in \"error_page\"");
+	if (uri[0] == '@')
+		return unsupported(ps, d, "a named location: mtlsd has no internal "
+		    "redirects to named locations (they lead to proxies)");
+	if (strchr(uri, '$') || strchr(uri, '?'))
+		return fail(ps, d->line, "\"error_page ... %.64s\": mtlsd takes a constant "
+		    "URI without arguments", uri);
+	if (uri[0] != '/' && strncmp(uri, "http://", 7) != 0
+	    && strncmp(uri, "https://", 8) != 0)
+		return fail(ps, d->line, "\"error_page ... %.64s\": a URI starts with \"/\", "
+		    "a URL with http:// or https://", uri);
+	if (uri[0] != '/' && answer && !is_redirect(answer))
+		return fail(ps, d->line, "\"error_page ... %s %.64s\": a URL is answered "
+		    "with a redirect (301, 302, 303, 307, 308)", eq, uri);
+	if (uri[0] != '/' && check_vars(ps, d->line, 302, uri) < 0)
+		return -1;
+	for (i = 1; i < last; i++) {
+		if (parse_long(d->argv[i], 300, 599, &code) < 0)
+			return fail(ps, d->line, "value \"%.64s\" must be between 300 and 599",
+			    d->argv[i]);
+		if (s->l.error_page_count == HTTP_MAX_ERROR_PAGES)
+			return fail(ps, d->line, "more than %d codes with an error_page at "
+			    "one level", HTTP_MAX_ERROR_PAGES);
+		s->l.error_pages[s->l.error_page_count].code = (int)code;
+		s->l.error_pages[s->l.error_page_count].answer = (int)answer;
+		s->l.error_pages[s->l.error_page_count].uri = uri;
+		s->l.error_page_count++;
+	}
+	return 0;
+}
+
+/* internal: the location answers internal redirects only (404 otherwise). */
+static int
+r_internal(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	(void)d;
+	(void)r;
+	here(ps)->l.internal = true;
+	return 0;
+}
+
+/* allow | deny ADDRESS[/BITS] | all, in order. */
+static int
+r_access(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct settings *s = here(ps);
+	struct http_access_rule a;
+	char text[64], *slash;
+	long bits;
+	int k;
+
+	(void)r;
+	memset(&a, 0, sizeof a);
+	a.allow = d->argv[0][0] == 'a';
+	if (s->l.access_count == HTTP_MAX_ACCESS)
+		return fail(ps, d->line, "more than %d allow and deny at one level",
+		    HTTP_MAX_ACCESS);
+	if (strcmp(d->argv[1], "all") != 0) {
+		if (strncmp(d->argv[1], "unix:", 5) == 0)
+			return unsupported(ps, d, "mtlsd listens on TCP only");
+		snprintf(text, sizeof text, "%s", d->argv[1]);
+		if ((slash = strchr(text, '/')))
+			*slash = '\0';
+		if (inet_pton(AF_INET, text, a.addr) == 1)
+			a.family = 4;
+		else if (inet_pton(AF_INET6, text, a.addr) == 1)
+			a.family = 6;
+		else
+			return fail(ps, d->line, "invalid parameter \"%.64s\"", d->argv[1]);
+		bits = a.family == 4 ? 32 : 128;
+		if (slash && parse_long(slash + 1, 0, bits, &bits) < 0)
+			return fail(ps, d->line, "invalid parameter \"%.64s\"", d->argv[1]);
+		a.bits = (unsigned char)bits;
+		for (k = 0; k < 16; k++) {
+			int keep = bits >= 8 * (k + 1) ? 8 : bits > 8 * k ? (int)bits - 8 * k : 0;
+			unsigned char mask = (unsigned char)(0xff00 >> keep);
+
+			if (a.addr[k] & ~mask) {
+				warn(ps, d->line, "low address bits of %s are meaningless",
+				    d->argv[1]);
+				break;
+			}
+		}
+		for (k = 0; k < 16; k++) {
+			int keep = bits >= 8 * (k + 1) ? 8 : bits > 8 * k ? (int)bits - 8 * k : 0;
+
+			a.addr[k] &= (unsigned char)(0xff00 >> keep);
+		}
+	}
+	s->l.access[s->l.access_count++] = a;
+	return 0;
+}
+
+/* expires off | epoch | max | [-]TIME */
+static int
+r_expires(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct settings *s = here(ps);
+	const char *v = d->argv[1];
+	long long ms;
+	bool minus = v[0] == '-';
+
+	(void)r;
+	if (s->expires_line)
+		return fail(ps, d->line, "\"expires\" directive is duplicate");
+	if (d->argc > 2 || v[0] == '@' || strcmp(v, "modified") == 0 || strchr(v, '$'))
+		return unsupported(ps, d, "mtlsd takes expires off, epoch, max or a time "
+		    "from now");
+	s->l.expires_kind = 1;
+	if (strcmp(v, "off") == 0)
+		s->l.expires_kind = 0;
+	else if (strcmp(v, "epoch") == 0)
+		s->l.expires_kind = 2;
+	else if (strcmp(v, "max") == 0)
+		s->l.expires_kind = 3;
+	else if ((ms = parse_time_ms(v + (minus || v[0] == '+'), false)) < 0
+	    || ms / 1000 > 10L * 365 * 86400)
+		return fail(ps, d->line, "\"expires\": invalid value \"%.64s\"", v);
+	else
+		s->l.expires = minus ? -(long)(ms / 1000) : (long)(ms / 1000);
+	s->expires_line = d->line;
+	return 0;
+}
+
+static bool
+is_type(const char *t)
+{
+	const char *slash = strchr(t, '/');
+
+	return slash && slash != t && slash[1] && !strchr(slash + 1, '/')
+	    && strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789!#$&^_.+-/=;") == strlen(t) && !strchr(t, '$');
+}
+
+static int
+r_default_type(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct settings *s = here(ps);
+
+	(void)r;
+	if (s->type_line)
+		return fail(ps, d->line, "\"default_type\" directive is duplicate");
+	if (!is_type(d->argv[1]))
+		return fail(ps, d->line, "\"default_type %.64s\": not a media type",
+		    d->argv[1]);
+	s->l.default_type = d->argv[1];
+	s->type_line = d->line;
+	return 0;
+}
+
+/* types { TYPE EXT...; }: replaces the table of types at this level. */
+static int
+r_types(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct settings *s = here(ps);
+	struct directive e;
+	int rc, i;
+
+	(void)r;
+	if (s->types_line)
+		return fail(ps, d->line, "\"types\" directive is duplicate");
+	s->types_line = d->line;
+	s->l.types = &ps->types[ps->type_count];
+	s->l.type_count = 0;
+	for (;;) {
+		rc = read_directive(ps, &e);
+		if (rc == 0)
+			return 0;
+		if (rc == -1)
+			return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
+		if (rc < 0)
+			return -1;
+		if (e.block || e.argc < 2)
+			return fail(ps, e.line, "invalid number of arguments in \"types\"");
+		if (strcmp(e.argv[0], "include") == 0)
+			return unsupported(ps, &e, "write the types in the block");
+		if (!is_type(e.argv[0]))
+			return fail(ps, e.line, "\"%.64s\": not a media type", e.argv[0]);
+		for (i = 1; i < e.argc; i++) {
+			if (ps->type_count == MAX_TYPES)
+				return fail(ps, e.line, "more than %d types", MAX_TYPES);
+			ps->types[ps->type_count].type = e.argv[0];
+			ps->types[ps->type_count].ext = e.argv[i];
+			ps->type_count++;
+			s->l.type_count++;
+		}
+	}
+}
+
+/*
+ * alias DIR: in a location whose path ends with '/', DIR ending with '/'
+ * too; in an exact location, DIR may name a file. Other forms let nginx
+ * open names beside the directory ("location /img" + "alias /srv/img":
+ * /imgX opens /srv/imgX), which mtlsd, opening beneath the directory,
+ * cannot follow.
+ */
+static int
+r_alias(struct parser *ps, const struct directive *d, const struct rule *r)
+{
+	struct settings *s = here(ps);
+	const char *v = d->argv[1], *path = s->l.path;
+	size_t vl = strlen(v), pl = strlen(path);
+	const char *slash;
+	char *dir;
+
+	(void)r;
+	if (no_variables(ps, d, v) < 0)
+		return -1;
+	if (s->alias_line)
+		return fail(ps, d->line, "\"alias\" directive is duplicate");
+	if (s->text_line[T_ROOT])
+		return fail(ps, d->line, "\"alias\" directive is duplicate, \"root\" "
+		    "directive was specified earlier");
+	if (s->try_line)
+		return unsupported(ps, d, "alias with try_files: nginx's has known quirks "
+		    "there (trac #97) that mtlsd does not copy; use root");
+	if (v[0] != '/')
+		return fail(ps, d->line, "\"alias %.64s\": write the full path", v);
+	s->alias_line = d->line;
+	s->l.alias = true;
+	if (s->l.match == HTTP_MATCH_EXACT && path[pl - 1] != '/' && v[vl - 1] != '/') {
+		/* An exact location aliasing a file: its directory and name. */
+		slash = strrchr(v, '/');
+		if (!(dir = store_word(ps, v, slash == v ? 1 : (size_t)(slash - v))))
+			return -1;
+		s->l.dir = dir;
+		s->l.alias_file = slash + 1;
 		return 0;
-	return unsupported(ps, d, "mtlsd serves the file, or the directory's index "
-	    "file, or 404: of try_files it takes only \"try_files $uri $uri/ =404\", "
-	    "which means that");
+	}
+	if (path[pl - 1] != '/' || v[vl - 1] != '/')
+		return unsupported(ps, d, "alias where the location and the alias do "
+		    "not both end with \"/\": nginx would open names beside the "
+		    "directory (location /img + alias /srv/img: /imgX opens /srv/imgX); "
+		    "write location /img/ { alias /srv/img/; }");
+	s->l.dir = v;
+	return 0;
 }
 
 /* Accepted and ignored: no effect worth telling. */
@@ -1476,16 +2248,6 @@ r_autoindex(struct parser *ps, const struct directive *d, const struct rule *r)
 	    "(403 without an index file)", d->argv[1]);
 }
 
-static int
-r_default_type(struct parser *ps, const struct directive *d, const struct rule *r)
-{
-	(void)r;
-	if (strcmp(d->argv[1], "application/octet-stream") != 0)
-		warn(ps, d->line, "\"default_type %s\" ignored: mtlsd sends "
-		    "application/octet-stream for unknown extensions", d->argv[1]);
-	return 0;
-}
-
 #define M CTX_MAIN
 #define E CTX_EVENTS
 #define H CTX_HTTP
@@ -1497,7 +2259,9 @@ static const struct rule rules[] = {
 	{ "events", M, true, 0, 0, r_block, CTX_EVENTS, NULL },
 	{ "http", M, true, 0, 0, r_block, CTX_HTTP, NULL },
 	{ "server", M | H, true, 0, 0, r_block, CTX_SERVER, NULL },
-	{ "location", S, true, 1, 2, r_block, CTX_LOCATION, NULL },
+	{ "location", S | L, true, 1, 2, r_block, CTX_LOCATION, NULL },
+	{ "map", H, true, 2, 2, r_map, 0, NULL },
+	{ "types", H | S | L, true, 0, 0, r_types, 0, NULL },
 
 	/* the server */
 	{ "listen", S, false, 1, -1, r_listen, 0, NULL },
@@ -1505,6 +2269,13 @@ static const struct rule rules[] = {
 	{ "return", S | L, false, 1, 2, r_return, 0, NULL },
 	{ "if", S | L, true, 1, -1, r_if, 0, NULL },
 	{ "try_files", S | L, false, 2, -1, r_try_files, 0, NULL },
+	{ "alias", L, false, 1, 1, r_alias, 0, NULL },
+	{ "error_page", H | S | L, false, 2, -1, r_error_page, 0, NULL },
+	{ "allow", H | S | L, false, 1, 1, r_access, 0, NULL },
+	{ "deny", H | S | L, false, 1, 1, r_access, 0, NULL },
+	{ "expires", H | S | L, false, 1, 2, r_expires, 0, NULL },
+	{ "log_not_found", H | S | L, false, 1, 1, r_quiet, 0, NULL },
+	{ "internal", L, false, 0, 0, r_internal, 0, NULL },
 	{ "rewrite", S | L, false, 2, 3, r_rewrite, 0, NULL },
 	{ "add_header", H | S | L, false, 2, 3, r_add_header, 0, NULL },
 	{ "charset", H | S | L, false, 1, 1, r_charset, 0, NULL },
@@ -1583,6 +2354,14 @@ static const struct rule rules[] = {
 	{ "types_hash_max_size", H, false, 1, 1, r_quiet, 0, NULL },
 	{ "server_names_hash_bucket_size", H, false, 1, 1, r_quiet, 0, NULL },
 	{ "autoindex", H | S | L, false, 1, 1, r_autoindex, 0, NULL },
+	{ "proxy_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it does not proxy (keep nginx, or another proxy, for that)" },
+	{ "fastcgi_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it runs no application (keep nginx, or another server, for that)" },
+	{ "uwsgi_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it runs no application (keep nginx, or another server, for that)" },
+	{ "grpc_pass", L, false, 1, 1, r_refused, 0, "mtlsd is a static file "
+	    "server: it does not proxy (keep nginx, or another proxy, for that)" },
 	{ "server_tokens", H | S | L, false, 1, 1, r_flag, 1,
 	    "mtlsd always sends \"mtlsd/VERSION\"" },
 	{ "gzip", H | S | L, false, 1, 1, r_flag, 0,
@@ -1740,13 +2519,6 @@ block_has(const struct parser *ps, const struct server_block *b, int which)
 	    || ps->level[LV_MAIN].number_line[which];
 }
 
-static bool
-is_name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-	    || (c >= '0' && c <= '9') || c == '_';
-}
-
 /* The variables a redirect server's target may use: those mtlsd fills. */
 static int
 check_target(struct parser *ps, const struct server_block *b)
@@ -1857,10 +2629,6 @@ pick_server(struct parser *ps)
 			    "verification (the first at %s): mtlsd serves one site; "
 			    "merge them", where(ps, tls->line, b->line));
 		}
-		if (b->return_line)
-			return fail(ps, b->return_line, "\"return\" in the server with "
-			    "client verification: mtlsd serves files there, and answers a "
-			    "redirect only on a plain-HTTP server");
 		tls = b;
 	}
 	if (!tls)
@@ -1880,6 +2648,171 @@ pick_server(struct parser *ps)
 	memcpy(ps->listens, tls->listens, sizeof ps->listens);
 	ps->listen_count = tls->listen_count;
 	ps->server_line = tls->line;
+	ps->cur = *tls;
+	return 0;
+}
+
+/*
+ * One entry of the table: the server level (loc NULL) or a location, with
+ * the values nginx's inheritance gives it (main, http, server, location).
+ */
+static int
+build_entry(struct parser *ps, struct http_location *out, const struct settings *loc,
+    unsigned line, const char *site_root, const char *site_index)
+{
+	const struct settings *lv[4] = { &ps->level[LV_MAIN], &ps->level[LV_HTTP],
+		&ps->level[LV_SERVER], loc };
+	const struct settings *own = loc ? loc : &ps->level[LV_SERVER];
+	const char *root = NULL, *v;
+	int k, n = loc ? 4 : 3;
+	char here_text[320];
+
+	*out = own->l;
+	if (!loc) {
+		out->path = "";
+		out->path_len = 0;
+		out->alias = false;
+		out->dir = NULL;
+	}
+	out->dir_fd = -1;
+	snprintf(here_text, sizeof here_text, "%s:%u", ps->files[POS_FILE(line)],
+	    POS_LINE(line));
+	if (!(out->where = store_word(ps, here_text, strlen(here_text))))
+		return -1;
+	if (out->return_text && strstr(out->return_text, "$server_name"))
+		return fail(ps, own->return_line, "\"return\": mtlsd fills "
+		    "$server_name only on a plain-HTTP redirect server");
+	/* Arrays: from the deepest level that has any, as nginx. */
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->l.header_count) {
+			memcpy(out->headers, lv[k]->l.headers, sizeof out->headers);
+			out->header_count = lv[k]->l.header_count;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->l.access_count) {
+			memcpy(out->access, lv[k]->l.access, sizeof out->access);
+			out->access_count = lv[k]->l.access_count;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->l.error_page_count) {
+			memcpy(out->error_pages, lv[k]->l.error_pages, sizeof out->error_pages);
+			out->error_page_count = lv[k]->l.error_page_count;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->try_line) {
+			memcpy(out->try_files, lv[k]->l.try_files, sizeof out->try_files);
+			out->try_count = lv[k]->l.try_count;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->expires_line) {
+			out->expires_kind = lv[k]->l.expires_kind;
+			out->expires = lv[k]->l.expires;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->type_line) {
+			out->default_type = lv[k]->l.default_type;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->types_line) {
+			out->types = lv[k]->l.types;
+			out->type_count = lv[k]->l.type_count;
+			break;
+		}
+	out->index = NULL;
+	out->charset = NULL;
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->text_line[T_INDEX]) {
+			out->index = lv[k]->text[T_INDEX];
+			memcpy(out->index_more, lv[k]->l.index_more, sizeof out->index_more);
+			out->index_more_count = lv[k]->l.index_more_count;
+			break;
+		}
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->text_line[T_CHARSET]) {
+			v = lv[k]->text[T_CHARSET];
+			out->charset = strcmp(v, "off") == 0 ? NULL : v;
+			break;
+		}
+	if (!out->index)
+		out->index = "index.html";      /* nginx's default */
+	/* The site's (--index may override it), as a root equal to the site's. */
+	if (site_index && strcmp(out->index, site_index) == 0 && !out->index_more_count)
+		out->index = NULL;
+	if (out->alias)
+		return 0;
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->text_line[T_ROOT]) {
+			root = lv[k]->text[T_ROOT];
+			break;
+		}
+	if (!root && loc && !out->return_code)
+		return fail(ps, line, "location \"%s\" has no \"root\" (nor its server): "
+		    "nginx would use its built-in html directory; name the directory",
+		    out->path);
+	out->dir = !root || strcmp(root, site_root) == 0 ? NULL : root;
+	return 0;
+}
+
+/* Room in the store, aligned for any of the table's structures. */
+static void *
+store_alloc(struct parser *ps, size_t size)
+{
+	size_t align = 16;
+	char *p = ps->store_next;
+
+	p += (align - (size_t)(uintptr_t)p % align) % align;
+	if ((size_t)(ps->store_end - p) < size) {
+		fail(ps, 0, "out of room for locations");
+		return NULL;
+	}
+	ps->store_next = p + size;
+	return p;
+}
+
+/* The table of the served server: its level first, then its locations. */
+static int
+build_table(struct parser *ps, struct options *opt)
+{
+	struct http_location *t;
+	struct http_map *maps = NULL;
+	struct http_type *types = NULL;
+	int i, k, n = 1 + ps->cur.loc_count;
+
+	if (!(t = store_alloc(ps, (size_t)n * sizeof *t))
+	    || (ps->map_count && !(maps = store_alloc(ps, (size_t)ps->map_count
+	    * sizeof *maps)))
+	    || (ps->type_count && !(types = store_alloc(ps, (size_t)ps->type_count
+	    * sizeof *types))))
+		return -1;
+	/* The maps and types move from the parser, freed after, to the store. */
+	if (maps)
+		memcpy(maps, ps->maps, (size_t)ps->map_count * sizeof *maps);
+	if (types)
+		memcpy(types, ps->types, (size_t)ps->type_count * sizeof *types);
+	if (build_entry(ps, &t[0], NULL, ps->server_line, opt->root, opt->index) < 0)
+		return -1;
+	for (i = 0; i < ps->cur.loc_count; i++)
+		if (build_entry(ps, &t[1 + i], &ps->locs[ps->cur.loc_first + i].s,
+		    ps->locs[ps->cur.loc_first + i].line, opt->root, opt->index) < 0)
+			return -1;
+	for (i = 0; i < ps->map_count; i++)
+		if (maps[i].source)
+			maps[i].source = maps + (maps[i].source - ps->maps);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < t[i].ident_count; k++)
+			if (t[i].ident[k].map)
+				t[i].ident[k].map = maps + (t[i].ident[k].map - ps->maps);
+		if (t[i].types)
+			t[i].types = types + (t[i].types - ps->types);
+	}
+	opt->locations = t;
+	opt->location_count = n;
 	return 0;
 }
 
@@ -1955,17 +2888,8 @@ finish(struct parser *ps, struct options *opt)
 		remember_origin(ps, opt->tls.ca_file, "ssl_trusted_certificate", line);
 	if (text_of(ps, T_CRL, &line))
 		remember_origin(ps, opt->tls.crl_files[0], "ssl_crl", line);
-	/* As nginx inherits add_header: only from the deepest level that has any. */
-	opt->add_header_count = 0;
-	for (i = LV_LOCATION; i >= LV_MAIN; i--)
-		if (ps->level[i].add_header_count) {
-			memcpy(opt->add_header, ps->level[i].add_header,
-			    sizeof opt->add_header);
-			opt->add_header_count = ps->level[i].add_header_count;
-			break;
-		}
-	if ((v = text_of(ps, T_CHARSET, NULL)))
-		opt->charset = strcmp(v, "off") == 0 ? NULL : v;
+	if (build_table(ps, opt) < 0)
+		return -1;
 	memcpy(opt->redirect, ps->redirects, sizeof opt->redirect);
 	opt->redirect_count = ps->redirect_count;
 	opt->tls.mode = VERIFY_ON;
@@ -2047,7 +2971,9 @@ parse_text(const char *text, size_t len, const char *file_name,
 	 * directory before it. With includes, the text is any up to the limit.
 	 */
 	room = budget + MAX_CONF_FILES + MAX_SERVER_BLOCKS + MAX_LISTENERS * LISTEN_TEXT + budget
-	    + (T_COUNT + 1) * (strlen(file_name) + 2);
+	    + (T_COUNT + 1) * (strlen(file_name) + 2)
+	    + HTTP_MAX_LOCATIONS * (sizeof(struct http_location) + 320) + 16
+	    + sizeof ps->maps + 16 + sizeof ps->types + 16;
 	if (!(ps->store = malloc(room))) {
 		free(ps);
 		snprintf(why, why_len, "%s: out of memory", file_name);
@@ -2115,6 +3041,19 @@ nginx_conf_check_files(const struct options *opt, char *why, size_t why_len)
 		if ((fd = open(origins[i].value, O_RDONLY | O_CLOEXEC)) < 0) {
 			snprintf(why, why_len, "%s: \"%s %s\": %s", origins[i].where,
 			    origins[i].directive, origins[i].value, strerror(errno));
+			return -1;
+		}
+		close(fd);
+	}
+	/* The directories of locations with their own root or alias. */
+	for (i = 0; opt->locations && i < opt->location_count; i++) {
+		const struct http_location *l = &opt->locations[i];
+
+		if (!l->dir)
+			continue;
+		if ((fd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			snprintf(why, why_len, "%s: \"%s %s\": %s", l->where ? l->where : "?",
+			    l->alias ? "alias" : "root", l->dir, strerror(errno));
 			return -1;
 		}
 		close(fd);

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "priv.h"
 #include "x509.h"
 
@@ -196,6 +197,15 @@ priv_sandbox(int root_fd, const char *const *reread, size_t count,
 		close(fd);
 		return fail(why, why_len, "--sandbox: landlock_add_rule: %s",
 		    strerror(errno));
+	}
+	/* The directories of locations with their own root or alias, likewise. */
+	for (i = 0; (beneath.parent_fd = http_location_dir(i)) != -2; i++) {
+		if (beneath.parent_fd >= 0 && syscall(SYS_landlock_add_rule, fd,
+		    LL_RULE_PATH_BENEATH, &beneath, 0) < 0) {
+			close(fd);
+			return fail(why, why_len, "--sandbox: landlock_add_rule: %s",
+			    strerror(errno));
+		}
 	}
 	for (i = 0; i < count; i++) {
 		if (reread[i] && allow_reread(fd, reread[i]) < 0) {

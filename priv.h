@@ -27,9 +27,11 @@ int priv_drop(const char *chroot_dir, char *why, size_t why_len);
 
 /*
  * Restricts the process with Landlock: files and directories beneath
- * `root_fd` may be read, and so may the files in the directories of the
- * `count` files named in `reread` (what a reload reads again, and the files
- * that replace them); nothing else may be opened, written or created
+ * `root_fd`, and beneath the directories of locations with their own root
+ * or alias (http_location_dir()), may be read, and so may the files in
+ * the directories of the `count` files named in `reread` (what a reload
+ * reads again, and the files that replace them); nothing else may be
+ * opened, written or created
  * anywhere, and (kernels with the network ABI) no TCP port bound or
  * connected to. Returns the Landlock ABI version applied, 0 when the kernel
  * has no Landlock (nothing is changed), or -1 with `why` filled.

@@ -577,6 +577,8 @@ begin_response(struct conn *c)
 
 		if (opt.tls.root_per_client)
 			here.client_dir = id->cn;   /* a plain name: access_check said so */
+		here.subject = id->subject;
+		here.client_addr = c->peer;
 		http_prepare(&c->resp, &c->req, &here, keep_alive);
 		check_early_body(c);
 	} else {
@@ -2887,8 +2889,9 @@ main(int argc, char **argv)
 		    "keys of 1024 bits and SHA-1 signatures, which OpenSSL refuses by "
 		    "default; for a legacy PKI only", opt.tls.security_level);
 	tls_cache_init(&opt.tls);
-	http_set_add_headers(opt.add_header, (size_t)opt.add_header_count);
-	http_set_charset(opt.charset);
+	if (http_set_locations(opt.locations, (size_t)opt.location_count, why,
+	    sizeof why) < 0)
+		die("%s", why);
 	open_root();
 	open_access_log();
 	open_error_log();

@@ -50,9 +50,9 @@ struct options {
 	const char *status;         /* --status ADDR:PORT; NULL: off */
 	struct redirect redirect[MAX_LISTENERS];    /* from --nginx-conf only */
 	int redirect_count;
-	struct http_header add_header[HTTP_MAX_ADD_HEADERS];    /* likewise */
-	int add_header_count;
-	const char *charset;            /* likewise; NULL: none */
+	struct http_location *locations;    /* likewise: the server level, then
+	                                       its locations; NULL: none */
+	int location_count;
 };
 
 /* ---- nginx configuration reader (nginx_conf.c) ---- */

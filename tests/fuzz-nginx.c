@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct options o = defaults(), before = defaults(), untouched;
 	char *strings = NULL, why[512];
 	char *text;
-	size_t cap, i;
+	size_t cap, i, k;
 
 	if (size > NGINX_CONF_MAX_BYTES)
 		return 0;
@@ -75,11 +75,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_string(o.tls.crl_files[i], strings, cap, NULL);
 		for (i = 0; i < (size_t)o.listen_count; i++)
 			check_string(o.listen[i], strings, cap, NULL);
-		check_string(o.charset, strings, cap, NULL);
-		for (i = 0; i < (size_t)o.add_header_count; i++) {
-			check_string(o.add_header[i].name, strings, cap, NULL);
-			check_string(o.add_header[i].value, strings, cap, NULL);
-			assert(!strpbrk(o.add_header[i].value, "\r\n"));
+		/* The table lies in the strings' block, and so does all it names. */
+		assert(o.location_count >= 1 && o.location_count <= HTTP_MAX_LOCATIONS);
+		assert((char *)o.locations >= strings && (char *)(o.locations
+		    + o.location_count) <= strings + cap);
+		for (k = 0; k < (size_t)o.location_count; k++) {
+			const struct http_location *l = &o.locations[k];
+
+			check_string(l->charset, strings, cap, NULL);
+			check_string(l->dir, strings, cap, NULL);
+			if (l->index && strcmp(l->index, "index.html") != 0)
+				check_string(l->index, strings, cap, NULL);
+			check_string(l->return_text, strings, cap, NULL);
+			assert(k == 0 || l->path[0] == '/');
+			for (i = 0; i < (size_t)l->header_count; i++) {
+				check_string(l->headers[i].name, strings, cap, NULL);
+				check_string(l->headers[i].value, strings, cap, NULL);
+				assert(!strpbrk(l->headers[i].value, "\r\n"));
+			}
+			for (i = 0; i < (size_t)l->try_count; i++)
+				check_string(l->try_files[i], strings, cap, NULL);
+			assert(l->access_count <= HTTP_MAX_ACCESS);
+			assert(l->ident_count <= HTTP_MAX_ID_RULES);
+			for (i = 0; i < (size_t)l->ident_count; i++)
+				assert(!l->ident[i].map || ((char *)l->ident[i].map >= strings
+				    && (char *)(l->ident[i].map + 1) <= strings + cap));
+			assert(!l->types || ((char *)l->types >= strings
+			    && (char *)(l->types + l->type_count) <= strings + cap));
 		}
 		for (i = 0; i < (size_t)o.redirect_count; i++) {
 			check_string(o.redirect[i].listen, strings, cap, NULL);

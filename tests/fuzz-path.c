@@ -20,9 +20,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct http_site site = { -1, "index.html", NULL, NULL };
+static struct http_site site = { -1, "index.html", NULL, NULL, NULL, NULL };
 static struct file_cache cache;
-static struct http_site cached_site = { -1, "index.html", &cache, NULL };
+static struct http_site cached_site = { -1, "index.html", &cache, NULL, NULL, NULL };
 static char root[64], root_real[PATH_MAX];
 
 static void

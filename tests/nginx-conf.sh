@@ -342,6 +342,230 @@ if [ -n "${NGINX_BIN:-}" ]; then
 	fi
 fi
 
+# ---- locations and identities: the same answers as nginx ---------------------
+
+LW=$TMPD/lw
+mkdir -p "$LW/www/sub" "$LW/www/app" "$LW/www/static" "$LW/www/priv" "$LW/www/epoch" \
+	"$LW/alias/inner"
+printf 'root index\n' >"$LW/www/index.html"
+printf 'sub index\n' >"$LW/www/sub/index.html"
+printf 'app shell\n' >"$LW/www/app/index.html"
+printf 'css{}\n' >"$LW/www/static/s.css"
+printf 'js\n' >"$LW/www/static/s.js"
+printf 'md\n' >"$LW/www/static/r.md"
+printf 'secret\n' >"$LW/www/priv/p.txt"
+printf 'e\n' >"$LW/www/epoch/index.html"
+printf 'text\n' >"$LW/www/a.txt"
+printf 'exact\n' >"$LW/www/exact.txt"
+printf 'aliased\n' >"$LW/alias/a.txt"
+printf 'aliased index\n' >"$LW/alias/index.htm"
+printf 'fav\n' >"$LW/alias/fav.ico"
+LP=$(free_port)
+# Two configurations: the location kinds and what they hold; identities and
+# the index's internal redirect. Requests are made with two client
+# certificates, CN=server1 and CN=ec-client.
+cat >"$TMPD/loc1.conf" <<EOF
+map \$ssl_client_s_dn \$ssl_client_s_dn_cn { default ""; ~(^|,)CN=(?<CN>[^,]+) \$CN; }
+map \$ssl_client_s_dn_cn \$allowed { default 0; server1 1; }
+map \$ssl_client_s_dn \$cn2 { default ""; ~[/,]?CN=(?<CN>[^/,]+) \$CN; }
+map \$cn2 \$ok2 { default "no"; ~^server1\$ "yes"; }
+map \$ssl_client_s_dn \$lastv { default "x"; ~^.*=(?<CN>.*)\$ \$CN; }
+server {
+  listen 127.0.0.1:$LP ssl;
+  ssl_certificate $PKI/server2.crt;
+  ssl_certificate_key $PKI/server2.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  root $LW/www;
+  add_header X-Server yes;
+  location / { index index.html; }
+  location = /exact.txt { add_header X-Exact 1 always; default_type text/plain; }
+  location /static/ { expires 1h; add_header X-Static s; types { text/plain md; text/css css; } default_type application/x-unknown; charset utf-8; }
+  location ^~ /files/ { alias $LW/alias/; index index.htm; }
+  location = /favicon.ico { alias $LW/alias/fav.ico; expires max; }
+  location /app/ { try_files \$uri \$uri/ /app/index.html; }
+  location /try404/ { try_files \$uri =404; }
+  location /gone { return 410; }
+  location /hello { return 200 "hello \$host \$request_uri \$scheme\n"; }
+  location /moved { return 301 https://\$host/new\$request_uri; }
+  location /rel { return 302 /elsewhere; }
+  location /denied/ { deny all; }
+  location /local/ { allow 127.0.0.1; deny all; }
+  location /other/ { allow 10.0.0.0/8; deny all; }
+  location /priv/ { if (\$ssl_client_s_dn !~ "CN=server1") { return 403; } }
+  location /priv2/ { if (\$allowed = 0) { return 403; } root $LW/www; }
+  location /epoch/ { expires epoch; }
+  location /multi/ { alias $LW/alias/; index none.html index.htm; }
+  location /multi2/ { alias $LW/alias/; index none.html none2.html; }
+  location /priv3/ { if (\$ok2 = no) { return 403; } alias $LW/www/priv/; }
+  location /last { if (\$lastv = ES) { return 200 "es"; } return 404; }
+}
+EOF
+cat >"$TMPD/loc2.conf" <<EOF
+map \$ssl_client_s_dn \$who { default none; "CN=server1,OU=TEST,O=ORG,L=Spain,ST=Spain,C=ES" s1; ~*cn=EC-client ec; }
+server {
+  listen 127.0.0.1:$LP ssl;
+  ssl_certificate $PKI/server2.crt;
+  ssl_certificate_key $PKI/server2.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  root $LW/www;
+  if (\$who = none) { return 401; }
+  location = / { add_header X-Root 1; }
+  location / { add_header X-Slash 1; }
+  location = /index.html { add_header X-Index 1; }
+  location /r200 { return 200; }
+  location /r204 { return 204; }
+  location /r403t { return 403 "no way"; }
+  location /sub/ { try_files \$uri/ =403; }
+  location /ec/ { if (\$who != ec) { return 404; } alias $LW/alias/; }
+  location /s1 { if (\$who = s1) { return 302 https://elsewhere/; } return 200 "not s1"; }
+  location /denyal/ { deny all; add_header X-A 1 always; add_header X-B 2; }
+  location /static/ { }
+}
+EOF
+# answers PORT CERT PATH... -- heads and bodies, with what differs by server
+# masked (dates, the token, and so the length of error pages)
+answers() {
+	local port=$1 cert=$2 path
+	shift 2
+	for path in "$@"; do
+		printf '== %s\n' "$path"
+		# shellcheck disable=SC2086 # path may carry curl's extra words
+		curl -s -D - --cacert "$PKI/ca.crt" --cert "$PKI/$cert.crt" --key "$PKI/$cert.key" \
+			--resolve "server2:$port:127.0.0.1" -H 'Host: Ex.Com:99' "https://server2:$port"$path
+		printf '\n'
+	done | sed -e 's/^Date: .*/Date: DATE/' -e 's/^Expires: .*/Expires: DATE/' \
+		-e "s#$TOKEN#TOKEN#g" -e 's#nginx/[0-9.]*#TOKEN#g' | grep -av '^Content-Length: 1[4-6][0-9]'
+}
+LOC1_PATHS=(/ /index.html /exact.txt /exact.txt/ /static/s.css /static/r.md /static/s.js
+	/static/none /files/ /files/a.txt /files/inner /files/inner/ /favicon.ico /app/ /app/x/y
+	/try404/x /gone /gone/x "/hello?q=1" "/moved?a" /rel /denied/x /local/ /other/x
+	/priv/p.txt /priv2/ /epoch/ /sub /missing "/hello -I" /priv3/p.txt /last /multi/ /multi2/)
+LOC2_PATHS=(/ /index.html /r200 /r204 /r403t /sub/ /sub /sub/index.html /ec/a.txt /s1
+	/denyal/x /static "/a.txt -I")
+mkdir -p "$LW/www/err"
+printf 'custom 404\n' >"$LW/www/err/404.html"
+printf 'custom 50x\n' >"$LW/www/50x.html"
+cat >"$TMPD/loc3.conf" <<EOF
+server {
+  listen 127.0.0.1:$LP ssl;
+  ssl_certificate $PKI/server2.crt;
+  ssl_certificate_key $PKI/server2.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  root $LW/www;
+  add_header X-S 1;
+  error_page 404 /err/404.html;
+  error_page 500 502 503 504 /50x.html;
+  location = /50x.html { add_header X-50 1; }
+  location /e500 { return 500; }
+  location /e503t { return 503 "text"; }
+  location /deny/ { deny all; error_page 403 =200 /index.html; }
+  location /lost/ { error_page 404 /nothere.html; }
+  location /loc404/ { error_page 404 =404 /err/404.html; add_header X-L 1; }
+  location /redir/ { error_page 404 https://elsewhere/; }
+  location /tf/ { try_files \$uri =404; }
+  location = /err/404.html { internal; }
+  location /int/ { internal; error_page 404 /50x.html; }
+}
+EOF
+LOC3_PATHS=(/missing /e500 /e503t /deny/x /lost/x /loc404/x /redir/x /tf/x /err/404.html /int/x "/missing -I"
+	"/missing -H Range:bytes=0-2" "/missing -H If-None-Match:*")
+for n in 1 2 3; do
+	out=$("${MTLSD_CMD[@]}" --nginx-conf "$TMPD/loc$n.conf" -t 2>&1)
+	expect_eq "locations, configuration $n: -t, no warning" "0" \
+		"$(grep -c -v -e 'test is successful' -e 'syntax is ok' <<<"$out")"
+	PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc$n.conf"
+	declare -n paths=LOC${n}_PATHS
+	for cert in server1 ec-client; do
+		answers "$LP" "$cert" "${paths[@]}" >"$TMPD/loc$n.$cert.mtlsd"
+	done
+	stop_mtlsd
+done
+# Without nginx too, the answers that must be there
+if grep -q '^X-Static: s' "$TMPD/loc1.server1.mtlsd" &&
+	grep -q '^Content-Type: text/plain; charset=utf-8' "$TMPD/loc1.server1.mtlsd" &&
+	grep -q '^hello ex.com /hello?q=1 https' "$TMPD/loc1.server1.mtlsd" &&
+	grep -q '^aliased index' "$TMPD/loc1.server1.mtlsd" &&
+	grep -q '^secret' "$TMPD/loc1.server1.mtlsd" && ! grep -q '^secret' "$TMPD/loc1.ec-client.mtlsd" &&
+	grep -q '^Location: https://ex.com/new/moved?a' "$TMPD/loc1.server1.mtlsd" &&
+	! grep -q '^HTTP/1.1 401' "$TMPD/loc2.server1.mtlsd" &&
+	grep -q '^HTTP/1.1 404' "$TMPD/loc2.server1.mtlsd" &&
+	[ "$(grep -c '^custom 404' "$TMPD/loc3.server1.mtlsd")" = 6 ]; then
+	ok "locations: headers, types, return, alias, identities and error pages as configured"
+else
+	fail "locations" "$(head -c 3000 "$TMPD/loc1.server1.mtlsd")"
+fi
+if [ -n "${NGINX_BIN:-}" ]; then
+	for n in 1 2 3; do
+		mkdir -p "$TMPD/nginx-loc$n"
+		{
+			if [ "$(id -u)" = 0 ]; then printf 'user root;\n'; fi
+			printf 'pid %s/nginx-loc%s/pid;\nerror_log %s/nginx-loc%s/error.log;\nevents { }\nhttp {\n access_log off;\n' \
+				"$TMPD" "$n" "$TMPD" "$n"
+			printf ' client_body_temp_path %s/nginx-loc%s/body;\n' "$TMPD" "$n"
+			printf ' include /etc/nginx/mime.types;\n default_type application/octet-stream;\n'
+			cat "$TMPD/loc$n.conf"
+			printf '}\n'
+		} >"$TMPD/nginx-loc$n/nginx.conf"
+		if "$NGINX_BIN" -p "$TMPD/nginx-loc$n" -c "$TMPD/nginx-loc$n/nginx.conf" \
+			>"$TMPD/nginx-loc$n/start.log" 2>&1; then
+			sleep 0.2
+			declare -n paths=LOC${n}_PATHS
+			for cert in server1 ec-client; do
+				answers "$LP" "$cert" "${paths[@]}" >"$TMPD/loc$n.$cert.nginx"
+			done
+			kill "$(cat "$TMPD/nginx-loc$n/pid")" 2>/dev/null
+			sleep 0.3
+			for cert in server1 ec-client; do
+				if diff "$TMPD/loc$n.$cert.nginx" "$TMPD/loc$n.$cert.mtlsd" >"$TMPD/loc.diff"; then
+					ok "locations, configuration $n, client $cert: ${#paths[@]} answers as nginx's on this machine"
+				else
+					fail "locations, configuration $n, client $cert: as nginx" "$(head -n 40 "$TMPD/loc.diff")"
+				fi
+			done
+		else
+			skip_or_fail "locations against nginx" "nginx did not start: $(cat "$TMPD/nginx-loc$n/start.log")"
+		fi
+	done
+fi
+
+# A location's missing directory: -t says where
+sed "s#alias $LW/alias/;#alias $LW/absent/;#" "$TMPD/loc1.conf" >"$TMPD/loc-absent.conf"
+out=$("${MTLSD_CMD[@]}" --nginx-conf "$TMPD/loc-absent.conf" -t 2>&1)
+expect_eq "a location's missing alias directory: -t names the file and line" \
+	"mtlsd: $TMPD/loc-absent.conf:17: \"alias $LW/absent/\": No such file or directory" "$out"
+
+# --sandbox: a location's alias outside the root stays readable
+PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc1.conf" --sandbox
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
+	--key "$PKI/server1.key" --resolve "server2:$LP:127.0.0.1" "https://server2:$LP/files/a.txt")
+stop_mtlsd
+if grep -q "sandboxed with Landlock" "$SERVER_ERR" 2>/dev/null; then
+	expect_eq "--sandbox: a location's alias outside the root is readable" "200" "$code"
+else
+	skip "--sandbox with an alias outside the root" "no Landlock here"
+fi
+
+# No heap calls while answering through the location table
+if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
+	skip "locations without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
+else
+	for n in 1 2 3; do
+		rm -f "$TMPD/counts"
+		LD_PRELOAD=$PWD/tests/malloc-count.so MALLOC_COUNT_OUT=$TMPD/counts \
+			PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc$n.conf"
+		declare -n paths=LOC${n}_PATHS
+		for cert in server1 ec-client; do
+			answers "$LP" "$cert" "${paths[@]}" >/dev/null
+		done
+		stop_mtlsd
+		serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
+		expect_eq "locations, configuration $n: no heap calls while serving (malloc-count)" "0" "${serving:-none}"
+	done
+fi
+
 if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMPD"/server.*.err >/dev/null 2>&1; then
 	fail "sanitizer reports on the server's stderr" "$(grep -h -E 'ERROR:|runtime error:' "$TMPD"/server.*.err | head -n 3)"
 else

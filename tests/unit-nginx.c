@@ -489,7 +489,11 @@ test_site_and_logs(void)
 	CHECK(strcmp(o.root, "/l") == 0 && strcmp(o.index, "h.html") == 0);
 	CHECK(strcmp(o.access_log, "off") == 0);
 	CHECK(parse(server("  index home.html index.htm;"), &o) == 0);
-	CHECK(strcmp(o.index, "home.html") == 0 && warning_count == 1);
+	CHECK(strcmp(o.index, "home.html") == 0 && warning_count == 0);
+	/* Every name is tried, in order, as nginx */
+	CHECK(o.locations[0].index_more_count == 1
+	    && strcmp(o.locations[0].index_more[0], "index.htm") == 0);
+	CHECK(parse(server("  index a.html b/c.html;"), &o) < 0);
 	CHECK(parse(server("  index a/b.html;"), &o) < 0);
 	CHECK(parse(server("  root /other;"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "\"root\" directive is duplicate (first at line 7)"));
@@ -526,11 +530,14 @@ test_unsupported(void)
 	struct options o;
 
 	CHECK(parse(server("  location / {\n    proxy_pass http://127.0.0.1:8080;\n  }"), &o) < 0);
-	CHECK(strcmp(why, "t.conf:9: unsupported directive \"proxy_pass\"") == 0);
-	CHECK(parse(server("  location /api { root /x; }"), &o) < 0);
-	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"location\""));
-	CHECK(parse(server("  location = / { root /x; }"), &o) < 0);
-	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"location\""));
+	CHECK(strcmp(why, "t.conf:9: unsupported directive \"proxy_pass\": mtlsd is a static "
+	    "file server: it does not proxy (keep nginx, or another proxy, for that)") == 0);
+	CHECK(parse(server("  location ~ \\.php$ { root /x; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"location\": a "
+	    "regular-expression location"));
+	CHECK(parse(server("  location ~* /x { root /x; }"), &o) < 0);
+	CHECK(parse(server("  location @app { root /x; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"location\": a named location"));
 	CHECK(parse(server("  if ($request_method = POST) { return 405; }"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"if\""));
 	CHECK(parse(server("  include /etc/nginx/snippets/ssl.conf;"), &o) < 0);
@@ -539,10 +546,15 @@ test_unsupported(void)
 	CHECK(starts(why, "t.conf:2: unsupported directive \"include\""));
 	CHECK(parse(server("  auth_basic \"x\";"), &o) < 0);
 	CHECK(strcmp(why, LINE_OF_EXTRA "unsupported directive \"auth_basic\"") == 0);
-	/* try_files: only the form that means what mtlsd does */
+	/* try_files: $uri in URIs, =CODE or a URI last */
 	CHECK(parse(server("  location / { try_files $uri $uri/ =404; }"), &o) == 0);
-	CHECK(parse(server("  location / { try_files $uri =404; }"), &o) < 0);
-	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"try_files\": mtlsd serves"));
+	CHECK(o.locations[1].try_count == 3);
+	CHECK(parse(server("  location / { try_files $uri /index.html?$args; }"), &o) == 0);
+	CHECK(strcmp(o.locations[1].try_files[1], "/index.html") == 0);
+	CHECK(parse(server("  location / { try_files $uri $args =404; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"try_files ... $args\": mtlsd fills $uri only"));
+	CHECK(parse(server("  location / { try_files $uri @app; }"), &o) < 0);
+	CHECK(parse(server("  location / { try_files $uri =999; }"), &o) < 0);
 	CHECK(parse("http { upstream app { server 127.0.0.1:1; } }", &o) < 0);
 	CHECK(starts(why, "t.conf:1: unsupported directive \"upstream\""));
 	CHECK(parse("load_module modules/x.so;\n" SERVER_BLOCK, &o) == 0);
@@ -558,6 +570,8 @@ test_unsupported(void)
 	CHECK(strcmp(why, "t.conf:1: \"listen\" directive is not allowed here") == 0);
 	CHECK(parse("http { location / { } }", &o) < 0);
 	CHECK(parse(server("  location / { location / { } }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"location\": a location "
+	    "inside a location"));
 	CHECK(parse(server("  location / { }\n  location / { }"), &o) < 0);
 	CHECK(starts(why, "t.conf:9: duplicate location \"/\""));
 	CHECK(parse("server;", &o) < 0);
@@ -891,8 +905,9 @@ test_servers(void)
 	CHECK(starts(why, "t.conf:2: \"listen 0.0.0.0:80\" without \"ssl\""));
 	CHECK(parse("server {\n listen 80;\n return 301 https://$http_host$uri;\n}\n"
 	    SERVER_BLOCK, &o) < 0);
-	CHECK(starts(why, "t.conf:3: \"return 301 https://$http_host$uri\": in a redirect "
-	    "mtlsd fills $host, $server_name, $request_uri and $scheme only"));
+	CHECK(starts(why, "t.conf:3: \"return 301 https://$http_host$uri\": mtlsd fills "
+	    "$host, $server_name (on a plain-HTTP redirect server), $request_uri and "
+	    "$scheme only"));
 	CHECK(parse("server { listen 80; return 301 https://x/; }\n"
 	    "server { listen 80; return 301 https://y/; }\n" SERVER_BLOCK, &o) < 0);
 	CHECK(starts(why, "t.conf:2: a second plain-HTTP server on 0.0.0.0:80"));
@@ -911,9 +926,16 @@ test_servers(void)
 	    &o) < 0);
 	CHECK(starts(why, "t.conf:9: a second server block with client verification "
 	    "(the first at line 1): mtlsd serves one site"));
-	/* return in the mTLS server */
-	CHECK(parse(server("  return 301 https://x/;"), &o) < 0);
-	CHECK(starts(why, LINE_OF_EXTRA "\"return\" in the server with client verification"));
+	/* return in the mTLS server: its server level answers every request */
+	CHECK(parse(server("  return 301 https://x/;"), &o) == 0);
+	CHECK(o.locations[0].return_code == 301);
+	CHECK(strcmp(o.locations[0].return_text, "https://x/") == 0);
+	CHECK(parse(server("  return 301 https://$server_name/;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"return\": mtlsd fills $server_name only on a "
+	    "plain-HTTP redirect server"));
+	CHECK(parse(server("  return 444;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "\"return 444\": mtlsd always answers"));
+	CHECK(parse(server("  return 418;"), &o) < 0);
 	/* ssl on makes the server TLS */
 	CHECK(parse("server { listen 443; ssl on; ssl_certificate /a; ssl_certificate_key /b;"
 	    " ssl_client_certificate /c; ssl_verify_client on; root /r; }", &o) == 0);
@@ -930,21 +952,23 @@ test_add_header(void)
 	CHECK(parse(server("  add_header X-Frame-Options DENY;\n"
 	    "  add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;"),
 	    &o) == 0);
-	CHECK(o.add_header_count == 2);
-	CHECK(strcmp(o.add_header[0].name, "X-Frame-Options") == 0);
-	CHECK(strcmp(o.add_header[0].value, "DENY") == 0 && !o.add_header[0].always);
-	CHECK(strcmp(o.add_header[1].value, "max-age=31536000; includeSubDomains") == 0);
-	CHECK(o.add_header[1].always);
+	CHECK(o.locations[0].header_count == 2);
+	CHECK(strcmp(o.locations[0].headers[0].name, "X-Frame-Options") == 0);
+	CHECK(strcmp(o.locations[0].headers[0].value, "DENY") == 0 && !o.locations[0].headers[0].always);
+	CHECK(strcmp(o.locations[0].headers[1].value, "max-age=31536000; includeSubDomains") == 0);
+	CHECK(o.locations[0].headers[1].always);
 	/* The deepest level with any replaces the outer ones, as nginx inherits */
 	CHECK(parse("http {\nadd_header A 1;\nadd_header B 2;\n" SERVER_BLOCK "}", &o) == 0);
-	CHECK(o.add_header_count == 2 && strcmp(o.add_header[1].name, "B") == 0);
+	CHECK(o.locations[0].header_count == 2 && strcmp(o.locations[0].headers[1].name, "B") == 0);
 	CHECK(parse("http {\nadd_header A 1;\n" "server {\n  listen 443 ssl;\n"
 	    "  ssl_certificate /a;\n  ssl_certificate_key /b;\n  ssl_client_certificate /c;\n"
 	    "  ssl_verify_client on;\n  root /r;\n  add_header C 3;\n"
 	    "  location / { add_header D 4 always; }\n}\n}", &o) == 0);
-	CHECK(o.add_header_count == 1 && strcmp(o.add_header[0].name, "D") == 0);
+	CHECK(o.location_count == 2 && o.locations[1].header_count == 1
+	    && strcmp(o.locations[1].headers[0].name, "D") == 0);
+	CHECK(o.locations[0].header_count == 1 && strcmp(o.locations[0].headers[0].name, "C") == 0);
 	CHECK(parse(server("  add_header X \"\";"), &o) == 0);
-	CHECK(o.add_header_count == 0);
+	CHECK(o.locations[0].header_count == 0);
 	/* Refused: variables, framing headers, bad names, control characters */
 	CHECK(parse(server("  add_header X-Client $ssl_client_s_dn;"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "\"add_header $ssl_client_s_dn\": mtlsd has no variables"));
@@ -959,13 +983,13 @@ test_add_header(void)
 	CHECK(parse(server("  add_header X 1 sometimes;"), &o) < 0);
 	/* charset: the deepest level's, off included */
 	CHECK(parse(server("  charset utf-8;"), &o) == 0);
-	CHECK(o.charset && strcmp(o.charset, "utf-8") == 0);
+	CHECK(o.locations[0].charset && strcmp(o.locations[0].charset, "utf-8") == 0);
 	CHECK(parse("http {\ncharset koi8-r;\n" SERVER_BLOCK "}", &o) == 0);
-	CHECK(o.charset && strcmp(o.charset, "koi8-r") == 0);
+	CHECK(o.locations[0].charset && strcmp(o.locations[0].charset, "koi8-r") == 0);
 	CHECK(parse("http {\ncharset koi8-r;\n" "server {\n  listen 443 ssl;\n"
 	    "  ssl_certificate /a;\n  ssl_certificate_key /b;\n  ssl_client_certificate /c;\n"
 	    "  ssl_verify_client on;\n  root /r;\n  charset off;\n}\n}", &o) == 0);
-	CHECK(o.charset == NULL);
+	CHECK(o.locations[0].charset == NULL);
 	CHECK(parse(server("  charset \"utf 8\";"), &o) < 0);
 	CHECK(starts(why, LINE_OF_EXTRA "\"charset utf 8\": not a charset name"));
 	CHECK(parse(server("  charset_types text/css;"), &o) < 0);
@@ -977,6 +1001,131 @@ test_add_header(void)
 		snprintf(lines, sizeof lines, "  add_header A %s;\n  add_header B %s;", big, big);
 		CHECK(parse(server(lines), &o) < 0);
 		CHECK(starts(why, "t.conf:9: \"add_header\": more than 2048 bytes"));
+	}
+}
+
+/* ---- locations and identities ---- */
+
+static void
+test_locations(void)
+{
+	struct options o;
+	const struct http_location *l;
+	struct http_pattern p;
+	static struct parser ps;
+
+	CHECK(parse(server("  location = /x { return 404; }\n"
+	    "  location ^~ /static/ { root /s; expires 1h; add_header A 1; }\n"
+	    "  location /img/ { alias /srv/images/; index i.htm; default_type text/plain; }\n"
+	    "  location /p/ { allow 10.1.0.0/16; allow ::1; deny all; }"), &o) == 0);
+	CHECK(o.location_count == 5);
+	l = &o.locations[1];
+	CHECK(l->match == HTTP_MATCH_EXACT && strcmp(l->path, "/x") == 0 && l->return_code == 404);
+	l = &o.locations[2];
+	CHECK(l->match == HTTP_MATCH_NOREGEX && strcmp(l->dir, "/s") == 0);
+	CHECK(l->expires_kind == 1 && l->expires == 3600 && l->header_count == 1);
+	l = &o.locations[3];
+	CHECK(l->alias && strcmp(l->dir, "/srv/images/") == 0 && strcmp(l->index, "i.htm") == 0);
+	CHECK(strcmp(l->default_type, "text/plain") == 0);
+	l = &o.locations[4];
+	CHECK(l->access_count == 3 && l->access[0].family == 4 && l->access[0].bits == 16);
+	CHECK(l->access[1].family == 6 && !l->access[2].allow && l->access[2].family == 0);
+	/* The server's root: no dir of their own (the site's, reopened on reload) */
+	CHECK(o.locations[1].dir == NULL && o.locations[4].dir == NULL);
+	/* The site's index (--index may override it): NULL; another: its own */
+	CHECK(o.locations[4].index == NULL && strcmp(o.index, "index.html") == 0);
+	/* Inheritance: add_header from the deepest level with any */
+	CHECK(parse(server("  add_header S 1;\n  location /a/ { }\n  location /b/ { add_header B 2; }"),
+	    &o) == 0);
+	CHECK(o.locations[1].header_count == 1 && strcmp(o.locations[1].headers[0].name, "S") == 0);
+	CHECK(o.locations[2].header_count == 1 && strcmp(o.locations[2].headers[0].name, "B") == 0);
+	/* Refusals, with the reason */
+	CHECK(parse(server("  location /img { alias /srv/img; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"alias\": alias where the "
+	    "location and the alias do not both end with \"/\""));
+	CHECK(parse(server("  location = /f.ico { alias /srv/f.ico; }"), &o) == 0);
+	CHECK(strcmp(o.locations[1].dir, "/srv") == 0
+	    && strcmp(o.locations[1].alias_file, "f.ico") == 0);
+	CHECK(parse(server("  location /a/ { alias /b/; try_files $uri =404; }"), &o) < 0);
+	CHECK(parse(server("  location /a/ { root /r; alias /b/; }"), &o) < 0);
+	CHECK(parse(server("  location /a/ { }\n  location /a/ { }"), &o) < 0);
+	CHECK(starts(why, "t.conf:9: duplicate location \"/a/\" (first at line 8)"));
+	CHECK(parse(server("  location = /a/ { }\n  location /a/ { }"), &o) == 0);
+	CHECK(parse(server("  location /a/ { }\n  location ^~ /a/ { }"), &o) < 0);
+	CHECK(parse("server {\n listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b;\n"
+	    " ssl_client_certificate /c; ssl_verify_client on;\n location / { root /r; }\n"
+	    " location /x/ { }\n}\n", &o) < 0);
+	CHECK(starts(why, "t.conf:5: location \"/x/\" has no \"root\" (nor its server)"));
+	CHECK(parse("server {\n listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b;\n"
+	    " ssl_client_certificate /c; ssl_verify_client on;\n"
+	    " location /x/ { index a.html; }\n}\n", &o) < 0);
+	CHECK(parse(server("  location /a/ { deny 10.0.0.1/40; }"), &o) < 0);
+	CHECK(parse(server("  location /a/ { allow unix:; }"), &o) < 0);
+	CHECK(parse(server("  location /a/ { expires modified 1h; }"), &o) < 0);
+	CHECK(parse(server("  location /a/ { types { text/plain txt md; } }"), &o) == 0);
+	CHECK(o.locations[1].type_count == 2
+	    && strcmp(o.locations[1].types[1].ext, "md") == 0);
+	/* error_page: codes, =CODE, a URI or a URL */
+	CHECK(parse(server("  error_page 500 502 /50x.html;\n  location /a/ { error_page 404 =200 /i.html; }\n"
+	    "  location /b/ { }"), &o) == 0);
+	CHECK(o.locations[0].error_page_count == 2 && o.locations[0].error_pages[1].code == 502);
+	CHECK(o.locations[1].error_page_count == 1 && o.locations[1].error_pages[0].answer == 200);
+	CHECK(o.locations[2].error_page_count == 2);
+	CHECK(parse(server("  location = /404.html { internal; }"), &o) == 0);
+	CHECK(o.locations[1].internal && !o.locations[0].internal);
+	CHECK(parse(server("  internal;"), &o) < 0);
+	CHECK(parse(server("  error_page 404 @fallback;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"error_page\": a named location"));
+	CHECK(parse(server("  error_page 200 /x.html;"), &o) < 0);
+	CHECK(parse(server("  error_page 404 /x.html?a=$uri;"), &o) < 0);
+	CHECK(parse(server("  error_page 404 =200 https://x/;"), &o) < 0);
+	/* Identity: the if forms and map */
+	CHECK(parse(server("  location /a/ { if ($ssl_client_s_dn !~ \"CN=alice\") "
+	    "{ return 403; } }"), &o) == 0);
+	l = &o.locations[1];
+	CHECK(l->ident_count == 1 && l->ident[0].op == ID_NO_MATCH && l->ident[0].code == 403);
+	CHECK(!http_pattern_match(&l->ident[0].pattern, "CN=bob,O=x")
+	    && http_pattern_match(&l->ident[0].pattern, "CN=alice,O=x"));
+	CHECK(parse("map $ssl_client_s_dn $ssl_client_s_dn_cn {\n default \"\";\n"
+	    " ~(^|,)CN=(?<CN>[^,]+) $CN;\n}\nmap $ssl_client_s_dn_cn $ok { default 0; alice 1; }\n"
+	    "server {\n listen 443 ssl; ssl_certificate /a; ssl_certificate_key /b;\n"
+	    " ssl_client_certificate /c; ssl_verify_client on; root /r;\n"
+	    " location /a/ { if ($ok = 0) { return 403; } }\n"
+	    " location /b/ { if ($ssl_client_s_dn_cn !~* ^(alice|bob)$) { return 403; } }\n}\n",
+	    &o) == 0);
+	CHECK(o.locations[1].ident[0].var == ID_MAP && o.locations[1].ident[0].op == ID_EQ);
+	CHECK(o.locations[2].ident[0].pattern.count == 2
+	    && o.locations[2].ident[0].pattern.caseless);
+	CHECK(parse(server("  location /a/ { if ($ssl_client_s_dn ~ \"CN=(a+)\") "
+	    "{ return 403; } }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "the regular expression \"CN=(a+)\": mtlsd follows "
+	    "literal text"));
+	CHECK(parse(server("  if ($ssl_client_s_dn = x) { root /x; }"), &o) < 0);
+	CHECK(parse("map $host $x { default 0; }\n" SERVER_BLOCK, &o) < 0);
+	CHECK(starts(why, "t.conf:1: unsupported directive \"map\": mtlsd takes map only "
+	    "over the client certificate's subject"));
+	/* The patterns, as PCRE matches them */
+	memset(&ps, 0, sizeof ps);
+	{
+		char store[4096];
+
+		ps.store = ps.store_next = store;
+		ps.store_end = store + sizeof store;
+		ps.why = why;
+		ps.why_len = sizeof why;
+		CHECK(compile_pattern(&ps, 1, "^CN=a.c,", false, &p) == 0);
+		CHECK(http_pattern_match(&p, "CN=abc,O=x") && http_pattern_match(&p, "CN=a-c,")
+		    && !http_pattern_match(&p, "O=x,CN=abc,"));
+		CHECK(compile_pattern(&ps, 1, "CN=a\\.c$", false, &p) == 0);
+		CHECK(http_pattern_match(&p, "O=1,CN=a.c") && !http_pattern_match(&p, "O=1,CN=abc")
+		    && !http_pattern_match(&p, "CN=a.c,O=1"));
+		CHECK(compile_pattern(&ps, 1, "cn=ALICE|CN=bob", true, &p) == 0);
+		CHECK(http_pattern_match(&p, "CN=alice,O=x") && http_pattern_match(&p, "x,cn=BOB"));
+		CHECK(compile_pattern(&ps, 1, "^(a|b)$", false, &p) == 0);
+		CHECK(http_pattern_match(&p, "b") && !http_pattern_match(&p, "ab"));
+		CHECK(compile_pattern(&ps, 1, "a*", false, &p) < 0);
+		CHECK(compile_pattern(&ps, 1, "[a]", false, &p) < 0);
+		CHECK(compile_pattern(&ps, 1, "\\d", false, &p) < 0);
 	}
 }
 
@@ -996,9 +1145,9 @@ test_if_and_others(void)
 	    "{ return 403; } }"), &o) == 0);
 	CHECK(warning_count == 0);
 	/* Other if forms: refused with the reason */
-	CHECK(parse(server("  if ($ssl_client_s_dn !~ \"CN=alice\") { return 403; }"), &o) < 0);
-	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"if\": mtlsd has no "
-	    "variables or conditions"));
+	CHECK(parse(server("  if ($request_method = POST) { return 405; }"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "unsupported directive \"if\": mtlsd takes \"if\" "
+	    "only on the client certificate"));
 	CHECK(parse(server("  if ($ssl_client_verify != SUCCESS) {\n root /x;\n}"), &o) < 0);
 	CHECK(starts(why, "t.conf:9: unsupported directive \"root\": inside \"if "
 	    "($ssl_client_verify != SUCCESS)\" mtlsd takes \"return\" only"));
@@ -1100,6 +1249,7 @@ main(void)
 	test_servers();
 	test_if_and_others();
 	test_add_header();
+	test_locations();
 	test_mutations();
 	free(strings);
 	{

@@ -229,6 +229,44 @@ norm(const char *in)
 	return out;
 }
 
+/* try_files' URIs: "//" merged, "." and ".." segments refused; the table's matching. */
+static void
+test_locations(void)
+{
+	static struct http_location table[4];
+	char u[64], why[256];
+
+	snprintf(u, sizeof u, "/a//b/");
+	CHECK(tidy_uri(u, strlen(u)) == 5 && strcmp(u, "/a/b/") == 0);
+	snprintf(u, sizeof u, "/a/../b");
+	CHECK(tidy_uri(u, strlen(u)) < 0);
+	snprintf(u, sizeof u, "/a/.");
+	CHECK(tidy_uri(u, strlen(u)) < 0);
+	snprintf(u, sizeof u, "/a/.html");
+	CHECK(tidy_uri(u, strlen(u)) == 8);
+	snprintf(u, sizeof u, "/a/..x");
+	CHECK(tidy_uri(u, strlen(u)) == 6);
+	memset(table, 0, sizeof table);
+	table[0].path = "";
+	table[1].path = "/a/";
+	table[1].path_len = 3;
+	table[2].path = "/a/b/";
+	table[2].path_len = 5;
+	table[2].match = HTTP_MATCH_NOREGEX;
+	table[3].path = "/a/b/";
+	table[3].path_len = 5;
+	table[3].match = HTTP_MATCH_EXACT;
+	CHECK(http_set_locations(table, 4, why, sizeof why) == 0);
+	CHECK(http_find_location("/x", 2) == &table[0]);
+	CHECK(http_find_location("/a/x", 4) == &table[1]);
+	CHECK(http_find_location("/a/b/c", 6) == &table[2]);
+	CHECK(http_find_location("/a/b/", 5) == &table[3]);
+	CHECK(http_find_location("/a", 2) == &table[0]);
+	/* Back to no table for the other tests */
+	locations = &server_level;
+	location_count = 1;
+}
+
 static void
 test_normalize(void)
 {
@@ -475,7 +513,7 @@ serve(int root_fd, const char *head)
 {
 	struct http_request req;
 	struct http_response resp;
-	struct http_site s = { root_fd, "index.html", NULL, NULL };
+	struct http_site s = { root_fd, "index.html", NULL, NULL, NULL, NULL };
 
 	parse(head, &req);
 	http_prepare(&resp, &req, &s, true);
@@ -591,7 +629,7 @@ test_resolve(void)
 	{
 		struct http_request req;
 		struct http_response resp;
-		struct http_site st = { root_fd, "index.html", NULL, NULL };
+		struct http_site st = { root_fd, "index.html", NULL, NULL, NULL, NULL };
 
 		parse("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
 		    "Content-Length: 5\r\n\r\n", &req);
@@ -866,8 +904,8 @@ static void
 test_file_cache_http(int dir_fd, const char *dir)
 {
 	struct file_cache c;
-	struct http_site s = { dir_fd, "index.html", &c, NULL };
-	struct http_site plain = { dir_fd, "index.html", NULL, NULL };
+	struct http_site s = { dir_fd, "index.html", &c, NULL, NULL, NULL };
+	struct http_site plain = { dir_fd, "index.html", NULL, NULL, NULL, NULL };
 	struct http_response r1, r2;
 	struct rlimit rl, low;
 	struct stat st;
@@ -2266,6 +2304,7 @@ main(int argc, char **argv)
 	test_head_too_large();
 	test_chunked();
 	test_normalize();
+	test_locations();
 	test_mime_and_dates();
 	test_ranges();
 	test_etags();
