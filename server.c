@@ -2543,7 +2543,7 @@ drop_privileges(void)
 		    "running without it");
 	else
 		log_error("notice", NULL, "sandboxed with Landlock ABI %d: reading "
-		    "beneath the root only", abi);
+		    "beneath the root (and location directories) only", abi);
 }
 
 /* In the new worker: its own signals, its own sockets, nothing else. */
