@@ -187,6 +187,22 @@ clean(char *s)
 			*s = '?';
 }
 
+/* FILE:LINE: message, control characters cleaned; line 0: the top file. */
+static void
+locate(const struct parser *ps, unsigned line, char *out, size_t out_len,
+    const char *fmt, va_list ap)
+{
+	char msg[400];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	clean(msg);
+	if (line)
+		snprintf(out, out_len, "%s:%u: %s", ps->files[POS_FILE(line)],
+		    POS_LINE(line), msg);
+	else
+		snprintf(out, out_len, "%s: %s", ps->file, msg);
+}
+
 static int
 fail(struct parser *ps, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -194,18 +210,11 @@ fail(struct parser *ps, unsigned line, const char *fmt, ...)
 static int
 fail(struct parser *ps, unsigned line, const char *fmt, ...)
 {
-	char msg[400];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	locate(ps, line, ps->why, ps->why_len, fmt, ap);
 	va_end(ap);
-	clean(msg);
-	if (line)
-		snprintf(ps->why, ps->why_len, "%s:%u: %s", ps->files[POS_FILE(line)],
-		    POS_LINE(line), msg);
-	else
-		snprintf(ps->why, ps->why_len, "%s: %s", ps->file, msg);
 	return -1;
 }
 
@@ -216,17 +225,14 @@ warn(struct parser *ps, unsigned line, const char *fmt, ...)
 static void
 warn(struct parser *ps, unsigned line, const char *fmt, ...)
 {
-	char msg[400], out[600];
+	char out[600];
 	va_list ap;
 
 	if (!ps->warn)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	locate(ps, line, out, sizeof out, fmt, ap);
 	va_end(ap);
-	clean(msg);
-	snprintf(out, sizeof out, "%s:%u: %s", ps->files[POS_FILE(line)],
-	    POS_LINE(line), msg);
 	ps->warn(out);
 }
 
