@@ -2146,7 +2146,8 @@ tidy_uri(char *u, size_t n)
 
 /* try_files' entry with $uri put in; returns the length or -1. */
 static long
-try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t cap)
+try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t cap,
+    bool drop_last)
 {
 	size_t n = 0, k;
 
@@ -2166,6 +2167,8 @@ try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t 
 		n += k;
 		entry += k;
 	}
+	if (drop_last && n > 0)
+		n--;
 	out[n] = '\0';
 	return (long)tidy_uri(out, n);
 }
@@ -2174,7 +2177,7 @@ enum try_result { TRY_FOUND, TRY_REDIRECT, TRY_ANSWERED };
 
 /*
  * try_files: the first entry that exists becomes the URI (a directory
- * keeps its slash); else the last entry's =CODE, or its URI, which is
+ * entry without its last '/'); else the last entry's =CODE, or its URI, which is
  * looked up again from the start (an internal redirect).
  */
 static enum try_result
@@ -2184,6 +2187,7 @@ try_files(struct http_response *resp, const struct http_location *loc,
 	char cand[MAX_PATH_BYTES + 256];
 	long n;
 	int i;
+	bool dir;
 
 	for (i = 0; i < loc->try_count; i++) {
 		const char *e = loc->try_files[i];
@@ -2192,7 +2196,12 @@ try_files(struct http_response *resp, const struct http_location *loc,
 			set_status(resp, (enum status)atoi(e + 1), NULL);
 			return TRY_ANSWERED;
 		}
-		n = try_entry(e, uri, (size_t)*uri_len, cand, sizeof cand);
+		/*
+		 * An entry ending in '/' tests for a directory, and becomes the
+		 * URI without that '/', as nginx ("$uri/" on "/d" is "/d": 301).
+		 */
+		dir = i < loc->try_count - 1 && e[strlen(e) - 1] == '/';
+		n = try_entry(e, uri, (size_t)*uri_len, cand, sizeof cand, dir);
 		if (i == loc->try_count - 1) {
 			if (n <= 0 || cand[0] != '/' || (size_t)n + 1 > cap) {
 				set_status(resp, S_NOT_FOUND, NULL);
@@ -2204,7 +2213,7 @@ try_files(struct http_response *resp, const struct http_location *loc,
 		}
 		if (n <= 0 || cand[0] != '/')
 			continue;
-		if (exists_as(loc, site, cand, (size_t)n, cand[n - 1] == '/')) {
+		if (exists_as(loc, site, cand, (size_t)n, dir)) {
 			if ((size_t)n + 1 > cap)
 				continue;
 			memcpy(uri, cand, (size_t)n + 1);
