@@ -1465,15 +1465,22 @@ static bool
 listing_failed(struct http_response *resp, enum status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The answer when a listing cannot be made, with its error-log line. */
+/*
+ * The answer when a listing cannot be made, with its error-log line (the
+ * URI in it is the client's: control characters become '?').
+ */
 static bool
 listing_failed(struct http_response *resp, enum status status, const char *fmt, ...)
 {
 	va_list ap;
+	char *c;
 
 	va_start(ap, fmt);
 	vsnprintf(listing_note, sizeof listing_note, fmt, ap);
 	va_end(ap);
+	for (c = listing_note; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	resp->note = listing_note;
 	set_status(resp, status, NULL);
 	return false;
@@ -1497,7 +1504,7 @@ struct dirent64_head {
  */
 static long
 listing_read(struct http_response *resp, const struct http_site *site, int dir,
-    const char *rel)
+    const char *rel, const char *uri)
 {
 	static uint64_t dents[2048];
 	char target[MAX_PATH_BYTES + 256 + 256];
@@ -1508,13 +1515,11 @@ listing_read(struct http_response *resp, const struct http_site *site, int dir,
 
 	for (;;) {
 		n = syscall(SYS_getdents64, dir, dents, sizeof dents);
-		if (n < 0)
-			{
-				listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
-			    "reading directory \"/%s\": %s", rel_len ? rel : "",
-			    strerror(errno));
-				return -1;
-			}
+		if (n < 0) {
+			listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
+			    "reading the directory of \"%s\": %s", uri, strerror(errno));
+			return -1;
+		}
 		if (n == 0)
 			return (long)count;
 		for (off = 0; off < n; off += ((struct dirent64_head *)((char *)dents
@@ -1524,23 +1529,18 @@ listing_read(struct http_response *resp, const struct http_site *site, int dir,
 
 			if (d->name[0] == '.')
 				continue;
-			if (count == HTTP_LISTING_MAX)
-				{
+			if (count == HTTP_LISTING_MAX) {
 				listing_failed(resp, S_INTERNAL_SERVER_ERROR,
-				    "autoindex: directory \"/%s\" has more than %d entries, "
-				    "the most mtlsd lists", rel_len ? rel : "",
-				    HTTP_LISTING_MAX);
+				    "autoindex: the directory of \"%s\" has more than %d "
+				    "entries, the most mtlsd lists", uri, HTTP_LISTING_MAX);
 				return -1;
 			}
 			if (fstatat(dir, d->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 				if (errno == EACCES || errno == ENOENT)
 					continue;
-				{
-				listing_failed(resp, S_INTERNAL_SERVER_ERROR,
-				    "autoindex: stat \"/%s%s\": %s", rel_len ? rel : "",
-				    d->name, strerror(errno));
+				listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
+				    "stat of an entry in \"%s\": %s", uri, strerror(errno));
 				return -1;
-			}
 			}
 			len = strlen(d->name);
 			if (S_ISLNK(st.st_mode) && rel_len + len < sizeof target) {
@@ -1554,12 +1554,10 @@ listing_read(struct http_response *resp, const struct http_site *site, int dir,
 				} else if (errno == EACCES) {
 					continue;
 				} else if (errno == EMFILE || errno == ENFILE) {
-					{
-				listing_failed(resp, S_INTERNAL_SERVER_ERROR,
-					    "autoindex: \"/%s\": %s", target,
+					listing_failed(resp, S_INTERNAL_SERVER_ERROR,
+					    "autoindex: a link in \"%s\": %s", uri,
 					    strerror(errno));
-				return -1;
-			}
+					return -1;
 				}
 			}
 			memcpy(listing_names[count], d->name, len + 1);
@@ -1592,7 +1590,7 @@ make_listing(struct http_response *resp, const struct http_site *site, int dir,
 	if (!listing_entries)
 		return listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
 		    "no room for listings");
-	if ((count = listing_read(resp, site, dir, rel)) < 0)
+	if ((count = listing_read(resp, site, dir, rel, ask->uri)) < 0)
 		return false;
 	listing_sort(listing_entries, (size_t)count);
 	fd = memfd_create("mtlsd-autoindex", MFD_CLOEXEC);
@@ -1634,8 +1632,7 @@ make_listing(struct http_response *resp, const struct http_site *site, int dir,
 failed:
 	close(fd);
 	return listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: writing the "
-	    "listing of \"/%s\": %s", strcmp(rel, ".") == 0 ? "" : rel,
-	    strerror(errno));
+	    "listing of \"%s\": %s", ask->uri, strerror(errno));
 }
 
 /*

@@ -605,6 +605,23 @@ else
 	skip "--sandbox with an alias outside the root" "no Landlock here"
 fi
 
+# autoindex under --sandbox, and past its bound: 500 and a line naming both
+mkdir -p "$AI/many"
+(cd "$AI/many" && seq -f 'f%g' 1 4097 | xargs touch)
+PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc4.conf" --sandbox
+for p in /names/ /many/; do
+	curl -s -o /dev/null -w '%{http_code} ' --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
+		--key "$PKI/server1.key" --resolve "server2:$LP:127.0.0.1" "https://server2:$LP$p"
+done >"$TMPD/ai.codes"
+stop_mtlsd
+expect_eq "autoindex: a listing (under --sandbox when there is Landlock), and 500 past 4096 entries" \
+	"200 500 " "$(cat "$TMPD/ai.codes")"
+if grep -q 'autoindex: the directory of "/many/" has more than 4096 entries' "$SERVER_ERR"; then
+	ok "autoindex: past the bound, the error log names the directory and the bound"
+else
+	fail "autoindex: the error log line past the bound" "$(tail -n 5 "$SERVER_ERR")"
+fi
+
 # No heap calls while answering through the location table
 if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
 	skip "locations without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
