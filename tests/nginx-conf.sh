@@ -622,6 +622,24 @@ else
 	fail "autoindex: the error log line past the bound" "$(tail -n 5 "$SERVER_ERR")"
 fi
 
+# autoindex with --root-per-client: the client's own directory is listed
+mkdir -p "$TMPD/rpc/server1/d" "$TMPD/rpc/d"
+printf 'mine\n' >"$TMPD/rpc/server1/d/mine.txt"
+printf 'other\n' >"$TMPD/rpc/d/other.txt"
+sed -e "s#root $AI;#root $TMPD/rpc;#" "$TMPD/loc4.conf" >"$TMPD/rpc.conf"
+PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/rpc.conf" --root-per-client
+out=$(curl -s --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" --key "$PKI/server1.key" \
+	--resolve "server2:$LP:127.0.0.1" "https://server2:$LP/d/")
+stop_mtlsd
+case $out in
+*'<a href="mine.txt">mine.txt</a>'*) [[ $out == *other.txt* ]] && out="other's: $out" ;;
+esac
+case $out in
+"other's"*|"") fail "autoindex with --root-per-client: the client's directory" "$out" ;;
+*'<a href="mine.txt">mine.txt</a>'*) ok "autoindex with --root-per-client: the client's own directory is listed" ;;
+*) fail "autoindex with --root-per-client: the client's directory" "$out" ;;
+esac
+
 # No heap calls while answering through the location table
 if [ ! -f tests/malloc-count.so ] || [ -n "$EMULATOR" ] || [ "${MTLSD_CMD[0]}" != ./mtlsd ]; then
 	skip "locations without heap calls" "needs ./mtlsd natively and tests/malloc-count.so (make tests/malloc-count.so)"
