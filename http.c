@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -1206,6 +1207,434 @@ http_prepare_error(struct http_response *resp, const struct http_request *req,
 	set_status(resp, status, detail);
 }
 
+/* ---- directory listings: nginx's autoindex ---- */
+
+/* The width of the names' column in nginx's page. */
+#define LISTING_COLUMN 50
+
+#define PUT_LIT(w, s) put((w), (s), sizeof(s) - 1)
+
+struct listing_entry {
+	const char *name;
+	size_t len;
+	bool dir;
+	time_t mtime;
+	int64_t size;
+};
+
+/*
+ * Room for HTTP_LISTING_MAX entries and their names, allocated once by
+ * http_set_locations() when a location lists directories; a listing is
+ * made in one go, so one area serves every request.
+ */
+static struct listing_entry *listing_entries;
+static char (*listing_names)[256];
+static char listing_note[600];
+
+/* What a listing is made for. */
+struct listing_ask {
+	const char *uri;          /* its title: the URI, decoded, with its '/' */
+	size_t uri_len;
+	bool utf8;                /* charset utf-8: names are cut by characters */
+};
+
+/*
+ * The length of the UTF-8 character at s[0..n) (its first byte 0x80 or
+ * above) as nginx decodes one, or 0 when it is not one: a lead byte from
+ * 0xc2, continuation bytes from 0x80, no overlong form, at most U+10FFFF.
+ */
+static size_t
+listing_utf8_char(const unsigned char *s, size_t n)
+{
+	uint32_t u = s[0], min;
+	size_t len, i;
+
+	if (u >= 0xf0) {
+		u &= 0x07;
+		min = 0x10000;
+		len = 4;
+	} else if (u >= 0xe0) {
+		u &= 0x0f;
+		min = 0x800;
+		len = 3;
+	} else if (u >= 0xc2) {
+		u &= 0x1f;
+		min = 0x80;
+		len = 2;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if (s[i] < 0x80)
+			return 0;
+		u = (u << 6) | (s[i] & 0x3f);
+	}
+	return u >= min && u <= 0x10ffff ? len : 0;
+}
+
+/* Characters in s[0..n), or n when it is not all UTF-8 (nginx's rule). */
+static size_t
+listing_utf8_length(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, chars = 0, k;
+
+	while (i < n) {
+		k = u[i] < 0x80 ? 1 : listing_utf8_char(u + i, n - i);
+		if (k == 0)
+			return n;
+		i += k;
+		chars++;
+	}
+	return chars;
+}
+
+/* <, >, & and " as HTML entities, as nginx's ngx_escape_html. */
+static void
+put_html(struct writer *w, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '<': PUT_LIT(w, "&lt;"); break;
+		case '>': PUT_LIT(w, "&gt;"); break;
+		case '&': PUT_LIT(w, "&amp;"); break;
+		case '"': PUT_LIT(w, "&quot;"); break;
+		default: put(w, s + i, 1); break;
+		}
+	}
+}
+
+/* All but letters, digits, "-", ".", "_" and "~" as %XX (nginx's URI component). */
+static void
+put_uri_component(struct writer *w, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char esc[3] = { '%', 0, 0 };
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		    || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+		    || c == '~') {
+			put(w, s + i, 1);
+		} else {
+			esc[1] = hex[c >> 4];
+			esc[2] = hex[c & 15];
+			put(w, esc, 3);
+		}
+	}
+}
+
+/* A number right-aligned in `width` columns. */
+static void
+put_padded(struct writer *w, uint64_t v, size_t width, char pad)
+{
+	char digits[24];
+	size_t i = sizeof digits;
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (width > sizeof digits - i && width-- > 0)
+		put(w, &pad, 1);
+	put(w, digits + i, sizeof digits - i);
+}
+
+/*
+ * One line of nginx's page: the name %-escaped in the link and
+ * HTML-escaped in the text, which is cut to 47 columns and "..>" when
+ * longer than 50 (columns are characters with charset utf-8, else bytes;
+ * a directory gets a '/' where it fits) and padded to 50; then the date
+ * (GMT) and the size, or "-" for a directory.
+ */
+static void
+put_listing_line(struct writer *w, const struct listing_entry *e, bool utf8)
+{
+	size_t cols = utf8 ? listing_utf8_length(e->name, e->len) : e->len;
+	size_t shown, want, k;
+	struct tm tm;
+
+	PUT_LIT(w, "<a href=\"");
+	put_uri_component(w, e->name, e->len);
+	put(w, e->dir ? "/\">" : "\">", e->dir ? 3 : 2);
+	want = cols > LISTING_COLUMN ? LISTING_COLUMN - 3 : cols;
+	if (cols != e->len) {
+		for (shown = 0, k = 0; k < want && shown < e->len; k++)
+			shown += (unsigned char)e->name[shown] < 0x80 ? 1
+			    : listing_utf8_char((const unsigned char *)e->name + shown,
+			    e->len - shown);
+	} else {
+		shown = want;
+	}
+	put_html(w, e->name, shown);
+	if (cols > LISTING_COLUMN) {
+		PUT_LIT(w, "..&gt;</a>");
+	} else {
+		if (e->dir && cols < LISTING_COLUMN) {
+			PUT_LIT(w, "/");
+			cols++;
+		}
+		PUT_LIT(w, "</a>");
+		for (; cols < LISTING_COLUMN; cols++)
+			PUT_LIT(w, " ");
+	}
+	PUT_LIT(w, " ");
+	gmtime_r(&e->mtime, &tm);
+	put_padded(w, (uint64_t)tm.tm_mday, 2, '0');
+	PUT_LIT(w, "-");
+	put(w, month_names[tm.tm_mon], 3);
+	PUT_LIT(w, "-");
+	put_padded(w, (uint64_t)(tm.tm_year + 1900), 0, ' ');
+	PUT_LIT(w, " ");
+	put_padded(w, (uint64_t)tm.tm_hour, 2, '0');
+	PUT_LIT(w, ":");
+	put_padded(w, (uint64_t)tm.tm_min, 2, '0');
+	PUT_LIT(w, " ");
+	if (e->dir)
+		PUT_LIT(w, "                  -");
+	else
+		put_padded(w, (uint64_t)(e->size < 0 ? 0 : e->size), 19, ' ');
+	PUT_LIT(w, "\r\n");
+}
+
+/* nginx's order: directories first, then by name, byte by byte. */
+static bool
+listing_before(const struct listing_entry *a, const struct listing_entry *b)
+{
+	if (a->dir != b->dir)
+		return a->dir;
+	return strcmp(a->name, b->name) < 0;
+}
+
+/* Heap sort: no allocation (qsort may allocate), n log n at worst. */
+static void
+listing_sort(struct listing_entry *e, size_t n)
+{
+	struct listing_entry t;
+	size_t start = n / 2, end = n, root, child;
+
+	while (end > 1) {
+		if (start > 0) {
+			start--;
+		} else {
+			end--;
+			t = e[0];
+			e[0] = e[end];
+			e[end] = t;
+		}
+		for (root = start; (child = 2 * root + 1) < end; root = child) {
+			if (child + 1 < end && listing_before(&e[child], &e[child + 1]))
+				child++;
+			if (!listing_before(&e[root], &e[child]))
+				break;
+			t = e[root];
+			e[root] = e[child];
+			e[child] = t;
+		}
+	}
+}
+
+/* Writes out what w holds to fd; false on a failed write. */
+static bool
+listing_flush(int fd, struct writer *w, uint64_t *total)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < w->len) {
+		n = write(fd, w->p + done, w->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	*total += w->len;
+	w->len = 0;
+	return !w->overflow;
+}
+
+static bool
+listing_failed(struct http_response *resp, enum status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * The answer when a listing cannot be made, with its error-log line (the
+ * URI in it is the client's: control characters become '?').
+ */
+static bool
+listing_failed(struct http_response *resp, enum status status, const char *fmt, ...)
+{
+	va_list ap;
+	char *c;
+
+	va_start(ap, fmt);
+	vsnprintf(listing_note, sizeof listing_note, fmt, ap);
+	va_end(ap);
+	for (c = listing_note; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	resp->note = listing_note;
+	set_status(resp, status, NULL);
+	return false;
+}
+
+/* A struct linux_dirent64's fixed part, as getdents64 fills it. */
+struct dirent64_head {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+/*
+ * Reads directory `dir` (an open descriptor of "." or "DIR/", `rel`, beneath
+ * site->root_fd) into the listing area: dotfiles skipped; a symlink's
+ * target stat'ed as the request would open it (beneath the root), else
+ * the link itself; entries that cannot be stat'ed (EACCES) skipped, as
+ * nginx. Returns the count, or -1 with resp decided.
+ */
+static long
+listing_read(struct http_response *resp, const struct http_site *site, int dir,
+    const char *rel, const char *uri)
+{
+	static uint64_t dents[2048];
+	char target[MAX_PATH_BYTES + 256 + 256];
+	size_t rel_len = strcmp(rel, ".") == 0 ? 0 : strlen(rel), count = 0, len;
+	struct stat st, to;
+	long n, off;
+	int fd;
+
+	for (;;) {
+		n = syscall(SYS_getdents64, dir, dents, sizeof dents);
+		if (n < 0) {
+			listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
+			    "reading the directory of \"%s\": %s", uri, strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return (long)count;
+		for (off = 0; off < n; off += ((struct dirent64_head *)((char *)dents
+		    + off))->reclen) {
+			const struct dirent64_head *d = (const struct dirent64_head *)
+			    ((const char *)dents + off);
+
+			if (d->name[0] == '.')
+				continue;
+			if (count == HTTP_LISTING_MAX) {
+				listing_failed(resp, S_INTERNAL_SERVER_ERROR,
+				    "autoindex: the directory of \"%s\" has more than %d "
+				    "entries, the most mtlsd lists", uri, HTTP_LISTING_MAX);
+				return -1;
+			}
+			if (fstatat(dir, d->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno == EACCES || errno == ENOENT)
+					continue;
+				listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
+				    "stat of an entry in \"%s\": %s", uri, strerror(errno));
+				return -1;
+			}
+			len = strlen(d->name);
+			if (S_ISLNK(st.st_mode) && rel_len + len < sizeof target) {
+				memcpy(target, rel, rel_len);
+				memcpy(target + rel_len, d->name, len + 1);
+				fd = open_beneath(site->root_fd, target, O_PATH | O_CLOEXEC);
+				if (fd >= 0) {
+					if (fstat(fd, &to) == 0)
+						st = to;
+					close(fd);
+				} else if (errno == EACCES) {
+					continue;
+				} else if (errno == EMFILE || errno == ENFILE) {
+					listing_failed(resp, S_INTERNAL_SERVER_ERROR,
+					    "autoindex: a link in \"%s\": %s", uri,
+					    strerror(errno));
+					return -1;
+				}
+			}
+			memcpy(listing_names[count], d->name, len + 1);
+			listing_entries[count].name = listing_names[count];
+			listing_entries[count].len = len;
+			listing_entries[count].dir = S_ISDIR(st.st_mode);
+			listing_entries[count].mtime = st.st_mtime;
+			listing_entries[count].size = (int64_t)st.st_size;
+			count++;
+		}
+	}
+}
+
+/*
+ * nginx's autoindex page for directory `dir` (see listing_read), written
+ * into a memory file that becomes resp's body. Returns false with resp
+ * decided (500 with resp->note when the listing cannot be made).
+ */
+static bool
+make_listing(struct http_response *resp, const struct http_site *site, int dir,
+    const char *rel, const struct listing_ask *ask)
+{
+	static char out[16384];
+	struct writer w = { out, 0, sizeof out, false };
+	uint64_t total = 0;
+	long count, i;
+	size_t at, part;
+	int fd;
+
+	if (!listing_entries)
+		return listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
+		    "no room for listings");
+	if ((count = listing_read(resp, site, dir, rel, ask->uri)) < 0)
+		return false;
+	listing_sort(listing_entries, (size_t)count);
+	fd = memfd_create("mtlsd-autoindex", MFD_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && site->cache
+	    && file_cache_shed(site->cache) > 0)
+		fd = memfd_create("mtlsd-autoindex", MFD_CLOEXEC);
+	if (fd < 0)
+		return listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: "
+		    "memfd_create: %s", strerror(errno));
+	PUT_LIT(&w, "<html>\r\n<head><title>Index of ");
+	/* The URI may be longer than the buffer: in parts, flushed between. */
+	for (i = 0; i < 2; i++) {
+		for (at = 0; at < ask->uri_len; at += part) {
+			part = ask->uri_len - at < 1024 ? ask->uri_len - at : 1024;
+			if (w.cap - w.len < 6 * 1024 && !listing_flush(fd, &w, &total))
+				goto failed;
+			put_html(&w, ask->uri + at, part);
+		}
+		if (i == 0)
+			PUT_LIT(&w, "</title></head>\r\n<body>\r\n<h1>Index of ");
+	}
+	PUT_LIT(&w, "</h1><hr><pre><a href=\"../\">../</a>\r\n");
+	for (i = 0; i < count; i++) {
+		/* A line is at most 255 * 3 + 50 * 6 + 60 bytes. */
+		if (w.cap - w.len < 2048 && !listing_flush(fd, &w, &total))
+			goto failed;
+		put_listing_line(&w, &listing_entries[i], ask->utf8);
+	}
+	PUT_LIT(&w, "</pre><hr></body>\r\n</html>\r\n");
+	if (!listing_flush(fd, &w, &total))
+		goto failed;
+	resp->fd = fd;
+	resp->cached = NULL;
+	resp->size = total;
+	resp->mtime = 0;
+	resp->content_type = "text/html";
+	resp->listing = true;
+	return true;
+failed:
+	close(fd);
+	return listing_failed(resp, S_INTERNAL_SERVER_ERROR, "autoindex: writing the "
+	    "listing of \"%s\": %s", ask->uri, strerror(errno));
+}
+
 /*
  * open_beneath() the root; when descriptors ran out, once more after
  * closing the idle ones the cache holds.
@@ -1229,14 +1658,15 @@ open_in_site(const struct http_site *site, const char *rel, int flags)
 static bool
 open_target(struct http_response *resp, const struct http_site *site,
     char *path, size_t path_len, size_t path_cap, int key_root, const char *key,
-    size_t key_len)
+    size_t key_len, const struct listing_ask *ask)
 {
 	const char *rel = path_len > 1 ? path + 1 : ".";
 	int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 	size_t index_len = strlen(site->index);
 	struct file_cache_entry *e;
 	struct stat st;
-	int fd;
+	int fd, dir;
+	bool listed;
 
 	if (site->cache && key && (e = file_cache_get(site->cache, key_root, key,
 	    key_len, &st))) {
@@ -1257,24 +1687,38 @@ open_target(struct http_response *resp, const struct http_site *site,
 		return false;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		close(fd);
+		dir = fd;
 		if (path[path_len - 1] != '/') {
+			close(dir);
 			set_status(resp, S_MOVED_PERMANENTLY, NULL);
 			return false;
 		}
 		if (path_len + index_len + 1 > path_cap) {
+			close(dir);
 			set_status(resp, S_NOT_FOUND, NULL);
 			return false;
 		}
 		memcpy(path + path_len, site->index, index_len + 1);
-		path_len += index_len;
 		rel = path + 1;
 		if ((fd = open_in_site(site, rel, flags)) < 0) {
-			/* A directory without its index is forbidden, as in nginx. */
+			/*
+			 * A directory without its index is forbidden, as in
+			 * nginx, unless autoindex lists it.
+			 */
+			if (errno == ENOENT && ask) {
+				path[path_len] = '\0';
+				listed = make_listing(resp, site, dir, path_len > 1
+				    ? path + 1 : ".", ask);
+				close(dir);
+				return listed;
+			}
+			close(dir);
 			set_status(resp, errno == ENOENT ? S_FORBIDDEN
 			    : status_for_errno(errno), NULL);
 			return false;
 		}
+		close(dir);
+		path_len += index_len;
 		if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
 			close(fd);
 			set_status(resp, S_FORBIDDEN, NULL);
@@ -1307,7 +1751,7 @@ open_target(struct http_response *resp, const struct http_site *site,
  */
 static bool
 open_client_target(struct http_response *resp, const struct http_site *site,
-    char *path, size_t path_len, size_t path_cap)
+    char *path, size_t path_len, size_t path_cap, const struct listing_ask *ask)
 {
 	char key[FILE_CACHE_PATH_MAX + 1];
 	size_t dir_len = strlen(site->client_dir);
@@ -1328,7 +1772,7 @@ open_client_target(struct http_response *resp, const struct http_site *site,
 	}
 	mine.root_fd = dir;
 	ok = open_target(resp, &mine, path, path_len, path_cap, site->root_fd,
-	    cacheable ? key : NULL, 1 + dir_len + path_len);
+	    cacheable ? key : NULL, 1 + dir_len + path_len, ask);
 	close(dir);
 	return ok;
 }
@@ -1360,6 +1804,16 @@ http_set_locations(struct http_location *table, size_t count, char *why,
 
 	for (i = 0; i < count; i++)
 		table[i].dir_fd = -1;
+	for (i = 0; i < count && !listing_entries; i++)
+		if (table[i].autoindex && (!(listing_entries = calloc(HTTP_LISTING_MAX,
+		    sizeof *listing_entries)) || !(listing_names = calloc(HTTP_LISTING_MAX,
+		    sizeof *listing_names)))) {
+			free(listing_entries);
+			listing_entries = NULL;
+			snprintf(why, why_len, "autoindex: no memory for %d entries",
+			    HTTP_LISTING_MAX);
+			return -1;
+		}
 	for (i = 0; i < count; i++) {
 		if (!table[i].dir)
 			continue;
@@ -1689,7 +2143,8 @@ tidy_uri(char *u, size_t n)
 
 /* try_files' entry with $uri put in; returns the length or -1. */
 static long
-try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t cap)
+try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t cap,
+    bool drop_last)
 {
 	size_t n = 0, k;
 
@@ -1709,6 +2164,8 @@ try_entry(const char *entry, const char *uri, size_t uri_len, char *out, size_t 
 		n += k;
 		entry += k;
 	}
+	if (drop_last && n > 0)
+		n--;
 	out[n] = '\0';
 	return (long)tidy_uri(out, n);
 }
@@ -1717,7 +2174,7 @@ enum try_result { TRY_FOUND, TRY_REDIRECT, TRY_ANSWERED };
 
 /*
  * try_files: the first entry that exists becomes the URI (a directory
- * keeps its slash); else the last entry's =CODE, or its URI, which is
+ * entry without its last '/'); else the last entry's =CODE, or its URI, which is
  * looked up again from the start (an internal redirect).
  */
 static enum try_result
@@ -1727,6 +2184,7 @@ try_files(struct http_response *resp, const struct http_location *loc,
 	char cand[MAX_PATH_BYTES + 256];
 	long n;
 	int i;
+	bool dir;
 
 	for (i = 0; i < loc->try_count; i++) {
 		const char *e = loc->try_files[i];
@@ -1735,7 +2193,12 @@ try_files(struct http_response *resp, const struct http_location *loc,
 			set_status(resp, (enum status)atoi(e + 1), NULL);
 			return TRY_ANSWERED;
 		}
-		n = try_entry(e, uri, (size_t)*uri_len, cand, sizeof cand);
+		/*
+		 * An entry ending in '/' tests for a directory, and becomes the
+		 * URI without that '/', as nginx ("$uri/" on "/d" is "/d": 301).
+		 */
+		dir = i < loc->try_count - 1 && e[strlen(e) - 1] == '/';
+		n = try_entry(e, uri, (size_t)*uri_len, cand, sizeof cand, dir);
 		if (i == loc->try_count - 1) {
 			if (n <= 0 || cand[0] != '/' || (size_t)n + 1 > cap) {
 				set_status(resp, S_NOT_FOUND, NULL);
@@ -1747,7 +2210,7 @@ try_files(struct http_response *resp, const struct http_location *loc,
 		}
 		if (n <= 0 || cand[0] != '/')
 			continue;
-		if (exists_as(loc, site, cand, (size_t)n, cand[n - 1] == '/')) {
+		if (exists_as(loc, site, cand, (size_t)n, dir)) {
 			if ((size_t)n + 1 > cap)
 				continue;
 			memcpy(uri, cand, (size_t)n + 1);
@@ -1775,6 +2238,7 @@ lookup(struct http_response *resp, const struct http_site *site, char *path,
 	char rel[MAX_PATH_BYTES + 256];
 	const struct http_location *loc = &locations[0];
 	struct http_site mine = *site;
+	struct listing_ask ask;
 	const char *type_name;
 	long rel_len;
 	size_t index_len;
@@ -1846,11 +2310,15 @@ lookup(struct http_response *resp, const struct http_site *site, char *path,
 		return false;
 	}
 	mine.root_fd = location_fd(loc, site);
+	ask.uri = path;
+	ask.uri_len = (size_t)path_len;
+	ask.utf8 = loc->charset && strcasecmp(loc->charset, "utf-8") == 0;
 	if (site->client_dir ? !open_client_target(resp, &mine, rel, (size_t)rel_len,
-	    sizeof rel) : !open_target(resp, &mine, rel, (size_t)rel_len, sizeof rel,
-	    mine.root_fd, rel, (size_t)rel_len))
+	    sizeof rel, loc->autoindex ? &ask : NULL) : !open_target(resp, &mine, rel,
+	    (size_t)rel_len, sizeof rel, mine.root_fd, rel, (size_t)rel_len,
+	    loc->autoindex ? &ask : NULL))
 		return false;
-	if (loc->types || loc->default_type) {
+	if ((loc->types || loc->default_type) && !resp->listing) {
 		type_name = rel[rel_len - 1] == '/' ? mine.index : rel;
 		resp->content_type = location_type(loc, type_name, strlen(type_name));
 	}
@@ -1948,7 +2416,15 @@ http_prepare(struct http_response *resp, const struct http_request *req,
 		resp->keep_alive = req->keep_alive && keep_alive_allowed;
 	}
 	resp->status = S_OK;
-	if (!preconditions_hold(resp, req)) {
+	if (resp->listing) {
+		/* No date or tag to compare: nginx's answers without them. */
+		if (req->if_unmodified_since.len > 0 || (req->if_match.len > 0
+		    && !(req->if_match.len == 1 && req->if_match.p[0] == '*')))
+			set_status(resp, S_PRECONDITION_FAILED, NULL);
+		else if (req->if_modified_since.len == 0 && req->if_none_match.len == 1
+		    && req->if_none_match.p[0] == '*')
+			set_status(resp, S_NOT_MODIFIED, NULL);
+	} else if (!preconditions_hold(resp, req)) {
 		set_status(resp, S_PRECONDITION_FAILED, NULL);
 	} else if (not_modified(resp, req)) {
 		set_status(resp, S_NOT_MODIFIED, NULL);
@@ -2263,8 +2739,8 @@ write_head(struct http_response *r, const struct http_request *req,
 	size_t etag_len;
 	const struct http_location *loc = r->loc ? r->loc : &locations[0];
 	bool text_body = r->text && !is_redirect(r->status);
-	bool is_file = !r->text && (r->status == S_OK || r->status == S_PARTIAL_CONTENT
-	    || r->status == S_NOT_MODIFIED);
+	bool is_file = !r->text && !r->listing && (r->status == S_OK
+	    || r->status == S_PARTIAL_CONTENT || r->status == S_NOT_MODIFIED);
 
 	static time_t now_of, mtime_of;
 	static char now_text[HTTP_DATE_SIZE], mtime_text[HTTP_DATE_SIZE];
@@ -2326,14 +2802,14 @@ write_head(struct http_response *r, const struct http_request *req,
 		put_expanded(&w, r, req, endpoint);
 		puts_(&w, "\r\n");
 	}
-	if ((is_file || r->file_error) && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
+	if ((is_file || (r->file_error && !r->listing)) && (etag_len = format_etag(r, etag, sizeof etag)) > 0) {
 		puts_(&w, "ETag: ");
 		put(&w, etag, etag_len);
 		puts_(&w, "\r\n");
 	}
 	put_expires(&w, loc, r->status, now);
 	put_add_headers(&w, loc, r->status);
-	if (r->status == S_OK && !r->text)
+	if (r->status == S_OK && !r->text && !r->listing)
 		puts_(&w, "Accept-Ranges: bytes\r\n");
 	if (r->status == S_PARTIAL_CONTENT) {
 		puts_(&w, "Content-Range: bytes ");

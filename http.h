@@ -138,6 +138,9 @@ struct http_response {
 	const struct http_location *loc;  /* whose headers the answer gets; NULL: table[0] */
 	const char *text;         /* return CODE TEXT|URL, expanded when written */
 	bool file_error;          /* an error_page file answers this error status */
+	bool listing;             /* fd is an autoindex page: no dates, tags, ranges */
+	const char *note;         /* NULL, or an error-log line about this answer (a
+	                             static buffer, valid until the next http_prepare) */
 	uint64_t first, last;     /* byte range of the file to send */
 	uint64_t offset;          /* next file byte to send */
 	uint64_t remaining;       /* file bytes still to send */
@@ -346,6 +349,7 @@ struct http_location {
 	struct http_error_page error_pages[HTTP_MAX_ERROR_PAGES];
 	int error_page_count;
 	bool internal;            /* reached by internal redirects only, else 404 */
+	bool autoindex;           /* a directory without its index is listed */
 };
 
 /*
@@ -357,6 +361,13 @@ struct http_location {
  */
 int http_set_locations(struct http_location *table, size_t count, char *why,
     size_t why_len);
+
+/*
+ * Entries an autoindex listing holds at most (dotfiles not counted): a
+ * bigger directory is answered 500 with resp->note saying so. The space is
+ * allocated by http_set_locations() when a location lists directories.
+ */
+#define HTTP_LISTING_MAX 4096
 
 /*
  * The directory descriptor of the table's entry i (for --sandbox): -1 when

@@ -90,7 +90,7 @@ struct settings {
 	 */
 	struct http_location l;
 	unsigned try_line, expires_line, type_line, types_line, alias_line;
-	unsigned return_line;
+	unsigned return_line, autoindex_line;
 };
 
 struct listen_entry {
@@ -2243,15 +2243,23 @@ r_flag(struct parser *ps, const struct directive *d, const struct rule *r)
 	return 0;
 }
 
-/* autoindex: off is what mtlsd does; on would list directories. */
+/* autoindex on | off: a directory without its index is listed, as nginx. */
 static int
 r_autoindex(struct parser *ps, const struct directive *d, const struct rule *r)
 {
+	struct settings *s = here(ps);
+	const char *v = d->argv[1];
+
 	(void)r;
-	if (strcmp(d->argv[1], "off") == 0)
-		return 0;
-	return fail(ps, d->line, "\"autoindex %.16s\": mtlsd never lists directories "
-	    "(403 without an index file)", d->argv[1]);
+	if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+		return fail(ps, d->line, "invalid value \"%.64s\" in \"autoindex\" "
+		    "directive, it must be \"on\" or \"off\"", v);
+	if (s->autoindex_line)
+		return fail(ps, d->line, "\"autoindex\" directive is duplicate (first "
+		    "at %s)", where(ps, s->autoindex_line, d->line));
+	s->l.autoindex = strcmp(v, "on") == 0;
+	s->autoindex_line = d->line;
+	return 0;
 }
 
 #define M CTX_MAIN
@@ -2722,6 +2730,12 @@ build_entry(struct parser *ps, struct http_location *out, const struct settings 
 	for (k = n - 1; k >= 0; k--)
 		if (lv[k] && lv[k]->type_line) {
 			out->default_type = lv[k]->l.default_type;
+			break;
+		}
+	out->autoindex = false;
+	for (k = n - 1; k >= 0; k--)
+		if (lv[k] && lv[k]->autoindex_line) {
+			out->autoindex = lv[k]->l.autoindex;
 			break;
 		}
 	for (k = n - 1; k >= 0; k--)

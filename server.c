@@ -580,6 +580,8 @@ begin_response(struct conn *c)
 		here.subject = id->subject;
 		here.client_addr = c->peer;
 		http_prepare(&c->resp, &c->req, &here, keep_alive);
+		if (c->resp.note)
+			log_error("error", c, "%s", c->resp.note);
 		check_early_body(c);
 	} else {
 		/*

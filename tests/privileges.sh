@@ -148,6 +148,36 @@ else
 	fail "chroot: server starts with --chroot and --sandbox" "$(cat "$SERVER_ERR")"
 fi
 
+# autoindex under --user, --chroot and --sandbox: the listing (a memfd) is served
+PORT=$(free_port)
+mkdir -m 755 "$WWW/listed"
+printf 'x\n' >"$WWW/listed/a b.txt"
+chmod 644 "$WWW/listed/a b.txt"
+cat >"$TMPD/ai.conf" <<EOF
+server {
+  listen 127.0.0.1:$PORT ssl;
+  ssl_certificate $TMPD/keys/server.crt;
+  ssl_certificate_key $TMPD/keys/server.key;
+  ssl_client_certificate $PKI/ca.crt;
+  ssl_verify_client on;
+  access_log off;
+  root $WWW;
+  location /listed/ { autoindex on; }
+}
+EOF
+if PROBE="127.0.0.1:$PORT" start_mtlsd --nginx-conf "$TMPD/ai.conf" --user "$USER_NAME" --chroot "$WWW" --sandbox; then
+	out=$(curl -sS --max-time $((10 * TF)) --resolve "server2:$PORT:127.0.0.1" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/server1.crt" --key "$PKI/server1.key" -w ' %{http_code}' \
+		"https://server2:$PORT/listed/" 2>&1)
+	stop_mtlsd
+	case $out in
+	*'<a href="a%20b.txt">a b.txt</a>'*' 200') ok "autoindex: listed under --user, --chroot and --sandbox" ;;
+	*) fail "autoindex: listed under --user, --chroot and --sandbox" "$out $(tail -n 3 "$SERVER_ERR")" ;;
+	esac
+else
+	fail "autoindex: server starts with --chroot and --sandbox" "$(cat "$SERVER_ERR")"
+fi
+
 # --chroot with relative paths: they name files outside the chroot, which
 # only the supervisor (never chrooted) can reach on SIGHUP
 PORT=$(free_port)

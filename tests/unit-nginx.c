@@ -559,8 +559,19 @@ test_unsupported(void)
 	CHECK(starts(why, "t.conf:1: unsupported directive \"upstream\""));
 	CHECK(parse("load_module modules/x.so;\n" SERVER_BLOCK, &o) == 0);
 	CHECK(strstr(warnings, "t.conf:1: \"load_module\" ignored: mtlsd loads no modules") != NULL);
-	CHECK(parse(server("  autoindex on;"), &o) < 0);
+	/* autoindex: per location, inherited from the server as nginx */
+	CHECK(parse(server("  autoindex on;\n  location /a/ { }\n  location /b/ { autoindex off; }"),
+	    &o) == 0);
+	CHECK(o.location_count == 3 && o.locations[0].autoindex && o.locations[1].autoindex
+	    && !o.locations[2].autoindex);
+	CHECK(parse(server("  location /a/ { autoindex on; }"), &o) == 0);
+	CHECK(!o.locations[0].autoindex && o.locations[1].autoindex);
 	CHECK(parse(server("  autoindex off;"), &o) == 0);
+	CHECK(!o.locations[0].autoindex);
+	CHECK(parse(server("  autoindex yes;"), &o) < 0);
+	CHECK(starts(why, LINE_OF_EXTRA "invalid value \"yes\" in \"autoindex\" directive"));
+	CHECK(parse(server("  autoindex on;\n  autoindex on;"), &o) < 0);
+	CHECK(strstr(why, "\"autoindex\" directive is duplicate") != NULL);
 	/* Two server blocks with client verification */
 	CHECK(parse(SERVER_BLOCK SERVER_BLOCK, &o) < 0);
 	CHECK(starts(why, "t.conf:9: a second server block with client verification on "

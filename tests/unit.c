@@ -292,6 +292,112 @@ test_normalize(void)
 	CHECK(strcmp(norm("/...."), "/....") == 0);
 }
 
+/* nginx's autoindex lines: escaping, cutting at 50 columns, dates, sizes, order. */
+static void
+test_listing(void)
+{
+	static char e60[121], x60[61], d49[50], d50[51];
+	static const struct {
+		const char *name;
+		bool dir, utf8;
+		int64_t size;
+		const char *line;
+	} rows[] = {
+		{ "a b<&\">'.txt", false, false, 1234,
+		  "<a href=\"a%20b%3C%26%22%3E%27.txt\">a b&lt;&amp;&quot;&gt;'.txt</a>"
+		  "                                       01-Jan-1970 00:00                1234\r\n" },
+		{ "100%+~_-.,;=@[]^`{|}!*()", false, false, 0,
+		  "<a href=\"100%25%2B~_-.%2C%3B%3D%40%5B%5D%5E%60%7B%7C%7D%21%2A%28%29\">"
+		  "100%+~_-.,;=@[]^`{|}!*()</a>                           01-Jan-1970 00:00"
+		  "                   0\r\n" },
+		{ "d", true, false, 4096,
+		  "<a href=\"d/\">d/</a>                                                 "
+		  "01-Jan-1970 00:00                   -\r\n" },
+		{ x60, false, false, 7,
+		  "<a href=\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\">"
+		  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..&gt;</a> 01-Jan-1970 00:00"
+		  "                   7\r\n" },
+		{ d49, true, false, 0, NULL },
+		{ d50, true, false, 0, NULL },
+		{ e60, false, true, 1, NULL },
+		{ e60, false, false, 1, NULL },
+		{ "\xc3\xa9t\xc3\xa9", false, true, 1,
+		  "<a href=\"%C3%A9t%C3%A9\">\xc3\xa9t\xc3\xa9</a>"
+		  "                                                01-Jan-1970 00:00"
+		  "                   1\r\n" },
+	};
+	struct listing_entry e, list[5];
+	char buf[2048], want[2048];
+	struct writer w;
+	size_t i;
+
+	memset(x60, 'x', 60);
+	memset(d49, 'd', 49);
+	memset(d50, 'd', 50);
+	for (i = 0; i < 30; i++)
+		memcpy(e60 + 2 * i, "\xc3\xa9", 2);
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		e.name = rows[i].name;
+		e.len = strlen(rows[i].name);
+		e.dir = rows[i].dir;
+		e.mtime = 0;
+		e.size = rows[i].size;
+		w = (struct writer){ buf, 0, sizeof buf - 1, false };
+		put_listing_line(&w, &e, rows[i].utf8);
+		buf[w.len] = '\0';
+		if (rows[i].line) {
+			CHECK_ROW(strcmp(buf, rows[i].line) == 0, rows[i].name);
+			continue;
+		}
+		if (rows[i].name == d49)   /* a '/' fills the 50th column */
+			snprintf(want, sizeof want, "<a href=\"%s/\">%s/</a> 01-Jan-1970 00:00"
+			    "                   -\r\n", d49, d49);
+		else if (rows[i].name == d50)   /* no room for the '/' */
+			snprintf(want, sizeof want, "<a href=\"%s/\">%s</a> 01-Jan-1970 00:00"
+			    "                   -\r\n", d50, d50);
+		else if (rows[i].utf8)  /* 30 characters: whole, 20 spaces */
+			snprintf(want, sizeof want, "<a href=\"%s\">%s</a>%20s 01-Jan-1970 00:00"
+			    "                   1\r\n", "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"
+			    "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"
+			    "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"
+			    "%C3%A9%C3%A9", e60, "");
+		else    /* 60 bytes: cut after 47, inside a character, as nginx */
+			snprintf(want, sizeof want, "<a href=\"%s\">%.47s..&gt;</a> 01-Jan-1970 "
+			    "00:00                   1\r\n", "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"
+			    "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"
+			    "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"
+			    "%C3%A9%C3%A9%C3%A9", e60);
+		CHECK_ROW(strcmp(buf, want) == 0, rows[i].name);
+	}
+	/* A long UTF-8 name with charset utf-8: 47 characters, then "..>" */
+	memcpy(e60 + 60, e60, 60);
+	e.name = e60;
+	e.len = 120;
+	e.dir = false;
+	e.mtime = 1700000000;   /* 2023-11-14 22:13:20 UTC */
+	e.size = 123456789012LL;
+	w = (struct writer){ buf, 0, sizeof buf - 1, false };
+	put_listing_line(&w, &e, true);
+	buf[w.len] = '\0';
+	CHECK(strstr(buf, "\">") && strncmp(strstr(buf, "\">") + 2, e60, 94) == 0
+	    && strncmp(strstr(buf, "\">") + 96, "..&gt;</a> 14-Nov-2023 22:13        123456789012\r\n",
+	    50) == 0);
+	/* Not UTF-8 under charset utf-8: counted in bytes */
+	CHECK(listing_utf8_length("\xc3\xa9", 2) == 1 && listing_utf8_length("\xc3", 1) == 1
+	    && listing_utf8_length("a\xc0\x80", 3) == 3 && listing_utf8_length("\xe2\x82\xac!", 4) == 2
+	    && listing_utf8_length("\xf4\x90\x80\x80", 4) == 4 && listing_utf8_length("\xed\xa0\x80", 3) == 1);
+	/* Directories first, then names byte by byte */
+	list[0] = (struct listing_entry){ "b", 1, false, 0, 0 };
+	list[1] = (struct listing_entry){ "\xc3\xa9", 2, false, 0, 0 };
+	list[2] = (struct listing_entry){ "z", 1, true, 0, 0 };
+	list[3] = (struct listing_entry){ "B", 1, false, 0, 0 };
+	list[4] = (struct listing_entry){ "a", 1, true, 0, 0 };
+	listing_sort(list, 5);
+	CHECK(strcmp(list[0].name, "a") == 0 && strcmp(list[1].name, "z") == 0
+	    && strcmp(list[2].name, "B") == 0 && strcmp(list[3].name, "b") == 0
+	    && strcmp(list[4].name, "\xc3\xa9") == 0);
+}
+
 static void
 test_mime_and_dates(void)
 {
@@ -2306,6 +2412,7 @@ main(int argc, char **argv)
 	test_normalize();
 	test_locations();
 	test_mime_and_dates();
+	test_listing();
 	test_ranges();
 	test_etags();
 	test_error_pages();
