@@ -1523,21 +1523,62 @@ idle_group() {
 	stop_mtlsd
 }
 
-if [ "$TARGET" = mtlsd ]; then startup_group; else skip "cli and start-up errors" "mtlsd only"; fi
-main_group
-ranges_group
-log_group
-keys_group
-strict_group
-listen_group
-if [ "$TARGET" = mtlsd ]; then cache_group; else skip "open-file cache" "mtlsd only"; fi
-if [ "$TARGET" = mtlsd ]; then ops_group; else skip "operations" "mtlsd only"; fi
-if [ "$TARGET" = mtlsd ]; then idle_group; else skip "idle connections" "mtlsd only"; fi
+# ---- the groups, three lanes at once ------------------------------------------
+
+# The groups share only the fixtures above; each one waits mostly (for its
+# servers, timeouts, clients), so three lanes of them run at once, each lane
+# in a subshell with a scratch directory of its own ($TMPD/lane.N, the
+# fixtures linked in), its output shown in one piece and its counts added
+# here. LANES=1 runs them one after the other.
+top=$TMPD
+fixtures=("$TMPD"/*)
+mtlsd_groups=(startup cache ops idle)
+if [ "$TARGET" != mtlsd ]; then
+	skip "cli and start-up errors" "mtlsd only"
+	skip "open-file cache" "mtlsd only"
+	skip "operations" "mtlsd only"
+	skip "idle connections" "mtlsd only"
+fi
+# lane N GROUP... -- runs the groups one after the other in lane N
+lane() {
+	local n=$1 g pid
+	shift
+	TMPD=$top/lane.$n
+	mkdir "$TMPD"
+	ln -s "${fixtures[@]}" "$TMPD/"
+	H=$TMPD/h B=$TMPD/b PASSED=0 FAILED=0 SKIPPED=0 SERVER_PIDS=()
+	for g in "$@"; do
+		[ "$TARGET" = mtlsd ] || [[ " ${mtlsd_groups[*]} " != *" $g "* ]] || continue
+		"${g}_group"
+	done
+	for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	echo "$PASSED $FAILED $SKIPPED" >"$TMPD/counts"
+}
+if [ "${LANES:-3}" = 1 ]; then
+	lanes=("startup main ranges log keys strict listen cache ops idle")
+else
+	lanes=("cache log keys" "main idle" "startup ranges strict listen ops")
+fi
+lane_pids=()
+for ((i = 0; i < ${#lanes[@]}; i++)); do
+	# shellcheck disable=SC2086 # a lane is a word list
+	(lane "$i" ${lanes[i]}) >"$top/lane.$i.out" 2>&1 &
+	lane_pids+=($!)
+done
+for ((i = 0; i < ${#lanes[@]}; i++)); do
+	wait "${lane_pids[i]}"
+	cat "$top/lane.$i.out"
+	if read -r p f k <"$top/lane.$i/counts"; then
+		PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + k))
+	else
+		fail "lane $i (${lanes[i]}) ran to its end"
+	fi
+done
 
 # valgrind (MTLSD='valgrind -q ...') and ASan/UBSan (make SANITIZE=1) write
 # their reports to the server's stderr, which the checks above may not read
 if grep -l -a -E '^==[0-9]+== |runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' \
-	"$TMPD"/server.*.err "$TMPD"/run.*.err >"$TMPD/reports" 2>/dev/null; then
+	"$TMPD"/lane.*/server.*.err "$TMPD"/lane.*/run.*.err >"$TMPD/reports" 2>/dev/null; then
 	fail "no valgrind/sanitizer reports on the server's stderr" \
 		"$(head -n 1 "$TMPD/reports"): $(xargs -d '\n' grep -a -h -m 2 -E '^==[0-9]+== |runtime error:|Sanitizer' <"$TMPD/reports" | head -n 2)"
 else

@@ -10,9 +10,7 @@
 # Most suites spend their time waiting (for timeouts, for servers, for
 # clients), so JOBS of them (default 3) run at once, each with its own
 # servers on free ports and its own temporary directory; the longest start
-# first. The suites that hold a server to time limits under load, or that
-# load the machine themselves, then run one at a time (ALONE below).
-# JOBS=1 runs everything one after the other.
+# first. JOBS=1 runs them one after the other.
 #
 # UNIT, UNIT_PROXY and MTLSD are the commands for the unit tests and the
 # server, word lists so that a wrapper works (tests/cross.sh runs them under
@@ -95,11 +93,6 @@ pool() {
 	wait
 }
 
-# alone NAME...: runs the suites one after the other, nothing else running.
-alone() {
-	JOBS=1 pool "$@"
-}
-
 if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
 	cat "$work/mkpki.log"
 	echo "FAIL - tests/mkpki.sh could not make the test certificates"
@@ -119,18 +112,16 @@ else
 	# Deployment: the native build, its installation, containers and
 	# browsers; what measures or instruments the native build. Not under a
 	# wrapper such as make test-cross's qemu: they test the host. The
-	# longest first, so that the pool ends together.
-	set -- identity integration http scale status privileges allow differential \
-		nginx-conf deploy container netns browser fuzz-corpus noalloc docs \
-		unit unit-proxy unit-nginx
-	[ "${SANITIZE_RUN:-1}" = 1 ] && set -- integration-asan "$@"
-	pool "$@"
-	# ALONE: the assaults check that an authenticated client is served
-	# within 1.5 s (3 s under the sanitizers) while they run, and valgrind
-	# is slow enough without company.
+	# longest first (the assaults wait out their timeouts for 2.5 minutes),
+	# so that the workers end together. The assaults check that an
+	# authenticated client is served within 1.5 s (3 s under the sanitizers)
+	# meanwhile; they do so beside stress-ng --cpu 2 too.
 	set -- robustness
 	[ "${SANITIZE_RUN:-1}" = 1 ] && set -- "$@" robustness-asan
+	set -- "$@" identity http integration
+	[ "${SANITIZE_RUN:-1}" = 1 ] && set -- "$@" integration-asan
 	[ "${VALGRIND_RUN:-1}" = 1 ] && set -- "$@" valgrind
-	alone "$@"
+	pool "$@" scale nginx-conf status deploy netns container differential allow \
+		browser docs privileges noalloc unit-nginx unit unit-proxy fuzz-corpus
 fi
 total
