@@ -498,6 +498,18 @@ wait_for_match() {
 	return 1
 }
 
+# wait_until SECONDS CMD... -- runs CMD every 50 ms until it succeeds, for
+# at most SECONDS (times TF); false if it never did
+wait_until() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * TF * 20; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # need_mtlsd -- end the suite (with its summary) unless the server binary
 # (MTLSD_CMD) is there
 need_mtlsd() {
