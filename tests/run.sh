@@ -82,9 +82,9 @@ worker() {
 pool() {
 	left=$#
 	i=0
-	while [ "$i" -lt "${JOBS:-3}" ] && [ "$i" -lt $# ]; do
+	worker "$@" &
+	while [ $((i += 1)) -lt "${JOBS:-3}" ] && [ "$i" -lt $# ]; do
 		worker "$@" &
-		i=$((i + 1))
 	done
 	while [ "$left" -gt 0 ] && read -r name <&3; do
 		report "$name"
