@@ -1505,7 +1505,7 @@ if [ -n "$EMULATOR" ] || [[ ${MTLSD:-} == *valgrind* ]]; then LANES=${LANES:-1};
 if [ "${LANES:-3}" = 1 ]; then
 	lanes=("startup main ranges log keys strict listen cache ops idle")
 else
-	lanes=("cache log keys" "main idle" "startup ranges strict listen ops")
+	lanes=("idle" "cache startup ops" "main keys log ranges strict listen")
 fi
 lane_pids=()
 for ((i = 0; i < ${#lanes[@]}; i++)); do
