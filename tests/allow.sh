@@ -35,59 +35,33 @@ echo "private" >"$WWW/private/p.txt"
 # "alert" when the handshake fails. One line, space-separated.
 get() { python3 "$TMPD/get.py" "$PKI" "$@"; }
 cat >"$TMPD/get.py" <<'EOF'
-import os, socket, ssl, sys, time
+import ssl, sys
+from tlsget import context, connect, Responses, wait_for
 pki, port, name, steps = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-ctx.load_cert_chain('%s/%s.crt' % (pki, name), '%s/%s.key' % (pki, name))
+ctx = context('%s/%s.crt' % (pki, name), '%s/%s.key' % (pki, name))
 out = []
 try:
-    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10))
-    s.do_handshake()
+    s = connect(ctx, port)
 except (ssl.SSLError, OSError):
     print('alert')
     sys.exit(0)
-buf = b''
-def response():
-    global buf
-    while b'\r\n\r\n' not in buf:
-        b = s.recv(65536)
-        if not b:
-            return None
-        buf += b
-    head, _, rest = buf.partition(b'\r\n\r\n')
-    length = 0
-    for line in head.split(b'\r\n')[1:]:
-        k, _, v = line.partition(b':')
-        if k.strip().lower() == b'content-length':
-            length = int(v)
-    while len(rest) < length:
-        b = s.recv(65536)
-        if not b:
-            break
-        rest += b
-    body, buf = rest[:length], rest[length:]
-    status = head.split(b' ')[1].decode()
-    if status == '200':
-        status += ':' + body.decode(errors='replace').split('\n')[0]
-    return status
+r = Responses(s)
 for step in steps:
     if step.startswith('@'):
-        for _ in range(200):
-            if os.path.exists(step[1:]):
-                break
-            time.sleep(0.05)
+        wait_for(step[1:], 10)
         continue
     try:
         s.sendall(b'GET ' + step.encode() + b' HTTP/1.1\r\nHost: localhost\r\n\r\n')
-        r = response()
+        got = r.next()
     except (ssl.SSLError, OSError):
-        r = None
-    if r is None:
+        got = None
+    if got is None:
         out.append('closed')
         break
-    out.append(r)
+    status, body = got
+    if status == '200':
+        status += ':' + body.decode(errors='replace').split('\n')[0]
+    out.append(status)
 print(' '.join(out))
 EOF
 
@@ -317,35 +291,25 @@ fi
 
 # ---- no allocation while serving, with every new option ---------------------------------
 
-COUNTER=$PWD/tests/malloc-count.so
-if [ ! -f "$COUNTER" ]; then
-	fail "no allocation with the identity options" "build $COUNTER first (make tests/malloc-count.so)"
-else
-	printf '/ any\n/alice/ cn nobody\n/sub/ ou reports\n/sub/x/ dns alice.example.org\n' >"$TMPD/noalloc.rules"
-	p=$(free_port)
-	export LD_PRELOAD=$COUNTER MALLOC_COUNT_OUT=$TMPD/counts
-	started=0
-	start_mtlsd -l "127.0.0.1:$p" -c "$PKI/server.crt" -k "$PKI/server.key" -C "$PKI/ca.crt" \
-		-r "$R" --root-per-client --allow-file "$TMPD/noalloc.rules" --allow-ou reports \
-		--allow-uri "$URI_WEB" --access-log-identity --access-log "$TMPD/noalloc.log" && started=1
-	unset LD_PRELOAD MALLOC_COUNT_OUT
-	if [ $started = 1 ]; then
-		for i in 1 2 3; do
-			get "$p" alice /file.txt /sub/ /sub/x/ /alice/file.txt /file.txt >/dev/null
-			get "$p" bob /file.txt /only-bob.txt >/dev/null
-			get "$p" dotdot /file.txt >/dev/null
-		done
-		stop_mtlsd
-		serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
-		lines=$(wc -l <"$TMPD/noalloc.log")
-		if [ "${serving:-x}" = 0 ] && [ "$lines" -ge 20 ]; then
-			ok "no heap calls while serving with --allow-file, --root-per-client, --access-log-identity ($lines requests)"
-		else
-			fail "no heap calls while serving with the identity options" \
-				"serving '${serving:-?}', $lines log lines: $(sed -n '3,12p' "$TMPD/counts" 2>/dev/null)"
-		fi
+printf '/ any\n/alice/ cn nobody\n/sub/ ou reports\n/sub/x/ dns alice.example.org\n' >"$TMPD/noalloc.rules"
+p=$(free_port)
+if counted "no allocation with the identity options" start_mtlsd -l "127.0.0.1:$p" \
+	-c "$PKI/server.crt" -k "$PKI/server.key" -C "$PKI/ca.crt" \
+	-r "$R" --root-per-client --allow-file "$TMPD/noalloc.rules" --allow-ou reports \
+	--allow-uri "$URI_WEB" --access-log-identity --access-log "$TMPD/noalloc.log"; then
+	for i in 1 2 3; do
+		get "$p" alice /file.txt /sub/ /sub/x/ /alice/file.txt /file.txt >/dev/null
+		get "$p" bob /file.txt /only-bob.txt >/dev/null
+		get "$p" dotdot /file.txt >/dev/null
+	done
+	stop_mtlsd
+	serving=$(heap_calls)
+	lines=$(wc -l <"$TMPD/noalloc.log")
+	if [ "${serving:-x}" = 0 ] && [ "$lines" -ge 20 ]; then
+		ok "no heap calls while serving with --allow-file, --root-per-client, --access-log-identity ($lines requests)"
 	else
-		fail "no allocation: server starts with the counter" "$(cat "$SERVER_ERR")"
+		fail "no heap calls while serving with the identity options" \
+			"serving '${serving:-?}', $lines log lines: $(sed -n '3,12p' "$TMPD/counts" 2>/dev/null)"
 	fi
 fi
 

@@ -250,6 +250,16 @@ class Bio:
         self.obj.write(raw)
         self.sock.sendall(self.out.read())
 
+    def get_small(self):
+        """Ends the handshake, GETs /small.txt with Connection: close: the
+        responses, or one (None, {}, error) if the connection failed."""
+        try:
+            self.finish_handshake()
+            self.request(b'GET /small.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n')
+            return responses(self.read_all())[0]
+        except (OSError, ssl.SSLError) as e:
+            return [(None, {}, str(e).encode())]
+
     def read_all(self):
         got = bytearray()
         while True:
@@ -289,60 +299,46 @@ def a_junk(port, pki, www):
     p.report('junk: authenticated client served meanwhile')
 
 
-def a_junk_flood(port, pki, www):
-    """Random bytes as fast as loopback takes them, after the handshake failed."""
+def flood(port, pki, chunk, seconds):
+    """Two clients send CHUNK again and again while a Prober runs for
+    SECONDS; returns the Prober and the bytes sent."""
     stop = threading.Event()
     sent = [0]
 
-    def flood():
+    def send():
         s = connect(port)
-        buf = os.urandom(65536)
         try:
             while not stop.is_set():
-                sent[0] += s.send(buf)
+                sent[0] += s.send(chunk)
         except OSError:
             pass
         reset(s)
 
-    threads = [threading.Thread(target=flood, daemon=True) for _ in range(2)]
+    threads = [threading.Thread(target=send, daemon=True) for _ in range(2)]
     for t in threads:
         t.start()
     time.sleep(0.3)
     with Prober(port, pki) as p:
-        time.sleep(3 * TF)
+        time.sleep(seconds)
     stop.set()
     for t in threads:
         t.join(10)
+    return p, sent[0]
+
+
+def a_junk_flood(port, pki, www):
+    """Random bytes as fast as loopback takes them, after the handshake failed."""
+    p, sent = flood(port, pki, os.urandom(65536), 3 * TF)
     p.report('junk flood: served while 2 clients stream random bytes (%d MiB sent)'
-             % (sent[0] >> 20))
+             % (sent >> 20))
 
 
 def a_alert_flood(port, pki, www):
     """An endless stream of warning alerts, each a valid TLS record."""
-    stop = threading.Event()
-    sent = [0]
-
-    def flood():
-        s = connect(port)
-        rec = b'\x15\x03\x03\x00\x02\x01\x5a' * 4096   # warning: user_canceled
-        try:
-            while not stop.is_set():
-                sent[0] += s.send(rec)
-        except OSError:
-            pass
-        reset(s)
-
-    threads = [threading.Thread(target=flood, daemon=True) for _ in range(2)]
-    for t in threads:
-        t.start()
-    time.sleep(0.3)
-    with Prober(port, pki) as p:
-        time.sleep(2 * TF)
-    stop.set()
-    for t in threads:
-        t.join(10)
+    rec = b'\x15\x03\x03\x00\x02\x01\x5a' * 4096   # warning: user_canceled
+    p, sent = flood(port, pki, rec, 2 * TF)
     p.report('alert flood: served while 2 clients stream TLS alert records (%d KiB sent)'
-             % (sent[0] >> 10))
+             % (sent >> 10))
 
 
 def a_plain_http(port, pki, www):
@@ -371,12 +367,7 @@ def a_slow_hello(port, pki, www):
             s.sendall(hello[i:i + 1])
             time.sleep(0.002)
         spent = time.monotonic() - t0
-        try:
-            b.finish_handshake()
-            b.request(b'GET /small.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n')
-            r, _ = responses(b.read_all())
-        except (OSError, ssl.SSLError) as e:
-            r = [(None, {}, str(e).encode())]
+        r = b.get_small()
         s.close()
         check('slow hello: %d-byte ClientHello in %d writes over %.1fs -> handshake, 200'
               % (len(hello), len(hello), spent),
@@ -953,13 +944,7 @@ def a_proxy_junk(port, pki, www):
         for b in b'PROXY TCP4 192.0.2.9 127.0.0.1 4000 443\r\n':
             s.sendall(bytes([b]))
             time.sleep(0.005)
-        b = Bio(s, context(pki))
-        try:
-            b.finish_handshake()
-            b.request(b'GET /small.txt HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n')
-            r, _ = responses(b.read_all())
-        except (OSError, ssl.SSLError) as e:
-            r = [(None, {}, str(e).encode())]
+        r = Bio(s, context(pki)).get_small()
         s.close()
         check('proxy: a PROXY header one byte at a time, then a request -> 200 (%.1fs)'
               % (time.monotonic() - t0), r and r[0][0] == 200, r[:1])

@@ -25,13 +25,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-passed=0
-failed=0
-skipped=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1${2:+: $2}"; }
-skip() { skipped=$((skipped + 1)); echo "skip - $1: $2"; }
-oneline() { tr '\r\n' '  ' | cut -c1-300; }
+. tests/tally.sh
 
 # triplet, ELF machine, emulator and qemu sysroot of a target
 target_info() {
@@ -157,22 +151,7 @@ for t in ${TARGETS:-arm64 armhf}; do
 		sh tests/run.sh >"$work/run.$t" 2>&1
 	rc=$?
 	# Each line once, marked with the target; the run's total is counted.
-	sed -e "s/^\(ok\|FAIL\|skip\) - /\1 - $t: /" -e t -e "s/^/# $t: /" "$work/run.$t"
-	total=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/run.$t" | tail -n 1)
-	if [ -z "$total" ]; then
-		fail "$t: tests/run.sh under $qemu printed no total (exit $rc)"
-		continue
-	fi
-	p=${total%% passed*}
-	f=${total#*passed, }
-	f=${f%% failed*}
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		fail "$t: tests/run.sh under $qemu exited with status $rc"
-	fi
+	relabel "$t" "$work/run.$t"
+	tally "$t: tests/run.sh under $qemu" "$work/run.$t" "$rc"
 done
-
-if [ "$skipped" -gt 0 ]; then echo "($skipped skipped)"; fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+total

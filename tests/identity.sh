@@ -86,41 +86,18 @@ EOF
 # "second STATUS" and "closed" or "open".
 keepalive() { python3 "$TMPD/keepalive.py" "$PKI" "$@"; }
 cat >"$TMPD/keepalive.py" <<'EOF'
-import os, socket, ssl, sys, time
+import socket, ssl, sys
+from tlsget import context, connect, Responses, wait_for
 pki, port, name, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-ctx.load_cert_chain('%s/%s.chain' % (pki, name), '%s/%s.key' % (pki, name))
-s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10))
-buf = b''
+s = connect(context('%s/%s.chain' % (pki, name), '%s/%s.key' % (pki, name), tls12=True), port)
+r = Responses(s)
 def response():
-    global buf
-    while b'\r\n\r\n' not in buf:
-        b = s.recv(65536)
-        if not b:
-            return None
-        buf += b
-    head, _, rest = buf.partition(b'\r\n\r\n')
-    length = 0
-    for line in head.split(b'\r\n')[1:]:
-        k, _, v = line.partition(b':')
-        if k.strip().lower() == b'content-length':
-            length = int(v)
-    while len(rest) < length:
-        b = s.recv(65536)
-        if not b:
-            break
-        rest += b
-    buf = rest[length:]
-    return head.split(b' ')[1].decode() + ('-cert' if b'certificate error' in rest[:length] else '')
+    got = r.next()
+    return got and got[0] + ('-cert' if b'certificate error' in got[1] else '')
 req = b'GET / HTTP/1.1\r\nHost: server2\r\n\r\n'
 s.sendall(req)
 print('first', response(), flush=True)
-deadline = time.time() + 10
-while not os.path.exists(go) and time.time() < deadline:
-    time.sleep(0.02)
+wait_for(go, 10)
 try:
     s.sendall(req)
     print('second', response())
@@ -1167,34 +1144,24 @@ fi
 # No heap calls while serving chains through intermediates with their CRLs:
 # each intermediate's key is read from the kept chain, each CRL verified
 # with it once, without allocation.
-COUNTER=$PWD/tests/malloc-count.so
-if [ ! -f "$COUNTER" ]; then
-	fail "no allocation with CRLs of intermediates" "build $COUNTER first (make tests/malloc-count.so)"
-else
-	p=$(free_port)
-	export LD_PRELOAD=$COUNTER MALLOC_COUNT_OUT=$TMPD/counts
-	started=0
-	mtlsd_at "$p" -C "$PKI/ca.crt" --verify-depth 2 --crl "$PKI/ca.crl" --crl "$PKI/int1-rev.crl" \
-		--crl "$PKI/int2.crl" --crl "$PKI/int-rev.crl" --crl "$PKI/int1-forged.crl" \
-		--access-log "$TMPD/noalloc.log" && started=1
-	unset LD_PRELOAD MALLOC_COUNT_OUT
-	if [ $started = 1 ]; then
-		for i in 1 2 3; do
-			got=$(probe "$p" good int-client int-revoked int-rev-client int2-client | tr '\n' ' ')
-		done
-		stop_mtlsd
-		expect_eq "no allocation: the answers with CRLs of intermediates" \
-			"good 200 int-client 200 int-revoked 400-cert int-rev-client 400-cert int2-client 200 " "$got"
-		serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
-		lines=$(wc -l <"$TMPD/noalloc.log")
-		if [ "${serving:-x}" = 0 ] && [ "$lines" -ge 15 ]; then
-			ok "no heap calls while serving chains checked by CRLs of intermediates ($lines requests)"
-		else
-			fail "no heap calls while serving chains checked by CRLs of intermediates" \
-				"serving '${serving:-?}', $lines log lines: $(sed -n '3,12p' "$TMPD/counts" 2>/dev/null)"
-		fi
+p=$(free_port)
+if counted "no allocation with CRLs of intermediates" mtlsd_at "$p" -C "$PKI/ca.crt" \
+	--verify-depth 2 --crl "$PKI/ca.crl" --crl "$PKI/int1-rev.crl" \
+	--crl "$PKI/int2.crl" --crl "$PKI/int-rev.crl" --crl "$PKI/int1-forged.crl" \
+	--access-log "$TMPD/noalloc.log"; then
+	for i in 1 2 3; do
+		got=$(probe "$p" good int-client int-revoked int-rev-client int2-client | tr '\n' ' ')
+	done
+	stop_mtlsd
+	expect_eq "no allocation: the answers with CRLs of intermediates" \
+		"good 200 int-client 200 int-revoked 400-cert int-rev-client 400-cert int2-client 200 " "$got"
+	serving=$(heap_calls)
+	lines=$(wc -l <"$TMPD/noalloc.log")
+	if [ "${serving:-x}" = 0 ] && [ "$lines" -ge 15 ]; then
+		ok "no heap calls while serving chains checked by CRLs of intermediates ($lines requests)"
 	else
-		fail "no allocation: server starts with the counter" "$(cat "$SERVER_ERR")"
+		fail "no heap calls while serving chains checked by CRLs of intermediates" \
+			"serving '${serving:-?}', $lines log lines: $(sed -n '3,12p' "$TMPD/counts" 2>/dev/null)"
 	fi
 fi
 

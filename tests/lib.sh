@@ -287,6 +287,29 @@ _nginx_conf() {
 	} >"$NGINX_DIR/nginx.conf"
 }
 
+# ---- no heap calls while serving (tests/malloc-count.so) -------------------
+
+# counted NAME CMD... -- runs CMD (start_mtlsd or a wrapper of it) with
+# tests/malloc-count.so preloaded, its counts going to $TMPD/counts; a
+# failure NAME, and false, when the library is not built or the server does
+# not start.
+counted() {
+	local name=$1
+	shift
+	if [ ! -f tests/malloc-count.so ]; then
+		fail "$name" "build tests/malloc-count.so first (make tests/malloc-count.so)"
+		return 1
+	fi
+	if ! LD_PRELOAD=$PWD/tests/malloc-count.so MALLOC_COUNT_OUT=$TMPD/counts "$@"; then
+		fail "$name: server starts with the counter" "$(cat "$SERVER_ERR")"
+		return 1
+	fi
+}
+
+# heap_calls -- the heap calls the counted server, stopped, made while
+# serving (empty if it wrote no counts)
+heap_calls() { awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null; }
+
 # ---- clients ----------------------------------------------------------------
 
 # tls_raw [--cert FILE --key FILE] [--cafile FILE] [--sni NAME] [--host H]
@@ -344,6 +367,84 @@ except (ssl.SSLError, OSError) as e:
 sys.stdout.buffer.write(got)
 EOF
 
+# $TMPD/tlsget.py -- a module for the suites' Python clients in $TMPD
+# (import tlsget): a client context, a connection, the responses on it one
+# by one, a wait for a file.
+cat >"$TMPD/tlsget.py" <<'EOF'
+import os, socket, ssl, time
+
+def context(cert, key, tls12=False):
+    """A client context presenting CERT (with KEY); the server's is not checked."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if tls12:
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+def connect(ctx, port, sni=None, timeout=10):
+    """A TLS connection to 127.0.0.1:PORT, its handshake done."""
+    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=timeout),
+                           server_hostname=sni)
+
+class Responses:
+    """The HTTP responses on connection S, one by one."""
+    def __init__(self, s):
+        self.s, self.buf = s, b''
+
+    def next(self):
+        """(STATUS, BODY) of the next response; None when the server closes first."""
+        while b'\r\n\r\n' not in self.buf:
+            b = self.s.recv(65536)
+            if not b:
+                return None
+            self.buf += b
+        head, _, rest = self.buf.partition(b'\r\n\r\n')
+        length = 0
+        for line in head.split(b'\r\n')[1:]:
+            k, _, v = line.partition(b':')
+            if k.strip().lower() == b'content-length':
+                length = int(v)
+        while len(rest) < length:
+            b = self.s.recv(65536)
+            if not b:
+                break
+            rest += b
+        body, self.buf = rest[:length], rest[length:]
+        return head.split(b' ')[1].decode(), body
+
+def wait_for(path, seconds):
+    """Returns once PATH exists, or SECONDS on."""
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+EOF
+
+# two_gets PORT WHO PATH GO READY -- two GETs of PATH on one connection with
+# WHO's certificate ($PKI/WHO.crt): the first at once, then, after creating
+# READY, the second once GO exists (at most 20 s on). Prints each status, or
+# "closed" where the server closed the connection instead of answering.
+two_gets() { python3 "$TMPD/two_gets.py" "$PKI" "$@"; }
+cat >"$TMPD/two_gets.py" <<'EOF'
+import sys
+from tlsget import context, connect, Responses, wait_for
+pki, port, who, path, go, ready = sys.argv[1], int(sys.argv[2]), *sys.argv[3:7]
+s = connect(context('%s/%s.crt' % (pki, who), '%s/%s.key' % (pki, who)), port, 'server2')
+r = Responses(s)
+def get():
+    try:
+        s.sendall(b'GET ' + path.encode() + b' HTTP/1.1\r\nHost: server2\r\n\r\n')
+        got = r.next()
+    except OSError:
+        got = None
+    return got[0] if got else 'closed'
+print(get(), flush=True)
+open(ready, 'w').close()
+wait_for(go, 20)
+print(get())
+EOF
+
 # responses FILE [head] -- parse a raw byte stream of HTTP responses; prints
 # "STATUS CONTENT-LENGTH" per response, then "rest N" (bytes left over after
 # the last complete response) and "bare-LF" if a header line lacks its CR.
@@ -392,6 +493,18 @@ wait_for_match() {
 	local f=$1 re=$2 t=${3:-3} i
 	for ((i = 0; i < t * TF * 20; i++)); do
 		grep -a -E -q -- "$re" "$f" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_until SECONDS CMD... -- runs CMD every 50 ms until it succeeds, for
+# at most SECONDS (times TF); false if it never did
+wait_until() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * TF * 20; i++)); do
+		"$@" && return 0
 		sleep 0.05
 	done
 	return 1

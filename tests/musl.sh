@@ -15,14 +15,9 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1${2:+: $2}"; }
-oneline() { tr '\r\n' '  ' | cut -c1-300; }
+. tests/tally.sh
 finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	total
 	exit
 }
 
@@ -109,20 +104,8 @@ suite() {
 	shift
 	"$@" >"$work/$name" 2>&1
 	rc=$?
-	sed -e "s/^\(ok\|FAIL\|skip\) - /\1 - musl: /" -e t -e "s/^/# musl: /" "$work/$name"
-	total=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name" | tail -n 1)
-	if [ -z "$total" ]; then
-		fail "tests/$name.sh against $dir printed no total (exit $rc)"
-		return
-	fi
-	p=${total%% passed*}
-	f=${total#*passed, }
-	f=${f%% failed*}
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		fail "tests/$name.sh against $dir exited with status $rc"
-	fi
+	relabel musl "$work/$name"
+	tally "tests/$name.sh against $dir" "$work/$name" "$rc"
 }
 
 # The suites make test-cross runs too (tests/run.sh with MTLSD set), and

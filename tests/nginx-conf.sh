@@ -234,7 +234,7 @@ else
 	done
 	python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"GET /"+b"a"*5000+b" HTTP/1.1\r\n\r\n"); print(s.recv(100)[:12])' "$P301" >/dev/null 2>&1
 	stop_mtlsd
-	serving=$(awk '$1 == "serving" { print $2 }' "$TMPD/counts" 2>/dev/null)
+	serving=$(heap_calls)
 	expect_eq "redirects: no heap calls while serving (malloc-count)" "0" "${serving:-none}"
 fi
 

@@ -215,42 +215,7 @@ cat "$PKI/ca.crt" "$PKI/other-ca.crt" >"$TMPD/keys/ca.crt"
 PORT=$(free_port)
 if start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$TMPD/keys/server.crt" -k "$TMPD/keys/server.key" \
 	-C "$TMPD/keys/ca.crt" --access-log off --user "$USER_NAME"; then
-	python3 - "$PORT" "$PKI" "$TMPD/ka.go" "$TMPD/ka.ready" >"$TMPD/ka.out" 2>&1 <<'PYEOF' &
-import os, socket, ssl, sys, time
-port, pki, go, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-ctx.load_cert_chain(pki + '/other-client.crt', pki + '/other-client.key')
-s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10), server_hostname='server2')
-req = b'GET /small.txt HTTP/1.1\r\nHost: server2\r\n\r\n'
-def status():
-    # a 200 ends with the file's text; anything else with its head
-    got = b''
-    try:
-        while not got.endswith(b'small file for probes\n'):
-            if b'\r\n\r\n' in got and not got.startswith(b'HTTP/1.1 200'):
-                break
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
-    except (OSError, ssl.SSLError):
-        pass
-    return got.split(b' ')[1].decode() if got.startswith(b'HTTP/') else 'closed'
-s.sendall(req)
-print(status())
-open(ready, 'w').close()
-for _ in range(400):
-    if os.path.exists(go):
-        break
-    time.sleep(0.05)
-try:
-    s.sendall(req)
-    print(status())
-except (OSError, ssl.SSLError):
-    print('closed')
-PYEOF
+	two_gets "$PORT" other-client /small.txt "$TMPD/ka.go" "$TMPD/ka.ready" >"$TMPD/ka.out" 2>&1 &
 	ka=$!
 	for _ in $(seq 200); do [ -e "$TMPD/ka.ready" ] && break; sleep 0.05; done
 	cp "$PKI/ca.crt" "$TMPD/keys/ca.crt"

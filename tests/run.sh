@@ -3,66 +3,94 @@
 # robustness, no-allocation, privilege and status suites against ./mtlsd; the fuzz
 # corpus replayed; the integration and robustness suites again against the
 # ASan+UBSan build (SANITIZE_RUN=0 skips them); one short valgrind run
-# (VALGRIND_RUN=0 skips it). Each suite's own summary is prefixed with its
-# name; the last line is the total, "N passed, N failed".
+# (VALGRIND_RUN=0 skips it). Each suite's output is shown in one piece when
+# it ends, followed by its summary prefixed with its name and its time; the
+# last line is the total, "N passed, N failed".
+#
+# Most suites spend their time waiting (for timeouts, for servers, for
+# clients), so JOBS of them (default 3) run at once, each with its own
+# servers on free ports and its own temporary directory; the longest start
+# first. JOBS=1 runs them one after the other.
 #
 # UNIT, UNIT_PROXY and MTLSD are the commands for the unit tests and the
 # server, word lists so that a wrapper works (tests/cross.sh runs them under
 # qemu-user):
 #   UNIT='qemu-arm-static build/armhf-static/unit' \
 #   MTLSD='qemu-arm-static build/armhf-static/mtlsd' sh tests/run.sh
-# With MTLSD set, only the unit and integration suites run: the others
-# measure or instrument the native build.
+# With MTLSD set, only the unit, integration, scale, HTTP and differential
+# suites run, one at a time unless JOBS says otherwise: the others measure or
+# instrument the native build.
 #
 # `sh tests/run.sh check` (make check) runs the quick ones only: the unit
 # tests, the integration and deploy suites and the docs checks; under a
 # minute, no root, nothing installed, loopback only.
 set -u
 cd "$(dirname "$0")/.." || exit 1
+. tests/tally.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mtlsd-run.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-total_passed=0
-total_failed=0
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# run_suite NAME COMMAND...: runs it (or waits for it, when start_suite
-# started it), shows its lines, adds up its summary.
-run_suite() {
-	name=$1
-	shift
-	if [ -e "$work/$name.pid" ]; then
-		wait "$(cat "$work/$name.pid")"
-		rc=$?
-	else
-		"$@" > "$work/$name.out" 2>&1
-		rc=$?
-	fi
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name.out" | tail -n 1)
-	grep -v -E '^[0-9]+ passed, [0-9]+ failed' "$work/$name.out"
-	if [ -z "$summary" ]; then
-		echo "FAIL - $name: no summary line (exit status $rc)"
-		total_failed=$((total_failed + 1))
-		return
-	fi
-	echo "$name: $summary"
-	p=${summary%% passed*}
-	f=${summary#*passed, }
-	f=${f%% failed*}
-	total_passed=$((total_passed + p))
-	total_failed=$((total_failed + f))
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "FAIL - $name exited with status $rc"
-		total_failed=$((total_failed + 1))
-	fi
+# suite NAME: runs the suite called NAME.
+# shellcheck disable=SC2086 # UNIT and UNIT_PROXY are word lists
+suite() {
+	case $1 in
+	unit) ${UNIT:-./tests/unit} "$work/pki" ;;
+	unit-proxy) ${UNIT_PROXY:-./tests/unit-proxy} ;;
+	unit-nginx) ./tests/unit-nginx ;;
+	robustness | noalloc | privileges) PKI=$work/pki bash "tests/$1.sh" ;;
+	fuzz-corpus) sh tests/fuzz-replay.sh "$work/pki" ;;
+	# The same suites against the server built with ASan and UBSan: any
+	# report ends up on the server's stderr, which both suites check, and
+	# makes it exit with status 99 (leaks included), which stop_mtlsd
+	# reports.
+	*-asan)
+		ASAN_OPTIONS="exitcode=99:detect_leaks=1:abort_on_error=0:strict_string_checks=1" \
+			UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99" \
+			MTLSD=./mtlsd-san TF=2 ROUNDS=1 PKI=$work/pki bash "tests/${1%-asan}.sh" ;;
+	valgrind) PKI=$work/pki bash tests/memcheck.sh ;;
+	*) bash "tests/$1.sh" ;;
+	esac
 }
 
-# start_suite NAME COMMAND...: starts it in the background; run_suite NAME
-# waits for it and reports it.
-start_suite() {
-	name=$1
-	shift
-	"$@" > "$work/$name.out" 2>&1 &
-	echo $! > "$work/$name.pid"
+# report NAME: shows the output of suite NAME, then its summary and time,
+# and adds it to the totals.
+report() {
+	rc=$(cat "$work/$1.rc")
+	grep -v -E '^[0-9]+ passed, [0-9]+ failed' "$work/$1.out"
+	tally "$1" "$work/$1.out" "$rc" && echo "$1: $SUMMARY ($(cat "$work/$1.time") s)"
+}
+
+# worker NAME...: runs the suites named that no other worker has taken yet
+# (mkdir is the lock), one after the other; each one's output goes to
+# NAME.out, then its exit status to NAME.rc and its name to descriptor 3.
+worker() {
+	for name in "$@"; do
+		mkdir "$work/$name.taken" 2>/dev/null || continue
+		start=$(date +%s)
+		suite "$name" >"$work/$name.out" 2>&1 </dev/null
+		echo $? >"$work/$name.rc"
+		echo $(($(date +%s) - start)) >"$work/$name.time"
+		echo "$name" >&3
+	done
+}
+
+# pool NAME...: runs the suites, JOBS at a time, in that order, and reports
+# each one as it ends.
+pool() {
+	left=$#
+	i=0
+	worker "$@" &
+	while [ $((i += 1)) -lt "${JOBS:-3}" ] && [ "$i" -lt $# ]; do
+		worker "$@" &
+	done
+	while [ "$left" -gt 0 ] && read -r name <&3; do
+		report "$name"
+		left=$((left - 1))
+	done
+	wait
 }
 
 if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
@@ -71,63 +99,29 @@ if ! sh tests/mkpki.sh "$work/pki" > "$work/mkpki.log" 2>&1; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-# make check: the integration suite spends most of its time waiting for
-# timeouts to pass, so the other quick suites run meanwhile.
-if [ "${1:-}" = check ]; then
-	start_suite integration bash tests/integration.sh
-fi
-# shellcheck disable=SC2086 # UNIT is a word list
-run_suite unit ${UNIT:-./tests/unit} "$work/pki"
-# shellcheck disable=SC2086 # so is UNIT_PROXY
-run_suite unit-proxy ${UNIT_PROXY:-./tests/unit-proxy}
-if [ "${1:-}" = check ]; then
-	run_suite unit-nginx ./tests/unit-nginx
-	run_suite deploy bash tests/deploy.sh
-	run_suite docs bash tests/docs.sh
-	run_suite integration
-	echo "$total_passed passed, $total_failed failed"
-	[ "$total_failed" -eq 0 ]
-	exit
-fi
-run_suite integration bash tests/integration.sh
-run_suite scale bash tests/scale.sh
-run_suite http bash tests/http.sh
-run_suite differential bash tests/differential.sh
-# Deployment: the native build, its installation, containers and browsers;
-# then what measures or instruments the native build. Not under a wrapper
-# such as make test-cross's qemu: they test the host.
-if [ -z "${MTLSD:-}" ]; then
-	run_suite identity bash tests/identity.sh
-	run_suite allow bash tests/allow.sh
-	run_suite status bash tests/status.sh
-	run_suite unit-nginx ./tests/unit-nginx
-	run_suite nginx-conf bash tests/nginx-conf.sh
-	run_suite deploy bash tests/deploy.sh
-	run_suite docs bash tests/docs.sh
-	run_suite container bash tests/container.sh
-	run_suite netns bash tests/netns.sh
-	run_suite browser bash tests/browser.sh
-	run_suite robustness env PKI="$work/pki" bash tests/robustness.sh
-	run_suite noalloc env PKI="$work/pki" bash tests/noalloc.sh
-	run_suite privileges env PKI="$work/pki" bash tests/privileges.sh
-	run_suite fuzz-corpus sh tests/fuzz-replay.sh "$work/pki"
+# The workers say on this pipe which suite has ended.
+mkfifo "$work/ended"
+exec 3<>"$work/ended"
 
-	# The same suites against the server built with ASan and UBSan: any
-	# report ends up on the server's stderr, which both suites check, and
-	# makes it exit with status 99 (leaks included), which stop_mtlsd reports.
-	if [ "${SANITIZE_RUN:-1}" = 1 ]; then
-		export ASAN_OPTIONS="exitcode=99:detect_leaks=1:abort_on_error=0:strict_string_checks=1"
-		export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
-		run_suite integration-asan env MTLSD=./mtlsd-san TF=2 bash tests/integration.sh
-		run_suite robustness-asan env MTLSD=./mtlsd-san TF=2 ROUNDS=1 PKI="$work/pki" \
-			bash tests/robustness.sh
-		unset ASAN_OPTIONS UBSAN_OPTIONS
-	fi
-	if [ "${VALGRIND_RUN:-1}" = 1 ]; then
-		run_suite valgrind env PKI="$work/pki" bash tests/memcheck.sh
-	fi
-else
+if [ "${1:-}" = check ]; then
+	pool integration unit unit-proxy unit-nginx deploy docs
+elif [ -n "${MTLSD:-}" ]; then
+	JOBS=${JOBS:-1} pool unit unit-proxy integration scale http differential
 	echo "skip - identity, allow, status, unit-nginx, deploy, netns, browser, robustness, noalloc, privileges, fuzz corpus, sanitizers, valgrind: not run with MTLSD=$MTLSD"
+else
+	# Deployment: the native build, its installation, containers and
+	# browsers; what measures or instruments the native build. Not under a
+	# wrapper such as make test-cross's qemu: they test the host. The
+	# longest first (the assaults wait out their timeouts for 2.5 minutes),
+	# so that the workers end together. The assaults check that an
+	# authenticated client is served within 1.5 s (3 s under the sanitizers)
+	# meanwhile; they do so beside stress-ng --cpu 2 too.
+	set -- robustness
+	[ "${SANITIZE_RUN:-1}" = 1 ] && set -- "$@" robustness-asan
+	set -- "$@" identity http integration
+	[ "${SANITIZE_RUN:-1}" = 1 ] && set -- "$@" integration-asan
+	[ "${VALGRIND_RUN:-1}" = 1 ] && set -- "$@" valgrind
+	pool "$@" scale nginx-conf status deploy netns container differential allow \
+		browser docs privileges noalloc unit-nginx unit unit-proxy fuzz-corpus
 fi
-echo "$total_passed passed, $total_failed failed"
-[ "$total_failed" -eq 0 ]
+total

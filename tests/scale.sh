@@ -88,6 +88,10 @@ stop_within() {
 
 # workers_of PID -- the supervisor's children, one per line
 workers_of() { pgrep -P "$1" | sort; }
+# has_workers PID N -- PID has N children or more
+has_workers() { [ "$(workers_of "$1" | grep -c .)" -ge "$2" ]; }
+# started_since_mark N -- N "worker N started" lines or more after the mark
+started_since_mark() { [ "$(since_mark "$SERVER_ERR" | grep -c 'worker [12] started')" -ge "$1" ]; }
 
 # wait_gone PID... -- up to 5 s for all to exit
 wait_gone() {
@@ -185,6 +189,8 @@ workers_group() {
 	fi
 	sup=$SERVER_PID
 	wait_for_match "$SERVER_ERR" 'listening on' 2
+	# the workers are forked after the port is open
+	wait_until 5 has_workers "$sup" 2
 	pids=$(workers_of "$sup")
 	expect_eq "workers: the supervisor has 2 worker processes" 2 "$(echo "$pids" | grep -c .)"
 	if grep -q -E '^mtlsd/0\.1\.0: 1024 connection slots x [0-9]+ bytes \+ open-file cache 64 x [0-9]+ bytes = [0-9.]+ MiB per worker, allocated once; 2 workers: [0-9.]+ MiB$' "$SERVER_ERR"; then
@@ -260,7 +266,7 @@ workers_group() {
 	old=$(workers_of "$sup" | sort)
 	kill -HUP "$sup"
 	if log_new "$SERVER_ERR" '\[notice\] reloaded certificates.*new workers serve'; then
-		sleep 0.2
+		wait_until 5 started_since_mark 2
 		expect_eq "workers: SIGHUP -> one reload line, two new workers" "1 2" \
 			"$(since_mark "$SERVER_ERR" | grep -c 'reloaded certificates') $(since_mark "$SERVER_ERR" | grep -c 'worker [12] started')"
 	else
@@ -316,6 +322,8 @@ workers_group() {
 	fi
 	sup=$SERVER_PID
 	wait_for_match "$SERVER_ERR" 'listening on' 2
+	# the workers are forked after the port is open
+	wait_until 5 has_workers "$sup" 2
 	pids=$(workers_of "$sup")
 	w2=$(echo "$pids" | tail -n 1)
 	kill -STOP "$w2"

@@ -338,7 +338,9 @@ start_mtlsd -l "127.0.0.1:$PORT" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server
 	-C "$PKI/ca.crt" --access-log off --status "127.0.0.1:$SPORT" --workers 2 --max-conns 100 \
 	--shutdown-grace 3 || { fail "server starts with --workers 2" "$(cat "$SERVER_ERR")"; }
 for _ in $(seq 50); do port_open 127.0.0.1 "$SPORT" && break; sleep 0.1; done
-sleep 0.3
+# the workers are forked after the ports are open: until both have started
+slots_are() { scrape "$SPORT" && [ "$(value mtlsd_connection_slots)" = "$1" ]; }
+wait_until 5 slots_are 200
 scrape "$SPORT"
 expect_eq "--workers 2: mtlsd_connection_slots counts both workers' slots" 200 "$(value mtlsd_connection_slots)"
 remember 'mtlsd_requests_total{code="2xx"}' "$HS\"no_certificate\"}"
