@@ -103,14 +103,37 @@ summary() {
 
 # ---- ports ----------------------------------------------------------------
 
-# free_port [ADDR] -- a TCP port free on ADDR (default 127.0.0.1)
+# free_port [ADDR] -- a port nobody listens on. It is drawn below the kernel's
+# ephemeral range (32768 and up), so no client connection can take it before
+# the server binds it; and, when tests/run.sh runs suites at once, from a
+# registry they share (MTLSD_TEST_PORTS), so no two suites draw the same one.
 free_port() {
 	python3 - "${1:-127.0.0.1}" <<'EOF'
-import socket, sys
+import fcntl, os, random, socket, sys
 a = sys.argv[1]
-s = socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET)
-s.bind((a, 0))
-print(s.getsockname()[1])
+registry = os.environ.get('MTLSD_TEST_PORTS')
+f = open(registry, 'a+') if registry else None
+if f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    f.seek(0)
+used = set(f.read().split()) if f else set()
+for _ in range(2000):
+    port = random.randint(10000, 32767)
+    if str(port) in used:
+        continue
+    s = socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET)
+    try:
+        s.bind((a, port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    if f:
+        f.write('%d\n' % port)
+    print(port)
+    break
+else:
+    sys.exit('free_port: no free port found')
 EOF
 }
 

@@ -29,6 +29,8 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/tally.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mtlsd-run.XXXXXX")
+# the ports the suites have drawn (tests/lib.sh free_port)
+export MTLSD_TEST_PORTS="$work/ports"
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
