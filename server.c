@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -88,6 +89,12 @@ struct conn {
 	bool runnable;              /* has work that needs no I/O event */
 	bool handshake_counted;     /* in --status's mtlsd_handshakes_total */
 	size_t active_index;        /* position in active[] while busy */
+	/* What loop holds for it, brought up to date by conn_sync(): */
+	short events;               /* POLLIN, POLLOUT: its epoll interest */
+	int group;                  /* its --status group, counted */
+	int64_t due;                /* the earlier of deadline and release_at */
+	size_t timer_index;         /* position in loop.timers */
+	bool queued;                /* in loop.runnable (maybe since freed) */
 	char peer[INET6_ADDRSTRLEN];
 	unsigned peer_port;
 	char local[INET6_ADDRSTRLEN + 2];
@@ -144,10 +151,29 @@ static struct {
 	size_t active_count;
 	unsigned char *buffers;
 	size_t stride;
-	struct pollfd *pollfds;     /* poll()'s entries, and the connection */
-	struct conn **poll_owner;   /* each is for (NULL: none) */
+	/* poll()'s: the signal pipe, the listeners, loop.epoll_fd, side.c's */
+	struct pollfd pollfds[2 + MAX_LISTENERS + SIDE_POLLFDS];
 	size_t side_first;          /* pollfds[] from here are side.c's */
 } slots;
+
+/*
+ * What the loop waits for, kept up to date as each connection changes
+ * (conn_sync()), so that a pass costs what the connections that moved
+ * cost, whatever the number of idle ones: their sockets in an epoll set
+ * (level-triggered, with the interest the engine asks for), their
+ * deadlines in a binary heap, the ones with work left in a list, and the
+ * --status groups as counts. Arrays sized at start-up, one entry a slot.
+ */
+static struct {
+	int epoll_fd;               /* each worker's own, made in run() */
+	struct epoll_event *events; /* epoll_wait()'s */
+	int events_max;
+	struct conn **timers;       /* a heap by due, earliest first */
+	size_t timer_count;
+	struct conn **runnable;     /* runnable ones, and ones freed since */
+	size_t runnable_count;
+	uint64_t groups[G_COUNT];
+} loop = { .epoll_fd = -1 };
 
 /* Read once per wake-up: monotonic ms for deadlines, wall time for logs. */
 static struct {
@@ -416,6 +442,140 @@ count_handshake(struct conn *c, enum handshake_result r)
 	c->handshake_counted = true;
 }
 
+/* ---- what the loop waits for (loop) ---- */
+
+static short
+wanted_events(const struct conn *c)
+{
+	return c->state == C_LINGERING || c->state == C_PROXY
+	    ? POLLIN : tls_session_poll_events(&c->tls);
+}
+
+static int
+conn_group(const struct conn *c)
+{
+	if (c->state == C_PROXY || c->state == C_HANDSHAKE)
+		return G_HANDSHAKE;
+	if (c->state == C_SEND_HEAD || c->state == C_SEND_BODY)
+		return G_SENDING;
+	if (reading(c) && (c->in_len > 0 || c->requests == 0))
+		return G_READING;
+	return G_IDLE;      /* keep-alive, closing, lingering */
+}
+
+static int64_t
+conn_due(const struct conn *c)
+{
+	return c->release_at != 0 && c->release_at < c->deadline
+	    ? c->release_at : c->deadline;
+}
+
+static int
+watch(struct conn *c, int op)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.events = (c->events & POLLIN ? EPOLLIN : 0U)
+	    | (c->events & POLLOUT ? EPOLLOUT : 0U);
+	ev.data.ptr = c;
+	return epoll_ctl(loop.epoll_fd, op, c->fd, &ev);
+}
+
+static void
+timer_place(struct conn *c, size_t i)
+{
+	loop.timers[i] = c;
+	c->timer_index = i;
+}
+
+/* Moves c up or down the heap from where it is, after its due changed. */
+static void
+timer_fix(struct conn *c)
+{
+	size_t i = c->timer_index, child;
+
+	while (i > 0 && c->due < loop.timers[(i - 1) / 2]->due) {
+		timer_place(loop.timers[(i - 1) / 2], i);
+		i = (i - 1) / 2;
+	}
+	while ((child = 2 * i + 1) < loop.timer_count) {
+		if (child + 1 < loop.timer_count
+		    && loop.timers[child + 1]->due < loop.timers[child]->due)
+			child++;
+		if (loop.timers[child]->due >= c->due)
+			break;
+		timer_place(loop.timers[child], i);
+		i = child;
+	}
+	timer_place(c, i);
+}
+
+static void
+timer_remove(struct conn *c)
+{
+	struct conn *last = loop.timers[--loop.timer_count];
+
+	if (last != c) {
+		timer_place(last, c->timer_index);
+		timer_fix(last);
+	}
+}
+
+/* A new connection joins the set, the heap and the counts. */
+static bool
+conn_watch(struct conn *c)
+{
+	c->group = conn_group(c);
+	loop.groups[c->group]++;
+	c->due = conn_due(c);
+	timer_place(c, loop.timer_count++);
+	timer_fix(c);
+	c->events = wanted_events(c);
+	return watch(c, EPOLL_CTL_ADD) == 0;
+}
+
+static void conn_abort(struct conn *c, const char *why);
+
+/*
+ * After anything that may have changed a connection (a step, a buffer
+ * release): its epoll interest, its place in the heap, its group and its
+ * place in the run list follow. Each costs nothing when it did not change.
+ */
+static void
+conn_sync(struct conn *c)
+{
+	short events;
+	int group;
+	int64_t due;
+
+	if (c->state == C_FREE)
+		return;
+	if ((events = wanted_events(c)) != c->events) {
+		c->events = events;
+		if (watch(c, EPOLL_CTL_MOD) < 0) {
+			char why[80];
+
+			snprintf(why, sizeof why, "epoll_ctl: %s", strerror(errno));
+			conn_abort(c, why);
+			return;
+		}
+	}
+	if ((group = conn_group(c)) != c->group) {
+		loop.groups[c->group]--;
+		loop.groups[group]++;
+		c->group = group;
+	}
+	if ((due = conn_due(c)) != c->due) {
+		c->due = due;
+		timer_fix(c);
+	}
+	if (c->runnable && !c->queued) {
+		c->queued = true;
+		loop.runnable[loop.runnable_count++] = c;
+	}
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -423,8 +583,13 @@ conn_free(struct conn *c)
 		count_handshake(c, HS_OTHER);   /* timed out, evicted, cut off */
 	tls_session_end(&c->tls);
 	http_response_end(&c->resp);
-	if (c->fd >= 0)
+	loop.groups[c->group]--;
+	timer_remove(c);
+	if (c->fd >= 0) {
+		/* epoll forgets a socket only once no descriptor holds it. */
+		(void)epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
+	}
 	c->fd = -1;
 	c->state = C_FREE;
 	c->runnable = false;
@@ -896,7 +1061,7 @@ conn_step(struct conn *c)
 }
 
 /*
- * poll() reports errors and hang-ups even for events nobody asked for: a
+ * epoll reports errors and hang-ups even for events nobody asked for: a
  * connection that can neither send nor receive any more would spin.
  */
 static void
@@ -1080,8 +1245,14 @@ conn_open(int fd, const struct sockaddr_storage *peer)
 	memset(&c->resp, 0, sizeof c->resp);
 	c->resp.fd = -1;
 	tls_session_start(&c->tls, (unsigned char *)c->in, in_capacity());
+	if (!conn_watch(c)) {
+		log_error("error", c, "epoll_ctl: %s", strerror(errno));
+		conn_free(c);
+		return;
+	}
 	/* A ClientHello already here ranks the connection above silent ones. */
 	conn_step(c);
+	conn_sync(c);
 }
 
 static void
@@ -1600,17 +1771,11 @@ static int
 poll_timeout(void)
 {
 	int64_t nearest = now.ms + 60000, side_nearest;
-	size_t i;
 
-	for (i = 0; i < slots.active_count; i++) {
-		if (slots.active[i]->runnable)
-			return 0;
-		if (slots.active[i]->deadline < nearest)
-			nearest = slots.active[i]->deadline;
-		if (slots.active[i]->release_at != 0
-		    && slots.active[i]->release_at < nearest)
-			nearest = slots.active[i]->release_at;
-	}
+	if (loop.runnable_count > 0)
+		return 0;
+	if (loop.timer_count > 0 && loop.timers[0]->due < nearest)
+		nearest = loop.timers[0]->due;
 	if (listeners.paused_until > now.ms && listeners.paused_until < nearest)
 		nearest = listeners.paused_until;
 	if (listeners.full_until > now.ms && listeners.full_until < nearest)
@@ -1625,42 +1790,89 @@ poll_timeout(void)
 	return nearest <= now.ms ? 0 : (int)(nearest - now.ms);
 }
 
+/*
+ * poll() watches a handful of descriptors: the signal pipe, the listeners,
+ * side.c's, and the connections' epoll set as one, readable when any of
+ * them is ready.
+ */
 static size_t
 build_pollfds(void)
 {
-	size_t n = 0, i;
-	uint64_t states[G_COUNT] = { 0 };
+	size_t n = 0;
 	int k;
 
 	slots.pollfds[n].fd = life.signal_pipe[0];
-	slots.pollfds[n].events = POLLIN;
-	slots.poll_owner[n++] = NULL;
+	slots.pollfds[n++].events = POLLIN;
 	if (listeners.paused_until <= now.ms && listeners.full_until <= now.ms) {
 		for (k = 0; k < listeners.count; k++) {
 			slots.pollfds[n].fd = listeners.at[k].fd;
-			slots.pollfds[n].events = POLLIN;
-			slots.poll_owner[n++] = NULL;
+			slots.pollfds[n++].events = POLLIN;
 		}
 	}
-	for (i = 0; i < slots.active_count; i++) {
-		struct conn *c = slots.active[i];
-
-		slots.pollfds[n].fd = c->fd;
-		slots.pollfds[n].events = c->state == C_LINGERING || c->state == C_PROXY
-		    ? POLLIN : tls_session_poll_events(&c->tls);
-		slots.poll_owner[n++] = c;
-		if (c->state == C_PROXY || c->state == C_HANDSHAKE)
-			states[G_HANDSHAKE]++;
-		else if (c->state == C_SEND_HEAD || c->state == C_SEND_BODY)
-			states[G_SENDING]++;
-		else if (reading(c) && (c->in_len > 0 || c->requests == 0))
-			states[G_READING]++;
-		else
-			states[G_IDLE]++;       /* keep-alive, closing, lingering */
-	}
-	status_set_connections(states, slots.count);
+	slots.pollfds[n].fd = loop.epoll_fd;
+	slots.pollfds[n++].events = POLLIN;
+	status_set_connections(loop.groups, slots.count);
 	slots.side_first = n;
 	return n + side_pollfds(slots.pollfds + n, now.ms, true);
+}
+
+/* The connections epoll says are ready, each moved as far as it goes. */
+static void
+connections_ready(void)
+{
+	int n, i;
+
+	if ((n = epoll_wait(loop.epoll_fd, loop.events, loop.events_max, 0)) < 0
+	    && errno != EINTR)
+		die("epoll_wait: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		struct conn *c = loop.events[i].data.ptr;
+		uint32_t e = loop.events[i].events;
+		short revents = (short)((e & EPOLLIN ? POLLIN : 0)
+		    | (e & EPOLLOUT ? POLLOUT : 0) | (e & EPOLLERR ? POLLERR : 0)
+		    | (e & EPOLLHUP ? POLLHUP : 0));
+
+		if (c->state == C_FREE)
+			continue;
+		tls_session_ready(&c->tls, revents);
+		conn_step(c);
+		hang_up_if_stuck(c, revents);
+		conn_sync(c);
+	}
+}
+
+/*
+ * The connections that stopped with work left, then the ones whose
+ * deadline or buffer release is due. conn_sync() appends to loop.runnable
+ * only the connection just stepped, each once, so it writes over entries
+ * already read.
+ */
+static void
+run_queued_and_due(void)
+{
+	size_t n = loop.runnable_count, i;
+
+	loop.runnable_count = 0;
+	for (i = 0; i < n; i++) {
+		struct conn *c = loop.runnable[i];
+
+		c->queued = false;
+		if (c->state != C_FREE && c->runnable) {
+			conn_step(c);
+			conn_sync(c);
+		}
+	}
+	while (loop.timer_count > 0 && loop.timers[0]->due <= now.ms) {
+		struct conn *c = loop.timers[0];
+
+		if (c->deadline <= now.ms) {
+			conn_timed_out(c);      /* freed: out of the heap */
+			continue;
+		}
+		/* Only when idle; a busy connection's release_at just ends. */
+		release_buffers(c);
+		conn_sync(c);
+	}
 }
 
 static size_t
@@ -1672,6 +1884,8 @@ busy_connections(void)
 static void
 run(void)
 {
+	if ((loop.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		die("epoll_create1: %s", strerror(errno));
 	for (;;) {
 		size_t n, i;
 		int ready, listening_ready[MAX_LISTENERS], ready_listeners, k;
@@ -1691,8 +1905,6 @@ run(void)
 		update_clock();
 		ready_listeners = 0;
 		for (i = 0; ready > 0 && i < slots.side_first; i++) {
-			struct conn *c = slots.poll_owner[i];
-
 			if (slots.pollfds[i].revents == 0)
 				continue;
 			if (slots.pollfds[i].fd == life.signal_pipe[0]) {
@@ -1700,12 +1912,10 @@ run(void)
 
 				while (read(life.signal_pipe[0], sink, sizeof sink) > 0)
 					;
-			} else if (!c) {
+			} else if (slots.pollfds[i].fd == loop.epoll_fd) {
+				connections_ready();
+			} else {
 				listening_ready[ready_listeners++] = slots.pollfds[i].fd;
-			} else if (c->state != C_FREE && c->fd == slots.pollfds[i].fd) {
-				tls_session_ready(&c->tls, slots.pollfds[i].revents);
-				conn_step(c);
-				hang_up_if_stuck(c, slots.pollfds[i].revents);
 			}
 		}
 		/*
@@ -1717,18 +1927,7 @@ run(void)
 		if (ready > 0)
 			side_ready(slots.pollfds + slots.side_first, n - slots.side_first,
 			    now.ms, now.wall);
-		/* Backwards: freeing moves the last busy slot into this place. */
-		for (i = slots.active_count; i-- > 0; ) {
-			struct conn *c = slots.active[i];
-
-			if (c->runnable)
-				conn_step(c);
-			if (c->state != C_FREE && c->deadline <= now.ms)
-				conn_timed_out(c);
-			if (reading(c) && c->release_at != 0
-			    && c->release_at <= now.ms)
-				release_buffers(c);
-		}
+		run_queued_and_due();
 		access_log_flush();
 	}
 }
@@ -2119,7 +2318,7 @@ allocate_slots(void)
 {
 	struct rlimit rl;
 	size_t i, per_slot, per_entry, total, cache_bytes, cache_entries, cache_each;
-	size_t page, entries;
+	size_t page;
 	long avail, limit, psz;
 	char cache_part[80] = "";
 
@@ -2144,7 +2343,7 @@ allocate_slots(void)
 		}
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		/* Listeners, logs, the signal pipe and the root. */
+		/* Listeners, logs, the signal pipe, the root and the epoll set. */
 		avail = (long)rl.rlim_cur - 16 - listeners.count;
 		if (opt.open_file_cache > avail / 4) {
 			limit = avail / 4 > 0 ? avail / 4 : 0;
@@ -2176,11 +2375,12 @@ allocate_slots(void)
 		slots.buffers = NULL;
 	slots.free = calloc(slots.count, sizeof *slots.free);
 	slots.active = calloc(slots.count, sizeof *slots.active);
-	entries = slots.count + 2 * MAX_LISTENERS + SIDE_POLLFDS + 1;
-	slots.pollfds = calloc(entries, sizeof *slots.pollfds);
-	slots.poll_owner = calloc(entries, sizeof *slots.poll_owner);
+	loop.timers = calloc(slots.count, sizeof *loop.timers);
+	loop.runnable = calloc(slots.count, sizeof *loop.runnable);
+	loop.events = calloc(slots.count, sizeof *loop.events);
+	loop.events_max = slots.count < INT_MAX ? (int)slots.count : INT_MAX;
 	if (!slots.conns || !slots.buffers || !slots.free || !slots.active
-	    || !slots.pollfds || !slots.poll_owner)
+	    || !loop.timers || !loop.runnable || !loop.events)
 		die("cannot allocate %zu connection slots", slots.count);
 	if (file_cache_init(&file_cache, (size_t)opt.open_file_cache,
 	    opt.open_file_cache_inactive * 1000) < 0)
@@ -2197,7 +2397,7 @@ allocate_slots(void)
 		slots.free[slots.count - 1 - i] = i;
 	slots.free_count = slots.count;
 	per_slot = sizeof(struct conn) + slots.stride + sizeof(size_t)
-	    + sizeof(struct pollfd) + 2 * sizeof(struct conn *);
+	    + 3 * sizeof(struct conn *) + sizeof(struct epoll_event);
 	per_entry = file_cache_entry_bytes();
 	total = per_slot * slots.count + per_entry * (size_t)opt.open_file_cache;
 	if (opt.open_file_cache > 0)

@@ -1469,6 +1469,130 @@ idle_group() {
 	stop_mtlsd
 }
 
+# ==== 11. the loop's cost does not grow with idle connections, and it does
+# not spin while a response waits for a slow reader (mtlsd only) ============
+
+# loop_probe PORT PID SILENT -- prints "ok - ..." / "FAIL - ..." lines
+loop_probe() {
+	python3 - "$@" "$WWW/index.html" "$WWW/big.bin" <<'PYEOF'
+import os, socket, ssl, sys, time
+port, pid, silent = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+index, big = open(sys.argv[4], 'rb').read(), open(sys.argv[5], 'rb').read()
+pki = os.environ['PKI']
+R = 1000
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
+req = b'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n'
+
+def check(name, good, detail=''):
+    print(('ok - ' if good else 'FAIL - ') + name + ('' if good else ': ' + detail))
+
+def cpu():
+    f = open('/proc/%s/stat' % pid).read().rsplit(')', 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
+
+def answer(s, buf):
+    while b'\r\n\r\n' not in buf:
+        b = s.recv(65536)
+        if not b:
+            raise OSError('closed')
+        buf += b
+    head, _, rest = buf.partition(b'\r\n\r\n')
+    n = [int(l.split(b':')[1]) for l in head.split(b'\r\n')
+         if l.lower().startswith(b'content-length:')][0]
+    while len(rest) < n:
+        b = s.recv(65536)
+        if not b:
+            raise OSError('closed')
+        rest += b
+    return int(head.split(b' ')[1]), rest[:n], rest[n:]
+
+def run(c):
+    """CPU seconds the server spends on R keep-alive requests on c."""
+    c0 = cpu()
+    for _ in range(R):
+        c.sendall(req)
+        st, body, rest = answer(c, b'')
+        if st != 200 or body != index or rest:
+            raise OSError('status %d' % st)
+    return cpu() - c0
+
+def conn():
+    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=20),
+                           server_hostname='server2')
+
+try:
+    # A quick request, then at once a large file read slowly: the idle
+    # release that the first one set up falls due while the second waits.
+    c = conn()
+    c.sendall(req)
+    st, body, rest = answer(c, b'')
+    c.sendall(b'GET /big.bin HTTP/1.1\r\nHost: server2\r\n\r\n')
+    buf = c.recv(65536)
+    # Until the socket's buffers are full (a while under an emulator) and
+    # the release is due: the server's CPU time stops moving, or 3 s.
+    c0, settle = cpu(), time.time() + 3
+    while time.time() < settle:
+        time.sleep(0.3)
+        c1, c0 = c0, cpu()
+        if c0 == c1:
+            break
+    time.sleep(1.0)
+    spent = cpu() - c0
+    st, body, rest = answer(c, buf)
+    check('loop: %.2f s of CPU in 1 s while a response waits for a slow reader (at most 0.1)'
+          % spent, spent <= 0.1 and st == 200 and body == big,
+          'status %d, %d bytes' % (st, len(body)))
+    # R keep-alive requests alone, then beside SILENT connections that
+    # never send a byte (each in its handshake, with its own deadline);
+    # each R on a connection of its own (--max-requests 1000).
+    c.close()
+    alone = run(conn())
+    idle = []
+    for i in range(silent):
+        idle.append(socket.create_connection(('127.0.0.1', port), timeout=20))
+        if i % 200 == 199:
+            time.sleep(0.05)
+    time.sleep(0.5)
+    beside = run(conn())
+    check('loop: %d keep-alive requests cost %.2f s of CPU alone, %.2f s beside %d silent '
+          'connections (at most twice, +0.05 s)' % (R, alone, beside, silent),
+          beside <= 2 * alone + 0.05)
+    for s in idle:
+        s.close()
+except (OSError, ssl.SSLError, ValueError, IndexError) as e:
+    check('loop: probe ran', False, repr(e))
+PYEOF
+}
+
+loop_group() {
+	local p line silent
+	# The server needs two descriptors a connection, the client one.
+	silent=$((($(ulimit -Hn) - 100) / 2))
+	[ "$silent" -gt 3000 ] && silent=3000
+	if [ "${MTLSD:-./mtlsd}" != ./mtlsd ] || [ "$silent" -lt 1000 ]; then
+		skip "loop: CPU with idle connections" "not measured under ${MTLSD:-./mtlsd} or with $(ulimit -Hn) descriptors"
+		return
+	fi
+	p=$(free_port)
+	if ! start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$PKI/ca.crt" --access-log off --max-conns $((silent + 16)) --handshake-timeout 120; then
+		fail "loop: server starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	while IFS= read -r line; do
+		case $line in
+		'ok - '*) ok "${line#ok - }" ;;
+		'FAIL - '*) fail "${line#FAIL - }" ;;
+		*) fail "loop: unexpected output" "$line" ;;
+		esac
+	done < <(ulimit -Sn "$(ulimit -Hn)"; PKI=$PKI loop_probe "$p" "$SERVER_PID" "$silent" 2>&1)
+	stop_mtlsd
+}
+
 # ---- the groups, three lanes at once ------------------------------------------
 
 # The groups share only the fixtures above; each one waits mostly (for its
@@ -1478,12 +1602,13 @@ idle_group() {
 # here. LANES=1 runs them one after the other.
 top=$TMPD
 fixtures=("$TMPD"/*)
-mtlsd_groups=(startup cache ops idle)
+mtlsd_groups=(startup cache ops idle loop)
 if [ "$TARGET" != mtlsd ]; then
 	skip "cli and start-up errors" "mtlsd only"
 	skip "open-file cache" "mtlsd only"
 	skip "operations" "mtlsd only"
 	skip "idle connections" "mtlsd only"
+	skip "loop cost" "mtlsd only"
 fi
 # lane N GROUP... -- runs the groups one after the other in lane N
 lane() {
@@ -1503,9 +1628,9 @@ lane() {
 # Under an emulator or valgrind, where the server itself is slow: one lane.
 if [ -n "$EMULATOR" ] || [[ ${MTLSD:-} == *valgrind* ]]; then LANES=${LANES:-1}; fi
 if [ "${LANES:-3}" = 1 ]; then
-	lanes=("startup main ranges log keys strict listen cache ops idle")
+	lanes=("startup main ranges log keys strict listen cache ops idle loop")
 else
-	lanes=("idle" "cache startup ops" "main keys log ranges strict listen")
+	lanes=("idle loop" "cache startup ops" "main keys log ranges strict listen")
 fi
 lane_pids=()
 for ((i = 0; i < ${#lanes[@]}; i++)); do
