@@ -165,17 +165,17 @@ line=$(grep -n proxy_pass "$BAD" | cut -d: -f1)
 run_mtlsd --nginx-conf "$BAD"
 expect_eq "proxy_pass: exit status 1" 1 "$RUN_RC"
 expect_eq "proxy_pass: FILE:LINE: unsupported directive" \
-	"mtlsd: $BAD:$line: unsupported directive \"proxy_pass\"" "$(cat "$RUN_ERR")"
+	"mtlsd: $BAD:$line: unsupported directive \"proxy_pass\": mtlsd is a static file server: it does not proxy (keep nginx, or another proxy, for that)" "$(cat "$RUN_ERR")"
 run_mtlsd --nginx-conf "$BAD" -t
 expect_eq "proxy_pass: -t fails the same way" \
-	"1 mtlsd: $BAD:$line: unsupported directive \"proxy_pass\"" "$RUN_RC $(cat "$RUN_ERR")"
+	"1 mtlsd: $BAD:$line: unsupported directive \"proxy_pass\": mtlsd is a static file server: it does not proxy (keep nginx, or another proxy, for that)" "$RUN_RC $(cat "$RUN_ERR")"
 
-printf 'server {\n  listen 443 ssl;\n  location /api/ { root /srv; }\n}\n' >"$TMPD/loc.conf"
+printf 'server {\n  listen 443 ssl;\n  location ~ \\.php$ { root /srv; }\n}\n' >"$TMPD/loc.conf"
 run_mtlsd --nginx-conf "$TMPD/loc.conf" -t
-expect_text "location /api/: refused" "$RUN_ERR" "$TMPD/loc.conf:3: unsupported directive \"location\""
+expect_text "regular-expression location: refused" "$RUN_ERR" "$TMPD/loc.conf:3: unsupported directive \"location\": a regular-expression location"
 printf 'server {\n  if ($request_method = POST) { return 405; }\n}\n' >"$TMPD/if.conf"
 run_mtlsd --nginx-conf "$TMPD/if.conf" -t
-expect_text "if (other than \$ssl_client_verify != SUCCESS): refused" "$RUN_ERR" "$TMPD/if.conf:2: unsupported directive \"if\": mtlsd has no variables"
+expect_text "if (other than \$ssl_client_verify != SUCCESS): refused" "$RUN_ERR" "$TMPD/if.conf:2: unsupported directive \"if\": mtlsd takes \"if\" only on the client certificate"
 printf 'http {\n  include %s/absent.conf;\n}\n' "$TMPD" >"$TMPD/inc.conf"
 run_mtlsd --nginx-conf "$TMPD/inc.conf" -t
 expect_text "include of a missing file: refused, naming it" "$RUN_ERR" "$TMPD/inc.conf:2: \"include $TMPD/absent.conf\": $TMPD/absent.conf: No such file or directory"
