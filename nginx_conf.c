@@ -190,6 +190,10 @@ clean(char *s)
 /* FILE:LINE: message, control characters cleaned; line 0: the top file. */
 static void
 locate(const struct parser *ps, unsigned line, char *out, size_t out_len,
+    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void
+locate(const struct parser *ps, unsigned line, char *out, size_t out_len,
     const char *fmt, va_list ap)
 {
 	char msg[400];
