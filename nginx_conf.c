@@ -608,6 +608,18 @@ set_number(struct parser *ps, const struct directive *d, int which, long value)
 
 /* ---- directives ---- */
 
+/* The next directive of a block: 1; 0 at its '}'; -1: an error, or the text ended first. */
+static int
+read_inside(struct parser *ps, struct directive *d)
+{
+	int rc = read_directive(ps, d);
+
+	if (rc == -1)
+		return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
+	return rc < 0 ? -1 : rc;
+}
+
+
 static int parse_block(struct parser *ps, enum context ctx, bool whole_file);
 
 /*
@@ -1499,14 +1511,7 @@ r_map(struct parser *ps, const struct directive *d, const struct rule *r)
 	memset(m, 0, sizeof *m);
 	m->source = src >= 0 ? &ps->maps[src] : NULL;
 	m->fallback = "";
-	for (;;) {
-		rc = read_directive(ps, &e);
-		if (rc == 0)
-			break;
-		if (rc == -1)
-			return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
-		if (rc < 0)
-			return -1;
+	while ((rc = read_inside(ps, &e)) > 0) {
 		if (e.block)
 			return fail(ps, e.line, "unexpected \"{\" in map");
 		if (e.argc == 1 && strcmp(e.argv[0], "volatile") == 0)
@@ -1554,6 +1559,8 @@ r_map(struct parser *ps, const struct directive *d, const struct rule *r)
 		m->value[m->count] = value;
 		m->count++;
 	}
+	if (rc < 0)
+		return -1;
 	ps->map_names[ps->map_count++] = d->argv[2];
 	return 0;
 }
@@ -1634,14 +1641,7 @@ r_if(struct parser *ps, const struct directive *d, const struct rule *r)
 			}
 		}
 	}
-	for (;;) {
-		rc = read_directive(ps, &inner);
-		if (rc == 0)
-			break;
-		if (rc == -1)
-			return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
-		if (rc < 0)
-			return -1;
+	while ((rc = read_inside(ps, &inner)) > 0) {
 		if (strcmp(inner.argv[0], "return") != 0 || inner.block
 		    || inner.argc < 2 || inner.argc > 3)
 			return unsupported(ps, &inner, verify ? "inside \"if "
@@ -1670,6 +1670,8 @@ r_if(struct parser *ps, const struct directive *d, const struct rule *r)
 			code = (int)c;
 		}
 	}
+	if (rc < 0)
+		return -1;
 	if (verify || code == 0)
 		return 0;
 	/* After a return at this level, never run. */
@@ -2088,14 +2090,7 @@ r_types(struct parser *ps, const struct directive *d, const struct rule *r)
 	s->types_line = d->line;
 	s->l.types = &ps->types[ps->type_count];
 	s->l.type_count = 0;
-	for (;;) {
-		rc = read_directive(ps, &e);
-		if (rc == 0)
-			return 0;
-		if (rc == -1)
-			return fail(ps, ps->line, "unexpected end of file, expecting \"}\"");
-		if (rc < 0)
-			return -1;
+	while ((rc = read_inside(ps, &e)) > 0) {
 		if (e.block || e.argc < 2)
 			return fail(ps, e.line, "invalid number of arguments in \"types\"");
 		if (strcmp(e.argv[0], "include") == 0)
@@ -2111,6 +2106,7 @@ r_types(struct parser *ps, const struct directive *d, const struct rule *r)
 			s->l.type_count++;
 		}
 	}
+	return rc;
 }
 
 /*
