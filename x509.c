@@ -706,6 +706,21 @@ extension_known(struct der oid)
 	    || der_oid_is(oid, oid_ns_cert_type, sizeof oid_ns_cert_type);
 }
 
+/*
+ * The first byte of a flags BIT STRING (keyUsage, nsCertType): bit 0 is
+ * its 0x80. An empty string is no flags; more than 7 unused bits, unreadable.
+ */
+static bool
+first_flag_bits(struct der value, unsigned char *bits)
+{
+	struct der inner;
+
+	if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1 || inner.p[0] > 7)
+		return false;
+	*bits = inner.len >= 2 ? inner.p[1] : 0;
+	return true;
+}
+
 /* basicConstraints: SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLen INTEGER OPTIONAL } */
 static bool
 parse_basic_constraints(struct der value, struct usage_verdict *u)
@@ -738,6 +753,7 @@ static bool
 parse_extensions(struct der exts, struct usage_verdict *u)
 {
 	struct der seq, oid, value, inner, item;
+	unsigned char bits;
 	bool critical;
 
 	if (!der_expect(&exts, 0x30, &seq, NULL))
@@ -765,11 +781,10 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 		} else if (der_oid_is(oid, oid_key_usage, sizeof oid_key_usage)) {
 			u->has_key_usage = true;
 			u->unreadable = "its keyUsage extension";
-			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1
-			    || inner.p[0] > 7)
+			if (!first_flag_bits(value, &bits))
 				return false;
-			u->key_usage_signature = inner.len >= 2 && (inner.p[1] & 0x80);
-			u->key_usage_cert_sign = inner.len >= 2 && (inner.p[1] & 0x04);
+			u->key_usage_signature = bits & 0x80;
+			u->key_usage_cert_sign = bits & 0x04;
 		} else if (der_oid_is(oid, oid_basic_constraints, sizeof oid_basic_constraints)) {
 			u->unreadable = "its basicConstraints extension";
 			if (!parse_basic_constraints(value, u))
@@ -780,10 +795,9 @@ parse_extensions(struct der exts, struct usage_verdict *u)
 		} else if (der_oid_is(oid, oid_ns_cert_type, sizeof oid_ns_cert_type)) {
 			u->has_ns_cert_type = true;
 			u->unreadable = "its Netscape cert type extension";
-			if (!der_expect(&value, 0x03, &inner, NULL) || inner.len < 1
-			    || inner.p[0] > 7)
+			if (!first_flag_bits(value, &bits))
 				return false;
-			u->ns_ssl_client = inner.len >= 2 && (inner.p[1] & 0x80);
+			u->ns_ssl_client = bits & 0x80;
 		}
 		u->unreadable = NULL;
 	}
