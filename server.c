@@ -70,6 +70,7 @@ enum conn_state {
 	C_PROXY,       /* reading the PROXY protocol header (--proxy-protocol) */
 	C_HANDSHAKE,   /* TLS handshake in progress */
 	C_HEAD,        /* reading a request head, or idle before one */
+	C_WAIT_FILE,   /* a head read, waiting for a descriptor to answer it */
 	C_SEND_HEAD,   /* writing a response's head */
 	C_SEND_BODY,   /* writing its body; then C_SKIP_BODY, C_HEAD or C_CLOSING */
 	C_SKIP_BODY,   /* reading the answered request's body, to drop it */
@@ -88,6 +89,9 @@ struct conn {
 	bool unflushed;             /* plaintext given to the engine, not flushed */
 	bool runnable;              /* has work that needs no I/O event */
 	bool handshake_counted;     /* in --status's mtlsd_handshakes_total */
+	bool holds_file;            /* counted in files.in_flight */
+	struct conn *wait_prev, *wait_next; /* in files.waiting or files.woken */
+	struct conn_list *wait_list;
 	size_t active_index;        /* position in active[] while busy */
 	/* What loop holds for it, brought up to date by conn_sync(): */
 	short events;               /* POLLIN, POLLOUT: its epoll interest */
@@ -111,6 +115,11 @@ struct conn {
 	struct http_response resp;
 	struct tls_session tls;
 	struct tls_access access;   /* what let the current request in */
+};
+
+/* A first-in, first-out list of connections, linked through them. */
+struct conn_list {
+	struct conn *first, *last;
 };
 
 struct listener {
@@ -174,6 +183,22 @@ static struct {
 	size_t runnable_count;
 	uint64_t groups[G_COUNT];
 } loop = { .epoll_fd = -1 };
+
+/*
+ * Descriptors for the files of responses in flight. A connection always
+ * has its socket; a response holds one more descriptor from its start to
+ * its end (the file, or an autoindex listing's memfd). When the open file
+ * limit is too low for every connection to hold a file at once, budget is
+ * lower than the slots, and a request read while all are taken waits in
+ * C_WAIT_FILE, in order of arrival, until a response ends and hands its
+ * descriptor on.
+ */
+static struct {
+	size_t budget;
+	size_t in_flight;
+	struct conn_list waiting;   /* C_WAIT_FILE, none handed yet */
+	struct conn_list woken;     /* handed one, to run next pass */
+} files;
 
 /* Read once per wake-up: monotonic ms for deadlines, wall time for logs. */
 static struct {
@@ -456,7 +481,8 @@ conn_group(const struct conn *c)
 {
 	if (c->state == C_PROXY || c->state == C_HANDSHAKE)
 		return G_HANDSHAKE;
-	if (c->state == C_SEND_HEAD || c->state == C_SEND_BODY)
+	if (c->state == C_WAIT_FILE || c->state == C_SEND_HEAD
+	    || c->state == C_SEND_BODY)
 		return G_SENDING;
 	if (reading(c) && (c->in_len > 0 || c->requests == 0))
 		return G_READING;
@@ -576,6 +602,90 @@ conn_sync(struct conn *c)
 	}
 }
 
+/* ---- descriptors for files (files) ---- */
+
+static void
+list_append(struct conn_list *l, struct conn *c)
+{
+	c->wait_list = l;
+	c->wait_next = NULL;
+	c->wait_prev = l->last;
+	if (l->last)
+		l->last->wait_next = c;
+	else
+		l->first = c;
+	l->last = c;
+}
+
+static void
+list_remove(struct conn *c)
+{
+	struct conn_list *l = c->wait_list;
+
+	if (!l)
+		return;
+	if (c->wait_prev)
+		c->wait_prev->wait_next = c->wait_next;
+	else
+		l->first = c->wait_next;
+	if (c->wait_next)
+		c->wait_next->wait_prev = c->wait_prev;
+	else
+		l->last = c->wait_prev;
+	c->wait_list = NULL;
+	c->wait_prev = c->wait_next = NULL;
+}
+
+/* True when c may start a response now; otherwise it joins the queue. */
+static bool
+file_take(struct conn *c)
+{
+	if (c->holds_file)
+		return true;
+	if (files.in_flight < files.budget) {
+		files.in_flight++;
+		c->holds_file = true;
+		return true;
+	}
+	if (!c->wait_list)
+		list_append(&files.waiting, c);
+	return false;
+}
+
+/*
+ * A response ended: its descriptor goes to the first waiting request, which
+ * runs in the loop's next pass (queue_woken(): the run list cannot grow in
+ * the middle of a pass), or back to the budget.
+ */
+static void
+file_give_back(struct conn *c)
+{
+	struct conn *next = files.waiting.first;
+
+	if (!c->holds_file)
+		return;
+	c->holds_file = false;
+	if (!next) {
+		files.in_flight--;
+		return;
+	}
+	list_remove(next);
+	next->holds_file = true;
+	list_append(&files.woken, next);
+}
+
+static void
+queue_woken(void)
+{
+	struct conn *c;
+
+	while ((c = files.woken.first)) {
+		list_remove(c);
+		c->runnable = true;
+		conn_sync(c);
+	}
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -583,6 +693,8 @@ conn_free(struct conn *c)
 		count_handshake(c, HS_OTHER);   /* timed out, evicted, cut off */
 	tls_session_end(&c->tls);
 	http_response_end(&c->resp);
+	list_remove(c);
+	file_give_back(c);
 	loop.groups[c->group]--;
 	timer_remove(c);
 	if (c->fd >= 0) {
@@ -774,6 +886,23 @@ begin_response(struct conn *c)
 	c->deadline = now.ms + opt.send_timeout * 1000;
 }
 
+/* The head is read: answered now, or once a descriptor for its file is free. */
+static void
+answer_or_wait(struct conn *c)
+{
+	if (file_take(c)) {
+		begin_response(c);
+		return;
+	}
+	c->state = C_WAIT_FILE;
+	c->deadline = now.ms + opt.send_timeout * 1000;
+	if (c->unflushed) {
+		/* The last response must not wait with this one. */
+		tls_session_flush(&c->tls);
+		c->unflushed = false;
+	}
+}
+
 static void
 drop_leading_blank_lines(struct conn *c)
 {
@@ -851,7 +980,7 @@ read_request(struct conn *c)
 		if (c->in_len >= (size_t)opt.head_max) {
 			http_head_too_large(c->in, c->in_len, &c->req);
 			c->head_len = c->in_len;
-			begin_response(c);
+			answer_or_wait(c);
 			return true;
 		}
 		/* The first byte of a request starts the header timeout. */
@@ -863,7 +992,7 @@ read_request(struct conn *c)
 	}
 	c->head_len = head_len;
 	http_parse_head(c->in, head_len, &c->req);
-	begin_response(c);
+	answer_or_wait(c);
 	return true;
 }
 
@@ -894,6 +1023,7 @@ finish_response(struct conn *c)
 {
 	access_log_write(c);
 	http_response_end(&c->resp);
+	file_give_back(c);
 	if (!c->resp.keep_alive || life.shutting_down) {
 		conn_start_close(c);
 		return;
@@ -1034,6 +1164,12 @@ conn_step(struct conn *c)
 				return;
 			}
 			break;
+		case C_WAIT_FILE:
+			if (c->holds_file) {
+				begin_response(c);
+				progress = true;
+			}
+			break;
 		case C_SEND_HEAD:
 			progress = send_head(c);
 			break;
@@ -1090,6 +1226,11 @@ conn_timed_out(struct conn *c)
 		if (c->in_len > 0 || c->requests == 0)
 			log_error("info", c, "client timed out while reading "
 			    "client request headers");
+		break;
+	case C_WAIT_FILE:
+		log_error("error", c, "no descriptor for a file came free within "
+		    "--send-timeout (%zu responses in flight, the open file limit's "
+		    "share), closing", files.in_flight);
 		break;
 	case C_SEND_HEAD:
 	case C_SEND_BODY:
@@ -1772,7 +1913,7 @@ poll_timeout(void)
 {
 	int64_t nearest = now.ms + 60000, side_nearest;
 
-	if (loop.runnable_count > 0)
+	if (loop.runnable_count > 0 || files.woken.first)
 		return 0;
 	if (loop.timer_count > 0 && loop.timers[0]->due < nearest)
 		nearest = loop.timers[0]->due;
@@ -1850,8 +1991,10 @@ connections_ready(void)
 static void
 run_queued_and_due(void)
 {
-	size_t n = loop.runnable_count, i;
+	size_t n, i;
 
+	queue_woken();
+	n = loop.runnable_count;
 	loop.runnable_count = 0;
 	for (i = 0; i < n; i++) {
 		struct conn *c = loop.runnable[i];
@@ -2309,10 +2452,26 @@ open_root(void)
 
 /*
  * Slots for the connections and the open-file cache, sized by --max-conns,
- * --open-file-cache and the fd limit: each connection may hold two
- * descriptors (its socket and an uncached file), the cache one per entry,
- * and at most a quarter of what is left after the fixed ones.
+ * --open-file-cache and the fd limit. After the fixed ones, the cache
+ * takes one descriptor per entry, at most a quarter; each connection one,
+ * its socket; what is left is for the files of responses in flight, one
+ * each (files.budget). --max-conns is lowered only as far as needed for
+ * one connection in eight to have a file open: the others' requests wait
+ * their turn. Idle keep-alive connections hold no file, so a limit of
+ * 20,000 holds 10,000 connections.
  */
+/*
+ * Descriptors that are not the connections', the cache's or the files':
+ * logs, the signal pipe, the root, the epoll set, a few more while a
+ * request is prepared, and side.c's listeners and clients.
+ */
+static long
+fixed_descriptors(void)
+{
+	return 16 + listeners.count + (opt.status ? 1 + STATUS_SLOTS : 0)
+	    + (opt.redirect_count > 0 ? opt.redirect_count + REDIRECT_SLOTS : 0);
+}
+
 static void
 allocate_slots(void)
 {
@@ -2327,7 +2486,7 @@ allocate_slots(void)
 	 * the cache need (an administrator's hard limit is the budget).
 	 */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		rlim_t need = (rlim_t)(16 + listeners.count + opt.open_file_cache
+		rlim_t need = (rlim_t)(fixed_descriptors() + opt.open_file_cache
 		    + 2 * opt.max_conns), was = rl.rlim_cur;
 
 		if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
@@ -2335,16 +2494,16 @@ allocate_slots(void)
 			    ? need : rl.rlim_max;
 			if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
 				fprintf(stderr, "mtlsd: open file limit raised from %ld "
-				    "to %ld for --max-conns %ld (2 descriptors a "
-				    "connection)\n", (long)was, (long)rl.rlim_cur,
+				    "to %ld for --max-conns %ld (a socket and a file "
+				    "each)\n", (long)was, (long)rl.rlim_cur,
 				    opt.max_conns);
 			else
 				rl.rlim_cur = was;
 		}
 	}
+	files.budget = (size_t)opt.max_conns;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		/* Listeners, logs, the signal pipe, the root and the epoll set. */
-		avail = (long)rl.rlim_cur - 16 - listeners.count;
+		avail = (long)rl.rlim_cur - fixed_descriptors();
 		if (opt.open_file_cache > avail / 4) {
 			limit = avail / 4 > 0 ? avail / 4 : 0;
 			fprintf(stderr, "mtlsd: --open-file-cache %ld lowered to %ld "
@@ -2352,7 +2511,9 @@ allocate_slots(void)
 			    (long)rl.rlim_cur);
 			opt.open_file_cache = limit;
 		}
-		limit = (avail - opt.open_file_cache) / 2;
+		/* The most with a file each for at least one in eight. */
+		limit = (avail - opt.open_file_cache) / 9 * 8
+		    + (avail - opt.open_file_cache) % 9 * 8 / 9;
 		if (limit < 1)
 			limit = 1;
 		if (opt.max_conns > limit) {
@@ -2361,6 +2522,9 @@ allocate_slots(void)
 			    (long)rl.rlim_cur);
 			opt.max_conns = limit;
 		}
+		limit = avail - opt.open_file_cache - opt.max_conns;
+		files.budget = (size_t)(limit < 1 ? 1 : limit < opt.max_conns ? limit
+		    : opt.max_conns);
 	}
 	slots.count = (size_t)opt.max_conns;
 	slots.conns = calloc(slots.count, sizeof *slots.conns);
@@ -2413,6 +2577,10 @@ allocate_slots(void)
 		fprintf(stderr, "mtlsd/%s: %zu connection slots x %zu bytes%s = %.1f MiB, "
 		    "allocated once\n", MTLSD_VERSION, slots.count, per_slot, cache_part,
 		    (double)total / (1024.0 * 1024.0));
+	if (files.budget < slots.count)
+		fprintf(stderr, "mtlsd/%s: open file limit %ld: at most %zu "
+		    "responses send files at once; more requests wait their turn\n",
+		    MTLSD_VERSION, (long)rl.rlim_cur, files.budget);
 	cache_bytes = tls_cache_bytes(&cache_entries, &cache_each);
 	if (cache_entries > 0)
 		fprintf(stderr, "mtlsd/%s: session cache: %zu sessions x %zu bytes = "

@@ -1593,6 +1593,131 @@ loop_group() {
 	stop_mtlsd
 }
 
+# ==== 12. descriptors: a connection needs its socket; a file only while its
+# response is sent. With few descriptors, requests wait their turn =========
+
+# files_probe PORT SERVER_PID -- prints "ok - ..." / "FAIL - ..." lines
+files_probe() {
+	python3 - "$@" "$WWW/index.html" "$WWW/big.bin" <<'PYEOF'
+import os, select, socket, ssl, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+index, big = open(sys.argv[3], 'rb').read(), open(sys.argv[4], 'rb').read()
+pki = os.environ['PKI']
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
+
+def check(name, good, detail=''):
+    print(('ok - ' if good else 'FAIL - ') + name + ('' if good else ': ' + detail))
+
+def conn():
+    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=20),
+                           server_hostname='server2')
+
+def get(s, path):
+    s.sendall(b'GET ' + path + b' HTTP/1.1\r\nHost: server2\r\n\r\n')
+
+def answer(s, buf=b''):
+    while b'\r\n\r\n' not in buf:
+        b = s.recv(65536)
+        if not b:
+            raise OSError('closed')
+        buf += b
+    head, _, rest = buf.partition(b'\r\n\r\n')
+    n = [int(l.split(b':')[1]) for l in head.split(b'\r\n')
+         if l.lower().startswith(b'content-length:')][0]
+    while len(rest) < n:
+        b = s.recv(1 << 20)
+        if not b:
+            raise OSError('closed after %d of %d bytes' % (len(rest), n))
+        rest += b
+    return int(head.split(b' ')[1]), rest[:n]
+
+def answered(s, wait):
+    return bool(s.pending()) or bool(select.select([s], [], [], wait)[0])
+
+try:
+    # Three slow readers take the three descriptors for files: each reads
+    # the start of a large file, then nothing.
+    readers = [conn() for _ in range(3)]
+    starts = []
+    for r in readers:
+        get(r, b'/big.bin')
+        starts.append(r.recv(4096))
+    time.sleep(0.3)
+    # Ten more connections (13 in all, more than the 11 that two
+    # descriptors a connection would allow) each send a request.
+    waiters = [conn() for _ in range(10)]
+    for w in waiters:
+        get(w, b'/index.html')
+    early = sum(answered(w, 0.1) for w in waiters)
+    time.sleep(0.5)
+    early += sum(answered(w, 0) for w in waiters)
+    check('files: 10 requests wait while 3 slow readers hold every descriptor for files',
+          early == 0, '%d answered early' % early)
+    # One leaves while it waits: its place in the queue must not be lost.
+    waiters.pop(4).close()
+    time.sleep(0.2)
+    # The first reader reads to the end: its descriptor goes from waiter
+    # to waiter, in order, while the other two readers still hold theirs.
+    st, body = answer(readers[0], starts[0])
+    bad = [i for i, w in enumerate(waiters) if answer(w) != (200, index)]
+    check('files: the first reader done, its descriptor answers the 9 waiting in turn',
+          st == 200 and body == big and not bad, 'reader %d, wrong: %r' % (st, bad))
+    for r, b in zip(readers[1:], starts[1:]):
+        st, body = answer(r, b)
+        check('files: a slow reader gets all of its file at last', st == 200 and body == big,
+              'status %d, %d bytes' % (st, len(body)))
+    # Kept alive: each asks again, all at once, fewer descriptors than
+    # requests; every one is answered.
+    for w in waiters + readers:
+        get(w, b'/index.html')
+    bad = [i for i, w in enumerate(waiters + readers) if answer(w) != (200, index)]
+    check('files: 12 requests at once through 3 descriptors all answered', not bad,
+          'wrong: %r' % bad)
+    nfd = len(os.listdir('/proc/%s/fd' % pid))
+    check('files: %d descriptors open with 12 connections (limit 40)' % nfd, nfd <= 40)
+except (OSError, ssl.SSLError, ValueError, IndexError) as e:
+    check('files: probe ran', False, repr(e))
+PYEOF
+}
+
+files_group() {
+	local p line saved=("${MTLSD_CMD[@]}")
+	# Under an emulator or valgrind, the tool's own descriptors count too.
+	if [ -n "$EMULATOR" ] || [[ ${MTLSD:-} == *valgrind* ]]; then
+		skip "files: requests wait for a descriptor" "not under ${MTLSD:-}"
+		return
+	fi
+	p=$(free_port)
+	# 40 descriptors: 17 kept back, none for a cache; 20 connections, then
+	# 3 left for files (at least one connection in eight).
+	MTLSD_CMD=(prlimit --nofile=40:40 -- "${saved[@]}")
+	if ! start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$PKI/ca.crt" --access-log off --open-file-cache 0 --max-conns 100; then
+		MTLSD_CMD=("${saved[@]}")
+		fail "files: server starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	MTLSD_CMD=("${saved[@]}")
+	if grep -q -F -- '--max-conns 100 lowered to 20 (open file limit 40)' "$SERVER_ERR" &&
+		grep -q 'open file limit 40: at most 3 responses send files at once' "$SERVER_ERR"; then
+		ok "files: 40 descriptors -> 20 connections, 3 of them sending files at once"
+	else
+		fail "files: 40 descriptors -> 20 connections, 3 sending files" "$(cat "$SERVER_ERR")"
+	fi
+	while IFS= read -r line; do
+		case $line in
+		'ok - '*) ok "${line#ok - }" ;;
+		'FAIL - '*) fail "${line#FAIL - }" ;;
+		*) fail "files: unexpected output" "$line" ;;
+		esac
+	done < <(PKI=$PKI files_probe "$p" "$SERVER_PID" 2>&1)
+	stop_mtlsd
+	expect_eq "files: no error logged" "" "$(grep -E '\[(error|crit|alert)\]' "$SERVER_ERR")"
+}
+
 # ---- the groups, three lanes at once ------------------------------------------
 
 # The groups share only the fixtures above; each one waits mostly (for its
@@ -1602,13 +1727,14 @@ loop_group() {
 # here. LANES=1 runs them one after the other.
 top=$TMPD
 fixtures=("$TMPD"/*)
-mtlsd_groups=(startup cache ops idle loop)
+mtlsd_groups=(startup cache ops idle loop files)
 if [ "$TARGET" != mtlsd ]; then
 	skip "cli and start-up errors" "mtlsd only"
 	skip "open-file cache" "mtlsd only"
 	skip "operations" "mtlsd only"
 	skip "idle connections" "mtlsd only"
 	skip "loop cost" "mtlsd only"
+	skip "descriptors for files" "mtlsd only"
 fi
 # lane N GROUP... -- runs the groups one after the other in lane N
 lane() {
@@ -1628,9 +1754,9 @@ lane() {
 # Under an emulator or valgrind, where the server itself is slow: one lane.
 if [ -n "$EMULATOR" ] || [[ ${MTLSD:-} == *valgrind* ]]; then LANES=${LANES:-1}; fi
 if [ "${LANES:-3}" = 1 ]; then
-	lanes=("startup main ranges log keys strict listen cache ops idle loop")
+	lanes=("startup main ranges log keys strict listen cache ops idle loop files")
 else
-	lanes=("idle loop" "cache startup ops" "main keys log ranges strict listen")
+	lanes=("idle loop files" "cache startup ops" "main keys log ranges strict listen")
 fi
 lane_pids=()
 for ((i = 0; i < ${#lanes[@]}; i++)); do

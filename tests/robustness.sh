@@ -104,15 +104,17 @@ PORT=$(free_port)
 	-c "$PKI/server2.crt" -k "$PKI/server2.key" -C "$PKI/ca.crt" --max-conns 1000 \
 	--access-log off) >/dev/null 2>"$TMPD/clamp.err"
 # 100 descriptors: 16 kept back, 1 listener; the open-file cache at most a
-# quarter of the other 83, then 2 per connection (socket, uncached file)
+# quarter of the other 83; of the 63 left, a socket each for 56 connections
+# and 7 for files (one connection in eight sends a file; the rest wait)
 if grep -q -F -- '--open-file-cache 64 lowered to 20 (open file limit 100)' "$TMPD/clamp.err" &&
-	grep -q -F -- '--max-conns 1000 lowered to 31 (open file limit 100)' "$TMPD/clamp.err"; then
-	ok "start: --max-conns 1000 with 100 descriptors -> cache 20, 31 slots, with warnings"
+	grep -q -F -- '--max-conns 1000 lowered to 56 (open file limit 100)' "$TMPD/clamp.err" &&
+	grep -q -F -- 'open file limit 100: at most 7 responses send files at once' "$TMPD/clamp.err"; then
+	ok "start: --max-conns 1000 with 100 descriptors -> cache 20, 56 slots, 7 files, with warnings"
 else
 	fail "start: --max-conns and the open-file cache clamped to the descriptor limit" "$(cat "$TMPD/clamp.err")"
 fi
 read -r n per entries per_entry total <<<"$(budget_line "$TMPD/clamp.err")"
-if [ "${n:-}" = 31 ] && [ "${entries:-}" = 20 ] &&
+if [ "${n:-}" = 56 ] && [ "${entries:-}" = 20 ] &&
 	[ "$(awk -v n="$n" -v p="$per" -v e="$entries" -v q="$per_entry" 'BEGIN { printf "%.1f", (n * p + e * q) / 1048576 }')" = "$total" ]; then
 	ok "start: budget printed, $n slots x $per bytes + $entries cache entries x $per_entry bytes = $total MiB"
 else
