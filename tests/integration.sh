@@ -1716,6 +1716,57 @@ files_group() {
 	done < <(PKI=$PKI files_probe "$p" "$SERVER_PID" 2>&1)
 	stop_mtlsd
 	expect_eq "files: no error logged" "" "$(grep -E '\[(error|crit|alert)\]' "$SERVER_ERR")"
+	# A request waits at most --send-timeout: three readers that keep
+	# reading, slowly, hold the three descriptors longer than that.
+	p=$(free_port)
+	MTLSD_CMD=(prlimit --nofile=40:40 -- "${saved[@]}")
+	if ! start_mtlsd -l "127.0.0.1:$p" -r "$WWW" -c "$PKI/server2.crt" -k "$PKI/server2.key" \
+		-C "$PKI/ca.crt" --access-log off --open-file-cache 0 --max-conns 20 --send-timeout 2; then
+		MTLSD_CMD=("${saved[@]}")
+		fail "files: server starts" "$(cat "$SERVER_ERR")"
+		return
+	fi
+	MTLSD_CMD=("${saved[@]}")
+	line=$(python3 - "$p" "$PKI" <<'PYEOF'
+import socket, ssl, sys, time
+port, pki = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
+def conn():
+    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=20),
+                           server_hostname='server2')
+readers = [conn() for _ in range(3)]
+for r in readers:
+    r.sendall(b'GET /big.bin HTTP/1.1\r\nHost: server2\r\n\r\n')
+    r.recv(4096)
+w = conn()
+w.sendall(b'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n')
+w.setblocking(False)
+start, got = time.time(), None
+while time.time() - start < 6 and got is None:
+    for r in readers:
+        r.recv(65536)           # about 2.5 MB/s each: 20 MiB last 8 s
+    try:
+        got = w.recv(4096)
+    except ssl.SSLWantReadError:
+        pass
+    time.sleep(0.025)
+print('%s %.1f' % ('closed' if got == b'' else 'answered' if got else 'waiting',
+                   time.time() - start))
+PYEOF
+)
+	case $line in
+	closed\ [2-4].*) ok "files: a request waiting longer than --send-timeout 2 is closed ($line s)" ;;
+	*) fail "files: a request waiting longer than --send-timeout 2 is closed" "$line" ;;
+	esac
+	stop_mtlsd
+	if grep -q 'no descriptor for a file came free within --send-timeout' "$SERVER_ERR"; then
+		ok "files: the wait's end logged as an error"
+	else
+		fail "files: the wait's end logged as an error" "$(cat "$SERVER_ERR")"
+	fi
 }
 
 # ---- the groups, three lanes at once ------------------------------------------
