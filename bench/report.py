@@ -178,6 +178,8 @@ INSTRUCTIONS = [
 def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before):
     """The section 'Before and after issue 17': this run (after) against
     the run kept in bench/before-issue17.tsv (before)."""
+    settings = dict(kv.split("=") for kv in meta.get("settings", "").split())
+    bsettings = dict(kv.split("=") for kv in bmeta.get("settings", "").split())
     w("## Before and after issue 17")
     w("")
     w("Issue 17 (10 000 idle authenticated connections in under 100 MiB) asks for its "
@@ -192,6 +194,15 @@ def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before
     if (meta.get("date") == bmeta.get("date")
             and meta.get("version_mtlsd") == bmeta.get("version_mtlsd")):
         w("This run is the before run itself, so nothing can have changed here.")
+        w("")
+    differ = [k for k in ("rounds", "handshakes", "keepalive_requests", "bulk_downloads")
+              if bsettings.get(k) != settings.get(k)]
+    if differ:
+        w("This run's settings differ from the before run's (%s): with fewer rounds or "
+          "samples its ratios are noisier, and the 5%% check is meant for a full `make bench` "
+          "on a quiet machine." % "; ".join(
+              "%s %s (before: %s)" % (k, settings.get(k, "?"), bsettings.get(k, "?"))
+              for k in differ))
         w("")
     w("Absolute numbers move with the machine and its load, so what is compared is each "
       "figure's ratio to nginx measured in the same run (the median of the per-round "
@@ -258,12 +269,10 @@ def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before
         if a is None:
             return a, "not measured"
         n = value(s, keyset, "nginx", "conn_kb")
-        text = "%s KiB" % fmt(a, 1)
-        if idle != idle_after:
-            text += " (%d open)" % idle
+        notes = ["%d open" % idle] if idle != idle_after else []
         if n is not None:
-            text += " (nginx %s KiB, %s)" % (fmt(n, 1), fmt_ratio(a / n))
-        return a, text
+            notes.append("nginx %s KiB, %s" % (fmt(n, 1), fmt_ratio(a / n)))
+        return a, "%s KiB%s" % (fmt(a, 1), " (%s)" % "; ".join(notes) if notes else "")
 
     for keyset in keysets:
         ks = KEYSET_NAMES.get(keyset, keyset)
@@ -276,11 +285,12 @@ def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before
                 idle_after, name, ks, cb, ca, fmt_change(b, a),
                 "–" if a is None else "≤ 8 KiB: %s" % ("met" if a <= 8 else "**not met**")))
         cells = []
-        for s in (before, after):
+        for s, idle in ((before, idle_before), (after, idle_after)):
             r = ratio(s, keyset, "mtlsd", "rss_conns_kb")
-            cells.append((r, "%s (%s / %s KiB)" % (
+            cells.append((r, "%s (%s / %s KiB%s)" % (
                 fmt_ratio(r), fmt(value(s, keyset, "mtlsd", "rss_conns_kb")),
-                fmt(value(s, keyset, "nginx", "rss_conns_kb"))) if r is not None
+                fmt(value(s, keyset, "nginx", "rss_conns_kb")),
+                "; %d open" % idle if idle != idle_after else "") if r is not None
                 else "not measured"))
         if cells[0][0] is not None or cells[1][0] is not None:
             w("| RSS with %d idle connections, mtlsd / nginx | %s | %s | %s | %s | – |" % (
@@ -303,7 +313,7 @@ def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before
                 at = value(s, keyset, "mtlsd", "many_rss_idle_kb") + per * 10000
                 total = value(s, keyset, "mtlsd", "many_rss_kb")
                 return at, "%s MiB%s" % (fmt(at / 1024, 1), "" if n == 10000 else
-                                         " (%s MiB with %s open)" % (fmt(total / 1024, 1), fmt(n)))
+                                         " (measured: %s MiB with %s open)" % (fmt(total / 1024, 1), fmt(n)))
             metric, unit, digits = {"new": ("many_new_ms", "ms", 1),
                                     "answer": ("many_answer_s", "s", 2)}[what]
             x, nx = value(s, keyset, "mtlsd", metric), value(s, keyset, "nginx", metric)
