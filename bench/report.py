@@ -3,7 +3,13 @@
 data file bench/chart.gp plots (CHART.DAT, and CHART.DAT.gp: the settings
 chart.gp loads).
 
-    report.py RESULTS.TSV META.TSV RESULTS.MD CHART.DAT
+    report.py RESULTS.TSV META.TSV RESULTS.MD CHART.DAT [BEFORE.TSV BEFORE-META.TSV [BY-HAND.MD]]
+
+BEFORE.TSV and BEFORE-META.TSV (default: bench/before-issue17.tsv and
+bench/before-issue17-meta.tsv, the make bench run of b27f33c, before issue
+17) are compared with this run in "Before and after issue 17"; BY-HAND.MD
+(default: bench/results-by-hand.md), measurements made by hand, is copied
+verbatim at the end, so that a new run keeps them.
 
 Values are medians over the rounds. A ratio is the median of the per-round
 ratios (each round measures the servers back to back, so a ratio within a
@@ -11,8 +17,15 @@ round is less disturbed by whatever else the machine is doing than a ratio
 of two medians).
 """
 import collections
+import copy
+import os
 import statistics
 import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BEFORE_TSV = os.path.join(HERE, "before-issue17.tsv")
+BEFORE_META = os.path.join(HERE, "before-issue17-meta.tsv")
+BY_HAND = os.path.join(HERE, "results-by-hand.md")
 
 SERVERS = ["mtlsd", "nginx", "lighttpd"]
 KEYSET_NAMES = {"rsa": "RSA-2048", "ec": "ECDSA P-256"}
@@ -56,8 +69,9 @@ FLOOR_OPS = [
 ]
 
 
-def load(path):
-    """samples[keyset][server][metric] = {round: value}"""
+def load(path, idle_conns):
+    """samples[keyset][server][metric] = {round: value}; conn_kb from
+    rss_conns_kb and rss_idle_kb with idle_conns connections."""
     samples = collections.defaultdict(
         lambda: collections.defaultdict(lambda: collections.defaultdict(dict)))
     with open(path) as f:
@@ -72,7 +86,7 @@ def load(path):
                 for r in m["rss_conns_kb"]:
                     if r in m["rss_idle_kb"]:
                         m["conn_kb"][r] = (m["rss_conns_kb"][r]
-                                           - m["rss_idle_kb"][r]) / IDLE_CONNS
+                                           - m["rss_idle_kb"][r]) / idle_conns
             if "idle_bin_kb" in m and "idle_anon_kb" in m:
                 for r in m["idle_bin_kb"]:
                     if r in m["idle_anon_kb"]:
@@ -127,17 +141,235 @@ def join(parts):
     return "; ".join(p for p in parts if p)
 
 
-def main():
-    global IDLE_CONNS
-    tsv, meta_path, md_path, dat_path = sys.argv[1:5]
+def many_per_conn(samples, keyset, server):
+    """RSS per connection of the many-idle case, KiB, or None."""
+    a = value(samples, keyset, server, "many_rss_kb")
+    b = value(samples, keyset, server, "many_rss_idle_kb")
+    n = value(samples, keyset, server, "many_conns")
+    return (a - b) / n if a is not None and b is not None and n else None
+
+
+def fmt_change(before, after):
+    """'+1.2 %' for after against before, or '–'."""
+    if before is None or after is None or not before:
+        return "–"
+    return "{:+.1f} %".format((after / before - 1) * 100).replace("-", "−")
+
+
+def run_label(meta):
+    return "%s, %s (%s, %s cores; load average at start %s; %s)" % (
+        meta.get("version_mtlsd", "?"), meta.get("date", "?"), meta.get("machine_cpu", "?"),
+        meta.get("machine_nproc", "?"), meta.get("machine_load", "?"), meta.get("settings", "?"))
+
+
+# Issue 17's "no regression elsewhere": each figure's ratio to nginx in the
+# same run, before against after. metric, label, unit, better, digits.
+NO_REGRESSION = [
+    ("ka_cpu_us", "server CPU per keep-alive request", "µs", "low", 2),
+    ("bulk_mbps", "bulk throughput, 64 MiB over one connection", "MB/s", "high", 0),
+    ("full_cpu_us", "server CPU per full handshake", "µs", "low", 0),
+]
+# callgrind's counts, for reference: absolute, they do not move with the load.
+INSTRUCTIONS = [
+    ("prof_ka_ir", "instructions per keep-alive request (callgrind, mtlsd alone)"),
+    ("prof_hs_ir", "instructions per full handshake (callgrind, mtlsd alone)"),
+]
+
+
+def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before):
+    """The section 'Before and after issue 17': this run (after) against
+    the run kept in bench/before-issue17.tsv (before)."""
+    settings = dict(kv.split("=") for kv in meta.get("settings", "").split())
+    bsettings = dict(kv.split("=") for kv in bmeta.get("settings", "").split())
+    w("## Before and after issue 17")
+    w("")
+    w("Issue 17 (10 000 idle authenticated connections in under 100 MiB) asks for its "
+      "numbers before and after, and for no regression elsewhere: \"Keep-alive CPU per "
+      "request, bulk throughput and full-handshake CPU stay within 5% of today's, measured "
+      "in the same `make bench` run against nginx.\"")
+    w("")
+    w("- **before**: the `make bench` run of %s; its samples are kept in "
+      "`bench/before-issue17.tsv` and `bench/before-issue17-meta.tsv`." % run_label(bmeta))
+    w("- **after**: this run, %s." % run_label(meta))
+    w("")
+    if (meta.get("date") == bmeta.get("date")
+            and meta.get("version_mtlsd") == bmeta.get("version_mtlsd")):
+        w("This run is the before run itself, so nothing can have changed here.")
+        w("")
+    differ = [k for k in ("rounds", "handshakes", "keepalive_requests", "bulk_downloads")
+              if bsettings.get(k) != settings.get(k)]
+    if differ:
+        w("This run's settings differ from the before run's (%s): with fewer rounds or "
+          "samples its ratios are noisier, and the 5%% check is meant for a full `make bench` "
+          "on a quiet machine." % "; ".join(
+              "%s %s (before: %s)" % (k, settings.get(k, "?"), bsettings.get(k, "?"))
+              for k in differ))
+        w("")
+    w("Absolute numbers move with the machine and its load, so what is compared is each "
+      "figure's ratio to nginx measured in the same run (the median of the per-round "
+      "ratios, as above); the absolute figures of both runs are in brackets, mtlsd / nginx. "
+      "A regression is a change of more than 5% in the worse direction: more CPU, less "
+      "throughput.")
+    w("")
+    w("| figure | key set | before: mtlsd / nginx | after: mtlsd / nginx | change | within 5%? |")
+    w("|---|---|---:|---:|---:|---|")
+    worse, checked, missing = [], 0, []
+    for metric, label, unit, better, digits in NO_REGRESSION:
+        for keyset in keysets:
+            cells = []
+            for s in (before, after):
+                r = ratio(s, keyset, "mtlsd", metric)
+                cells.append((r, "%s (%s / %s %s)" % (
+                    fmt_ratio(r), fmt(value(s, keyset, "mtlsd", metric), digits),
+                    fmt(value(s, keyset, "nginx", metric), digits), unit)
+                    if r is not None else "not measured"))
+            (rb, cb), (ra, ca) = cells
+            if rb is None or ra is None:
+                verdict = "–"
+                missing.append("%s (%s)" % (label, KEYSET_NAMES.get(keyset, keyset)))
+            else:
+                checked += 1
+                change = (ra / rb - 1) * 100
+                if (change > 5) if better == "low" else (change < -5):
+                    verdict = "**no**: worse by %.1f %%" % abs(change)
+                    worse.append("%s (%s, %s)" % (label, KEYSET_NAMES.get(keyset, keyset),
+                                                  fmt_change(rb, ra)))
+                elif (change < -5) if better == "low" else (change > 5):
+                    verdict = "yes (better by %.1f %%)" % abs(change)
+                else:
+                    verdict = "yes"
+            w("| %s (%s is better) | %s | %s | %s | %s | %s |" % (
+                label, "lower" if better == "low" else "higher",
+                KEYSET_NAMES.get(keyset, keyset), cb, ca, fmt_change(rb, ra), verdict))
+    for metric, label in INSTRUCTIONS:
+        for keyset in keysets:
+            b, a = value(before, keyset, "mtlsd", metric), value(after, keyset, "mtlsd", metric)
+            if b is None and a is None:
+                continue
+            w("| %s, for reference | %s | %s | %s | %s | – |" % (
+                label, KEYSET_NAMES.get(keyset, keyset),
+                fmt(b) if b is not None else "not counted",
+                fmt(a) if a is not None else "not counted", fmt_change(b, a)))
+    w("")
+    if worse:
+        w("**Regression beyond 5%%**: %s." % "; ".join(worse))
+    elif checked:
+        w("**No regression beyond 5%%**: %d of %d figures compared, each within 5%% of its "
+          "ratio to nginx before or better." % (checked, checked))
+    if missing:
+        w("Not compared (missing from one of the runs): %s." % "; ".join(missing))
+    w("")
+
+    w("Memory per idle authenticated connection (the issue's first goal), before and after:")
+    w("")
+    w("| | key set | before | after | change | issue 17's target |")
+    w("|---|---|---:|---:|---:|---|")
+
+    def per_conn_cell(s, keyset, server, idle):
+        a = value(s, keyset, server, "conn_kb")
+        if a is None:
+            return a, "not measured"
+        n = value(s, keyset, "nginx", "conn_kb")
+        notes = ["%d open" % idle] if idle != idle_after else []
+        if n is not None:
+            notes.append("nginx %s KiB, %s" % (fmt(n, 1), fmt_ratio(a / n)))
+        return a, "%s KiB%s" % (fmt(a, 1), " (%s)" % "; ".join(notes) if notes else "")
+
+    for keyset in keysets:
+        ks = KEYSET_NAMES.get(keyset, keyset)
+        for server, name in (("mtlsd", "mtlsd"), ("mtlsd-musl", "mtlsd `MUSL=1`")):
+            (b, cb), (a, ca) = (per_conn_cell(before, keyset, server, idle_before),
+                                per_conn_cell(after, keyset, server, idle_after))
+            if b is None and a is None:
+                continue
+            w("| RSS added per idle connection, %d open, %s | %s | %s | %s | %s | %s |" % (
+                idle_after, name, ks, cb, ca, fmt_change(b, a),
+                "–" if a is None else "≤ 8 KiB: %s" % ("met" if a <= 8 else "**not met**")))
+        cells = []
+        for s, idle in ((before, idle_before), (after, idle_after)):
+            r = ratio(s, keyset, "mtlsd", "rss_conns_kb")
+            cells.append((r, "%s (%s / %s KiB%s)" % (
+                fmt_ratio(r), fmt(value(s, keyset, "mtlsd", "rss_conns_kb")),
+                fmt(value(s, keyset, "nginx", "rss_conns_kb")),
+                "; %d open" % idle if idle != idle_after else "") if r is not None
+                else "not measured"))
+        if cells[0][0] is not None or cells[1][0] is not None:
+            w("| RSS with %d idle connections, mtlsd / nginx | %s | %s | %s | %s | – |" % (
+                idle_after, ks, cells[0][1], cells[1][1], fmt_change(cells[0][0], cells[1][0])))
+        many_after = "many_rss_kb" in after[keyset].get("mtlsd", {})
+        many_before = "many_rss_kb" in before[keyset].get("mtlsd", {})
+        if not (many_after or many_before):
+            continue
+
+        def many(s, has, what):
+            if not has:
+                return None, "none: the before run had no many-idle case"
+            n = value(s, keyset, "mtlsd", "many_conns")
+            per = many_per_conn(s, keyset, "mtlsd")
+            nper = many_per_conn(s, keyset, "nginx")
+            if what == "per":
+                return per, "%s KiB with %s open%s" % (
+                    fmt(per, 2), fmt(n), " (nginx %s KiB)" % fmt(nper, 2) if nper is not None else "")
+            if what == "10k":
+                at = value(s, keyset, "mtlsd", "many_rss_idle_kb") + per * 10000
+                total = value(s, keyset, "mtlsd", "many_rss_kb")
+                return at, "%s MiB%s" % (fmt(at / 1024, 1), "" if n == 10000 else
+                                         " (measured: %s MiB with %s open)" % (fmt(total / 1024, 1), fmt(n)))
+            metric, unit, digits = {"new": ("many_new_ms", "ms", 1),
+                                    "answer": ("many_answer_s", "s", 2)}[what]
+            x, nx = value(s, keyset, "mtlsd", metric), value(s, keyset, "nginx", metric)
+            return x, "%s %s%s" % (fmt(x, digits), unit, " (nginx %s %s)" % (
+                fmt(nx, digits), unit) if nx is not None else "")
+
+        rows = (("per", "RSS per idle connection, many open, mtlsd", "≤ 8 KiB",
+                 lambda x: x <= 8),
+                ("10k", "RSS for 10 000 idle connections, mtlsd (idle RSS + 10 000 × the above)",
+                 "≤ 100 MiB", lambda x: x <= 100 * 1024),
+                ("new", "a new client while they are open (curl, slowest of 5)", "< 100 ms",
+                 lambda x: x < 100),
+                ("answer", "one more request on each: all answered in",
+                 "all answered (run.sh stops otherwise)", None))
+        for what, label, tgt, ok in rows:
+            b, cb = many(before, many_before, what)
+            a, ca = many(after, many_after, what) if many_after else (None, "not measured")
+            w("| %s | %s | %s | %s | %s | %s |" % (
+                label, ks, cb, ca, fmt_change(b, a),
+                "–" if a is None else tgt if ok is None
+                else "%s: %s" % (tgt, "met" if ok(a) else "**not met**")))
+    w("")
+    many_before = any("many_rss_kb" in before[k].get("mtlsd", {}) for k in keysets)
+    many_after = any("many_rss_kb" in after[k].get("mtlsd", {}) for k in keysets)
+    if many_after and not many_before:
+        w("The before run had no many-idle case: `make bench` gained it with issue 17 (once, "
+          "in the first key set). The many-idle figures measured by hand before the change "
+          "are in \"Measured by hand\" at the end of this file.")
+    elif not many_after:
+        w("Neither run has the many-idle case (the before run predates it; `BENCH_MANY=0` "
+          "leaves it out); the figures measured by hand before and after the change are in "
+          "\"Measured by hand\" at the end of this file.")
+    w("")
+
+
+def load_meta(path):
+    """meta[key] = value (the last of a repeated key), settings: its dict."""
     meta = {}
-    with open(meta_path) as f:
+    with open(path) as f:
         for line in f:
             k, _, v = line.rstrip("\n").partition("\t")
             meta[k] = v
     settings = dict(kv.split("=") for kv in meta.get("settings", "").split())
+    return meta, settings
+
+
+def main():
+    global IDLE_CONNS
+    tsv, meta_path, md_path, dat_path = sys.argv[1:5]
+    before_tsv = sys.argv[5] if len(sys.argv) > 5 else BEFORE_TSV
+    before_meta_path = sys.argv[6] if len(sys.argv) > 6 else BEFORE_META
+    by_hand_path = sys.argv[7] if len(sys.argv) > 7 else BY_HAND
+    meta, settings = load_meta(meta_path)
     IDLE_CONNS = int(settings.get("idle_conns", "500"))
-    samples = load(tsv)
+    samples = load(tsv, IDLE_CONNS)
     keysets = [k for k in ("rsa", "ec") if k in samples]
     servers = [s for s in SERVERS if any(s in samples[k] for k in keysets)]
     samples_servers = {s for k in keysets for s in samples[k]}
@@ -149,10 +381,6 @@ def main():
     def v(keyset, server, metric):
         return value(samples, keyset, server, metric)
 
-    def many_per_conn(keyset, server):
-        a, b = v(keyset, server, "many_rss_kb"), v(keyset, server, "many_rss_idle_kb")
-        n = v(keyset, server, "many_conns")
-        return (a - b) / n if a is not None and b is not None and n else None
     w("# mtlsd benchmark results")
     w("")
     w("Written by `make bench` (bench/run.sh); do not edit by hand. "
@@ -285,7 +513,7 @@ def main():
                 w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     srv, fmt(v(keyset, srv, "many_conns")),
                     fmt(v(keyset, srv, "many_rss_idle_kb")), fmt(v(keyset, srv, "many_rss_kb")),
-                    fmt(many_per_conn(keyset, srv), 2), fmt(v(keyset, srv, "many_new_ms"), 1),
+                    fmt(many_per_conn(samples, keyset, srv), 2), fmt(v(keyset, srv, "many_new_ms"), 1),
                     fmt(v(keyset, srv, "many_answer_s"), 2),
                     fmt(v(keyset, srv, "many_rss_after_kb"))))
             w("")
@@ -393,9 +621,9 @@ def main():
             target("RSS with %d idle connections ≤ 0.8× nginx" % IDLE_CONNS, keyset,
                    fmt_ratio(r), r <= 0.8,
                    why="MUSL=1 build: %s nginx" % fmt_ratio(rm) if rm is not None else "")
-        per, n = many_per_conn(keyset, "mtlsd"), v(keyset, "mtlsd", "many_conns")
+        per, n = many_per_conn(samples, keyset, "mtlsd"), v(keyset, "mtlsd", "many_conns")
         if per is not None:
-            nper = many_per_conn(keyset, "nginx")
+            nper = many_per_conn(samples, keyset, "nginx")
             target("RSS per idle authenticated connection ≤ 8 KiB (%s open)" % fmt(n), keyset,
                    "%s KiB" % fmt(per, 2), per <= 8,
                    why="nginx: %s KiB" % fmt(nper, 2) if nper is not None else "")
@@ -416,6 +644,18 @@ def main():
          "MUSL=1 build, static, musl inside: %s KiB" % fmt(size_musl / 1024, 1)
          if size_musl else "–"))
     w("")
+    if os.path.exists(before_tsv) and os.path.exists(before_meta_path):
+        bmeta, bsettings = load_meta(before_meta_path)
+        before_idle = int(bsettings.get("idle_conns", "500"))
+        # On a copy: a look-up in the defaultdicts adds the server it asks
+        # for, and the chart below takes the servers present as measured.
+        before_after(w, copy.deepcopy(samples), meta, load(before_tsv, before_idle), bmeta,
+                     keysets, IDLE_CONNS, before_idle)
+    else:
+        w("## Before and after issue 17")
+        w("")
+        w("Not compared: no %s and %s." % (before_tsv, before_meta_path))
+        w("")
     w("## Size")
     w("")
     w("| | on disk | links dynamically |")
@@ -494,8 +734,11 @@ def main():
           "connection; then 5 new clients one after the other (curl, time_total: connect, "
           "handshake, request, response), the slowest counted; then one more request on "
           "each open connection, all sent before any answer is read, and the seconds until "
-          "the last answer. `BENCH_MANY` sets the count (10 000; 0 leaves it out), cut "
-          "down to what the hard descriptor limit allows mtlsd (2 per connection).")
+          "the last answer. `BENCH_MANY` sets the count (10 000; 0 leaves it out); "
+          "bench/run.sh raises the hard descriptor limit if it can (as root) and otherwise "
+          "cuts the count down to what the limit allows mtlsd (a descriptor for each "
+          "connection's socket, and enough for the open-file cache and for one in eight "
+          "connections to have a file open) and nginx.")
     w("- **floor**: bench/floor times exactly the public-key operations one full "
       "handshake needs (server signature, the CA's signature on the client certificate, "
       "the client's CertificateVerify, ECDHE key share and shared secret on the curve "
@@ -511,6 +754,16 @@ def main():
         w("- **instructions**: not counted in this run (bench/profile.sh, callgrind: "
           "`BENCH_PROFILE=0`, or no valgrind).")
     w("")
+    if os.path.exists(by_hand_path):
+        w("## Measured by hand")
+        w("")
+        w("Not measured by `make bench`: measurements made by hand, kept in "
+          "`bench/results-by-hand.md` and copied here verbatim by bench/report.py, so that "
+          "each run keeps them. Their dates, builds and machine load are given with each.")
+        w("")
+        with open(by_hand_path) as f:
+            w(f.read().rstrip("\n"))
+        w("")
     with open(md_path, "w") as f:
         f.write("\n".join(out))
 

@@ -39,8 +39,9 @@
 # make MUSL=1, installing musl-tools if it can; another path: that build; 0:
 # no musl rows), BENCH_PROFILE (1; 0 skips bench/profile.sh, which takes its
 # own PROFILE_HS and PROFILE_KA), BENCH_MANY (10000; 0 leaves the case out;
-# fewer when the hard descriptor limit does not allow that many, which
-# results.md then says) with BENCH_MANY_PROCS (4 client processes),
+# as root, the hard descriptor limit is raised if it does not allow that
+# many; fewer when it still does not, which results.md then says) with
+# BENCH_MANY_PROCS (4 client processes),
 # BENCH_KEEP=1 keeps the working directory
 # (configurations, logs, every client's output, profile.sh's reports).
 set -euo pipefail
@@ -543,6 +544,11 @@ measure_many() { # SERVER KEYSET N
 	# many keep all of them open.
 	NGINX_CONNS=$((2 * n + 64)) NGINX_NOFILE=$(ulimit -Hn) KA_TIMEOUT=600 MTLSD_SLOTS=$((n + 2)) \
 		start "$s" "$ks"
+	# mtlsd says when the descriptor limit made it lower --max-conns: then
+	# its rule and many_fit's differ, and not all n would be held.
+	if grep -q -e '--max-conns.*lowered' "$work/run-$s-$ks/error.log" 2>/dev/null; then
+		die "$s ($ks) for $n idle connections: $(grep -e '--max-conns.*lowered' "$work/run-$s-$ks/error.log")"
+	fi
 	sleep 1
 	record "$ks" 0 "$s" many_rss_idle_kb "$(mem_kb "$s" "$ks" VmRSS)"
 	coproc MANY { exec python3 bench/idle_clients.py --procs "$MANY_PROCS" 127.0.0.1 \
@@ -577,6 +583,35 @@ measure_many() { # SERVER KEYSET N
 	wait "$many_pid" || true
 	stop "$s" "$ks"
 	ulimit -Sn "$soft"
+}
+
+# How many of MANY_N idle connections both servers can hold under a hard
+# descriptor limit (measure_many raises the soft one to it). mtlsd: 16
+# descriptors for itself and 1 for the listener (avail is the rest), the
+# open-file cache (--open-file-cache, 64 by default, at most avail / 4), then
+# one descriptor a connection for its socket, and a file for one connection
+# in eight at least: --max-conns <= (avail - cache) * 8 / 9; its slots are
+# the connections and 2 more (MTLSD_SLOTS). nginx: one a connection, and 64
+# for its listener, logs and the files it is sending.
+MTLSD_FILE_CACHE=64
+many_fit() { # HARD -> the count, at most MANY_N
+	local hard=$1 avail cache m
+	[ "$hard" = unlimited ] && { echo "$MANY_N"; return; }
+	avail=$((hard - 16 - 1))
+	cache=$MTLSD_FILE_CACHE
+	[ "$cache" -gt $((avail / 4)) ] && cache=$((avail / 4))
+	m=$(((avail - cache) * 8 / 9 - 2))
+	[ $((hard - 64)) -lt "$m" ] && m=$((hard - 64))
+	[ "$MANY_N" -lt "$m" ] && m=$MANY_N
+	[ "$m" -lt 0 ] && m=0
+	echo "$m"
+}
+many_need() { # N -> the hard limit that lets both servers hold N: mtlsd's
+	# rule above, or nginx's worker_connections (2 N + 64) if that is more
+	local n=$1 m
+	m=$((16 + 1 + MTLSD_FILE_CACHE + (9 * (n + 2) + 7) / 8))
+	[ $((2 * n + 64)) -gt "$m" ] && m=$((2 * n + 64))
+	echo "$m"
 }
 
 # bench/profile.sh under callgrind, once: instructions per full handshake,
@@ -689,13 +724,21 @@ for ks in $KEYSETS; do
 		done
 	done
 	if [ "$MANY_N" != 0 ] && [ "$ks" = "${KEYSETS%% *}" ]; then
-		# mtlsd keeps 2 descriptors a connection (its socket and a file),
-		# 16 for itself, 1 a listener and 64 for the open-file cache.
-		many=$MANY_N
-		hard=$(ulimit -Hn)
-		if [ "$hard" != unlimited ] && [ $(((hard - 16 - 1 - 64) / 2 - 2)) -lt "$many" ]; then
-			many=$(((hard - 16 - 1 - 64) / 2 - 2))
-			note many_limited "$many of $MANY_N: the hard descriptor limit is $hard"
+		many=$(many_fit "$(ulimit -Hn)")
+		raise=""
+		if [ "$many" -lt "$MANY_N" ]; then
+			need=$(many_need "$MANY_N")
+			if [ "$(id -u)" -ne 0 ]; then
+				raise=" (not root: not raised)"
+			elif ulimit -Hn "$need" 2>/dev/null; then
+				say "bench: hard descriptor limit raised to $need for $MANY_N idle connections"
+				many=$(many_fit "$(ulimit -Hn)")
+			else
+				raise=" (raising it to $need failed)"
+			fi
+		fi
+		if [ "$many" -lt "$MANY_N" ]; then
+			note many_limited "$many of $MANY_N: the hard descriptor limit is $(ulimit -Hn)$raise"
 		fi
 		for s in "${server_list[@]}"; do
 			case $s in
