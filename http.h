@@ -316,7 +316,8 @@ struct http_error_page {
  * One location, or (the table's first entry) the server level that
  * requests matching none of them use. Every value is the one nginx's
  * inheritance gives the location; NULL/0 fields keep mtlsd's defaults.
- * Built at start-up, never changed while serving.
+ * Built at start-up, never changed while serving (but a reload opens
+ * dir again, into dir_fd).
  */
 struct http_location {
 	const char *path;         /* "" for the server level */

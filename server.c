@@ -1831,35 +1831,55 @@ remove_pid_file(void)
 }
 
 /*
- * SIGHUP: the directory --root names is opened again, so that a release
- * swapped in (a symlink flipped, a directory renamed into place) is served
- * from then on; responses in flight finish from the old one. The
- * supervisor, never chrooted, does this for new workers under --chroot
- * too. If it cannot be opened, the old root stays and, when `report`, the
- * error log says why.
+ * SIGHUP: a directory served from (`what` names it in the log) is opened
+ * again, so that a release swapped in (a symlink flipped, a directory
+ * renamed into place) is served from then on; responses in flight finish
+ * from the old one. The supervisor, never chrooted, does this for new
+ * workers under --chroot too. If it cannot be opened, the old one stays
+ * and, when `report`, the error log says why.
  */
 static void
-reopen_root(bool report)
+reopen_dir(const char *what, const char *path, int *dir_fd, bool report)
 {
 	struct stat st, old;
 	int fd;
 
-	if ((fd = open(opt.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		if (report)
-			log_error("error", NULL, "reload: --root %s: %s; serving the "
-			    "same directory as before", opt.root, strerror(errno));
+			log_error("error", NULL, "reload: %s: %s; serving the same "
+			    "directory as before", what, strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) < 0 || fstat(site.root_fd, &old) < 0
+	if (fstat(fd, &st) < 0 || fstat(*dir_fd, &old) < 0
 	    || (st.st_dev == old.st_dev && st.st_ino == old.st_ino)) {
 		close(fd);
 		return;
 	}
-	close(site.root_fd);
-	site.root_fd = fd;
+	close(*dir_fd);
+	*dir_fd = fd;
 	if (report)
-		log_error("notice", NULL, "reload: --root %s is another directory "
-		    "now; serving it", opt.root);
+		log_error("notice", NULL, "reload: %s is another directory now; "
+		    "serving it", what);
+}
+
+/* The root, and the directories of locations with their own root or alias. */
+static void
+reopen_root(bool report)
+{
+	char what[4200];
+	int i;
+
+	snprintf(what, sizeof what, "--root %s", opt.root);
+	reopen_dir(what, opt.root, &site.root_fd, report);
+	for (i = 0; i < opt.location_count; i++) {
+		struct http_location *l = &opt.locations[i];
+
+		if (!l->dir || l->dir_fd < 0)
+			continue;
+		snprintf(what, sizeof what, "location %s: %s %s", l->path,
+		    l->alias ? "alias" : "root", l->dir);
+		reopen_dir(what, l->dir, &l->dir_fd, report);
+	}
 }
 
 /*

@@ -594,6 +594,31 @@ out=$("${MTLSD_CMD[@]}" --nginx-conf "$TMPD/loc-absent.conf" -t 2>&1)
 expect_eq "a location's missing alias directory: -t names the file and line" \
 	"mtlsd: $TMPD/loc-absent.conf:17: \"alias $LW/absent/\": No such file or directory" "$out"
 
+# A reload opens a location's alias directory again, as it does the root:
+# a release swapped in by a symlink is served from then on
+mkdir -p "$TMPD/release2"
+printf 'release 2\n' >"$TMPD/release2/a.txt"
+ln -sfn "$LW/alias" "$TMPD/current"
+sed "/location ^~ \/files\//s#alias $LW/alias/;#alias $TMPD/current/;#" "$TMPD/loc1.conf" >"$TMPD/loc-swap.conf"
+PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc-swap.conf"
+swap_get() {
+	curl -s --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" --key "$PKI/server1.key" \
+		--resolve "server2:$LP:127.0.0.1" "https://server2:$LP/files/a.txt"
+}
+before=$(swap_get)
+ln -sfn "$TMPD/release2" "$TMPD/current.new"
+mv -T "$TMPD/current.new" "$TMPD/current"
+unchanged=$(swap_get)
+kill -HUP "$SERVER_PID"
+if wait_for_match "$SERVER_ERR" "reload: location /files/: alias $TMPD/current/ is another directory now; serving it" 5; then
+	ok "a reload with a location's alias moved: logged"
+else
+	fail "a reload with a location's alias moved: logged" "$(tail -n 3 "$SERVER_ERR")"
+fi
+expect_eq "a location's alias swapped by a symlink: the old one until a reload, then the new" \
+	"aliased|aliased|release 2" "$before|$unchanged|$(swap_get)"
+stop_mtlsd
+
 # --sandbox: a location's alias outside the root stays readable
 PROBE="127.0.0.1:$LP" start_mtlsd --nginx-conf "$TMPD/loc1.conf" --sandbox
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" --cert "$PKI/server1.crt" \
