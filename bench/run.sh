@@ -338,6 +338,19 @@ mem_kb() { # SERVER KEYSET FIELD(VmRSS|Pss) -> summed over its processes, KiB
 	echo "$t"
 }
 
+# shm_kb SERVER KEYSET -> KiB resident in shared anonymous mappings (shown
+# as /dev/zero in smaps), summed over its processes: mtlsd's session cache,
+# a fixed cost of at most --session-cache entries, whatever the connections
+shm_kb() {
+	local t=0 p v
+	for p in $(pids_of "$1" "$2"); do
+		v=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { z = ($6 == "/dev/zero") }
+			z && /^Rss:/ { t += $2 } END { print t + 0 }' "/proc/$p/smaps" 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
 # ---- measurements ------------------------------------------------------------
 
 raw=$work/results.tsv
@@ -509,6 +522,7 @@ measure_memory() { # SERVER KEYSET ROUND
 	sleep 1
 	record "$ks" "$r" "$s" rss_idle_kb "$(mem_kb "$s" "$ks" VmRSS)"
 	record "$ks" "$r" "$s" pss_idle_kb "$(mem_kb "$s" "$ks" Pss)"
+	record "$ks" "$r" "$s" shm_idle_kb "$(shm_kb "$s" "$ks")"
 	record_smaps "$s" "$ks" "$r"
 	coproc IDLE { exec python3 bench/idle_clients.py 127.0.0.1 "${PORT[$s-$ks]}" \
 		"$k/client.crt" "$k/client.key" "$(cipher_of "$ks")" "$IDLE_N" /small.html; }
@@ -521,6 +535,7 @@ measure_memory() { # SERVER KEYSET ROUND
 	sleep 0.5
 	record "$ks" "$r" "$s" rss_conns_kb "$(mem_kb "$s" "$ks" VmRSS)"
 	record "$ks" "$r" "$s" pss_conns_kb "$(mem_kb "$s" "$ks" Pss)"
+	record "$ks" "$r" "$s" shm_conns_kb "$(shm_kb "$s" "$ks")"
 	echo done >&"${IDLE[1]}"
 	wait "$idle_pid" || true
 	stop "$s" "$ks"
