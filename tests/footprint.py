@@ -206,15 +206,9 @@ def idle_client(ctx, port):
     raw = socket.create_connection(('127.0.0.1', port), timeout=60)
     s = ctx.wrap_socket(raw, server_hostname='server2')
     s.sendall(b'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n')
-    got = b''
-    while b'\r\n\r\n' not in got:
-        got += s.recv(4096)
-    head, body = got.split(b'\r\n\r\n', 1)
-    if not head.startswith(b'HTTP/1.1 200 '):
-        raise RuntimeError('expected 200, got %r' % head[:40])
-    length = int(re.search(rb'(?i)\r\ncontent-length: *(\d+)', head).group(1))
-    while len(body) < length:
-        body += s.recv(4096)
+    status = idle_clients.read_response(s)
+    if status != 200:
+        raise RuntimeError('expected 200, got %d' % status)
     return s
 
 
@@ -307,10 +301,12 @@ def raise_nofile_for(n):
                                                 else max(soft, want), hard))
 
 
-def lowered(banner):
+def lowered(server, asked):
     """mtlsd's own words when it allocated fewer slots than asked, or None."""
-    m = re.search(r'^mtlsd: (--max-conns .*lowered.*)$', banner, re.M)
-    return m.group(1) if m else None
+    if server.slots >= asked:
+        return None
+    m = re.search(r'^mtlsd: (--max-conns .*lowered.*)$', server.banner, re.M)
+    return m.group(1) if m else 'no reason given: ' + server.banner.strip()
 
 
 def new_client(pki, port, cert=True):
@@ -379,7 +375,7 @@ def measure_many(emulator, binary, pki, www, work):
                     ('--keepalive-timeout', '3600', '--session-timeout', '3600'))
     clients = None
     try:
-        r = {'asked': MANY + 2, 'slots': server.slots, 'reason': lowered(server.banner),
+        r = {'asked': MANY + 2, 'slots': server.slots, 'reason': lowered(server, MANY + 2),
              'held': min(MANY, server.slots - 2)}
         time.sleep(1)
         r['idle'] = server.memory()
@@ -418,8 +414,10 @@ def report_many(emulator, r):
     def qemu(n):
         return '; qemu process %s' % n if emulator else ''
 
-    print('  %d idle connections: --max-conns %d asked, %d slots allocated%s' % (
-        MANY, r['asked'], r['slots'], ' (mtlsd: %s)' % r['reason'] if r['reason'] else ''))
+    print('  %d idle connections: --max-conns %d asked, %d slots allocated' % (
+        MANY, r['asked'], r['slots']))
+    if r['reason']:
+        print('    (mtlsd: %s)' % r['reason'])
     how = ('each connection a full handshake with the client certificate (MANY_FULL=1)'
            if MANY_FULL else 'each one full handshake with the client certificate, then'
            ' resumed sessions (each checked resumed)')
@@ -427,8 +425,8 @@ def report_many(emulator, r):
                         ' each; all open after %.1f s' % (held, r['procs'], how, r['open_s']),
                         width=88, initial_indent='    ', subsequent_indent='    '))
     print('    RSS after start-up       %s%s' % (kib(rss0), qemu(kib(whole0))))
-    print('    RSS with %-5d open      %s (anonymous %s)%s' % (
-        held, kib(rss), kib(anon), qemu(kib(whole))))
+    print('    %-24s %s (anonymous %s)%s' % (
+        'RSS with %d open' % held, kib(rss), kib(anon), qemu(kib(whole))))
     print('    RSS per idle connection  %.1f KiB%s' % (
         (rss - rss0) / 1024.0 / held, qemu('%.1f KiB' % ((whole - whole0) / 1024.0 / held))))
     print('    a new client meanwhile   %.1f ms, the slowest of %d (full handshake with the client'
