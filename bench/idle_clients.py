@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """idle_clients.py - holds N authenticated, idle keep-alive connections open.
 
-    idle_clients.py [--procs P] HOST PORT CERT KEY CIPHER COUNT PATH [REQUESTS]
+    idle_clients.py [--procs P] [--resume] HOST PORT CERT KEY CIPHER COUNT PATH [REQUESTS]
 
 Opens COUNT TLS 1.2 connections one after the other, presenting CERT/KEY;
 on each it sends one keep-alive GET for PATH and reads the whole 200
@@ -22,6 +22,12 @@ than COUNT/P descriptors; this process speaks for them on stdin and
 stdout as above, and "done" then also gives the seconds the last of the
 REQUESTS took to be answered, counted from the line that started them:
 "done REQUESTS SECONDS".
+
+With --resume, each process does one full handshake and resumes that
+TLS session (session ID) for all its other connections, which must then
+really be resumed (exits 1 otherwise): thousands of connections open
+quickly even where full handshakes are slow (under an emulator). A
+resumed connection still has to get its 200.
 """
 import os
 import select
@@ -58,7 +64,7 @@ def read_response(conn):
     return status
 
 
-def spread(args, procs):
+def spread(args, procs, resume):
     """--procs: starts PROCS copies of this script, each for its share of
     the connections, and relays the lines."""
     count = int(args[5])
@@ -68,7 +74,8 @@ def spread(args, procs):
     for i in range(procs):
         n = count // procs + (1 if i < count % procs else 0)
         r = requests // procs + (1 if i < requests % procs else 0)
-        cmd = [sys.executable, os.path.abspath(__file__)] + args[:5] + [str(n), args[6]]
+        cmd = [sys.executable, os.path.abspath(__file__)] + (["--resume"] if resume else [])
+        cmd += args[:5] + [str(n), args[6]]
         if requests > 0:
             cmd.append(str(r))
         rd_out, wr_out = os.pipe()
@@ -121,18 +128,50 @@ def spread(args, procs):
     sys.exit(1 if failed else 0)
 
 
+def options(argv):
+    """Splits the leading --procs P and --resume off the arguments."""
+    procs, resume, args = 0, False, list(argv)
+    while args and args[0] in ("--procs", "--resume"):
+        if args.pop(0) == "--resume":
+            resume = True
+        elif args:
+            procs = max(1, int(args.pop(0)))
+    return procs, resume, args
+
+
+def open_all(conns, ctx, host, port, count, request, resume):
+    """Opens COUNT connections into CONNS, each answered once with 200;
+    with resume, all but the first resume the first one's session."""
+    session = None
+    for i in range(count):
+        raw = socket.create_connection((host, port), timeout=TIMEOUT)
+        # As curl: a resumed handshake ends with the client's Finished, and
+        # Nagle would hold the request behind it for the server's delayed ACK.
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = ctx.wrap_socket(raw, server_hostname=host, session=session)
+        conns.append(conn)
+        if resume and session is None:
+            session = conn.session
+        elif resume and not conn.session_reused:
+            raise OSError("connection %d: the session was not resumed" % (i + 1))
+        conn.sendall(request)
+        status = read_response(conn)
+        if status != 200:
+            raise OSError("connection %d: status %d" % (i + 1, status))
+
+
 def main():
-    if len(sys.argv) > 2 and sys.argv[1] == "--procs":
-        args = sys.argv[3:]
+    procs, resume, args = options(sys.argv[1:])
+    if procs:
         if len(args) not in (7, 8):
             sys.exit(__doc__)
-        spread(args, max(1, int(sys.argv[2])))
+        spread(args, procs, resume)
         return
-    if len(sys.argv) not in (8, 9):
+    if len(args) not in (7, 8):
         sys.exit(__doc__)
-    host, port, cert, key, cipher, count, path = sys.argv[1:8]
+    host, port, cert, key, cipher, count, path = args[:7]
     port, count = int(port), int(count)
-    requests = int(sys.argv[8]) if len(sys.argv) == 9 else 0
+    requests = int(args[7]) if len(args) == 8 else 0
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -144,14 +183,7 @@ def main():
                % (path, host)).encode()
     conns = []
     try:
-        for i in range(count):
-            raw = socket.create_connection((host, port), timeout=TIMEOUT)
-            conn = ctx.wrap_socket(raw, server_hostname=host)
-            conns.append(conn)
-            conn.sendall(request)
-            status = read_response(conn)
-            if status != 200:
-                raise OSError("connection %d: status %d" % (i + 1, status))
+        open_all(conns, ctx, host, port, count, request, resume)
     except (OSError, ValueError, IndexError) as e:
         print("idle_clients: after %d connections: %s" % (len(conns), e),
               file=sys.stderr)
@@ -160,6 +192,8 @@ def main():
     select.select([sys.stdin], [], [], HOLD_LIMIT)
     if requests > 0:
         sys.stdin.readline()
+        for conn in conns:  # a slow (emulated) server answers thousands late
+            conn.settimeout(HOLD_LIMIT)
         done = 0
         try:
             while done < requests:

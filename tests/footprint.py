@@ -16,19 +16,46 @@ architecture), the ARM guest's pages (qemu's resident pages that lie in the
 guest's own mappings, found from qemu's `-d page` layout: what the program
 itself touched, in 4 KiB pages), and the whole qemu process, emulator
 included, which a real board would not pay.
+
+Then issue 17's case, on each target in MANY_TARGETS (all four unless
+set): MANY (10,000; 0 leaves it out) idle authenticated connections on
+one mtlsd. mtlsd is asked for MANY + 2 slots (--keepalive-timeout and
+--session-timeout 3600, so that none expires meanwhile); where the open
+file limit makes it allocate fewer, as many as it allocated less two are
+held, and its start-up warning is printed as the reason. This script
+first raises its own open file limit, the hard one too where it may
+(root), and passes it on. bench/idle_clients.py --resume holds them over
+4 or more client processes: each does one full handshake with the client
+certificate and resumes that session for its other connections (checked
+resumed; each connection gets a 200 for its GET, so the resumed session
+kept the client's identity); MANY_FULL=1 makes every one a full
+handshake instead. Printed: RSS after start-up and with all of them open
+(after 1 s: an idle connection gives its buffers back after 200 ms), RSS
+per idle connection, a new client's time meanwhile (Python ssl, full
+handshake with the client certificate and one GET: the slowest of 5),
+that a client without a certificate still gets 400, the seconds until
+one more request on each of them is answered, and whether the issue's
+targets are met: MANY held, RSS at most 100 MiB, a new client in under
+100 ms, all answered. Under qemu, RSS is the guest's pages (the qemu
+process beside it), and the times are emulated ones, not a board's.
 """
 import os
 import re
 import resource
+import select
 import shutil
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'bench'))
+import idle_clients  # noqa: E402  (bench/idle_clients.py holds the many clients)
+
 TARGETS = {
     # name: (CROSS prefix, emulator)
     'native': ('', None),
@@ -39,6 +66,16 @@ TARGETS = {
 CONNS = (16, 256)
 SMALL = 16            # the "smallest useful configuration": --max-conns 16
 DEFAULT_SLOTS = 1024
+# Issue 17's case: MANY idle connections (0 leaves it out) on MANY_TARGETS,
+# and what it asks of them.
+MANY = int(os.environ.get('MANY', '10000'))
+MANY_TARGETS = os.environ.get('MANY_TARGETS', 'native musl arm64 armhf').split()
+MANY_FULL = os.environ.get('MANY_FULL') == '1'  # full handshakes, not resumed ones
+MANY_PROCS = 4        # client processes, at least
+MANY_PROBES = 5       # new clients timed while they are open; the slowest counts
+MAX_RSS_MIB = 100
+MAX_NEW_MS = 100
+CIPHER = 'ECDHE-RSA-AES128-GCM-SHA256'
 
 
 def run(cmd, **kw):
@@ -169,43 +206,69 @@ def idle_client(ctx, port):
     raw = socket.create_connection(('127.0.0.1', port), timeout=60)
     s = ctx.wrap_socket(raw, server_hostname='server2')
     s.sendall(b'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n')
-    got = b''
-    while b'\r\n\r\n' not in got:
-        got += s.recv(4096)
-    head, body = got.split(b'\r\n\r\n', 1)
-    if not head.startswith(b'HTTP/1.1 200 '):
-        raise RuntimeError('expected 200, got %r' % head[:40])
-    length = int(re.search(rb'(?i)\r\ncontent-length: *(\d+)', head).group(1))
-    while len(body) < length:
-        body += s.recv(4096)
+    status = idle_clients.read_response(s)
+    if status != 200:
+        raise RuntimeError('expected 200, got %d' % status)
     return s
+
+
+class Server:
+    """mtlsd (under the emulator, if any) on a free port with `slots` slots
+    and `extra` options, started and waited for; .banner is its start-up
+    lines, .slots and .per_slot what it allocated, .log qemu's page log."""
+
+    def __init__(self, emulator, binary, pki, www, slots, work, extra=()):
+        self.log = os.path.join(work, 'qemu.log') if emulator else None
+        self.port = free_port()
+        self.err = open(os.path.join(work, 'server.err'), 'w+')
+        cmd = prefix(emulator, self.log) + [
+            binary, '-l', '127.0.0.1:%d' % self.port, '-r', www, '--access-log', 'off',
+            '-c', pki + '/server2.crt', '-k', pki + '/server2.key', '-C', pki + '/ca.crt',
+            '--max-conns', str(slots)] + list(extra)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=self.err, stdin=subprocess.DEVNULL,
+                                     preexec_fn=raise_nofile)
+        self.pid = self.proc.pid
+        try:
+            self.banner = self.wait_banner()
+        except BaseException:
+            self.stop()
+            raise
+        m = re.search(r'(\d+) connection slots x (\d+) bytes', self.banner)
+        self.slots, self.per_slot = int(m.group(1)), int(m.group(2))
+
+    def wait_banner(self):
+        deadline = time.time() + 60
+        while 'listening on' not in open(self.err.name).read():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError('server did not start: ' + open(self.err.name).read())
+            time.sleep(0.05)
+        return open(self.err.name).read()
+
+    def memory(self):
+        return memory(self.pid, self.log)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.err.close()
 
 
 def measure(emulator, binary, pki, www, slots, conns, work):
     """Starts the server with `slots` slots; returns the banner's bytes per
     slot and memory() after start-up and after each count in `conns`."""
-    log = os.path.join(work, 'qemu.log') if emulator else None
-    port = free_port()
-    err = open(os.path.join(work, 'server.err'), 'w+')
-    cmd = prefix(emulator, log) + [
-        binary, '-l', '127.0.0.1:%d' % port, '-r', www, '--access-log', 'off',
-        '-c', pki + '/server2.crt', '-k', pki + '/server2.key', '-C', pki + '/ca.crt',
-        '--max-conns', str(slots)]
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
-                              stdin=subprocess.DEVNULL, preexec_fn=raise_nofile)
+    server = Server(emulator, binary, pki, www, slots, work)
+    port = server.port
     clients = []
     try:
-        deadline = time.time() + 60
-        while 'listening on' not in open(err.name).read():
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError('server did not start: ' + open(err.name).read())
-            time.sleep(0.05)
-        banner = open(err.name).read()
-        m = re.search(r'(\d+) connection slots x (\d+) bytes', banner)
-        if int(m.group(1)) != slots:
-            raise RuntimeError('slots lowered: ' + banner.strip())
+        if server.slots != slots:
+            raise RuntimeError('slots lowered: ' + server.banner.strip())
         time.sleep(0.5)
-        results = [('after start-up', memory(server.pid, log))]
+        results = [('after start-up', server.memory())]
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(pki + '/ca.crt')
         ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
@@ -214,22 +277,194 @@ def measure(emulator, binary, pki, www, slots, conns, work):
             while len(clients) < n:
                 clients.append(idle_client(ctx, port))
             time.sleep(0.5)
-            results.append(('%d idle connections' % n, memory(server.pid, log)))
-        return int(m.group(2)), results
+            results.append(('%d idle connections' % n, server.memory()))
+        return server.per_slot, results
     finally:
         for c in clients:
             c.close()
-        server.terminate()
+        server.stop()
+
+
+def raise_nofile_for(n):
+    """Raises the open file limit, hard one included where that is allowed
+    (root, as in CI), to what n connections need at both ends; else the soft
+    limit to the hard one. mtlsd and the clients inherit it."""
+    want = 2 * n + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        err.close()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return
+        except (ValueError, OSError):
+            pass
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                else max(soft, want), hard))
+
+
+def lowered(server, asked):
+    """mtlsd's own words when it allocated fewer slots than asked, or None."""
+    if server.slots >= asked:
+        return None
+    m = re.search(r'^mtlsd: (--max-conns .*lowered.*)$', server.banner, re.M)
+    return m.group(1) if m else 'no reason given: ' + server.banner.strip()
+
+
+def new_client(pki, port, cert=True):
+    """A new client: connection, full handshake (with the client certificate,
+    or with none) and one GET. Returns the status and its milliseconds."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(pki + '/ca.crt')
+    ctx.check_hostname = False
+    if cert:
+        ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
+    t0 = time.monotonic()
+    with socket.create_connection(('127.0.0.1', port), timeout=60) as raw:
+        with ctx.wrap_socket(raw, server_hostname='server2') as s:
+            s.sendall(b'GET /index.html HTTP/1.1\r\nHost: server2\r\nConnection: close\r\n\r\n')
+            status = idle_clients.read_response(s)
+    return status, (time.monotonic() - t0) * 1000.0
+
+
+def expect(clients, word, timeout):
+    """The next line from bench/idle_clients.py, which must start with word."""
+    ready, _, _ = select.select([clients.stdout], [], [], timeout)
+    line = clients.stdout.readline().split() if ready else []
+    if not line or line[0] != word:
+        raise RuntimeError('bench/idle_clients.py: expected "%s", got %r' % (word, line))
+    return line
+
+
+def tell(clients, line):
+    clients.stdin.write(line + '\n')
+    clients.stdin.flush()
+
+
+def hold(port, pki, n):
+    """bench/idle_clients.py holding n connections over several processes,
+    each with one full handshake and then resumed sessions, and one more
+    request on each when told; no process needs more descriptors than its
+    soft limit."""
+    each = max(1, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64)
+    procs = max(MANY_PROCS, (n + each - 1) // each)
+    cmd = [sys.executable, os.path.join(ROOT, 'bench/idle_clients.py'), '--procs', str(procs)]
+    if not MANY_FULL:
+        cmd.append('--resume')
+    cmd += ['127.0.0.1', str(port), pki + '/server1.crt', pki + '/server1.key', CIPHER,
+            str(n), '/index.html', str(n)]
+    return subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True), procs
+
+
+def finish(clients):
+    """Lets the client processes close their connections and end."""
+    try:
+        tell(clients, 'close')
+        clients.stdin.close()
+    except OSError:
+        pass
+    try:
+        clients.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        clients.kill()
+        clients.wait()
+
+
+def measure_many(emulator, binary, pki, www, work):
+    """MANY connections (or as many as the slots mtlsd could allocate, less
+    two for the new clients) held idle: memory before and with them open, a
+    new client's time meanwhile, then one more request on each."""
+    server = Server(emulator, binary, pki, www, MANY + 2, work,
+                    ('--keepalive-timeout', '3600', '--session-timeout', '3600'))
+    clients = None
+    try:
+        r = {'asked': MANY + 2, 'slots': server.slots, 'reason': lowered(server, MANY + 2),
+             'held': min(MANY, server.slots - 2)}
+        time.sleep(1)
+        r['idle'] = server.memory()
+        t0 = time.monotonic()
+        clients, r['procs'] = hold(server.port, pki, r['held'])
+        expect(clients, 'ready', 1800)
+        r['open_s'] = time.monotonic() - t0
+        time.sleep(1)  # an idle connection gives its buffers back after 200 ms
+        r['open'] = server.memory()
+        probes = [new_client(pki, server.port) for _ in range(MANY_PROBES)]
+        if any(status != 200 for status, _ in probes):
+            raise RuntimeError('a new client with a certificate got %r' % (probes,))
+        r['new_ms'] = max(ms for _, ms in probes)
+        r['no_cert'] = new_client(pki, server.port, cert=False)[0]
+        if r['no_cert'] != 400:
+            raise RuntimeError('a client without a certificate got %d, not 400' % r['no_cert'])
+        tell(clients, 'go')
+        done = expect(clients, 'done', 1800)
+        r['answered'], r['answer_s'] = int(done[1]), float(done[2])
+        time.sleep(1)
+        r['after'] = server.memory()
+        return r
+    finally:
+        if clients:
+            finish(clients)
+        server.stop()
+
+
+def verdict(ok):
+    return 'met' if ok else 'NOT MET'
+
+
+def report_many(emulator, r):
+    """Prints measure_many()'s figures, then report_targets()."""
+    held, (rss0, _, whole0), (rss, anon, whole) = r['held'], r['idle'], r['open']
+
+    def qemu(n):
+        return '; qemu process %s' % n if emulator else ''
+
+    print('  %d idle connections: --max-conns %d asked, %d slots allocated' % (
+        MANY, r['asked'], r['slots']))
+    if r['reason']:
+        print('    (mtlsd: %s)' % r['reason'])
+    how = ('each connection a full handshake with the client certificate (MANY_FULL=1)'
+           if MANY_FULL else 'each one full handshake with the client certificate, then'
+           ' resumed sessions (each checked resumed)')
+    print(textwrap.fill('%d held by %d client processes, %s, and one GET answered 200 on'
+                        ' each; all open after %.1f s' % (held, r['procs'], how, r['open_s']),
+                        width=88, initial_indent='    ', subsequent_indent='    '))
+    print('    RSS after start-up       %s%s' % (kib(rss0), qemu(kib(whole0))))
+    print('    %-24s %s (anonymous %s)%s' % (
+        'RSS with %d open' % held, kib(rss), kib(anon), qemu(kib(whole))))
+    print('    RSS per idle connection  %.1f KiB%s' % (
+        (rss - rss0) / 1024.0 / held, qemu('%.1f KiB' % ((whole - whole0) / 1024.0 / held))))
+    print('    a new client meanwhile   %.1f ms, the slowest of %d (full handshake with the'
+          ' client' % (r['new_ms'], MANY_PROBES))
+    print('                             certificate and one GET)')
+    if emulator:
+        print('                             under qemu\'s TCG emulation: not a board\'s time')
+    print('    no client certificate    %d, as it must' % r['no_cert'])
+    print('    one more request each    %d of %d answered in %.2f s%s' % (
+        r['answered'], held, r['answer_s'], ' (emulated)' if emulator else ''))
+    print('    RSS 1 s after that       %s (anonymous %s)%s' % (
+        kib(r['after'][0]), kib(r['after'][1]), qemu(kib(r['after'][2]))))
+    report_targets(emulator, r)
+
+
+def report_targets(emulator, r):
+    """Whether issue 17's targets are met (RSS: the larger of with them open
+    and after their second request)."""
+    held = r['held']
+    rss, whole = max(r['open'][0], r['after'][0]), max(r['open'][2], r['after'][2])
+    print('    issue 17\'s targets:      %d held: %s%s' % (
+        MANY, verdict(held >= MANY), ' (%d: fewer slots, above)' % held if held < MANY else ''))
+    print('                             RSS <= %d MiB: %s (%.1f MiB%s)' % (
+        MAX_RSS_MIB, verdict(rss <= MAX_RSS_MIB << 20), rss / 1048576.0,
+        ', the guest\'s pages; qemu process %.1f MiB' % (whole / 1048576.0) if emulator else ''))
+    print('                             a new client < %d ms: %s (%.1f ms%s)' % (
+        MAX_NEW_MS, verdict(r['new_ms'] < MAX_NEW_MS), r['new_ms'],
+        ', emulated' if emulator else ''))
+    print('                             all answered: %s' % verdict(r['answered'] == held))
 
 
 def main():
     raise_nofile()
+    if MANY:
+        raise_nofile_for(MANY + 2)
     names = os.environ.get('TARGETS', 'native musl arm64 armhf').split()
     work = tempfile.mkdtemp(prefix='mtlsd-size.')
     try:
@@ -274,6 +509,9 @@ def main():
                         line += '; qemu process %s' % kib(whole)
                     print(line)
             sys.stdout.flush()
+            if MANY and name in MANY_TARGETS:
+                report_many(emulator, measure_many(emulator, static, pki, www, work))
+                sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
