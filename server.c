@@ -230,16 +230,19 @@ static struct {
  * The logs. Lines about clients are capped per second: anyone who can
  * connect can make them, and a flood of connections must not fill the disk
  * through the error log. How many were dropped is logged with the next
- * line, and at exit.
+ * line, and at exit. The access log's buffer is apart: in an initialised
+ * struct it would be 64 KiB of the binary, not of zeroed memory.
  */
+static char access_log_buffer[LOG_BUFFER_BYTES];
 static struct {
 	char tag[24];               /* "worker N: " in a worker */
 	int access_fd, error_fd;
 	size_t access_write_max;    /* PIPE_BUF when workers share a pipe */
-	char access_buf[LOG_BUFFER_BYTES];
+	char *access_buf;           /* access_log_buffer */
 	size_t access_len;
 	unsigned long access_dropped, client_dropped, client_unreported;
-} logs = { .access_fd = -1, .error_fd = -1, .access_write_max = SIZE_MAX };
+} logs = { .access_fd = -1, .error_fd = -1, .access_write_max = SIZE_MAX,
+    .access_buf = access_log_buffer };
 
 /* Start-up: what the command line asked for beside opt. */
 static struct {
@@ -415,9 +418,9 @@ access_log_write(const struct conn *c)
 		return;
 	if ((size_t)n >= sizeof line)
 		n = sizeof line - 1;
-	if (logs.access_len + (size_t)n > sizeof logs.access_buf) {
+	if (logs.access_len + (size_t)n > sizeof access_log_buffer) {
 		access_log_flush();
-		if (logs.access_len + (size_t)n > sizeof logs.access_buf) {
+		if (logs.access_len + (size_t)n > sizeof access_log_buffer) {
 			logs.access_dropped++;
 			return;
 		}
@@ -821,8 +824,9 @@ check_early_body(struct conn *c)
 
 /*
  * Who may have this request: tls_access_check() on the path as the file
- * lookup will see it (decoded and normalised). A path that cannot be
- * normalised is answered 400 whatever the rules; the global rules decide.
+ * lookup will see it (decoded and normalised), when a rule is per path. A
+ * path that cannot be normalised is answered 400 whatever the rules; the
+ * global rules decide.
  */
 static enum verdict
 access_check(struct conn *c, const struct client_identity *id, int *why)
@@ -830,7 +834,7 @@ access_check(struct conn *c, const struct client_identity *id, int *why)
 	char path[HTTP_MAX_PATH + 256];
 	long len = -1;
 
-	if (c->req.path.len <= HTTP_MAX_PATH)
+	if (c->req.path.len <= HTTP_MAX_PATH && tls_rules_per_path())
 		len = http_normalize_path(c->req.path.p, c->req.path.len, path, sizeof path);
 	return tls_access_check(id, len < 0 ? NULL : path, len < 0 ? 0 : (size_t)len,
 	    &c->access, why);
@@ -953,7 +957,7 @@ static bool
 read_request(struct conn *c)
 {
 	size_t got = 0, head_len;
-	bool was_idle = c->in_len == 0;
+	bool was_idle = c->in_len == 0, flushed = false;
 
 	if (c->in_len < (size_t)opt.head_max)
 		got = tls_session_read(&c->tls, c->in + c->in_len,
@@ -973,9 +977,14 @@ read_request(struct conn *c)
 	c->scanned = c->in_len;
 	if (head_len == 0) {
 		if (c->unflushed) {
-			/* No next request to batch with: send what is pending. */
+			/*
+			 * No next request to batch with: send what is pending, in
+			 * this step (the socket takes it, as a rule), not after a
+			 * round trip through epoll for POLLOUT and back.
+			 */
 			tls_session_flush(&c->tls);
 			c->unflushed = false;
+			flushed = true;
 		}
 		if (c->in_len >= (size_t)opt.head_max) {
 			http_head_too_large(c->in, c->in_len, &c->req);
@@ -988,7 +997,7 @@ read_request(struct conn *c)
 			c->deadline = now.ms + opt.header_timeout * 1000;
 		if (c->in_len == 0)
 			c->release_at = now.ms + IDLE_RELEASE_MS;
-		return got > 0;
+		return got > 0 || flushed;
 	}
 	c->head_len = head_len;
 	http_parse_head(c->in, head_len, &c->req);

@@ -769,6 +769,7 @@ static struct {
 static int port_count = 1;
 static long header_ms, keepalive_ms, request_limit;
 static int64_t accept_paused_until;    /* out of descriptors: wait, do not spin */
+static size_t slots_busy;   /* not SIDE_FREE: most servers have none, ever */
 
 void
 status_init(int fd)
@@ -855,6 +856,7 @@ slot_close(struct slot *s)
 	close(s->fd);
 	s->fd = -1;
 	s->state = SIDE_FREE;
+	slots_busy--;
 }
 
 /* Answers the head now in the buffer, if it is complete (or too large). */
@@ -985,6 +987,7 @@ accept_on(int p, int64_t now_ms)
 			return;
 		}
 		s->state = SIDE_READING;
+		slots_busy++;
 		s->fd = fd;
 		s->r = ports[p].r;
 		s->deadline = now_ms + (s->r ? header_ms : STATUS_TIMEOUT_MS);
@@ -1008,7 +1011,7 @@ side_pollfds(struct pollfd *pfd, int64_t now_ms, bool redirects)
 			pfd[n].events = POLLIN;
 			pfd[n++].revents = 0;
 		}
-	for (i = 0; i < REDIRECT_SLOTS + STATUS_SLOTS; i++) {
+	for (i = 0; slots_busy > 0 && i < REDIRECT_SLOTS + STATUS_SLOTS; i++) {
 		if (slots[i].state == SIDE_FREE)
 			continue;
 		pfd[n].fd = slots[i].fd;
@@ -1048,7 +1051,7 @@ side_expire(int64_t now_ms)
 	int64_t nearest = accept_paused_until > now_ms ? accept_paused_until : INT64_MAX;
 	size_t i;
 
-	for (i = 0; i < REDIRECT_SLOTS + STATUS_SLOTS; i++) {
+	for (i = 0; slots_busy > 0 && i < REDIRECT_SLOTS + STATUS_SLOTS; i++) {
 		if (slots[i].state == SIDE_FREE)
 			continue;
 		if (slots[i].deadline <= now_ms)

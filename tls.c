@@ -2934,6 +2934,12 @@ recheck_chain(const struct client_identity *id)
 	return revocation_status(current_creds, id, now);
 }
 
+bool
+tls_rules_per_path(void)
+{
+	return current_creds && current_creds->path_rule_count > 0;
+}
+
 enum verdict
 tls_access_check(const struct client_identity *id, const char *path,
     size_t path_len, struct tls_access *access, int *why)

@@ -552,6 +552,9 @@ struct tls_access {
 enum verdict tls_access_check(const struct client_identity *id, const char *path,
     size_t path_len, struct tls_access *access, int *why);
 
+/* True when some --allow-file rule is per path: only then does the path matter. */
+bool tls_rules_per_path(void);
+
 /*
  * Formats what allowed a request ("cn=alice", "uri=spiffe://...",
  * "sha256=AB..", "any", or "-" when no rule applied or it was refused).
