@@ -180,6 +180,58 @@ INSTRUCTIONS = [
 ]
 
 
+def same_run(w, after, meta, keysets):
+    """The before build (mtlsd-before, BENCH_BEFORE) measured in this run's
+    rounds beside this one: the check that does not depend on the machine's
+    drift between runs."""
+    if not any("mtlsd-before" in after[k] for k in keysets):
+        w("This run did not measure the before build beside this one (BENCH_BEFORE=0, or it "
+          "could not be built): only the comparison with the before run below.")
+        w("")
+        return
+    w("**In this run, side by side**: %s, built from this checkout's history, ran as "
+      "`mtlsd-before` in every round, in turn with mtlsd, nginx and lighttpd, with the same "
+      "clients and settings. The change is the median of the per-round ratios mtlsd / "
+      "mtlsd-before; the figures are medians of the rounds. This is the check of \"within "
+      "5 %%\": both builds see the same machine and load." % meta.get(
+          "version_mtlsd_before", "the before build"))
+    w("")
+    w("| figure | key set | mtlsd-before | mtlsd | change | within 5%? | each / nginx |")
+    w("|---|---|---:|---:|---:|---|---|")
+    worse = []
+    for metric, label, unit, better, digits in NO_REGRESSION + [
+            ("conn_kb", "RSS added per idle connection", "KiB", "low", 1),
+            ("prof_ka_ir", "instructions per keep-alive request (callgrind)", "", "low", 0),
+            ("prof_hs_ir", "instructions per full handshake (callgrind)", "", "low", 0)]:
+        for keyset in keysets:
+            b = value(after, keyset, "mtlsd-before", metric)
+            a = value(after, keyset, "mtlsd", metric)
+            if a is None or b is None:
+                continue
+            r = ratio(after, keyset, "mtlsd", metric, base_server="mtlsd-before")
+            change = (r - 1) * 100 if r is not None else None
+            if metric not in dict((m[0], 1) for m in NO_REGRESSION):
+                verdict = "–"
+            elif (change > 5) if better == "low" else (change < -5):
+                verdict = "**no**: worse by %.1f %%" % abs(change)
+                worse.append("%s (%s)" % (label, KEYSET_NAMES.get(keyset, keyset)))
+            elif (change < -5) if better == "low" else (change > 5):
+                verdict = "yes (better by %.1f %%)" % abs(change)
+            else:
+                verdict = "yes"
+            vs = [ratio(after, keyset, srv, metric) for srv in ("mtlsd-before", "mtlsd")]
+            w("| %s%s | %s | %s | %s | %s | %s | %s |" % (
+                label, " (%s is better)" % ("lower" if better == "low" else "higher")
+                if unit else "", KEYSET_NAMES.get(keyset, keyset),
+                fmt(b, digits) + (" " + unit if unit else ""),
+                fmt(a, digits) + (" " + unit if unit else ""),
+                "–" if change is None else ("%+.1f %%" % change).replace("-", "−"),
+                verdict, "–" if None in vs else "%s → %s" % tuple(fmt_ratio(v) for v in vs)))
+    w("")
+    w("**Regression beyond 5%%, side by side**: %s." % ("; ".join(worse) if worse else "none"))
+    w("")
+
+
 def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before):
     """The section 'Before and after issue 17': this run (after) against
     the run kept in bench/before-issue17.tsv (before)."""
@@ -209,7 +261,9 @@ def before_after(w, after, meta, before, bmeta, keysets, idle_after, idle_before
               "%s %s (before: %s)" % (k, settings.get(k, "?"), bsettings.get(k, "?"))
               for k in differ))
         w("")
-    w("Absolute numbers move with the machine and its load, so what is compared is each "
+    same_run(w, after, meta, keysets)
+    w("Against the before run itself, days apart: absolute numbers move with the machine and "
+      "its load, so what is compared is each "
       "figure's ratio to nginx measured in the same run (the median of the per-round "
       "ratios, as above); the absolute figures of both runs are in brackets, mtlsd / nginx. "
       "A regression is a change of more than 5% in the worse direction: more CPU, less "

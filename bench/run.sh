@@ -41,8 +41,10 @@
 # own PROFILE_HS and PROFILE_KA), BENCH_MANY (10000; 0 leaves the case out;
 # as root, the hard descriptor limit is raised if it does not allow that
 # many; fewer when it still does not, which results.md then says) with
-# BENCH_MANY_PROCS (4 client processes),
-# BENCH_KEEP=1 keeps the working directory
+# BENCH_MANY_PROCS (4 client processes), BENCH_BEFORE (the commit of
+# bench/before-issue17-meta.tsv's run: built from this checkout's history
+# with git archive and measured beside this build in every round, as
+# mtlsd-before; 0: not), BENCH_KEEP=1 keeps the working directory
 # (configurations, logs, every client's output, profile.sh's reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +63,7 @@ SERVERS=${BENCH_SERVERS:-"mtlsd nginx lighttpd"}
 MTLSD=${BENCH_MTLSD:-./mtlsd}
 MUSL=${BENCH_MUSL:-build/musl/mtlsd}
 PROFILE=${BENCH_PROFILE:-1}
+BEFORE=${BENCH_BEFORE:-$(sed -n 's/^version_mtlsd\t.*(\([0-9a-f]*\))$/\1/p' bench/before-issue17-meta.tsv 2>/dev/null)}
 OUT=${BENCH_OUT:-bench}
 AB_SECONDS=60           # hard cap for one ab run
 KA_LIMIT=65535          # requests per keep-alive connection, all servers
@@ -128,6 +131,21 @@ ulimit -Sn 4096 2>/dev/null || say "bench: could not raise the open file limit t
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mtlsd-bench.XXXXXX")
 chmod 755 "$work"
+
+# The build issue 17's "before" figures are of, measured in the same rounds
+# as this one: a change within 5 % is then not lost in the machine's drift
+# between two runs days apart.
+MTLSD_BEFORE=
+if [ -n "$BEFORE" ] && [ "$BEFORE" != 0 ]; then
+	mkdir "$work/before"
+	if git archive "$BEFORE" | tar -x -C "$work/before" &&
+		MAKEFLAGS='' make -s -C "$work/before" mtlsd >&2; then
+		MTLSD_BEFORE=$work/before/mtlsd
+		SERVERS="$SERVERS mtlsd-before"
+	else
+		say "bench: could not build $BEFORE: no mtlsd-before in this run"
+	fi
+fi
 declare -A PID PORT
 started=()
 
@@ -246,13 +264,14 @@ EOF
 start() {
 	local s=$1 ks=$2 port dir k bin=$MTLSD
 	[ "$1" = mtlsd-musl ] && bin=$MUSL
+	[ "$1" = mtlsd-before ] && bin=$MTLSD_BEFORE
 	port=$(free_port)
 	dir=$work/run-$s-$ks
 	k=$work/keys-$ks
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	case $s in
-	mtlsd | mtlsd-musl)
+	mtlsd | mtlsd-musl | mtlsd-before)
 		"$bin" -l "127.0.0.1:$port" -r "$www" -c "$k/server.crt" -k "$k/server.key" \
 			-C "$k/ca.crt" --access-log off --max-requests "$KA_LIMIT" \
 			--keepalive-timeout "${KA_TIMEOUT:-75}" ${MTLSD_SLOTS:+--max-conns "$MTLSD_SLOTS"} \
@@ -649,6 +668,14 @@ measure_profile() { # KEYSET
 	hs_n=$(sed -n 's/^instructions per full handshake (ab -c 1, \([0-9]*\)).*/\1/p' "$out")
 	ka_n=$(sed -n 's/^instructions per keep-alive request (\([0-9]*\) over.*/\1/p' "$out")
 	note "profile_settings-$ks" "handshakes=$hs_n keepalive_requests=$ka_n"
+	# The before build's counts, the same way (the floor is the same).
+	[ -n "$MTLSD_BEFORE" ] || return 0
+	if PROFILE_MTLSD=$MTLSD_BEFORE bash bench/profile.sh "$ks" > "$out.before" 2>&1; then
+		hs=$(sed -n 's/^instructions per full handshake.*: *//p' "$out.before" | tr -cd '0-9')
+		ka=$(sed -n 's/^instructions per keep-alive request.*: *//p' "$out.before" | tr -cd '0-9')
+		[ -z "$hs" ] || record "$ks" 0 mtlsd-before prof_hs_ir "$hs"
+		[ -z "$ka" ] || record "$ks" 0 mtlsd-before prof_ka_ir "$ka"
+	fi
 }
 
 rotate() { # N WORDS... -> the words rotated left N times
@@ -678,6 +705,7 @@ elif [ "$MTLSD" = ./mtlsd ]; then
 else
 	note version_mtlsd "$mtlsd_version ($MTLSD)"
 fi
+[ -z "$MTLSD_BEFORE" ] || note version_mtlsd_before "$("$MTLSD_BEFORE" -V | head -n 1) ($BEFORE)"
 # How the kernel splits a process's CPU time into user and sys.
 kconfig=$( (zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null) \
 	| grep -E '^CONFIG_(TICK_CPU_ACCOUNTING|VIRT_CPU_ACCOUNTING_GEN|IRQ_TIME_ACCOUNTING|HZ)=' \
