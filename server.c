@@ -198,6 +198,7 @@ static struct {
 	size_t in_flight;
 	struct conn_list waiting;   /* C_WAIT_FILE, none handed yet */
 	struct conn_list woken;     /* handed one, to run next pass */
+	int64_t warned_at;          /* ms; the last "in use" warning, 0: none */
 } files;
 
 /* Read once per wake-up: monotonic ms for deadlines, wall time for logs. */
@@ -650,8 +651,17 @@ file_take(struct conn *c)
 		c->holds_file = true;
 		return true;
 	}
-	if (!c->wait_list)
-		list_append(&files.waiting, c);
+	if (c->wait_list)
+		return false;
+	/* A queue that forms is the operator's to know of, once a minute. */
+	if (!files.waiting.first && (files.warned_at == 0
+	    || now.ms - files.warned_at >= 60000)) {
+		log_error("warn", NULL, "all %zu descriptors for files are in use: "
+		    "requests wait their turn (raise the open file limit)",
+		    files.budget);
+		files.warned_at = now.ms;
+	}
+	list_append(&files.waiting, c);
 	return false;
 }
 

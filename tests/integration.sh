@@ -1716,6 +1716,8 @@ files_group() {
 	done < <(PKI=$PKI files_probe "$p" "$SERVER_PID" 2>&1)
 	stop_mtlsd
 	expect_eq "files: no error logged" "" "$(grep -E '\[(error|crit|alert)\]' "$SERVER_ERR")"
+	expect_eq "files: the queue's forming logged once, as a warning" 1 \
+		"$(grep -c '\[warn\] all 3 descriptors for files are in use: requests wait their turn' "$SERVER_ERR")"
 	# A request waits at most --send-timeout: three readers that keep
 	# reading, slowly, hold the three descriptors longer than that.
 	p=$(free_port)
