@@ -1476,39 +1476,17 @@ idle_group() {
 loop_probe() {
 	python3 - "$@" "$WWW/index.html" "$WWW/big.bin" <<'PYEOF'
 import os, socket, ssl, sys, time
+sys.path.insert(0, 'tests')
+from probe import answer, check, client_context, connect
+import probe
 port, pid, silent = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 index, big = open(sys.argv[4], 'rb').read(), open(sys.argv[5], 'rb').read()
-pki = os.environ['PKI']
 R = 1000
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
+ctx = client_context(os.environ['PKI'], tls12_only=True)
 req = b'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n'
 
-def check(name, good, detail=''):
-    print(('ok - ' if good else 'FAIL - ') + name + ('' if good else ': ' + detail))
-
 def cpu():
-    f = open('/proc/%s/stat' % pid).read().rsplit(')', 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
-
-def answer(s, buf):
-    while b'\r\n\r\n' not in buf:
-        b = s.recv(65536)
-        if not b:
-            raise OSError('closed')
-        buf += b
-    head, _, rest = buf.partition(b'\r\n\r\n')
-    n = [int(l.split(b':')[1]) for l in head.split(b'\r\n')
-         if l.lower().startswith(b'content-length:')][0]
-    while len(rest) < n:
-        b = s.recv(65536)
-        if not b:
-            raise OSError('closed')
-        rest += b
-    return int(head.split(b' ')[1]), rest[:n], rest[n:]
+    return probe.server_cpu(pid)
 
 def run(c):
     """CPU seconds the server spends on R keep-alive requests on c."""
@@ -1521,8 +1499,7 @@ def run(c):
     return cpu() - c0
 
 def conn():
-    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=20),
-                           server_hostname='server2')
+    return connect(ctx, port)
 
 try:
     # A quick request, then at once a large file read slowly: the idle
@@ -1599,40 +1576,19 @@ loop_group() {
 # files_probe PORT SERVER_PID -- prints "ok - ..." / "FAIL - ..." lines
 files_probe() {
 	python3 - "$@" "$WWW/index.html" "$WWW/big.bin" <<'PYEOF'
-import os, select, socket, ssl, sys, time
+import os, select, ssl, sys, time
+sys.path.insert(0, 'tests')
+from probe import check, client_context, connect, get
+import probe
 port, pid = int(sys.argv[1]), sys.argv[2]
 index, big = open(sys.argv[3], 'rb').read(), open(sys.argv[4], 'rb').read()
-pki = os.environ['PKI']
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
-
-def check(name, good, detail=''):
-    print(('ok - ' if good else 'FAIL - ') + name + ('' if good else ': ' + detail))
+ctx = client_context(os.environ['PKI'])
 
 def conn():
-    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=20),
-                           server_hostname='server2')
-
-def get(s, path):
-    s.sendall(b'GET ' + path + b' HTTP/1.1\r\nHost: server2\r\n\r\n')
+    return connect(ctx, port)
 
 def answer(s, buf=b''):
-    while b'\r\n\r\n' not in buf:
-        b = s.recv(65536)
-        if not b:
-            raise OSError('closed')
-        buf += b
-    head, _, rest = buf.partition(b'\r\n\r\n')
-    n = [int(l.split(b':')[1]) for l in head.split(b'\r\n')
-         if l.lower().startswith(b'content-length:')][0]
-    while len(rest) < n:
-        b = s.recv(1 << 20)
-        if not b:
-            raise OSError('closed after %d of %d bytes' % (len(rest), n))
-        rest += b
-    return int(head.split(b' ')[1]), rest[:n]
+    return probe.answer(s, buf)[:2]
 
 def answered(s, wait):
     return bool(s.pending()) or bool(select.select([s], [], [], wait)[0])
@@ -1730,21 +1686,16 @@ files_group() {
 	fi
 	MTLSD_CMD=("${saved[@]}")
 	line=$(python3 - "$p" "$PKI" <<'PYEOF'
-import socket, ssl, sys, time
-port, pki = int(sys.argv[1]), sys.argv[2]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-ctx.load_cert_chain(pki + '/server1.crt', pki + '/server1.key')
-def conn():
-    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=20),
-                           server_hostname='server2')
-readers = [conn() for _ in range(3)]
+import ssl, sys, time
+sys.path.insert(0, 'tests')
+from probe import client_context, connect, get
+port, ctx = int(sys.argv[1]), client_context(sys.argv[2])
+readers = [connect(ctx, port) for _ in range(3)]
 for r in readers:
-    r.sendall(b'GET /big.bin HTTP/1.1\r\nHost: server2\r\n\r\n')
+    get(r, b'/big.bin')
     r.recv(4096)
-w = conn()
-w.sendall(b'GET /index.html HTTP/1.1\r\nHost: server2\r\n\r\n')
+w = connect(ctx, port)
+get(w, b'/index.html')
 w.setblocking(False)
 start, got = time.time(), None
 while time.time() - start < 6 and got is None:

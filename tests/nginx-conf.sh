@@ -48,6 +48,13 @@ sys.stdout.buffer.write(out)
 EOF
 raw() { python3 "$TMPD/raw.py" "$@"; }
 
+# mtls_server PORT -- a server block's first lines, as the seed: mTLS on PORT
+mtls_server() {
+	printf 'server {\n  listen 127.0.0.1:%s ssl;\n  ssl_certificate %s;\n' "$1" "$PKI/server2.crt"
+	printf '  ssl_certificate_key %s;\n  ssl_client_certificate %s;\n' "$PKI/server2.key" "$PKI/ca.crt"
+	printf '  ssl_verify_client on;\n'
+}
+
 # ---- Debian's layout -------------------------------------------------------
 
 WWW=$TMPD/www
@@ -282,12 +289,7 @@ fi
 
 AH=$(free_port)
 cat >"$TMPD/headers.conf" <<EOF
-server {
-  listen 127.0.0.1:$AH ssl;
-  ssl_certificate $PKI/server2.crt;
-  ssl_certificate_key $PKI/server2.key;
-  ssl_client_certificate $PKI/ca.crt;
-  ssl_verify_client on;
+$(mtls_server $AH)
   root $WWW;
   add_header X-Frame-Options DENY;
   add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
@@ -370,12 +372,7 @@ map \$ssl_client_s_dn_cn \$allowed { default 0; server1 1; }
 map \$ssl_client_s_dn \$cn2 { default ""; ~[/,]?CN=(?<CN>[^/,]+) \$CN; }
 map \$cn2 \$ok2 { default "no"; ~^server1\$ "yes"; }
 map \$ssl_client_s_dn \$lastv { default "x"; ~^.*=(?<CN>.*)\$ \$CN; }
-server {
-  listen 127.0.0.1:$LP ssl;
-  ssl_certificate $PKI/server2.crt;
-  ssl_certificate_key $PKI/server2.key;
-  ssl_client_certificate $PKI/ca.crt;
-  ssl_verify_client on;
+$(mtls_server $LP)
   root $LW/www;
   add_header X-Server yes;
   location / { index index.html; }
@@ -403,12 +400,7 @@ server {
 EOF
 cat >"$TMPD/loc2.conf" <<EOF
 map \$ssl_client_s_dn \$who { default none; "CN=server1,OU=TEST,O=ORG,L=Spain,ST=Spain,C=ES" s1; ~*cn=EC-client ec; }
-server {
-  listen 127.0.0.1:$LP ssl;
-  ssl_certificate $PKI/server2.crt;
-  ssl_certificate_key $PKI/server2.key;
-  ssl_client_certificate $PKI/ca.crt;
-  ssl_verify_client on;
+$(mtls_server $LP)
   root $LW/www;
   if (\$who = none) { return 401; }
   location = / { add_header X-Root 1; }
@@ -448,12 +440,7 @@ mkdir -p "$LW/www/err"
 printf 'custom 404\n' >"$LW/www/err/404.html"
 printf 'custom 50x\n' >"$LW/www/50x.html"
 cat >"$TMPD/loc3.conf" <<EOF
-server {
-  listen 127.0.0.1:$LP ssl;
-  ssl_certificate $PKI/server2.crt;
-  ssl_certificate_key $PKI/server2.key;
-  ssl_client_certificate $PKI/ca.crt;
-  ssl_verify_client on;
+$(mtls_server $LP)
   root $LW/www;
   add_header X-S 1;
   error_page 404 /err/404.html;
@@ -494,12 +481,7 @@ ln -s "sub dir" "$N/link-to-dir"
 ln -s nowhere "$N/dangling"
 touch -h -d '2021-03-04 05:06:07 UTC' "$N"/* "$N/sub dir"/*
 cat >"$TMPD/loc4.conf" <<EOF
-server {
-  listen 127.0.0.1:$LP ssl;
-  ssl_certificate $PKI/server2.crt;
-  ssl_certificate_key $PKI/server2.key;
-  ssl_client_certificate $PKI/ca.crt;
-  ssl_verify_client on;
+$(mtls_server $LP)
   root $AI;
   autoindex on;
   location /off/ { autoindex off; }
